@@ -1,0 +1,49 @@
+"""The write path of searchapp: files -> text -> chunks -> vectors -> the library.
+
+    from searchapp import Library
+    from ingest import ingest_paths
+
+    with Library.open() as library:
+        report = ingest_paths(library, ["docs/"], tags=["handbook"], recursive=True)
+        print(report.summary())
+
+Heavy modules load on first use; worker processes import only what they need.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ingest.types import FileOutcome, IngestReport, Limits, Progress, SourceFile
+
+if TYPE_CHECKING:
+    from ingest.files import discover, ingest_paths
+    from ingest.pipeline import Ingestor
+    from ingest.reindex import reindex
+
+__all__ = [
+    "FileOutcome",
+    "IngestReport",
+    "Ingestor",
+    "Limits",
+    "Progress",
+    "SourceFile",
+    "discover",
+    "ingest_paths",
+    "reindex",
+]
+
+_LAZY = {
+    "Ingestor": "ingest.pipeline",
+    "discover": "ingest.files",
+    "ingest_paths": "ingest.files",
+    "reindex": "ingest.reindex",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ingest' has no attribute {name!r}")

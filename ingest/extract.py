@@ -1,0 +1,74 @@
+"""Pick the extractor for a file and run it: bytes and a name in, sections out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import PurePosixPath
+
+from ingest.markup import extract_html, extract_markdown, extract_plain_text
+from ingest.pdf import extract_pdf
+from ingest.text import sniff_binary
+from ingest.types import ExtractedDocument, Limits
+from ingest.word import extract_docx
+from searchapp.errors import FailureReason, IngestError
+from searchapp.types import FileType
+
+EXTENSIONS: dict[str, FileType] = {
+    ".pdf": "pdf",
+    ".txt": "txt",
+    ".text": "txt",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".docx": "docx",
+}
+SUPPORTED = ", ".join(sorted({ext for ext in EXTENSIONS if len(ext) <= 5}))
+
+_EXTRACTORS: dict[FileType, Callable[[bytes, str, Limits], ExtractedDocument]] = {
+    "pdf": extract_pdf,
+    "txt": extract_plain_text,
+    "md": extract_markdown,
+    "html": extract_html,
+    "docx": extract_docx,
+}
+
+
+def file_type_of(name: str) -> FileType:
+    """The file type for a name, by its extension.
+
+    Raises:
+        IngestError: UNSUPPORTED_TYPE for any other extension.
+    """
+    suffix = PurePosixPath(name.lower()).suffix
+    try:
+        return EXTENSIONS[suffix]
+    except KeyError:
+        shown = f"'{suffix}'" if suffix else "no extension"
+        raise IngestError(
+            FailureReason.UNSUPPORTED_TYPE, f"{shown} is not a supported type; supported: {SUPPORTED}"
+        ) from None
+
+
+def extract(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
+    """Extract the text of one file.
+
+    Raises:
+        IngestError: for every way a file can fail (see `FailureReason`).
+    """
+    file_type = file_type_of(source)
+    if not data:
+        raise IngestError(FailureReason.EMPTY_FILE, "the file has no content")
+    if len(data) > limits.max_bytes:
+        raise IngestError(
+            FailureReason.TOO_LARGE,
+            f"{len(data) / 2**20:,.1f} MB; the limit is {limits.max_bytes / 2**20:,.0f} MB "
+            "(SEARCHAPP_MAX_FILE_MB)",
+        )
+    if file_type == "docx" and not data.startswith(b"PK"):
+        binary = sniff_binary(data)
+        raise IngestError(
+            FailureReason.UNREADABLE, f"not a DOCX file{f' (it is {binary})' if binary else ''}"
+        )
+    return _EXTRACTORS[file_type](data, source, limits)

@@ -1,0 +1,202 @@
+"""Plain text, Markdown and HTML into sections that carry their heading path.
+
+A heading path is the chain of headings above a passage ("Install > On Linux"): it
+tells the reader where a hit sits, and it survives chunking because sections are
+split on headings before they are split into chunks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from ingest.text import clean_text, decode_text, meaningful_chars
+from ingest.types import ExtractedDocument, Limits, Section
+from searchapp.errors import FailureReason, IngestError
+
+HEADING_SEPARATOR = " > "
+
+
+def stem(source: str) -> str:
+    return PurePosixPath(source).stem or source
+
+
+def check_chars(count: int, limits: Limits) -> None:
+    if count > limits.max_chars:
+        raise IngestError(
+            FailureReason.TOO_LARGE,
+            f"{count:,}+ characters of text; the limit is {limits.max_chars:,} (SEARCHAPP_MAX_CHARS)",
+        )
+
+
+def require_text(sections: list[Section], what: str) -> None:
+    if not any(meaningful_chars(s.text) for s in sections):
+        raise IngestError(FailureReason.EMPTY_FILE, f"the {what} has no text to index")
+
+
+# ---------------------------------------------------------------- plain text
+
+
+def extract_plain_text(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
+    raw, encoding = decode_text(data)
+    check_chars(len(raw), limits)
+    text = clean_text(raw)
+    sections = [Section(text=text)]
+    require_text(sections, "file")
+    return ExtractedDocument(file_type="txt", title=stem(source), sections=tuple(sections), encoding=encoding)
+
+
+# ------------------------------------------------------------------ markdown
+
+_ATX_RE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_SETEXT_RE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_FENCE_RE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+@dataclass
+class _HeadingTracker:
+    """The current chain of headings, by level."""
+
+    levels: dict[int, str] = field(default_factory=dict)
+
+    def enter(self, level: int, title: str) -> None:
+        self.levels = {lvl: t for lvl, t in self.levels.items() if lvl < level}
+        self.levels[level] = title
+
+    @property
+    def path(self) -> str:
+        return HEADING_SEPARATOR.join(self.levels[lvl] for lvl in sorted(self.levels))
+
+
+def _markdown_heading_title(text: str) -> str:
+    """Heading text without inline markup: links keep their words, emphasis goes."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"[*_`]+", "", text)
+    return " ".join(text.split())[:200]
+
+
+def extract_markdown(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
+    raw, encoding = decode_text(data)
+    check_chars(len(raw), limits)
+    text = clean_text(raw)
+    lines = text.split("\n")
+    tracker = _HeadingTracker()
+    sections: list[Section] = []
+    title = ""
+    start = 0  # character offset of the current section in `text`
+    offset = 0
+    in_fence: str | None = None
+    heading = ""
+
+    def close(end: int) -> None:
+        body = text[start:end].strip("\n")
+        if body.strip():
+            sections.append(Section(text=body, heading=heading, offset=start))
+
+    for i, line in enumerate(lines):
+        fence = _FENCE_RE.match(line)
+        if fence:
+            in_fence = None if in_fence == fence.group(1) else (in_fence or fence.group(1))
+        level, name = 0, ""
+        if in_fence is None and not fence:
+            atx = _ATX_RE.match(line)
+            if atx:
+                level, name = len(atx.group(1)), atx.group(2)
+            elif (
+                i + 1 < len(lines)
+                and line.strip()
+                and _SETEXT_RE.match(lines[i + 1])
+                and not _SETEXT_RE.match(line)
+            ):
+                level, name = (1 if lines[i + 1].lstrip().startswith("=") else 2), line
+        if level:
+            close(offset)
+            name = _markdown_heading_title(name)
+            tracker.enter(level, name)
+            heading = tracker.path
+            title = title or (name if level == 1 else "")
+            start = offset
+        offset += len(line) + 1
+    close(len(text))
+    require_text(sections, "Markdown file")
+    return ExtractedDocument(
+        file_type="md", title=title or stem(source), sections=tuple(sections), encoding=encoding
+    )
+
+
+# ---------------------------------------------------------------------- html
+
+_SKIP_TAGS = {"script", "style", "noscript", "template", "svg", "head", "iframe", "object", "canvas", "math"}
+_BLOCK_TAGS = {
+    *("p", "div", "section", "article", "main", "aside", "header", "footer", "nav", "address"),
+    *("ul", "ol", "li", "dl", "dt", "dd", "table", "caption", "tr", "td", "th", "thead", "tbody"),
+    *("pre", "blockquote", "figure", "figcaption", "br", "hr", "form", "fieldset", "details", "summary"),
+}
+_HEADING_TAGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_MAX_HTML_DEPTH = 500
+
+
+def extract_html(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
+    from bs4 import BeautifulSoup
+    from bs4.element import Comment, Doctype, NavigableString, ProcessingInstruction, Tag
+
+    raw, encoding = decode_text(data)
+    check_chars(len(raw), limits)
+    soup = BeautifulSoup(raw, "lxml")
+    page_title = " ".join(soup.title.get_text(" ").split()) if soup.title else ""
+    root = soup.body or soup
+
+    tracker = _HeadingTracker()
+    sections: list[Section] = []
+    parts: list[str] = []
+    heading = ""
+    first_h1 = ""
+    offset = 0
+
+    def close() -> None:
+        nonlocal parts, offset
+        body = clean_text("".join(parts))
+        if body:
+            sections.append(Section(text=body, heading=heading, offset=offset))
+            offset += len(body) + 2
+        parts = []
+
+    # An explicit stack instead of recursion: hostile HTML can nest thousands deep.
+    stack: list[tuple[object, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            if isinstance(node, Tag) and node.name in _BLOCK_TAGS:
+                parts.append("\n")
+            continue
+        if isinstance(node, (Comment, Doctype, ProcessingInstruction)):
+            continue
+        if isinstance(node, NavigableString):
+            parts.append(str(node))
+            continue
+        if not isinstance(node, Tag) or node.name in _SKIP_TAGS:
+            continue
+        if node.name in _HEADING_TAGS:
+            close()
+            name = " ".join(node.get_text(" ").split())[:200]
+            if name:
+                tracker.enter(_HEADING_TAGS[node.name], name)
+                heading = tracker.path
+                first_h1 = first_h1 or (name if node.name == "h1" else "")
+                parts.append(name + "\n")
+            continue
+        if node.name in _BLOCK_TAGS:
+            parts.append("\n")
+        if len(stack) > _MAX_HTML_DEPTH * 50:
+            raise IngestError(FailureReason.UNREADABLE, "the HTML is nested too deeply to read")
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(list(node.children)))
+    close()
+    require_text(sections, "HTML page")
+    return ExtractedDocument(
+        file_type="html",
+        title=page_title or first_h1 or stem(source),
+        sections=tuple(sections),
+        encoding=encoding,
+    )

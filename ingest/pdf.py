@@ -1,0 +1,247 @@
+"""PDF text, page by page: pypdf (the reference) or pypdfium2 (fast, permissive licence).
+
+Whatever goes wrong inside a PDF library becomes an `IngestError` with a reason: pypdf
+raises far more than its own `PyPdfError` on hostile files (fuzzing found ValueError,
+TypeError, AttributeError, NotImplementedError, RecursionError, and DependencyError
+for AES without `cryptography`), so everything is caught. When the chosen library
+cannot open a file at all, the other one gets a try: pdfium repairs files that pypdf
+rejects (junk before the header, a missing startxref).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+from ingest.text import clean_text, meaningful_chars
+from ingest.types import ExtractedDocument, Limits, Section
+from searchapp.errors import FailureReason, IngestError
+
+# A page with fewer letters and digits than this has no usable text layer.
+MIN_PAGE_CHARS = 10
+
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+class _Unopenable(Exception):
+    """The library could not open the file (as opposed to: it is password-protected)."""
+
+
+def extract_pdf(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
+    """Extract every page's text.
+
+    Raises:
+        IngestError: DAMAGED_PDF, PASSWORD_PROTECTED, NO_TEXT, TOO_LARGE or EMPTY_FILE.
+    """
+    if not data:
+        raise IngestError(FailureReason.EMPTY_FILE, "the file has no content")
+    if b"%PDF-" not in data[:1024]:
+        raise IngestError(FailureReason.DAMAGED_PDF, "no %PDF header in the first 1 KB: not a PDF file")
+    order = [_read_pypdf, _read_pdfium]
+    if limits.pdf_extractor == "pdfium":
+        order.reverse()
+    first_error: Exception | None = None
+    for reader in order:
+        try:
+            title, pages = reader(data, limits)
+        except IngestError:
+            raise
+        except _Unopenable as exc:
+            first_error = first_error or exc
+            continue
+        warnings = (
+            [] if reader is order[0] else [f"repaired: read with {reader.__name__[6:]} after {first_error}"]
+        )
+        return _assemble(source, title, pages, limits, warnings)
+    raise IngestError(FailureReason.DAMAGED_PDF, f"cannot be opened: {first_error}")
+
+
+def _assemble(
+    source: str, title: str, pages: list[str | None], limits: Limits, warnings: list[str]
+) -> ExtractedDocument:
+    sections: list[Section] = []
+    unreadable: list[int] = []
+    empty: list[int] = []
+    for number, raw in enumerate(pages, start=1):
+        if raw is None:
+            unreadable.append(number)
+            continue
+        text = clean_text(raw)
+        if meaningful_chars(text) < MIN_PAGE_CHARS:
+            empty.append(number)
+            continue
+        sections.append(Section(text=text, page=number))
+    if not sections:
+        if unreadable and len(unreadable) == len(pages):
+            raise IngestError(FailureReason.DAMAGED_PDF, f"none of its {len(pages)} pages could be read")
+        raise IngestError(
+            FailureReason.NO_TEXT,
+            f"none of its {len(pages)} pages has a text layer (scanned?); OCR is not supported",
+        )
+    if empty:
+        warnings.append(f"{len(empty)} of {len(pages)} pages have no text layer (scanned?): {_ranges(empty)}")
+    if unreadable:
+        warnings.append(f"{len(unreadable)} pages could not be read: {_ranges(unreadable)}")
+    title = title or _first_line(sections[0].text) or source
+    return ExtractedDocument(
+        file_type="pdf", title=title, sections=tuple(sections), pages=len(pages), warnings=tuple(warnings)
+    )
+
+
+def _check_pages(count: int, limits: Limits) -> None:
+    if count > limits.max_pages:
+        raise IngestError(
+            FailureReason.TOO_LARGE, f"{count} pages; the limit is {limits.max_pages} (SEARCHAPP_MAX_PAGES)"
+        )
+    if count == 0:
+        raise IngestError(FailureReason.NO_TEXT, "the PDF has no pages")
+
+
+def _collect(texts: Iterator[str | None], limits: Limits) -> list[str | None]:
+    pages: list[str | None] = []
+    total = 0
+    for text in texts:
+        total += len(text or "")
+        if total > limits.max_chars:
+            raise IngestError(
+                FailureReason.TOO_LARGE,
+                f"more than {limits.max_chars:,} characters of text; the limit is SEARCHAPP_MAX_CHARS",
+            )
+        pages.append(text)
+    return pages
+
+
+def _read_pypdf(data: bytes, limits: Limits) -> tuple[str, list[str | None]]:
+    import pypdf
+    from pypdf.errors import FileNotDecryptedError
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError(FailureReason.PASSWORD_PROTECTED, "it needs a password to open; not supported")
+        count = len(reader.pages)
+    except IngestError:
+        raise
+    except FileNotDecryptedError as exc:
+        raise IngestError(
+            FailureReason.PASSWORD_PROTECTED, "it needs a password to open; not supported"
+        ) from exc
+    except (RecursionError, MemoryError) as exc:
+        raise IngestError(
+            FailureReason.DAMAGED_PDF, f"its structure is too deep or too large ({type(exc).__name__})"
+        ) from exc
+    except Exception as exc:
+        raise _Unopenable(_describe(exc)) from exc
+    _check_pages(count, limits)
+    title = _pypdf_title(reader)
+
+    def texts() -> Iterator[str | None]:
+        for index in range(count):
+            yield _safely(partial(_pypdf_page_text, reader, index))
+
+    return title, _collect(texts(), limits)
+
+
+def _pypdf_page_text(reader: Any, index: int) -> str:
+    return str(reader.pages[index].extract_text() or "")
+
+
+def _pypdf_title(reader: Any) -> str:
+    try:
+        metadata = reader.metadata
+        title = str(metadata.title or "") if metadata else ""
+    except Exception:
+        return ""
+    return _plausible_title(title)
+
+
+def _read_pdfium(data: bytes, limits: Limits) -> tuple[str, list[str | None]]:
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(data)
+    except Exception as exc:
+        message = str(exc)
+        if "password" in message.lower():
+            raise IngestError(
+                FailureReason.PASSWORD_PROTECTED, "it needs a password to open; not supported"
+            ) from exc
+        raise _Unopenable(_describe(exc)) from exc
+    try:
+        count = len(document)
+        _check_pages(count, limits)
+        title = ""
+        try:
+            title = _plausible_title(str(document.get_metadata_dict().get("Title", "")))
+        except Exception:
+            title = ""
+
+        def page_text(index: int) -> str:
+            page = document[index]
+            try:
+                textpage = page.get_textpage()
+                try:
+                    return str(textpage.get_text_range())
+                finally:
+                    textpage.close()
+            finally:
+                page.close()
+
+        def texts() -> Iterator[str | None]:
+            for index in range(count):
+                yield _safely(partial(page_text, index))
+
+        return title, _collect(texts(), limits)
+    finally:
+        document.close()
+
+
+def _safely(read: Callable[[], Any]) -> str | None:
+    """One page's text, or None if the library fails on that page."""
+    try:
+        return str(read() or "")
+    except (IngestError, MemoryError):
+        raise
+    except Exception:
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {message}"[:200] if message else type(exc).__name__
+
+
+_TITLE_JUNK_RE = re.compile(r"^(untitled|microsoft word - .*|document\d*|.*\.(docx?|pdf|tex|dvi))$", re.I)
+
+
+def _plausible_title(title: str) -> str:
+    title = " ".join(title.split())
+    if len(title) < 3 or len(title) > 200 or _TITLE_JUNK_RE.match(title):
+        return ""
+    return title
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if meaningful_chars(line) >= 3:
+            return line[:120]
+    return ""
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[1, 2, 3, 7] -> 'pages 1-3, 7'."""
+    spans: list[str] = []
+    start = prev = numbers[0]
+    for n in [*numbers[1:], -1]:
+        if n == prev + 1:
+            prev = n
+            continue
+        spans.append(f"{start}-{prev}" if prev > start else str(start))
+        start = prev = n
+    shown = ", ".join(spans[:10]) + (", ..." if len(spans) > 10 else "")
+    return f"page{'s' if len(numbers) > 1 else ''} {shown}"

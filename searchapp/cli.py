@@ -1,0 +1,324 @@
+"""The `searchapp` command: a thin front end over `Library` and `ingest`.
+
+Heavy modules (chromadb, torch, the parsers) load inside commands, so `--help` is
+instant. Results go to stdout (`--json` for machines); progress and messages go to
+stderr. Exit codes: 0 success, 1 nothing found or some files failed, 2 usage error,
+3 searchapp error (locked store, unreachable server, bad setting...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from searchapp.config import Settings
+from searchapp.errors import SearchAppError
+
+if TYPE_CHECKING:
+    from searchapp.library import Library
+
+EXIT_NOTHING = 1
+EXIT_ERROR = 3
+
+app = typer.Typer(
+    name="searchapp",
+    help="Semantic search over your documents: ingest files, then search them by meaning.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", envvar="SEARCHAPP_DATA_DIR", show_envvar=True, help="Data directory."),
+]
+CollectionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--collection", "-c", envvar="SEARCHAPP_COLLECTION", show_envvar=True, help="Collection name."
+    ),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model", envvar="SEARCHAPP_MODEL", show_envvar=True, help="Embedding model name or local path."
+    ),
+]
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server-url",
+        envvar="SEARCHAPP_SERVER_URL",
+        show_envvar=True,
+        help="Chroma server, e.g. http://127.0.0.1:8000.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def _settings(
+    data_dir: Path | None, collection: str | None, model: str | None, server_url: str | None
+) -> Settings:
+    return Settings.load(data_dir=data_dir, collection=collection, model=model, server_url=server_url)
+
+
+def err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Print searchapp errors as one clear line and exit 3, instead of a traceback."""
+    try:
+        yield
+    except SearchAppError as exc:
+        err(f"error: {exc}")
+        raise typer.Exit(EXIT_ERROR) from None
+    except KeyboardInterrupt:
+        err("interrupted")
+        raise typer.Exit(130) from None
+
+
+@contextmanager
+def _library(settings: Settings, *, check_model: bool = True) -> Iterator[Library]:
+    from searchapp.library import Library
+
+    with _errors(), Library.open(settings, check_model=check_model) as library:
+        yield library
+
+
+def _emit_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+# ------------------------------------------------------------------- commands
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag every file (repeatable).")] = None,
+    recursive: Annotated[
+        bool, typer.Option("--recursive", "-r", help="Descend into subdirectories.")
+    ] = False,
+    workers: Annotated[int | None, typer.Option(help="Extraction processes.", min=1, max=64)] = None,
+    data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
+    model: ModelOpt = None,
+    server_url: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest PDF, TXT, MD, HTML and DOCX files. Unchanged files are skipped; edited ones replaced."""
+    from ingest.files import discover
+    from ingest.pipeline import Ingestor
+    from searchapp.cli_output import ProgressBar, print_ingest_report
+
+    with _errors():
+        settings = _settings(data_dir, collection, model, server_url)
+    found = discover(paths, recursive=recursive, tags=tag or ())
+    if found.skipped:
+        err(f"skipping {len(found.skipped)} files of unsupported types (supported: pdf, txt, md, html, docx)")
+    if not found.files:
+        err("no files to ingest")
+        raise typer.Exit(EXIT_NOTHING)
+    with (
+        _library(settings) as library,
+        ProgressBar(len(found.files)) as bar,
+        Ingestor(library, workers=workers, progress=bar.update) as ingestor,
+    ):
+        report = ingestor.ingest(found.files)
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        print_ingest_report(report)
+    if report.failed:
+        raise typer.Exit(EXIT_NOTHING)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    k: Annotated[int, typer.Option("-k", help="How many passages.", min=1, max=1000)] = 10,
+    doc: Annotated[
+        list[str] | None, typer.Option("--doc", help="Only this document: name or id (repeatable).")
+    ] = None,
+    file_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Only this file type (repeatable).")
+    ] = None,
+    pages: Annotated[str | None, typer.Option("--pages", help="Only these PDF pages, e.g. 3-7.")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Only documents with this tag (any of).")
+    ] = None,
+    after: Annotated[str | None, typer.Option("--after", help="Ingested on or after YYYY-MM-DD.")] = None,
+    before: Annotated[str | None, typer.Option("--before", help="Ingested on or before YYYY-MM-DD.")] = None,
+    contains: Annotated[
+        str | None, typer.Option("--contains", help="Passage contains this text (any case).")
+    ] = None,
+    min_score: Annotated[float | None, typer.Option("--min-score", help="Minimum cosine similarity.")] = None,
+    data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
+    model: ModelOpt = None,
+    server_url: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search by meaning; print ranked passages with their cosine similarity."""
+    from searchapp.cli_output import print_hits
+    from searchapp.filters import SearchFilters
+
+    with _errors():
+        settings = _settings(data_dir, collection, model, server_url)
+    with _library(settings) as library:
+        doc_ids = [library.document(ref).doc_id for ref in doc or []]
+        filters = SearchFilters.from_mapping(
+            {
+                "documents": doc_ids,
+                "file_types": file_type or [],
+                "pages": pages,
+                "tags": tag or [],
+                "ingested_after": after,
+                "ingested_before": before,
+                "text_contains": contains,
+            }
+        )
+        response = library.search(query, k=k, filters=filters, min_score=min_score)
+    for notice in response.notices:
+        err(f"note: {notice}")
+    if as_json:
+        _emit_json(response.to_dict())
+    else:
+        print_hits(response)
+    if not response.hits:
+        raise typer.Exit(EXIT_NOTHING)
+
+
+@app.command()
+def docs(
+    data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
+    model: ModelOpt = None,
+    server_url: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List documents with their chunk counts."""
+    from searchapp.cli_output import print_documents
+
+    with _errors():
+        settings = _settings(data_dir, collection, model, server_url)
+    with _library(settings, check_model=False) as library:
+        records = library.documents(include_pending=True)
+    if as_json:
+        _emit_json([r.to_dict() for r in records])
+    else:
+        print_documents(records)
+
+
+@app.command()
+def delete(
+    documents: Annotated[list[str], typer.Argument(help="Document names or ids (8+ characters of the id).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
+    model: ModelOpt = None,
+    server_url: ServerOpt = None,
+) -> None:
+    """Delete documents completely: chunks, catalog entry and kept original."""
+    with _errors():
+        settings = _settings(data_dir, collection, model, server_url)
+    with _library(settings, check_model=False) as library:
+        records = [library.document(ref) for ref in documents]
+        if not yes and sys.stdin.isatty():
+            names = ", ".join(r.source for r in records)
+            typer.confirm(f"Delete {names}?", abort=True, err=True)
+        for record in records:
+            library.delete_by_id(record.doc_id)
+            err(f"deleted {record.source} ({record.chunks} chunks)")
+
+
+@app.command()
+def stats(
+    data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
+    model: ModelOpt = None,
+    server_url: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the collection: documents, chunks, model, where the data lives."""
+    with _errors():
+        settings = _settings(data_dir, collection, model, server_url)
+    with _library(settings, check_model=False) as library:
+        result = library.stats().to_dict()
+        result["model"] = library.store.collection_metadata.get("model", result["model"])
+    if as_json:
+        _emit_json(result)
+    else:
+        width = max(len(key) for key in result)
+        for key, value in result.items():
+            typer.echo(f"{key.replace('_', ' '):<{width}}  {value}")
+
+
+@app.command()
+def reindex(
+    new_model: Annotated[
+        str | None,
+        typer.Option("--to-model", help="Re-embed with this model instead of the current one."),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
+    model: ModelOpt = None,
+    server_url: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rebuild the whole index from the kept original files."""
+    from ingest.reindex import reindex as rebuild
+    from searchapp.cli_output import ProgressBar, print_ingest_report
+
+    with _errors():
+        settings = _settings(data_dir, collection, model, server_url)
+    with _library(settings, check_model=new_model is None) as library:
+        count = len(library.documents(include_pending=True))
+        with _errors(), ProgressBar(count) as bar:
+            reopened, report = rebuild(library, model=new_model, progress=bar.update)
+        reopened.close()
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        print_ingest_report(report)
+        if new_model:
+            err(f"the collection now uses {new_model}; set SEARCHAPP_MODEL={new_model} from now on")
+    if report.failed:
+        raise typer.Exit(EXIT_NOTHING)
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8501,
+    data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
+    model: ModelOpt = None,
+    server_url: ServerOpt = None,
+) -> None:
+    """Start the web UI (Streamlit) with searchapp's settings, from any directory."""
+    from ui.launcher import streamlit_command
+
+    with _errors():
+        settings = _settings(data_dir, collection, model, server_url)
+    command, env = streamlit_command(settings, host=host, port=port)
+    err(f"searchapp UI on http://{host}:{port} (data: {settings.server_url or settings.data_dir})")
+    os.execvpe(command[0], command, env)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

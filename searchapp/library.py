@@ -1,0 +1,289 @@
+"""`Library`: one collection of documents, for reading, searching and writing.
+
+This is the object every front end opens: the CLI, the Streamlit UI, the evaluation
+command and the Python API. The ingest package writes through `write_document`, so
+the chunk collection, the catalog and the kept originals change together:
+
+    1. the original bytes are stored by hash (idempotent)
+    2. the catalog records the new document as `pending` (naming what it replaces)
+    3. the old version's chunks, and any leftovers of an interrupted attempt, are deleted
+    4. the new chunks are added
+    5. the old catalog record and original go; the new record becomes `done`
+
+A crash anywhere leaves a `pending` record, which `pending_documents` reports and the
+ingest pipeline finishes from the kept original the next time it runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from searchapp.config import Settings
+from searchapp.embedders import Embedder, get_embedder
+from searchapp.errors import DocumentNotFoundError
+from searchapp.filters import SearchFilters
+from searchapp.models import ModelInfo, resolve_model
+from searchapp.originals import OriginalsStore
+from searchapp.search import Searcher
+from searchapp.store import ChromaStore
+from searchapp.types import DocumentRecord, MetaValue, SearchResponse
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRows:
+    """The chunks of one document, ready to store: ids, vectors, texts and metadata."""
+
+    ids: Sequence[str]
+    embeddings: np.ndarray[Any, Any]
+    texts: Sequence[str]
+    metadatas: Sequence[Mapping[str, MetaValue]]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    documents: int
+    pending: int
+    chunks: int
+    collection: str
+    model: str
+    dimension: int
+    device: str
+    mode: str  # "local" or "server"
+    location: str  # data directory or server URL
+    data_dir: str
+    originals_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Library:
+    """A collection of documents: its store, its originals and its embedder.
+
+    Open with `Library.open(settings)`; close with `close()` or a `with` block. Safe to
+    share between threads: searches run concurrently, writes one at a time.
+    """
+
+    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.originals = OriginalsStore(settings.originals_dir)
+        self.searcher = Searcher(store, embedder)
+        self._write_lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        check_model: bool = True,
+    ) -> Library:
+        """Open (creating if needed) the collection named in `settings`.
+
+        The model is not loaded here; the first search or ingest loads it.
+
+        Raises:
+            ConfigError, ModelError: bad settings or a model that is not on this machine.
+            StoreLockedError: another process holds the local data directory.
+            StoreUnavailableError: the configured Chroma server cannot be reached.
+            ModelMismatchError: the collection was built with another model.
+        """
+        settings = settings or Settings.load()
+        embedder = embedder or get_embedder(settings)
+        store = ChromaStore.open(settings, embedder.info, check_model=check_model)
+        return cls(settings, store, embedder)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def model(self) -> ModelInfo:
+        return self.embedder.info
+
+    # ------------------------------------------------------------------ reading
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        filters: SearchFilters | Mapping[str, Any] | None = None,
+        min_score: float | None = None,
+    ) -> SearchResponse:
+        """Ranked passages for `query`. See `Searcher.search`."""
+        if filters is not None and not isinstance(filters, SearchFilters):
+            filters = SearchFilters.from_mapping(filters)
+        return self.searcher.search(query, k=k, filters=filters, min_score=min_score)
+
+    def documents(self, *, include_pending: bool = False) -> list[DocumentRecord]:
+        """Every document in the collection, sorted by name."""
+        records = self.store.records()
+        return records if include_pending else [r for r in records if r.state == "done"]
+
+    def pending_documents(self) -> list[DocumentRecord]:
+        """Documents whose ingestion was interrupted (see the module docstring)."""
+        return self.store.records(where={"state": "pending"})
+
+    def document(self, ref: str) -> DocumentRecord:
+        """Find one document by id, by an id prefix of 8+ characters, or by source name.
+
+        Raises:
+            DocumentNotFoundError: nothing matches, or a prefix matches several documents.
+        """
+        ref = ref.strip()
+        records = self.documents()
+        exact = [r for r in records if r.doc_id == ref or r.source == ref]
+        if len(exact) == 1:
+            return exact[0]
+        if len(ref) >= 8:
+            prefixed = [r for r in records if r.doc_id.startswith(ref.lower())]
+            if len(prefixed) == 1:
+                return prefixed[0]
+            if len(prefixed) > 1:
+                raise DocumentNotFoundError(f"{ref!r} matches {len(prefixed)} documents; give more of the id")
+        raise DocumentNotFoundError(f"no document named or with id {ref!r}; `searchapp docs` lists them")
+
+    def find_by_source(self, source: str) -> DocumentRecord | None:
+        """The current (done or pending) record for a source name, if any."""
+        records = self.store.records(where={"source": source})
+        done = [r for r in records if r.state == "done"]
+        candidates = done or records
+        return candidates[0] if candidates else None
+
+    def find_by_id(self, doc_id: str) -> DocumentRecord | None:
+        return self.store.record(doc_id)
+
+    def neighbours(
+        self, doc_id: str, chunk: int, *, before: int = 1, after: int = 1
+    ) -> list[tuple[int, str]]:
+        """The text of chunks around `chunk` in the same document, in order."""
+        wanted = [i for i in range(chunk - before, chunk + after + 1) if i >= 0]
+        result = self.store.get_chunks(
+            where={"$and": [{"doc_id": doc_id}, {"chunk": {"$in": wanted}}]},
+        )
+        pairs = [
+            (int(meta["chunk"]), text)
+            for meta, text in zip(result["metadatas"] or [], result["documents"] or [], strict=True)
+        ]
+        return sorted(pairs)
+
+    def original(self, doc_id: str) -> bytes:
+        """The bytes of the file as it was ingested."""
+        return self.originals.get(doc_id)
+
+    def stats(self) -> Stats:
+        records = self.store.records()
+        originals_bytes = sum(r.size for r in records if r.state == "done")
+        return Stats(
+            documents=sum(r.state == "done" for r in records),
+            pending=sum(r.state == "pending" for r in records),
+            chunks=self.store.count_chunks(),
+            collection=self.settings.collection,
+            model=self.model.name,
+            dimension=self.model.dimension,
+            device=self.embedder.device,
+            mode="server" if self.settings.is_server else "local",
+            location=self.settings.server_url or str(self.settings.chroma_dir),
+            data_dir=str(self.settings.data_dir),
+            originals_bytes=originals_bytes,
+        )
+
+    def free_disk_bytes(self) -> int:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return shutil.disk_usage(self.settings.data_dir).free
+
+    # ------------------------------------------------------------------ writing
+
+    def write_document(
+        self,
+        record: DocumentRecord,
+        rows: ChunkRows,
+        original: bytes,
+        *,
+        replaces: DocumentRecord | None = None,
+    ) -> DocumentRecord:
+        """Store one document's chunks, replacing an older version of the same source.
+
+        See the module docstring for the crash-safe order of steps.
+        """
+        with self._write_lock:
+            self.originals.put(original)
+            old_id = replaces.doc_id if replaces and replaces.doc_id != record.doc_id else ""
+            self.store.put_record(dataclasses.replace(record, state="pending", replaces=old_id))
+            if old_id:
+                self.store.delete_chunks(old_id)
+            self.store.delete_chunks(record.doc_id)
+            self.store.add_chunks(rows.ids, rows.embeddings, rows.texts, rows.metadatas)
+            if old_id:
+                self.store.delete_record(old_id)
+                self._drop_original_if_unused(old_id)
+            done = dataclasses.replace(record, state="done", replaces="", chunks=len(rows))
+            self.store.put_record(done)
+            return done
+
+    def update_tags(self, doc_id: str, tags: Sequence[str]) -> DocumentRecord:
+        """Replace a document's tags on its catalog record and on every chunk."""
+        with self._write_lock:
+            record = self.store.record(doc_id)
+            if record is None:
+                raise DocumentNotFoundError(f"no document with id {doc_id[:12]}")
+            clean = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
+            existing = self.store.get_chunks(where={"doc_id": doc_id})
+            ids = existing["ids"]
+            if ids:
+                # `update` merges metadata; a None value deletes the key (no empty lists in Chroma).
+                value: Any = list(clean) if clean else None
+                for start in range(0, len(ids), self.store.max_batch):
+                    batch = ids[start : start + self.store.max_batch]
+                    self.store.chunks.update(ids=batch, metadatas=[{"tags": value}] * len(batch))
+            updated = dataclasses.replace(record, tags=clean)
+            self.store.put_record(updated)
+            return updated
+
+    def delete(self, ref: str) -> DocumentRecord:
+        """Delete a document completely: its chunks, its catalog record and its original."""
+        with self._write_lock:
+            record = self.document(ref)
+            self.delete_by_id(record.doc_id)
+            return record
+
+    def delete_by_id(self, doc_id: str) -> None:
+        with self._write_lock:
+            self.store.delete_chunks(doc_id)
+            self.store.delete_record(doc_id)
+            self._drop_original_if_unused(doc_id)
+
+    def _drop_original_if_unused(self, doc_id: str) -> None:
+        if self.store.record(doc_id) is None:
+            self.originals.delete(doc_id)
+
+
+def open_library(settings: Settings | None = None, **overrides: Any) -> Library:
+    """Open the library named by settings (default: from the environment) plus overrides."""
+    base = settings or Settings.load()
+    return Library.open(base.with_overrides(**overrides) if overrides else base)
+
+
+def model_info(settings: Settings) -> ModelInfo:
+    return resolve_model(settings.model)

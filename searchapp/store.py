@@ -1,0 +1,404 @@
+"""The Chroma side: one client, a chunk collection and a document catalog.
+
+Embedded (`PersistentClient` under the data directory, one process at a time) by
+default; a Chroma server (`HttpClient`) when SEARCHAPP_SERVER_URL is set. Everything
+above this module is the same in both modes.
+
+Two collections per logical collection NAME:
+  NAME          one record per chunk: our own vector, the passage text, flat metadata
+  NAME.catalog  one record per document (a 1-d placeholder vector): the manifest that
+                says which documents exist, their state (pending/done) and their stats
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from searchapp.config import Settings
+from searchapp.errors import (
+    ModelMismatchError,
+    SearchAppError,
+    StorageFullError,
+    StoreError,
+    StoreUnavailableError,
+)
+from searchapp.lock import DataDirLock
+from searchapp.models import ModelInfo
+from searchapp.types import DocumentRecord, MetaValue
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+CATALOG_SUFFIX = ".catalog"
+REBUILD_SUFFIX = "-rebuild"
+_COSINE = {"hnsw": {"space": "cosine"}}
+_PLACEHOLDER = [1.0]  # catalog records need a vector; they are never searched by it
+
+
+@contextmanager
+def chroma_errors(action: str) -> Iterator[None]:
+    """Turn whatever Chroma raises into a `StoreError` that says what failed."""
+    try:
+        yield
+    except SearchAppError:
+        raise
+    except Exception as exc:
+        message = str(exc)
+        lowered = message.lower()
+        if "disk is full" in lowered or "no space left" in lowered or "(code 13)" in lowered:
+            raise StorageFullError(
+                f"{action} failed: the disk holding the data directory is full. Free some space; "
+                "nothing partial was recorded as done."
+            ) from exc
+        if "could not connect" in lowered or "connection refused" in lowered or "timed out" in lowered:
+            raise StoreUnavailableError(
+                f"{action} failed: the Chroma server stopped answering ({message})"
+            ) from exc
+        raise StoreError(f"{action} failed: {type(exc).__name__}: {message}") from exc
+
+
+def _client_settings() -> Any:
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+class ChromaStore:
+    """Owns the Chroma client and the two collections of one logical collection.
+
+    Use `ChromaStore.open(...)`; call `close()` (or use it as a context manager) to
+    release the data-directory lock.
+    """
+
+    def __init__(self, settings: Settings, model: ModelInfo) -> None:
+        self.settings = settings
+        self.model = model
+        self._lock: DataDirLock | None = None
+        self._client: Any = None
+        self._chunks: Any = None
+        self._catalog: Any = None
+        self._max_batch = 1000
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def open(cls, settings: Settings, model: ModelInfo, *, check_model: bool = True) -> ChromaStore:
+        """Connect, create the collections if needed, and check they match `model`.
+
+        Raises:
+            StoreLockedError: another process holds the local data directory.
+            StoreUnavailableError: the configured server cannot be reached.
+            ModelMismatchError: the collection was built with another model.
+        """
+        store = cls(settings, model)
+        try:
+            store._connect()
+            store._open_collections(check_model=check_model)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _connect(self) -> None:
+        import chromadb
+
+        if self.settings.is_server:
+            parts = urlsplit(self.settings.server_url)
+            headers = (
+                {"Authorization": f"Bearer {self.settings.server_token}"}
+                if self.settings.server_token
+                else None
+            )
+            port = parts.port or (443 if parts.scheme == "https" else 8000)
+            try:
+                self._client = chromadb.HttpClient(
+                    host=parts.hostname or "localhost",
+                    port=port,
+                    ssl=parts.scheme == "https",
+                    headers=headers,
+                    settings=_client_settings(),
+                )
+                self._client.heartbeat()
+            except Exception as exc:
+                raise StoreUnavailableError(
+                    f"cannot reach the Chroma server at {self.settings.server_url}: {exc}. Start one with "
+                    "`chroma run --path DIR --host 127.0.0.1 --port 8000`, or unset SEARCHAPP_SERVER_URL "
+                    "to use the embedded store."
+                ) from exc
+        else:
+            self._lock = DataDirLock(self.settings.data_dir)
+            self._lock.acquire()
+            self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+            with chroma_errors(f"opening the Chroma directory {self.settings.chroma_dir}"):
+                self._client = chromadb.PersistentClient(
+                    path=str(self.settings.chroma_dir), settings=_client_settings()
+                )
+        with chroma_errors("reading the maximum batch size"):
+            self._max_batch = int(self._client.get_max_batch_size())
+
+    def _open_collections(self, *, check_model: bool) -> None:
+        name = self.settings.collection
+        if not name.endswith(REBUILD_SUFFIX):
+            self._finish_interrupted_swap(name)
+        wanted: dict[str, MetaValue] = {
+            "model": self.model.name,
+            "dimension": self.model.dimension,
+            "schema": SCHEMA_VERSION,
+            "created_at": int(time.time()),
+        }
+        self._chunks = self._get_or_create(name, wanted)
+        self._catalog = self._get_or_create(name + CATALOG_SUFFIX, {"schema": SCHEMA_VERSION, "of": name})
+        if check_model:
+            self._check_model(self._chunks.metadata or {})
+
+    def _get_or_create(self, name: str, metadata: Mapping[str, MetaValue]) -> Any:
+        with chroma_errors(f"opening collection {name!r}"):
+            try:
+                return self._client.get_collection(name, embedding_function=None)
+            except Exception as exc:
+                if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
+                    raise
+            try:
+                return self._client.create_collection(
+                    name, embedding_function=None, configuration=_COSINE, metadata=dict(metadata)
+                )
+            except Exception as exc:  # another client created it meanwhile (server mode)
+                if "already exists" not in str(exc).lower():
+                    raise
+                return self._client.get_collection(name, embedding_function=None)
+
+    def _check_model(self, metadata: Mapping[str, Any]) -> None:
+        stored_name = metadata.get("model")
+        stored_dim = metadata.get("dimension")
+        if stored_name == self.model.name and stored_dim == self.model.dimension:
+            return
+        raise ModelMismatchError(
+            f"collection {self.settings.collection!r} holds vectors from model {stored_name!r} "
+            f"({stored_dim}-d), but the settings ask for {self.model.name!r} ({self.model.dimension}-d). "
+            "Vectors of different models cannot be compared. Set SEARCHAPP_MODEL back, choose another "
+            f"collection, or rebuild this one with `searchapp reindex --model {self.model.name}`."
+        )
+
+    # ----------------------------------------------------------------- rebuild
+
+    def _collection_names(self) -> set[str]:
+        with chroma_errors("listing collections"):
+            return {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection and its catalog, if they exist."""
+        existing = self._collection_names()
+        for target in (name, name + CATALOG_SUFFIX):
+            if target in existing:
+                with chroma_errors(f"deleting collection {target!r}"):
+                    self.client.delete_collection(target)
+
+    def mark_rebuild_complete(self) -> None:
+        """Flag this (rebuild) collection as complete, so a swap may use it."""
+        metadata = {**self.collection_metadata, "rebuild_complete": True}
+        with chroma_errors("marking the rebuilt index complete"):
+            self.chunks.modify(metadata=metadata)
+
+    def swap_in_rebuild(self) -> None:
+        """Replace this collection with its complete rebuild. Idempotent, crash-safe.
+
+        The catalog moves first and the chunks last; the rebuild's chunk collection
+        carries the completion flag until the very end, so a crash at any step is
+        finished by `_finish_interrupted_swap` on the next open.
+        """
+        name = self.settings.collection
+        rebuild = name + REBUILD_SUFFIX
+        existing = self._collection_names()
+        with chroma_errors("swapping in the rebuilt index"):
+            if rebuild + CATALOG_SUFFIX in existing:
+                if name + CATALOG_SUFFIX in existing:
+                    self.client.delete_collection(name + CATALOG_SUFFIX)
+                self.client.get_collection(rebuild + CATALOG_SUFFIX, embedding_function=None).modify(
+                    name=name + CATALOG_SUFFIX
+                )
+            if rebuild in existing:
+                if name in existing:
+                    self.client.delete_collection(name)
+                chunks = self.client.get_collection(rebuild, embedding_function=None)
+                metadata = {k: v for k, v in (chunks.metadata or {}).items() if k != "rebuild_complete"}
+                chunks.modify(name=name, metadata=metadata)
+        self._chunks = self._catalog = None
+
+    def _finish_interrupted_swap(self, name: str) -> None:
+        rebuild = name + REBUILD_SUFFIX
+        if rebuild not in self._collection_names():
+            return
+        with chroma_errors("checking for an interrupted rebuild"):
+            metadata = self.client.get_collection(rebuild, embedding_function=None).metadata or {}
+        if metadata.get("rebuild_complete"):
+            logger.warning("finishing the swap of a rebuilt index that a crash interrupted")
+            self.swap_in_rebuild()
+
+    def close(self) -> None:
+        self._chunks = self._catalog = self._client = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> ChromaStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- properties
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            raise StoreError("the store is closed")
+        return self._client
+
+    @property
+    def chunks(self) -> Any:
+        if self._chunks is None:
+            raise StoreError("the store is closed")
+        return self._chunks
+
+    @property
+    def catalog(self) -> Any:
+        if self._catalog is None:
+            raise StoreError("the store is closed")
+        return self._catalog
+
+    @property
+    def max_batch(self) -> int:
+        return self._max_batch
+
+    @property
+    def collection_metadata(self) -> dict[str, Any]:
+        return dict(self.chunks.metadata or {})
+
+    # ------------------------------------------------------------------ chunks
+
+    def add_chunks(
+        self,
+        ids: Sequence[str],
+        embeddings: np.ndarray[Any, Any],
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, MetaValue]],
+    ) -> None:
+        """Add chunk records in batches no larger than Chroma's maximum."""
+        if not (len(ids) == len(embeddings) == len(documents) == len(metadatas)):
+            raise StoreError(
+                f"add_chunks needs equal lengths; got {len(ids)} ids, {len(embeddings)} vectors, "
+                f"{len(documents)} texts and {len(metadatas)} metadata rows"
+            )
+        step = max(1, self._max_batch)
+        for start in range(0, len(ids), step):
+            end = start + step
+            with chroma_errors(f"writing {len(ids[start:end])} chunks"):
+                self.chunks.add(
+                    ids=list(ids[start:end]),
+                    embeddings=embeddings[start:end],
+                    documents=list(documents[start:end]),
+                    metadatas=[dict(m) for m in metadatas[start:end]],
+                )
+
+    def delete_chunks(self, doc_id: str) -> int:
+        """Delete every chunk of one document; returns how many there were."""
+        with chroma_errors(f"deleting the chunks of {doc_id[:12]}"):
+            existing = self.chunks.get(where={"doc_id": doc_id}, include=[])
+            ids = existing["ids"]
+            for start in range(0, len(ids), self._max_batch):
+                self.chunks.delete(ids=ids[start : start + self._max_batch])
+        return len(ids)
+
+    def count_chunks(self) -> int:
+        with chroma_errors("counting chunks"):
+            return int(self.chunks.count())
+
+    def query(
+        self,
+        embedding: np.ndarray[Any, Any],
+        k: int,
+        where: Mapping[str, Any] | None = None,
+        where_document: Mapping[str, Any] | None = None,
+    ) -> tuple[list[str], list[str], list[dict[str, Any]], list[float]]:
+        """Nearest chunks: (ids, texts, metadatas, cosine distances), best first."""
+        with chroma_errors("searching"):
+            result = self.chunks.query(
+                query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+                n_results=k,
+                where=dict(where) if where else None,
+                where_document=dict(where_document) if where_document else None,
+                include=["documents", "metadatas", "distances"],
+            )
+        return (
+            list(result["ids"][0]),
+            list((result["documents"] or [[]])[0]),
+            [dict(m or {}) for m in (result["metadatas"] or [[]])[0]],
+            [float(d) for d in (result["distances"] or [[]])[0]],
+        )
+
+    def get_chunks(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        where_document: Mapping[str, Any] | None = None,
+        include_embeddings: bool = False,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> dict[str, Any]:
+        include = ["documents", "metadatas"] + (["embeddings"] if include_embeddings else [])
+        with chroma_errors("reading chunks"):
+            result: dict[str, Any] = self.chunks.get(
+                ids=list(ids) if ids is not None else None,
+                where=dict(where) if where else None,
+                where_document=dict(where_document) if where_document else None,
+                include=include,
+                limit=limit,
+                offset=offset,
+            )
+        return result
+
+    # ----------------------------------------------------------------- catalog
+
+    def put_record(self, record: DocumentRecord) -> None:
+        """Write a catalog record, replacing any earlier one with the same doc_id.
+
+        Delete-then-add, because `upsert` would merge in stale metadata keys.
+        """
+        with chroma_errors(f"recording {record.source!r} in the catalog"):
+            self.catalog.delete(ids=[record.doc_id])
+            self.catalog.add(ids=[record.doc_id], embeddings=[_PLACEHOLDER], metadatas=[record.to_metadata()])
+
+    def delete_record(self, doc_id: str) -> None:
+        with chroma_errors(f"removing {doc_id[:12]} from the catalog"):
+            self.catalog.delete(ids=[doc_id])
+
+    def records(self, where: Mapping[str, Any] | None = None) -> list[DocumentRecord]:
+        """Catalog records, optionally filtered, sorted by source name."""
+        out: list[DocumentRecord] = []
+        page = 5000
+        offset = 0
+        while True:
+            with chroma_errors("reading the catalog"):
+                result = self.catalog.get(
+                    where=dict(where) if where else None, include=["metadatas"], limit=page, offset=offset
+                )
+            metas = result["metadatas"] or []
+            out.extend(DocumentRecord.from_metadata(m) for m in metas if m)
+            if len(metas) < page:
+                break
+            offset += page
+        return sorted(out, key=lambda r: (r.source.lower(), r.doc_id))
+
+    def record(self, doc_id: str) -> DocumentRecord | None:
+        with chroma_errors("reading the catalog"):
+            result = self.catalog.get(ids=[doc_id], include=["metadatas"])
+        metas = result["metadatas"] or []
+        return DocumentRecord.from_metadata(metas[0]) if metas and metas[0] else None

@@ -1,0 +1,185 @@
+"""The core value types: stored documents, search hits and search responses.
+
+All are frozen dataclasses. Chunk metadata stays a flat mapping of Chroma-legal
+values (no None), so what is stored is what a hit carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+MetaValue = str | int | float | bool | list[str]
+Metadata = Mapping[str, MetaValue]
+FileType = Literal["pdf", "txt", "md", "html", "docx"]
+FILE_TYPES: tuple[FileType, ...] = ("pdf", "txt", "md", "html", "docx")
+DocState = Literal["pending", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    """One document in the catalog: what was ingested, from which bytes, and how it went.
+
+    `doc_id` is the SHA-256 of the file's bytes; `source` is its display name and the key
+    under which an edited file replaces its older version.
+    """
+
+    doc_id: str
+    source: str
+    file_type: FileType
+    title: str
+    size: int
+    chunks: int
+    ingested_at: int
+    pages: int = 0  # 0 when the format has no pages
+    tags: tuple[str, ...] = ()
+    mtime: int = 0  # 0 when unknown
+    encoding: str = ""
+    state: DocState = "done"
+    replaces: str = ""  # doc_id of the version this one replaces, while pending
+    warnings: tuple[str, ...] = ()
+
+    def to_metadata(self) -> dict[str, MetaValue]:
+        """Flat, Chroma-legal metadata: no None, no empty lists."""
+        meta: dict[str, MetaValue] = {
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "file_type": self.file_type,
+            "title": self.title,
+            "size": self.size,
+            "chunks": self.chunks,
+            "ingested_at": self.ingested_at,
+            "pages": self.pages,
+            "mtime": self.mtime,
+            "state": self.state,
+        }
+        if self.tags:
+            meta["tags"] = list(self.tags)
+        if self.encoding:
+            meta["encoding"] = self.encoding
+        if self.replaces:
+            meta["replaces"] = self.replaces
+        if self.warnings:
+            meta["warnings"] = list(self.warnings)
+        return meta
+
+    @classmethod
+    def from_metadata(cls, meta: Mapping[str, Any]) -> DocumentRecord:
+        return cls(
+            doc_id=str(meta["doc_id"]),
+            source=str(meta["source"]),
+            file_type=meta["file_type"],
+            title=str(meta.get("title", "")),
+            size=int(meta.get("size", 0)),
+            chunks=int(meta.get("chunks", 0)),
+            ingested_at=int(meta.get("ingested_at", 0)),
+            pages=int(meta.get("pages", 0)),
+            tags=tuple(meta.get("tags") or ()),
+            mtime=int(meta.get("mtime", 0)),
+            encoding=str(meta.get("encoding", "")),
+            state=meta.get("state", "done"),
+            replaces=str(meta.get("replaces", "")),
+            warnings=tuple(meta.get("warnings") or ()),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tags"] = list(self.tags)
+        data["warnings"] = list(self.warnings)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One ranked passage.
+
+    `score` is the cosine similarity of the query and the passage (1 - cosine distance),
+    whatever the retrieval mode. In keyword and hybrid modes, `fused_score` and the
+    per-retriever ranks say how the passage got its place.
+    """
+
+    rank: int
+    score: float
+    chunk_id: str
+    text: str
+    metadata: Metadata
+    fused_score: float | None = None
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+
+    @property
+    def doc_id(self) -> str:
+        return str(self.metadata.get("doc_id", ""))
+
+    @property
+    def source(self) -> str:
+        return str(self.metadata.get("source", ""))
+
+    @property
+    def file_type(self) -> str:
+        return str(self.metadata.get("file_type", ""))
+
+    @property
+    def page(self) -> int | None:
+        page = self.metadata.get("page")
+        return int(page) if isinstance(page, int) else None
+
+    @property
+    def heading(self) -> str:
+        return str(self.metadata.get("heading", ""))
+
+    @property
+    def chunk_index(self) -> int:
+        value = self.metadata.get("chunk", 0)
+        return int(value) if isinstance(value, int) else 0
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        value = self.metadata.get("tags")
+        return tuple(value) if isinstance(value, list) else ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the same fields as the dataclass, metadata flattened beside them."""
+        data: dict[str, Any] = {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "chunk_id": self.chunk_id,
+            "text": self.text,
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "file_type": self.file_type,
+            "page": self.page,
+            "heading": self.heading,
+            "chunk": self.chunk_index,
+            "metadata": dict(self.metadata),
+        }
+        if self.fused_score is not None:
+            data["fused_score"] = round(self.fused_score, 6)
+            data["dense_rank"] = self.dense_rank
+            data["keyword_rank"] = self.keyword_rank
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResponse:
+    """What one search returns: the hits plus what the user should know about the query."""
+
+    query: str
+    mode: str
+    k: int
+    hits: tuple[Hit, ...]
+    query_truncated: bool = False
+    notices: tuple[str, ...] = field(default=())
+    took_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "mode": self.mode,
+            "k": self.k,
+            "query_truncated": self.query_truncated,
+            "notices": list(self.notices),
+            "took_ms": round(self.took_ms, 2),
+            "results": [hit.to_dict() for hit in self.hits],
+        }

@@ -1,0 +1,75 @@
+"""Shared fixtures: clean environment, temporary data directories, libraries.
+
+`hash_library` uses the deterministic hash embedder (fast unit tests); `real_library`
+uses the bundled all-MiniLM-L6-v2 (loaded once per test process). Both write a real
+Chroma store in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from searchapp import Library, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("SEARCHAPP_SHARED_DIR", ROOT.parent / "shared"))
+PDF_DIR = SHARED / "eval" / "pdfs"
+SCIFACT_DIR = SHARED / "eval" / "scifact"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SEARCHAPP_* setting leaks in from the developer's shell."""
+    for key in list(os.environ):
+        if key.startswith("SEARCHAPP_") and key != "SEARCHAPP_SHARED_DIR":
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("ANONYMIZED_TELEMETRY", "False")
+
+
+@pytest.fixture
+def shared_pdfs() -> Path:
+    if not PDF_DIR.is_dir():
+        pytest.fail(f"the shared PDF corpus is missing at {PDF_DIR}; set SEARCHAPP_SHARED_DIR")
+    return PDF_DIR
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"data_dir": tmp_path / "data", "workers": 1, "min_free_mb": 1}
+    values.update(overrides)
+    return Settings.load(environ={}, **values)
+
+
+@pytest.fixture
+def hash_settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, model="hash:64", chunk_tokens=40, chunk_overlap=5)
+
+
+@pytest.fixture
+def hash_library(hash_settings: Settings) -> Iterator[Library]:
+    with Library.open(hash_settings) as library:
+        yield library
+
+
+@pytest.fixture
+def real_settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def real_library(real_settings: Settings) -> Iterator[Library]:
+    with Library.open(real_settings) as library:
+        yield library
+
+
+def write(path: Path, content: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    return path

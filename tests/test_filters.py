@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from searchapp import InvalidFilterError, SearchFilters
+from searchapp.filters import combine_and, parse_page_range
+
+DOC_A = "a" * 64
+DOC_B = "b" * 64
+
+
+def test_empty_filters_compile_to_nothing() -> None:
+    assert SearchFilters().to_where() is None
+    assert SearchFilters().to_where_document() is None
+    assert SearchFilters().is_empty
+
+
+def test_single_clause_is_bare_and_two_use_and() -> None:
+    assert SearchFilters(file_types=("pdf",)).to_where() == {"file_type": "pdf"}
+    assert SearchFilters(file_types=("pdf", "md")).to_where() == {"file_type": {"$in": ["pdf", "md"]}}
+    where = SearchFilters(doc_ids=(DOC_A,), page_min=3, page_max=7).to_where()
+    assert where == {"$and": [{"doc_id": DOC_A}, {"page": {"$gte": 3}}, {"page": {"$lte": 7}}]}
+    assert combine_and([]) is None
+    assert combine_and([{"a": 1}]) == {"a": 1}
+
+
+def test_tags_are_any_of_and_dates_are_numeric() -> None:
+    where = SearchFilters(tags=("red", "blue"), ingested_after=100, ingested_before=200).to_where()
+    assert where == {
+        "$and": [
+            {"$or": [{"tags": {"$contains": "red"}}, {"tags": {"$contains": "blue"}}]},
+            {"ingested_at": {"$gte": 100}},
+            {"ingested_at": {"$lte": 200}},
+        ]
+    }
+    assert SearchFilters(tags=("red",)).to_where() == {"tags": {"$contains": "red"}}
+
+
+def test_text_contains_is_case_insensitive_and_escaped() -> None:
+    clause = SearchFilters(text_contains="C++ (v2).").to_where_document()
+    assert clause == {"$regex": r"(?i)C\+\+\ \(v2\)\."}
+
+
+def test_from_mapping_coerces_user_input() -> None:
+    filters = SearchFilters.from_mapping(
+        {
+            "documents": DOC_A,
+            "types": ["pdf", "pdf", "docx"],
+            "pages": "3-7",
+            "tags": "policy",
+            "ingested_after": "2026-01-01",
+            "ingested_before": dt.date(2026, 1, 31),
+            "text_contains": "  refund ",
+        }
+    )
+    assert filters.doc_ids == (DOC_A,)
+    assert filters.file_types == ("pdf", "docx")
+    assert (filters.page_min, filters.page_max) == (3, 7)
+    assert filters.tags == ("policy",)
+    assert filters.text_contains == "refund"
+    start = dt.datetime(2026, 1, 1).timestamp()
+    end = dt.datetime.combine(dt.date(2026, 1, 31), dt.time.max).timestamp()
+    assert filters.ingested_after == int(start)
+    assert filters.ingested_before == int(end)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"documents": {"$ne": "x"}},
+        {"documents": [{"$ne": "x"}]},
+        {"tags": {"$in": ["a"]}},
+        {"file_types": ["pdf", {"$nin": ["md"]}]},
+        {"pages": {"$gt": 0}},
+        {"page_min": {"$gte": 1}},
+        {"page_min": True},
+        {"ingested_after": {"$lt": 5}},
+        {"text_contains": {"$regex": ".*"}},
+        {"$or": [{"doc_id": "x"}]},
+        {"source": "x"},
+        {"file_types": ["exe"]},
+        {"pages": "seven"},
+        {"pages": "9-3"},
+        {"ingested_after": "yesterday"},
+    ],
+)
+def test_injection_and_bad_values_are_rejected(raw: dict[str, Any]) -> None:
+    with pytest.raises(InvalidFilterError):
+        SearchFilters.from_mapping(raw)
+
+
+def test_direct_construction_is_validated_too() -> None:
+    with pytest.raises(InvalidFilterError, match="tuple of non-empty strings"):
+        SearchFilters(doc_ids=({"$ne": "x"},))  # type: ignore[arg-type]
+    with pytest.raises(InvalidFilterError, match="expects an integer"):
+        SearchFilters(page_min="3")  # type: ignore[arg-type]
+    with pytest.raises(InvalidFilterError, match="at most 200 characters"):
+        SearchFilters(text_contains="x" * 201)
+
+
+def test_page_ranges() -> None:
+    assert parse_page_range("5") == (5, 5)
+    assert parse_page_range("3-") == (3, None)
+    assert parse_page_range("-4") == (None, 4)
+    assert parse_page_range([2, 9]) == (2, 9)
+
+
+def test_python_predicate_matches_the_where_semantics() -> None:
+    meta = {"doc_id": DOC_A, "file_type": "pdf", "page": 4, "tags": ["x", "y"], "ingested_at": 150}
+    assert SearchFilters(doc_ids=(DOC_A, DOC_B), file_types=("pdf",), page_min=4, page_max=4).matches(meta)
+    assert SearchFilters(tags=("z", "y"), ingested_after=150, ingested_before=150).matches(meta)
+    assert not SearchFilters(tags=("z",)).matches(meta)
+    assert not SearchFilters(page_min=5).matches(meta)
+    assert not SearchFilters(page_min=1).matches({"file_type": "md"})
+    assert SearchFilters(text_contains="ReFuNd").matches(meta, "Refund policy")
+    assert not SearchFilters(text_contains="refund").matches(meta, "returns")

@@ -1,0 +1,71 @@
+"""Start the Streamlit app with searchapp's settings, from any working directory.
+
+Streamlit reads `.streamlit/config.toml` only from the current directory, so the
+launcher turns the shipped config into command-line flags, and hands the searchapp
+settings to the app through SEARCHAPP_* variables.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from searchapp.config import Settings
+
+UI_DIR = Path(__file__).resolve().parent
+APP_PATH = UI_DIR / "app.py"
+
+
+def config_path() -> Path:
+    """The shipped Streamlit config: inside the wheel, or `.streamlit/` in a checkout."""
+    packaged = UI_DIR / "streamlit_config.toml"
+    return packaged if packaged.is_file() else UI_DIR.parent / ".streamlit" / "config.toml"
+
+
+def config_flags(path: Path | None = None) -> list[str]:
+    """`--section.key=value` for every setting in the config file."""
+    data = tomllib.loads((path or config_path()).read_text(encoding="utf-8"))
+    flags: list[str] = []
+
+    def walk(prefix: str, table: dict[str, Any]) -> None:
+        for key, value in table.items():
+            name = f"{prefix}.{key}" if prefix else key
+            if isinstance(value, dict):
+                walk(name, value)
+            else:
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                flags.append(f"--{name}={text}")
+
+    walk("", data)
+    return flags
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The SEARCHAPP_* variables that make the app open the same library as the CLI."""
+    env = {
+        "SEARCHAPP_DATA_DIR": str(settings.data_dir.absolute()),
+        "SEARCHAPP_COLLECTION": settings.collection,
+        "SEARCHAPP_MODEL": settings.model,
+    }
+    if settings.server_url:
+        env["SEARCHAPP_SERVER_URL"] = settings.server_url
+    return env
+
+
+def streamlit_command(settings: Settings, *, host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start the UI."""
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_PATH),
+        *config_flags(),
+        f"--server.address={host}",
+        f"--server.port={port}",
+    ]
+    env = {**os.environ, **settings_environment(settings)}
+    return command, env
