@@ -28,9 +28,9 @@ import numpy as np
 
 from searchapp.config import Settings
 from searchapp.embedders import Embedder, get_embedder
-from searchapp.errors import DocumentNotFoundError
+from searchapp.errors import DocumentNotFoundError, QueryError
 from searchapp.filters import SearchFilters
-from searchapp.models import ModelInfo, resolve_model
+from searchapp.models import ModelInfo
 from searchapp.originals import OriginalsStore
 from searchapp.search import Searcher
 from searchapp.store import ChromaStore
@@ -123,6 +123,11 @@ class Library:
 
     # ------------------------------------------------------------------ reading
 
+    @property
+    def search_modes(self) -> tuple[str, ...]:
+        """The retrieval modes this library offers, the default first."""
+        return ("dense",)
+
     def search(
         self,
         query: str,
@@ -130,8 +135,24 @@ class Library:
         k: int = 10,
         filters: SearchFilters | Mapping[str, Any] | None = None,
         min_score: float | None = None,
+        mode: str | None = None,
     ) -> SearchResponse:
-        """Ranked passages for `query`. See `Searcher.search`."""
+        """Ranked passages for `query`.
+
+        Args:
+            query: what to look for, in natural language.
+            k: how many passages (1-1000).
+            filters: a `SearchFilters`, or a mapping that `SearchFilters.from_mapping` accepts.
+            min_score: drop passages whose cosine similarity is lower.
+            mode: one of `search_modes`; default: the settings' `search_mode`.
+
+        Raises:
+            EmptyQueryError, QueryError, InvalidFilterError: invalid input.
+            StoreError: the store failed.
+        """
+        mode = mode or self.settings.search_mode
+        if mode not in self.search_modes:
+            raise QueryError(f"search mode must be one of {', '.join(self.search_modes)}; got {mode!r}")
         if filters is not None and not isinstance(filters, SearchFilters):
             filters = SearchFilters.from_mapping(filters)
         return self.searcher.search(query, k=k, filters=filters, min_score=min_score)
@@ -283,7 +304,3 @@ def open_library(settings: Settings | None = None, **overrides: Any) -> Library:
     """Open the library named by settings (default: from the environment) plus overrides."""
     base = settings or Settings.load()
     return Library.open(base.with_overrides(**overrides) if overrides else base)
-
-
-def model_info(settings: Settings) -> ModelInfo:
-    return resolve_model(settings.model)
