@@ -186,6 +186,7 @@ class Ingestor:
 
         writer = _Writer(self.library, finish)
         works: dict[int, _Work] = {}
+        planned_ids: dict[str, str] = {}  # doc_id -> source, for twins within this batch
 
         def jobs() -> Iterator[PrepareJob]:
             for index, file in enumerate(files):
@@ -196,7 +197,7 @@ class Ingestor:
                     )
                     continue
                 emit("read", file.source)
-                planned = self._plan(index, file, resuming=resuming)
+                planned = self._plan(index, file, resuming=resuming, planned_ids=planned_ids)
                 if isinstance(planned, FileOutcome):
                     finish(planned, index)
                     continue
@@ -243,7 +244,9 @@ class Ingestor:
                 f"ingest needs at least {needed / 2**20:,.0f} MB (SEARCHAPP_MIN_FREE_MB)",
             )
 
-    def _plan(self, index: int, file: SourceFile, *, resuming: bool) -> _Work | FileOutcome:
+    def _plan(
+        self, index: int, file: SourceFile, *, resuming: bool, planned_ids: dict[str, str]
+    ) -> _Work | FileOutcome:
         started = time.monotonic()
         source = file.source
         try:
@@ -265,6 +268,15 @@ class Ingestor:
         if not data:
             return _failed(source, FailureReason.EMPTY_FILE, "the file has no content", started)
         doc_id = sha256_hex(data)
+        if doc_id in planned_ids:
+            return FileOutcome(
+                source,
+                "unchanged",
+                doc_id=doc_id,
+                detail=f"same content as {planned_ids[doc_id]!r}, in this batch",
+                seconds=time.monotonic() - started,
+            )
+        planned_ids[doc_id] = source
         current = self.library.find_by_source(source)
         if not resuming and current is not None and current.doc_id == doc_id and current.state == "done":
             detail = ""

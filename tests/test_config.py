@@ -9,7 +9,11 @@ from searchapp import ConfigError, Settings
 
 def test_defaults_and_environment(tmp_path: Path) -> None:
     settings = Settings.load(
-        environ={"SEARCHAPP_DATA_DIR": str(tmp_path), "SEARCHAPP_CHUNK_TOKENS": "120", "SEARCHAPP_DEVICE": "cpu"}
+        environ={
+            "SEARCHAPP_DATA_DIR": str(tmp_path),
+            "SEARCHAPP_CHUNK_TOKENS": "120",
+            "SEARCHAPP_DEVICE": "cpu",
+        }
     )
     assert settings.data_dir == tmp_path
     assert settings.chunk_tokens == 120

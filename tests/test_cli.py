@@ -1,0 +1,195 @@
+"""The `searchapp` command: real commands over a real store, their output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from searchapp.cli import app
+from tests.conftest import ROOT, write
+from tests.helpers import make_pdf
+
+
+@pytest.fixture
+def run(tmp_path: Path):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    env = {
+        "SEARCHAPP_DATA_DIR": str(tmp_path / "data"),
+        "SEARCHAPP_MODEL": "hash:64",
+        "SEARCHAPP_WORKERS": "1",
+    }
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, list(args), env=env)
+
+    return invoke
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    write(folder / "guide.md", "# Guide\n\n## Packing\nBring a raincoat and walking shoes for the trails.\n")
+    write(folder / "sub" / "memo.txt", "Invoices must be paid within thirty days of receipt.")
+    write(
+        folder / "report.pdf",
+        make_pdf(["Revenue grew in the third quarter.", "Costs fell in the fourth quarter."]),
+    )
+    write(folder / "broken.pdf", b"%PDF-1.7 this is not really a pdf")
+    write(folder / "picture.png", b"\x89PNG\r\n\x1a\n")
+    return folder
+
+
+def test_ingest_reports_each_file_and_fails_with_exit_1(run, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run("ingest", str(corpus), "--recursive", "--tag", "team", "--json")
+    assert result.exit_code == 1  # broken.pdf failed; the others went in
+    report = json.loads(result.stdout)
+    by_source = {f["source"]: f for f in report["files"]}
+    assert by_source["guide.md"]["status"] == "ingested"
+    assert by_source["sub/memo.txt"]["status"] == "ingested"
+    assert by_source["report.pdf"]["status"] == "ingested"
+    assert by_source["broken.pdf"]["reason"] == "damaged_pdf"
+    assert "picture.png" not in by_source
+    assert "skipping 1 files of unsupported types" in result.stderr
+
+    again = run("ingest", str(corpus), "--recursive")
+    assert again.exit_code == 1
+    assert "= guide.md: unchanged" in again.stdout
+    assert "0 ingested (0 chunks), 3 unchanged, 1 failed" in again.stderr
+
+
+def test_search_json_filters_and_exit_codes(run, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", str(corpus), "-r", "--tag", "team")
+    result = run("search", "when are invoices due", "-k", "2", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["k"] == 2 and data["mode"] == "dense"
+    assert data["results"][0]["source"] == "sub/memo.txt"
+    assert data["results"][0]["rank"] == 1 and -1 <= data["results"][0]["score"] <= 1
+
+    pages = json.loads(run("search", "quarter", "--pages", "2", "--type", "pdf", "--json").stdout)
+    assert [(r["source"], r["page"]) for r in pages["results"]] == [("report.pdf", 2)]
+    by_doc = json.loads(run("search", "quarter", "--doc", "guide.md", "--json").stdout)
+    assert {r["source"] for r in by_doc["results"]} == {"guide.md"}
+    tagged = run("search", "quarter", "--tag", "nobody-uses-this", "--json")
+    assert tagged.exit_code == 1 and json.loads(tagged.stdout)["results"] == []
+    contains = json.loads(run("search", "anything", "--contains", "RAINCOAT", "--json").stdout)
+    assert [r["source"] for r in contains["results"]] == ["guide.md"]
+
+    human = run("search", "when are invoices due", "-k", "1", "--after", "2000-01-01")
+    assert human.exit_code == 0
+    assert "1. " in human.stdout and "sub/memo.txt" in human.stdout
+
+    assert run("search", "   ").exit_code == 3
+    assert "the query is empty" in run("search", "   ").stderr
+    assert run("search", "x", "--pages", "nine").exit_code == 3
+    assert run("search", "x", "--doc", "no-such-doc").exit_code == 3
+    assert run("search", "x", "-k", "0").exit_code == 2
+
+
+def test_docs_stats_delete(run, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", str(corpus), "-r")
+    docs = json.loads(run("docs", "--json").stdout)
+    assert sorted(d["source"] for d in docs) == ["guide.md", "report.pdf", "sub/memo.txt"]
+    assert all(d["chunks"] >= 1 for d in docs)
+    table = run("docs").stdout
+    assert table.splitlines()[0].split()[:4] == ["document", "type", "pages", "chunks"]
+
+    stats = json.loads(run("stats", "--json").stdout)
+    assert stats["documents"] == 3 and stats["mode"] == "local" and stats["model"] == "hash:64"
+    assert stats["chunks"] == sum(d["chunks"] for d in docs)
+
+    deleted = run("delete", "guide.md", "--yes")
+    assert deleted.exit_code == 0 and "deleted guide.md" in deleted.stderr
+    assert sorted(d["source"] for d in json.loads(run("docs", "--json").stdout)) == [
+        "report.pdf",
+        "sub/memo.txt",
+    ]
+    assert run("delete", "guide.md", "--yes").exit_code == 3
+
+
+def test_reindex_rebuilds_everything(run, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", str(corpus), "-r")
+    before = json.loads(run("stats", "--json").stdout)
+    result = run("reindex", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ingested"] == 3
+    after = json.loads(run("stats", "--json").stdout)
+    assert (after["documents"], after["chunks"]) == (before["documents"], before["chunks"])
+
+
+def test_bad_settings_are_one_clear_line(run) -> None:  # type: ignore[no-untyped-def]
+    result = CliRunner().invoke(app, ["stats"], env={"SEARCHAPP_CHUNK_TOKENS": "lots"})
+    assert result.exit_code == 3
+    assert (
+        result.stderr.strip()
+        == "error: SEARCHAPP_CHUNK_TOKENS must be an integer; got 'lots' (from environment)"
+    )
+    assert run("search", "x", "--collection", "x").exit_code == 3
+
+
+def test_help_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, searchapp.cli as c\n"
+        "from typer.testing import CliRunner\n"
+        "r = CliRunner().invoke(c.app, ['--help'])\n"
+        "assert r.exit_code == 0 and 'ingest' in r.stdout\n"
+        "heavy = [m for m in ('torch', 'chromadb', 'sentence_transformers', 'pypdf', 'streamlit') if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.model
+@pytest.mark.timeout(600)
+def test_real_model_cli_ingest_then_search(tmp_path: Path, shared_pdfs: Path) -> None:
+    """The issue's 'done when', on a slice of the real corpus, through the installed command."""
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    for name in (
+        "unst__multi-column-2p.pdf",
+        "pdfjs__issue13201.pdf",
+        "pysample__libreoffice-writer-password.pdf",
+    ):
+        (folder / name).write_bytes((shared_pdfs / name).read_bytes())
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SEARCHAPP_DATA_DIR": str(tmp_path / "data")}
+    cli = [sys.executable, "-m", "searchapp.cli"]
+    ingest = subprocess.run(
+        [*cli, "ingest", str(folder)], capture_output=True, text=True, env=env, timeout=500
+    )
+    assert ingest.returncode == 1, ingest.stderr  # the password-protected file fails, clearly
+    assert "! pysample__libreoffice-writer-password.pdf: failed: password-protected" in ingest.stdout
+    assert "2 ingested" in ingest.stderr
+    search = subprocess.run(
+        [
+            *cli,
+            "search",
+            "dense vector retrieval for answering open-domain questions",
+            "-k",
+            "3",
+            "--type",
+            "pdf",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert search.returncode == 0, search.stderr
+    results = json.loads(search.stdout)["results"]
+    assert results[0]["source"] == "unst__multi-column-2p.pdf"
+    assert [r["rank"] for r in results] == [1, 2, 3]
+    assert results[0]["score"] > results[-1]["score"] > 0

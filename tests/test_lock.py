@@ -1,0 +1,79 @@
+"""One process per local data directory: a second one is refused at once, with a clear message."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.files import ingest_paths
+from searchapp import Library, StoreLockedError
+from tests.conftest import ROOT, make_settings, write
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from searchapp import Library, Settings
+    settings = Settings.load(environ={}, data_dir=sys.argv[1], model="hash:64")
+    library = Library.open(settings)
+    print("ready", flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def _start_holder(data_dir: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(data_dir)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "ready"
+    return holder
+
+
+@pytest.mark.timeout(120)
+def test_a_second_process_is_refused_quickly_and_nothing_is_lost(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, model="hash:64")
+    with Library.open(settings) as library:
+        ingest_paths(library, [write(tmp_path / "a.txt", "Invoices are due within thirty days.")])
+    holder = _start_holder(settings.data_dir)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreLockedError) as caught:
+            Library.open(settings)
+        assert time.monotonic() - started < 2.0
+        message = str(caught.value)
+        assert f"process {holder.pid}" in message
+        assert "SEARCHAPP_SERVER_URL" in message and "chroma run" in message
+
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "SEARCHAPP_MODEL": "hash:64"}
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "searchapp.cli",
+                "ingest",
+                str(tmp_path / "a.txt"),
+                "--data-dir",
+                str(settings.data_dir),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert cli.returncode == 3
+        assert f"in use by process {holder.pid}" in cli.stderr
+    finally:
+        holder.send_signal(signal.SIGKILL)  # even a killed holder must not leave a stale lock
+        holder.wait(10)
+    with Library.open(settings) as library:
+        assert [r.source for r in library.documents()] == ["a.txt"]
+        assert library.store.count_chunks() == 1

@@ -1,0 +1,99 @@
+"""Server mode: the same code against a real `chroma run` server through HttpClient."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.files import ingest_paths
+from searchapp import Library, Settings, StoreUnavailableError
+from tests.conftest import make_settings, write
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    log = (tmp_path / "chroma.log").open("wb")
+    process = subprocess.Popen(
+        [
+            str(chroma),
+            "run",
+            "--path",
+            str(tmp_path / "server-data"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"chroma server did not start: {(tmp_path / 'chroma.log').read_text()}"
+                    ) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(20)
+        log.close()
+
+
+@pytest.mark.server
+@pytest.mark.model
+@pytest.mark.timeout(300)
+def test_ingest_search_filter_delete_through_a_chroma_server(chroma_server: str, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, server_url=chroma_server)
+    guide = write(tmp_path / "guide.md", "# Travel\n\n## Packing\nBring a raincoat and walking shoes.\n")
+    memo = write(tmp_path / "memo.txt", "Invoices must be paid within thirty days of receipt.")
+    with Library.open(settings) as library:
+        report = ingest_paths(library, [guide, memo], tags=["ops"])
+        assert [o.status for o in report.outcomes] == ["ingested", "ingested"]
+        assert library.stats().mode == "server"
+        hit = library.search("when do bills have to be paid", k=1).hits[0]
+        assert hit.source == "memo.txt" and hit.score > 0.3
+        assert library.search("rain gear", k=5, filters={"file_types": ["md"]}).hits[0].source == "guide.md"
+        # Server mode takes no local lock: a second client works side by side.
+        with Library.open(settings) as second:
+            assert len(second.documents()) == 2
+            assert ingest_paths(second, [memo]).outcomes[0].status == "unchanged"
+        library.delete("guide.md")
+    with Library.open(settings) as reopened:
+        assert [r.source for r in reopened.documents()] == ["memo.txt"]
+        assert {m["source"] for m in reopened.store.get_chunks()["metadatas"]} == {"memo.txt"}
+
+
+@pytest.mark.server
+def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    settings = Settings.load(
+        environ={}, data_dir=tmp_path, server_url=f"http://127.0.0.1:{_free_port()}", model="hash:64"
+    )
+    started = time.monotonic()
+    with pytest.raises(
+        StoreUnavailableError, match=r"cannot reach the Chroma server at http://127\.0\.0\.1:"
+    ):
+        Library.open(settings)
+    assert time.monotonic() - started < 10
