@@ -8,6 +8,9 @@ interrupted the next time the collection is opened.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from ingest.pipeline import Ingestor, ProgressCallback
 from ingest.types import FileOutcome, IngestReport, SourceFile
 from searchapp.embedders import get_embedder
@@ -68,5 +71,13 @@ def reindex(
     library.store.swap_in_rebuild()
     final_settings = settings.with_overrides(model=model)
     library.close()
+    _move_local_index(new_settings.index_dir, settings.index_dir)
     reopened = Library.open(final_settings, embedder=get_embedder(final_settings))
     return reopened, IngestReport(outcomes=report.outcomes + tuple(missing))
+
+
+def _move_local_index(rebuilt: Path, target: Path) -> None:
+    """The rebuilt collection's local index becomes the collection's (or is rebuilt on open)."""
+    shutil.rmtree(target, ignore_errors=True)
+    if rebuilt.is_dir():
+        rebuilt.rename(target)

@@ -10,7 +10,7 @@ from searchapp.errors import FailureReason
 from searchapp.types import FileType
 
 Status = Literal["ingested", "unchanged", "failed"]
-Stage = Literal["read", "extract", "embed", "write", "done"]
+Stage = Literal["read", "extract", "embed", "write", "index", "done"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,20 @@ the chunk collection, the catalog and the kept originals change together:
 
 A crash anywhere leaves a `pending` record, which `pending_documents` reports and the
 ingest pipeline finishes from the kept original the next time it runs.
+
+Every write also updates the `LocalIndex` (filters, vectors, BM25) and stamps both it
+and Chroma with a new generation; Chroma's stamp is set first, so a crash between the
+two is seen at the next open and the local index is rebuilt from Chroma.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import secrets
 import shutil
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,9 +36,10 @@ from searchapp.config import Settings
 from searchapp.embedders import Embedder, get_embedder
 from searchapp.errors import DocumentNotFoundError, QueryError
 from searchapp.filters import SearchFilters
+from searchapp.local_index import LocalIndex
 from searchapp.models import ModelInfo
 from searchapp.originals import OriginalsStore
-from searchapp.search import Searcher
+from searchapp.search import SEARCH_MODES, Searcher
 from searchapp.store import ChromaStore
 from searchapp.types import DocumentRecord, MetaValue, SearchResponse
 
@@ -77,13 +84,15 @@ class Library:
     share between threads: searches run concurrently, writes one at a time.
     """
 
-    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder, local: LocalIndex) -> None:
         self.settings = settings
         self.store = store
         self.embedder = embedder
+        self.local = local
         self.originals = OriginalsStore(settings.originals_dir)
-        self.searcher = Searcher(store, embedder)
+        self.searcher = Searcher(store, embedder, local)
         self._write_lock = threading.RLock()
+        self._checked_at = 0.0
 
     @classmethod
     def open(
@@ -106,10 +115,53 @@ class Library:
         settings = settings or Settings.load()
         embedder = embedder or get_embedder(settings)
         store = ChromaStore.open(settings, embedder.info, check_model=check_model)
-        return cls(settings, store, embedder)
+        try:
+            local = LocalIndex(
+                settings.index_dir, dimension=embedder.info.dimension, mirror_vectors=not settings.is_server
+            )
+        except BaseException:
+            store.close()
+            raise
+        library = cls(settings, store, embedder, local)
+        try:
+            library.sync_local_index(force=True)
+        except BaseException:
+            library.close()
+            raise
+        return library
 
     def close(self) -> None:
+        self.local.close()
         self.store.close()
+
+    def sync_local_index(self, *, force: bool = False) -> bool:
+        """Rebuild the local index from Chroma if they differ; True if it was rebuilt.
+
+        In local mode this process is the only writer, so a difference means a crash; with a
+        server, another client may have written, so searches check at most once a second.
+        """
+        now = time.monotonic()
+        if not force and (not self.settings.is_server or now - self._checked_at < 1.0):
+            return False
+        self._checked_at = now
+        with self._write_lock:
+            generation = self.store.generation()
+            if not generation:
+                generation = self._new_generation()
+            count = self.store.count_chunks()
+            if self.local.matches(generation, count):
+                return False
+            if count or self.local.count:
+                logger.warning("rebuilding the local index of %r from Chroma", self.settings.collection)
+            self.local.rebuild(
+                self.store.iter_chunks(include_embeddings=self.local.mirror_vectors), generation
+            )
+            return True
+
+    def _new_generation(self) -> str:
+        token = f"{int(time.time())}-{secrets.token_hex(6)}"
+        self.store.set_generation(token)
+        return token
 
     def __enter__(self) -> Library:
         return self
@@ -125,8 +177,8 @@ class Library:
 
     @property
     def search_modes(self) -> tuple[str, ...]:
-        """The retrieval modes this library offers, the default first."""
-        return ("dense",)
+        """The retrieval modes this library offers."""
+        return SEARCH_MODES
 
     def search(
         self,
@@ -155,7 +207,8 @@ class Library:
             raise QueryError(f"search mode must be one of {', '.join(self.search_modes)}; got {mode!r}")
         if filters is not None and not isinstance(filters, SearchFilters):
             filters = SearchFilters.from_mapping(filters)
-        return self.searcher.search(query, k=k, filters=filters, min_score=min_score)
+        self.sync_local_index()
+        return self.searcher.search(query, k=k, filters=filters, min_score=min_score, mode=mode)
 
     def documents(self, *, include_pending: bool = False) -> list[DocumentRecord]:
         """Every document in the collection, sorted by name."""
@@ -251,11 +304,22 @@ class Library:
         with self._write_lock:
             self.originals.put(original)
             old_id = replaces.doc_id if replaces and replaces.doc_id != record.doc_id else ""
+            generation = self._new_generation()
             self.store.put_record(dataclasses.replace(record, state="pending", replaces=old_id))
             if old_id:
                 self.store.delete_chunks(old_id)
             self.store.delete_chunks(record.doc_id)
             self.store.add_chunks(rows.ids, rows.embeddings, rows.texts, rows.metadatas)
+            self.local.apply(
+                generation=generation,
+                delete_docs=[d for d in (old_id, record.doc_id) if d],
+                add=[
+                    (cid, text, meta, rows.embeddings[i])
+                    for i, (cid, text, meta) in enumerate(
+                        zip(rows.ids, rows.texts, rows.metadatas, strict=True)
+                    )
+                ],
+            )
             if old_id:
                 self.store.delete_record(old_id)
                 self._drop_original_if_unused(old_id)
@@ -270,14 +334,9 @@ class Library:
             if record is None:
                 raise DocumentNotFoundError(f"no document with id {doc_id[:12]}")
             clean = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
-            existing = self.store.get_chunks(where={"doc_id": doc_id})
-            ids = existing["ids"]
-            if ids:
-                # `update` merges metadata; a None value deletes the key (no empty lists in Chroma).
-                value: Any = list(clean) if clean else None
-                for start in range(0, len(ids), self.store.max_batch):
-                    batch = ids[start : start + self.store.max_batch]
-                    self.store.chunks.update(ids=batch, metadatas=[{"tags": value}] * len(batch))
+            generation = self._new_generation()
+            self.store.set_chunk_tags(doc_id, clean)
+            self.local.apply(generation=generation, retag={doc_id: clean})
             updated = dataclasses.replace(record, tags=clean)
             self.store.put_record(updated)
             return updated
@@ -291,9 +350,15 @@ class Library:
 
     def delete_by_id(self, doc_id: str) -> None:
         with self._write_lock:
+            generation = self._new_generation()
             self.store.delete_chunks(doc_id)
+            self.local.apply(generation=generation, delete_docs=[doc_id])
             self.store.delete_record(doc_id)
             self._drop_original_if_unused(doc_id)
+
+    def refresh_keyword_index(self) -> None:
+        """Rebuild BM25 now if writes made it stale (ingest calls this at the end of a batch)."""
+        self.local.refresh_keyword()
 
     def _drop_original_if_unused(self, doc_id: str) -> None:
         if self.store.record(doc_id) is None:

@@ -1,7 +1,17 @@
 """Ranked, filtered passages for a query: the one retrieval layer behind UI, CLI and API.
 
-Scores are honest: `Hit.score` is the cosine similarity of the query and the passage
-(the collection uses cosine space, and Chroma returns distance ``1 - similarity``).
+Three modes, with the same filters and the same meaning of `Hit.score` in each:
+
+- **dense**: nearest passages by cosine similarity of embeddings. Unfiltered queries
+  go to Chroma's HNSW index; filtered ones (local mode) are an exact scan of just the
+  rows the filter admits, in the local index: faster than Chroma's metadata filtering
+  and exactly equal to brute force.
+- **keyword**: BM25 over the same chunks (see `searchapp.keyword`).
+- **hybrid**: reciprocal rank fusion of the two rankings.
+
+`Hit.score` is always the cosine similarity of the query and the passage (1 - Chroma's
+cosine distance), so a number means the same thing in every mode; hybrid hits also
+carry their fused score and their rank in each list, and keyword hits their BM25 score.
 """
 
 from __future__ import annotations
@@ -10,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -18,12 +28,17 @@ import numpy as np
 from searchapp.embedders import Embedder, Vectors
 from searchapp.errors import EmptyQueryError, QueryError
 from searchapp.filters import SearchFilters
+from searchapp.keyword import reciprocal_rank_fusion
+from searchapp.local_index import LocalIndex
 from searchapp.store import ChromaStore
 from searchapp.types import Hit, SearchResponse
 
+SEARCH_MODES = ("hybrid", "dense", "keyword")
 MAX_K = 1000
 MAX_QUERY_CHARS = 20_000  # cut before tokenizing, so a pasted book cannot stall a query
 QUERY_CACHE_SIZE = 512
+# Each list contributes this many candidates to the fusion (at least k).
+FUSION_CANDIDATES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +72,12 @@ class QueryEmbeddingCache:
 
 
 class Searcher:
-    """Dense retrieval over one collection (keyword and hybrid modes build on it)."""
+    """Dense, keyword and hybrid retrieval over one collection."""
 
-    def __init__(self, store: ChromaStore, embedder: Embedder) -> None:
+    def __init__(self, store: ChromaStore, embedder: Embedder, local: LocalIndex) -> None:
         self.store = store
         self.embedder = embedder
+        self.local = local
         self._cache = QueryEmbeddingCache()
 
     def prepare(self, query: str) -> PreparedQuery:
@@ -95,14 +111,16 @@ class Searcher:
         k: int = 10,
         filters: SearchFilters | None = None,
         min_score: float | None = None,
+        mode: str = "dense",
     ) -> SearchResponse:
-        """The top `k` passages by cosine similarity, best first.
+        """The top `k` passages, best first.
 
         Args:
             query: what to look for, in natural language.
             k: how many passages to return (1-1000).
             filters: what the passages must match; None matches everything.
             min_score: drop passages whose cosine similarity is below this.
+            mode: "dense", "keyword" or "hybrid".
 
         Raises:
             EmptyQueryError, QueryError, InvalidFilterError: invalid input.
@@ -110,16 +128,100 @@ class Searcher:
         """
         started = time.perf_counter()
         check_k(k)
+        if mode not in SEARCH_MODES:
+            raise QueryError(f"search mode must be one of {', '.join(SEARCH_MODES)}; got {mode!r}")
         filters = filters or SearchFilters()
         prepared = self.prepare(query)
+        # min_score drops hits after ranking, so fetch more to still return k when it can.
+        depth = k if min_score is None else min(MAX_K, k * 3)
+        if mode == "dense":
+            hits = self.dense(prepared, depth, filters)
+        elif mode == "keyword":
+            hits = self.keyword(prepared, depth, filters)
+        else:
+            hits = self.hybrid(prepared, depth, filters)
+        return finish_response(query, mode, k, hits, prepared, min_score=min_score, started=started)
+
+    # ------------------------------------------------------------------ modes
+
+    def dense(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
+        if self.local.mirror_vectors and not filters.is_empty:
+            positions, scores = self.local.dense_search(prepared.vector, k, self.local.mask(filters))
+            return [
+                Hit(
+                    rank=0,
+                    score=float(score),
+                    chunk_id=chunk.chunk_id,
+                    text=chunk.text,
+                    metadata=chunk.metadata,
+                )
+                for chunk, score in zip(self.local.chunks(list(positions)), scores, strict=True)
+            ]
         ids, texts, metas, distances = self.store.query(
             prepared.vector, k, where=filters.to_where(), where_document=filters.to_where_document()
         )
-        hits = [
+        return [
             Hit(rank=0, score=1.0 - distance, chunk_id=chunk_id, text=text, metadata=meta)
             for chunk_id, text, meta, distance in zip(ids, texts, metas, distances, strict=True)
         ]
-        return finish_response(query, "dense", k, hits, prepared, min_score=min_score, started=started)
+
+    def keyword(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
+        mask = None if filters.is_empty else self.local.mask(filters)
+        positions, bm25 = self.local.keyword_search(prepared.text, k, mask)
+        chunks = self.local.chunks(list(positions))
+        cosines = self._cosines([c.chunk_id for c in chunks], list(positions), prepared.vector)
+        return [
+            Hit(
+                rank=0,
+                score=cosine,
+                chunk_id=chunk.chunk_id,
+                text=chunk.text,
+                metadata=chunk.metadata,
+                keyword_rank=rank,
+                keyword_score=float(score),
+            )
+            for rank, (chunk, score, cosine) in enumerate(zip(chunks, bm25, cosines, strict=True), start=1)
+        ]
+
+    def hybrid(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
+        depth = max(k, FUSION_CANDIDATES)
+        dense = self.dense(prepared, depth, filters)
+        keyword = self.keyword(prepared, depth, filters)
+        by_id: dict[str, Hit] = {hit.chunk_id: hit for hit in keyword}
+        by_id.update({hit.chunk_id: hit for hit in dense})  # dense hits carry the exact cosine
+        dense_rank = {hit.chunk_id: rank for rank, hit in enumerate(dense, start=1)}
+        keyword_hits = {hit.chunk_id: hit for hit in keyword}
+        order = list(by_id)
+        index = {chunk_id: i for i, chunk_id in enumerate(order)}
+        fused = reciprocal_rank_fusion(
+            [[index[h.chunk_id] for h in dense], [index[h.chunk_id] for h in keyword]]
+        )
+        out: list[Hit] = []
+        for item, score in fused[:k]:
+            chunk_id = order[item]
+            found = keyword_hits.get(chunk_id)
+            out.append(
+                replace(
+                    by_id[chunk_id],
+                    fused_score=score,
+                    dense_rank=dense_rank.get(chunk_id),
+                    keyword_rank=found.keyword_rank if found else None,
+                    keyword_score=found.keyword_score if found else None,
+                )
+            )
+        return out
+
+    def _cosines(self, chunk_ids: Sequence[str], positions: Sequence[int], query: Vectors) -> list[float]:
+        if not chunk_ids:
+            return []
+        if self.local.mirror_vectors:
+            return [float(s) for s in self.local.cosine(np.asarray(positions, dtype=np.int64), query)]
+        result: dict[str, Any] = self.store.get_chunks(ids=list(chunk_ids), include_embeddings=True)
+        vectors = {
+            cid: np.asarray(v, dtype=np.float32)
+            for cid, v in zip(result["ids"], result["embeddings"], strict=True)
+        }
+        return [float(vectors[cid] @ query) if cid in vectors else 0.0 for cid in chunk_ids]
 
 
 def check_k(k: Any) -> None:
@@ -140,16 +242,7 @@ def finish_response(
     """Apply `min_score`, number the hits 1..n, and attach what the user should know."""
     kept = [hit for hit in hits if min_score is None or hit.score >= min_score][:k]
     ranked = tuple(
-        Hit(
-            rank=rank,
-            score=float(np.clip(hit.score, -1.0, 1.0)),
-            chunk_id=hit.chunk_id,
-            text=hit.text,
-            metadata=hit.metadata,
-            fused_score=hit.fused_score,
-            dense_rank=hit.dense_rank,
-            keyword_rank=hit.keyword_rank,
-        )
+        replace(hit, rank=rank, score=float(np.clip(hit.score, -1.0, 1.0)))
         for rank, hit in enumerate(kept, start=1)
     )
     notices: list[str] = []

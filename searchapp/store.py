@@ -281,6 +281,53 @@ class ChromaStore:
     def collection_metadata(self) -> dict[str, Any]:
         return dict(self.chunks.metadata or {})
 
+    # -------------------------------------------------------------- generation
+
+    def generation(self) -> str:
+        """The collection's change stamp, read fresh (another server client may have written)."""
+        with chroma_errors("reading the collection's generation"):
+            metadata = self.client.get_collection(self.settings.collection, embedding_function=None).metadata
+        return str((metadata or {}).get("generation", ""))
+
+    def set_generation(self, token: str) -> None:
+        """Record a new change stamp. Set before a write, so a crash mid-write is detectable."""
+        with chroma_errors("recording the collection's generation"):
+            metadata = self.client.get_collection(self.settings.collection, embedding_function=None).metadata
+            self.chunks.modify(metadata={**(metadata or {}), "generation": token})
+
+    def iter_chunks(
+        self, *, include_embeddings: bool, page: int = 2000
+    ) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]], np.ndarray[Any, Any] | None]]:
+        """Every chunk, `page` at a time: (ids, texts, metadatas, embeddings or None)."""
+        offset = 0
+        while True:
+            result = self.get_chunks(include_embeddings=include_embeddings, limit=page, offset=offset)
+            ids = list(result["ids"])
+            if not ids:
+                return
+            vectors = None
+            if include_embeddings:
+                vectors = np.asarray(result["embeddings"], dtype=np.float32).reshape(len(ids), -1)
+            yield (
+                ids,
+                list(result["documents"] or []),
+                [dict(m or {}) for m in result["metadatas"] or []],
+                vectors,
+            )
+            if len(ids) < page:
+                return
+            offset += page
+
+    def set_chunk_tags(self, doc_id: str, tags: Sequence[str]) -> None:
+        """Replace the tags on every chunk of a document (no tags: remove the key)."""
+        with chroma_errors(f"retagging {doc_id[:12]}"):
+            ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
+            # `update` merges metadata, and a None value deletes a key (Chroma has no empty lists).
+            value: Any = list(tags) if tags else None
+            for start in range(0, len(ids), self._max_batch):
+                batch = ids[start : start + self._max_batch]
+                self.chunks.update(ids=batch, metadatas=[{"tags": value}] * len(batch))
+
     # ------------------------------------------------------------------ chunks
 
     def add_chunks(

@@ -95,8 +95,9 @@ class Hit:
     """One ranked passage.
 
     `score` is the cosine similarity of the query and the passage (1 - cosine distance),
-    whatever the retrieval mode. In keyword and hybrid modes, `fused_score` and the
-    per-retriever ranks say how the passage got its place.
+    whatever the retrieval mode. In hybrid mode, `fused_score` (reciprocal rank fusion)
+    and the rank in each list say how the passage got its place; keyword hits also carry
+    their BM25 score.
     """
 
     rank: int
@@ -107,6 +108,7 @@ class Hit:
     fused_score: float | None = None
     dense_rank: int | None = None
     keyword_rank: int | None = None
+    keyword_score: float | None = None
 
     @property
     def doc_id(self) -> str:
@@ -157,7 +159,9 @@ class Hit:
         if self.fused_score is not None:
             data["fused_score"] = round(self.fused_score, 6)
             data["dense_rank"] = self.dense_rank
+        if self.keyword_rank is not None or self.fused_score is not None:
             data["keyword_rank"] = self.keyword_rank
+            data["keyword_score"] = None if self.keyword_score is None else round(self.keyword_score, 4)
         return data
 
 

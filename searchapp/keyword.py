@@ -1,0 +1,159 @@
+"""Keyword (BM25) retrieval: tokenizing text the way the index does, and the index itself.
+
+Tokens are case-folded words, Snowball-stemmed (English) with Lucene's English stopwords
+removed, as in the standard BM25 baselines (Anserini, Elasticsearch). Scripts written
+without spaces (CJK, Thai) become overlapping character bigrams, so a Chinese query still
+matches Chinese text. BM25 itself is `bm25s` (sparse matrices, Lucene scoring) with
+Lucene's and Elasticsearch's general-purpose defaults k1=1.2, b=0.75.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_TOKEN_RE = re.compile(rf"[{_UNSPACED}]+|[^\W_{_UNSPACED}]+", re.UNICODE)
+_UNSPACED_RE = re.compile(rf"[{_UNSPACED}]")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def keyword_tokens(text: str) -> list[str]:
+    """The index terms of a text: stemmed words, and bigrams for unspaced scripts."""
+    stop = _stopwords()
+    words: list[str] = []
+    out: list[str] = []
+    for match in _TOKEN_RE.finditer(text.casefold()):
+        token = match.group()
+        if _UNSPACED_RE.match(token):
+            out.extend(token[i : i + 2] for i in range(max(1, len(token) - 1)))
+        elif token not in stop and (len(token) > 1 or token.isdigit()):
+            words.append(token)
+    if words:
+        out.extend(_stemmer().stemWords(words))
+    return out
+
+
+class KeywordIndex:
+    """BM25 over a list of token lists; rebuilt as a whole when the corpus changes.
+
+    BM25 weights depend on corpus-wide statistics (IDF, average length), so an edit means
+    rebuilding; bm25s does that in seconds for 100k chunks. Rebuilds are lazy: writes mark
+    the index stale, and the next keyword search (or `refresh`) rebuilds it once.
+    """
+
+    def __init__(self) -> None:
+        self._retriever: Any = None
+        self._rows: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._lock = threading.Lock()
+
+    def build(self, tokens: Sequence[Sequence[str]], rows: npt.NDArray[np.int64]) -> None:
+        """Index `tokens[i]` as local row `rows[i]`."""
+        import bm25s
+
+        retriever = None
+        if len(rows):
+            retriever = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
+            retriever.index([list(t) for t in tokens], show_progress=False)
+        with self._lock:
+            self._retriever = retriever
+            self._rows = rows
+
+    def save(self, directory: Path, stamp: str, row_ids: npt.NDArray[np.int64]) -> None:
+        """Persist the index with `stamp`; `row_ids` name the rows in a process-independent way."""
+        with self._lock:
+            retriever = self._retriever
+        if retriever is None:
+            return
+        partial = directory.with_name(directory.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        retriever.save(str(partial), show_progress=False)
+        np.save(partial / "rows.npy", row_ids, allow_pickle=False)
+        (partial / "stamp.json").write_text(json.dumps({"stamp": stamp}), encoding="utf-8")
+        shutil.rmtree(directory, ignore_errors=True)
+        partial.rename(directory)
+
+    @staticmethod
+    def load(directory: Path, stamp: str) -> tuple[Any, npt.NDArray[np.int64]] | None:
+        """A saved (retriever, row ids) pair if its stamp matches; None otherwise."""
+        import bm25s
+
+        try:
+            saved = json.loads((directory / "stamp.json").read_text(encoding="utf-8"))
+            if saved.get("stamp") != stamp:
+                return None
+            rows = np.load(directory / "rows.npy", allow_pickle=False)
+            return bm25s.BM25.load(str(directory), mmap=False), rows.astype(np.int64)
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def adopt(self, retriever: Any, rows: npt.NDArray[np.int64]) -> None:
+        with self._lock:
+            self._retriever = retriever
+            self._rows = rows
+
+    def search(
+        self, query_tokens: list[str], k: int, row_mask: npt.NDArray[np.bool_] | None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Up to `k` (row, BM25 score) pairs with a positive score, best first.
+
+        `row_mask` is indexed by local row; rows outside it never come back.
+        """
+        with self._lock:
+            retriever, rows = self._retriever, self._rows
+        if retriever is None or not query_tokens or not len(rows):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        weights = None
+        if row_mask is not None:
+            weights = row_mask[rows].astype(np.float32)
+            if not weights.any():
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        k = min(k, len(rows))
+        documents, scores = retriever.retrieve(
+            [query_tokens], k=k, show_progress=False, weight_mask=weights, n_threads=1
+        )
+        documents, scores = documents[0], scores[0]
+        keep = scores > 0
+        return rows[documents[keep]], scores[keep].astype(np.float32)
+
+
+RRF_K = 60
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Fuse rankings of the same items: score(item) = sum over rankings of 1 / (k + rank).
+
+    `k` = 60 is the constant of Cormack, Clarke and Buettcher (SIGIR 2009), also
+    Elasticsearch's default `rank_constant`: large enough that one list's top rank cannot
+    outvote agreement between lists. Ties keep the order of first appearance.
+    """
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: -pair[1])

@@ -1,0 +1,252 @@
+"""The local index: exact filtered search, BM25, hybrid fusion, and staying in step with Chroma."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest import Ingestor, SourceFile
+from ingest.files import ingest_paths
+from searchapp import Library, SearchFilters
+from searchapp.keyword import keyword_tokens, reciprocal_rank_fusion
+from tests.conftest import make_settings, write
+from tests.helpers import make_pdf
+
+WORDS = [
+    "river",
+    "mountain",
+    "invoice",
+    "payroll",
+    "rocket",
+    "orbit",
+    "apple",
+    "harvest",
+    "keel",
+    "mast",
+    "engine",
+    "compiler",
+    "trace",
+    "loop",
+    "contract",
+    "refund",
+    "policy",
+    "laptop",
+    "printer",
+    "network",
+    "server",
+    "backup",
+    "archive",
+    "summer",
+    "winter",
+    "market",
+]
+
+
+def _corpus(library: Library, n_docs: int = 30, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    files = []
+    for i in range(n_docs):
+        kind = ("txt", "md", "pdf")[i % 3]
+        tags = tuple(rng.sample(["red", "green", "blue", "gold"], k=rng.randint(0, 2)))
+        if kind == "pdf":
+            pages = [" ".join(rng.choices(WORDS, k=60)) for _ in range(rng.randint(1, 4))]
+            files.append(SourceFile(source=f"doc{i}.pdf", data=make_pdf(pages), tags=tags))
+        else:
+            text = "\n\n".join(" ".join(rng.choices(WORDS, k=50)) for _ in range(3))
+            files.append(SourceFile(source=f"doc{i}.{kind}", data=text.encode(), tags=tags))
+    with Ingestor(library) as ingestor:
+        report = ingestor.ingest(files)
+    assert len(report.ingested) == n_docs
+
+
+@pytest.fixture(scope="module")
+def corpus_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
+    """A read-only library shared by the tests that only search."""
+    settings = make_settings(
+        tmp_path_factory.mktemp("corpus"), model="hash:64", chunk_tokens=40, chunk_overlap=5
+    )
+    with Library.open(settings) as library:
+        _corpus(library)
+        yield library
+
+
+def _brute_force(library: Library, query: str, filters: SearchFilters, k: int) -> list[tuple[str, float]]:
+    """Top-k by exact cosine over everything Chroma holds, filtered in Python."""
+    data = library.store.get_chunks(include_embeddings=True)
+    vector = library.embedder.embed_query(query)
+    scored = [
+        (cid, float(np.asarray(emb, dtype=np.float32) @ vector))
+        for cid, emb, meta, text in zip(
+            data["ids"], data["embeddings"], data["metadatas"], data["documents"], strict=True
+        )
+        if filters.matches(meta, text)
+    ]
+    scored.sort(key=lambda pair: (-pair[1], pair[0]))
+    return scored[:k]
+
+
+FILTERS = [
+    SearchFilters(file_types=("pdf",)),
+    SearchFilters(file_types=("txt", "md")),
+    SearchFilters(page_min=2, page_max=3),
+    SearchFilters(tags=("red", "gold")),
+    SearchFilters(text_contains="INVOICE pay"),
+    SearchFilters(file_types=("pdf",), tags=("blue",), page_min=1),
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_filtered_dense_search_equals_brute_force(corpus_library: Library, filters: SearchFilters) -> None:
+    hash_library = corpus_library
+    expected = _brute_force(hash_library, "payroll invoice refund", filters, k=10)
+    assert expected, "the filter should admit something"
+    got = hash_library.search("payroll invoice refund", k=10, filters=filters, mode="dense").hits
+    assert [h.chunk_id for h in got] == [cid for cid, _ in expected] or (
+        # equal scores may tie-break differently; the scores must still match exactly
+        [round(h.score, 5) for h in got] == [round(s, 5) for _, s in expected]
+    )
+    assert [round(h.score, 5) for h in got] == [round(s, 5) for _, s in expected]
+    assert all(filters.matches(h.metadata, h.text) for h in got)
+
+
+def test_local_and_chroma_filtering_agree(corpus_library: Library) -> None:
+    hash_library = corpus_library
+    doc = hash_library.document("doc3.txt").doc_id
+    filters = SearchFilters(doc_ids=(doc,), file_types=("txt",))
+    local = hash_library.searcher.dense(hash_library.searcher.prepare("market summer"), 5, filters)
+    ids, _, _, distances = hash_library.store.query(
+        hash_library.embedder.embed_query("market summer"), 5, where=filters.to_where()
+    )
+    assert [h.chunk_id for h in local] == ids
+    assert [round(h.score, 5) for h in local] == [round(1 - d, 5) for d in distances]
+
+
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+@pytest.mark.parametrize("filters", FILTERS)
+def test_every_filter_applies_in_every_mode(
+    corpus_library: Library, mode: str, filters: SearchFilters
+) -> None:
+    hits = corpus_library.search("invoice payroll contract engine", k=50, filters=filters, mode=mode).hits
+    assert hits
+    assert all(filters.matches(h.metadata, h.text) for h in hits)
+
+
+def test_keyword_mode_ranks_by_bm25_and_scores_by_cosine(hash_library: Library, tmp_path: Path) -> None:
+    write(tmp_path / "a.txt", "The zebrafish genome encodes a Hox cluster.")
+    write(tmp_path / "b.txt", "Mice and rats are common laboratory animals.")
+    write(tmp_path / "c.txt", "Zebrafish zebrafish zebrafish larvae regenerate fins.")
+    ingest_paths(hash_library, [tmp_path / "a.txt", tmp_path / "b.txt", tmp_path / "c.txt"])
+    hits = hash_library.search("zebrafish", k=5, mode="keyword").hits
+    assert [h.source for h in hits] == ["c.txt", "a.txt"]  # b.txt has no matching term
+    assert hits[0].keyword_score is not None and hits[0].keyword_score > hits[1].keyword_score  # type: ignore[operator]
+    vector = hash_library.embedder.embed_query("zebrafish")
+    passage = hash_library.embedder.embed_documents([hits[0].text])[0]
+    assert hits[0].score == pytest.approx(float(vector @ passage), abs=1e-5)
+
+
+def test_hybrid_fuses_both_rankings(corpus_library: Library) -> None:
+    hash_library = corpus_library
+    prepared = hash_library.searcher.prepare("compiler trace loop")
+    dense = [h.chunk_id for h in hash_library.searcher.dense(prepared, 100, SearchFilters())]
+    keyword = [h.chunk_id for h in hash_library.searcher.keyword(prepared, 100, SearchFilters())]
+    hits = hash_library.search("compiler trace loop", k=10, mode="hybrid").hits
+    ids = sorted(set(dense) | set(keyword))
+    expected = reciprocal_rank_fusion([[ids.index(c) for c in dense], [ids.index(c) for c in keyword]])[:10]
+    assert [round(h.fused_score or 0, 9) for h in hits] == [round(score, 9) for _, score in expected]
+    for hit in hits:
+        assert hit.dense_rank == (dense.index(hit.chunk_id) + 1 if hit.chunk_id in dense else None)
+        assert hit.keyword_rank == (keyword.index(hit.chunk_id) + 1 if hit.chunk_id in keyword else None)
+        assert -1 <= hit.score <= 1
+    assert hits[0].to_dict()["fused_score"] == round(hits[0].fused_score or 0, 6)
+
+
+def test_reciprocal_rank_fusion_by_hand() -> None:
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1]], k=60)
+    assert [item for item, _ in fused] == [1, 3, 2]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+    assert fused[1][1] == pytest.approx(1 / 63 + 1 / 61)
+    assert fused[2][1] == pytest.approx(1 / 62)
+
+
+def test_keyword_tokens() -> None:
+    assert keyword_tokens("The Running of the Bulls, 2026!") == ["run", "bull", "2026"]
+    assert keyword_tokens("東京大学") == ["東京", "京大", "大学"]
+    assert keyword_tokens("a") == []
+
+
+def test_the_index_follows_every_write(hash_library: Library, tmp_path: Path) -> None:
+    path = write(tmp_path / "a.txt", "The quarterly zebrafish report is late.")
+    other = write(tmp_path / "b.txt", "Payroll runs on Fridays.")
+    ingest_paths(hash_library, [path, other], tags=["x"])
+    assert hash_library.local.count == hash_library.store.count_chunks() == 2
+    assert [h.source for h in hash_library.search("zebrafish", mode="keyword").hits] == ["a.txt"]
+    write(path, "The quarterly narwhal report is late.")
+    ingest_paths(hash_library, [path])
+    assert hash_library.search("zebrafish", mode="keyword").hits == ()
+    assert [h.source for h in hash_library.search("narwhal", mode="keyword").hits] == ["a.txt"]
+    hash_library.update_tags(hash_library.document("a.txt").doc_id, ["y"])
+    assert [
+        h.source for h in hash_library.search("report", mode="keyword", filters={"tags": ["y"]}).hits
+    ] == ["a.txt"]
+    assert hash_library.search("report", mode="keyword", filters={"tags": ["x"]}).hits == ()
+    hash_library.delete("a.txt")
+    assert hash_library.search("narwhal", mode="keyword").hits == ()
+    assert hash_library.local.count == hash_library.store.count_chunks() == 1
+
+
+def test_the_index_survives_a_restart_without_rebuilding(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, model="hash:64")
+    with Library.open(settings) as library:
+        _corpus(library, n_docs=6)
+        library.search("river", mode="keyword")
+        before = [h.chunk_id for h in library.search("river engine", k=5, mode="hybrid").hits]
+    with Library.open(settings) as library:
+        assert library.sync_local_index(force=True) is False  # matches Chroma: nothing rebuilt
+        assert not library.local._keyword_stale  # BM25 loaded from disk, not rebuilt
+        assert [h.chunk_id for h in library.search("river engine", k=5, mode="hybrid").hits] == before
+
+
+def test_a_crash_between_chroma_and_the_local_index_is_repaired(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, model="hash:64")
+    with Library.open(settings) as library:
+        ingest_paths(library, [write(tmp_path / "a.txt", "Payroll runs on Fridays.")])
+        # A write that reached Chroma but not the local index (the process died in between):
+        library.store.set_generation("crashed-write")
+        vector = library.embedder.embed_documents(["a lonely narwhal"])
+        library.store.add_chunks(
+            ["x:0"], vector, ["a lonely narwhal"], [{"doc_id": "x", "chunk": 0, "source": "x.txt"}]
+        )
+    with Library.open(settings) as library:
+        assert library.local.generation == "crashed-write"
+        assert [h.chunk_id for h in library.search("narwhal", mode="keyword").hits] == ["x:0"]
+        assert library.local.count == 2
+    shutil.rmtree(settings.index_dir)  # a lost or deleted local index is rebuilt too
+    with Library.open(settings) as library:
+        assert library.local.count == 2
+        assert library.search("payroll", mode="keyword").hits[0].source == "a.txt"
+
+
+@pytest.mark.model
+def test_real_model_hybrid_catches_what_each_retriever_misses(
+    real_library: Library, shared_pdfs: Path
+) -> None:
+    ingest_paths(
+        real_library, [shared_pdfs / "pdfjs__tracemonkey.pdf", shared_pdfs / "unst__multi-column-2p.pdf"]
+    )
+    # A rare identifier: keyword search nails it; hybrid keeps it on top.
+    keyword = real_library.search("nanojit LIR", k=3, mode="keyword").hits
+    assert keyword and all("nanojit" in h.text.lower() or "lir" in h.text.lower() for h in keyword)
+    hybrid = real_library.search("nanojit LIR", k=3, mode="hybrid").hits
+    assert hybrid[0].chunk_id in {h.chunk_id for h in keyword}
+    # A paraphrase with no shared words: dense finds the DPR paper; hybrid keeps it.
+    question = "learning vector representations of questions and text to find answers"
+    dense = real_library.search(question, k=3, mode="dense").hits
+    assert dense[0].source == "unst__multi-column-2p.pdf"
+    assert real_library.search(question, k=3, mode="hybrid").hits[0].source == "unst__multi-column-2p.pdf"
+    for hit in hybrid:
+        assert hit.fused_score is not None and 0 < hit.score <= 1
