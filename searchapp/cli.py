@@ -163,6 +163,10 @@ def search(
         str | None, typer.Option("--contains", help="Passage contains this text (any case).")
     ] = None,
     min_score: Annotated[float | None, typer.Option("--min-score", help="Minimum cosine similarity.")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="hybrid, dense or keyword (default: SEARCHAPP_SEARCH_MODE)."),
+    ] = None,
     data_dir: DataDirOpt = None,
     collection: CollectionOpt = None,
     model: ModelOpt = None,
@@ -188,7 +192,7 @@ def search(
                 "text_contains": contains,
             }
         )
-        response = library.search(query, k=k, filters=filters, min_score=min_score)
+        response = library.search(query, k=k, filters=filters, min_score=min_score, mode=mode)
     for notice in response.notices:
         err(f"note: {notice}")
     if as_json:

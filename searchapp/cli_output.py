@@ -83,6 +83,9 @@ def print_hits(response: SearchResponse, width: int = 100) -> None:
             where += f" · {hit.heading}"
         bar = "█" * round(max(hit.score, 0.0) * 10)
         typer.echo(f"{hit.rank:>2}. {hit.score:.3f} {bar:<10} {where}")
+        if hit.fused_score is not None:
+            ranks = f"dense #{hit.dense_rank or '-'}, keyword #{hit.keyword_rank or '-'}"
+            typer.echo(f"    fused {hit.fused_score:.4f} ({ranks})")
         body = " ".join(hit.text.split())
         for line in textwrap.wrap(body, width=width - 4, max_lines=4, placeholder=" …"):
             typer.echo(f"    {line}")

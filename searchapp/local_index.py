@@ -186,13 +186,16 @@ class LocalIndex:
         self._keyword = KeywordIndex()
         self._keyword_stale = True
         self._keyword_lock = threading.Lock()
+        self._generation = ""
         self._load()
 
     # ---------------------------------------------------------------- state
 
     @property
     def generation(self) -> str:
-        return self._meta("generation")
+        """The generation this process's in-memory copy reflects (not the file's: another
+        process sharing the file in server mode may have moved it on)."""
+        return self._generation
 
     @property
     def count(self) -> int:
@@ -222,14 +225,22 @@ class LocalIndex:
         select = "SELECT row, id, doc_id, text, metadata, tokens" + (
             ", vector" if self.mirror_vectors else ""
         )
-        for record in self._db.execute(select + " FROM chunks ORDER BY row"):
-            row, chunk_id, doc_id, text, metadata, tokens = record[:6]
-            meta = json.loads(metadata)
-            vector = np.frombuffer(record[6], dtype=np.float32) if self.mirror_vectors and record[6] else None
-            code = docs.upsert(doc_id, meta)
-            by_id[chunk_id] = cols.append(chunk_id, row, code, _page(meta), text, tokens.split(), vector)
+        self._db.execute("BEGIN")  # one consistent snapshot of rows and stamp
+        try:
+            generation = self._meta("generation")
+            for record in self._db.execute(select + " FROM chunks ORDER BY row"):
+                row, chunk_id, doc_id, text, metadata, tokens = record[:6]
+                meta = json.loads(metadata)
+                vector = (
+                    np.frombuffer(record[6], dtype=np.float32) if self.mirror_vectors and record[6] else None
+                )
+                code = docs.upsert(doc_id, meta)
+                by_id[chunk_id] = cols.append(chunk_id, row, code, _page(meta), text, tokens.split(), vector)
+        finally:
+            self._db.execute("COMMIT")
         with self._lock:
             self._cols, self._docs, self._by_id = cols, docs, by_id
+            self._generation = generation
         self._keyword_stale = not self._load_keyword()
 
     def _load_keyword(self) -> bool:
@@ -295,6 +306,7 @@ class LocalIndex:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            self._generation = generation
             for doc_id in deleted:
                 self._forget_doc(doc_id)
             for row, (cid, text, meta, vector, tokens) in zip(inserted, prepared, strict=True):

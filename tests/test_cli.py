@@ -81,6 +81,12 @@ def test_search_json_filters_and_exit_codes(run, corpus: Path) -> None:  # type:
     contains = json.loads(run("search", "anything", "--contains", "RAINCOAT", "--json").stdout)
     assert [r["source"] for r in contains["results"]] == ["guide.md"]
 
+    for mode in ("dense", "keyword", "hybrid"):
+        moded = json.loads(run("search", "invoices paid", "--mode", mode, "--json").stdout)
+        assert moded["mode"] == mode and moded["results"][0]["source"] == "sub/memo.txt"
+    assert "fused" in run("search", "invoices paid", "--mode", "hybrid").stdout
+    assert run("search", "invoices", "--mode", "telepathy").exit_code == 3
+
     human = run("search", "when are invoices due", "-k", "1", "--after", "2000-01-01")
     assert human.exit_code == 0
     assert "1. " in human.stdout and "sub/memo.txt" in human.stdout

@@ -76,14 +76,21 @@ def test_ingest_search_filter_delete_through_a_chroma_server(chroma_server: str,
         hit = library.search("when do bills have to be paid", k=1).hits[0]
         assert hit.source == "memo.txt" and hit.score > 0.3
         assert library.search("rain gear", k=5, filters={"file_types": ["md"]}).hits[0].source == "guide.md"
-        # Server mode takes no local lock: a second client works side by side.
-        with Library.open(settings) as second:
+        assert library.search("invoices receipt", k=1, mode="keyword").hits[0].source == "memo.txt"
+        # Server mode takes no local lock: a second client works side by side, with its own
+        # local keyword index; each client sees the other's writes once it notices the change.
+        other = settings.with_overrides(data_dir=tmp_path / "other-client")
+        with Library.open(other) as second:
             assert len(second.documents()) == 2
             assert ingest_paths(second, [memo]).outcomes[0].status == "unchanged"
+            report = ingest_paths(second, [write(tmp_path / "narwhal.txt", "Narwhals have one long tusk.")])
+            assert report.outcomes[0].status == "ingested"
+        assert library.sync_local_index(force=True) is True
+        assert library.search("narwhal tusk", k=1, mode="hybrid").hits[0].source == "narwhal.txt"
         library.delete("guide.md")
     with Library.open(settings) as reopened:
-        assert [r.source for r in reopened.documents()] == ["memo.txt"]
-        assert {m["source"] for m in reopened.store.get_chunks()["metadatas"]} == {"memo.txt"}
+        assert [r.source for r in reopened.documents()] == ["memo.txt", "narwhal.txt"]
+        assert {m["source"] for m in reopened.store.get_chunks()["metadatas"]} == {"memo.txt", "narwhal.txt"}
 
 
 @pytest.mark.server
