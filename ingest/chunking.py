@@ -22,8 +22,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from ingest.types import ChunkDraft, Section
-from searchapp.tokens import TokenCounter, TokenizerSpec
+from searchapp.tokens import TokenCounter, TokenIds, TokenizerSpec
 
 _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "。", "; ", ", ", " ", ""]
 _MAX_RESPLITS = 4
@@ -49,7 +51,7 @@ class ChunkerConfig:
 
 
 class Chunker:
-    """Splits sections into chunks; builds its token counter once."""
+    """Splits sections into chunks; builds its tokenizer once."""
 
     def __init__(self, config: ChunkerConfig, tokens: TokenCounter | None = None) -> None:
         self.config = config
@@ -59,20 +61,21 @@ class Chunker:
         sections = [s for s in sections if s.text.strip()]
         # First pass: character splits sized from a sampled chars-per-token ratio.
         planned = [(section, self._char_pieces(section.text)) for section in sections]
-        # Second pass: one batched, exact count of every piece of the document.
-        counts = iter(self.tokens.count([piece for _, pieces in planned for _, piece, _ in pieces]))
+        # Second pass: one batched, exact tokenization of every piece of the document.
+        encoded = iter(self.tokens.encode([piece for _, pieces in planned for _, piece, _ in pieces]))
         drafts: list[ChunkDraft] = []
         for section, pieces in planned:
             for start, piece, ratio in pieces:
-                for offset, text, tokens in self._fit(piece, start, next(counts), ratio, depth=0):
+                for offset, text, ids in self._fit(piece, start, next(encoded), ratio, depth=0):
                     drafts.append(
                         ChunkDraft(
                             text=text,
                             index=len(drafts),
                             start=section.offset + offset,
-                            tokens=tokens,
+                            tokens=len(ids),
                             page=section.page,
                             heading=section.heading,
+                            token_ids=ids.astype(np.int32),
                         )
                     )
         return drafts
@@ -90,25 +93,24 @@ class Chunker:
         return [(start, piece, ratio) for start, piece in _char_split(text, int(size), overlap)]
 
     def _fit(
-        self, piece: str, start: int, count: int, ratio: float, depth: int
-    ) -> list[tuple[int, str, int]]:
+        self, piece: str, start: int, ids: TokenIds, ratio: float, depth: int
+    ) -> list[tuple[int, str, TokenIds]]:
         """`piece` if it fits the window; else smaller pieces that each fit."""
-        if count <= self.config.max_tokens:
-            return [(start, piece, count)]
+        if len(ids) <= self.config.max_tokens:
+            return [(start, piece, ids)]
         if depth >= _MAX_RESPLITS or len(piece) <= 1:
             return self._cut_by_tokens(piece, start)
-        size = int(len(piece) * (self.config.target_tokens / count) * 0.9)
+        size = int(len(piece) * (self.config.target_tokens / len(ids)) * 0.9)
         overlap = int(self.config.overlap_tokens * ratio)
         parts = _char_split(piece, size, overlap)
-        counts = self.tokens.count([part for _, part in parts])
-        out: list[tuple[int, str, int]] = []
-        for (offset, part), part_count in zip(parts, counts, strict=True):
-            out.extend(self._fit(part, start + offset, part_count, ratio, depth + 1))
+        out: list[tuple[int, str, TokenIds]] = []
+        for (offset, part), part_ids in zip(parts, self.tokens.encode([p for _, p in parts]), strict=True):
+            out.extend(self._fit(part, start + offset, part_ids, ratio, depth + 1))
         return out
 
-    def _cut_by_tokens(self, text: str, base: int) -> list[tuple[int, str, int]]:
+    def _cut_by_tokens(self, text: str, base: int) -> list[tuple[int, str, TokenIds]]:
         """Last resort: consecutive slices that each fit the window exactly."""
-        out: list[tuple[int, str, int]] = []
+        out: list[tuple[int, str, TokenIds]] = []
         position = 0
         while position < len(text):
             rest = text[position:]
@@ -117,7 +119,7 @@ class Chunker:
             stripped = piece.strip()
             if stripped:
                 lead = len(piece) - len(piece.lstrip())
-                out.append((base + position + lead, stripped, self.tokens.count([stripped])[0]))
+                out.append((base + position + lead, stripped, self.tokens.encode([stripped])[0]))
             position += cut
         return out
 

@@ -331,11 +331,15 @@ class Ingestor:
             return
         embedder = self.library.embedder
         slice_size = embedder.batch_size * 4
-        queue_ = [(work, draft.text) for work in works if work.prepared for draft in work.prepared.chunks]
+        queue_ = [(work, draft) for work in works if work.prepared for draft in work.prepared.chunks]
         for start in range(0, len(queue_), slice_size):
             part = queue_[start : start + slice_size]
             emit("embed", part[0][0].file.source, f"embedding {len(part)} chunks")
-            vectors = embedder.embed_documents([text for _, text in part])
+            drafts = [draft for _, draft in part]
+            token_ids = [d.token_ids for d in drafts if d.token_ids is not None]
+            vectors = embedder.embed_documents(
+                [d.text for d in drafts], token_ids=token_ids if len(token_ids) == len(drafts) else None
+            )
             position = 0
             for work, count in _runs([w for w, _ in part]):
                 work.vectors.append(vectors[position : position + count])

@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
+
 from searchapp.errors import FailureReason
 from searchapp.types import FileType
 
@@ -52,7 +55,10 @@ class ExtractedDocument:
 
 @dataclass(frozen=True, slots=True)
 class ChunkDraft:
-    """One chunk before embedding: its text and where it came from."""
+    """One chunk before embedding: its text, where it came from, and its token ids.
+
+    The ids are the chunker's exact count, kept so the embedder need not tokenize again.
+    """
 
     text: str
     index: int
@@ -60,6 +66,7 @@ class ChunkDraft:
     tokens: int
     page: int | None = None
     heading: str = ""
+    token_ids: npt.NDArray[np.int32] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,33 +1,56 @@
-"""Count tokens exactly as the embedding model will, fast, and without torch.
+"""Tokenize exactly as the embedding model will, fast, and without torch.
 
 The chunker uses this to guarantee that no chunk is longer than the model's window
-(silent truncation would drop the tail of a passage from its embedding), and the
-searcher uses it to cut an over-long query at a token boundary and say so.
+(silent truncation would drop the tail of a passage from its embedding) and keeps the
+ids it computed, so the embedder never tokenizes a chunk a second time; the searcher
+uses it to cut an over-long query at a token boundary and say so.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from searchapp.models import ModelInfo
+
+TokenIds = npt.NDArray[np.int64]
+AnyTokenIds = npt.NDArray[np.integer[Any]]  # int32 from the chunker, int64 from tokenizers
 
 
 class TokenCounter(Protocol):
-    """Counts tokens the way one model's tokenizer does, special tokens included."""
+    """Tokenizes the way one model's tokenizer does, special tokens included."""
 
     max_tokens: int
+
+    def encode(self, texts: Sequence[str]) -> list[TokenIds]:
+        """Token ids of each text, special tokens included, never truncated."""
+        ...
 
     def count(self, texts: Sequence[str]) -> list[int]:
         """Token counts, special tokens included, for each text."""
         ...
 
+    def ids(self, texts: Sequence[str]) -> list[TokenIds]:
+        """Token ids as the model reads them: cut to `max_tokens` like its truncation."""
+        ...
+
     def cut_offset(self, text: str, max_tokens: int) -> int:
         """The largest character offset such that ``text[:offset]`` fits in `max_tokens`."""
         ...
+
+
+def truncate_ids(ids: TokenIds, max_tokens: int) -> TokenIds:
+    """Cut to the window but keep the closing special token, as tokenizer truncation does."""
+    if len(ids) <= max_tokens:
+        return ids
+    return np.concatenate([ids[: max_tokens - 1], ids[-1:]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +91,19 @@ class FastTokenCounter:
         self._specials = len(self._tokenizer.encode("", add_special_tokens=True).ids)
         self.max_tokens = max_tokens
 
+    def encode(self, texts: Sequence[str]) -> list[TokenIds]:
+        if not texts:
+            return []
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=True)
+        return [np.asarray(enc.ids, dtype=np.int64) for enc in encodings]
+
     def count(self, texts: Sequence[str]) -> list[int]:
         if not texts:
             return []
         return [len(enc.ids) for enc in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)]
+
+    def ids(self, texts: Sequence[str]) -> list[TokenIds]:
+        return [truncate_ids(ids, self.max_tokens) for ids in self.encode(texts)]
 
     def cut_offset(self, text: str, max_tokens: int) -> int:
         plain = self._tokenizer.encode(text, add_special_tokens=False)
@@ -90,11 +122,17 @@ class TransformersTokenCounter:
         self._tokenizer: Any = AutoTokenizer.from_pretrained(str(model_dir))
         self.max_tokens = max_tokens
 
-    def count(self, texts: Sequence[str]) -> list[int]:
+    def encode(self, texts: Sequence[str]) -> list[TokenIds]:
         if not texts:
             return []
         batch = self._tokenizer(list(texts), add_special_tokens=True, truncation=False)
-        return [len(ids) for ids in batch["input_ids"]]
+        return [np.asarray(ids, dtype=np.int64) for ids in batch["input_ids"]]
+
+    def count(self, texts: Sequence[str]) -> list[int]:
+        return [len(ids) for ids in self.encode(texts)]
+
+    def ids(self, texts: Sequence[str]) -> list[TokenIds]:
+        return [truncate_ids(ids, self.max_tokens) for ids in self.encode(texts)]
 
     def cut_offset(self, text: str, max_tokens: int) -> int:
         ids = self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
@@ -102,21 +140,36 @@ class TransformersTokenCounter:
             return len(text)
         specials = len(ids) - len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
         plain = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        keep = max(0, max_tokens - specials)
-        return int(plain["offset_mapping"][keep - 1][1]) if keep else 0
+        keep = max_tokens - specials
+        return int(plain["offset_mapping"][keep - 1][1]) if keep > 0 else 0
 
 
 _WORD_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
+_WORD_START, _WORD_END = 1, 2  # the word counter's two "special tokens"
 
 
 class WordTokenCounter:
-    """Words and punctuation marks, plus two 'special tokens': the hash embedder's tokenizer."""
+    """Words and punctuation marks plus two special tokens: the hash embedder's tokenizer.
+
+    Ids are stable hashes of the lower-cased word, so the same text always gives the
+    same ids in every process.
+    """
 
     def __init__(self, max_tokens: int) -> None:
         self.max_tokens = max_tokens
 
+    def encode(self, texts: Sequence[str]) -> list[TokenIds]:
+        out = []
+        for text in texts:
+            words = [_word_id(w) for w in _WORD_RE.findall(text)]
+            out.append(np.asarray([_WORD_START, *words, _WORD_END], dtype=np.int64))
+        return out
+
     def count(self, texts: Sequence[str]) -> list[int]:
         return [len(_WORD_RE.findall(text)) + 2 for text in texts]
+
+    def ids(self, texts: Sequence[str]) -> list[TokenIds]:
+        return [truncate_ids(ids, self.max_tokens) for ids in self.encode(texts)]
 
     def cut_offset(self, text: str, max_tokens: int) -> int:
         keep = max_tokens - 2
@@ -126,3 +179,7 @@ class WordTokenCounter:
             if index == keep - 1:
                 return match.end()
         return len(text)
+
+
+def _word_id(word: str) -> int:
+    return 3 + int.from_bytes(hashlib.blake2b(word.lower().encode("utf-8"), digest_size=4).digest(), "little")

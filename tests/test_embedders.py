@@ -1,0 +1,153 @@
+"""Embedders: the tokenized path, the CPU backends' quality guard, and the CUDA path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchapp.embedders import HashEmbedder, SentenceTransformerEmbedder, pick_backend
+from searchapp.errors import ModelError
+from searchapp.models import ModelInfo, resolve_model
+from tests.conftest import ROOT
+
+MINILM = resolve_model("all-MiniLM-L6-v2")
+TEXTS = [
+    "Trace trees record hot loops and compile them to type-specialized machine code.",
+    "Invoices must be paid within thirty days of receipt.",
+    "x",
+    "东京大学是日本的一所国立大学。",
+    "A long passage. " * 120,  # longer than the window: cut like the model cuts it
+]
+
+
+def _cuda() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+@pytest.fixture(scope="module")
+def fp32() -> SentenceTransformerEmbedder:
+    embedder = SentenceTransformerEmbedder(MINILM, device="cpu", backend="torch")
+    embedder.load()
+    return embedder
+
+
+@pytest.mark.model
+def test_tokenized_path_equals_sentence_transformers_encode(fp32: SentenceTransformerEmbedder) -> None:
+    reference = fp32._model.encode(TEXTS, normalize_embeddings=True, batch_size=2)
+    ours = fp32.embed_documents(TEXTS)
+    assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert np.abs(ours - reference).max() < 1e-4
+    # The chunker's ids give the same vectors as tokenizing here.
+    ids = fp32.tokens.encode(TEXTS[:4])
+    assert (
+        np.abs(fp32.embed_documents(TEXTS[:4], token_ids=[i.astype(np.int32) for i in ids]) - ours[:4]).max()
+        < 1e-5
+    )
+    assert fp32.backend == "torch (fp32)" and fp32.device == "cpu"
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("backend", ["torch-bf16", "openvino"])
+def test_faster_cpu_backends_hold_the_quality_guard(
+    fp32: SentenceTransformerEmbedder, backend: str, tmp_path: Path
+) -> None:
+    """Mean cosine to fp32 must be at least 0.99 (measured: 0.99998) for a backend to be used."""
+    fast = SentenceTransformerEmbedder(MINILM, device="cpu", backend=backend, cache_dir=tmp_path)
+    cos = (fast.embed_documents(TEXTS) * fp32.embed_documents(TEXTS)).sum(axis=1)
+    assert cos.mean() >= 0.999 and cos.min() >= 0.99, cos
+    assert fast.backend.startswith(backend.replace("-bf16", ""))
+    query = fast.embed_query("compile hot loops")
+    assert float(query @ fast.embed_documents(TEXTS[:1])[0]) > float(
+        query @ fast.embed_documents(TEXTS[1:2])[0]
+    )
+
+
+@pytest.mark.model
+@pytest.mark.timeout(300)
+def test_openvino_conversion_is_cached_offline_and_reports_nothing(tmp_path: Path) -> None:
+    """In a fresh process with an empty home: convert once, reuse after, no telemetry files."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from searchapp.embedders import SentenceTransformerEmbedder\n"
+        "from searchapp.models import ModelInfo, resolve_model\n"
+        "from searchapp import openvino_backend as ob\n"
+        "e = SentenceTransformerEmbedder(resolve_model('all-MiniLM-L6-v2'), device='cpu', backend='openvino', cache_dir=Path(sys.argv[1]))\n"
+        "if sys.argv[2] == 'again':\n"
+        "    ob.OpenVinoModel._convert = lambda self, xml: (_ for _ in ()).throw(AssertionError('converted twice'))\n"
+        "v = e.embed_query('hello world')\n"
+        "print(v.shape[0], round(float((v * v).sum()), 4))\n"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
+    for attempt in ("first", "again"):
+        run = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / "cache"), attempt],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.stdout.split()[-2:] == ["384", "1.0"]
+    assert list((tmp_path / "cache" / "openvino").glob("*/model.xml"))
+    assert list(home.iterdir()) == [], list(home.rglob("*"))  # no ~/intel telemetry id, nothing
+
+
+def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    from searchapp import openvino_backend
+
+    monkeypatch.setattr(openvino_backend, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(openvino_backend, "openvino_available", lambda: True)
+    assert pick_backend("auto", "cpu", MINILM) == "openvino"
+    assert pick_backend("auto", "cuda", MINILM) == "torch"
+    monkeypatch.setattr(openvino_backend, "openvino_available", lambda: False)
+    assert pick_backend("auto", "cpu", MINILM) == "torch-bf16"
+    monkeypatch.setattr(openvino_backend, "cpu_has_bf16", lambda: False)
+    assert pick_backend("auto", "cpu", MINILM) == "torch"  # bf16 would be emulated: no gain
+    with pytest.raises(ModelError, match="openvino package is not installed"):
+        pick_backend("openvino", "cpu", MINILM)
+    with pytest.raises(ModelError, match="runs on the CPU"):
+        pick_backend("torch-bf16", "cuda", MINILM)
+
+
+def test_openvino_refuses_models_with_extra_modules(tmp_path: Path) -> None:
+    from searchapp.openvino_backend import pooling_mode
+
+    assert pooling_mode(MINILM) == "pooling_mode_mean_tokens"
+    model = tmp_path / "dense-model"
+    (model / "1_Pooling").mkdir(parents=True)
+    (model / "modules.json").write_text(
+        '[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},'
+        '{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},'
+        '{"idx":2,"name":"2","path":"2_Dense","type":"sentence_transformers.models.Dense"}]'
+    )
+    (model / "1_Pooling" / "config.json").write_text('{"pooling_mode_mean_tokens": true}')
+    info = ModelInfo(name="dense-model", path=model, dimension=8, max_tokens=128, tokenizer_file=None)
+    assert pooling_mode(info) is None
+
+
+def test_hash_embedder_is_deterministic_and_normalised() -> None:
+    embedder = HashEmbedder(resolve_model("hash:32"))
+    first = embedder.embed_documents(["Apples and pears", ""])
+    assert np.array_equal(first, embedder.embed_documents(["apples AND pears", ""]))
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0)
+    assert embedder.tokens.ids(["a b c"])[0].tolist() == embedder.tokens.encode(["a b c"])[0].tolist()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda(), reason="needs an NVIDIA GPU with CUDA")
+def test_cuda_fp16_matches_cpu_fp32(fp32: SentenceTransformerEmbedder) -> None:
+    gpu = SentenceTransformerEmbedder(MINILM, device="auto", backend="auto")
+    vectors = gpu.embed_documents(TEXTS * 100)
+    assert gpu.device == "cuda" and gpu.backend == "torch (fp16)" and gpu.batch_size == 256
+    cos = (vectors[: len(TEXTS)] * fp32.embed_documents(TEXTS)).sum(axis=1)
+    assert cos.min() >= 0.999
