@@ -469,6 +469,10 @@ class LocalIndex:
             raise RuntimeError("this local index does not mirror vectors (server mode)")
         return (vectors[positions] @ query).astype(np.float32)
 
+    def ids_at(self, positions: Sequence[int]) -> list[str]:
+        with self._lock:
+            return [self._cols.ids[p] for p in positions]
+
     def positions_of(self, chunk_ids: Sequence[str]) -> list[int | None]:
         with self._lock:
             return [self._by_id.get(cid) for cid in chunk_ids]

@@ -143,79 +143,113 @@ class Searcher:
         return finish_response(query, mode, k, hits, prepared, min_score=min_score, started=started)
 
     # ------------------------------------------------------------------ modes
+    # Candidates are (chunk id, score) pairs; only the final k are read in full.
 
     def dense(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
-        if self.local.mirror_vectors and not filters.is_empty:
-            positions, scores = self.local.dense_search(prepared.vector, k, self.local.mask(filters))
-            return [
-                Hit(
-                    rank=0,
-                    score=float(score),
-                    chunk_id=chunk.chunk_id,
-                    text=chunk.text,
-                    metadata=chunk.metadata,
-                )
-                for chunk, score in zip(self.local.chunks(list(positions)), scores, strict=True)
-            ]
-        ids, texts, metas, distances = self.store.query(
-            prepared.vector, k, where=filters.to_where(), where_document=filters.to_where_document()
-        )
-        return [
-            Hit(rank=0, score=1.0 - distance, chunk_id=chunk_id, text=text, metadata=meta)
-            for chunk_id, text, meta, distance in zip(ids, texts, metas, distances, strict=True)
-        ]
+        return self._hits(self.dense_candidates(prepared, k, filters))
 
     def keyword(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
-        mask = None if filters.is_empty else self.local.mask(filters)
-        positions, bm25 = self.local.keyword_search(prepared.text, k, mask)
-        chunks = self.local.chunks(list(positions))
-        cosines = self._cosines([c.chunk_id for c in chunks], list(positions), prepared.vector)
-        return [
-            Hit(
-                rank=0,
-                score=cosine,
-                chunk_id=chunk.chunk_id,
-                text=chunk.text,
-                metadata=chunk.metadata,
-                keyword_rank=rank,
-                keyword_score=float(score),
-            )
-            for rank, (chunk, score, cosine) in enumerate(zip(chunks, bm25, cosines, strict=True), start=1)
-        ]
+        candidates = self.keyword_candidates(prepared, k, filters)
+        cosines = self._cosines([cid for cid, _ in candidates], prepared.vector)
+        return self._hits(
+            [(cid, cosine) for (cid, _), cosine in zip(candidates, cosines, strict=True)],
+            keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(candidates, start=1)},
+        )
 
     def hybrid(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
         depth = max(k, FUSION_CANDIDATES)
-        dense = self.dense(prepared, depth, filters)
-        keyword = self.keyword(prepared, depth, filters)
-        by_id: dict[str, Hit] = {hit.chunk_id: hit for hit in keyword}
-        by_id.update({hit.chunk_id: hit for hit in dense})  # dense hits carry the exact cosine
-        dense_rank = {hit.chunk_id: rank for rank, hit in enumerate(dense, start=1)}
-        keyword_hits = {hit.chunk_id: hit for hit in keyword}
-        order = list(by_id)
-        index = {chunk_id: i for i, chunk_id in enumerate(order)}
-        fused = reciprocal_rank_fusion(
-            [[index[h.chunk_id] for h in dense], [index[h.chunk_id] for h in keyword]]
+        dense = self.dense_candidates(prepared, depth, filters)
+        keyword = self.keyword_candidates(prepared, depth, filters)
+        ids = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in keyword]))
+        index = {cid: i for i, cid in enumerate(ids)}
+        fused = reciprocal_rank_fusion([[index[c] for c, _ in dense], [index[c] for c, _ in keyword]])[:k]
+        chosen = [ids[item] for item, _ in fused]
+        cosine = dict(dense)
+        missing = [cid for cid in chosen if cid not in cosine]
+        cosine.update(zip(missing, self._cosines(missing, prepared.vector), strict=True))
+        dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
+        return self._hits(
+            [(cid, cosine[cid]) for cid in chosen],
+            keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(keyword, start=1)},
+            fused={ids[item]: score for item, score in fused},
+            dense_rank=dense_rank,
         )
-        out: list[Hit] = []
-        for item, score in fused[:k]:
-            chunk_id = order[item]
-            found = keyword_hits.get(chunk_id)
-            out.append(
-                replace(
-                    by_id[chunk_id],
-                    fused_score=score,
-                    dense_rank=dense_rank.get(chunk_id),
-                    keyword_rank=found.keyword_rank if found else None,
-                    keyword_score=found.keyword_score if found else None,
+
+    def dense_candidates(
+        self, prepared: PreparedQuery, k: int, filters: SearchFilters
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity), best first."""
+        if self.local.mirror_vectors and not filters.is_empty:
+            # Exact scan of just the admitted rows: faster than Chroma's metadata filter.
+            positions, scores = self.local.dense_search(prepared.vector, k, self.local.mask(filters))
+            return list(zip(self.local.ids_at(list(positions)), (float(s) for s in scores), strict=True))
+        ids, distances = self.store.query_ids(
+            prepared.vector, k, where=filters.to_where(), where_document=filters.to_where_document()
+        )
+        return [(cid, 1.0 - distance) for cid, distance in zip(ids, distances, strict=True)]
+
+    def keyword_candidates(
+        self, prepared: PreparedQuery, k: int, filters: SearchFilters
+    ) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score), best first."""
+        mask = None if filters.is_empty else self.local.mask(filters)
+        positions, scores = self.local.keyword_search(prepared.text, k, mask)
+        return list(zip(self.local.ids_at(list(positions)), (float(s) for s in scores), strict=True))
+
+    def _hits(
+        self,
+        scored: Sequence[tuple[str, float]],
+        *,
+        keyword: dict[str, tuple[int, float]] | None = None,
+        fused: dict[str, float] | None = None,
+        dense_rank: dict[str, int] | None = None,
+    ) -> list[Hit]:
+        """Read text and metadata for the chosen chunks and build the hits, in order."""
+        chunks = self._read([cid for cid, _ in scored])
+        hits: list[Hit] = []
+        for cid, score in scored:
+            chunk = chunks.get(cid)
+            if chunk is None:  # deleted by another server client a moment ago
+                continue
+            text, metadata = chunk
+            rank_score = (keyword or {}).get(cid)
+            hits.append(
+                Hit(
+                    rank=0,
+                    score=score,
+                    chunk_id=cid,
+                    text=text,
+                    metadata=metadata,
+                    fused_score=fused.get(cid) if fused is not None else None,
+                    dense_rank=dense_rank.get(cid) if dense_rank is not None else None,
+                    keyword_rank=rank_score[0] if rank_score else None,
+                    keyword_score=rank_score[1] if rank_score else None,
                 )
             )
-        return out
+        return hits
 
-    def _cosines(self, chunk_ids: Sequence[str], positions: Sequence[int], query: Vectors) -> list[float]:
+    def _read(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Text and metadata by chunk id: from the local index, else (server mode) from Chroma."""
+        positions = self.local.positions_of(chunk_ids)
+        known = [p for p in positions if p is not None]
+        found = {c.chunk_id: (c.text, c.metadata) for c in self.local.chunks(known)}
+        missing = [cid for cid in chunk_ids if cid not in found]
+        if missing:
+            result = self.store.get_chunks(ids=missing)
+            for cid, text, meta in zip(
+                result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
+            ):
+                found[cid] = (text, dict(meta or {}))
+        return found
+
+    def _cosines(self, chunk_ids: Sequence[str], query: Vectors) -> list[float]:
         if not chunk_ids:
             return []
         if self.local.mirror_vectors:
-            return [float(s) for s in self.local.cosine(np.asarray(positions, dtype=np.int64), query)]
+            positions = self.local.positions_of(chunk_ids)
+            if all(p is not None for p in positions):
+                scores = self.local.cosine(np.asarray(positions, dtype=np.int64), query)
+                return [float(s) for s in scores]
         result: dict[str, Any] = self.store.get_chunks(ids=list(chunk_ids), include_embeddings=True)
         vectors = {
             cid: np.asarray(v, dtype=np.float32)

@@ -390,6 +390,24 @@ class ChromaStore:
             [float(d) for d in (result["distances"] or [[]])[0]],
         )
 
+    def query_ids(
+        self,
+        embedding: np.ndarray[Any, Any],
+        k: int,
+        where: Mapping[str, Any] | None = None,
+        where_document: Mapping[str, Any] | None = None,
+    ) -> tuple[list[str], list[float]]:
+        """Nearest chunk ids and cosine distances only: candidates, not yet results."""
+        with chroma_errors("searching"):
+            result = self.chunks.query(
+                query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+                n_results=k,
+                where=dict(where) if where else None,
+                where_document=dict(where_document) if where_document else None,
+                include=["distances"],
+            )
+        return list(result["ids"][0]), [float(d) for d in (result["distances"] or [[]])[0]]
+
     def get_chunks(
         self,
         *,

@@ -1,0 +1,85 @@
+"""Shared helpers for the benchmarks: timing tables, memory, machine description."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Latencies in milliseconds for one variant."""
+
+    name: str
+    samples_ms: tuple[float, ...]
+
+    def pct(self, q: float) -> float:
+        data = sorted(self.samples_ms)
+        index = min(len(data) - 1, max(0, round(q / 100 * (len(data) - 1))))
+        return data[index]
+
+    @property
+    def p50(self) -> float:
+        return self.pct(50)
+
+    @property
+    def p95(self) -> float:
+        return self.pct(95)
+
+
+def time_ms(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def round_robin(variants: Sequence[tuple[str, Callable[[int], object]]], rounds: int) -> list[Timing]:
+    """Run each variant once per round, interleaved, so machine noise hits all alike."""
+    samples: dict[str, list[float]] = {name: [] for name, _ in variants}
+    for i in range(rounds):
+        for name, fn in variants:
+            samples[name].append(time_ms(lambda fn=fn, i=i: fn(i)))  # type: ignore[misc]
+    return [Timing(name, tuple(samples[name])) for name, _ in variants]
+
+
+def median_range(values: Sequence[float], digits: int = 1) -> str:
+    """'median (min-max)'."""
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    gpu = ""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        gpu = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    load = os.getloadavg()[0]
+    return f"{cpu}, {os.cpu_count()} cores, load {load:.1f}" + (f", GPU {gpu}" if gpu else ", no GPU")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
