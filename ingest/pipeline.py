@@ -34,7 +34,7 @@ from searchapp.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from searchapp.library import ChunkRows, Library
+from searchapp.library import ChunkRows, DocumentWrite, Library
 from searchapp.originals import sha256_hex
 from searchapp.tokens import TokenizerSpec
 from searchapp.types import DocumentRecord, MetaValue
@@ -42,6 +42,9 @@ from searchapp.types import DocumentRecord, MetaValue
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[Progress], None]
+# The writer stores up to this many documents (or chunks) with one set of Chroma calls.
+MAX_GROUP_DOCS = 64
+MAX_GROUP_CHUNKS = 4096
 
 
 def chunk_id(doc_id: str, index: int) -> str:
@@ -380,7 +383,14 @@ class Ingestor:
             ids.append(chunk_id(work.doc_id, draft.index))
             texts.append(draft.text)
             metas.append(meta)
-        return ChunkRows(ids=ids, embeddings=np.concatenate(work.vectors), texts=texts, metadatas=metas)
+        keywords = [d.keywords for d in prepared.chunks]
+        return ChunkRows(
+            ids=ids,
+            embeddings=np.concatenate(work.vectors),
+            texts=texts,
+            metadatas=metas,
+            keywords=keywords if all(keywords) else None,
+        )
 
     def _tags(self, work: _Work) -> tuple[str, ...]:
         if work.file.tags:
@@ -429,7 +439,9 @@ class _Writer:
         self.library = library
         self._finish = finish
         self.abort: _Abort | None = None
-        self._queue: queue.Queue[tuple[_Work, ChunkRows, DocumentRecord] | None] = queue.Queue(maxsize=4)
+        self._queue: queue.Queue[tuple[_Work, ChunkRows, DocumentRecord] | None] = queue.Queue(
+            maxsize=MAX_GROUP_DOCS
+        )
         self._done: queue.Queue[tuple[FileOutcome, int]] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="searchapp-writer", daemon=True)
         self._thread.start()
@@ -459,51 +471,61 @@ class _Writer:
             item = self._queue.get()
             if item is None:
                 return
-            work, rows, record = item
-            if self.abort is not None:
+            group, chunks, closing = [item], len(item[1]), False
+            # Take what else is ready: many small files then cost a few Chroma calls, not a few each.
+            while len(group) < MAX_GROUP_DOCS and chunks < MAX_GROUP_CHUNKS:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    closing = True
+                    break
+                group.append(more)
+                chunks += len(more[1])
+            self._write(group)
+            if closing:
+                return
+
+    def _write(self, group: list[tuple[_Work, ChunkRows, DocumentRecord]]) -> None:
+        if self.abort is not None:
+            for work, _, _ in group:
                 self.finish(
                     _failed(work.file.source, self.abort.reason, self.abort.detail, work.started), work.index
                 )
-                continue
-            try:
-                done = self.library.write_document(record, rows, work.data, replaces=work.replaces)
-            except StorageFullError as exc:
-                self.abort = _Abort(FailureReason.STORAGE_FULL, str(exc))
-                self.finish(
-                    _failed(work.file.source, FailureReason.STORAGE_FULL, str(exc), work.started), work.index
-                )
-                continue
-            except StoreUnavailableError as exc:
-                self.abort = _Abort(FailureReason.INTERNAL, str(exc))
-                self.finish(
-                    _failed(work.file.source, FailureReason.INTERNAL, str(exc), work.started), work.index
-                )
-                continue
-            except StoreError as exc:
-                self.finish(
-                    _failed(work.file.source, FailureReason.INTERNAL, str(exc), work.started), work.index
-                )
-                continue
-            except Exception as exc:  # never let the writer thread die silently
-                logger.exception("writing %s failed", work.file.source)
-                self.finish(
-                    _failed(
-                        work.file.source, FailureReason.INTERNAL, f"{type(exc).__name__}: {exc}", work.started
-                    ),
-                    work.index,
-                )
-                continue
-            self.finish(
-                FileOutcome(
-                    work.file.source,
-                    "ingested",
-                    done.chunks,
-                    done.doc_id,
-                    warnings=done.warnings,
-                    seconds=time.monotonic() - work.started,
-                ),
-                work.index,
+            return
+        try:
+            done = self.library.write_documents(
+                [DocumentWrite(record, rows, work.data, work.replaces) for work, rows, record in group]
             )
+        except (StorageFullError, StoreUnavailableError) as exc:
+            reason = (
+                FailureReason.STORAGE_FULL if isinstance(exc, StorageFullError) else FailureReason.INTERNAL
+            )
+            self.abort = _Abort(reason, str(exc))
+            for work, _, _ in group:
+                self.finish(_failed(work.file.source, reason, str(exc), work.started), work.index)
+            return
+        except Exception as exc:  # never let the writer thread die silently
+            if len(group) > 1:  # find the one document that fails, and write the others
+                for item in group:
+                    self._write([item])
+                return
+            work = group[0][0]
+            logger.exception("writing %s failed", work.file.source)
+            detail = str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
+            self.finish(_failed(work.file.source, FailureReason.INTERNAL, detail, work.started), work.index)
+            return
+        for (work, _, _), record in zip(group, done, strict=True):
+            outcome = FileOutcome(
+                work.file.source,
+                "ingested",
+                record.chunks,
+                record.doc_id,
+                warnings=record.warnings,
+                seconds=time.monotonic() - work.started,
+            )
+            self.finish(outcome, work.index)
 
 
 def _runs(items: list[_Work]) -> Iterator[tuple[_Work, int]]:

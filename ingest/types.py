@@ -67,6 +67,7 @@ class ChunkDraft:
     page: int | None = None
     heading: str = ""
     token_ids: npt.NDArray[np.int32] | None = field(default=None, compare=False, repr=False)
+    keywords: str = field(default="", compare=False, repr=False)  # BM25 terms, space-separated
 
 
 @dataclass(frozen=True, slots=True)

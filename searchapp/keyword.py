@@ -36,16 +36,16 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
+# Lucene's English stop words (StopAnalyzer), as in Anserini's and Elasticsearch's BM25.
+STOPWORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then "
+    "there these they this to was will with".split()
+)
 
 
 def keyword_tokens(text: str) -> list[str]:
     """The index terms of a text: stemmed words, and bigrams for unspaced scripts."""
-    stop = _stopwords()
+    stop = STOPWORDS
     words: list[str] = []
     out: list[str] = []
     for match in _TOKEN_RE.finditer(text.casefold()):

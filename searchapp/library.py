@@ -36,6 +36,7 @@ from searchapp.config import Settings
 from searchapp.embedders import Embedder, get_embedder
 from searchapp.errors import DocumentNotFoundError, QueryError
 from searchapp.filters import SearchFilters
+from searchapp.keyword import keyword_tokens
 from searchapp.local_index import LocalIndex
 from searchapp.models import ModelInfo
 from searchapp.originals import OriginalsStore
@@ -48,15 +49,35 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class ChunkRows:
-    """The chunks of one document, ready to store: ids, vectors, texts and metadata."""
+    """The chunks of one document, ready to store: ids, vectors, texts and metadata.
+
+    `keywords` are the BM25 terms of each text, when the caller computed them already
+    (the ingest workers do); otherwise they are computed here.
+    """
 
     ids: Sequence[str]
     embeddings: np.ndarray[Any, Any]
     texts: Sequence[str]
     metadatas: Sequence[Mapping[str, MetaValue]]
+    keywords: Sequence[str] | None = None  # space-separated terms per text
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def keyword_tokens(self) -> list[str]:
+        if self.keywords is not None:
+            return list(self.keywords)
+        return [" ".join(keyword_tokens(text)) for text in self.texts]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentWrite:
+    """One document to store, and the older version of its source it replaces, if any."""
+
+    record: DocumentRecord
+    rows: ChunkRows
+    original: bytes
+    replaces: DocumentRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,34 +318,67 @@ class Library:
         *,
         replaces: DocumentRecord | None = None,
     ) -> DocumentRecord:
-        """Store one document's chunks, replacing an older version of the same source.
+        """Store one document's chunks, replacing an older version of the same source."""
+        return self.write_documents([DocumentWrite(record, rows, original, replaces)])[0]
 
-        See the module docstring for the crash-safe order of steps.
+    def write_documents(self, writes: Sequence[DocumentWrite]) -> list[DocumentRecord]:
+        """Store several documents at once, each replacing an older version of its source.
+
+        The steps of the module docstring run once for the whole group, not once per
+        document: a few Chroma calls whatever the group's size, which is what makes many
+        small files fast. A crash leaves every document of the group `pending`.
         """
+        if not writes:
+            return []
         with self._write_lock:
-            self.originals.put(original)
-            old_id = replaces.doc_id if replaces and replaces.doc_id != record.doc_id else ""
+            for write in writes:
+                self.originals.put(write.original)
+            replaced = [
+                w.replaces.doc_id for w in writes if w.replaces and w.replaces.doc_id != w.record.doc_id
+            ]
             generation = self._new_generation()
-            self.store.put_record(dataclasses.replace(record, state="pending", replaces=old_id))
-            if old_id:
-                self.store.delete_chunks(old_id)
-            self.store.delete_chunks(record.doc_id)
-            self.store.add_chunks(rows.ids, rows.embeddings, rows.texts, rows.metadatas)
+            self.store.put_records(
+                [
+                    dataclasses.replace(
+                        w.record,
+                        state="pending",
+                        replaces=w.replaces.doc_id
+                        if w.replaces and w.replaces.doc_id != w.record.doc_id
+                        else "",
+                    )
+                    for w in writes
+                ]
+            )
+            stale = replaced + [w.record.doc_id for w in writes]  # old versions, and leftovers of a crash
+            self.store.delete_chunks_of(stale)
+            ids = [cid for w in writes for cid in w.rows.ids]
+            embeddings = np.concatenate([w.rows.embeddings for w in writes])
+            texts = [text for w in writes for text in w.rows.texts]
+            metadatas = [meta for w in writes for meta in w.rows.metadatas]
+            self.store.add_chunks(ids, embeddings, texts, metadatas)
             self.local.apply(
                 generation=generation,
-                delete_docs=[d for d in (old_id, record.doc_id) if d],
+                delete_docs=stale,
                 add=[
-                    (cid, text, meta, rows.embeddings[i])
-                    for i, (cid, text, meta) in enumerate(
-                        zip(rows.ids, rows.texts, rows.metadatas, strict=True)
+                    (cid, text, meta, embeddings[i], keywords)
+                    for i, (cid, text, meta, keywords) in enumerate(
+                        zip(
+                            ids,
+                            texts,
+                            metadatas,
+                            [k for w in writes for k in w.rows.keyword_tokens()],
+                            strict=True,
+                        )
                     )
                 ],
             )
-            if old_id:
-                self.store.delete_record(old_id)
-                self._drop_original_if_unused(old_id)
-            done = dataclasses.replace(record, state="done", replaces="", chunks=len(rows))
-            self.store.put_record(done)
+            self.store.delete_records(replaced)
+            for doc_id in replaced:
+                self._drop_original_if_unused(doc_id)
+            done = [
+                dataclasses.replace(w.record, state="done", replaces="", chunks=len(w.rows)) for w in writes
+            ]
+            self.store.put_records(done)
             return done
 
     def update_tags(self, doc_id: str, tags: Sequence[str]) -> DocumentRecord:

@@ -264,16 +264,16 @@ class LocalIndex:
         self,
         *,
         generation: str,
-        add: Sequence[tuple[str, str, Mapping[str, Any], FloatArray | None]] = (),
+        add: Sequence[tuple[str, str, Mapping[str, Any], FloatArray | None, str]] = (),
         delete_docs: Iterable[str] = (),
         retag: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """One atomic change: delete documents' chunks, add chunks, retag, new generation.
 
-        `add` holds (chunk id, text, metadata, vector) tuples.
+        `add` holds (chunk id, text, metadata, vector, BM25 terms space-separated) tuples.
         """
         deleted = list(delete_docs)
-        prepared = [(cid, text, dict(meta), vector, keyword_tokens(text)) for cid, text, meta, vector in add]
+        prepared = [(cid, text, dict(meta), vector, terms.split()) for cid, text, meta, vector, terms in add]
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")

@@ -242,7 +242,14 @@ class ChromaStore:
             self.swap_in_rebuild()
 
     def close(self) -> None:
-        self._chunks = self._catalog = self._client = None
+        client, self._chunks, self._catalog, self._client = self._client, None, None, None
+        if client is not None:
+            # Chroma shares one system per path in a process; closing releases our reference,
+            # and the last one stops it (file handles, memory).
+            try:
+                client.close()
+            except Exception as exc:
+                logger.debug("closing the Chroma client: %s", exc)
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -356,9 +363,15 @@ class ChromaStore:
 
     def delete_chunks(self, doc_id: str) -> int:
         """Delete every chunk of one document; returns how many there were."""
-        with chroma_errors(f"deleting the chunks of {doc_id[:12]}"):
-            existing = self.chunks.get(where={"doc_id": doc_id}, include=[])
-            ids = existing["ids"]
+        return self.delete_chunks_of([doc_id])
+
+    def delete_chunks_of(self, doc_ids: Sequence[str]) -> int:
+        """Delete every chunk of these documents; returns how many there were."""
+        if not doc_ids:
+            return 0
+        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        with chroma_errors(f"deleting the chunks of {len(doc_ids)} documents"):
+            ids = self.chunks.get(where=where, include=[])["ids"]
             for start in range(0, len(ids), self._max_batch):
                 self.chunks.delete(ids=ids[start : start + self._max_batch])
         return len(ids)
@@ -432,18 +445,33 @@ class ChromaStore:
 
     # ----------------------------------------------------------------- catalog
 
-    def put_record(self, record: DocumentRecord) -> None:
-        """Write a catalog record, replacing any earlier one with the same doc_id.
+    def put_records(self, records: Sequence[DocumentRecord]) -> None:
+        """Write catalog records, each replacing any earlier one with the same doc_id.
 
-        Delete-then-add, because `upsert` would merge in stale metadata keys.
+        One `upsert`: safe because `DocumentRecord.to_metadata` always writes every key.
         """
-        with chroma_errors(f"recording {record.source!r} in the catalog"):
-            self.catalog.delete(ids=[record.doc_id])
-            self.catalog.add(ids=[record.doc_id], embeddings=[_PLACEHOLDER], metadatas=[record.to_metadata()])
+        if not records:
+            return
+        with chroma_errors(f"recording {len(records)} documents in the catalog"):
+            for start in range(0, len(records), self._max_batch):
+                part = records[start : start + self._max_batch]
+                self.catalog.upsert(
+                    ids=[r.doc_id for r in part],
+                    embeddings=[_PLACEHOLDER] * len(part),
+                    metadatas=[r.to_metadata() for r in part],
+                )
+
+    def put_record(self, record: DocumentRecord) -> None:
+        self.put_records([record])
+
+    def delete_records(self, doc_ids: Sequence[str]) -> None:
+        if not doc_ids:
+            return
+        with chroma_errors(f"removing {len(doc_ids)} documents from the catalog"):
+            self.catalog.delete(ids=list(doc_ids))
 
     def delete_record(self, doc_id: str) -> None:
-        with chroma_errors(f"removing {doc_id[:12]} from the catalog"):
-            self.catalog.delete(ids=[doc_id])
+        self.delete_records([doc_id])
 
     def records(self, where: Mapping[str, Any] | None = None) -> list[DocumentRecord]:
         """Catalog records, optionally filtered, sorted by source name."""

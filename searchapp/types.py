@@ -6,6 +6,7 @@ values (no None), so what is stored is what a hit carries.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -41,8 +42,13 @@ class DocumentRecord:
     warnings: tuple[str, ...] = ()
 
     def to_metadata(self) -> dict[str, MetaValue]:
-        """Flat, Chroma-legal metadata: no None, no empty lists."""
-        meta: dict[str, MetaValue] = {
+        """Flat, Chroma-legal metadata with the same keys every time.
+
+        A fixed key set lets one `upsert` replace a record completely: upsert merges, so a
+        key left out would keep its old value. Lists go in as JSON text (Chroma rejects
+        empty lists, and the catalog is never filtered by tag; chunks are).
+        """
+        return {
             "doc_id": self.doc_id,
             "source": self.source,
             "file_type": self.file_type,
@@ -53,16 +59,11 @@ class DocumentRecord:
             "pages": self.pages,
             "mtime": self.mtime,
             "state": self.state,
+            "tags": json.dumps(list(self.tags), ensure_ascii=False),
+            "encoding": self.encoding,
+            "replaces": self.replaces,
+            "warnings": json.dumps(list(self.warnings), ensure_ascii=False),
         }
-        if self.tags:
-            meta["tags"] = list(self.tags)
-        if self.encoding:
-            meta["encoding"] = self.encoding
-        if self.replaces:
-            meta["replaces"] = self.replaces
-        if self.warnings:
-            meta["warnings"] = list(self.warnings)
-        return meta
 
     @classmethod
     def from_metadata(cls, meta: Mapping[str, Any]) -> DocumentRecord:
@@ -75,12 +76,12 @@ class DocumentRecord:
             chunks=int(meta.get("chunks", 0)),
             ingested_at=int(meta.get("ingested_at", 0)),
             pages=int(meta.get("pages", 0)),
-            tags=tuple(meta.get("tags") or ()),
+            tags=_list(meta.get("tags")),
             mtime=int(meta.get("mtime", 0)),
             encoding=str(meta.get("encoding", "")),
             state=meta.get("state", "done"),
             replaces=str(meta.get("replaces", "")),
-            warnings=tuple(meta.get("warnings") or ()),
+            warnings=_list(meta.get("warnings")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +89,16 @@ class DocumentRecord:
         data["tags"] = list(self.tags)
         data["warnings"] = list(self.warnings)
         return data
+
+
+def _list(value: Any) -> tuple[str, ...]:
+    """A catalog list field: JSON text (current) or a Chroma list."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value else []
+        except ValueError:
+            return (value,)
+    return tuple(str(v) for v in value or ())
 
 
 @dataclass(frozen=True, slots=True)
