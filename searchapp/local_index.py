@@ -187,6 +187,7 @@ class LocalIndex:
         self._keyword_stale = True
         self._keyword_lock = threading.Lock()
         self._generation = ""
+        self._half: tuple[int, Any, Any] | None = None
         self._load()
 
     # ---------------------------------------------------------------- state
@@ -428,6 +429,10 @@ class LocalIndex:
         positions = np.flatnonzero(mask[:size])
         if not len(positions):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if len(positions) >= BF16_SCAN_MIN_ROWS:
+            half = self._half_precision(size)
+            if half is not None:
+                return _bf16_then_exact(half, vectors, query, k, positions)
         if len(positions) > size // 3:
             # Broad filter: one pass over all rows beats gathering most of them first.
             scores = vectors[:size] @ query
@@ -436,6 +441,33 @@ class LocalIndex:
             scores = vectors[positions] @ query
         top = _top_k(scores, k)
         return positions[top], scores[top].astype(np.float32)
+
+    def _half_precision(self, size: int) -> Any:
+        """A bf16 copy of the vectors for scanning big collections (None where it would not pay).
+
+        Rebuilt lazily after writes; only on CPUs with native bf16, where a scan of it reads
+        half the bytes and runs on AMX/AVX512-BF16.
+        """
+        from searchapp.openvino_backend import cpu_has_bf16
+
+        if not cpu_has_bf16():
+            return None
+        with self._lock:
+            cached = self._half
+            if cached is not None and cached[0] == size and cached[1] is self._cols.vectors:
+                return cached[2]
+            vectors = self._cols.vectors
+        if vectors is None:
+            return None
+        norms = np.linalg.norm(vectors[:size], axis=1)
+        if size and float(np.abs(norms - 1.0).max()) > 1e-3:
+            return None  # the error bound below assumes unit vectors, which embedders produce
+        import torch
+
+        half = torch.from_numpy(vectors[:size]).to(torch.bfloat16)
+        with self._lock:
+            self._half = (size, vectors, half)
+        return half
 
     def keyword_search(self, query: str, k: int, mask: BoolArray | None) -> tuple[IntArray, FloatArray]:
         """Top-k positions by BM25 among those in `mask`."""
@@ -498,6 +530,32 @@ class LocalIndex:
 def _page(meta: Mapping[str, Any]) -> int:
     page = meta.get("page")
     return int(page) if isinstance(page, int) and not isinstance(page, bool) else 0
+
+
+# Above this many admitted rows, scan a bf16 copy first (see _bf16_then_exact).
+BF16_SCAN_MIN_ROWS = 200_000
+# bf16 keeps 8 significant bits: each factor of q·x is off by at most 2^-8 relatively, so
+# for unit vectors the dot product is off by at most 2·2^-8 + 2^-16 (fp32 accumulation).
+BF16_DOT_ERROR = 2**-7 + 2**-16
+
+
+def _bf16_then_exact(
+    half: Any, vectors: FloatArray, query: FloatArray, k: int, positions: IntArray
+) -> tuple[IntArray, FloatArray]:
+    """Exact top-k among `positions`, reading bf16 for all rows and fp32 for a few.
+
+    Every true top-k row scores at least (approximate k-th score - 2 * error) in bf16, so
+    re-scoring just those candidates in fp32 gives exactly the brute-force answer.
+    """
+    import torch
+
+    approx = torch.mv(half, torch.from_numpy(query).to(torch.bfloat16)).float().numpy()[positions]
+    k = min(k, len(positions))
+    kth = float(np.partition(approx, len(approx) - k)[len(approx) - k])
+    candidates = positions[approx >= kth - 2 * BF16_DOT_ERROR]
+    exact = vectors[candidates] @ query
+    top = _top_k(exact, k)
+    return candidates[top], exact[top].astype(np.float32)
 
 
 def _top_k(scores: FloatArray, k: int) -> IntArray:

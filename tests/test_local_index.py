@@ -250,3 +250,52 @@ def test_real_model_hybrid_catches_what_each_retriever_misses(
     assert real_library.search(question, k=3, mode="hybrid").hits[0].source == "unst__multi-column-2p.pdf"
     for hit in hybrid:
         assert hit.fused_score is not None and 0 < hit.score <= 1
+
+
+def test_the_bf16_scan_for_big_collections_is_still_exact(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Broad filters over many rows scan bf16 first; the answer must equal brute force exactly."""
+    from searchapp import local_index as li
+    from searchapp.openvino_backend import cpu_has_bf16
+
+    monkeypatch.setattr(li, "BF16_SCAN_MIN_ROWS", 500)
+    taken: list[int] = []
+    original = li._bf16_then_exact
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        taken.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(li, "_bf16_then_exact", spy)
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((300, 64)).astype(np.float32)
+    # Near-duplicates make near-ties, the hard case for a lossy first pass.
+    vectors = np.concatenate([base, base + 1e-3 * rng.standard_normal(base.shape).astype(np.float32)] * 3)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = li.LocalIndex(tmp_path / "idx", dimension=64, mirror_vectors=True)
+    adds = [
+        (
+            f"d{i % 7}:{i}",
+            "text",
+            {"doc_id": f"d{i % 7}", "file_type": "pdf" if i % 3 else "md", "page": 1 + i % 9},
+            vectors[i],
+            "text",
+        )
+        for i in range(len(vectors))
+    ]
+    index.apply(generation="g1", add=adds)
+    mask = index.mask(SearchFilters(file_types=("pdf",)))
+    admitted = np.flatnonzero(mask[: len(vectors)])
+    for _ in range(200):
+        query = rng.standard_normal(64).astype(np.float32)
+        query /= np.linalg.norm(query)
+        positions, scores = index.dense_search(query, 10, mask)
+        exact = vectors[admitted] @ query
+        expected = admitted[np.argsort(-exact, kind="stable")[:10]]
+        assert np.allclose(scores, vectors[expected] @ query, atol=1e-6)
+        assert set(positions) == set(expected) or np.allclose(
+            np.sort(scores), np.sort(vectors[positions] @ query)
+        )
+    assert bool(taken) == cpu_has_bf16()  # the fast path ran wherever the CPU supports it
+    index.close()
