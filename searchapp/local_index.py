@@ -435,10 +435,9 @@ class LocalIndex:
                 return _bf16_then_exact(half, vectors, query, k, positions)
         if len(positions) > size // 3:
             # Broad filter: one pass over all rows beats gathering most of them first.
-            scores = vectors[:size] @ query
-            scores = scores[positions]
+            scores = matvec(vectors[:size], query)[positions]
         else:
-            scores = vectors[positions] @ query
+            scores = matvec(vectors[positions], query)
         top = _top_k(scores, k)
         return positions[top], scores[top].astype(np.float32)
 
@@ -499,7 +498,7 @@ class LocalIndex:
             vectors = self._cols.vectors
         if vectors is None:
             raise RuntimeError("this local index does not mirror vectors (server mode)")
-        return (vectors[positions] @ query).astype(np.float32)
+        return matvec(vectors[positions], query)
 
     def ids_at(self, positions: Sequence[int]) -> list[str]:
         with self._lock:
@@ -553,9 +552,21 @@ def _bf16_then_exact(
     k = min(k, len(positions))
     kth = float(np.partition(approx, len(approx) - k)[len(approx) - k])
     candidates = positions[approx >= kth - 2 * BF16_DOT_ERROR]
-    exact = vectors[candidates] @ query
+    exact = matvec(vectors[candidates], query)
     top = _top_k(exact, k)
     return candidates[top], exact[top].astype(np.float32)
+
+
+def matvec(matrix: FloatArray, vector: FloatArray) -> FloatArray:
+    """matrix @ vector through torch (zero-copy): numpy's OpenBLAS spreads even small
+    products over threads that contend with everything else (16 ms instead of 0.1 ms for
+    3k rows on a busy 2-core machine); torch sizes its work to the input."""
+    import torch
+
+    result: FloatArray = torch.mv(
+        torch.from_numpy(np.ascontiguousarray(matrix)), torch.from_numpy(vector)
+    ).numpy()
+    return result
 
 
 def _top_k(scores: FloatArray, k: int) -> IntArray:
