@@ -9,13 +9,16 @@ interrupted the next time the collection is opened.
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from ingest.pipeline import Ingestor, ProgressCallback
 from ingest.types import FileOutcome, IngestReport, SourceFile
+from searchapp.config import Settings
 from searchapp.embedders import get_embedder
-from searchapp.errors import FailureReason
+from searchapp.errors import FailureReason, StoreError
 from searchapp.library import Library
+from searchapp.originals import OriginalsStore
 from searchapp.store import REBUILD_SUFFIX
 
 
@@ -81,3 +84,47 @@ def _move_local_index(rebuilt: Path, target: Path) -> None:
     shutil.rmtree(target, ignore_errors=True)
     if rebuilt.is_dir():
         rebuilt.rename(target)
+
+
+def rebuild_from_originals(
+    settings: Settings,
+    *,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> tuple[Library, IngestReport]:
+    """Rebuild a local store that cannot be read at all, from the kept originals alone.
+
+    The damaged Chroma directory is moved aside (``chroma.damaged-<time>``, never deleted:
+    it may matter to someone), and every original with a sidecar is ingested again under
+    its recorded name, tags and modification time.
+    """
+    if settings.is_server:
+        raise StoreError(
+            "a rebuild from originals is for the embedded store; with a server, use `searchapp reindex`"
+        )
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    if settings.chroma_dir.exists():
+        settings.chroma_dir.rename(settings.chroma_dir.with_name(f"chroma.damaged-{stamp}"))
+    shutil.rmtree(settings.index_dir, ignore_errors=True)
+    originals = OriginalsStore(settings.originals_dir)
+    files: list[SourceFile] = []
+    for doc_id in originals.ids():
+        info = originals.info(doc_id)
+        if info is None:  # deleted, replaced, or never acknowledged: not a live document
+            continue
+        files.append(
+            SourceFile(
+                source=info.source,
+                data=originals.get(doc_id),
+                mtime=info.mtime,
+                tags=info.tags,
+            )
+        )
+    library = Library.open(settings)
+    try:
+        with Ingestor(library, workers=workers, progress=progress) as ingestor:
+            report = ingestor.ingest(files)
+    except BaseException:
+        library.close()
+        raise
+    return library, report

@@ -302,6 +302,61 @@ def reindex(
 
 
 @app.command()
+def doctor(
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what the check finds.")] = False,
+    samples: Annotated[int, typer.Option(help="Stored vectors to look up.", min=1, max=100_000)] = 200,
+    data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
+    model: ModelOpt = None,
+    server_url: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check that the index is whole (in a child process); with --repair, fix it."""
+    from searchapp.cli_output import print_health
+    from searchapp.health import run_check
+
+    with _errors():
+        settings = _settings(data_dir, collection, model, server_url)
+        report = run_check(settings, samples=samples)
+        if not as_json:
+            print_health(report)
+        if repair and not report.ok:
+            err(f"repairing: {report.repair or 'nothing to do automatically'}")
+            _repair(settings, report.repair)
+            report = run_check(settings, samples=samples)
+            if not as_json:
+                print_health(report)
+    if as_json:
+        _emit_json(report.to_dict())
+    if not report.ok:
+        if not repair and report.repair:
+            err("run `searchapp doctor --repair` to fix this")
+        raise typer.Exit(EXIT_NOTHING)
+
+
+def _repair(settings: Settings, action: str) -> None:
+    from ingest.pipeline import Ingestor
+    from ingest.reindex import rebuild_from_originals, reindex
+    from searchapp.cli_output import ProgressBar, print_ingest_report
+
+    if action == "rebuild":
+        with ProgressBar(0) as bar:
+            library, report = rebuild_from_originals(settings, progress=bar.update)
+        library.close()
+        print_ingest_report(report)
+        return
+    with _library(settings, check_model=False) as library:
+        if action == "resume":
+            with Ingestor(library) as ingestor:
+                print_ingest_report(ingestor.resume_pending())
+        elif action == "reindex":
+            with ProgressBar(len(library.documents(include_pending=True))) as bar:
+                reopened, report = reindex(library, progress=bar.update)
+            reopened.close()
+            print_ingest_report(report)
+
+
+@app.command()
 def ui(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8501,

@@ -13,6 +13,7 @@ from searchapp.types import DocumentRecord, SearchResponse
 
 if TYPE_CHECKING:
     from ingest.types import IngestReport, Progress
+    from searchapp.health import HealthReport
 
 
 class ProgressBar:
@@ -124,3 +125,10 @@ def _size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+def print_health(report: HealthReport) -> None:
+    for check in report.checks:
+        typer.echo(f"{'ok ' if check.ok else 'BAD'}  {check.name}: {check.detail}")
+    summary = "healthy" if report.ok else f"problems found; repair: {report.repair or 'manual (see above)'}"
+    typer.echo(f"{report.documents} documents, {report.chunks} chunks: {summary}", err=True)

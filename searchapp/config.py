@@ -108,6 +108,17 @@ class Settings:
         """Converted models and other re-creatable files."""
         return self.data_dir / "cache"
 
+    def to_environment(self) -> dict[str, str]:
+        """SEARCHAPP_* variables that make a child process open the same collection."""
+        env = {
+            "SEARCHAPP_DATA_DIR": str(self.data_dir.absolute()),
+            "SEARCHAPP_COLLECTION": self.collection,
+            "SEARCHAPP_MODEL": self.model,
+        }
+        if self.server_url:
+            env["SEARCHAPP_SERVER_URL"] = self.server_url
+        return env
+
     @classmethod
     def load(
         cls,

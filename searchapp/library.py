@@ -39,7 +39,7 @@ from searchapp.filters import SearchFilters
 from searchapp.keyword import keyword_tokens
 from searchapp.local_index import LocalIndex
 from searchapp.models import ModelInfo
-from searchapp.originals import OriginalsStore
+from searchapp.originals import OriginalInfo, OriginalsStore
 from searchapp.search import SEARCH_MODES, Searcher
 from searchapp.store import ChromaStore
 from searchapp.types import DocumentRecord, MetaValue, SearchResponse
@@ -332,10 +332,12 @@ class Library:
             return []
         with self._write_lock:
             for write in writes:
-                self.originals.put(write.original)
+                self.originals.put(write.original, _original_info(write.record))
             replaced = [
                 w.replaces.doc_id for w in writes if w.replaces and w.replaces.doc_id != w.record.doc_id
             ]
+            for doc_id in replaced:  # a rebuild from originals must never bring an old version back
+                self.originals.forget(doc_id)
             generation = self._new_generation()
             self.store.put_records(
                 [
@@ -392,6 +394,7 @@ class Library:
             self.store.set_chunk_tags(doc_id, clean)
             self.local.apply(generation=generation, retag={doc_id: clean})
             updated = dataclasses.replace(record, tags=clean)
+            self.originals.describe(doc_id, _original_info(updated))
             self.store.put_record(updated)
             return updated
 
@@ -404,6 +407,7 @@ class Library:
 
     def delete_by_id(self, doc_id: str) -> None:
         with self._write_lock:
+            self.originals.forget(doc_id)  # first: a crash from here on never resurrects it
             generation = self._new_generation()
             self.store.delete_chunks(doc_id)
             self.local.apply(generation=generation, delete_docs=[doc_id])
@@ -423,3 +427,7 @@ def open_library(settings: Settings | None = None, **overrides: Any) -> Library:
     """Open the library named by settings (default: from the environment) plus overrides."""
     base = settings or Settings.load()
     return Library.open(base.with_overrides(**overrides) if overrides else base)
+
+
+def _original_info(record: DocumentRecord) -> OriginalInfo:
+    return OriginalInfo(source=record.source, tags=record.tags, mtime=record.mtime)

@@ -43,18 +43,6 @@ def config_flags(path: Path | None = None) -> list[str]:
     return flags
 
 
-def settings_environment(settings: Settings) -> dict[str, str]:
-    """The SEARCHAPP_* variables that make the app open the same library as the CLI."""
-    env = {
-        "SEARCHAPP_DATA_DIR": str(settings.data_dir.absolute()),
-        "SEARCHAPP_COLLECTION": settings.collection,
-        "SEARCHAPP_MODEL": settings.model,
-    }
-    if settings.server_url:
-        env["SEARCHAPP_SERVER_URL"] = settings.server_url
-    return env
-
-
 def streamlit_command(settings: Settings, *, host: str, port: int) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that start the UI."""
     command = [
@@ -67,5 +55,5 @@ def streamlit_command(settings: Settings, *, host: str, port: int) -> tuple[list
         f"--server.address={host}",
         f"--server.port={port}",
     ]
-    env = {**os.environ, **settings_environment(settings)}
+    env = {**os.environ, **settings.to_environment()}
     return command, env

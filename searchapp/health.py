@@ -1,0 +1,208 @@
+"""Is the index whole? Checks that find what Chroma's own failure modes leave behind.
+
+Chroma's local index can be damaged without any error at write time: two writers lose
+vectors from the HNSW index while `count()` looks right, and a SIGKILL during a flush
+can tear a segment so that the next query fails or segfaults. So the check samples
+stored vectors and asks the index to find each one, compares counts with the catalog,
+and looks for interrupted ingests and missing originals.
+
+`run_check` runs it in a child process with a time limit, so a segfaulting or hanging
+index is reported instead of taking the caller down; `check_library` is the same check
+in-process (the UI's Status page uses it on its already-open, already-loaded index).
+
+    python -m searchapp.health      # the child: prints one JSON report; settings from SEARCHAPP_*
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from searchapp.config import Settings
+from searchapp.library import Library
+
+DEFAULT_SAMPLES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class HealthReport:
+    """The outcome of a health check. `repair` says which repair the problems call for."""
+
+    checks: tuple[Check, ...]
+    documents: int = 0
+    chunks: int = 0
+    pending: tuple[str, ...] = ()
+    missing_originals: tuple[str, ...] = ()
+    repair: str = ""  # "", "resume", "reindex" or "rebuild" (the store could not be read)
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HealthReport:
+        return cls(
+            checks=tuple(Check(**c) for c in data["checks"]),
+            documents=int(data.get("documents", 0)),
+            chunks=int(data.get("chunks", 0)),
+            pending=tuple(data.get("pending") or ()),
+            missing_originals=tuple(data.get("missing_originals") or ()),
+            repair=str(data.get("repair") or ""),
+            notes=tuple(data.get("notes") or ()),
+        )
+
+
+def check_library(library: Library, *, samples: int = DEFAULT_SAMPLES, seed: int = 0) -> HealthReport:
+    """Run every check on an open library."""
+    checks: list[Check] = []
+    records = library.documents(include_pending=True)
+    done = [r for r in records if r.state == "done"]
+    pending = [r for r in records if r.state == "pending"]
+    chunks = library.store.count_chunks()
+    expected = sum(r.chunks for r in done)
+
+    checks.append(
+        Check(
+            "interrupted ingests",
+            not pending,
+            "none"
+            if not pending
+            else f"{len(pending)} documents were interrupted while being ingested "
+            f"({', '.join(r.source for r in pending[:5])}); the next ingest finishes them",
+        )
+    )
+    counts_ok = chunks == expected or (pending and chunks >= expected)
+    checks.append(
+        Check(
+            "chunk count",
+            bool(counts_ok),
+            f"{chunks} chunks stored, {expected} expected from the catalog of {len(done)} documents",
+        )
+    )
+    findable, tried, error = _sample_self_queries(library, chunks, samples, seed)
+    checks.append(
+        Check(
+            "vectors findable",
+            error == "" and findable == tried,
+            error or f"{findable} of {tried} sampled chunks are found by their own vector",
+        )
+    )
+    missing = [r.source for r in done if not library.originals.has(r.doc_id)]
+    checks.append(
+        Check(
+            "originals kept",
+            not missing,
+            "every document's original is kept"
+            if not missing
+            else f"{len(missing)} originals are missing ({', '.join(missing[:5])}); "
+            "those documents cannot be re-indexed until they are ingested again",
+        )
+    )
+    local_ok = library.local.count == chunks and library.local.generation == library.store.generation()
+    checks.append(
+        Check(
+            "local index",
+            local_ok,
+            "in step with Chroma" if local_ok else "out of step with Chroma; it is rebuilt on the next open",
+        )
+    )
+    repair = ""
+    if not all(c.ok for c in checks if c.name in ("chunk count", "vectors findable")):
+        repair = "reindex"
+    elif pending:
+        repair = "resume"
+    return HealthReport(
+        checks=tuple(checks),
+        documents=len(done),
+        chunks=chunks,
+        pending=tuple(r.source for r in pending),
+        missing_originals=tuple(missing),
+        repair=repair,
+    )
+
+
+def _sample_self_queries(library: Library, count: int, samples: int, seed: int) -> tuple[int, int, str]:
+    """How many sampled chunks the vector index finds by their own vector (top 3)."""
+    if count == 0:
+        return 0, 0, ""
+    rng = random.Random(seed)
+    offsets = sorted(rng.sample(range(count), min(samples, count)))
+    findable = tried = 0
+    try:
+        for offset in offsets:
+            got = library.store.get_chunks(include_embeddings=True, limit=1, offset=offset)
+            if not got["ids"]:
+                continue
+            chunk_id, vector = got["ids"][0], np.asarray(got["embeddings"][0], dtype=np.float32)
+            ids, distances = library.store.query_ids(vector, 3)
+            tried += 1
+            # An identical vector elsewhere (a repeated passage) may come first; distance 0 counts.
+            if chunk_id in ids or (distances and distances[0] < 1e-5):
+                findable += 1
+    except Exception as exc:  # a damaged index fails here, in any of several ways
+        return findable, max(tried, 1), f"reading vectors failed: {type(exc).__name__}: {exc}"[:300]
+    return findable, tried, ""
+
+
+def run_check(settings: Settings, *, samples: int = DEFAULT_SAMPLES, timeout_s: float = 600) -> HealthReport:
+    """Run the check in a child process, so a crash or hang in Chroma is a finding, not our fate."""
+    env = {**os.environ, **settings.to_environment(), "SEARCHAPP_HEALTH_SAMPLES": str(samples)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "searchapp.health"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired:
+        return _unreadable(f"the check did not finish within {timeout_s:.0f} s (the store hangs when read)")
+    if child.returncode == 0:
+        try:
+            return HealthReport.from_dict(json.loads(child.stdout.strip().splitlines()[-1]))
+        except (ValueError, IndexError, KeyError, TypeError):
+            pass
+    if child.returncode < 0:
+        reason = f"the check crashed with signal {signal.Signals(-child.returncode).name} reading the store"
+    else:
+        last = (child.stderr.strip().splitlines() or ["no output"])[-1]
+        reason = f"the check failed: {last}"[:400]
+    return _unreadable(reason)
+
+
+def _unreadable(reason: str) -> HealthReport:
+    return HealthReport(checks=(Check("store readable", False, reason),), repair="rebuild")
+
+
+def _main() -> None:
+    settings = Settings.load()
+    samples = int(os.environ.get("SEARCHAPP_HEALTH_SAMPLES", DEFAULT_SAMPLES))
+    with Library.open(settings, check_model=False) as library:
+        report = check_library(library, samples=samples)
+    print(json.dumps(report.to_dict()))
+
+
+if __name__ == "__main__":
+    _main()
