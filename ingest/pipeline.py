@@ -203,6 +203,8 @@ class Ingestor:
                 finish(_failed(file.source, abort.reason, abort.detail, time.monotonic()), index)
             return IngestReport(outcomes=tuple(outcomes[i] for i in range(total)))
 
+        # The same name twice in one batch: the last file is the one meant (and only one may win).
+        last_of = {file.source: index for index, file in enumerate(files)}
         writer = _Writer(self.library, finish)
         works: dict[int, _Work] = {}
         planned_ids: dict[str, str] = {}  # doc_id -> source, for twins within this batch
@@ -216,6 +218,10 @@ class Ingestor:
                     )
                     continue
                 emit("read", file.source)
+                if last_of[file.source] != index:
+                    detail = "a later file in this batch has the same name; that one was used"
+                    finish(FileOutcome(file.source, "unchanged", detail=detail), index)
+                    continue
                 planned = self._plan(index, file, resuming=resuming, planned_ids=planned_ids)
                 if isinstance(planned, FileOutcome):
                     finish(planned, index)

@@ -40,7 +40,8 @@ def reindex(
         missing is reported as failed and is not in the new index.
     """
     settings = library.settings
-    records = library.documents(include_pending=True)
+    # Oldest first: should two versions of one name exist, the newest comes last and wins.
+    records = sorted(library.documents(include_pending=True), key=lambda r: r.ingested_at)
     new_settings = settings.with_overrides(collection=settings.collection + REBUILD_SUFFIX, model=model)
     library.store.drop_collection(new_settings.collection)
     files: list[SourceFile] = []
@@ -107,19 +108,13 @@ def rebuild_from_originals(
         settings.chroma_dir.rename(settings.chroma_dir.with_name(f"chroma.damaged-{stamp}"))
     shutil.rmtree(settings.index_dir, ignore_errors=True)
     originals = OriginalsStore(settings.originals_dir)
-    files: list[SourceFile] = []
-    for doc_id in originals.ids():
-        info = originals.info(doc_id)
-        if info is None:  # deleted, replaced, or never acknowledged: not a live document
-            continue
-        files.append(
-            SourceFile(
-                source=info.source,
-                data=originals.get(doc_id),
-                mtime=info.mtime,
-                tags=info.tags,
-            )
-        )
+    described = [(doc_id, info) for doc_id in originals.ids() if (info := originals.info(doc_id)) is not None]
+    # Oldest first: if a crash left two versions of one name, the newest comes last and wins.
+    described.sort(key=lambda pair: pair[1].stored_at)
+    files = [
+        SourceFile(source=info.source, data=originals.get(doc_id), mtime=info.mtime, tags=info.tags)
+        for doc_id, info in described  # no sidecar: deleted, replaced or never acknowledged
+    ]
     library = Library.open(settings)
     try:
         with Ingestor(library, workers=workers, progress=progress) as ingestor:

@@ -57,14 +57,19 @@ def _child_main(conn: Connection) -> None:
             return
         ticket, job = message
         try:
-            conn.send((ticket, True, func(job)))
+            reply = (ticket, True, func(job))
         except BaseException as exc:  # everything a parser raises is the task's failure
+            reply = (ticket, False, exc)
+        try:
             try:
-                conn.send((ticket, False, exc))
-            except Exception:  # the exception itself does not pickle
-                conn.send(
-                    (ticket, False, IngestError(FailureReason.INTERNAL, f"{type(exc).__name__}: {exc}"[:300]))
-                )
+                conn.send(reply)
+            except OSError:
+                raise
+            except Exception:  # the result or exception does not pickle
+                detail = f"{type(reply[2]).__name__}: {reply[2]}"[:300]
+                conn.send((ticket, False, IngestError(FailureReason.INTERNAL, detail)))
+        except OSError:  # the parent is gone (killed, or done with us): nothing left to do
+            return
 
 
 @dataclass

@@ -100,6 +100,20 @@ def check_library(library: Library, *, samples: int = DEFAULT_SAMPLES, seed: int
             f"{chunks} chunks stored, {expected} expected from the catalog of {len(done)} documents",
         )
     )
+    seen: dict[str, int] = {}
+    for record in done:
+        seen[record.source] = seen.get(record.source, 0) + 1
+    twice = sorted(source for source, n in seen.items() if n > 1)
+    checks.append(
+        Check(
+            "one version per name",
+            not twice,
+            "every name is stored once"
+            if not twice
+            else f"{len(twice)} names are stored more than once ({', '.join(twice[:5])}); "
+            "a reindex keeps the newest",
+        )
+    )
     findable, tried, error = _sample_self_queries(library, chunks, samples, seed)
     checks.append(
         Check(
@@ -128,7 +142,7 @@ def check_library(library: Library, *, samples: int = DEFAULT_SAMPLES, seed: int
         )
     )
     repair = ""
-    if not all(c.ok for c in checks if c.name in ("chunk count", "vectors findable")):
+    if not all(c.ok for c in checks if c.name in ("chunk count", "vectors findable", "one version per name")):
         repair = "reindex"
     elif pending:
         repair = "resume"

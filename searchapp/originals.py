@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ class OriginalInfo:
     tags: tuple[str, ...] = ()
     mtime: int = 0
     external_id: str = ""
+    stored_at: float = 0.0  # when this version was stored: the newest of a name wins a rebuild
 
 
 class OriginalsStore:
@@ -65,8 +67,12 @@ class OriginalsStore:
 
     def describe(self, doc_id: str, info: OriginalInfo) -> None:
         """Write (or rewrite) the sidecar of an original."""
-        payload = json.dumps({**asdict(info), "tags": list(info.tags)}, ensure_ascii=False).encode("utf-8")
-        _atomic_write(self.path_for(doc_id).with_suffix(".json"), payload)
+        stored_at = info.stored_at or time.time()
+        payload = json.dumps(
+            {**asdict(info), "tags": list(info.tags), "stored_at": stored_at}, ensure_ascii=False
+        )
+        payload_bytes = payload.encode("utf-8")
+        _atomic_write(self.path_for(doc_id).with_suffix(".json"), payload_bytes)
 
     def info(self, doc_id: str) -> OriginalInfo | None:
         """The sidecar of an original, or None if it has none (or it is unreadable)."""
@@ -77,6 +83,7 @@ class OriginalsStore:
                 tags=tuple(str(t) for t in data.get("tags") or ()),
                 mtime=int(data.get("mtime") or 0),
                 external_id=str(data.get("external_id") or ""),
+                stored_at=float(data.get("stored_at") or 0.0),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None

@@ -47,6 +47,7 @@ def test_a_healthy_store_passes(tmp_path: Path) -> None:
     assert {c.name for c in report.checks} == {
         "interrupted ingests",
         "chunk count",
+        "one version per name",
         "vectors findable",
         "originals kept",
         "local index",

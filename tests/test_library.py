@@ -275,3 +275,15 @@ def test_document_records_round_trip_through_chroma_metadata() -> None:
 def test_the_lock_is_shared_within_one_process(hash_settings: Settings) -> None:
     with Library.open(hash_settings) as first, Library.open(hash_settings) as second:
         assert first.stats().documents == second.stats().documents == 0
+
+
+def test_the_same_name_twice_in_one_batch_stores_the_last(hash_library: Library, tmp_path: Path) -> None:
+    first = write(tmp_path / "a" / "notes.txt", "The first notes file, about invoices.")
+    second = write(tmp_path / "b" / "notes.txt", "The second notes file, about payroll.")
+    report = ingest_paths(hash_library, [first, second])
+    assert [(o.source, o.status) for o in report.outcomes] == [
+        ("notes.txt", "unchanged"),
+        ("notes.txt", "ingested"),
+    ]
+    assert "a later file in this batch has the same name" in report.outcomes[0].detail
+    assert [r.doc_id for r in hash_library.documents()] == [sha256_hex(second.read_bytes())]
