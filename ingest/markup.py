@@ -49,7 +49,8 @@ def extract_plain_text(data: bytes, source: str, limits: Limits) -> ExtractedDoc
 
 # ------------------------------------------------------------------ markdown
 
-_ATX_RE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+# A closing run of '#' counts only after a blank: "# Learn C#" is about C#.
+_ATX_RE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _SETEXT_RE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE_RE = re.compile(r"^ {0,3}(```|~~~)")
 
@@ -163,9 +164,10 @@ def extract_html(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
         parts = []
 
     # An explicit stack instead of recursion: hostile HTML can nest thousands deep.
-    stack: list[tuple[object, bool]] = [(root, False)]
+    # Entries: (node, leaving it?, its depth below the root).
+    stack: list[tuple[object, bool, int]] = [(root, False, 0)]
     while stack:
-        node, leaving = stack.pop()
+        node, leaving, depth = stack.pop()
         if leaving:
             if isinstance(node, Tag) and node.name in _BLOCK_TAGS:
                 parts.append("\n")
@@ -188,10 +190,13 @@ def extract_html(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
             continue
         if node.name in _BLOCK_TAGS:
             parts.append("\n")
-        if len(stack) > _MAX_HTML_DEPTH * 50:
-            raise IngestError(FailureReason.UNREADABLE, "the HTML is nested too deeply to read")
-        stack.append((node, True))
-        stack.extend((child, False) for child in reversed(list(node.children)))
+        # The depth, not the stack size: a long flat page has tens of thousands of siblings.
+        if depth > _MAX_HTML_DEPTH:
+            raise IngestError(
+                FailureReason.UNREADABLE, f"the HTML is nested more than {_MAX_HTML_DEPTH} levels deep"
+            )
+        stack.append((node, True, depth))
+        stack.extend((child, False, depth + 1) for child in reversed(list(node.children)))
     close()
     require_text(sections, "HTML page")
     return ExtractedDocument(

@@ -69,9 +69,17 @@ def extract_docx(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
                 total += len(text)
         elif isinstance(block, Table):
             for row in block.rows:
-                cells = [c.text.strip() for c in row.cells]
-                # Merged cells repeat; keep each once, in order.
-                unique = [c for i, c in enumerate(cells) if c and c not in cells[:i]]
+                # A merged cell is the same <w:tc> repeated: keep it once. Equal values in
+                # different cells ("10 | 10 | 20") all stay. (`cells` keeps every element
+                # alive, so ids are unique within the row.)
+                cells = row.cells
+                seen: set[int] = set()
+                unique: list[str] = []
+                for cell in cells:
+                    text = cell.text.strip()
+                    if text and id(cell._tc) not in seen:
+                        unique.append(text)
+                    seen.add(id(cell._tc))
                 if unique:
                     lines.append(" | ".join(unique))
                     total += len(lines[-1])
