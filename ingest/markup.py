@@ -82,6 +82,9 @@ def extract_markdown(data: bytes, source: str, limits: Limits) -> ExtractedDocum
     check_chars(len(raw), limits)
     text = clean_text(raw)
     lines = text.split("\n")
+    # clean_text strips indentation, but "    # comment" is indented code, not a heading.
+    indented = _indented_lines(raw, lines)
+    front_matter_end = _front_matter_end(lines)
     tracker = _HeadingTracker()
     sections: list[Section] = []
     title = ""
@@ -96,17 +99,18 @@ def extract_markdown(data: bytes, source: str, limits: Limits) -> ExtractedDocum
             sections.append(Section(text=body, heading=heading, offset=start))
 
     for i, line in enumerate(lines):
-        fence = _FENCE_RE.match(line)
+        fence = None if i in indented else _FENCE_RE.match(line)
         if fence:
             in_fence = None if in_fence == fence.group(1) else (in_fence or fence.group(1))
         level, name = 0, ""
-        if in_fence is None and not fence:
+        if in_fence is None and not fence and i > front_matter_end and i not in indented:
             atx = _ATX_RE.match(line)
             if atx:
                 level, name = len(atx.group(1)), atx.group(2)
             elif (
                 i + 1 < len(lines)
                 and line.strip()
+                and i + 1 not in indented
                 and _SETEXT_RE.match(lines[i + 1])
                 and not _SETEXT_RE.match(line)
             ):
@@ -124,6 +128,38 @@ def extract_markdown(data: bytes, source: str, limits: Limits) -> ExtractedDocum
     return ExtractedDocument(
         file_type="md", title=title or stem(source), sections=tuple(sections), encoding=encoding
     )
+
+
+def _indented_lines(raw: str, lines: list[str]) -> set[int]:
+    """Which of the cleaned `lines` were indented four columns or more in `raw`.
+
+    clean_text keeps every line that is not blank, in order (it strips and squeezes, and
+    drops only blank lines), so the source lines that clean to something line up with
+    the non-empty cleaned lines.
+    """
+    sources = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").split("\n")
+    flags = [_indent(source) >= 4 for source in sources if clean_text(source)]
+    targets = [i for i, line in enumerate(lines) if line]
+    if len(flags) != len(targets):  # not expected; then indentation is simply not known
+        return set()
+    return {i for i, flag in zip(targets, flags, strict=True) if flag}
+
+
+def _indent(line: str) -> int:
+    expanded = line.expandtabs(4)
+    return len(expanded) - len(expanded.lstrip(" "))
+
+
+def _front_matter_end(lines: list[str]) -> int:
+    """The index of the line that closes a YAML front-matter block ("---" on line one), or -1.
+
+    Its last key line followed by "---" would otherwise read as a setext heading.
+    """
+    if lines and lines[0] == "---":
+        for i in range(1, min(len(lines), 200)):
+            if lines[i] in ("---", "..."):
+                return i
+    return -1
 
 
 # ---------------------------------------------------------------------- html

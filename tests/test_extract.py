@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+import ingest.markup
 import ingest.pdf
 import ingest.word
 from ingest.extract import extract, file_type_of
@@ -231,6 +232,50 @@ def test_markdown_not_headings() -> None:
     assert headings(doc) == [""]
 
 
+def test_markdown_indented_code_is_not_a_heading() -> None:
+    source = (
+        "# Setup\n\nRun this:\n\n    # install the tools\n    make install\n\n"
+        "\t## tab-indented, also code\n\nand\n    ---\n\n## Next\n\nmore\n\n   # three spaces is a heading\n"
+    )
+    doc = extract(source.encode(), "i.md", LIMITS)
+    assert headings(doc) == ["Setup", "Setup > Next", "three spaces is a heading"]
+    assert section_with(doc, "install the tools") == "Setup"
+    assert section_with(doc, "tab-indented") == "Setup"
+
+
+def test_markdown_indented_fence_markers_are_code() -> None:
+    # "    ```" is indented code, so it does not open a fence that would hide the heading.
+    source = "intro\n\n    ```\n    code\n\n## After\n\ntext\n"
+    assert headings(extract(source.encode(), "f.md", LIMITS)) == ["", "After"]
+
+
+def test_markdown_yaml_front_matter_is_not_a_heading() -> None:
+    source = "---\ntitle: My Post\ntags: [a, b]\ndate: 2020-01-01\n---\n\nIntro text.\n\n## Part\n\nbody\n"
+    doc = extract(source.encode(), "post.md", LIMITS)
+    assert headings(doc) == ["", "Part"]
+    assert section_with(doc, "Intro text.") == ""
+    assert "title: My Post" in doc.sections[0].text  # still indexed, as text
+
+
+def test_markdown_a_thematic_break_later_on_is_still_setext() -> None:
+    # Only a block at the very top is front matter.
+    source = "Intro.\n\n---\n\nTitle line\n---\n\nbody\n"
+    assert headings(extract(source.encode(), "b.md", LIMITS)) == ["", "Title line"]
+
+
+@settings(max_examples=500, deadline=2000)
+@given(
+    st.lists(st.text(st.characters(exclude_characters="\r\n\f"), max_size=40), min_size=1, max_size=30),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_property_indentation_lines_up_with_the_cleaned_lines(lines: list[str], newline: str) -> None:
+    # Whatever the lines hold (controls, blanks, ligatures, glyph noise), when all are
+    # indented every line left after cleaning is known to be indented.
+    raw = newline.join("    " + line for line in lines)
+    cleaned = clean_text(raw).split("\n")
+    assert ingest.markup._indented_lines(raw, cleaned) == {i for i, line in enumerate(cleaned) if line}
+
+
 def test_markdown_with_a_utf16_bom_keeps_its_first_heading() -> None:
     data = codecs.BOM_UTF16_LE + "# Title\n\nBody text.\n".encode("utf-16-le")
     doc = extract(data, "bom.md", LIMITS)
@@ -373,6 +418,64 @@ def test_docx_merged_cells_appear_once() -> None:
     doc = extract(buffer.getvalue(), "m.docx", LIMITS)
     lines = all_text(doc).split("\n")
     assert lines == ["wide header | r0c2", "r1c0 | r1c1 | r1c2"]
+
+
+def test_docx_vertically_merged_cells_appear_once() -> None:
+    import docx
+
+    document = docx.Document()
+    table = document.add_table(rows=3, cols=2)
+    for r in range(3):
+        table.cell(r, 0).text = f"row {r}"
+    table.cell(0, 1).merge(table.cell(2, 1)).text = "tall cell"
+    buffer = io.BytesIO()
+    document.save(buffer)
+    lines = all_text(extract(buffer.getvalue(), "v.docx", LIMITS)).split("\n")
+    assert lines == ["row 0 | tall cell", "row 1", "row 2"]
+
+
+def _docx_with(member: str, old: bytes, new: bytes) -> bytes:
+    seed = make_docx([("Heading 1", "Chapter"), ("Normal", "Body text here."), ("table", "a|b\n1|2")])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(seed)) as source, zipfile.ZipFile(buffer, "w") as out:
+        for item in source.infolist():
+            body = source.read(item)
+            if item.filename == member:
+                assert old in body
+                body = body.replace(old, new, 1)
+            out.writestr(item, body)
+    return buffer.getvalue()
+
+
+@pytest.mark.timeout(30)
+def test_docx_huge_grid_span_is_read_without_expanding_it() -> None:
+    # python-docx's row.cells makes one object per spanned grid column: 10^8 here.
+    data = _docx_with(
+        "word/document.xml", b"<w:tc>", b'<w:tc><w:tcPr><w:gridSpan w:val="99999999"/></w:tcPr>'
+    )
+    assert len(data) < 50_000
+    doc = extract(data, "span.docx", LIMITS)
+    assert "a | b" in all_text(doc).split("\n")
+
+
+def test_docx_with_damaged_styles_is_read_unstyled() -> None:
+    # Found by the fuzz test below: a bad type on the default style raised ValueError out
+    # of extract() for every paragraph that uses the default style.
+    data = _docx_with("word/styles.xml", b'w:type="paragraph"', b'w:type="aragraph"')
+    doc = extract(data, "styles.docx", LIMITS)
+    assert section_with(doc, "Body text here.") == "Chapter"  # explicit styles still work
+
+
+def test_docx_failure_while_reading_blocks_is_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
+    import docx.text.paragraph
+
+    def broken(self: object) -> str:
+        raise KeyError("w:t")
+
+    monkeypatch.setattr(docx.text.paragraph.Paragraph, "text", property(broken))
+    error = failure(make_docx([("Normal", "text")]), "broken.docx")
+    assert error.reason == FailureReason.UNREADABLE
+    assert "KeyError" in error.detail
 
 
 def test_docx_title_falls_back_to_title_style_then_name() -> None:
