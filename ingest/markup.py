@@ -138,11 +138,22 @@ def _indented_lines(raw: str, lines: list[str]) -> set[int]:
     the non-empty cleaned lines.
     """
     sources = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").split("\n")
-    flags = [_indent(source) >= 4 for source in sources if clean_text(source)]
+    flags = [_indent(source) >= 4 for source in sources if _cleans_to_text(source)]
     targets = [i for i, line in enumerate(lines) if line]
     if len(flags) != len(targets):  # not expected; then indentation is simply not known
         return set()
     return {i for i, flag in zip(targets, flags, strict=True) if flag}
+
+
+_WORD_CHAR_RE = re.compile(r"\w")
+
+
+def _cleans_to_text(line: str) -> bool:
+    """`bool(clean_text(line))`, fast for the usual line: a word character survives
+    cleaning unless it is part of glyph-name noise ("/g12")."""
+    if "/g" not in line and _WORD_CHAR_RE.search(line):
+        return True
+    return bool(clean_text(line))
 
 
 def _indent(line: str) -> int:

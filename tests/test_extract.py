@@ -265,12 +265,21 @@ def test_markdown_a_thematic_break_later_on_is_still_setext() -> None:
 
 @settings(max_examples=500, deadline=2000)
 @given(
-    st.lists(st.text(st.characters(exclude_characters="\r\n\f"), max_size=40), min_size=1, max_size=30),
+    st.lists(
+        st.one_of(
+            st.text(st.characters(exclude_characters="\r\n\f"), max_size=40),
+            st.sampled_from(["/g1/g2/g3", " /g12/g34/g56 x", "ﬁ", "①", "\u00a8", "_", "\x00\x01"]),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
     st.sampled_from(["\n", "\r\n", "\r"]),
 )
 def test_property_indentation_lines_up_with_the_cleaned_lines(lines: list[str], newline: str) -> None:
     # Whatever the lines hold (controls, blanks, ligatures, glyph noise), when all are
     # indented every line left after cleaning is known to be indented.
+    for line in lines:
+        assert ingest.markup._cleans_to_text(line) == bool(clean_text(line)), repr(line)
     raw = newline.join("    " + line for line in lines)
     cleaned = clean_text(raw).split("\n")
     assert ingest.markup._indented_lines(raw, cleaned) == {i for i, line in enumerate(cleaned) if line}
