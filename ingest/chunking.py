@@ -9,16 +9,18 @@ overflow MiniLM's 256-token window 26-41% of the time. So:
    for CJK alike).
 2. Split with langchain's `RecursiveCharacterTextSplitter` (paragraphs, lines,
    sentences, words).
-3. Count every chunk's tokens in one batch with the model's own fast tokenizer, and
-   re-split the few that exceed the window with a proportionally smaller size; as a
-   last resort cut at token boundaries.
+3. Tokenize every chunk in one batch with the model's own fast tokenizer, and re-split
+   the few that exceed the target by more than a quarter (or the window) with a
+   proportionally smaller size; as a last resort cut at token boundaries.
 
 Every chunk that leaves here fits `max_tokens` (special tokens included), as counted
-by the tokenizer the embedder itself uses, so nothing is silently truncated.
+by the tokenizer the embedder itself uses, so nothing is silently truncated. The ids
+from step 3 travel with the chunk, so the embedder never tokenizes it again.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -27,9 +29,14 @@ import numpy as np
 from ingest.types import ChunkDraft, Section
 from searchapp.tokens import TokenCounter, TokenIds, TokenizerSpec
 
+_NON_BLANK_RE = re.compile(r"\S")
 _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "。", "; ", ", ", " ", ""]
 _MAX_RESPLITS = 4
 _SAMPLE_CHARS = 2000
+# Prose runs 3-6 characters per token. Text without word breaks (a 200k-character line,
+# a run of emoji, unsegmented Thai) is one [UNK] per 100 characters or more; sizing from
+# that ratio would make a single "chunk" of the whole run. Cap the ratio instead.
+MAX_CHARS_PER_TOKEN = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +56,18 @@ class ChunkerConfig:
         """Aim below the window so most chunks need no second pass."""
         return max(8, min(self.chunk_tokens, self.max_tokens - 2))
 
+    @property
+    def limit_tokens(self) -> int:
+        """The most tokens a chunk may have: the target plus a quarter, never past the window.
+
+        The character sizes come from an estimate; a piece of dense text (formulas, tables)
+        can hold several times the target, and is split again rather than kept.
+        """
+        return min(self.max_tokens, self.target_tokens + self.target_tokens // 4)
+
 
 class Chunker:
-    """Splits sections into chunks; builds its tokenizer once."""
+    """Splits sections into chunks; builds its token counter once."""
 
     def __init__(self, config: ChunkerConfig, tokens: TokenCounter | None = None) -> None:
         self.config = config
@@ -82,21 +98,23 @@ class Chunker:
 
     def _ratio(self, text: str) -> float:
         sample = text[:_SAMPLE_CHARS]
-        return len(sample) / max(1, self.tokens.count([sample])[0] - 2)
+        return min(MAX_CHARS_PER_TOKEN, len(sample) / max(1, self.tokens.count([sample])[0] - 2))
 
     def _char_pieces(self, text: str) -> list[tuple[int, str, float]]:
         ratio = self._ratio(text)
         size = ratio * self.config.target_tokens
         if len(text) <= size:
-            return [(0, text.strip(), ratio)] if text.strip() else []
+            stripped = text.strip()
+            # The offset of the stripped text, not of the section's leading blanks.
+            return [(len(text) - len(text.lstrip()), stripped, ratio)] if stripped else []
         overlap = int(self.config.overlap_tokens * ratio)
         return [(start, piece, ratio) for start, piece in _char_split(text, int(size), overlap)]
 
     def _fit(
         self, piece: str, start: int, ids: TokenIds, ratio: float, depth: int
     ) -> list[tuple[int, str, TokenIds]]:
-        """`piece` if it fits the window; else smaller pieces that each fit."""
-        if len(ids) <= self.config.max_tokens:
+        """`piece` if it fits the limit; else smaller pieces that each fit."""
+        if len(ids) <= self.config.limit_tokens:
             return [(start, piece, ids)]
         if depth >= _MAX_RESPLITS or len(piece) <= 1:
             return self._cut_by_tokens(piece, start)
@@ -109,12 +127,12 @@ class Chunker:
         return out
 
     def _cut_by_tokens(self, text: str, base: int) -> list[tuple[int, str, TokenIds]]:
-        """Last resort: consecutive slices that each fit the window exactly."""
+        """Last resort: consecutive slices that each fit the limit exactly."""
         out: list[tuple[int, str, TokenIds]] = []
         position = 0
         while position < len(text):
             rest = text[position:]
-            cut = self.tokens.cut_offset(rest, self.config.max_tokens) or 1
+            cut = self.tokens.cut_offset(rest, self.config.limit_tokens) or 1
             piece = rest[:cut]
             stripped = piece.strip()
             if stripped:
@@ -135,8 +153,32 @@ def _char_split(text: str, size: int, overlap: int) -> list[tuple[int, str]]:
         chunk_overlap=overlap,
         separators=_SEPARATORS,
         keep_separator="end",
-        add_start_index=True,
         strip_whitespace=True,
     )
-    documents = splitter.create_documents([text])
-    return [(int(doc.metadata.get("start_index", 0)), doc.page_content) for doc in documents]
+    pieces = splitter.split_text(text)
+    last_end = len(text.rstrip())
+    pairs: list[tuple[int, str]] = []
+    end = 0  # where the previous chunk ends
+    for number, piece in enumerate(pieces):
+        # langchain's `add_start_index` searches from `overlap` before the previous end
+        # and can land a short chunk on an earlier copy of itself inside the overlap
+        # ("two weeks. ." put the last "." on the one after "weeks"). Chunks cover the text
+        # in order, so a chunk that adds text ends past the previous one and starts no
+        # later than the first character not yet covered; one that adds only blanks
+        # (stripped away) lies inside the overlap; the last one ends where the text does.
+        floor = max(0, end - overlap)
+        if not pairs:
+            start = text.find(piece)
+        elif number == len(pieces) - 1 and text.endswith(piece, 0, last_end):
+            start = last_end - len(piece)
+        else:
+            found = _NON_BLANK_RE.search(text, end)
+            uncovered = found.start() if found else len(text)
+            start = text.find(piece, max(floor, end - len(piece) + 1))
+            if not 0 <= start <= uncovered:
+                start = text.find(piece, floor)
+        if start < 0:  # cannot happen for a splitter's own pieces; never record -1
+            start = max(0, text.find(piece))
+        pairs.append((start, piece))
+        end = start + len(piece)
+    return pairs

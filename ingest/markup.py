@@ -49,7 +49,8 @@ def extract_plain_text(data: bytes, source: str, limits: Limits) -> ExtractedDoc
 
 # ------------------------------------------------------------------ markdown
 
-_ATX_RE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+# A closing run of '#' counts only after a blank: "# Learn C#" is about C#.
+_ATX_RE = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 _SETEXT_RE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE_RE = re.compile(r"^ {0,3}(```|~~~)")
 
@@ -81,6 +82,9 @@ def extract_markdown(data: bytes, source: str, limits: Limits) -> ExtractedDocum
     check_chars(len(raw), limits)
     text = clean_text(raw)
     lines = text.split("\n")
+    # clean_text strips indentation, but "    # comment" is indented code, not a heading.
+    indented = _indented_lines(raw, lines)
+    front_matter_end = _front_matter_end(lines)
     tracker = _HeadingTracker()
     sections: list[Section] = []
     title = ""
@@ -95,17 +99,18 @@ def extract_markdown(data: bytes, source: str, limits: Limits) -> ExtractedDocum
             sections.append(Section(text=body, heading=heading, offset=start))
 
     for i, line in enumerate(lines):
-        fence = _FENCE_RE.match(line)
+        fence = None if i in indented else _FENCE_RE.match(line)
         if fence:
             in_fence = None if in_fence == fence.group(1) else (in_fence or fence.group(1))
         level, name = 0, ""
-        if in_fence is None and not fence:
+        if in_fence is None and not fence and i > front_matter_end and i not in indented:
             atx = _ATX_RE.match(line)
             if atx:
                 level, name = len(atx.group(1)), atx.group(2)
             elif (
                 i + 1 < len(lines)
                 and line.strip()
+                and i + 1 not in indented
                 and _SETEXT_RE.match(lines[i + 1])
                 and not _SETEXT_RE.match(line)
             ):
@@ -123,6 +128,49 @@ def extract_markdown(data: bytes, source: str, limits: Limits) -> ExtractedDocum
     return ExtractedDocument(
         file_type="md", title=title or stem(source), sections=tuple(sections), encoding=encoding
     )
+
+
+def _indented_lines(raw: str, lines: list[str]) -> set[int]:
+    """Which of the cleaned `lines` were indented four columns or more in `raw`.
+
+    clean_text keeps every line that is not blank, in order (it strips and squeezes, and
+    drops only blank lines), so the source lines that clean to something line up with
+    the non-empty cleaned lines.
+    """
+    sources = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").split("\n")
+    flags = [_indent(source) >= 4 for source in sources if _cleans_to_text(source)]
+    targets = [i for i, line in enumerate(lines) if line]
+    if len(flags) != len(targets):  # not expected; then indentation is simply not known
+        return set()
+    return {i for i, flag in zip(targets, flags, strict=True) if flag}
+
+
+_WORD_CHAR_RE = re.compile(r"\w")
+
+
+def _cleans_to_text(line: str) -> bool:
+    """`bool(clean_text(line))`, fast for the usual line: a word character survives
+    cleaning unless it is part of glyph-name noise ("/g12")."""
+    if "/g" not in line and _WORD_CHAR_RE.search(line):
+        return True
+    return bool(clean_text(line))
+
+
+def _indent(line: str) -> int:
+    expanded = line.expandtabs(4)
+    return len(expanded) - len(expanded.lstrip(" "))
+
+
+def _front_matter_end(lines: list[str]) -> int:
+    """The index of the line that closes a YAML front-matter block ("---" on line one), or -1.
+
+    Its last key line followed by "---" would otherwise read as a setext heading.
+    """
+    if lines and lines[0] == "---":
+        for i in range(1, min(len(lines), 200)):
+            if lines[i] in ("---", "..."):
+                return i
+    return -1
 
 
 # ---------------------------------------------------------------------- html
@@ -163,9 +211,10 @@ def extract_html(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
         parts = []
 
     # An explicit stack instead of recursion: hostile HTML can nest thousands deep.
-    stack: list[tuple[object, bool]] = [(root, False)]
+    # Entries: (node, leaving it?, its depth below the root).
+    stack: list[tuple[object, bool, int]] = [(root, False, 0)]
     while stack:
-        node, leaving = stack.pop()
+        node, leaving, depth = stack.pop()
         if leaving:
             if isinstance(node, Tag) and node.name in _BLOCK_TAGS:
                 parts.append("\n")
@@ -188,10 +237,13 @@ def extract_html(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
             continue
         if node.name in _BLOCK_TAGS:
             parts.append("\n")
-        if len(stack) > _MAX_HTML_DEPTH * 50:
-            raise IngestError(FailureReason.UNREADABLE, "the HTML is nested too deeply to read")
-        stack.append((node, True))
-        stack.extend((child, False) for child in reversed(list(node.children)))
+        # The depth, not the stack size: a long flat page has tens of thousands of siblings.
+        if depth > _MAX_HTML_DEPTH:
+            raise IngestError(
+                FailureReason.UNREADABLE, f"the HTML is nested more than {_MAX_HTML_DEPTH} levels deep"
+            )
+        stack.append((node, True, depth))
+        stack.extend((child, False, depth + 1) for child in reversed(list(node.children)))
     close()
     require_text(sections, "HTML page")
     return ExtractedDocument(

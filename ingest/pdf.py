@@ -83,9 +83,14 @@ def _assemble(
             f"none of its {len(pages)} pages has a text layer (scanned?); OCR is not supported",
         )
     if empty:
-        warnings.append(f"{len(empty)} of {len(pages)} pages have no text layer (scanned?): {_ranges(empty)}")
+        warnings.append(
+            f"{len(empty)} of {len(pages)} pages {'has' if len(empty) == 1 else 'have'} "
+            f"no text layer (scanned?): {_ranges(empty)}"
+        )
     if unreadable:
-        warnings.append(f"{len(unreadable)} pages could not be read: {_ranges(unreadable)}")
+        warnings.append(
+            f"{len(unreadable)} of {len(pages)} pages could not be read (damaged?): {_ranges(unreadable)}"
+        )
     title = title or _first_line(sections[0].text) or source
     return ExtractedDocument(
         file_type="pdf", title=title, sections=tuple(sections), pages=len(pages), warnings=tuple(warnings)

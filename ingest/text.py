@@ -17,7 +17,7 @@ from searchapp.errors import FailureReason, IngestError
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
@@ -36,6 +36,10 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"SQLite format 3\x00", "an SQLite database"),
     (b"\xd0\xcf\x11\xe0", "an old Office file"),
 )
+# Magic numbers that are also how ordinary text can start ("MZ-80K notes", "GIF89a
+# explained"). Real files of these kinds hold NUL or non-text bytes, which the checks
+# below reject anyway, so for text these are not proof of binary data.
+_TEXT_LIKE_MAGIC = (b"GIF8", b"MZ", b"BZh")
 _ALLOWED_CONTROLS = {"\n", "\r", "\t", "\f"}
 _MAX_CONTROL_RATIO = 0.05
 
@@ -59,14 +63,15 @@ def decode_text(data: bytes) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                text = data.decode(encoding)
+                # Decode after the mark: the "utf-16-le" codec would keep it as U+FEFF.
+                text = data[len(bom) :].decode(encoding)
             except UnicodeDecodeError as exc:
                 raise IngestError(
                     FailureReason.NOT_TEXT, f"starts with a {encoding} mark but does not decode"
                 ) from exc
-            return _checked(text), encoding.replace("-sig", "")
+            return _checked(text), encoding
     binary = sniff_binary(data)
-    if binary:
+    if binary and not data.startswith(_TEXT_LIKE_MAGIC):
         raise IngestError(FailureReason.NOT_TEXT, f"the content is {binary}, not text")
     if b"\x00" in data[:65536]:
         raise IngestError(FailureReason.NOT_TEXT, "the content contains NUL bytes: binary data, not text")
@@ -79,9 +84,9 @@ def decode_text(data: bytes) -> tuple[str, str]:
 
 
 def _checked(text: str) -> str:
+    if not text.strip():
+        raise IngestError(FailureReason.EMPTY_FILE, "the file has no text, only a byte-order mark or blanks")
     sample = text[:100_000]
-    if not sample:
-        return text
     controls = sum(1 for ch in sample if (ch < " " and ch not in _ALLOWED_CONTROLS) or ch == "\x7f")
     if controls / len(sample) > _MAX_CONTROL_RATIO:
         raise IngestError(
@@ -130,9 +135,9 @@ def display_name(name: str, *, keep_dirs: bool = False, max_bytes: int = 255) ->
     `keep_dirs` a relative path such as ``docs/a.md`` keeps its folders (for directory
     ingests); otherwise only the last component stays. The result is only ever a label.
     """
-    name = unicodedata.normalize("NFC", name)
-    name = _UNSAFE_NAME_RE.sub("", name).replace("\\", "/")
-    parts = [p.strip() for p in name.split("/") if p.strip() not in ("", ".", "..")]
+    # Controls go before NFC: "e<NUL><combining acute>" must still compose to "é".
+    name = unicodedata.normalize("NFC", _UNSAFE_NAME_RE.sub("", name)).replace("\\", "/")
+    parts = _safe_parts(name)
     if not keep_dirs:
         parts = parts[-1:]
     cleaned = "/".join(parts) or "unnamed"
@@ -144,4 +149,10 @@ def display_name(name: str, *, keep_dirs: bool = False, max_bytes: int = 255) ->
             cleaned = stem.encode("utf-8")[:room].decode("utf-8", "ignore") + "." + ext
         else:
             cleaned = encoded[:max_bytes].decode("utf-8", "ignore")
+        # A cut can leave a "..", "." or empty segment at the end ("dir/..." -> "dir/..").
+        cleaned = "/".join(_safe_parts(cleaned)) or "unnamed"
     return cleaned
+
+
+def _safe_parts(name: str) -> list[str]:
+    return [p.strip() for p in name.split("/") if p.strip() not in ("", ".", "..")]

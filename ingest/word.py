@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from typing import Any
 
 from ingest.markup import HEADING_SEPARATOR, check_chars, require_text, stem
 from ingest.text import clean_text
@@ -22,7 +23,7 @@ def extract_docx(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
     _check_archive(data)
     try:
         import docx
-        from docx.table import Table
+        from docx.table import Table, _Cell
         from docx.text.paragraph import Paragraph
 
         document = docx.Document(io.BytesIO(data))
@@ -51,36 +52,56 @@ def extract_docx(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
             offset += len(body) + 2
         lines = []
 
-    for block in blocks:
-        if isinstance(block, Paragraph):
-            text = block.text.strip()
-            style = (block.style.name if block.style is not None else "") or ""
-            match = _HEADING_STYLE_RE.match(style)
-            if text and (match or style.lower() == "title"):
-                level = int(match.group(1)) if match else 0
-                close()
-                if style.lower() == "title":
-                    title = title or text
-                levels = {lvl: t for lvl, t in levels.items() if lvl < level}
-                levels[level] = text[:200]
-                heading = HEADING_SEPARATOR.join(levels[lvl] for lvl in sorted(levels))
-            if text:
-                lines.append(text)
-                total += len(text)
-        elif isinstance(block, Table):
-            for row in block.rows:
-                cells = [c.text.strip() for c in row.cells]
-                # Merged cells repeat; keep each once, in order.
-                unique = [c for i, c in enumerate(cells) if c and c not in cells[:i]]
-                if unique:
-                    lines.append(" | ".join(unique))
-                    total += len(lines[-1])
-        check_chars(total, limits)
+    # python-docx reads lazily: a damaged part can still fail here, with any exception.
+    try:
+        for block in blocks:
+            if isinstance(block, Paragraph):
+                text = block.text.strip()
+                style = _style_name(block)
+                match = _HEADING_STYLE_RE.match(style)
+                if text and (match or style.lower() == "title"):
+                    level = int(match.group(1)) if match else 0
+                    close()
+                    if style.lower() == "title":
+                        title = title or text
+                    levels = {lvl: t for lvl, t in levels.items() if lvl < level}
+                    levels[level] = text[:200]
+                    heading = HEADING_SEPARATOR.join(levels[lvl] for lvl in sorted(levels))
+                if text:
+                    lines.append(text)
+                    total += len(text)
+            elif isinstance(block, Table):
+                for row in block.rows:
+                    # Each <w:tc> once, in order. `row.cells` repeats a merged cell for every
+                    # grid column it spans (gridSpan="99999999" in a 5 KB file: 10^8 cells)
+                    # and in every row of a vertical merge. Equal values in different cells
+                    # ("10 | 10 | 20") all stay.
+                    texts = (_Cell(tc, block).text.strip() for tc in row._tr.tc_lst)
+                    unique = [text for text in texts if text]
+                    if unique:
+                        lines.append(" | ".join(unique))
+                        total += len(lines[-1])
+            check_chars(total, limits)
+    except IngestError:
+        raise
+    except Exception as exc:
+        raise IngestError(
+            FailureReason.UNREADABLE, f"not a readable DOCX file ({type(exc).__name__}: {exc})"[:240]
+        ) from exc
     close()
     require_text(sections, "DOCX file")
     return ExtractedDocument(
         file_type="docx", title=core_title or title or stem(source), sections=tuple(sections)
     )
+
+
+def _style_name(paragraph: Any) -> str:
+    """The paragraph's style name; "" when styles.xml is damaged (the text is still read)."""
+    try:
+        style = paragraph.style
+        return str(style.name or "") if style is not None else ""
+    except Exception:
+        return ""
 
 
 def _check_archive(data: bytes) -> None:

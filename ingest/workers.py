@@ -17,6 +17,7 @@ import contextlib
 import logging
 import multiprocessing.connection
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -202,13 +203,22 @@ class WorkerPool(Generic[J, R]):
             assert ticket is not None
             if worker.conn in ready:
                 try:
-                    got_ticket, ok, value = worker.conn.recv()
+                    message = worker.conn.recv_bytes()
                 except (EOFError, OSError):
                     results[ticket] = WorkerCrashed(_exit_description(worker.process))
                     self._retire(worker)
                     continue
-                results[got_ticket] = value if ok else _as_exception(value)
                 worker.ticket = None
+                try:
+                    got_ticket, ok, value = pickle.loads(message)
+                except Exception as exc:
+                    # It pickled in the child but does not unpickle here: typically an
+                    # exception class whose __init__ takes other arguments than its args.
+                    results[ticket] = IngestError(
+                        FailureReason.INTERNAL, f"the reader's answer could not be read back: {exc}"[:300]
+                    )
+                    continue
+                results[got_ticket] = value if ok else _as_exception(value)
             elif now >= worker.deadline:
                 results[ticket] = TaskTimeout(f"still running after {self._timeout:.0f} s; stopped")
                 self._retire(worker)
