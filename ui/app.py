@@ -1,7 +1,7 @@
 """searchapp's web UI. Start it with `searchapp ui`, or `streamlit run ui/app.py`.
 
 Pages: Search (the default), Upload, Library and Status. Each page script in
-`ui/pages/` is one line; the pages themselves live in `ui/views/`.
+`ui/screens/` is one line; the pages themselves live in `ui/views/`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ from searchapp.errors import SearchAppError  # noqa: E402
 from ui.auth import require_login  # noqa: E402
 from ui.feedback import show_error  # noqa: E402
 
+# Not `pages/`: a folder of that name beside this script puts Streamlit in its legacy
+# multipage mode, where a rerun can run a page script without this one (and without
+# the sign-in check above it).
 PAGES = (
-    ("pages/search.py", "Search", ":material/search:"),
-    ("pages/upload.py", "Upload", ":material/upload:"),
-    ("pages/library.py", "Library", ":material/folder_open:"),
-    ("pages/status.py", "Status", ":material/monitor_heart:"),
+    ("screens/search.py", "Search", ":material/search:"),
+    ("screens/upload.py", "Upload", ":material/upload:"),
+    ("screens/library.py", "Library", ":material/folder_open:"),
+    ("screens/status.py", "Status", ":material/monitor_heart:"),
 )
 
 

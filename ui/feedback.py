@@ -27,8 +27,8 @@ from ui.render import escape_markdown
 
 logger = logging.getLogger(__name__)
 
-UPLOAD_PAGE = "pages/upload.py"
-SEARCH_PAGE = "pages/search.py"
+UPLOAD_PAGE = "screens/upload.py"
+SEARCH_PAGE = "screens/search.py"
 
 _TITLES: tuple[tuple[type[SearchAppError], str], ...] = (
     (EmptyQueryError, "Type something to search for"),
