@@ -128,6 +128,7 @@ def test_upload_search_and_open_pdf_at_page(server: Server, tmp_path: Path) -> N
             headless=True,
             args=CHROMIUM_FLAGS,
             viewport={"width": 1280, "height": 1000},
+            accept_downloads=True,
         )
         try:
             page = context.pages[0] if context.pages else context.new_page()
@@ -175,6 +176,16 @@ def test_upload_search_and_open_pdf_at_page(server: Server, tmp_path: Path) -> N
             }
             _save(page, "browser-search-results.png", tmp_path)
 
+            # The original downloads as it was uploaded.
+            with page.expect_download(timeout=30_000) as download:
+                first.get_by_role("button", name="Download original").click()
+            assert download.value.suggested_filename == PDF.name
+            assert Path(download.value.path()).read_bytes() == PDF.read_bytes()
+
+            # The context expander shows the passages around the hit.
+            first.get_by_text("Context: the passages around this one").click()
+            expect(first).to_contain_text("This passage", timeout=30_000)
+
             # Open the top PDF hit at its page: the link carries a Blob URL with #page=N.
             page_number = int(re.search(r"page (\d+)", texts[0]).group(1))  # type: ignore[union-attr]
             first.get_by_role("button", name=re.compile(rf"Open at page {page_number}")).click()
@@ -197,6 +208,10 @@ def test_upload_search_and_open_pdf_at_page(server: Server, tmp_path: Path) -> N
                 " return String.fromCharCode(...b.slice(0, 5)); }"
             )
             assert magic == "%PDF-"
+            # Chromium's PDF viewer (an extension frame) shows that page.
+            viewer = next(f for f in pdf_tab.frames if f.url.startswith("chrome-extension://"))
+            expect(viewer.locator("#pageSelector")).to_have_value(str(page_number), timeout=30_000)
+            _save(pdf_tab, "browser-pdf-at-page.png", tmp_path)
             pdf_tab.close()
 
             # Hostile Markdown renders as literal text: no script ran, no link, no image.

@@ -47,7 +47,8 @@ def render() -> None:
 
     chunks = sum(r.chunks for r in records)
     size = sum(r.size for r in records)
-    st.caption(f"{len(records)} documents · {chunks} chunks · {format_size(size)} of originals")
+    documents = f"{len(records)} document{'s' if len(records) != 1 else ''}"
+    st.caption(f"{documents} · {chunks} chunks · {format_size(size)} of originals")
     needle = st.text_input("Find a document", key="library_find", placeholder="part of a name or a tag")
     shown = [r for r in records if _matches(r, needle)]
     st.dataframe(table_rows(shown), hide_index=True, column_config=_COLUMNS, key="library_table")
@@ -169,7 +170,7 @@ def _reingest(record: DocumentRecord) -> None:
     progress = IngestProgress([record.source], label=f"Re-ingesting {record.source}…")
     try:
         report = shared.reingest([record.doc_id], progress)
-    except SearchAppError as exc:
+    except Exception as exc:  # the status box must not stay "running"
         progress.status.update(label="Re-ingest stopped", state="error")
         show_error(exc)
         return

@@ -15,7 +15,6 @@ import streamlit as st
 
 from ingest.text import display_name
 from ingest.types import FileOutcome, SourceFile
-from searchapp.errors import SearchAppError
 from ui.context import ingestor_or_stop, library_or_stop
 from ui.feedback import SEARCH_PAGE, show_error
 from ui.outcomes import show_summary, upload_key
@@ -91,7 +90,7 @@ def _ingest(shared: SharedIngestor, new: list[tuple[str, str, bytes]], tags: tup
     files = [SourceFile(source=name, data=data, tags=tags) for _, name, data in new]
     try:
         report = shared.ingest(files, progress)
-    except SearchAppError as exc:
+    except Exception as exc:  # the status box must not stay "running"
         progress.status.update(label="Indexing stopped", state="error", expanded=True)
         show_error(exc)
         return
