@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,6 +103,17 @@ def server(tmp_path: Path) -> Iterator[Server]:
             process.wait(timeout=10)
 
 
+def _pdf_viewer_frame(tab: Any, timeout: float = 30) -> Any:
+    """The frame of Chromium's built-in PDF viewer, once it has attached."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for frame in tab.frames:
+            if frame.url.startswith("chrome-extension://"):
+                return frame
+        tab.wait_for_timeout(250)
+    pytest.fail(f"no PDF viewer frame in {tab.url} after {timeout:.0f} s: {[f.url for f in tab.frames]}")
+
+
 def _save(page: object, name: str, tmp_path: Path) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     target = ARTIFACTS / name
@@ -118,7 +130,7 @@ def test_upload_search_and_open_pdf_at_page(server: Server, tmp_path: Path) -> N
         pytest.fail("Debian's chromium is missing: apt-get install -y chromium (scripts/test.sh does this)")
     if not PDF.is_file():
         pytest.fail(f"the shared PDF corpus is missing: {PDF}")
-    hostile = tmp_path / "tracking-notes.md"
+    hostile = tmp_path / "tracking-notes [x](javascript:window.__xss=4) <img src=x onerror=window.__xss=5>.md"
     hostile.write_text(HOSTILE_MD, encoding="utf-8")
 
     with sync_playwright() as p:
@@ -209,7 +221,7 @@ def test_upload_search_and_open_pdf_at_page(server: Server, tmp_path: Path) -> N
             )
             assert magic == "%PDF-"
             # Chromium's PDF viewer (an extension frame) shows that page.
-            viewer = next(f for f in pdf_tab.frames if f.url.startswith("chrome-extension://"))
+            viewer = _pdf_viewer_frame(pdf_tab)
             expect(viewer.locator("#pageSelector")).to_have_value(str(page_number), timeout=30_000)
             _save(pdf_tab, "browser-pdf-at-page.png", tmp_path)
             pdf_tab.close()
@@ -217,7 +229,8 @@ def test_upload_search_and_open_pdf_at_page(server: Server, tmp_path: Path) -> N
             # Hostile Markdown renders as literal text: no script ran, no link, no image.
             box.fill("tracking pixel shipping quirks")
             box.press("Enter")
-            hostile_card = page.locator('[class*="st-key-hit-"]', has_text="tracking-notes.md").first
+            hostile_card = page.locator('[class*="st-key-hit-"]', has_text="tracking-notes").first
+            expect(hostile_card).to_contain_text(hostile.name, timeout=60_000)
             expect(hostile_card).to_contain_text("[click me](javascript:window.__xss=3)", timeout=60_000)
             expect(hostile_card).to_contain_text("<script>window.__xss = 1</script>")
             expect(hostile_card).to_contain_text("$E=mc^2$")

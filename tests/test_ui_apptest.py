@@ -9,6 +9,7 @@ library and ingestor when it ends.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import re
 import subprocess
@@ -24,7 +25,7 @@ from streamlit.testing.v1 import AppTest
 
 from ingest.pipeline import Ingestor
 from ingest.types import SourceFile
-from searchapp import Library, Settings
+from searchapp import Library, SearchResponse, Settings
 from tests.conftest import PDF_DIR, ROOT
 from tests.helpers import make_docx, make_pdf
 from ui import resources
@@ -398,11 +399,39 @@ def test_invalid_filter_is_an_error_message(corpus_app: AppTest) -> None:
 def test_mode_selector_appears_with_more_than_one_mode(
     corpus_app: AppTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Hybrid search is being added in parallel: stand in for it to check the selector and cards."""
+    modes_seen: list[str | None] = []
+    dense_search = Library.search
+
+    def fake_hybrid(self: Library, query: str, **kwargs: Any) -> SearchResponse:
+        modes_seen.append(kwargs.get("mode"))
+        response = dense_search(self, query, **{**kwargs, "mode": "dense"})
+        if kwargs.get("mode") != "hybrid":
+            return response
+        hits = tuple(
+            dataclasses.replace(hit, fused_score=1 / (60 + hit.rank), dense_rank=hit.rank, keyword_rank=None)
+            for hit in response.hits
+        )
+        return dataclasses.replace(response, hits=hits, mode="hybrid")
+
     monkeypatch.setattr(Library, "search_modes", property(lambda self: ("dense", "hybrid")))
+    monkeypatch.setattr(Library, "search", fake_hybrid)
     at = corpus_app
     search(at, "refunds")
     assert at.radio(key="mode").options == ["Semantic", "Hybrid"]
     assert at.radio(key="mode").value == "dense"
+    assert not [c for c in at.caption if c.value.startswith("Fused rank score")]
+
+    at.radio(key="mode").set_value("hybrid")
+    found = cards(run(at))
+    assert modes_seen[-1] == "hybrid"
+    fused = [c.value for c in at.caption if c.value.startswith("Fused rank score")]
+    assert len(fused) == len(found)
+    assert fused[0] == (
+        "Fused rank score 0.0164 · semantic rank 1 · keyword rank — · "
+        "the score above is the cosine similarity"
+    )
+    assert found[0].score > 0  # the bar still shows the cosine similarity
 
 
 # ---------------------------------------------------------------- untrusted text
