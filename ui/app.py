@@ -19,16 +19,7 @@ import streamlit as st  # noqa: E402
 from searchapp.errors import SearchAppError  # noqa: E402
 from ui.auth import require_login  # noqa: E402
 from ui.feedback import show_error  # noqa: E402
-
-# Not `pages/`: a folder of that name beside this script puts Streamlit in its legacy
-# multipage mode, where a rerun can run a page script without this one (and without
-# the sign-in check above it).
-PAGES = (
-    ("screens/search.py", "Search", ":material/search:"),
-    ("screens/upload.py", "Upload", ":material/upload:"),
-    ("screens/library.py", "Library", ":material/folder_open:"),
-    ("screens/status.py", "Status", ":material/monitor_heart:"),
-)
+from ui.nav import PAGES  # noqa: E402
 
 
 def main() -> None:

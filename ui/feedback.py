@@ -23,12 +23,10 @@ from searchapp.errors import (
     StoreLockedError,
     StoreUnavailableError,
 )
+from ui.nav import UPLOAD_PAGE
 from ui.render import escape_markdown
 
 logger = logging.getLogger(__name__)
-
-UPLOAD_PAGE = "screens/upload.py"
-SEARCH_PAGE = "screens/search.py"
 
 _TITLES: tuple[tuple[type[SearchAppError], str], ...] = (
     (EmptyQueryError, "Type something to search for"),

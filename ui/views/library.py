@@ -14,8 +14,9 @@ from searchapp.library import Library
 from searchapp.types import DocumentRecord
 from ui.cards import MIME_TYPES, download_name
 from ui.context import ingestor_or_stop, library_or_stop
-from ui.feedback import UPLOAD_PAGE, show_error
+from ui.feedback import show_error
 from ui.filters_panel import TYPE_LABELS
+from ui.nav import UPLOAD_PAGE
 from ui.outcomes import show_summary
 from ui.progress import IngestProgress
 from ui.render import format_size, format_time, one_line, parse_tags, tags_label

@@ -16,7 +16,8 @@ import streamlit as st
 from ingest.text import display_name
 from ingest.types import FileOutcome, SourceFile
 from ui.context import ingestor_or_stop, library_or_stop
-from ui.feedback import SEARCH_PAGE, show_error
+from ui.feedback import show_error
+from ui.nav import SEARCH_PAGE
 from ui.outcomes import show_summary, upload_key
 from ui.progress import IngestProgress
 from ui.render import parse_tags
