@@ -8,6 +8,7 @@ uses it, with that session's progress callback.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -49,8 +50,11 @@ def load_settings() -> Settings:
 
 
 def settings_key(settings: Settings) -> str:
-    """What identifies a library: two sessions with equal settings share one."""
-    return repr(settings)
+    """What identifies a library: two sessions with equal settings share one.
+
+    A digest, so that no setting (the server token, say) sits in a cache key in clear.
+    """
+    return hashlib.sha256(repr(settings).encode("utf-8")).hexdigest()
 
 
 class SharedIngestor:
@@ -104,7 +108,7 @@ def _library(key: str, _settings: Settings) -> Library:
     load = getattr(library.embedder, "load", None)
     if callable(load):  # load now, under the spinner, rather than in the first search
         load()
-    logger.info("opened library %s", key)
+    logger.info("opened collection %s (%s)", _settings.collection, _settings.server_url or _settings.data_dir)
     return library
 
 
