@@ -6,13 +6,14 @@ import base64
 import re
 
 import pytest
+from streamlit.runtime.scriptrunner import StopException
 
 from ingest.types import FileOutcome, Progress
 from searchapp.errors import FailureReason
 from tests.helpers import make_pdf
 from ui.outcomes import summary_lines, upload_key
 from ui.pdf_link import open_pdf_html
-from ui.progress import batch_text, stage_fraction
+from ui.progress import IngestProgress, batch_text, stage_fraction
 from ui.render import (
     WORD_JOINER,
     escape_markdown,
@@ -184,3 +185,20 @@ def test_progress_fractions_rise_through_the_stages() -> None:
     fractions = [stage_fraction(event(s)) for s in ("read", "extract", "embed", "write", "done")]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert batch_text(event("embed")) == "1 of 3 files done · 10 of 40 passages embedded"
+
+
+def test_a_rerun_during_ingest_is_deferred_until_the_batch_is_done() -> None:
+    progress = IngestProgress(["a.pdf"], label="Indexing")  # bare mode: no script running
+    calls: list[float] = []
+
+    class Interrupted:
+        def progress(self, value: float, text: str = "") -> None:
+            calls.append(value)
+            raise StopException()
+
+    progress.batch = Interrupted()  # type: ignore[assignment]
+    progress(Progress("read", "a.pdf", 0, 1, 0, 0))  # must not raise inside the pipeline
+    progress(Progress("done", "a.pdf", 1, 1, 3, 3))
+    assert calls == [0.0] and progress.events == 2
+    with pytest.raises(StopException):
+        progress.raise_deferred()

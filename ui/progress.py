@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import RerunException, StopException
 
 from ingest.types import IngestReport, Progress
 from ui.render import one_line
@@ -37,7 +38,12 @@ def batch_text(event: Progress) -> str:
 
 
 class IngestProgress:
-    """Progress callback drawing into an `st.status` container."""
+    """Progress callback drawing into an `st.status` container.
+
+    A click elsewhere during ingestion makes Streamlit raise a rerun (or stop) from the
+    next UI update, here inside the pipeline. The batch is finished first instead: the
+    request is kept and re-raised by `raise_deferred` once the outcomes are saved.
+    """
 
     def __init__(self, names: Sequence[str], *, label: str) -> None:
         self.status: Any = st.status(label, expanded=True)
@@ -45,9 +51,23 @@ class IngestProgress:
             self.batch = st.progress(0.0, text=f"0 of {len(names)} files done")
             self.files = {name: st.progress(0.0, text=f"{one_line(name)} · waiting") for name in names}
         self.events = 0
+        self.deferred: RerunException | StopException | None = None
 
     def __call__(self, event: Progress) -> None:
         self.events += 1
+        if self.deferred is not None:
+            return
+        try:
+            self._draw(event)
+        except (RerunException, StopException) as request:
+            self.deferred = request
+
+    def raise_deferred(self) -> None:
+        """Carry out a rerun or stop that arrived while the batch was running."""
+        if self.deferred is not None:
+            raise self.deferred
+
+    def _draw(self, event: Progress) -> None:
         if event.files_total:
             self.batch.progress(event.files_done / event.files_total, text=batch_text(event))
         bar = self.files.get(event.source)

@@ -175,8 +175,9 @@ def _reingest(record: DocumentRecord) -> None:
         progress.status.update(label="Re-ingest stopped", state="error")
         show_error(exc)
         return
-    progress.finish(report)
     st.session_state[FLASH_KEY] = ("reingested", list(report.outcomes))
+    progress.raise_deferred()
+    progress.finish(report)
     st.rerun()
 
 

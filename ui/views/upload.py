@@ -95,13 +95,14 @@ def _ingest(shared: SharedIngestor, new: list[tuple[str, str, bytes]], tags: tup
         progress.status.update(label="Indexing stopped", state="error", expanded=True)
         show_error(exc)
         return
-    progress.finish(report)
     # The report starts with any document a crash had left half-ingested; ours come last.
     outcomes = list(report.outcomes[-len(files) :])
     seen: dict[str, FileOutcome] = st.session_state[SEEN_KEY]
     for (key, _, _), outcome in zip(new, outcomes, strict=True):
         seen[key] = outcome
     st.session_state[LAST_KEY] = outcomes
+    progress.raise_deferred()
+    progress.finish(report)
     if report.ingested:
         st.toast(
             f"Indexed {report.chunks_written} chunks from {len(report.ingested)} file(s)",
