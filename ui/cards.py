@@ -107,14 +107,14 @@ def _open_at_page(hit: Hit, library: Library) -> None:
     with panel:
         if not panel.open:
             return
-        record = library.find_by_id(hit.doc_id)
-        if record is None:
-            st.warning("This document is no longer in the library.")
-            return
-        if record.size > MAX_INLINE_BYTES:
-            st.info("This PDF is too large to open from here; use **Download original**.")
-            return
-        try:
+        try:  # a fragment rerun: errors are not caught by the page guard in ui/app.py
+            record = library.find_by_id(hit.doc_id)
+            if record is None:
+                st.warning("This document is no longer in the library.")
+                return
+            if record.size > MAX_INLINE_BYTES:
+                st.info("This PDF is too large to open from here; use **Download original**.")
+                return
             data = library.original(hit.doc_id)
         except SearchAppError as exc:
             show_error(exc)
