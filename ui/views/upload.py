@@ -104,8 +104,9 @@ def _ingest(shared: SharedIngestor, new: list[tuple[str, str, bytes]], tags: tup
     progress.raise_deferred()
     progress.finish(report)
     if report.ingested:
+        count = len(report.ingested)
         st.toast(
-            f"Indexed {report.chunks_written} chunks from {len(report.ingested)} file(s)",
+            f"Indexed {report.chunks_written} chunks from {count} file{'s' if count != 1 else ''}",
             icon=":material/check_circle:",
         )
 
