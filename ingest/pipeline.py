@@ -135,6 +135,36 @@ class Ingestor:
             self._refresh_keyword_index(resumed, report)
         return IngestReport(outcomes=resumed.outcomes + report.outcomes)
 
+    def reingest(self, doc_ids: Iterable[str]) -> IngestReport:
+        """Re-extract, re-chunk and re-embed documents from their kept originals.
+
+        Each document is replaced in place, as an edited file would be; one that cannot be
+        read again is left as it was. A document that is unknown or whose original is
+        missing is reported as failed.
+        """
+        files: list[SourceFile] = []
+        missing: list[FileOutcome] = []
+        for doc_id in doc_ids:
+            record = self.library.find_by_id(doc_id)
+            if record is None or not self.library.originals.has(doc_id):
+                what = "is not in the library" if record is None else "has no kept original"
+                missing.append(
+                    _failed(
+                        record.source if record else doc_id[:12],
+                        FailureReason.UNREADABLE,
+                        f"the document {what}; ingest the file again",
+                        time.monotonic(),
+                    )
+                )
+                continue
+            data = self.library.original(doc_id)
+            files.append(SourceFile(source=record.source, data=data, mtime=record.mtime, tags=record.tags))
+        with self._run_lock:
+            # `resuming` skips the "unchanged" shortcut: the bytes are the same on purpose.
+            report = self._run(files, resuming=True)
+            self._refresh_keyword_index(report)
+        return IngestReport(outcomes=report.outcomes + tuple(missing))
+
     def resume_pending(self) -> IngestReport:
         """Finish documents whose ingestion a crash interrupted (from their kept originals)."""
         with self._run_lock:

@@ -1,0 +1,43 @@
+"""searchapp's web UI. Start it with `searchapp ui`, or `streamlit run ui/app.py`.
+
+Pages: Search (the default), Upload, Library and Status. Each page script in
+`ui/screens/` is one line; the pages themselves live in `ui/views/`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run` puts this file's folder on sys.path, not the project root.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+from searchapp.errors import SearchAppError  # noqa: E402
+from ui.auth import require_login  # noqa: E402
+from ui.feedback import show_error  # noqa: E402
+from ui.nav import PAGES  # noqa: E402
+
+
+def main() -> None:
+    st.set_page_config(page_title="searchapp", page_icon=":material/travel_explore:", layout="centered")
+    try:
+        require_login()
+    except SearchAppError as exc:
+        show_error(exc)
+        st.stop()
+    pages = [
+        st.Page(path, title=title, icon=icon, default=index == 0)
+        for index, (path, title, icon) in enumerate(PAGES)
+    ]
+    page = st.navigation(pages, position="top")
+    try:
+        page.run()
+    except Exception as exc:  # st.stop and st.rerun are BaseExceptions and pass through
+        show_error(exc)
+
+
+main()

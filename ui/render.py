@@ -1,0 +1,160 @@
+"""Pure text helpers for the UI: inert Markdown, query-term highlighting, labels.
+
+Document text is untrusted. `st.markdown` already refuses raw HTML, but it still turns
+Markdown into live links, remote images (tracking pixels), `$math$` and `:directives:`.
+So every piece of document text that reaches Markdown goes through `escape_markdown`,
+which backslash-escapes all ASCII punctuation (CommonMark allows that for every one of
+them), and the only markup in the output is the markup added here.
+
+Escapes do not stop GFM's autolink literals (`www.x.org`, `https://…`, `a@b.org`):
+they are found in the text after parsing, escapes already resolved (seen in Chromium).
+An invisible WORD JOINER inside each such pattern stops them; the text reads the same.
+
+No Streamlit import: these functions are unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark.
+_ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+# Control characters other than tab and newline (and bidi overrides) are never shown.
+_INVISIBLE_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_WORD_RE = re.compile(r"[^\W_]+")
+_BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
+_SPACES_RE = re.compile(r"\s+")
+WORD_JOINER = "\u2060"
+# Where GFM would start an autolink: "://" (URLs), "www." and the "@" of an e-mail address.
+_AUTOLINK_RE = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<!\u2060)(?=@)", re.IGNORECASE)
+
+HIGHLIGHT_COLOR = "yellow"  # its shade is set in .streamlit/config.toml
+MIN_TERM_CHARS = 2
+MAX_TERMS = 24
+
+# Words too common to be worth highlighting.
+_STOPWORD_TEXT = """a an and are as at be but by can do does for from has have how i if in into is it its
+    of on or our so than that the their them then there these they this to was we were what
+    when where which who why will with you your"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def clean_text(text: str) -> str:
+    """Drop control and bidi-override characters; keep tabs and newlines."""
+    return _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", text))
+
+
+def defuse_autolinks(text: str) -> str:
+    """Put a WORD JOINER where GFM would turn plain text into a link (idempotent)."""
+    return _AUTOLINK_RE.sub(WORD_JOINER, text)
+
+
+def _escape(text: str) -> str:
+    return "".join("\\" + ch if ch in _ASCII_PUNCTUATION else ch for ch in text)
+
+
+def escape_markdown(text: str) -> str:
+    """`text` as Markdown that renders literally: no links, images, HTML, math or emphasis.
+
+    Newlines are kept; `flow` or `one_line` decide what they become.
+    """
+    return _escape(defuse_autolinks(clean_text(text)))
+
+
+def one_line(text: str) -> str:
+    """Untrusted text for a label: escaped, whitespace collapsed to single spaces."""
+    return escape_markdown(_SPACES_RE.sub(" ", text).strip())
+
+
+def flow(text: str) -> list[str]:
+    """Paragraphs of a passage, each on one line (PDF line breaks are not sentence breaks)."""
+    paragraphs = _BLANK_LINE_RE.split(clean_text(text).replace("\r\n", "\n").replace("\r", "\n"))
+    return [p for p in (_SPACES_RE.sub(" ", raw).strip() for raw in paragraphs) if p]
+
+
+def query_terms(query: str) -> list[str]:
+    """The words of a query worth highlighting: lower case, no stopwords, longest first."""
+    terms: list[str] = []
+    for word in _WORD_RE.findall(clean_text(query).casefold()):
+        if len(word) >= MIN_TERM_CHARS and word not in STOPWORDS and word not in terms:
+            terms.append(word)
+    return sorted(terms, key=len, reverse=True)[:MAX_TERMS]
+
+
+def highlight(text: str, terms: Sequence[str]) -> str:
+    """Escaped Markdown of one line of text, with words that start with a term highlighted.
+
+    The text is split into matches and the rest; every piece is escaped before any markup
+    is added, and a highlighted word holds only letters and digits.
+    """
+    text = defuse_autolinks(clean_text(text))
+    if not terms:
+        return _escape(text)
+    pattern = re.compile(
+        r"(?<![^\W_])(?:" + "|".join(re.escape(t) for t in terms) + r")[^\W_]*", re.IGNORECASE
+    )
+    out: list[str] = []
+    position = 0
+    for match in pattern.finditer(text):
+        before = text[position : match.start()]
+        out.append(_escape(before))
+        # A directive right after a ':' is not parsed; a word joiner separates them.
+        joiner = WORD_JOINER if before.endswith(":") else ""
+        out.append(f"{joiner}:{HIGHLIGHT_COLOR}-background[**{_escape(match.group(0))}**]")
+        position = match.end()
+    out.append(_escape(text[position:]))
+    return "".join(out)
+
+
+def passage_markdown(text: str, terms: Sequence[str]) -> str:
+    """A passage as inert Markdown paragraphs with the query terms highlighted."""
+    return "\n\n".join(highlight(paragraph, terms) for paragraph in flow(text)) or "*(empty passage)*"
+
+
+def score_fraction(score: float) -> float:
+    """A cosine similarity as the fill of a 0..1 bar (negative similarities show empty)."""
+    return min(1.0, max(0.0, float(score)))
+
+
+def format_score(score: float) -> str:
+    return f"{score:.3f}"
+
+
+def format_size(size: int) -> str:
+    """Bytes in the largest unit that keeps the number readable: 980 B, 12.3 KB, 4.1 MB."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def format_time(epoch: int) -> str:
+    """Epoch seconds as local 'YYYY-MM-DD HH:MM'; '—' when unknown."""
+    if epoch <= 0:
+        return "—"
+    return dt.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M")
+
+
+def location_label(source: str, page: int | None, heading: str) -> str:
+    """'**name** · page 3 · Heading' as inert Markdown (the name and heading are untrusted)."""
+    parts = [f"**{one_line(source)}**" if source.strip() else "**(unnamed)**"]
+    if page is not None:
+        parts.append(f"page {page}")
+    if heading.strip():
+        parts.append(one_line(heading))
+    return " · ".join(parts)
+
+
+def tags_label(tags: Iterable[str]) -> str:
+    """Tags as inert Markdown, comma-separated."""
+    return ", ".join(one_line(tag) for tag in tags)
+
+
+def parse_tags(text: str) -> tuple[str, ...]:
+    """'a, b ,a' -> ('a', 'b'): comma-separated, trimmed, de-duplicated, order kept."""
+    return tuple(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
