@@ -370,7 +370,17 @@ def ui(
 
     with _errors():
         settings = _settings(data_dir, collection, model, server_url)
-    command, env = streamlit_command(settings, host=host, port=port)
+    given = {
+        f"SEARCHAPP_{name.upper()}": str(value)
+        for name, value in (
+            ("data_dir", data_dir),
+            ("collection", collection),
+            ("model", model),
+            ("server_url", server_url),
+        )
+        if value is not None
+    }
+    command, env = streamlit_command(settings, host=host, port=port, given=given)
     err(f"searchapp UI on http://{host}:{port} (data: {settings.server_url or settings.data_dir})")
     os.execvpe(command[0], command, env)
 

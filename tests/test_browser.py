@@ -81,7 +81,7 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout
 def server(tmp_path: Path) -> Iterator[Server]:
     settings = Settings.load(environ={}, data_dir=tmp_path / "data")  # the real default model
     port = _free_port()
-    command, env = streamlit_command(settings, host="127.0.0.1", port=port)
+    command, env = streamlit_command(settings, host="127.0.0.1", port=port, given=settings.to_environment())
     env.update(
         PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         SEARCHAPP_MIN_FREE_MB="1",

@@ -35,6 +35,8 @@ def config_flags(path: Path | None = None) -> list[str]:
             name = f"{prefix}.{key}" if prefix else key
             if isinstance(value, dict):
                 walk(name, value)
+            elif isinstance(value, list):  # a "multiple" option: one flag per value
+                flags.extend(f"--{name}={item}" for item in value)
             else:
                 text = str(value).lower() if isinstance(value, bool) else str(value)
                 flags.append(f"--{name}={text}")
@@ -43,8 +45,15 @@ def config_flags(path: Path | None = None) -> list[str]:
     return flags
 
 
-def streamlit_command(settings: Settings, *, host: str, port: int) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment that start the UI."""
+def streamlit_command(
+    settings: Settings, *, host: str, port: int, given: dict[str, str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that start the UI.
+
+    Only the settings given on the command line (`given`, as SEARCHAPP_* variables) are
+    passed on: the app reads everything else itself, environment first, then secrets,
+    so a value in `secrets.toml` is not overridden by a default.
+    """
     command = [
         sys.executable,
         "-m",
@@ -55,5 +64,5 @@ def streamlit_command(settings: Settings, *, host: str, port: int) -> tuple[list
         f"--server.address={host}",
         f"--server.port={port}",
     ]
-    env = {**os.environ, **settings.to_environment()}
+    env = {**os.environ, **(given or {})}
     return command, env
