@@ -4,11 +4,11 @@ This is the object every front end opens: the CLI, the Streamlit UI, the evaluat
 command and the Python API. The ingest package writes through `write_document`, so
 the chunk collection, the catalog and the kept originals change together:
 
-    1. the original bytes are stored by hash (idempotent)
+    1. the original bytes are stored by hash (idempotent), with a sidecar naming them
     2. the catalog records the new document as `pending` (naming what it replaces)
-    3. the old version's chunks, and any leftovers of an interrupted attempt, are deleted
+    3. leftovers of an interrupted attempt at this same document are deleted
     4. the new chunks are added
-    5. the old catalog record and original go; the new record becomes `done`
+    5. the old version's chunks, catalog record and original go; the new record is `done`
 
 A crash anywhere leaves a `pending` record, which `pending_documents` reports and the
 ingest pipeline finishes from the kept original the next time it runs.
@@ -326,62 +326,88 @@ class Library:
 
         The steps of the module docstring run once for the whole group, not once per
         document: a few Chroma calls whatever the group's size, which is what makes many
-        small files fast. A crash leaves every document of the group `pending`.
+        small files fast. New versions go in before old ones come out, so a reader may
+        briefly see both but never neither. A crash leaves the group `pending`; an error
+        before the old versions are retired (a full disk, a lost server) is undone.
         """
         if not writes:
             return []
         with self._write_lock:
-            for write in writes:
-                self.originals.put(write.original, _original_info(write.record))
-            replaced = [
-                w.replaces.doc_id for w in writes if w.replaces and w.replaces.doc_id != w.record.doc_id
-            ]
-            for doc_id in replaced:  # a rebuild from originals must never bring an old version back
-                self.originals.forget(doc_id)
-            generation = self._new_generation()
-            self.store.put_records(
-                [
-                    dataclasses.replace(
-                        w.record,
-                        state="pending",
-                        replaces=w.replaces.doc_id
-                        if w.replaces and w.replaces.doc_id != w.record.doc_id
-                        else "",
-                    )
-                    for w in writes
-                ]
+            known = self.store.known_records([w.record.doc_id for w in writes])
+            try:
+                generation = self._add_new_versions(writes)
+            except BaseException:
+                self._roll_back([w.record.doc_id for w in writes if w.record.doc_id not in known])
+                raise
+            return self._retire_old_versions(writes, generation)
+
+    def _add_new_versions(self, writes: Sequence[DocumentWrite]) -> str:
+        """Steps 1-4: undoable, because every older version is still whole."""
+        for write in writes:
+            self.originals.put(write.original, _original_info(write.record))
+        generation = self._new_generation()
+        self.store.put_records(
+            [dataclasses.replace(w.record, state="pending", replaces=_replaced_id(w)) for w in writes]
+        )
+        # Leftovers of an interrupted attempt carry the same ids, and `add` ignores existing ids.
+        self.store.delete_chunks_of([w.record.doc_id for w in writes])
+        self.store.add_chunks(
+            [cid for w in writes for cid in w.rows.ids],
+            np.concatenate([w.rows.embeddings for w in writes]),
+            [text for w in writes for text in w.rows.texts],
+            [meta for w in writes for meta in w.rows.metadatas],
+        )
+        return generation
+
+    def _retire_old_versions(self, writes: Sequence[DocumentWrite], generation: str) -> list[DocumentRecord]:
+        """Step 5: past this point a failure leaves the group `pending`, finished from the originals."""
+        replaced = [doc_id for w in writes if (doc_id := _replaced_id(w))]
+        for doc_id in replaced:  # a rebuild from originals must never bring an old version back
+            self.originals.forget(doc_id)
+        self.store.delete_chunks_of(replaced)
+        embeddings = np.concatenate([w.rows.embeddings for w in writes])
+        rows = [
+            (cid, text, meta, keywords)
+            for w in writes
+            for cid, text, meta, keywords in zip(
+                w.rows.ids, w.rows.texts, w.rows.metadatas, w.rows.keyword_tokens(), strict=True
             )
-            stale = replaced + [w.record.doc_id for w in writes]  # old versions, and leftovers of a crash
-            self.store.delete_chunks_of(stale)
-            ids = [cid for w in writes for cid in w.rows.ids]
-            embeddings = np.concatenate([w.rows.embeddings for w in writes])
-            texts = [text for w in writes for text in w.rows.texts]
-            metadatas = [meta for w in writes for meta in w.rows.metadatas]
-            self.store.add_chunks(ids, embeddings, texts, metadatas)
-            self.local.apply(
-                generation=generation,
-                delete_docs=stale,
-                add=[
-                    (cid, text, meta, embeddings[i], keywords)
-                    for i, (cid, text, meta, keywords) in enumerate(
-                        zip(
-                            ids,
-                            texts,
-                            metadatas,
-                            [k for w in writes for k in w.rows.keyword_tokens()],
-                            strict=True,
-                        )
-                    )
-                ],
-            )
-            self.store.delete_records(replaced)
-            for doc_id in replaced:
-                self._drop_original_if_unused(doc_id)
-            done = [
-                dataclasses.replace(w.record, state="done", replaces="", chunks=len(w.rows)) for w in writes
-            ]
-            self.store.put_records(done)
-            return done
+        ]
+        self.local.apply(
+            generation=generation,
+            delete_docs=replaced + [w.record.doc_id for w in writes],
+            add=[
+                (cid, text, meta, embeddings[i], keywords)
+                for i, (cid, text, meta, keywords) in enumerate(rows)
+            ],
+        )
+        self.store.delete_records(replaced)
+        for doc_id in replaced:
+            self._drop_original_if_unused(doc_id)
+        done = [dataclasses.replace(w.record, state="done", replaces="", chunks=len(w.rows)) for w in writes]
+        self.store.put_records(done)
+        return done
+
+    def _roll_back(self, fresh: Sequence[str]) -> None:
+        """After a failed write, remove what it added for documents that did not exist before.
+
+        Older versions are untouched until `_retire_old_versions`, so this loses nothing.
+        Best effort (on a full disk even a delete can fail): whatever stays is a `pending`
+        record that the next ingest finishes, and the health check reports.
+        """
+        for step, action in (
+            ("chunks", lambda: self.store.delete_chunks_of(fresh)),
+            ("catalog records", lambda: self.store.delete_records(fresh)),
+        ):
+            try:
+                action()
+            except Exception as exc:
+                logger.warning("could not roll back the %s of a failed write: %s", step, exc)
+        for doc_id in fresh:
+            try:
+                self.originals.delete(doc_id)
+            except OSError as exc:
+                logger.warning("could not remove the original of a failed write: %s", exc)
 
     def update_tags(self, doc_id: str, tags: Sequence[str]) -> DocumentRecord:
         """Replace a document's tags on its catalog record and on every chunk."""
@@ -431,3 +457,9 @@ def open_library(settings: Settings | None = None, **overrides: Any) -> Library:
 
 def _original_info(record: DocumentRecord) -> OriginalInfo:
     return OriginalInfo(source=record.source, tags=record.tags, mtime=record.mtime)
+
+
+def _replaced_id(write: DocumentWrite) -> str:
+    """The id of the older version this write replaces, or '' (none, or the same bytes)."""
+    old = write.replaces
+    return old.doc_id if old is not None and old.doc_id != write.record.doc_id else ""

@@ -490,6 +490,13 @@ class ChromaStore:
             offset += page
         return sorted(out, key=lambda r: (r.source.lower(), r.doc_id))
 
+    def known_records(self, doc_ids: Sequence[str]) -> set[str]:
+        """Which of these documents the catalog already holds (in any state)."""
+        if not doc_ids:
+            return set()
+        with chroma_errors("reading the catalog"):
+            return set(self.catalog.get(ids=list(doc_ids), include=[])["ids"])
+
     def record(self, doc_id: str) -> DocumentRecord | None:
         with chroma_errors("reading the catalog"):
             result = self.catalog.get(ids=[doc_id], include=["metadatas"])
