@@ -130,6 +130,11 @@ class KeywordIndex:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         weights = None
         if row_mask is not None:
+            if len(row_mask) <= int(rows.max()):
+                # Rows written after this query's filter was computed are not part of it.
+                row_mask = np.concatenate(
+                    [row_mask, np.zeros(int(rows.max()) + 1 - len(row_mask), dtype=np.bool_)]
+                )
             weights = row_mask[rows].astype(np.float32)
             if not weights.any():
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)

@@ -502,7 +502,9 @@ class LocalIndex:
 
     def ids_at(self, positions: Sequence[int]) -> list[str]:
         with self._lock:
-            return [self._cols.ids[p] for p in positions]
+            ids = self._cols.ids
+            # "" for a position a concurrent rebuild renumbered away; callers skip it.
+            return [ids[p] if 0 <= p < len(ids) else "" for p in positions]
 
     def positions_of(self, chunk_ids: Sequence[str]) -> list[int | None]:
         with self._lock:
@@ -511,7 +513,8 @@ class LocalIndex:
     def chunks(self, positions: Sequence[int]) -> list[StoredChunk]:
         """Text and metadata of chunks by position, in the same order."""
         with self._lock:
-            rows = [int(self._cols.row[p]) for p in positions]
+            size = self._cols.size
+            rows = [int(self._cols.row[p]) for p in positions if 0 <= p < size]
             found = {
                 row: StoredChunk(chunk_id=cid, text=text, metadata=json.loads(meta))
                 for row, cid, text, meta in self._db.execute(

@@ -182,7 +182,8 @@ class Searcher:
         if self.local.mirror_vectors and not filters.is_empty:
             # Exact scan of just the admitted rows: faster than Chroma's metadata filter.
             positions, scores = self.local.dense_search(prepared.vector, k, self.local.mask(filters))
-            return list(zip(self.local.ids_at(list(positions)), (float(s) for s in scores), strict=True))
+            pairs = zip(self.local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
+            return [(cid, score) for cid, score in pairs if cid]
         ids, distances = self.store.query_ids(
             prepared.vector, k, where=filters.to_where(), where_document=filters.to_where_document()
         )
@@ -194,7 +195,8 @@ class Searcher:
         """(chunk id, BM25 score), best first."""
         mask = None if filters.is_empty else self.local.mask(filters)
         positions, scores = self.local.keyword_search(prepared.text, k, mask)
-        return list(zip(self.local.ids_at(list(positions)), (float(s) for s in scores), strict=True))
+        pairs = zip(self.local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
+        return [(cid, score) for cid, score in pairs if cid]
 
     def _hits(
         self,
