@@ -4,6 +4,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from searchapp import InvalidFilterError, SearchFilters
 from searchapp.filters import combine_and, parse_page_range
@@ -117,3 +119,66 @@ def test_python_predicate_matches_the_where_semantics() -> None:
     assert not SearchFilters(page_min=1).matches({"file_type": "md"})
     assert SearchFilters(text_contains="ReFuNd").matches(meta, "Refund policy")
     assert not SearchFilters(text_contains="refund").matches(meta, "returns")
+
+
+# ------------------------------------------------------------------ fuzzing
+
+
+OUR_OPERATORS = {"$and", "$or", "$in", "$gte", "$lte", "$contains", "$regex"}
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+filter_keys = st.sampled_from(
+    [
+        "documents",
+        "doc_ids",
+        "file_types",
+        "types",
+        "pages",
+        "page_min",
+        "page_max",
+        "tags",
+        "tag",
+        "ingested_after",
+        "ingested_before",
+        "text_contains",
+        "$or",
+        "$ne",
+        "source",
+        "page",
+    ]
+) | st.text(max_size=12)
+
+
+def _walk(clause: object) -> list[tuple[str, object]]:
+    """Every (key, value) pair inside a where clause."""
+    pairs: list[tuple[str, object]] = []
+    if isinstance(clause, dict):
+        for key, value in clause.items():
+            pairs.append((key, value))
+            pairs.extend(_walk(value))
+    elif isinstance(clause, list):
+        for item in clause:
+            pairs.extend(_walk(item))
+    return pairs
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.dictionaries(filter_keys, json_values, max_size=5))
+def test_any_input_is_either_a_clean_filter_or_an_invalid_filter_error(raw: dict[str, object]) -> None:
+    try:
+        filters = SearchFilters.from_mapping(raw)
+    except InvalidFilterError:
+        return
+    where = filters.to_where()
+    for key, value in _walk(where):
+        assert not key.startswith("$") or key in OUR_OPERATORS, key
+        if not key.startswith("$") and not isinstance(value, dict):
+            assert isinstance(value, str | int), (key, value)
+    document = filters.to_where_document()
+    assert document is None or set(document) == {"$regex"}
+    assert filters.matches({}, "") in (True, False)
