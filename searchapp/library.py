@@ -26,7 +26,8 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ import numpy as np
 
 from searchapp.config import Settings
 from searchapp.embedders import Embedder, get_embedder
-from searchapp.errors import DocumentNotFoundError, QueryError
+from searchapp.errors import DocumentNotFoundError, QueryError, StorageFullError
 from searchapp.filters import SearchFilters
 from searchapp.keyword import keyword_tokens
 from searchapp.local_index import LocalIndex
@@ -114,6 +115,10 @@ class Library:
         self.searcher = Searcher(store, embedder, local)
         self._write_lock = threading.RLock()
         self._checked_at = 0.0
+        # The catalog, cached between writes (every UI rerun lists the documents).
+        self._version = 0
+        self._catalog: tuple[int, list[DocumentRecord]] | None = None
+        self._disk_full = False
 
     @classmethod
     def open(
@@ -179,6 +184,35 @@ class Library:
             )
             return True
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write at a time; the cached catalog is stale from its start to its end."""
+        with self._write_lock:
+            self._check_disk_recovered()
+            self._version += 1
+            try:
+                yield
+            except StorageFullError:
+                # Writing to Chroma again on a full disk can wedge its client (a delete
+                # that fails mid-compaction hangs the next write); hold all writes until
+                # space is back. Searching goes on.
+                self._disk_full = True
+                raise
+            finally:
+                self._version += 1
+
+    def _check_disk_recovered(self) -> None:
+        if not self._disk_full:
+            return
+        free = self.free_disk_bytes()
+        needed = max(self.settings.min_free_mb, 16) * 1024 * 1024
+        if free < needed:
+            raise StorageFullError(
+                f"the disk holding {self.settings.data_dir} is still full ({free / 2**20:,.0f} MB free); "
+                "free some space and try again. Searching still works."
+            )
+        self._disk_full = False
+
     def _new_generation(self) -> str:
         token = f"{int(time.time())}-{secrets.token_hex(6)}"
         self.store.set_generation(token)
@@ -233,8 +267,20 @@ class Library:
 
     def documents(self, *, include_pending: bool = False) -> list[DocumentRecord]:
         """Every document in the collection, sorted by name."""
-        records = self.store.records()
+        records = self._all_records()
         return records if include_pending else [r for r in records if r.state == "done"]
+
+    def _all_records(self) -> list[DocumentRecord]:
+        # With a server, another client may change the catalog at any time: no cache.
+        if self.settings.is_server:
+            return self.store.records()
+        version = self._version
+        cached = self._catalog
+        if cached is not None and cached[0] == version:
+            return list(cached[1])
+        records = self.store.records()
+        self._catalog = (version, records)
+        return list(records)
 
     def pending_documents(self) -> list[DocumentRecord]:
         """Documents whose ingestion was interrupted (see the module docstring)."""
@@ -332,10 +378,12 @@ class Library:
         """
         if not writes:
             return []
-        with self._write_lock:
+        with self._writing():
             known = self.store.known_records([w.record.doc_id for w in writes])
             try:
                 generation = self._add_new_versions(writes)
+            except StorageFullError:
+                raise  # no rollback on a full disk (see `_writing`): they stay pending, finished later
             except BaseException:
                 self._roll_back([w.record.doc_id for w in writes if w.record.doc_id not in known])
                 raise
@@ -411,7 +459,7 @@ class Library:
 
     def update_tags(self, doc_id: str, tags: Sequence[str]) -> DocumentRecord:
         """Replace a document's tags on its catalog record and on every chunk."""
-        with self._write_lock:
+        with self._writing():
             record = self.store.record(doc_id)
             if record is None:
                 raise DocumentNotFoundError(f"no document with id {doc_id[:12]}")
@@ -432,7 +480,7 @@ class Library:
             return record
 
     def delete_by_id(self, doc_id: str) -> None:
-        with self._write_lock:
+        with self._writing():
             self.originals.forget(doc_id)  # first: a crash from here on never resurrects it
             generation = self._new_generation()
             self.store.delete_chunks(doc_id)

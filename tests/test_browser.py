@@ -8,23 +8,17 @@ data directory, and drives Debian's Chromium through Playwright. Screenshots go 
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
-import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from searchapp import Settings
+from tests.app_server import Server, running_app
 from tests.conftest import PDF_DIR, ROOT
-from ui.launcher import streamlit_command
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.slow]
 
@@ -48,59 +42,11 @@ HOSTILE_MD = (
 )
 
 
-@dataclass(frozen=True)
-class Server:
-    url: str
-    pid: int
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the app exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.3)
-    pytest.fail(f"the app did not answer /_stcore/health within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     settings = Settings.load(environ={}, data_dir=tmp_path / "data")  # the real default model
-    port = _free_port()
-    command, env = streamlit_command(settings, host="127.0.0.1", port=port, given=settings.to_environment())
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-        SEARCHAPP_MIN_FREE_MB="1",
-        HF_HUB_OFFLINE="1",
-    )
-    log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log)
-        yield Server(url=url, pid=process.pid, log=log)
-    finally:
-        os.kill(process.pid, signal.SIGTERM)  # stop the server by its PID
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    with running_app(settings, tmp_path) as running:
+        yield running
 
 
 def _pdf_viewer_frame(tab: Any, timeout: float = 30) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingest.files import ingest_paths
-from searchapp import Library, StorageFullError
+from searchapp import Library, StorageFullError, StoreUnavailableError
 from searchapp.health import check_library
 from tests.conftest import make_settings, write
 
@@ -21,12 +21,12 @@ def test_a_failed_write_leaves_nothing_behind(
     ingest_paths(hash_library, [write(tmp_path / "keep.txt", "Invoices are due in thirty days.")])
     before = hash_library.store.count_chunks()
 
-    def full(*args: object, **kwargs: object) -> None:
-        raise StorageFullError("writing chunks failed: the disk holding the data directory is full")
+    def lost(*args: object, **kwargs: object) -> None:
+        raise StoreUnavailableError("writing chunks failed: the Chroma server stopped answering")
 
-    monkeypatch.setattr(hash_library.store, "add_chunks", full)
+    monkeypatch.setattr(hash_library.store, "add_chunks", lost)
     report = ingest_paths(hash_library, [write(tmp_path / "new.txt", "A brand new note about payroll.")])
-    assert report.outcomes[0].reason is not None and report.outcomes[0].reason.value == "storage_full"
+    assert report.outcomes[0].status == "failed"
     assert [r.source for r in hash_library.documents(include_pending=True)] == ["keep.txt"]
     assert hash_library.store.count_chunks() == before
     assert sum(1 for _ in hash_library.originals.ids()) == 1
@@ -39,6 +39,33 @@ def test_a_failed_write_leaves_nothing_behind(
     monkeypatch.undo()
     assert [o.status for o in ingest_paths(hash_library, [tmp_path / "keep.txt"]).outcomes] == ["ingested"]
     assert "fourteen" in hash_library.search("when are invoices due", k=1).hits[0].text
+    assert check_library(hash_library).ok
+
+
+def test_after_a_full_disk_writes_wait_for_space(
+    hash_library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing to Chroma again on a full disk can wedge it: hold writes until space is back."""
+    ingest_paths(hash_library, [write(tmp_path / "keep.txt", "Invoices are due in thirty days.")])
+    real_add = hash_library.store.add_chunks
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise StorageFullError("writing chunks failed: the disk holding the data directory is full")
+
+    monkeypatch.setattr(hash_library.store, "add_chunks", full)
+    report = ingest_paths(hash_library, [write(tmp_path / "new.txt", "A brand new note about payroll.")])
+    assert report.outcomes[0].reason is not None and report.outcomes[0].reason.value == "storage_full"
+    assert [(r.source, r.state) for r in hash_library.documents(include_pending=True)] == [
+        ("keep.txt", "done"),
+        ("new.txt", "pending"),  # no rollback on a full disk: finished once there is room
+    ]
+    monkeypatch.setattr(hash_library.store, "add_chunks", real_add)
+    monkeypatch.setattr(hash_library, "free_disk_bytes", lambda: 1024)
+    with pytest.raises(StorageFullError, match="still full"):
+        hash_library.delete("keep.txt")
+    assert hash_library.search("invoices", k=1).hits  # searching goes on
+    monkeypatch.undo()
+    assert [o.status for o in ingest_paths(hash_library, []).outcomes] == ["ingested"]  # new.txt, resumed
     assert check_library(hash_library).ok
 
 
