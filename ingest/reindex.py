@@ -47,6 +47,7 @@ def reindex(
                     data=library.original(record.doc_id),
                     mtime=record.mtime,
                     tags=record.tags,
+                    external_id=record.external_id,
                 )
             )
         else:

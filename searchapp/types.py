@@ -39,6 +39,7 @@ class DocumentRecord:
     state: DocState = "done"
     replaces: str = ""  # doc_id of the version this one replaces, while pending
     warnings: tuple[str, ...] = ()
+    external_id: str = ""  # the caller's own id for the document (`SourceFile.external_id`)
 
     def to_metadata(self) -> dict[str, MetaValue]:
         """Flat, Chroma-legal metadata: no None, no empty lists."""
@@ -62,6 +63,8 @@ class DocumentRecord:
             meta["replaces"] = self.replaces
         if self.warnings:
             meta["warnings"] = list(self.warnings)
+        if self.external_id:
+            meta["external_id"] = self.external_id
         return meta
 
     @classmethod
@@ -81,6 +84,7 @@ class DocumentRecord:
             state=meta.get("state", "done"),
             replaces=str(meta.get("replaces", "")),
             warnings=tuple(meta.get("warnings") or ()),
+            external_id=str(meta.get("external_id", "")),
         )
 
     def to_dict(self) -> dict[str, Any]:
