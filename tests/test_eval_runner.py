@@ -246,7 +246,11 @@ def test_a_directory_it_did_not_make_is_left_alone(dataset: Path, settings: Sett
 
 
 def test_mode_selection(
-    dataset: Path, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dataset: Path,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ingest_calls: list[int],
 ) -> None:
     assert resolve_modes(None, ("hybrid", "dense", "keyword")) == ("hybrid", "dense", "keyword")
     assert resolve_modes(["all"], ("hybrid", "dense")) == ("hybrid", "dense")
@@ -259,6 +263,7 @@ def test_mode_selection(
     monkeypatch.setattr(Library, "search_modes", property(lambda self: ("dense",)))
     with pytest.raises(ModeNotOfferedError):
         run_evaluation(dataset, settings, data_dir=tmp_path / "eval", modes=["keyword"])
+    assert ingest_calls == []  # refused before the corpus is embedded
     report = run_evaluation(dataset, settings, data_dir=tmp_path / "eval", modes=["dense"])
     assert [m.mode for m in report.modes] == ["dense"]
 

@@ -128,9 +128,10 @@ def run_evaluation(
     model_name = resolve_model(scratch.model).name
     wanted = fingerprint(data.corpus_file, scratch, model_name)
 
-    index = _build_index(data, scratch, wanted, rebuild=rebuild, progress=progress)
+    state = claim_directory(scratch, dict(wanted), rebuild=rebuild)
     with Library.open(scratch) as library:
-        chosen = resolve_modes(modes, library.search_modes)
+        chosen = resolve_modes(modes, library.search_modes)  # before minutes of embedding
+        index = _ensure_index(library, data, wanted, state, progress)
     duplicates = _duplicate_groups(data)
     results = []
     for mode in chosen:
@@ -151,20 +152,19 @@ def run_evaluation(
 # ------------------------------------------------------------------ indexing
 
 
-def _build_index(
+def _ensure_index(
+    library: Library,
     data: BeirDataset,
-    settings: Settings,
     wanted: dict[str, object],
-    *,
-    rebuild: bool,
+    state: IndexState | None,
     progress: EvalProgress,
 ) -> IndexInfo:
+    """Reuse the recorded index if it is complete and intact; otherwise (finish) ingesting."""
+    settings = library.settings
     directory = settings.data_dir
-    state = claim_directory(settings, dict(wanted), rebuild=rebuild)
     if state is not None and state.complete:
-        with Library.open(settings) as library:
-            chunks = library.store.count_chunks()
-            documents = len(library.documents())
+        chunks = library.store.count_chunks()
+        documents = len(library.documents())
         if (documents, chunks) == (state.documents, state.chunks):
             progress.note(
                 f"reusing the evaluation index in {directory} "
@@ -177,7 +177,7 @@ def _build_index(
         progress.note(f"finishing the interrupted evaluation index in {directory}")
     else:
         progress.note(f"building the evaluation index in {directory} (the corpus is embedded once)")
-    return _ingest(data, settings, wanted, progress)
+    return _ingest(library, data, wanted, progress)
 
 
 def _index_info(
@@ -205,7 +205,7 @@ def _index_info(
 
 
 def _ingest(
-    data: BeirDataset, settings: Settings, wanted: dict[str, object], progress: EvalProgress
+    library: Library, data: BeirDataset, wanted: dict[str, object], progress: EvalProgress
 ) -> IndexInfo:
     from ingest.pipeline import Ingestor
     from ingest.types import SourceFile
@@ -217,12 +217,13 @@ def _ingest(
         for doc_id, doc in data.corpus.items()
         if (text := document_text(doc))
     ]
+    settings = library.settings
     started = time.perf_counter()
-    with Library.open(settings) as library, Ingestor(library, progress=progress.ingest) as ingestor:
+    with Ingestor(library, progress=progress.ingest) as ingestor:
         report = ingestor.ingest(files)
-        seconds = time.perf_counter() - started
-        chunks = library.store.count_chunks()
-        documents = len(library.documents())
+    seconds = time.perf_counter() - started
+    chunks = library.store.count_chunks()
+    documents = len(library.documents())
     for outcome in report.failed[:5]:
         progress.note(f"could not index {outcome.source}: {outcome.message}")
     write_state(
