@@ -312,6 +312,9 @@ def test_cli_table_then_json_from_the_reused_index(
     for row in rows.values():
         assert row[1:5] == ["0.9400", "0.8750", "0.8750", "1.0000"]
     assert "building the evaluation index" in result.stderr
+    assert "[6/6] documents indexed" in result.stderr  # progress: plain lines when not a terminal
+    for mode in offered:
+        assert f"[4/4] {mode} queries" in result.stderr
     # The default scratch root is <data dir>/eval; the library itself is never opened.
     assert (library_dir / "eval" / "eval-tiny" / STATE_FILE).is_file()
     assert not (library_dir / "chroma").exists()
