@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -279,6 +281,16 @@ def test_document_ranking_keeps_each_document_at_its_best_chunk() -> None:
     # Ids that share their text follow the one that was stored, in corpus order.
     assert document_ranking(hits, {"a": ("a", "a2"), "a2": ("a", "a2")}) == ["b", "a", "a2", "c"]
     assert document_ranking([_hit(1, "a2")], {"a": ("a", "a2"), "a2": ("a", "a2")}) == ["a2", "a"]
+
+
+def test_importing_the_evaluation_does_not_load_ingest() -> None:
+    """The runner is a composition root: `ingest` loads only when a corpus is ingested."""
+    code = (
+        "import sys, searchapp.evaluation, searchapp.cli; "
+        "print(sorted(m for m in sys.modules if m == 'ingest' or m.startswith('ingest.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # ------------------------------------------------------------------------- CLI
