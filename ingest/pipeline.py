@@ -193,7 +193,13 @@ class Ingestor:
             if self.library.originals.has(record.doc_id):
                 data = self.library.original(record.doc_id)
                 files.append(
-                    SourceFile(source=record.source, data=data, mtime=record.mtime, tags=record.tags)
+                    SourceFile(
+                        source=record.source,
+                        data=data,
+                        mtime=record.mtime,
+                        tags=record.tags,
+                        external_id=record.external_id,
+                    )
                 )
                 logger.warning("finishing %s, interrupted while being ingested", record.source)
             else:
@@ -416,6 +422,8 @@ class Ingestor:
                 meta["tags"] = list(tags)
             if prepared.encoding:
                 meta["encoding"] = prepared.encoding
+            if work.file.external_id:
+                meta["external_id"] = work.file.external_id
             ids.append(chunk_id(work.doc_id, draft.index))
             texts.append(draft.text)
             metas.append(meta)
@@ -449,6 +457,7 @@ class Ingestor:
             mtime=work.file.mtime,
             encoding=prepared.encoding,
             warnings=prepared.warnings,
+            external_id=work.file.external_id,
         )
 
     def _get_pool(self) -> WorkerPool[PrepareJob, Prepared]:

@@ -54,6 +54,7 @@ def reindex(
                     data=library.original(record.doc_id),
                     mtime=record.mtime,
                     tags=record.tags,
+                    external_id=record.external_id,
                 )
             )
         else:
@@ -112,7 +113,13 @@ def rebuild_from_originals(
     # Oldest first: if a crash left two versions of one name, the newest comes last and wins.
     described.sort(key=lambda pair: pair[1].stored_at)
     files = [
-        SourceFile(source=info.source, data=originals.get(doc_id), mtime=info.mtime, tags=info.tags)
+        SourceFile(
+            source=info.source,
+            data=originals.get(doc_id),
+            mtime=info.mtime,
+            tags=info.tags,
+            external_id=info.external_id,
+        )
         for doc_id, info in described  # no sidecar: deleted, replaced or never acknowledged
     ]
     library = Library.open(settings)

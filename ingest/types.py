@@ -75,7 +75,9 @@ class SourceFile:
     """One file to ingest: bytes from an upload, or a path on disk.
 
     `source` is the display name and the key under which an edited file replaces its
-    older version. It is never used as a path.
+    older version. It is never used as a path. `external_id` is the caller's own id for
+    the document (a corpus id, a database key); when given, every chunk and the catalog
+    record carry it as metadata ``external_id``, so hits map back to the caller's ids.
     """
 
     source: str
@@ -83,6 +85,7 @@ class SourceFile:
     data: bytes | None = None
     mtime: int = 0
     tags: tuple[str, ...] = ()
+    external_id: str = ""
 
     def read(self) -> bytes:
         if self.data is not None:

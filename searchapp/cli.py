@@ -385,6 +385,9 @@ def ui(
     os.execvpe(command[0], command, env)
 
 
+import searchapp.cli_eval  # noqa: E402, F401  registers `searchapp eval` on `app`
+
+
 def main() -> None:
     app()
 

@@ -504,7 +504,9 @@ def open_library(settings: Settings | None = None, **overrides: Any) -> Library:
 
 
 def _original_info(record: DocumentRecord) -> OriginalInfo:
-    return OriginalInfo(source=record.source, tags=record.tags, mtime=record.mtime)
+    return OriginalInfo(
+        source=record.source, tags=record.tags, mtime=record.mtime, external_id=record.external_id
+    )
 
 
 def _replaced_id(write: DocumentWrite) -> str:

@@ -229,7 +229,15 @@ class LocalIndex:
         self._db.execute("BEGIN")  # one consistent snapshot of rows and stamp
         try:
             generation = self._meta("generation")
-            for record in self._db.execute(select + " FROM chunks ORDER BY row"):
+            # Rows written under another schema, model dimension or vector setting are not
+            # read: they stay out of memory until `rebuild` replaces them.
+            readable = self._meta("schema") in ("", str(SCHEMA)) and self._meta("dimension") in (
+                "",
+                str(self.dimension),
+            )
+            readable = readable and self._meta("vectors") in ("", str(int(self.mirror_vectors)))
+            rows = self._db.execute(select + " FROM chunks ORDER BY row") if readable else ()
+            for record in rows:
                 row, chunk_id, doc_id, text, metadata, tokens = record[:6]
                 meta = json.loads(metadata)
                 vector = (

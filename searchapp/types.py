@@ -40,6 +40,7 @@ class DocumentRecord:
     state: DocState = "done"
     replaces: str = ""  # doc_id of the version this one replaces, while pending
     warnings: tuple[str, ...] = ()
+    external_id: str = ""  # the caller's own id for the document (`SourceFile.external_id`)
 
     def to_metadata(self) -> dict[str, MetaValue]:
         """Flat, Chroma-legal metadata with the same keys every time.
@@ -63,6 +64,7 @@ class DocumentRecord:
             "encoding": self.encoding,
             "replaces": self.replaces,
             "warnings": json.dumps(list(self.warnings), ensure_ascii=False),
+            "external_id": self.external_id,
         }
 
     @classmethod
@@ -82,6 +84,7 @@ class DocumentRecord:
             state=meta.get("state", "done"),
             replaces=str(meta.get("replaces", "")),
             warnings=_list(meta.get("warnings")),
+            external_id=str(meta.get("external_id", "")),
         )
 
     def to_dict(self) -> dict[str, Any]:
