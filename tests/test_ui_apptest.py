@@ -538,6 +538,33 @@ def test_status_page_shows_model_device_collection_counts_and_mode(corpus_app: A
         assert expected in text, text
 
 
+def test_status_health_check_reports_each_check(corpus_app: AppTest) -> None:
+    at = open_page(corpus_app, "status")
+    at.button(key="health_check").click()
+    run(at)
+    report = re.sub(r"\\(.)", r"\1", at.markdown[-1].value)
+    for name in ("interrupted ingests", "chunk count", "vectors findable", "originals kept", "local index"):
+        assert f"- :green[ok] **{name}:**" in report, report
+    assert re.search(r"(\d+) of \1 sampled chunks are found by their own vector", report), report
+    assert [s.value for s in at.success] == [f"Healthy: 5 documents, {at.metric[1].value} chunks."]
+
+
+def test_status_health_check_finds_a_missing_original(app_env: Path) -> None:
+    at = upload(new_app(), [("notes.txt", NOTES_TXT, "text/plain")])
+    originals = [
+        p for p in resources.load_settings().originals_dir.rglob("*") if p.is_file() and not p.suffix
+    ]
+    assert len(originals) == 1
+    originals[0].unlink()
+    at = open_page(at, "status")
+    at.button(key="health_check").click()
+    run(at)
+    report = re.sub(r"\\(.)", r"\1", at.markdown[-1].value)
+    assert "- :red[problem] **originals kept:** 1 originals are missing (notes.txt)" in report, report
+    (error,) = at.error
+    assert "needs attention" in error.value
+
+
 # ------------------------------------------------------------------------ errors
 
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 import streamlit as st
 
 from searchapp.errors import SearchAppError
+from searchapp.health import HealthReport, check_library
+from searchapp.library import Library
 from ui.auth import auth_enabled
 from ui.context import library_or_stop
 from ui.feedback import show_error
 from ui.render import escape_markdown, format_size
+
+REPAIR_ADVICE = {
+    "resume": "Interrupted ingests are finished by the next upload, or by `searchapp doctor --repair`.",
+    "reindex": "Rebuild the index from the kept originals: stop the app (it holds the data directory), "
+    "then run `searchapp doctor --repair` (or `searchapp reindex`) and start it again.",
+}
 
 MODE_LABELS = {"local": "Local (embedded Chroma, this process only)", "server": "Server (Chroma over HTTP)"}
 
@@ -44,3 +52,37 @@ def render() -> None:
     if stats.pending:
         rows.append(("Interrupted ingests", f"{stats.pending}; the next upload finishes them"))
     st.markdown("\n".join(f"- **{label}:** {escape_markdown(str(value))}" for label, value in rows))
+    render_health(library)
+
+
+def render_health(library: Library) -> None:
+    """The same check as `searchapp doctor`, in-process on the index this app has open."""
+    st.subheader("Health", anchor=False)
+    st.caption(
+        "Samples stored vectors and checks that each one finds itself, compares the chunk count "
+        "with the document catalog, and looks for interrupted ingests and missing originals."
+    )
+    if st.button("Run health check", icon=":material/health_and_safety:", key="health_check"):
+        try:
+            with st.spinner("Checking the index..."):
+                st.session_state["health_report"] = check_library(library)
+        except SearchAppError as exc:
+            show_error(exc)
+            return
+    report = st.session_state.get("health_report")
+    if isinstance(report, HealthReport):
+        show_health(report)
+
+
+def show_health(report: HealthReport) -> None:
+    lines = [
+        f"- {':green[ok]' if check.ok else ':red[problem]'} **{escape_markdown(check.name)}:** "
+        f"{escape_markdown(check.detail)}"
+        for check in report.checks
+    ]
+    st.markdown("\n".join(lines))
+    if report.ok:
+        st.success(f"Healthy: {report.documents} documents, {report.chunks} chunks.", icon=":material/check:")
+    else:
+        advice = REPAIR_ADVICE.get(report.repair, "See `searchapp doctor` for details.")
+        st.error(f"The index needs attention. {advice}", icon=":material/build:")
