@@ -21,6 +21,8 @@ has_nvidia_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
   "$PYTHON" -m venv "$VENV"
+  # The pip that ships with Python lags (and has known advisories); the audit checks it too.
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip 2> >(grep -v "is neither a file nor a directory" >&2)
 fi
 PY="$VENV/bin/python"
 stamp="$VENV/.searchapp-installed"
