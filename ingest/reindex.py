@@ -8,18 +8,20 @@ interrupted the next time the collection is opened.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import time
 from pathlib import Path
 
 from ingest.pipeline import Ingestor, ProgressCallback
 from ingest.types import FileOutcome, IngestReport, SourceFile
-from searchapp.config import Settings
+from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.embedders import get_embedder
-from searchapp.errors import FailureReason, StoreError
+from searchapp.errors import ConfigError, FailureReason, StoreError
 from searchapp.library import Library
 from searchapp.originals import OriginalsStore
-from searchapp.store import REBUILD_SUFFIX
+
+logger = logging.getLogger(__name__)
 
 
 def reindex(
@@ -98,7 +100,9 @@ def rebuild_from_originals(
 
     The damaged Chroma directory is moved aside (``chroma.damaged-<time>``, never deleted:
     it may matter to someone), and every original with a sidecar is ingested again under
-    its recorded name, tags and modification time.
+    its recorded name, tags and modification time, into the collection it was kept for:
+    the directory holds every collection (every team's), so all of them are rebuilt.
+    Returns the library of `settings.collection` and its report.
     """
     if settings.is_server:
         raise StoreError(
@@ -107,6 +111,29 @@ def rebuild_from_originals(
     stamp = time.strftime("%Y%m%d-%H%M%S")
     if settings.chroma_dir.exists():
         settings.chroma_dir.rename(settings.chroma_dir.with_name(f"chroma.damaged-{stamp}"))
+    for other in _other_collections(settings):
+        other_library, other_report = _ingest_originals(other, progress=None, workers=workers)
+        other_library.close()
+        logger.warning("rebuilt collection %r: %s", other.collection, other_report.summary())
+    return _ingest_originals(settings, progress=progress, workers=workers)
+
+
+def _other_collections(settings: Settings) -> list[Settings]:
+    """Settings for every other collection with kept originals in this data directory."""
+    root = settings.originals_dir.parent
+    found = []
+    for path in sorted(root.iterdir()) if root.is_dir() else []:
+        if path.is_dir() and path.name != settings.collection:
+            try:
+                found.append(settings.with_overrides(collection=path.name))
+            except ConfigError:
+                logger.warning("not a collection's originals, left alone: %s", path)
+    return found
+
+
+def _ingest_originals(
+    settings: Settings, *, progress: ProgressCallback | None, workers: int | None
+) -> tuple[Library, IngestReport]:
     shutil.rmtree(settings.index_dir, ignore_errors=True)
     originals = OriginalsStore(settings.originals_dir)
     described = [(doc_id, info) for doc_id in originals.ids() if (info := originals.info(doc_id)) is not None]

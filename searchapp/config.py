@@ -20,6 +20,8 @@ from searchapp.errors import ConfigError
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Backend = Literal["auto", "torch", "torch-bf16", "openvino"]
 SearchMode = Literal["dense", "keyword", "hybrid"]
+# A collection being rebuilt beside NAME is NAME + this suffix until it is swapped in.
+REBUILD_SUFFIX = "-rebuild"
 PdfExtractor = Literal["pypdf", "pdfium"]
 
 ENV_PREFIX = "SEARCHAPP_"
@@ -56,7 +58,7 @@ class Settings:
     max_chars: int = 10_000_000
     file_timeout_s: int = 120
     min_free_mb: int = 200
-    search_mode: SearchMode = "dense"
+    search_mode: SearchMode = "hybrid"  # the best on SciFact: docs/quality.md
     pdf_extractor: PdfExtractor = "pypdf"
 
     def __post_init__(self) -> None:
@@ -96,7 +98,13 @@ class Settings:
 
     @property
     def originals_dir(self) -> Path:
-        return self.data_dir / "originals"
+        """Kept originals of this collection, by content hash.
+
+        One directory per collection: a delete in one collection must never remove a file
+        that another (another team's) still holds. A rebuild beside the collection
+        (``NAME-rebuild``) shares its originals.
+        """
+        return self.data_dir / "originals" / self.collection.removesuffix(REBUILD_SUFFIX)
 
     @property
     def index_dir(self) -> Path:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from searchapp.config import Settings
+from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.errors import (
     ModelMismatchError,
     SearchAppError,
@@ -37,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 CATALOG_SUFFIX = ".catalog"
-REBUILD_SUFFIX = "-rebuild"
 _COSINE = {"hnsw": {"space": "cosine"}}
 _PLACEHOLDER = [1.0]  # catalog records need a vector; they are never searched by it
 

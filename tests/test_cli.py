@@ -68,7 +68,7 @@ def test_search_json_filters_and_exit_codes(run, corpus: Path) -> None:  # type:
     result = run("search", "when are invoices due", "-k", "2", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["k"] == 2 and data["mode"] == "dense"
+    assert data["k"] == 2 and data["mode"] == "hybrid"
     assert data["results"][0]["source"] == "sub/memo.txt"
     assert data["results"][0]["rank"] == 1 and -1 <= data["results"][0]["score"] <= 1
 

@@ -114,3 +114,25 @@ def test_an_unreadable_store_is_rebuilt_from_the_originals(tmp_path: Path) -> No
         after = {r.source: (r.doc_id, r.tags) for r in library.documents()}
         assert after == before  # no deleted document, no old version came back
         assert "fourteen" in library.search("when are invoices due", k=1).hits[0].text
+
+
+def test_a_rebuild_restores_every_collection_and_deletes_stay_per_collection(tmp_path: Path) -> None:
+    alpha = _filled(tmp_path)  # guide.md and memo.txt
+    beta = alpha.with_overrides(collection="team-beta")
+    with Library.open(beta) as library:
+        # The same bytes as alpha's memo, and a file of its own.
+        ingest_paths(library, [tmp_path / "memo.txt", write(tmp_path / "beta.txt", "Beta keeps receipts.")])
+    with Library.open(alpha) as library:
+        library.delete("memo.txt")  # beta's copy of the same bytes must survive this
+    with Library.open(beta) as library:
+        memo = next(r for r in library.documents() if r.source == "memo.txt")
+        assert library.original(memo.doc_id) == (tmp_path / "memo.txt").read_bytes()
+    (alpha.chroma_dir / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+
+    result = _doctor(alpha, "--repair")
+    assert result.exit_code == 0, result.output
+    with Library.open(alpha) as library:
+        assert [r.source for r in library.documents()] == ["guide.md"]
+    with Library.open(beta) as library:
+        assert sorted(r.source for r in library.documents()) == ["beta.txt", "memo.txt"]
+        assert "receipts" in library.search("who keeps receipts", k=1).hits[0].text

@@ -48,6 +48,22 @@ def is_logged_in() -> bool:
         return False
 
 
+def current_user() -> Mapping[str, Any]:
+    """The claims of the signed-in user (`st.user`, without its tokens); empty when nobody is.
+
+    The one place the UI learns who is using it (`ui.teams` chooses collections by it; tests
+    replace it). The claims come from Streamlit's signed identity cookie, set by `st.login`;
+    query parameters, widgets and session state never reach them.
+    """
+    try:
+        info = st.user.to_dict()
+    except AttributeError:
+        return {}
+    if info.get("is_logged_in") is not True:
+        return {}
+    return {key: value for key, value in info.items() if key != "tokens"}
+
+
 def user_label() -> str:
     for field in ("email", "name"):
         try:

@@ -7,13 +7,14 @@ import streamlit as st
 from searchapp.config import Settings
 from searchapp.errors import SearchAppError
 from searchapp.library import Library
-from ui import resources
+from ui import resources, teams
 from ui.feedback import show_error
 
 
 def settings_or_stop() -> Settings:
+    """This session's settings; with per-team collections, its team's (see `ui.teams`)."""
     try:
-        return resources.load_settings()
+        return teams.session_settings(resources.load_settings())
     except SearchAppError as exc:
         show_error(exc)
         st.stop()
