@@ -211,6 +211,7 @@ class Library:
                 f"the disk holding {self.settings.data_dir} is still full ({free / 2**20:,.0f} MB free); "
                 "free some space and try again. Searching still works."
             )
+        self.store.reconnect()
         self._disk_full = False
 
     def _new_generation(self) -> str:

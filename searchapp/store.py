@@ -240,6 +240,28 @@ class ChromaStore:
             logger.warning("finishing the swap of a rebuilt index that a crash interrupted")
             self.swap_in_rebuild()
 
+    def reconnect(self) -> None:
+        """Drop the Chroma client and open a fresh one, keeping the data-directory lock.
+
+        After a write failed on a full disk, the old client can hang on its next write.
+        """
+        client, self._chunks, self._catalog, self._client = self._client, None, None, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception as exc:
+                logger.debug("closing the Chroma client: %s", exc)
+        import chromadb
+
+        with chroma_errors(f"reopening the Chroma directory {self.settings.chroma_dir}"):
+            if self.settings.is_server:
+                self._connect()
+            else:
+                self._client = chromadb.PersistentClient(
+                    path=str(self.settings.chroma_dir), settings=_client_settings()
+                )
+        self._open_collections(check_model=False)
+
     def close(self) -> None:
         client, self._chunks, self._catalog, self._client = self._client, None, None, None
         if client is not None:
