@@ -253,8 +253,10 @@ def test_search_shows_ranked_cards_with_scores_locations_and_highlights(corpus_a
     found = search(at, "refunds for damaged goods")
     assert [c.rank for c in found] == list(range(1, len(found) + 1))
     assert 5 <= len(found) <= 10
-    scores = [c.score for c in found]
-    assert scores == sorted(scores, reverse=True)
+    # Hybrid (the default) ranks by fused score; the cosine on each card need not fall with rank.
+    fused = [float(c.value.split()[3]) for c in at.caption if c.value.startswith("Fused rank score")]
+    assert len(fused) == len(found) and fused == sorted(fused, reverse=True)
+    assert all(-1 <= c.score <= 1 for c in found)
     top = found[0]
     assert top.header == "**#1** · **policy\\.pdf** · page 3"
     assert top.score > 0.5
@@ -268,6 +270,12 @@ def test_search_shows_ranked_cards_with_scores_locations_and_highlights(corpus_a
     # Top-k
     at.slider(key="top_k").set_value(2)
     assert len(cards(run(at))) == 2
+
+    # Semantic mode ranks by the cosine shown.
+    at.slider(key="top_k").set_value(10)
+    at.radio(key="mode").set_value("dense")
+    scores = [c.score for c in cards(run(at))]
+    assert len(scores) >= 5 and scores == sorted(scores, reverse=True)
 
 
 def test_context_and_open_at_page_load_when_opened(corpus_app: AppTest) -> None:
