@@ -440,7 +440,8 @@ class LocalIndex:
         if len(positions) >= BF16_SCAN_MIN_ROWS:
             half = self._half_precision(size)
             if half is not None:
-                return _bf16_then_exact(half, vectors, query, k, positions)
+                narrow = len(positions) <= size // 3
+                return _bf16_then_exact(half, vectors, query, k, positions, gather=narrow)
         if len(positions) > size // 3:
             # Broad filter: one pass over all rows beats gathering most of them first.
             scores = matvec(vectors[:size], query)[positions]
@@ -542,15 +543,16 @@ def _page(meta: Mapping[str, Any]) -> int:
     return int(page) if isinstance(page, int) and not isinstance(page, bool) else 0
 
 
-# Above this many admitted rows, scan a bf16 copy first (see _bf16_then_exact).
-BF16_SCAN_MIN_ROWS = 200_000
+# From this many admitted rows on, scan a bf16 copy first (see _bf16_then_exact): reading
+# and gathering half the bytes is 2-4x faster than fp32 here (measured at 20k-140k rows).
+BF16_SCAN_MIN_ROWS = 40_000
 # bf16 keeps 8 significant bits: each factor of q·x is off by at most 2^-8 relatively, so
 # for unit vectors the dot product is off by at most 2·2^-8 + 2^-16 (fp32 accumulation).
 BF16_DOT_ERROR = 2**-7 + 2**-16
 
 
 def _bf16_then_exact(
-    half: Any, vectors: FloatArray, query: FloatArray, k: int, positions: IntArray
+    half: Any, vectors: FloatArray, query: FloatArray, k: int, positions: IntArray, *, gather: bool
 ) -> tuple[IntArray, FloatArray]:
     """Exact top-k among `positions`, reading bf16 for all rows and fp32 for a few.
 
@@ -559,7 +561,11 @@ def _bf16_then_exact(
     """
     import torch
 
-    approx = torch.mv(half, torch.from_numpy(query).to(torch.bfloat16)).float().numpy()[positions]
+    q = torch.from_numpy(query).to(torch.bfloat16)
+    if gather:  # a narrow filter: score only its rows
+        approx = torch.mv(half.index_select(0, torch.from_numpy(positions)), q).float().numpy()
+    else:  # a broad one: one pass over all rows beats gathering most of them
+        approx = torch.mv(half, q).float().numpy()[positions]
     k = min(k, len(positions))
     kth = float(np.partition(approx, len(approx) - k)[len(approx) - k])
     candidates = positions[approx >= kth - 2 * BF16_DOT_ERROR]

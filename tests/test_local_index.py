@@ -252,10 +252,11 @@ def test_real_model_hybrid_catches_what_each_retriever_misses(
         assert hit.fused_score is not None and 0 < hit.score <= 1
 
 
+@pytest.mark.parametrize("file_type", ["pdf", "md"], ids=["broad-filter-full-scan", "narrow-filter-gather"])
 def test_the_bf16_scan_for_big_collections_is_still_exact(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, file_type: str
 ) -> None:
-    """Broad filters over many rows scan bf16 first; the answer must equal brute force exactly."""
+    """Filters over many rows scan bf16 first; the answer must equal brute force exactly."""
     from searchapp import local_index as li
     from searchapp.openvino_backend import cpu_has_bf16
 
@@ -285,7 +286,7 @@ def test_the_bf16_scan_for_big_collections_is_still_exact(
         for i in range(len(vectors))
     ]
     index.apply(generation="g1", add=adds)
-    mask = index.mask(SearchFilters(file_types=("pdf",)))
+    mask = index.mask(SearchFilters(file_types=(file_type,)))
     admitted = np.flatnonzero(mask[: len(vectors)])
     for _ in range(200):
         query = rng.standard_normal(64).astype(np.float32)

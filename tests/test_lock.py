@@ -48,7 +48,9 @@ def test_a_second_process_is_refused_quickly_and_nothing_is_lost(tmp_path: Path)
         started = time.monotonic()
         with pytest.raises(StoreLockedError) as caught:
             Library.open(settings)
-        assert time.monotonic() - started < 2.0
+        refused_s = time.monotonic() - started
+        assert refused_s < 2.0
+        print(f"second writer refused in {refused_s * 1000:.1f} ms")
         message = str(caught.value)
         assert f"process {holder.pid}" in message
         assert "SEARCHAPP_SERVER_URL" in message and "chroma run" in message
