@@ -23,6 +23,7 @@ import json
 import logging
 import sys
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,10 @@ class OpenVinoModel:
             }
             if "token_type_ids" in model.forward.__code__.co_varnames:
                 example["token_type_ids"] = torch.zeros((2, 16), dtype=torch.long)
-            with torch.no_grad():
+            # Tracing warns about data-dependent branches that do not apply to encoders
+            # (causal masks); they would only alarm users of the CLI.
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 converted = ov.convert_model(model, example_input=example)
             partial = xml.with_name("partial.xml")
             xml.parent.mkdir(parents=True, exist_ok=True)

@@ -117,7 +117,10 @@ def test_upload_search_and_open_pdf_at_page(server: Server, tmp_path: Path) -> N
             texts = [cards.nth(i).inner_text() for i in range(cards.count())]
             assert len(texts) >= 3
             scores = [float(re.search(r"Score (-?\d\.\d{3})", t).group(1)) for t in texts]  # type: ignore[union-attr]
-            assert scores == sorted(scores, reverse=True), scores
+            assert all(-1 <= score <= 1 for score in scores), scores
+            # Hybrid (the default) ranks by fused score; each card shows it beside the cosine.
+            fused = [float(re.search(r"Fused rank score (\d\.\d{4})", t).group(1)) for t in texts]  # type: ignore[union-attr]
+            assert fused == sorted(fused, reverse=True), fused
             assert scores[0] > 0.3, scores
             assert all(f"#{i}" in text for i, text in enumerate(texts, start=1))
             assert re.search(r"page \d+", texts[0])
