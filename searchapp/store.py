@@ -106,6 +106,12 @@ class ChromaStore:
         return store
 
     def _connect(self) -> None:
+        if not self.settings.is_server:
+            self._lock = DataDirLock(self.settings.data_dir)
+            self._lock.acquire()
+        self._open_client()
+
+    def _open_client(self) -> None:
         import chromadb
 
         if self.settings.is_server:
@@ -132,8 +138,6 @@ class ChromaStore:
                     "to use the embedded store."
                 ) from exc
         else:
-            self._lock = DataDirLock(self.settings.data_dir)
-            self._lock.acquire()
             self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
             with chroma_errors(f"opening the Chroma directory {self.settings.chroma_dir}"):
                 self._client = chromadb.PersistentClient(
@@ -245,24 +249,11 @@ class ChromaStore:
 
         After a write failed on a full disk, the old client can hang on its next write.
         """
-        client, self._chunks, self._catalog, self._client = self._client, None, None, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception as exc:
-                logger.debug("closing the Chroma client: %s", exc)
-        import chromadb
-
-        with chroma_errors(f"reopening the Chroma directory {self.settings.chroma_dir}"):
-            if self.settings.is_server:
-                self._connect()
-            else:
-                self._client = chromadb.PersistentClient(
-                    path=str(self.settings.chroma_dir), settings=_client_settings()
-                )
+        self._close_client()
+        self._open_client()
         self._open_collections(check_model=False)
 
-    def close(self) -> None:
+    def _close_client(self) -> None:
         client, self._chunks, self._catalog, self._client = self._client, None, None, None
         if client is not None:
             # Chroma shares one system per path in a process; closing releases our reference,
@@ -271,6 +262,9 @@ class ChromaStore:
                 client.close()
             except Exception as exc:
                 logger.debug("closing the Chroma client: %s", exc)
+
+    def close(self) -> None:
+        self._close_client()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
