@@ -24,7 +24,7 @@ class Limits:
     max_pages: int = 2000
     max_chars: int = 10_000_000
     timeout_s: float = 120.0
-    pdf_extractor: str = "pypdf"
+    pdf_extractor: str = "pdfium"
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,7 +59,7 @@ class Settings:
     file_timeout_s: int = 120
     min_free_mb: int = 200
     search_mode: SearchMode = "hybrid"  # the best on SciFact: docs/quality.md
-    pdf_extractor: PdfExtractor = "pypdf"
+    pdf_extractor: PdfExtractor = "pdfium"
 
     def __post_init__(self) -> None:
         if not _COLLECTION_RE.match(self.collection):

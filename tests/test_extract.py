@@ -645,36 +645,90 @@ def test_pdf_without_text_is_no_text(extractor: str) -> None:
     assert "3 pages" in error.detail
 
 
+def repairable_pdf() -> bytes:
+    """Junk before the header and no startxref offset: pypdf refuses it, pdfium repairs it."""
+    return b"junk before the header\n" + re.sub(rb"startxref\n\d+\n", b"startxref\n\n", make_pdf(PAGES[:1]))
+
+
+def test_pdf_pdfium_repairs_silently_damaged_files_and_says_so() -> None:
+    doc = extract(repairable_pdf(), "repair.pdf", Limits(pdf_extractor="pdfium"))
+    assert "apples" in all_text(doc)
+    assert doc.warnings == ("repaired: skipped 23 bytes of junk before the %PDF header",)
+
+
 def test_pdf_pypdf_cannot_open_falls_back_to_pdfium_with_a_warning() -> None:
-    data = b"junk before the header\n" + re.sub(rb"startxref\n\d+\n", b"startxref\n\n", make_pdf(PAGES[:1]))
-    doc = extract(data, "repair.pdf", LIMITS)
+    doc = extract(repairable_pdf(), "repair.pdf", Limits(pdf_extractor="pypdf"))
     assert "apples" in all_text(doc)
     assert len(doc.warnings) == 1
     assert doc.warnings[0].startswith("repaired: read with pdfium after")
 
 
-def test_pdf_unreadable_pages_are_skipped_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = ingest.pdf._pypdf_page_text
+PAGE_READERS = {"pypdf": "_pypdf_page_text", "pdfium": "_pdfium_page_text"}
 
-    def flaky(reader: object, index: int) -> str:
+
+@pytest.mark.parametrize("extractor", ["pdfium", "pypdf"])
+def test_pdf_unreadable_pages_are_skipped_with_a_warning(
+    extractor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = getattr(ingest.pdf, PAGE_READERS[extractor])
+
+    def flaky(document: object, index: int) -> str:
         if index == 1:
             raise ValueError("corrupt content stream")
-        return original(reader, index)
+        return str(original(document, index))
 
-    monkeypatch.setattr(ingest.pdf, "_pypdf_page_text", flaky)
-    doc = extract(make_pdf(PAGES), "flaky.pdf", LIMITS)
+    monkeypatch.setattr(ingest.pdf, PAGE_READERS[extractor], flaky)
+    doc = extract(make_pdf(PAGES), "flaky.pdf", Limits(pdf_extractor=extractor))
     assert [s.page for s in doc.sections] == [1, 3]
     assert doc.warnings == ("1 of 3 pages could not be read (damaged?): page 2",)
 
 
-def test_pdf_with_no_readable_page_is_damaged(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(reader: object, index: int) -> str:
+@pytest.mark.parametrize("extractor", ["pdfium", "pypdf"])
+def test_pdf_with_no_readable_page_is_damaged(extractor: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(document: object, index: int) -> str:
         raise KeyError("/Contents")
 
-    monkeypatch.setattr(ingest.pdf, "_pypdf_page_text", broken)
-    error = failure(make_pdf(PAGES), "broken.pdf")
+    monkeypatch.setattr(ingest.pdf, PAGE_READERS[extractor], broken)
+    error = failure(make_pdf(PAGES), "broken.pdf", Limits(pdf_extractor=extractor))
     assert error.reason == FailureReason.DAMAGED_PDF
     assert "none of its 3 pages could be read" in error.detail
+
+
+def test_pdf_right_to_left_pages_are_read_by_pypdf_and_others_by_pdfium(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only pages where pdfium found Hebrew or Arabic pay for pypdf."""
+    read_by_pypdf: list[int] = []
+    original = ingest.pdf._pypdf_page_text
+
+    def counting(reader: object, index: int) -> str:
+        read_by_pypdf.append(index)
+        return str(original(reader, index))
+
+    monkeypatch.setattr(ingest.pdf, "_pypdf_page_text", counting)
+    monkeypatch.setattr(
+        ingest.pdf,
+        "_pdfium_page_text",
+        lambda document, index: "טקסט הפוך עברית" if index == 1 else f"page {index} plain English text",
+    )
+    doc = extract(make_pdf(PAGES), "rtl.pdf", Limits(pdf_extractor="pdfium"))
+    assert read_by_pypdf == [1]
+    assert doc.sections[1].text == PAGES[1]  # pypdf's text replaced pdfium's for that page
+    assert doc.sections[0].text == "page 0 plain English text"
+
+
+def test_pdf_cjk_letter_spacing_is_closed_up_but_word_spacing_is_kept() -> None:
+    assert ingest.pdf._unspace_cjk("红 军 作 战 的 原 则") == "红军作战的原则"
+    assert ingest.pdf._unspace_cjk("山田 太郎は東京に住んでいます") == "山田 太郎は東京に住んでいます"
+    assert ingest.pdf._unspace_cjk("적립 제외 대상") == "적립 제외 대상"  # Hangul spaces words
+
+
+def test_pdf_cjk_line_wraps_are_joined_but_headings_stay() -> None:
+    wrapped = "目 录\n这是一个很长的段落它在页面的边缘\n被折行了。\nこ\nれ\nは\n本"
+    assert (
+        ingest.pdf._join_cjk_wraps(wrapped) == "目 录\n这是一个很长的段落它在页面的边缘被折行了。\nこれは本"
+    )
+    assert ingest.pdf._join_cjk_wraps("English line\nnext line") == "English line\nnext line"
 
 
 def test_pdf_glyph_noise_and_spacing_are_cleaned() -> None:
