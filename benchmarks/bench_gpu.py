@@ -114,7 +114,7 @@ def embed_only(chunks: list[str], batch_sizes: list[int], rounds: int) -> list[l
                     if device == "cuda":
                         torch.cuda.synchronize()
                     started = time.perf_counter()
-                    embedder.embed_documents(chunks, **kwargs)  # type: ignore[arg-type]
+                    embedder.embed_documents(chunks, **kwargs)
                     if device == "cuda":
                         torch.cuda.synchronize()
                     rates.append(len(chunks) / (time.perf_counter() - started))

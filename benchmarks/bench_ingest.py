@@ -6,10 +6,11 @@ Stages, on real PDFs (default: readable files from ../shared/eval/pdfs):
   embed    each CPU backend (torch fp32, torch bf16, OpenVINO; CUDA fp16 when there is a GPU),
            round-robin over the same chunk slices: chunks/s and the ratio to fp32
   write    Chroma + catalog + local index through `Library.write_document`, chunks/s
-End to end: `Ingestor.ingest` of the whole corpus into a fresh data directory per backend,
-alternating backends for `--rounds` rounds: chunks/s and the ratio to fp32.
+End to end: `Ingestor.ingest` of the whole corpus into a fresh data directory per backend
+and PDF extractor, alternating backends for `--rounds` rounds: chunks/s and the ratio to
+torch fp32 with the same extractor.
 
-    python benchmarks/bench_ingest.py [--pdfs DIR] [--rounds 2] [--out results.md]
+    python benchmarks/bench_ingest.py [--pdfs DIR] [--rounds 3] [--extractors pdfium pypdf] [--out results.md]
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ from benchmarks.common import machine, median_range, peak_rss_mb, table
 from ingest import Ingestor, SourceFile
 from ingest.chunking import Chunker, ChunkerConfig
 from ingest.extract import extract
-from ingest.types import ChunkDraft, Limits
+from ingest.types import ChunkDraft, Limits, Section
 from searchapp import Library, Settings
 from searchapp.embedders import SentenceTransformerEmbedder
 from searchapp.library import ChunkRows
 from searchapp.models import resolve_model
 from searchapp.tokens import TokenizerSpec
-from searchapp.types import DocumentRecord
+from searchapp.types import DocumentRecord, MetaValue
 
 DEFAULT_PDFS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "pdfs"
 # Born-digital files of several kinds, about 1,000 chunks together.
@@ -61,9 +62,12 @@ def backends() -> list[str]:
     return ["cuda", *names] if torch.cuda.is_available() else names
 
 
-def stage_extract(files: list[Path], rounds: int) -> tuple[list[list[object]], dict[str, list[object]]]:
-    rows: list[list[object]] = []
-    docs: dict[str, list[object]] = {}
+Row = list[object]
+
+
+def stage_extract(files: list[Path], rounds: int) -> tuple[list[Row], dict[str, list[Section]]]:
+    rows: list[Row] = []
+    docs: dict[str, list[Section]] = {}
     for extractor in ("pypdf", "pdfium"):
         rates = []
         for _ in range(rounds):
@@ -79,23 +83,21 @@ def stage_extract(files: list[Path], rounds: int) -> tuple[list[list[object]], d
     return rows, docs
 
 
-def stage_chunk(
-    sections: dict[str, list[object]], rounds: int
-) -> tuple[list[list[object]], list[ChunkDraft]]:
+def stage_chunk(sections: dict[str, list[Section]], rounds: int) -> tuple[list[Row], list[ChunkDraft]]:
     info = resolve_model("all-MiniLM-L6-v2")
     chunker = Chunker(ChunkerConfig(200, 32, TokenizerSpec.for_model(info)))
     chunker.chunk(next(iter(sections.values())))  # warm: imports, tokenizer
-    chars = sum(len(s.text) for secs in sections.values() for s in secs)  # type: ignore[attr-defined]
+    chars = sum(len(s.text) for secs in sections.values() for s in secs)
     rates, counts = [], []
     drafts: list[ChunkDraft] = []
     for _ in range(rounds):
         started = time.perf_counter()
-        drafts = [d for secs in sections.values() for d in chunker.chunk(secs)]  # type: ignore[arg-type]
+        drafts = [d for secs in sections.values() for d in chunker.chunk(secs)]
         elapsed = time.perf_counter() - started
         rates.append(chars / 1e6 / elapsed)
         counts.append(len(drafts) / elapsed)
-    over = sum(d.tokens > info.max_tokens for d in drafts)
-    rows = [
+    over = sum(1 for d in drafts if d.tokens > info.max_tokens)
+    rows: list[Row] = [
         [
             "chunk",
             "token-exact",
@@ -106,7 +108,7 @@ def stage_chunk(
     return rows, drafts
 
 
-def stage_embed(drafts: list[ChunkDraft], rounds: int, workdir: Path) -> list[list[object]]:
+def stage_embed(drafts: list[ChunkDraft], rounds: int, workdir: Path) -> list[Row]:
     info = resolve_model("all-MiniLM-L6-v2")
     embedders = {}
     for name in backends():
@@ -127,7 +129,7 @@ def stage_embed(drafts: list[ChunkDraft], rounds: int, workdir: Path) -> list[li
             if r == 0:
                 vectors[name] = out
     base = statistics.median(rates["torch"])
-    rows = []
+    rows: list[Row] = []
     for name, values in rates.items():
         cos = float((vectors[name] * vectors["torch"]).sum(axis=1).mean())
         rows.append(
@@ -141,7 +143,7 @@ def stage_embed(drafts: list[ChunkDraft], rounds: int, workdir: Path) -> list[li
     return rows
 
 
-def stage_write(drafts: list[ChunkDraft], workdir: Path) -> list[list[object]]:
+def stage_write(drafts: list[ChunkDraft], workdir: Path) -> list[Row]:
     settings = Settings.load(environ={}, data_dir=workdir / "write", min_free_mb=1)
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((len(drafts), 384)).astype(np.float32)
@@ -151,7 +153,7 @@ def stage_write(drafts: list[ChunkDraft], workdir: Path) -> list[list[object]]:
         for d, start in enumerate(range(0, len(drafts), 100)):
             part = drafts[start : start + 100]
             doc_id = f"{d:064x}"
-            metas = [
+            metas: list[dict[str, MetaValue]] = [
                 {
                     "doc_id": doc_id,
                     "source": f"d{d}.pdf",
@@ -167,7 +169,7 @@ def stage_write(drafts: list[ChunkDraft], workdir: Path) -> list[list[object]]:
                 vectors[start : start + len(part)],
                 [c.text for c in part],
                 metas,
-            )  # type: ignore[arg-type]
+            )
             record = DocumentRecord(
                 doc_id=doc_id,
                 source=f"d{d}.pdf",
@@ -183,17 +185,20 @@ def stage_write(drafts: list[ChunkDraft], workdir: Path) -> list[list[object]]:
     return [["write", "Chroma + catalog + local index", f"{rate:.0f} chunks/s", "documents of 100 chunks"]]
 
 
-def end_to_end(files: list[Path], rounds: int, workdir: Path) -> list[list[object]]:
-    results: dict[str, list[float]] = {name: [] for name in backends()}
+def end_to_end(files: list[Path], rounds: int, workdir: Path, extractors: list[str]) -> list[Row]:
+    """Each extractor with each backend, alternating backends within a round, so that each
+    ratio to torch fp32 compares two runs that differ only in the backend."""
+    results: dict[tuple[str, str], list[float]] = {(x, b): [] for x in extractors for b in backends()}
     chunks = 0
     for r in range(rounds):
-        for name in results:
+        for extractor, name in results:
             settings = Settings.load(
                 environ={},
-                data_dir=workdir / f"e2e-{name}-{r}",
+                data_dir=workdir / f"e2e-{extractor}-{name}-{r}",
                 min_free_mb=1,
                 backend="torch" if name == "cuda" else name,
                 device="cuda" if name == "cuda" else "cpu",
+                pdf_extractor=extractor,
             )
             with Library.open(settings) as library:
                 library.embedder.embed_documents(["warm up"])  # model load is not ingest
@@ -202,18 +207,23 @@ def end_to_end(files: list[Path], rounds: int, workdir: Path) -> list[list[objec
                     report = ingestor.ingest([SourceFile(source=p.name, path=p) for p in files])
                 elapsed = time.perf_counter() - started
             chunks = report.chunks_written
-            results[name].append(chunks / elapsed)
+            results[(extractor, name)].append(chunks / elapsed)
+            print(
+                f"end to end, {extractor}, {name}, round {r + 1}: {chunks / elapsed:.1f} chunks/s", flush=True
+            )
             shutil.rmtree(settings.data_dir, ignore_errors=True)
-    base = statistics.median(results["torch"])
-    return [
-        [
-            "end to end",
-            name,
-            f"{median_range(values)} chunks/s",
-            f"{statistics.median(values) / base:.2f}x fp32 ({chunks} chunks)",
-        ]
-        for name, values in results.items()
-    ]
+    rows: list[Row] = []
+    for (extractor, name), values in results.items():
+        base = statistics.median(results[(extractor, "torch")])
+        rows.append(
+            [
+                "end to end",
+                f"{name}, {extractor}",
+                f"{median_range(values)} chunks/s",
+                f"{statistics.median(values) / base:.2f}x fp32 with {extractor} ({chunks} chunks)",
+            ]
+        )
+    return rows
 
 
 def main() -> None:
@@ -224,13 +234,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--skip-end-to-end", action="store_true")
+    parser.add_argument(
+        "--extractors",
+        nargs="+",
+        default=["pdfium", "pypdf"],
+        choices=["pdfium", "pypdf"],
+        help="PDF extractors for the end-to-end runs (pdfium is the default; pypdf the reference)",
+    )
     args = parser.parse_args()
     files = [args.pdfs / name for name in DEFAULT_FILES if (args.pdfs / name).is_file()]
     if not files:
         raise SystemExit(f"no PDFs found in {args.pdfs}")
     workdir = Path(tempfile.mkdtemp(prefix="searchapp-ingest-bench-"))
     print(f"machine: {machine()}; {len(files)} PDFs")
-    rows: list[list[object]] = []
+    rows: list[Row] = []
     try:
         extract_rows, sections = stage_extract(files, args.rounds)
         rows += extract_rows
@@ -243,7 +260,7 @@ def main() -> None:
         rows += stage_write(drafts, workdir)
         print(rows[-1])
         if not args.skip_end_to_end:
-            rows += end_to_end(files, args.rounds, workdir)
+            rows += end_to_end(files, args.rounds, workdir, args.extractors)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report = f"machine: {machine()}; peak RSS {peak_rss_mb():.0f} MB\n\n" + table(

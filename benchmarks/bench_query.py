@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import machine, peak_rss_mb, round_robin, table
 from searchapp import Library, SearchFilters, Settings
 from searchapp.library import ChunkRows
-from searchapp.types import DocumentRecord
+from searchapp.types import DocumentRecord, FileType, MetaValue
 
 DIM = 384
 CHUNKS_PER_DOC = 50
-TYPES = ("pdf", "pdf", "pdf", "md", "txt", "html", "docx")
+TYPES: tuple[FileType, ...] = ("pdf", "pdf", "pdf", "md", "txt", "html", "docx")
 TOPICS = [
     "contract",
     "refund",
@@ -73,10 +74,10 @@ def build(library: Library, n: int, seed: int = 0) -> list[str]:
         file_type = TYPES[d % len(TYPES)]
         tags = pyrng.sample(["legal", "finance", "it", "hr"], k=pyrng.randint(0, 2))
         end = min(n, start + CHUNKS_PER_DOC)
-        metas = []
+        metas: list[dict[str, MetaValue]] = []
         texts = []
         for i in range(end - start):
-            meta: dict[str, object] = {
+            meta: dict[str, MetaValue] = {
                 "doc_id": doc_id,
                 "source": f"doc{d}.{file_type}",
                 "file_type": file_type,
@@ -101,7 +102,7 @@ def build(library: Library, n: int, seed: int = 0) -> list[str]:
             doc_id=doc_id,
             source=f"doc{d}.{file_type}",
             file_type=file_type,
-            title=f"Document {d}",  # type: ignore[arg-type]
+            title=f"Document {d}",
             size=1,
             chunks=end - start,
             ingested_at=1_700_000_000 + d,
@@ -158,10 +159,12 @@ def run_size(n: int, queries: int, workdir: Path) -> list[list[object]]:
         for name, flt in filters.items():
             where, where_doc = flt.to_where(), flt.to_where_document()
 
-            def chroma(i: int, where=where, where_doc=where_doc) -> object:
+            def chroma(
+                i: int, where: dict[str, Any] | None = where, where_doc: dict[str, Any] | None = where_doc
+            ) -> object:
                 return library.store.query(probe[i % len(probe)], 10, where=where, where_document=where_doc)
 
-            def ours(i: int, flt=flt) -> object:
+            def ours(i: int, flt: SearchFilters = flt) -> object:
                 if flt.is_empty:
                     return library.store.query(probe[i % len(probe)], 10)  # unfiltered: HNSW
                 return library.local.dense_search(probe[i % len(probe)], 10, library.local.mask(flt))
