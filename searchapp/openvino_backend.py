@@ -17,6 +17,7 @@ process, and nothing is written to the user's home directory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import json
@@ -64,11 +65,21 @@ def import_openvino() -> Any:
 def cpu_has_bf16() -> bool:
     """True when the CPU computes bf16 natively (AVX512-BF16 or AMX), where OpenVINO and
     torch autocast gain 2-3x; elsewhere bf16 is emulated and no faster."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
-    except OSError:
-        return False
+    flags = _cpu_flags()
     return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+@functools.cache
+def _cpu_flags() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="ignore")
+    except OSError:
+        return ""  # not Linux: no fast path is assumed
+
+
+def cpu_has_f16c() -> bool:
+    """True when the CPU converts fp16 to fp32 in hardware (F16C: x86-64 CPUs with AVX2)."""
+    return " f16c" in _cpu_flags()
 
 
 def pooling_mode(info: ModelInfo) -> str | None:

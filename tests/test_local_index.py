@@ -165,6 +165,41 @@ def test_hybrid_fuses_both_rankings(corpus_library: Library) -> None:
     assert hits[0].to_dict()["fused_score"] == round(hits[0].fused_score or 0, 6)
 
 
+def test_keyword_search_equals_bm25s_scoring_with_and_without_a_mask() -> None:
+    """Our postings-only BM25 gives bm25s's own scores and ranking, filtered or not."""
+    import bm25s
+
+    from searchapp.keyword import BM25_B, BM25_K1, KeywordIndex
+
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(300)]
+    weights = [1 / (i + 1) for i in range(len(vocab))]  # Zipf: a few terms are in most documents
+    corpus = [rng.choices(vocab, weights, k=rng.randint(1, 60)) for _ in range(1500)]
+    rows = np.arange(0, 3 * len(corpus), 3, dtype=np.int64)  # local rows need not be 0..n-1
+    index = KeywordIndex()
+    index.build(corpus, rows)
+    reference = bm25s.BM25(k1=BM25_K1, b=BM25_B, method="lucene")
+    reference.index(corpus, show_progress=False)
+    for trial in range(200):
+        query = rng.choices(vocab, weights, k=rng.randint(1, 6)) + (["unknown"] if trial % 7 == 0 else [])
+        mask = None
+        admitted = np.ones(len(corpus), dtype=bool)
+        if trial % 2:
+            row_mask = np.zeros(rows.max() + 1, dtype=bool)
+            row_mask[rows[[rng.random() < 0.1 for _ in corpus]]] = True
+            mask, admitted = row_mask, row_mask[rows]
+        expected = reference.get_scores(query) * admitted
+        k = rng.choice([1, 10, 100])
+        got_rows, got_scores = index.search(query, k, mask)
+        positive = np.flatnonzero(expected > 0)
+        assert len(got_rows) == min(k, len(positive))
+        want = np.sort(expected[positive])[::-1][: len(got_rows)]
+        assert np.allclose(got_scores, want, rtol=1e-5), (query, got_scores[:5], want[:5])
+        assert (np.diff(got_scores) <= 0).all()
+        # Each row comes with its own score, and never from outside the mask.
+        assert np.allclose(expected[got_rows // 3], got_scores, rtol=1e-5)
+
+
 def test_reciprocal_rank_fusion_by_hand() -> None:
     fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1]], k=60)
     assert [item for item, _ in fused] == [1, 3, 2]
@@ -252,23 +287,29 @@ def test_real_model_hybrid_catches_what_each_retriever_misses(
         assert hit.fused_score is not None and 0 < hit.score <= 1
 
 
+@pytest.mark.parametrize("precision", ["bf16", "fp16", "this-cpu"])
 @pytest.mark.parametrize("file_type", ["pdf", "md"], ids=["broad-filter-full-scan", "narrow-filter-gather"])
-def test_the_bf16_scan_for_big_collections_is_still_exact(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, file_type: str
+def test_the_16_bit_scan_for_big_collections_is_still_exact(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, file_type: str, precision: str
 ) -> None:
-    """Filters over many rows scan bf16 first; the answer must equal brute force exactly."""
-    from searchapp import local_index as li
-    from searchapp.openvino_backend import cpu_has_bf16
+    """Filters over many rows scan 16 bits first; the answer must equal brute force exactly."""
+    import torch
 
-    monkeypatch.setattr(li, "BF16_SCAN_MIN_ROWS", 500)
+    from searchapp import local_index as li
+
+    if precision != "this-cpu":
+        dtype, u = (torch.bfloat16, 2**-8) if precision == "bf16" else (torch.float16, 2**-11)
+        monkeypatch.setattr(li, "scan_precision", lambda: (dtype, u))
+    expect_fast_path = li.scan_precision() is not None
+    monkeypatch.setattr(li, "HALF_SCAN_MIN_ROWS", 500)
     taken: list[int] = []
-    original = li._bf16_then_exact
+    original = li._half_then_exact
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         taken.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(li, "_bf16_then_exact", spy)
+    monkeypatch.setattr(li, "_half_then_exact", spy)
     rng = np.random.default_rng(3)
     base = rng.standard_normal((300, 64)).astype(np.float32)
     # Near-duplicates make near-ties, the hard case for a lossy first pass.
@@ -298,5 +339,33 @@ def test_the_bf16_scan_for_big_collections_is_still_exact(
         assert set(positions) == set(expected) or np.allclose(
             np.sort(scores), np.sort(vectors[positions] @ query)
         )
-    assert bool(taken) == cpu_has_bf16()  # the fast path ran wherever the CPU supports it
+    assert bool(taken) == expect_fast_path  # the fast path ran wherever the CPU supports it
     index.close()
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_the_16_bit_error_bound_holds_for_hard_vectors(precision: str) -> None:
+    """`dot_error` bounds |16-bit score - exact score| for unit vectors, spiky ones included."""
+    import torch
+
+    from searchapp.local_index import dot_error
+
+    dtype, u = (torch.bfloat16, 2**-8) if precision == "bf16" else (torch.float16, 2**-11)
+    rng = np.random.default_rng(11)
+    worst = 0.0
+    for trial in range(6):
+        x = rng.standard_normal((4000, 384))
+        if trial % 2:
+            x[:, :4] *= 50  # a few dominant components: large terms, large rounding
+        x[:, 300:] *= 1e-6  # tiny components: fp16 subnormals
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        q = x[trial] + 1e-3 * rng.standard_normal(384)
+        q /= np.linalg.norm(q)
+        approx = torch.nn.functional.linear(
+            torch.from_numpy(q.astype(np.float32)).to(dtype)[None],
+            torch.from_numpy(x.astype(np.float32)).to(dtype),
+        )[0].double()
+        worst = max(worst, float(np.abs(approx.numpy() - x @ q).max()))
+    bound = dot_error(u, 384)
+    assert worst <= bound, (worst, bound)
+    assert worst > bound / 20  # the bound is not so loose that every row becomes a candidate
