@@ -120,31 +120,55 @@ class KeywordIndex:
     def search(
         self, query_tokens: list[str], k: int, row_mask: npt.NDArray[np.bool_] | None
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        """Up to `k` (row, BM25 score) pairs with a positive score, best first.
+        """Up to `k` (row, BM25 score) pairs with a positive score, best first (ties: lower row).
 
         `row_mask` is indexed by local row; rows outside it never come back.
         """
         with self._lock:
             retriever, rows = self._retriever, self._rows
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if retriever is None or not query_tokens or not len(rows):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        weights = None
+            return empty
+        admitted = None
         if row_mask is not None:
             if len(row_mask) <= int(rows.max()):
                 # Rows written after this query's filter was computed are not part of it.
                 row_mask = np.concatenate(
                     [row_mask, np.zeros(int(rows.max()) + 1 - len(row_mask), dtype=np.bool_)]
                 )
-            weights = row_mask[rows].astype(np.float32)
-            if not weights.any():
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        k = min(k, len(rows))
-        documents, scores = retriever.retrieve(
-            [query_tokens], k=k, show_progress=False, weight_mask=weights, n_threads=1
-        )
-        documents, scores = documents[0], scores[0]
-        keep = scores > 0
-        return rows[documents[keep]], scores[keep].astype(np.float32)
+            admitted = row_mask[rows]
+        documents, scores = bm25_scores(retriever, query_tokens, admitted)
+        if len(scores) > k:  # keep the k best and everything tied with the k-th, then order those
+            kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+            documents, scores = documents[scores >= kth], scores[scores >= kth]
+        top = np.lexsort((documents, -scores))[:k]
+        return rows[documents[top]], scores[top]
+
+
+def bm25_scores(
+    retriever: Any, query_tokens: Sequence[str], admitted: npt.NDArray[np.bool_] | None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """(document, BM25 score) for every document that holds a query term and is `admitted`.
+
+    The same sums as `bm25s.BM25.get_scores` (its per-term scores are precomputed, Lucene's
+    BM25 has no score for absent terms), but reading only the query terms' postings and
+    summing with `bincount`: bm25s scatters with `np.add.at` and starts a thread and a
+    progress bar per query, which cost more than the scoring at 100k chunks.
+    """
+    matrix = retriever.scores
+    indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
+    vocab: dict[str, int] = retriever.vocab_dict
+    terms = [vocab[t] for t in query_tokens if vocab.get(t, len(indptr)) < len(indptr) - 1]
+    if not terms:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    documents = np.concatenate([indices[indptr[t] : indptr[t + 1]] for t in terms])
+    weights = np.concatenate([data[indptr[t] : indptr[t + 1]] for t in terms])
+    if admitted is not None:
+        keep = admitted[documents]
+        documents, weights = documents[keep], weights[keep]
+    totals = np.bincount(documents, weights=weights, minlength=int(matrix["num_docs"]))
+    found = np.flatnonzero(totals > 0)
+    return found.astype(np.int64), totals[found].astype(np.float32)
 
 
 RRF_K = 60

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from searchapp.embedders import Embedder, Vectors
 from searchapp.errors import EmptyQueryError, QueryError
@@ -158,8 +159,9 @@ class Searcher:
 
     def hybrid(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
         depth = max(k, FUSION_CANDIDATES)
-        dense = self.dense_candidates(prepared, depth, filters)
-        keyword = self.keyword_candidates(prepared, depth, filters)
+        mask = None if filters.is_empty else self.local.mask(filters)  # one mask for both lists
+        dense = self.dense_candidates(prepared, depth, filters, mask)
+        keyword = self.keyword_candidates(prepared, depth, filters, mask)
         ids = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in keyword]))
         index = {cid: i for i, cid in enumerate(ids)}
         fused = reciprocal_rank_fusion([[index[c] for c, _ in dense], [index[c] for c, _ in keyword]])[:k]
@@ -176,12 +178,17 @@ class Searcher:
         )
 
     def dense_candidates(
-        self, prepared: PreparedQuery, k: int, filters: SearchFilters
+        self,
+        prepared: PreparedQuery,
+        k: int,
+        filters: SearchFilters,
+        mask: npt.NDArray[np.bool_] | None = None,
     ) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity), best first."""
+        """(chunk id, cosine similarity), best first; `mask` is `filters` already resolved."""
         if self.local.mirror_vectors and not filters.is_empty:
             # Exact scan of just the admitted rows: faster than Chroma's metadata filter.
-            positions, scores = self.local.dense_search(prepared.vector, k, self.local.mask(filters))
+            mask = self.local.mask(filters) if mask is None else mask
+            positions, scores = self.local.dense_search(prepared.vector, k, mask)
             pairs = zip(self.local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
             return [(cid, score) for cid, score in pairs if cid]
         ids, distances = self.store.query_ids(
@@ -190,10 +197,15 @@ class Searcher:
         return [(cid, 1.0 - distance) for cid, distance in zip(ids, distances, strict=True)]
 
     def keyword_candidates(
-        self, prepared: PreparedQuery, k: int, filters: SearchFilters
+        self,
+        prepared: PreparedQuery,
+        k: int,
+        filters: SearchFilters,
+        mask: npt.NDArray[np.bool_] | None = None,
     ) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score), best first."""
-        mask = None if filters.is_empty else self.local.mask(filters)
+        """(chunk id, BM25 score), best first; `mask` is `filters` already resolved."""
+        if mask is None and not filters.is_empty:
+            mask = self.local.mask(filters)
         positions, scores = self.local.keyword_search(prepared.text, k, mask)
         pairs = zip(self.local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
         return [(cid, score) for cid, score in pairs if cid]
