@@ -75,7 +75,30 @@ def machine() -> str:
             timeout=10,
         ).stdout.strip()
     load = os.getloadavg()[0]
-    return f"{cpu}, {os.cpu_count()} cores, load {load:.1f}" + (f", GPU {gpu}" if gpu else ", no GPU")
+    return f"{cpu} ({vector_isa()}), {os.cpu_count()} cores, load {load:.1f}" + (
+        f", GPU {gpu}" if gpu else ", no GPU"
+    )
+
+
+def vector_isa() -> str:
+    """The CPU's widest vector extensions that matter here: bf16 decides the CPU backend."""
+    flags: set[str] = set()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    found = [name for flag, name in _ISA if flag in flags]
+    return ", ".join(found) if found else "no AVX2"
+
+
+_ISA = (
+    ("amx_bf16", "AMX-BF16"),
+    ("avx512_bf16", "AVX512-BF16"),
+    ("avx512_vnni", "AVX512-VNNI"),
+    ("avx512f", "AVX512"),
+    ("avx2", "AVX2"),
+)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
