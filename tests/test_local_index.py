@@ -297,11 +297,14 @@ def test_the_16_bit_scan_for_big_collections_is_still_exact(
 
     from searchapp import local_index as li
 
+    chosen = li.scan_precision()
     if precision != "this-cpu":
         dtype, u = (torch.bfloat16, 2**-8) if precision == "bf16" else (torch.float16, 2**-11)
-        monkeypatch.setattr(li, "scan_precision", lambda: (dtype, u))
-    expect_fast_path = li.scan_precision() is not None
-    monkeypatch.setattr(li, "HALF_SCAN_MIN_ROWS", 500)
+        chosen = li.ScanPrecision(dtype, u, 500)
+    elif chosen is not None:
+        chosen = li.ScanPrecision(chosen.dtype, chosen.unit_roundoff, 500)
+    monkeypatch.setattr(li, "scan_precision", lambda: chosen)
+    expect_fast_path = chosen is not None
     taken: list[int] = []
     original = li._half_then_exact
 
