@@ -572,9 +572,9 @@ def dot_error(unit_roundoff: float, dimension: int) -> float:
 
     With u the unit roundoff: each input is off by at most u relatively, so each product
     by 2u + u^2; the fp32 sum (torch accumulates 16-bit products in fp32 on the CPU) adds
-    at most d * 2^-24; rounding the result to 16 bits adds u. Norms up to 1.001 (what
-    `_half_precision` admits) and fp16's subnormals (2^-25 absolute per element, at most
-    2^-20 over the sum) fit in the last term's slack.
+    at most d * 2^-24; rounding the result to 16 bits adds u. The factor covers norms up
+    to 1.001 (what `_half_precision` admits), and the last term fp16's subnormals (2^-25
+    absolute per element, well under 2^-20 over the sum).
     """
     u = unit_roundoff
     return (3 * u + 3 * u * u + dimension * 2**-24) * 1.002**2 + 2**-20
