@@ -61,7 +61,7 @@ def measure(checkout: Path, data_dir: Path, backend: str, queries: int) -> dict[
     settings = Settings.load(environ={}, data_dir=data_dir, min_free_mb=1, backend=backend)
     results: dict[str, list[float]] = {}
     with Library.open(settings) as library:
-        for flt in filters.values():  # warm: model, masks, 16-bit copies, keyword index
+        for flt in filters.values():  # warm: model, masks, int8 copies, keyword index
             for mode in MODES:
                 library.search("warm up", k=10, filters=flt, mode=mode)
         for mode in MODES:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from searchapp.exact_scan import MIN_ROWS, Int8Rows, exact_top_k, matvec, quantize, top_k
 from searchapp.filters import SearchFilters
 from searchapp.keyword import KeywordIndex, keyword_tokens
 
@@ -78,6 +79,12 @@ class _Columns:
         self.page = np.zeros(1024, dtype=np.int32)  # 0: no page
         self.alive = np.zeros(1024, dtype=np.bool_)
         self.vectors: FloatArray | None = np.zeros((1024, dimension), dtype=np.float32) if vectors else None
+        # The int8 copy of the first `quantized_rows` rows (see `quantized`).
+        self.codes = np.zeros((1024, dimension), dtype=np.int8) if vectors else None
+        self.scales = np.zeros(1024, dtype=np.float32)
+        self.bounds = np.zeros(1024, dtype=np.float32)
+        self.quantized_rows = 0
+        self.max_bound = 0.0
         self.ids: list[str] = []
         self.folded: list[str] = []  # case-folded text, for "text contains"
         self.tokens: list[list[str]] = []
@@ -98,10 +105,11 @@ class _Columns:
             self.doc = np.resize(self.doc, capacity)
             self.page = np.resize(self.page, capacity)
             self.alive = np.resize(self.alive, capacity)
-            if self.vectors is not None:
-                grown = np.zeros((capacity, self.vectors.shape[1]), dtype=np.float32)
-                grown[: self.size] = self.vectors[: self.size]
-                self.vectors = grown
+            self.scales = np.resize(self.scales, capacity)
+            self.bounds = np.resize(self.bounds, capacity)
+            if self.vectors is not None and self.codes is not None:
+                self.vectors = _grown(self.vectors, capacity, self.size)
+                self.codes = _grown(self.codes, capacity, self.quantized_rows)
         position = self.size
         self.row[position], self.doc[position], self.page[position] = row, doc, page
         self.alive[position] = True
@@ -112,6 +120,32 @@ class _Columns:
         self.tokens.append(tokens)
         self.size += 1
         return position
+
+    def quantized(self) -> Int8Rows | None:
+        """The int8 copy of every row (None without vectors), extended to new rows first.
+
+        Each row is quantized once, so a write costs only its own rows; the copy is a
+        quarter of the vectors' size. Callers hold the index lock.
+        """
+        if self.vectors is None or self.codes is None:
+            return None
+        done, size = self.quantized_rows, self.size
+        if done < size:
+            new = quantize(self.vectors[done:size])
+            self.codes[done:size], self.scales[done:size], self.bounds[done:size] = (
+                new.codes,
+                new.scales,
+                new.bounds,
+            )
+            self.max_bound = max(self.max_bound, new.max_bound)
+            self.quantized_rows = size
+        return Int8Rows(self.codes[:size], self.scales[:size], self.bounds[:size], self.max_bound)
+
+
+def _grown(array: npt.NDArray[Any], capacity: int, used: int) -> npt.NDArray[Any]:
+    grown = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
+    grown[:used] = array[:used]
+    return grown
 
 
 class _Documents:
@@ -187,7 +221,6 @@ class LocalIndex:
         self._keyword_stale = True
         self._keyword_lock = threading.Lock()
         self._generation = ""
-        self._half: tuple[int, Any, ScanPrecision, Any] | None = None  # size, of, how, copy
         self._load()
 
     # ---------------------------------------------------------------- state
@@ -430,48 +463,24 @@ class LocalIndex:
     def dense_search(self, query: FloatArray, k: int, mask: BoolArray) -> tuple[IntArray, FloatArray]:
         """Exact top-k by cosine similarity among the positions in `mask`."""
         with self._lock:
-            vectors = self._cols.vectors
-            size = self._cols.size
+            cols = self._cols
+            vectors, size = cols.vectors, cols.size
+            positions = np.flatnonzero(mask[:size])
+            # Many rows: score an int8 copy first (see `searchapp.exact_scan`).
+            int8 = cols.quantized() if len(positions) >= MIN_ROWS else None
         if vectors is None:
             raise RuntimeError("this local index does not mirror vectors (server mode)")
-        positions = np.flatnonzero(mask[:size])
         if not len(positions):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        precision = scan_precision()
-        if precision is not None and len(positions) >= precision.min_rows:
-            half = self._half_precision(size, precision)
-            if half is not None:
-                narrow = len(positions) <= size // 3
-                return _half_then_exact(*half, vectors, query, k, positions, gather=narrow)
+        if int8 is not None:
+            return exact_top_k(int8, vectors[:size], query, k, positions)
         if len(positions) > size // 3:
             # Broad filter: one pass over all rows beats gathering most of them first.
             scores = matvec(vectors[:size], query)[positions]
         else:
             scores = matvec(vectors[positions], query)
-        top = _top_k(scores, k)
+        top = top_k(scores, k)
         return positions[top], scores[top].astype(np.float32)
-
-    def _half_precision(self, size: int, precision: ScanPrecision) -> tuple[Any, float] | None:
-        """A 16-bit copy of the vectors, and its dot-product error bound (None where the
-        vectors are not unit length). Rebuilt lazily after writes.
-        """
-        with self._lock:
-            vectors = self._cols.vectors
-            cached = self._half
-        if vectors is None:
-            return None
-        error = dot_error(precision.unit_roundoff, vectors.shape[1])
-        if cached is not None and cached[0] == size and cached[1] is vectors and cached[2] == precision:
-            return (cached[3], error) if cached[3] is not None else None
-        norms = np.linalg.norm(vectors[:size], axis=1)
-        half = None
-        if not size or float(np.abs(norms - 1.0).max()) <= 1e-3:  # the error bound assumes unit vectors
-            import torch
-
-            half = torch.from_numpy(vectors[:size]).to(precision.dtype)
-        with self._lock:
-            self._half = (size, vectors, precision, half)
-        return (half, error) if half is not None else None
 
     def keyword_search(self, query: str, k: int, mask: BoolArray | None) -> tuple[IntArray, FloatArray]:
         """Top-k positions by BM25 among those in `mask`."""
@@ -537,95 +546,3 @@ class LocalIndex:
 def _page(meta: Mapping[str, Any]) -> int:
     page = meta.get("page")
     return int(page) if isinstance(page, int) and not isinstance(page, bool) else 0
-
-
-@dataclass(frozen=True)
-class ScanPrecision:
-    """A 16-bit type for a first pass over the vectors (see `_half_then_exact`)."""
-
-    dtype: Any  # a torch dtype
-    unit_roundoff: float
-    min_rows: int  # from this many admitted rows on, it beats an fp32 scan
-
-
-def scan_precision() -> ScanPrecision | None:
-    """The 16-bit first pass that pays on this CPU; None where fp32 is as fast.
-
-    bf16 where the CPU computes it natively (AMX/AVX512-BF16): 2-4x faster than fp32,
-    measured from 20k to 140k rows. Else fp16 where the CPU converts it in hardware (F16C,
-    every x86-64 CPU with AVX2): 2.4-3.5x faster than an fp32 gather from 2k to 40k rows,
-    2.8x for a full scan of 100k, on a 2-core AVX2 machine. Emulated bf16 is not used.
-    """
-    import torch
-
-    from searchapp.openvino_backend import cpu_has_bf16, cpu_has_f16c
-
-    if cpu_has_bf16():
-        return ScanPrecision(torch.bfloat16, 2**-8, 40_000)
-    if cpu_has_f16c():
-        return ScanPrecision(torch.float16, 2**-11, 2_000)
-    return None
-
-
-def dot_error(unit_roundoff: float, dimension: int) -> float:
-    """How far a 16-bit dot product of two (near-)unit vectors can be from the exact one.
-
-    With u the unit roundoff: each input is off by at most u relatively, so each product
-    by 2u + u^2; the fp32 sum (torch accumulates 16-bit products in fp32 on the CPU) adds
-    at most d * 2^-24; rounding the result to 16 bits adds u. The factor covers norms up
-    to 1.001 (what `_half_precision` admits), and the last term fp16's subnormals (2^-25
-    absolute per element, well under 2^-20 over the sum).
-    """
-    u = unit_roundoff
-    return (3 * u + 3 * u * u + dimension * 2**-24) * 1.002**2 + 2**-20
-
-
-def _half_then_exact(
-    half: Any,
-    error: float,
-    vectors: FloatArray,
-    query: FloatArray,
-    k: int,
-    positions: IntArray,
-    *,
-    gather: bool,
-) -> tuple[IntArray, FloatArray]:
-    """Exact top-k among `positions`, reading 16 bits for all rows and fp32 for a few.
-
-    Every true top-k row scores at least (approximate k-th score - 2 * error) in 16 bits,
-    so re-scoring just those candidates in fp32 gives exactly the brute-force answer.
-    """
-    import torch
-
-    q = torch.from_numpy(query).to(half.dtype)[None]
-    if gather:  # a narrow filter: score only its rows
-        rows = half.index_select(0, torch.from_numpy(positions))
-        approx = torch.nn.functional.linear(q, rows)[0].float().numpy()
-    else:  # a broad one: one pass over all rows beats gathering most of them
-        approx = torch.nn.functional.linear(q, half)[0].float().numpy()[positions]
-    k = min(k, len(positions))
-    kth = float(np.partition(approx, len(approx) - k)[len(approx) - k])
-    candidates = positions[approx >= kth - 2 * error]
-    exact = matvec(vectors[candidates], query)
-    top = _top_k(exact, k)
-    return candidates[top], exact[top].astype(np.float32)
-
-
-def matvec(matrix: FloatArray, vector: FloatArray) -> FloatArray:
-    """matrix @ vector through torch (zero-copy): numpy's OpenBLAS spreads even small
-    products over threads that contend with everything else (16 ms instead of 0.1 ms for
-    3k rows on a busy 2-core machine); torch sizes its work to the input."""
-    import torch
-
-    result: FloatArray = torch.mv(
-        torch.from_numpy(np.ascontiguousarray(matrix)), torch.from_numpy(vector)
-    ).numpy()
-    return result
-
-
-def _top_k(scores: FloatArray, k: int) -> IntArray:
-    """Indexes of the k largest scores, best first (ties: lower index first)."""
-    if k >= len(scores):
-        return np.argsort(-scores, kind="stable")
-    part = np.argpartition(-scores, k - 1)[:k]
-    return part[np.argsort(-scores[part], kind="stable")]

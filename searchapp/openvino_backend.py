@@ -77,11 +77,6 @@ def _cpu_flags() -> str:
         return ""  # not Linux: no fast path is assumed
 
 
-def cpu_has_f16c() -> bool:
-    """True when the CPU converts fp16 to fp32 in hardware (F16C: x86-64 CPUs with AVX2)."""
-    return " f16c" in _cpu_flags()
-
-
 def pooling_mode(info: ModelInfo) -> str | None:
     """The model's single pooling mode if OpenVINO can run it, else None."""
     if info.path is None:
