@@ -241,7 +241,9 @@ def run_size(n: int, queries: int, workdir: Path) -> list[list[object]]:
 
 def local_only(n: int, queries: int, workdir: Path) -> list[list[object]]:
     """The filtered path alone at a size where building through Chroma would take long:
-    the local index (mask + exact scan, bf16-first above 200k rows) and reading the hits."""
+    the local index (mask + exact scan) and reading the hits, with the int8 first pass
+    against a plain fp32 scan of the same rows, alternating."""
+    from searchapp import local_index
     from searchapp.local_index import LocalIndex
 
     print(f"== {n} chunks, local index only")
@@ -270,18 +272,36 @@ def local_only(n: int, queries: int, workdir: Path) -> list[list[object]]:
     probe = synthetic_vectors(queries, rng)
     filters = filters_for([f"{d:064x}" for d in range(n // CHUNKS_PER_DOC)])
     rows: list[list[object]] = []
+    int8_min_rows = local_index.MIN_ROWS
     for name, flt in filters.items():
         if flt.is_empty:
             continue
 
-        def filtered(i: int, flt: SearchFilters = flt) -> object:
+        def filtered(i: int, flt: SearchFilters = flt, min_rows: int = int8_min_rows) -> object:
+            local_index.MIN_ROWS = min_rows
             positions, _ = index.dense_search(probe[i % len(probe)], 10, index.mask(flt))
             return index.chunks(list(positions))
 
-        timing = round_robin([(name, filtered)], rounds=queries)[0]
+        def fp32(i: int, flt: SearchFilters = flt) -> object:
+            return filtered(i, flt, min_rows=n + 1)
+
+        int8, plain = round_robin([("int8 first", filtered), ("fp32", fp32)], rounds=queries)
         admitted = int(index.mask(flt).sum())
-        rows.append([n, name, f"{admitted:,}", f"{timing.p50:.1f} / {timing.p95:.1f}"])
-        print(f"  {name:10} rows {admitted:>9,}  p50/p95 {timing.p50:6.1f}/{timing.p95:6.1f} ms")
+        rows.append(
+            [
+                n,
+                name,
+                f"{admitted:,}",
+                f"{int8.p50:.1f} / {int8.p95:.1f}",
+                f"{plain.p50:.1f} / {plain.p95:.1f}",
+                f"{int8.p50 / plain.p50:.2f}",
+            ]
+        )
+        print(
+            f"  {name:10} rows {admitted:>9,}  int8 first {int8.p50:6.1f}/{int8.p95:6.1f} ms"
+            f"  fp32 {plain.p50:6.1f}/{plain.p95:6.1f} ms"
+        )
+    local_index.MIN_ROWS = int8_min_rows  # the e2e runs that follow use the default path
     index.close()
     return rows
 
@@ -321,7 +341,10 @@ def main() -> None:
             "End to end (`Library.search`: query embedding + retrieval + hits), top-10, p50 / p95 ms:\n\n"
             + table(["chunks", "mode", "filter", "fresh query", "repeated query (cached embedding)"], e2e),
             "Filtered retrieval in the local index alone (mask + exact scan + reading the 10 hits), p50 / p95 ms:\n\n"
-            + table(["chunks", "filter", "rows admitted", "p50 / p95"], local),
+            + table(
+                ["chunks", "filter", "rows admitted", "int8 first pass", "fp32 scan", "int8 / fp32 (p50)"],
+                local,
+            ),
         ]
     )
     print("\n" + report)

@@ -6,8 +6,9 @@ this index keeps what Chroma cannot do fast (or at all, in local mode):
 - **filters as arrays**: document, type, tags and dates per document, pages per chunk,
   so a filter becomes a boolean mask in microseconds instead of a 60-110 ms metadata
   scan at 100k chunks;
-- **the vectors** (local mode), so a filtered query is an exact dot product over the
-  rows the filter admits: a filtered top-k equals brute force by construction;
+- **the vectors** (local mode), and an int8 copy of them, so a filtered query is an
+  exact scan of the rows the filter admits (`searchapp.exact_scan`): a filtered top-k
+  equals brute force;
 - **BM25** over the same chunks, for keyword and hybrid retrieval.
 
 It is kept in step with Chroma by the same writes (`Library` applies every change to
