@@ -243,7 +243,7 @@ def local_only(n: int, queries: int, workdir: Path) -> list[list[object]]:
     """The filtered path alone at a size where building through Chroma would take long:
     the local index (mask + exact scan) and reading the hits, with the int8 first pass
     against a plain fp32 scan of the same rows, alternating."""
-    from searchapp import local_index
+    from searchapp import exact_scan
     from searchapp.local_index import LocalIndex
 
     print(f"== {n} chunks, local index only")
@@ -272,13 +272,13 @@ def local_only(n: int, queries: int, workdir: Path) -> list[list[object]]:
     probe = synthetic_vectors(queries, rng)
     filters = filters_for([f"{d:064x}" for d in range(n // CHUNKS_PER_DOC)])
     rows: list[list[object]] = []
-    int8_min_rows = local_index.MIN_ROWS
+    int8_min_rows = exact_scan.MIN_ROWS
     for name, flt in filters.items():
         if flt.is_empty:
             continue
 
         def filtered(i: int, flt: SearchFilters = flt, min_rows: int = int8_min_rows) -> object:
-            local_index.MIN_ROWS = min_rows
+            exact_scan.MIN_ROWS = min_rows
             positions, _ = index.dense_search(probe[i % len(probe)], 10, index.mask(flt))
             return index.chunks(list(positions))
 
@@ -301,7 +301,7 @@ def local_only(n: int, queries: int, workdir: Path) -> list[list[object]]:
             f"  {name:10} rows {admitted:>9,}  int8 first {int8.p50:6.1f}/{int8.p95:6.1f} ms"
             f"  fp32 {plain.p50:6.1f}/{plain.p95:6.1f} ms"
         )
-    local_index.MIN_ROWS = int8_min_rows  # the e2e runs that follow use the default path
+    exact_scan.MIN_ROWS = int8_min_rows  # the e2e runs that follow use the default path
     index.close()
     return rows
 

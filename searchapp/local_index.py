@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from searchapp.exact_scan import MIN_ROWS, Int8Rows, exact_top_k, matvec, quantize, top_k
+from searchapp import exact_scan
+from searchapp.exact_scan import Int8Rows, exact_top_k, matvec, quantize, top_k
 from searchapp.filters import SearchFilters
 from searchapp.keyword import KeywordIndex, keyword_tokens
 
@@ -468,7 +469,7 @@ class LocalIndex:
             vectors, size = cols.vectors, cols.size
             positions = np.flatnonzero(mask[:size])
             # Many rows: score an int8 copy first (see `searchapp.exact_scan`).
-            int8 = cols.quantized() if len(positions) >= MIN_ROWS else None
+            int8 = cols.quantized() if len(positions) >= exact_scan.MIN_ROWS else None
         if vectors is None:
             raise RuntimeError("this local index does not mirror vectors (server mode)")
         if not len(positions):

@@ -293,9 +293,10 @@ def test_the_int8_first_pass_for_big_collections_is_still_exact(
 ) -> None:
     """Filters over many rows score int8 codes first; the answer must equal brute force,
     also after writes that add rows the int8 copy has not seen yet."""
+    from searchapp import exact_scan
     from searchapp import local_index as li
 
-    monkeypatch.setattr(li, "MIN_ROWS", 100)
+    monkeypatch.setattr(exact_scan, "MIN_ROWS", 100)
     taken: list[int] = []
     original = li.exact_top_k
 
@@ -373,12 +374,13 @@ def test_the_int8_error_bound_holds_for_hard_vectors() -> None:
 def test_real_model_filtered_search_through_the_int8_pass_equals_brute_force(
     monkeypatch: pytest.MonkeyPatch, real_library: Library, shared_pdfs: Path
 ) -> None:
+    from searchapp import exact_scan
     from searchapp import local_index as li
 
     ingest_paths(
         real_library, [shared_pdfs / "pdfjs__tracemonkey.pdf", shared_pdfs / "unst__multi-column-2p.pdf"]
     )
-    monkeypatch.setattr(li, "MIN_ROWS", 20)  # these few rows take the path big collections take
+    monkeypatch.setattr(exact_scan, "MIN_ROWS", 20)  # these few rows take the path big collections take
     taken: list[int] = []
     original = li.exact_top_k
 
