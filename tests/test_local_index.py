@@ -287,16 +287,13 @@ def test_real_model_hybrid_catches_what_each_retriever_misses(
         assert hit.fused_score is not None and 0 < hit.score <= 1
 
 
-@pytest.mark.parametrize("file_type", ["pdf", "md"], ids=["broad-filter", "narrow-filter"])
-def test_the_int8_first_pass_for_big_collections_is_still_exact(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, file_type: str
-) -> None:
-    """Filters over many rows score int8 codes first; the answer must equal brute force,
-    also after writes that add rows the int8 copy has not seen yet."""
+def _int8_pass_spy(monkeypatch: pytest.MonkeyPatch, *, min_rows: int) -> list[int]:
+    """Send scans of `min_rows` admitted rows or more through the int8 first pass, and
+    record how many rows each such scan admitted."""
     from searchapp import exact_scan
     from searchapp import local_index as li
 
-    monkeypatch.setattr(exact_scan, "MIN_ROWS", 100)
+    monkeypatch.setattr(exact_scan, "MIN_ROWS", min_rows)
     taken: list[int] = []
     original = li.exact_top_k
 
@@ -305,6 +302,18 @@ def test_the_int8_first_pass_for_big_collections_is_still_exact(
         return original(*args, **kwargs)
 
     monkeypatch.setattr(li, "exact_top_k", spy)
+    return taken
+
+
+@pytest.mark.parametrize("file_type", ["pdf", "md"], ids=["broad-filter", "narrow-filter"])
+def test_the_int8_first_pass_for_big_collections_is_still_exact(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, file_type: str
+) -> None:
+    """Filters over many rows score int8 codes first; the answer must equal brute force,
+    also after writes that add rows the int8 copy has not seen yet."""
+    from searchapp import local_index as li
+
+    taken = _int8_pass_spy(monkeypatch, min_rows=100)
     rng = np.random.default_rng(3)
     base = rng.standard_normal((300, 64)).astype(np.float32)
     # Near-duplicates make near-ties, the hard case for a lossy first pass.
@@ -374,21 +383,10 @@ def test_the_int8_error_bound_holds_for_hard_vectors() -> None:
 def test_real_model_filtered_search_through_the_int8_pass_equals_brute_force(
     monkeypatch: pytest.MonkeyPatch, real_library: Library, shared_pdfs: Path
 ) -> None:
-    from searchapp import exact_scan
-    from searchapp import local_index as li
-
     ingest_paths(
         real_library, [shared_pdfs / "pdfjs__tracemonkey.pdf", shared_pdfs / "unst__multi-column-2p.pdf"]
     )
-    monkeypatch.setattr(exact_scan, "MIN_ROWS", 20)  # these few rows take the path big collections take
-    taken: list[int] = []
-    original = li.exact_top_k
-
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        taken.append(len(args[4]))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(li, "exact_top_k", spy)
+    taken = _int8_pass_spy(monkeypatch, min_rows=20)  # these few rows take the big collections' path
     queries = ["trace trees for nested loops", "dense passage retrieval", "type specialization", "memory"]
     for filters in (SearchFilters(file_types=("pdf",)), SearchFilters(page_min=2, page_max=9)):
         for query in queries:
