@@ -47,17 +47,14 @@ def measure(checkout: Path, data_dir: Path, backend: str, queries: int) -> dict[
     """Runs in a child process whose searchapp comes from `checkout`."""
     sys.path.insert(0, str(checkout))
     import searchapp
-    from searchapp import Library, SearchFilters, Settings
+    from searchapp import Library, Settings
 
     if not Path(searchapp.__file__).resolve().is_relative_to(checkout.resolve()):
         raise SystemExit(f"searchapp was imported from {searchapp.__file__}, not {checkout}")
+    from benchmarks.bench_query import filters_for  # after the checkout's searchapp is loaded
+
     doc_ids = (data_dir / "doc_ids.txt").read_text(encoding="utf-8").split()
-    filters = {
-        "none": SearchFilters(),
-        "document": SearchFilters(doc_ids=(doc_ids[len(doc_ids) // 2],)),
-        "type=pdf": SearchFilters(file_types=("pdf",)),
-        "pages 3-7": SearchFilters(page_min=3, page_max=7),
-    }
+    filters = {name: flt for name, flt in filters_for(doc_ids).items() if name in FILTERS}
     settings = Settings.load(environ={}, data_dir=data_dir, min_free_mb=1, backend=backend)
     results: dict[str, list[float]] = {}
     with Library.open(settings) as library:

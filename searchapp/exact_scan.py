@@ -35,12 +35,12 @@ class Int8Rows:
 
     codes: CodeArray  # (rows, dimension)
     scales: FloatArray  # (rows,)
-    bounds: FloatArray  # (rows,): the kernel's score of row i is within |q| * bounds[i]
-    max_bound: float  # of all rows
+    max_bound: float  # the kernel's score of any row is within |q| * max_bound
 
 
-def quantize(vectors: FloatArray) -> Int8Rows:
-    """Int8 codes, scales and error bounds for fp32 rows."""
+def quantize(vectors: FloatArray) -> tuple[Int8Rows, FloatArray]:
+    """Int8 codes and scales for fp32 rows, and each row's error bound (its score from
+    the codes is within |q| * bound of the exact one)."""
     from searchapp import int8_kernels
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -50,7 +50,7 @@ def quantize(vectors: FloatArray) -> Int8Rows:
     exact = np.empty(rows, dtype=np.float64)
     int8_kernels.quantize_rows(vectors, codes, scales, exact)
     bounds = round_up(exact)
-    return Int8Rows(codes, scales, bounds, float(bounds.max()) if rows else 0.0)
+    return Int8Rows(codes, scales, float(bounds.max()) if rows else 0.0), bounds
 
 
 def round_up(values: npt.NDArray[np.float64]) -> FloatArray:

@@ -84,7 +84,6 @@ class _Columns:
         # The int8 copy of the first `quantized_rows` rows (see `quantized`).
         self.codes = np.zeros((1024, dimension), dtype=np.int8) if vectors else None
         self.scales = np.zeros(1024, dtype=np.float32)
-        self.bounds = np.zeros(1024, dtype=np.float32)
         self.quantized_rows = 0
         self.max_bound = 0.0
         self.ids: list[str] = []
@@ -108,7 +107,6 @@ class _Columns:
             self.page = np.resize(self.page, capacity)
             self.alive = np.resize(self.alive, capacity)
             self.scales = np.resize(self.scales, capacity)
-            self.bounds = np.resize(self.bounds, capacity)
             if self.vectors is not None and self.codes is not None:
                 self.vectors = _grown(self.vectors, capacity, self.size)
                 self.codes = _grown(self.codes, capacity, self.quantized_rows)
@@ -133,15 +131,11 @@ class _Columns:
             return None
         done, size = self.quantized_rows, self.size
         if done < size:
-            new = quantize(self.vectors[done:size])
-            self.codes[done:size], self.scales[done:size], self.bounds[done:size] = (
-                new.codes,
-                new.scales,
-                new.bounds,
-            )
+            new, _ = quantize(self.vectors[done:size])
+            self.codes[done:size], self.scales[done:size] = new.codes, new.scales
             self.max_bound = max(self.max_bound, new.max_bound)
             self.quantized_rows = size
-        return Int8Rows(self.codes[:size], self.scales[:size], self.bounds[:size], self.max_bound)
+        return Int8Rows(self.codes[:size], self.scales[:size], self.max_bound)
 
 
 def _grown(array: npt.NDArray[Any], capacity: int, used: int) -> npt.NDArray[Any]:

@@ -366,17 +366,17 @@ def test_the_int8_error_bound_holds_for_hard_vectors() -> None:
         x *= rng.choice([0.01, 1.0, 3.0], size=(len(x), 1))
         x[0] = 0.0
         x = x.astype(np.float32)
-        rows = quantize(x)
+        rows, bounds = quantize(x)
         worst_case = (rows.codes[trial + 1] * np.float64(rows.scales[trial + 1])) - x[trial + 1]
         for q in (x[trial + 1] + 1e-3 * rng.standard_normal(384), worst_case / np.linalg.norm(worst_case)):
             q32 = q.astype(np.float32)
             out = np.empty(len(x), dtype=np.float32)
             int8_kernels.scores(rows.codes, rows.scales, q32, np.arange(len(x)), out)
             error = np.abs(out - x.astype(np.float64) @ q32.astype(np.float64))
-            bound = rows.bounds * np.linalg.norm(q32.astype(np.float64))
+            bound = bounds * np.linalg.norm(q32.astype(np.float64))
             assert (error <= bound).all(), float((error - bound).max())
         assert error[trial + 1] > 0.99 * bound[trial + 1]  # the worst case reaches the bound
-        assert rows.max_bound == float(rows.bounds.max())
+        assert rows.max_bound == float(bounds.max())
 
 
 @pytest.mark.model
