@@ -33,10 +33,10 @@ from ingest.chunking import Chunker, ChunkerConfig
 from ingest.extract import extract
 from ingest.types import ChunkDraft, Limits, Section
 from searchapp import Library, Settings
-from searchapp.embedders import SentenceTransformerEmbedder
+from searchapp.embedding.embedders import SentenceTransformerEmbedder
+from searchapp.embedding.models import resolve_model
+from searchapp.embedding.tokens import TokenizerSpec
 from searchapp.library import ChunkRows
-from searchapp.models import resolve_model
-from searchapp.tokens import TokenizerSpec
 from searchapp.types import DocumentRecord, MetaValue
 
 DEFAULT_PDFS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "pdfs"
@@ -59,7 +59,7 @@ def backends() -> list[str]:
     """torch fp32 (the reference) and the faster CPU backends that apply to this CPU."""
     import torch
 
-    from searchapp.openvino_backend import cpu_has_bf16
+    from searchapp.embedding.openvino import cpu_has_bf16
 
     # Without native bf16, torch's bf16 autocast is emulated: about 5x slower than fp32.
     names = ["torch", "torch-bf16", "openvino"] if cpu_has_bf16() else ["torch", "openvino"]

@@ -243,8 +243,8 @@ def local_only(n: int, queries: int, workdir: Path) -> list[list[object]]:
     """The filtered path alone at a size where building through Chroma would take long:
     the local index (mask + exact scan) and reading the hits, with the int8 first pass
     against a plain fp32 scan of the same rows, alternating."""
-    from searchapp import exact_scan
-    from searchapp.local_index import LocalIndex
+    from searchapp.storage import exact_scan
+    from searchapp.storage.local_index import LocalIndex
 
     print(f"== {n} chunks, local index only")
     rng = np.random.default_rng(0)

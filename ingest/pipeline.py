@@ -25,8 +25,9 @@ import numpy as np
 from ingest.chunking import ChunkerConfig
 from ingest.extract import file_type_of
 from ingest.prepare import Prepared, PrepareJob, init_worker, prepare
-from ingest.types import FileOutcome, IngestReport, Limits, Progress, SourceFile, Stage
+from ingest.types import FileOutcome, IngestReport, Limits, SourceFile
 from ingest.workers import TaskTimeout, WorkerCrashed, WorkerPool
+from searchapp.embedding.tokens import TokenizerSpec
 from searchapp.errors import (
     FailureReason,
     IngestError,
@@ -35,13 +36,12 @@ from searchapp.errors import (
     StoreUnavailableError,
 )
 from searchapp.library import ChunkRows, DocumentWrite, Library
-from searchapp.originals import sha256_hex
-from searchapp.tokens import TokenizerSpec
+from searchapp.progress import Progress, ProgressCallback, Stage
+from searchapp.storage.originals import sha256_hex
 from searchapp.types import DocumentRecord, MetaValue
 
 logger = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[Progress], None]
 # The writer stores up to this many documents (or chunks) with one set of Chroma calls.
 MAX_GROUP_DOCS = 64
 MAX_GROUP_CHUNKS = 4096
@@ -89,14 +89,13 @@ class Ingestor:
     Args:
         library: where to write.
         workers: extraction processes (default: up to 4, by core count).
-        progress: called with a `Progress` at each stage of each file.
+
+    Each run takes its own `progress` callback, called with a `Progress` at each stage of
+    each file, so one ingestor can serve several callers one after another.
     """
 
-    def __init__(
-        self, library: Library, *, workers: int | None = None, progress: ProgressCallback | None = None
-    ) -> None:
+    def __init__(self, library: Library, *, workers: int | None = None) -> None:
         self.library = library
-        self.progress = progress
         settings = library.settings
         self.limits = Limits(
             max_bytes=settings.max_file_mb * 1024 * 1024,
@@ -114,6 +113,11 @@ class Ingestor:
         self._pool: WorkerPool[PrepareJob, Prepared] | None = None
         self._run_lock = threading.Lock()
 
+    @property
+    def busy(self) -> bool:
+        """True while a batch is running (another caller would wait for it)."""
+        return self._run_lock.locked()
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.close()
@@ -127,15 +131,17 @@ class Ingestor:
 
     # ------------------------------------------------------------------ public
 
-    def ingest(self, files: Iterable[SourceFile]) -> IngestReport:
+    def ingest(
+        self, files: Iterable[SourceFile], *, progress: ProgressCallback | None = None
+    ) -> IngestReport:
         """Ingest `files`; first finish any document a crash left pending."""
         with self._run_lock:
-            resumed = self._run(self._pending_files(), resuming=True)
-            report = self._run(list(files), resuming=False)
-            self._refresh_keyword_index(resumed, report)
+            resumed = self._run(self._pending_files(), resuming=True, progress=progress)
+            report = self._run(list(files), resuming=False, progress=progress)
+            self._refresh_keyword_index(progress, resumed, report)
         return IngestReport(outcomes=resumed.outcomes + report.outcomes)
 
-    def reingest(self, doc_ids: Iterable[str]) -> IngestReport:
+    def reingest(self, doc_ids: Iterable[str], *, progress: ProgressCallback | None = None) -> IngestReport:
         """Re-extract, re-chunk and re-embed documents from their kept originals.
 
         Each document is replaced in place, as an edited file would be; one that cannot be
@@ -161,24 +167,24 @@ class Ingestor:
             files.append(SourceFile(source=record.source, data=data, mtime=record.mtime, tags=record.tags))
         with self._run_lock:
             # `resuming` skips the "unchanged" shortcut: the bytes are the same on purpose.
-            report = self._run(files, resuming=True)
-            self._refresh_keyword_index(report)
+            report = self._run(files, resuming=True, progress=progress)
+            self._refresh_keyword_index(progress, report)
         return IngestReport(outcomes=report.outcomes + tuple(missing))
 
-    def resume_pending(self) -> IngestReport:
+    def resume_pending(self, *, progress: ProgressCallback | None = None) -> IngestReport:
         """Finish documents whose ingestion a crash interrupted (from their kept originals)."""
         with self._run_lock:
-            report = self._run(self._pending_files(), resuming=True)
-            self._refresh_keyword_index(report)
+            report = self._run(self._pending_files(), resuming=True, progress=progress)
+            self._refresh_keyword_index(progress, report)
             return report
 
-    def _refresh_keyword_index(self, *reports: IngestReport) -> None:
+    def _refresh_keyword_index(self, progress: ProgressCallback | None, *reports: IngestReport) -> None:
         """Rebuild BM25 once per batch, so the first search after an upload is not the one to wait."""
         if any(report.ingested for report in reports):
-            if self.progress is not None:
+            if progress is not None:
                 last = reports[-1].outcomes[-1] if reports[-1].outcomes else None
                 total = sum(len(r.outcomes) for r in reports)
-                self.progress(
+                progress(
                     Progress(
                         "index", last.source if last else "", total, total, 0, 0, "updating the keyword index"
                     )
@@ -207,7 +213,9 @@ class Ingestor:
                 self.library.delete_by_id(record.doc_id)
         return files
 
-    def _run(self, files: Sequence[SourceFile], *, resuming: bool) -> IngestReport:
+    def _run(
+        self, files: Sequence[SourceFile], *, resuming: bool, progress: ProgressCallback | None
+    ) -> IngestReport:
         outcomes: dict[int, FileOutcome] = {}
         if not files:
             return IngestReport()
@@ -215,8 +223,8 @@ class Ingestor:
         counters = {"chunks_embedded": 0, "chunks_total": 0}
 
         def emit(stage: Stage, source: str, message: str = "") -> None:
-            if self.progress is not None:
-                self.progress(
+            if progress is not None:
+                progress(
                     Progress(
                         stage=stage,
                         source=source,

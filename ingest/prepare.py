@@ -13,7 +13,7 @@ from ingest.chunking import Chunker, ChunkerConfig
 from ingest.extract import extract
 from ingest.types import ChunkDraft, Limits
 from searchapp.errors import FailureReason, IngestError
-from searchapp.keyword import keyword_tokens
+from searchapp.storage.terms import keyword_tokens
 from searchapp.types import FileType
 
 _chunker: Chunker | None = None

@@ -13,13 +13,14 @@ import shutil
 import time
 from pathlib import Path
 
-from ingest.pipeline import Ingestor, ProgressCallback
+from ingest.pipeline import Ingestor
 from ingest.types import FileOutcome, IngestReport, SourceFile
 from searchapp.config import REBUILD_SUFFIX, Settings
-from searchapp.embedders import get_embedder
+from searchapp.embedding.embedders import get_embedder
 from searchapp.errors import ConfigError, FailureReason, StoreError
 from searchapp.library import Library
-from searchapp.originals import OriginalsStore
+from searchapp.progress import ProgressCallback
+from searchapp.storage.originals import OriginalsStore
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +71,8 @@ def reindex(
             )
     rebuilt = Library.open(new_settings, embedder=get_embedder(new_settings))
     try:
-        with Ingestor(rebuilt, workers=workers, progress=progress) as ingestor:
-            report = ingestor.ingest(files)
+        with Ingestor(rebuilt, workers=workers) as ingestor:
+            report = ingestor.ingest(files, progress=progress)
         rebuilt.store.mark_rebuild_complete()
     finally:
         rebuilt.close()
@@ -151,8 +152,8 @@ def _ingest_originals(
     ]
     library = Library.open(settings)
     try:
-        with Ingestor(library, workers=workers, progress=progress) as ingestor:
-            report = ingestor.ingest(files)
+        with Ingestor(library, workers=workers) as ingestor:
+            report = ingestor.ingest(files, progress=progress)
     except BaseException:
         library.close()
         raise

@@ -13,7 +13,6 @@ from searchapp.errors import FailureReason
 from searchapp.types import FileType
 
 Status = Literal["ingested", "unchanged", "failed"]
-Stage = Literal["read", "extract", "embed", "write", "index", "done"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,16 +173,3 @@ class IngestReport:
             "chunks_written": self.chunks_written,
             "files": [o.to_dict() for o in self.outcomes],
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """A progress event: how far the batch is, and what is happening to which file."""
-
-    stage: Stage
-    source: str
-    files_done: int
-    files_total: int
-    chunks_embedded: int
-    chunks_total: int
-    message: str = ""

@@ -34,15 +34,15 @@ from typing import Any
 import numpy as np
 
 from searchapp.config import Settings
-from searchapp.embedders import Embedder, get_embedder
+from searchapp.embedding.embedders import Embedder, get_embedder
+from searchapp.embedding.models import ModelInfo
 from searchapp.errors import DocumentNotFoundError, QueryError, StorageFullError
 from searchapp.filters import SearchFilters
-from searchapp.keyword import keyword_tokens
-from searchapp.local_index import LocalIndex
-from searchapp.models import ModelInfo
-from searchapp.originals import OriginalInfo, OriginalsStore
-from searchapp.search import SEARCH_MODES, Searcher
-from searchapp.store import ChromaStore
+from searchapp.retrieval.search import SEARCH_MODES, Searcher
+from searchapp.storage.chroma import ChromaStore
+from searchapp.storage.local_index import LocalIndex
+from searchapp.storage.originals import OriginalInfo, OriginalsStore
+from searchapp.storage.terms import keyword_tokens
 from searchapp.types import DocumentRecord, MetaValue, SearchResponse
 
 logger = logging.getLogger(__name__)
@@ -342,7 +342,8 @@ class Library:
             pending=sum(r.state == "pending" for r in records),
             chunks=self.store.count_chunks(),
             collection=self.settings.collection,
-            model=self.model.name,
+            # The collection's own model: opened with check_model=False, the settings may name another.
+            model=str(self.store.collection_metadata.get("model", self.model.name)),
             dimension=self.model.dimension,
             device=self.embedder.device,
             mode="server" if self.settings.is_server else "local",

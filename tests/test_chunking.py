@@ -3,7 +3,7 @@
 The chunker's promise: every chunk fits the model's 256-token window (so nothing is
 silently truncated), every chunk's `start` points at its exact text, nothing of the
 section is lost, and the configured size and overlap shape the result. Token counts here
-come from the `tokenizers` library directly, not from `searchapp.tokens`.
+come from the `tokenizers` library directly, not from `searchapp.embedding.tokens`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from tokenizers import Tokenizer
 
 from ingest.chunking import MAX_CHARS_PER_TOKEN, Chunker, ChunkerConfig
 from ingest.types import ChunkDraft, Section
-from searchapp.models import resolve_model
-from searchapp.tokens import TokenizerSpec
+from searchapp.embedding.models import resolve_model
+from searchapp.embedding.tokens import TokenizerSpec
 
 WINDOW = 256
 MODEL = resolve_model("all-MiniLM-L6-v2")

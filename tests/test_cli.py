@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from searchapp.cli import app
+from cli.main import app
 from tests.conftest import ROOT, write
 from tests.helpers import make_pdf
 
@@ -141,7 +141,7 @@ def test_bad_settings_are_one_clear_line(run) -> None:  # type: ignore[no-untype
 
 def test_help_imports_nothing_heavy() -> None:
     code = (
-        "import sys, searchapp.cli as c\n"
+        "import sys, cli.main as c\n"
         "from typer.testing import CliRunner\n"
         "r = CliRunner().invoke(c.app, ['--help'])\n"
         "assert r.exit_code == 0 and 'ingest' in r.stdout\n"
@@ -171,7 +171,7 @@ def test_real_model_cli_ingest_then_search(tmp_path: Path, shared_pdfs: Path) ->
     ):
         (folder / name).write_bytes((shared_pdfs / name).read_bytes())
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SEARCHAPP_DATA_DIR": str(tmp_path / "data")}
-    cli = [sys.executable, "-m", "searchapp.cli"]
+    cli = [sys.executable, "-m", "cli"]
     ingest = subprocess.run(
         [*cli, "ingest", str(folder)], capture_output=True, text=True, env=env, timeout=500
     )

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from evaluation import run_evaluation
 from searchapp import Settings
-from searchapp.evaluation import run_evaluation
 from tests.conftest import SCIFACT_DIR
 
 # nDCG@10 floors, a little under what each mode scores (docs/quality.md); the published

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from cli.main import app
 from ingest.files import ingest_paths
 from searchapp import Library, Settings
-from searchapp.cli import app
 from searchapp.health import check_library, run_check
-from searchapp.originals import sha256_hex
+from searchapp.storage.originals import sha256_hex
 from tests.conftest import make_settings, write
 
 GUIDE = (

@@ -11,7 +11,7 @@ from ingest import Ingestor, SourceFile
 from ingest.files import discover, ingest_paths
 from ingest.reindex import reindex
 from searchapp import DocumentNotFoundError, Library, ModelMismatchError, Settings
-from searchapp.originals import sha256_hex
+from searchapp.storage.originals import sha256_hex
 from searchapp.types import DocumentRecord
 from tests.conftest import make_settings, write
 from tests.helpers import make_pdf

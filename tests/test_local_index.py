@@ -13,7 +13,8 @@ import pytest
 from ingest import Ingestor, SourceFile
 from ingest.files import ingest_paths
 from searchapp import Library, SearchFilters
-from searchapp.keyword import keyword_tokens, reciprocal_rank_fusion
+from searchapp.retrieval.fusion import reciprocal_rank_fusion
+from searchapp.storage.terms import keyword_tokens
 from tests.conftest import make_settings, write
 from tests.helpers import make_pdf
 
@@ -169,7 +170,7 @@ def test_keyword_search_equals_bm25s_scoring_with_and_without_a_mask() -> None:
     """Our postings-only BM25 gives bm25s's own scores and ranking, filtered or not."""
     import bm25s
 
-    from searchapp.keyword import BM25_B, BM25_K1, KeywordIndex
+    from searchapp.storage.keyword_index import BM25_B, BM25_K1, KeywordIndex
 
     rng = random.Random(7)
     vocab = [f"w{i}" for i in range(300)]
@@ -290,8 +291,8 @@ def test_real_model_hybrid_catches_what_each_retriever_misses(
 def _int8_pass_spy(monkeypatch: pytest.MonkeyPatch, *, min_rows: int) -> list[int]:
     """Send scans of `min_rows` admitted rows or more through the int8 first pass, and
     record how many rows each such scan admitted."""
-    from searchapp import exact_scan
-    from searchapp import local_index as li
+    from searchapp.storage import exact_scan
+    from searchapp.storage import local_index as li
 
     monkeypatch.setattr(exact_scan, "MIN_ROWS", min_rows)
     taken: list[int] = []
@@ -311,7 +312,7 @@ def test_the_int8_first_pass_for_big_collections_is_still_exact(
 ) -> None:
     """Filters over many rows score int8 codes first; the answer must equal brute force,
     also after writes that add rows the int8 copy has not seen yet."""
-    from searchapp import local_index as li
+    from searchapp.storage import local_index as li
 
     taken = _int8_pass_spy(monkeypatch, min_rows=100)
     rng = np.random.default_rng(3)
@@ -353,8 +354,8 @@ def test_the_int8_first_pass_for_big_collections_is_still_exact(
 def test_the_int8_error_bound_holds_for_hard_vectors() -> None:
     """|kernel score - exact score| <= |q| * bound for spiky, tiny, long, short and zero rows,
     and a query along a row's quantisation error comes close to its bound (it is tight)."""
-    from searchapp import int8_kernels
-    from searchapp.exact_scan import quantize
+    from searchapp.storage import int8_kernels
+    from searchapp.storage.exact_scan import quantize
 
     rng = np.random.default_rng(11)
     for trial in range(6):

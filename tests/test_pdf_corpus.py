@@ -28,9 +28,9 @@ from ingest.prepare import Prepared, PrepareJob, init_worker, prepare
 from ingest.types import Limits
 from ingest.workers import WorkerPool
 from searchapp import Library
+from searchapp.embedding.models import resolve_model
+from searchapp.embedding.tokens import TokenizerSpec
 from searchapp.errors import FailureReason, IngestError
-from searchapp.models import resolve_model
-from searchapp.tokens import TokenizerSpec
 
 INGESTED = "ingested"
 NO_TEXT = FailureReason.NO_TEXT

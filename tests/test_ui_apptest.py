@@ -79,7 +79,7 @@ def run(at: AppTest) -> AppTest:
 
 
 def open_page(at: AppTest, name: str) -> AppTest:
-    at.switch_page(f"screens/{name}.py")
+    at.switch_page(f"views/{name}.py")
     return run(at)
 
 
@@ -583,7 +583,7 @@ def test_store_locked_by_another_process_is_a_clear_error(app_env: Path) -> None
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from searchapp.lock import DataDirLock;"
+            "import sys, time; from pathlib import Path; from searchapp.storage.lock import DataDirLock;"
             "DataDirLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); time.sleep(60)",
             str(app_env),
         ],
@@ -650,7 +650,7 @@ def test_auth_configured_requires_login(app_env: Path, monkeypatch: pytest.Monke
         assert texts(at.title) == ["searchapp"]
         assert at.button(key="auth_login_default").label == "Log in"
         assert not at.text_input and not at.get("page_link")
-    at.switch_page("screens/library.py")
+    at.switch_page("views/library.py")
     run(at)
     assert texts(at.title) == ["searchapp"] and not at.dataframe
 

@@ -8,8 +8,9 @@ import re
 import pytest
 from streamlit.runtime.scriptrunner import StopException
 
-from ingest.types import FileOutcome, Progress
+from ingest.types import FileOutcome
 from searchapp.errors import FailureReason
+from searchapp.progress import Progress
 from tests.helpers import make_pdf
 from ui.outcomes import summary_lines, upload_key
 from ui.pdf_link import open_pdf_html

@@ -1,7 +1,7 @@
 """searchapp's web UI. Start it with `searchapp ui`, or `streamlit run ui/app.py`.
 
-Pages: Search (the default), Upload, Library and Status. Each page script in
-`ui/screens/` is one line; the pages themselves live in `ui/views/`.
+Pages: Search (the default), Upload, Library and Status, in `ui/views/`: each is a module
+with a `render()` that tests import, run as a page script by `st.navigation`.
 """
 
 from __future__ import annotations

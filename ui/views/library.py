@@ -170,7 +170,7 @@ def _reingest(record: DocumentRecord) -> None:
     shared = ingestor_or_stop()
     progress = IngestProgress([record.source], label=f"Re-ingesting {record.source}…")
     try:
-        report = shared.reingest([record.doc_id], progress)
+        report = shared.reingest([record.doc_id], progress=progress)
     except Exception as exc:  # the status box must not stay "running"
         progress.status.update(label="Re-ingest stopped", state="error")
         show_error(exc)
@@ -211,3 +211,7 @@ def _flash() -> None:
     elif kind == "reingested":
         outcomes: list[FileOutcome] = value
         show_summary(outcomes)
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (ui/nav.py)
+    render()

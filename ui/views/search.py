@@ -112,3 +112,7 @@ def _no_results(filters: FilterInput) -> None:
             "**No passages matched.** Try other words, or upload the documents that hold the answer.",
             icon=":material/search_off:",
         )
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (ui/nav.py)
+    render()

@@ -86,3 +86,7 @@ def show_health(report: HealthReport) -> None:
     else:
         advice = REPAIR_ADVICE.get(report.repair, "See `searchapp doctor` for details.")
         st.error(f"The index needs attention. {advice}", icon=":material/build:")
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (ui/nav.py)
+    render()

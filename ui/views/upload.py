@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from ingest.pipeline import Ingestor
 from ingest.text import display_name
 from ingest.types import FileOutcome, SourceFile
 from ui.context import ingestor_or_stop, library_or_stop
@@ -21,7 +22,6 @@ from ui.nav import SEARCH_PAGE
 from ui.outcomes import show_summary, upload_key
 from ui.progress import IngestProgress
 from ui.render import parse_tags
-from ui.resources import SharedIngestor
 
 ACCEPTED_TYPES = ["pdf", "docx", "txt", "md", "markdown", "html", "htm"]
 SEEN_KEY = "upload_seen"  # upload key -> FileOutcome, for this session
@@ -80,7 +80,7 @@ def _new_files(uploads: Sequence[Any]) -> list[tuple[str, str, bytes]]:
     return new
 
 
-def _ingest(shared: SharedIngestor, new: list[tuple[str, str, bytes]], tags: tuple[str, ...]) -> None:
+def _ingest(shared: Ingestor, new: list[tuple[str, str, bytes]], tags: tuple[str, ...]) -> None:
     if shared.busy:
         st.info(
             "Another upload is being indexed; yours starts as soon as it is done.",
@@ -90,7 +90,7 @@ def _ingest(shared: SharedIngestor, new: list[tuple[str, str, bytes]], tags: tup
     progress = IngestProgress(names, label=f"Indexing {len(new)} file{'s' if len(new) != 1 else ''}…")
     files = [SourceFile(source=name, data=data, tags=tags) for _, name, data in new]
     try:
-        report = shared.ingest(files, progress)
+        report = shared.ingest(files, progress=progress)
     except Exception as exc:  # the status box must not stay "running"
         progress.status.update(label="Indexing stopped", state="error", expanded=True)
         show_error(exc)
@@ -118,3 +118,7 @@ def _history() -> None:
         return
     with st.expander(f"All uploads in this session ({len(seen)})", icon=":material/history:"):
         show_summary(list(seen.values()))
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (ui/nav.py)
+    render()

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from searchapp.embedding.models import ModelInfo
 from searchapp.errors import ModelError
-from searchapp.models import ModelInfo
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ Three modes, with the same filters and the same meaning of `Hit.score` in each:
   go to Chroma's HNSW index; filtered ones (local mode) are an exact scan of just the
   rows the filter admits, in the local index: faster than Chroma's metadata filtering
   and exactly equal to brute force.
-- **keyword**: BM25 over the same chunks (see `searchapp.keyword`).
+- **keyword**: BM25 over the same chunks (see `searchapp.storage.keyword_index`).
 - **hybrid**: reciprocal rank fusion of the two rankings.
 
 `Hit.score` is always the cosine similarity of the query and the passage (1 - Chroma's
@@ -26,12 +26,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from searchapp.embedders import Embedder, Vectors
+from searchapp.embedding.embedders import Embedder, Vectors
 from searchapp.errors import EmptyQueryError, QueryError
 from searchapp.filters import SearchFilters
-from searchapp.keyword import reciprocal_rank_fusion
-from searchapp.local_index import LocalIndex
-from searchapp.store import ChromaStore
+from searchapp.retrieval.fusion import reciprocal_rank_fusion
+from searchapp.storage.chroma import ChromaStore
+from searchapp.storage.local_index import LocalIndex
 from searchapp.types import Hit, SearchResponse
 
 SEARCH_MODES = ("hybrid", "dense", "keyword")

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from searchapp.models import ModelInfo
+from searchapp.embedding.models import ModelInfo
 
 TokenIds = npt.NDArray[np.int64]
 AnyTokenIds = npt.NDArray[np.integer[Any]]  # int32 from the chunker, int64 from tokenizers

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evaluation.beir import CorpusDoc
 from searchapp.config import Settings
 from searchapp.errors import EvalDataError
-from searchapp.evaluation.beir import CorpusDoc
 
 STATE_FILE = "eval-state.json"
 # Bump when `document_text` or the way documents are ingested changes: it voids old indexes.
@@ -155,8 +155,8 @@ def reset_index(settings: Settings) -> None:
     Through the store, not by deleting the Chroma directory: Chroma keeps one client
     per path in a process, and it breaks when its files vanish underneath it.
     """
-    from searchapp.models import resolve_model
-    from searchapp.store import ChromaStore
+    from searchapp.embedding.models import resolve_model
+    from searchapp.storage.chroma import ChromaStore
 
     # The store alone, not a `Library`: that would first load the old index's vectors
     # into an index sized for the new model.

@@ -4,7 +4,7 @@ A filtered query must return exactly what brute force over the admitted rows ret
 and at 100k-1M rows an fp32 pass over them is bound by memory traffic (1.5 kB a row).
 So each row also has an int8 copy: codes c, a scale s (max |v| / 127) and a proven
 bound b on how far the kernel's s * (c . q) can be from v . q, namely |q| * b
-(`searchapp.int8_kernels.row_bound`). A query scores the admitted rows from the codes
+(`searchapp.storage.int8_kernels.row_bound`). A query scores the admitted rows from the codes
 (a quarter of the bytes, read in place: no gather), keeps every row that could still
 reach the k-th best score, and re-scores those few in fp32. Every true top-k row is
 among them, so the answer is the brute-force one, for any vectors, unit length or not.
@@ -41,7 +41,7 @@ class Int8Rows:
 def quantize(vectors: FloatArray) -> tuple[Int8Rows, FloatArray]:
     """Int8 codes and scales for fp32 rows, and each row's error bound (its score from
     the codes is within |q| * bound of the exact one)."""
-    from searchapp import int8_kernels
+    from searchapp.storage import int8_kernels
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     rows, dimension = vectors.shape
@@ -68,7 +68,7 @@ def exact_top_k(
 ) -> tuple[IntArray, FloatArray]:
     """The top `k` of `positions` by `vectors[p] . query`, best first: the same rows and
     fp32 scores as scoring every admitted row (`matvec`, then `top_k`)."""
-    from searchapp import int8_kernels
+    from searchapp.storage import int8_kernels
 
     query = np.ascontiguousarray(query, dtype=np.float32)
     approx = np.empty(len(positions), dtype=np.float32)

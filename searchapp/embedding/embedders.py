@@ -31,9 +31,8 @@ import numpy as np
 import numpy.typing as npt
 
 from searchapp.config import Settings
-from searchapp.errors import ModelError
-from searchapp.models import ModelInfo, resolve_model
-from searchapp.tokens import (
+from searchapp.embedding.models import ModelInfo, resolve_model
+from searchapp.embedding.tokens import (
     AnyTokenIds,
     TokenCounter,
     TokenIds,
@@ -41,6 +40,7 @@ from searchapp.tokens import (
     WordTokenCounter,
     truncate_ids,
 )
+from searchapp.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def pick_device(requested: str) -> str:
 
 def pick_backend(requested: str, device: str, info: ModelInfo) -> str:
     """The backend to run `info` on `device`: see the module docstring."""
-    from searchapp.openvino_backend import cpu_has_bf16, openvino_available, pooling_mode
+    from searchapp.embedding.openvino import cpu_has_bf16, openvino_available, pooling_mode
 
     if requested == "auto":
         if device != "cpu":
@@ -173,7 +173,7 @@ class SentenceTransformerEmbedder:
 
     @property
     def _bf16(self) -> bool:
-        from searchapp.openvino_backend import cpu_has_bf16
+        from searchapp.embedding.openvino import cpu_has_bf16
 
         return cpu_has_bf16()
 
@@ -208,7 +208,7 @@ class SentenceTransformerEmbedder:
             if backend == "openvino":
                 from pathlib import Path
 
-                from searchapp.openvino_backend import OpenVinoModel
+                from searchapp.embedding.openvino import OpenVinoModel
 
                 model = OpenVinoModel(
                     self.info, Path(self._cache_dir or Path.home() / ".cache" / "searchapp")
@@ -258,7 +258,7 @@ class SentenceTransformerEmbedder:
     def _torch_embed(self, ids: Sequence[TokenIds]) -> Vectors:
         import torch
 
-        from searchapp.openvino_backend import pad
+        from searchapp.embedding.openvino import pad
 
         model = self._model
         wants_types = "token_type_ids" in getattr(model.tokenizer, "model_input_names", ())

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from searchapp.config import REBUILD_SUFFIX, Settings
+from searchapp.embedding.models import ModelInfo
 from searchapp.errors import (
     ModelMismatchError,
     SearchAppError,
@@ -29,8 +30,7 @@ from searchapp.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from searchapp.lock import DataDirLock
-from searchapp.models import ModelInfo
+from searchapp.storage.lock import DataDirLock
 from searchapp.types import DocumentRecord, MetaValue
 
 logger = logging.getLogger(__name__)

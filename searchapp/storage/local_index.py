@@ -7,7 +7,7 @@ this index keeps what Chroma cannot do fast (or at all, in local mode):
   so a filter becomes a boolean mask in microseconds instead of a 60-110 ms metadata
   scan at 100k chunks;
 - **the vectors** (local mode), and an int8 copy of them, so a filtered query is an
-  exact scan of the rows the filter admits (`searchapp.exact_scan`): a filtered top-k
+  exact scan of the rows the filter admits (`searchapp.storage.exact_scan`): a filtered top-k
   equals brute force;
 - **BM25** over the same chunks, for keyword and hybrid retrieval.
 
@@ -32,10 +32,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from searchapp import exact_scan
-from searchapp.exact_scan import Int8Rows, exact_top_k, matvec, quantize, top_k
 from searchapp.filters import SearchFilters
-from searchapp.keyword import KeywordIndex, keyword_tokens
+from searchapp.storage import exact_scan
+from searchapp.storage.exact_scan import Int8Rows, exact_top_k, matvec, quantize, top_k
+from searchapp.storage.keyword_index import KeywordIndex
+from searchapp.storage.terms import keyword_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -462,7 +463,7 @@ class LocalIndex:
             cols = self._cols
             vectors, size = cols.vectors, cols.size
             positions = np.flatnonzero(mask[:size])
-            # Many rows: score an int8 copy first (see `searchapp.exact_scan`).
+            # Many rows: score an int8 copy first (see `searchapp.storage.exact_scan`).
             int8 = cols.quantized() if len(positions) >= exact_scan.MIN_ROWS else None
         if vectors is None:
             raise RuntimeError("this local index does not mirror vectors (server mode)")

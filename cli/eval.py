@@ -1,7 +1,6 @@
 """`searchapp eval`: retrieval quality on a BEIR dataset, from the command line.
 
-Registered on `searchapp.cli.app` when `searchapp.cli` imports this module. The table
-(or `--json`) goes to stdout; progress and notes go to stderr. Exit codes follow the
+The table (or `--json`) goes to stdout; progress and notes go to stderr. Exit codes follow the
 CLI: 2 for a mode the library does not offer (a usage error), 3 for bad data or any
 other searchapp error.
 """
@@ -14,14 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
-from searchapp.cli import JsonOpt, ModelOpt, _emit_json, _errors, app, err
+from cli.common import EXIT_USAGE, JsonOpt, cli_errors, emit_json, err
 from searchapp.config import Settings
 
 if TYPE_CHECKING:
-    from ingest.types import Progress
-    from searchapp.cli_output import ProgressBar
+    from cli.output import ProgressBar
+    from searchapp.progress import Progress
 
-EXIT_USAGE = 2
 ModeChoice = Literal["dense", "keyword", "hybrid", "all"]
 
 
@@ -59,7 +57,7 @@ class EvalBars:
             )
             return
         if self._ingest is None:
-            from searchapp.cli_output import ProgressBar
+            from cli.output import ProgressBar
 
             self._ingest = ProgressBar(event.files_total).__enter__()
         self._ingest.update(event)
@@ -107,7 +105,6 @@ class EvalBars:
             self._queries = None
 
 
-@app.command("eval")
 def eval_command(
     dataset: Annotated[
         Path,
@@ -137,7 +134,10 @@ def eval_command(
         str | None,
         typer.Option("--collection", "-c", help="Scratch collection name; default: eval-<dataset name>."),
     ] = None,
-    model: ModelOpt = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", envvar="SEARCHAPP_MODEL", help="Embedding model name or local path."),
+    ] = None,
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Embed the corpus again even if a matching index exists.")
     ] = False,
@@ -148,9 +148,9 @@ def eval_command(
     The corpus is ingested once into a scratch index beside (not inside) your library
     and reused while the corpus, model and chunk settings stay the same.
     """
-    from searchapp.evaluation import ModeNotOfferedError, run_evaluation
+    from evaluation import ModeNotOfferedError, run_evaluation
 
-    with _errors():
+    with cli_errors():
         settings = Settings.load(model=model)
         try:
             with EvalBars() as bars:
@@ -169,7 +169,7 @@ def eval_command(
             err(f"error: {exc}")
             raise typer.Exit(EXIT_USAGE) from None
     if as_json:
-        _emit_json(report.to_dict())
+        emit_json(report.to_dict())
         return
     typer.echo(report.summary())
     typer.echo(report.table())

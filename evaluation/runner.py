@@ -7,8 +7,8 @@ Scoring is per document, as BEIR scores: a document ranks where its best chunk r
 (its first appearance in the chunk ranking). Chunks carry their corpus id in the
 ``external_id`` metadata that `SourceFile.external_id` writes.
 
-This module is a composition root, like `searchapp.cli`: it imports `ingest` inside a
-function, so importing `searchapp` never pulls in the write path.
+`ingest` is imported inside the function that ingests, so that importing the CLI (for
+`--help`, say) does not load the write path.
 """
 
 from __future__ import annotations
@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from searchapp.config import Settings
-from searchapp.errors import QueryError
-from searchapp.evaluation.beir import BeirDataset, load_beir
-from searchapp.evaluation.metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k
-from searchapp.evaluation.report import EvalReport, IndexInfo, ModeResult
-from searchapp.evaluation.scratch import (
+from evaluation.beir import BeirDataset, load_beir
+from evaluation.metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k
+from evaluation.report import EvalReport, IndexInfo, ModeResult
+from evaluation.scratch import (
     IndexState,
     claim_directory,
     default_collection,
@@ -35,13 +33,15 @@ from searchapp.evaluation.scratch import (
     scratch_settings,
     write_state,
 )
+from searchapp.config import Settings
+from searchapp.embedding.models import resolve_model
+from searchapp.errors import QueryError
 from searchapp.library import Library
-from searchapp.models import resolve_model
-from searchapp.search import MAX_K
+from searchapp.retrieval.search import MAX_K
 from searchapp.types import Hit
 
 if TYPE_CHECKING:
-    from ingest.types import Progress
+    from searchapp.progress import Progress
 
 RECALL_DEPTH = 100
 CHUNKS_PER_QUERY = 300  # >= 145 distinct SciFact abstracts at 200-token chunks; deepened if short
@@ -223,8 +223,8 @@ def _ingest(
     ]
     settings = library.settings
     started = time.perf_counter()
-    with Ingestor(library, progress=progress.ingest) as ingestor:
-        report = ingestor.ingest(files)
+    with Ingestor(library) as ingestor:
+        report = ingestor.ingest(files, progress=progress.ingest)
     seconds = time.perf_counter() - started
     chunks = library.store.count_chunks()
     documents = len(library.documents())

@@ -1,7 +1,7 @@
 """Built-in retrieval evaluation: BEIR datasets through searchapp's own ingest and search.
 
     from searchapp import Settings
-    from searchapp.evaluation import run_evaluation
+    from evaluation import run_evaluation
 
     report = run_evaluation("/data/scifact", Settings.load(), modes=["dense"])
     print(report.table())
@@ -12,10 +12,10 @@ reused while the corpus, model and chunk settings stay the same.
 
 from __future__ import annotations
 
-from searchapp.evaluation.beir import BeirDataset, CorpusDoc, load_beir
-from searchapp.evaluation.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
-from searchapp.evaluation.report import EvalReport, IndexInfo, ModeResult
-from searchapp.evaluation.runner import EvalProgress, ModeNotOfferedError, resolve_modes, run_evaluation
+from evaluation.beir import BeirDataset, CorpusDoc, load_beir
+from evaluation.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
+from evaluation.report import EvalReport, IndexInfo, ModeResult
+from evaluation.runner import EvalProgress, ModeNotOfferedError, resolve_modes, run_evaluation
 
 __all__ = [
     "BeirDataset",

@@ -1,4 +1,4 @@
-"""The compiled loops behind `searchapp.exact_scan` (numba; cached on disk after the
+"""The compiled loops behind `searchapp.storage.exact_scan` (numba; cached on disk after the
 first compile). Imported only when a scan needs them, since importing numba costs
 about half a second."""
 

@@ -12,8 +12,9 @@ import typer
 from searchapp.types import DocumentRecord, SearchResponse
 
 if TYPE_CHECKING:
-    from ingest.types import IngestReport, Progress
+    from ingest.types import IngestReport
     from searchapp.health import HealthReport
+    from searchapp.progress import Progress
 
 
 class ProgressBar:
