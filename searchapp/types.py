@@ -1,4 +1,4 @@
-"""The core value types: stored documents, search hits and search responses.
+"""The core value types: prepared and stored documents, search hits and search responses.
 
 All are frozen dataclasses. Chunk metadata stays a flat mapping of Chroma-legal
 values (no None), so what is stored is what a hit carries.
@@ -10,6 +10,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
 
 MetaValue = str | int | float | bool | list[str]
 Metadata = Mapping[str, MetaValue]
@@ -102,6 +105,54 @@ def _list(value: Any) -> tuple[str, ...]:
         except ValueError:
             return (value,)
     return tuple(str(v) for v in value or ())
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedChunk:
+    """One passage of a prepared document, before it is stored.
+
+    `start` is the character offset where it begins: within its page for PDFs, within the
+    document's text otherwise. `terms` are its BM25 terms, space-separated, when the
+    preparer computed them already ("" = the library computes them).
+    """
+
+    text: str
+    index: int
+    start: int
+    tokens: int
+    page: int | None = None
+    heading: str = ""
+    terms: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDocument:
+    """One file, read, chunked and embedded: everything the library needs to store it.
+
+    `doc_id` is the SHA-256 of `original`. `vectors` holds one row per chunk. Empty `tags`
+    means "keep the tags of the version this replaces, if any".
+    """
+
+    doc_id: str
+    source: str
+    file_type: FileType
+    title: str
+    original: bytes = field(repr=False)
+    chunks: tuple[PreparedChunk, ...]
+    vectors: npt.NDArray[np.float32] = field(repr=False, compare=False)
+    pages: int = 0
+    encoding: str = ""
+    warnings: tuple[str, ...] = ()
+    mtime: int = 0
+    tags: tuple[str, ...] = ()
+    external_id: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.vectors) != len(self.chunks):
+            raise ValueError(
+                f"{self.source}: expected one vector per chunk; got {len(self.vectors)} vectors "
+                f"for {len(self.chunks)} chunks"
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -313,7 +313,7 @@ TEXT = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=500, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 @given(
     text=TEXT,
     lead=st.sampled_from(["", " ", "\n\n  "]),
@@ -339,7 +339,7 @@ UNIQUE_WORDS = st.lists(
 ).map(lambda pairs: "".join(f"{stem}{i}{sep}" for i, (stem, sep) in enumerate(pairs)))
 
 
-@settings(max_examples=500, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 @given(text=UNIQUE_WORDS, config=st.sampled_from([(20, 5), (60, 0), (200, 32)]))
 def test_property_chunks_of_text_without_repeats_sit_exactly_where_they_came_from(
     text: str, config: tuple[int, int]

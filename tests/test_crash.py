@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sized
 
-TRIALS = 20
+TRIALS = sized(ci=5, full=20)
 CHILD = textwrap.dedent(
     """
     import sys, time

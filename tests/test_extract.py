@@ -27,7 +27,6 @@ from tests.helpers import make_docx, make_pdf
 
 LIMITS = Limits()
 FUZZ = settings(
-    max_examples=500,
     deadline=5000,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -263,7 +262,7 @@ def test_markdown_a_thematic_break_later_on_is_still_setext() -> None:
     assert headings(extract(source.encode(), "b.md", LIMITS)) == ["", "Title line"]
 
 
-@settings(max_examples=500, deadline=2000)
+@settings(deadline=2000)
 @given(
     st.lists(
         st.one_of(

@@ -69,7 +69,7 @@ def test_an_interrupted_ingest_is_found_and_finished(tmp_path: Path) -> None:
     settings = _filled(tmp_path)
     with Library.open(settings) as library:
         record = library.document("memo.txt")
-        library.store.put_record(dataclasses.replace(record, state="pending"))
+        library.store.catalog.put_record(dataclasses.replace(record, state="pending"))
         library.store.delete_chunks(record.doc_id)  # the crash came after the old chunks went
     report = run_check(settings)
     assert report.repair == "resume" and report.pending == ("memo.txt",)

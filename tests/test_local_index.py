@@ -120,7 +120,7 @@ def test_local_and_chroma_filtering_agree(corpus_library: Library) -> None:
     doc = hash_library.document("doc3.txt").doc_id
     filters = SearchFilters(doc_ids=(doc,), file_types=("txt",))
     local = hash_library.searcher.dense(hash_library.searcher.prepare("market summer"), 5, filters)
-    ids, _, _, distances = hash_library.store.query(
+    ids, distances = hash_library.store.query_ids(
         hash_library.embedder.embed_query("market summer"), 5, where=filters.to_where()
     )
     assert [h.chunk_id for h in local] == ids

@@ -24,14 +24,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from searchapp.embedding.embedders import Embedder, Vectors
 from searchapp.errors import EmptyQueryError, QueryError
 from searchapp.filters import SearchFilters
 from searchapp.retrieval.fusion import reciprocal_rank_fusion
-from searchapp.storage.chroma import ChromaStore
-from searchapp.storage.local_index import LocalIndex
+from searchapp.storage.chunk_index import ChunkIndex, Scored
+from searchapp.storage.terms import keyword_tokens
 from searchapp.types import Hit, SearchResponse
 
 SEARCH_MODES = ("hybrid", "dense", "keyword")
@@ -47,6 +46,7 @@ class PreparedQuery:
     text: str
     truncated: bool
     vector: Vectors
+    terms: tuple[str, ...]  # what BM25 matches
 
 
 class QueryEmbeddingCache:
@@ -75,10 +75,9 @@ class QueryEmbeddingCache:
 class Searcher:
     """Dense, keyword and hybrid retrieval over one collection."""
 
-    def __init__(self, store: ChromaStore, embedder: Embedder, local: LocalIndex) -> None:
-        self.store = store
+    def __init__(self, index: ChunkIndex, embedder: Embedder) -> None:
+        self.index = index
         self.embedder = embedder
-        self.local = local
         self._cache = QueryEmbeddingCache()
 
     def prepare(self, query: str) -> PreparedQuery:
@@ -103,7 +102,7 @@ class Searcher:
         if vector is None:
             vector = self.embedder.embed_query(text)
             self._cache.put(text, vector)
-        return PreparedQuery(text=text, truncated=truncated, vector=vector)
+        return PreparedQuery(text=text, truncated=truncated, vector=vector, terms=tuple(keyword_tokens(text)))
 
     def search(
         self,
@@ -147,11 +146,11 @@ class Searcher:
     # Candidates are (chunk id, score) pairs; only the final k are read in full.
 
     def dense(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
-        return self._hits(self.dense_candidates(prepared, k, filters))
+        return self._hits(self.index.dense(prepared.vector, k, self.index.select(filters)))
 
     def keyword(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
-        candidates = self.keyword_candidates(prepared, k, filters)
-        cosines = self._cosines([cid for cid, _ in candidates], prepared.vector)
+        candidates = self.index.keyword(prepared.terms, k, self.index.select(filters))
+        cosines = self.index.cosines([cid for cid, _ in candidates], prepared.vector)
         return self._hits(
             [(cid, cosine) for (cid, _), cosine in zip(candidates, cosines, strict=True)],
             keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(candidates, start=1)},
@@ -159,16 +158,16 @@ class Searcher:
 
     def hybrid(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
         depth = max(k, FUSION_CANDIDATES)
-        mask = None if filters.is_empty else self.local.mask(filters)  # one mask for both lists
-        dense = self.dense_candidates(prepared, depth, filters, mask)
-        keyword = self.keyword_candidates(prepared, depth, filters, mask)
+        selection = self.index.select(filters)  # resolved once, for both lists
+        dense = self.index.dense(prepared.vector, depth, selection)
+        keyword = self.index.keyword(prepared.terms, depth, selection)
         ids = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in keyword]))
         index = {cid: i for i, cid in enumerate(ids)}
         fused = reciprocal_rank_fusion([[index[c] for c, _ in dense], [index[c] for c, _ in keyword]])[:k]
         chosen = [ids[item] for item, _ in fused]
         cosine = dict(dense)
         missing = [cid for cid in chosen if cid not in cosine]
-        cosine.update(zip(missing, self._cosines(missing, prepared.vector), strict=True))
+        cosine.update(zip(missing, self.index.cosines(missing, prepared.vector), strict=True))
         dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
         return self._hits(
             [(cid, cosine[cid]) for cid in chosen],
@@ -177,49 +176,16 @@ class Searcher:
             dense_rank=dense_rank,
         )
 
-    def dense_candidates(
-        self,
-        prepared: PreparedQuery,
-        k: int,
-        filters: SearchFilters,
-        mask: npt.NDArray[np.bool_] | None = None,
-    ) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity), best first; `mask` is `filters` already resolved."""
-        if self.local.mirror_vectors and not filters.is_empty:
-            # Exact scan of just the admitted rows: faster than Chroma's metadata filter.
-            mask = self.local.mask(filters) if mask is None else mask
-            positions, scores = self.local.dense_search(prepared.vector, k, mask)
-            pairs = zip(self.local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
-            return [(cid, score) for cid, score in pairs if cid]
-        ids, distances = self.store.query_ids(
-            prepared.vector, k, where=filters.to_where(), where_document=filters.to_where_document()
-        )
-        return [(cid, 1.0 - distance) for cid, distance in zip(ids, distances, strict=True)]
-
-    def keyword_candidates(
-        self,
-        prepared: PreparedQuery,
-        k: int,
-        filters: SearchFilters,
-        mask: npt.NDArray[np.bool_] | None = None,
-    ) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score), best first; `mask` is `filters` already resolved."""
-        if mask is None and not filters.is_empty:
-            mask = self.local.mask(filters)
-        positions, scores = self.local.keyword_search(prepared.text, k, mask)
-        pairs = zip(self.local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
-        return [(cid, score) for cid, score in pairs if cid]
-
     def _hits(
         self,
-        scored: Sequence[tuple[str, float]],
+        scored: Scored,
         *,
         keyword: dict[str, tuple[int, float]] | None = None,
         fused: dict[str, float] | None = None,
         dense_rank: dict[str, int] | None = None,
     ) -> list[Hit]:
         """Read text and metadata for the chosen chunks and build the hits, in order."""
-        chunks = self._read([cid for cid, _ in scored])
+        chunks = self.index.read([cid for cid, _ in scored])
         hits: list[Hit] = []
         for cid, score in scored:
             chunk = chunks.get(cid)
@@ -241,35 +207,6 @@ class Searcher:
                 )
             )
         return hits
-
-    def _read(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        """Text and metadata by chunk id: from the local index, else (server mode) from Chroma."""
-        positions = self.local.positions_of(chunk_ids)
-        known = [p for p in positions if p is not None]
-        found = {c.chunk_id: (c.text, c.metadata) for c in self.local.chunks(known)}
-        missing = [cid for cid in chunk_ids if cid not in found]
-        if missing:
-            result = self.store.get_chunks(ids=missing)
-            for cid, text, meta in zip(
-                result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
-            ):
-                found[cid] = (text, dict(meta or {}))
-        return found
-
-    def _cosines(self, chunk_ids: Sequence[str], query: Vectors) -> list[float]:
-        if not chunk_ids:
-            return []
-        if self.local.mirror_vectors:
-            positions = self.local.positions_of(chunk_ids)
-            if all(p is not None for p in positions):
-                scores = self.local.cosine(np.asarray(positions, dtype=np.int64), query)
-                return [float(s) for s in scores]
-        result: dict[str, Any] = self.store.get_chunks(ids=list(chunk_ids), include_embeddings=True)
-        vectors = {
-            cid: np.asarray(v, dtype=np.float32)
-            for cid, v in zip(result["ids"], result["embeddings"], strict=True)
-        }
-        return [float(vectors[cid] @ query) if cid in vectors else 0.0 for cid in chunk_ids]
 
 
 def check_k(k: Any) -> None:

@@ -6,7 +6,7 @@ above this module is the same in both modes.
 
 Two collections per logical collection NAME:
   NAME          one record per chunk: our own vector, the passage text, flat metadata
-  NAME.catalog  one record per document (a 1-d placeholder vector): the manifest that
+  NAME.catalog  one record per document (`searchapp.storage.catalog`): the manifest that
                 says which documents exist, their state (pending/done) and their stats
 """
 
@@ -15,58 +15,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.embedding.models import ModelInfo
-from searchapp.errors import (
-    ModelMismatchError,
-    SearchAppError,
-    StorageFullError,
-    StoreError,
-    StoreUnavailableError,
-)
+from searchapp.errors import ModelMismatchError, StoreError
+from searchapp.storage.catalog import Catalog
+from searchapp.storage.chroma_client import chroma_errors, get_or_create, open_client
 from searchapp.storage.lock import DataDirLock
-from searchapp.types import DocumentRecord, MetaValue
+from searchapp.types import MetaValue
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 CATALOG_SUFFIX = ".catalog"
-_COSINE = {"hnsw": {"space": "cosine"}}
-_PLACEHOLDER = [1.0]  # catalog records need a vector; they are never searched by it
-
-
-@contextmanager
-def chroma_errors(action: str) -> Iterator[None]:
-    """Turn whatever Chroma raises into a `StoreError` that says what failed."""
-    try:
-        yield
-    except SearchAppError:
-        raise
-    except Exception as exc:
-        message = str(exc)
-        lowered = message.lower()
-        if "disk is full" in lowered or "no space left" in lowered or "(code 13)" in lowered:
-            raise StorageFullError(
-                f"{action} failed: the disk holding the data directory is full. Free some space; "
-                "nothing partial was recorded as done."
-            ) from exc
-        if "could not connect" in lowered or "connection refused" in lowered or "timed out" in lowered:
-            raise StoreUnavailableError(
-                f"{action} failed: the Chroma server stopped answering ({message})"
-            ) from exc
-        raise StoreError(f"{action} failed: {type(exc).__name__}: {message}") from exc
-
-
-def _client_settings() -> Any:
-    from chromadb.config import Settings as ChromaSettings
-
-    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
 
 class ChromaStore:
@@ -83,6 +47,7 @@ class ChromaStore:
         self._client: Any = None
         self._chunks: Any = None
         self._catalog: Any = None
+        self.catalog = Catalog(self._catalog_collection, lambda: self._max_batch)
         self._max_batch = 1000
 
     # ----------------------------------------------------------------- lifecycle
@@ -112,37 +77,7 @@ class ChromaStore:
         self._open_client()
 
     def _open_client(self) -> None:
-        import chromadb
-
-        if self.settings.is_server:
-            parts = urlsplit(self.settings.server_url)
-            headers = (
-                {"Authorization": f"Bearer {self.settings.server_token}"}
-                if self.settings.server_token
-                else None
-            )
-            port = parts.port or (443 if parts.scheme == "https" else 8000)
-            try:
-                self._client = chromadb.HttpClient(
-                    host=parts.hostname or "localhost",
-                    port=port,
-                    ssl=parts.scheme == "https",
-                    headers=headers,
-                    settings=_client_settings(),
-                )
-                self._client.heartbeat()
-            except Exception as exc:
-                raise StoreUnavailableError(
-                    f"cannot reach the Chroma server at {self.settings.server_url}: {exc}. Start one with "
-                    "`chroma run --path DIR --host 127.0.0.1 --port 8000`, or unset SEARCHAPP_SERVER_URL "
-                    "to use the embedded store."
-                ) from exc
-        else:
-            self.settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-            with chroma_errors(f"opening the Chroma directory {self.settings.chroma_dir}"):
-                self._client = chromadb.PersistentClient(
-                    path=str(self.settings.chroma_dir), settings=_client_settings()
-                )
+        self._client = open_client(self.settings)
         with chroma_errors("reading the maximum batch size"):
             self._max_batch = int(self._client.get_max_batch_size())
 
@@ -156,26 +91,12 @@ class ChromaStore:
             "schema": SCHEMA_VERSION,
             "created_at": int(time.time()),
         }
-        self._chunks = self._get_or_create(name, wanted)
-        self._catalog = self._get_or_create(name + CATALOG_SUFFIX, {"schema": SCHEMA_VERSION, "of": name})
+        self._chunks = get_or_create(self._client, name, wanted)
+        self._catalog = get_or_create(
+            self._client, name + CATALOG_SUFFIX, {"schema": SCHEMA_VERSION, "of": name}
+        )
         if check_model:
             self._check_model(self._chunks.metadata or {})
-
-    def _get_or_create(self, name: str, metadata: Mapping[str, MetaValue]) -> Any:
-        with chroma_errors(f"opening collection {name!r}"):
-            try:
-                return self._client.get_collection(name, embedding_function=None)
-            except Exception as exc:
-                if "does not exist" not in str(exc).lower() and "not found" not in str(exc).lower():
-                    raise
-            try:
-                return self._client.create_collection(
-                    name, embedding_function=None, configuration=_COSINE, metadata=dict(metadata)
-                )
-            except Exception as exc:  # another client created it meanwhile (server mode)
-                if "already exists" not in str(exc).lower():
-                    raise
-                return self._client.get_collection(name, embedding_function=None)
 
     def _check_model(self, metadata: Mapping[str, Any]) -> None:
         stored_name = metadata.get("model")
@@ -289,15 +210,10 @@ class ChromaStore:
             raise StoreError("the store is closed")
         return self._chunks
 
-    @property
-    def catalog(self) -> Any:
+    def _catalog_collection(self) -> Any:
         if self._catalog is None:
             raise StoreError("the store is closed")
         return self._catalog
-
-    @property
-    def max_batch(self) -> int:
-        return self._max_batch
 
     @property
     def collection_metadata(self) -> dict[str, Any]:
@@ -395,29 +311,6 @@ class ChromaStore:
         with chroma_errors("counting chunks"):
             return int(self.chunks.count())
 
-    def query(
-        self,
-        embedding: np.ndarray[Any, Any],
-        k: int,
-        where: Mapping[str, Any] | None = None,
-        where_document: Mapping[str, Any] | None = None,
-    ) -> tuple[list[str], list[str], list[dict[str, Any]], list[float]]:
-        """Nearest chunks: (ids, texts, metadatas, cosine distances), best first."""
-        with chroma_errors("searching"):
-            result = self.chunks.query(
-                query_embeddings=[np.asarray(embedding, dtype=np.float32)],
-                n_results=k,
-                where=dict(where) if where else None,
-                where_document=dict(where_document) if where_document else None,
-                include=["documents", "metadatas", "distances"],
-            )
-        return (
-            list(result["ids"][0]),
-            list((result["documents"] or [[]])[0]),
-            [dict(m or {}) for m in (result["metadatas"] or [[]])[0]],
-            [float(d) for d in (result["distances"] or [[]])[0]],
-        )
-
     def query_ids(
         self,
         embedding: np.ndarray[Any, Any],
@@ -457,63 +350,3 @@ class ChromaStore:
                 offset=offset,
             )
         return result
-
-    # ----------------------------------------------------------------- catalog
-
-    def put_records(self, records: Sequence[DocumentRecord]) -> None:
-        """Write catalog records, each replacing any earlier one with the same doc_id.
-
-        One `upsert`: safe because `DocumentRecord.to_metadata` always writes every key.
-        """
-        if not records:
-            return
-        with chroma_errors(f"recording {len(records)} documents in the catalog"):
-            for start in range(0, len(records), self._max_batch):
-                part = records[start : start + self._max_batch]
-                self.catalog.upsert(
-                    ids=[r.doc_id for r in part],
-                    embeddings=[_PLACEHOLDER] * len(part),
-                    metadatas=[r.to_metadata() for r in part],
-                )
-
-    def put_record(self, record: DocumentRecord) -> None:
-        self.put_records([record])
-
-    def delete_records(self, doc_ids: Sequence[str]) -> None:
-        if not doc_ids:
-            return
-        with chroma_errors(f"removing {len(doc_ids)} documents from the catalog"):
-            self.catalog.delete(ids=list(doc_ids))
-
-    def delete_record(self, doc_id: str) -> None:
-        self.delete_records([doc_id])
-
-    def records(self, where: Mapping[str, Any] | None = None) -> list[DocumentRecord]:
-        """Catalog records, optionally filtered, sorted by source name."""
-        out: list[DocumentRecord] = []
-        page = 5000
-        offset = 0
-        while True:
-            with chroma_errors("reading the catalog"):
-                result = self.catalog.get(
-                    where=dict(where) if where else None, include=["metadatas"], limit=page, offset=offset
-                )
-            metas = result["metadatas"] or []
-            out.extend(DocumentRecord.from_metadata(m) for m in metas if m)
-            if len(metas) < page:
-                break
-            offset += page
-        return sorted(out, key=lambda r: (r.source.lower(), r.doc_id))
-
-    def known_records(self, doc_ids: Sequence[str]) -> set[str]:
-        """Which of these documents the catalog already holds (in any state)."""
-        if not doc_ids:
-            return set()
-        with chroma_errors("reading the catalog"):
-            return set(self.catalog.get(ids=list(doc_ids), include=[])["ids"])
-
-    def record(self, doc_id: str) -> DocumentRecord | None:
-        with chroma_errors("reading the catalog"):
-            result = self.catalog.get(ids=[doc_id], include=["metadatas"])
-        metas = result["metadatas"] or []
-        return DocumentRecord.from_metadata(metas[0]) if metas and metas[0] else None

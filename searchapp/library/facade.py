@@ -1,17 +1,9 @@
 """`Library`: one collection of documents, for reading, searching and writing.
 
 This is the object every front end opens: the CLI, the Streamlit UI, the evaluation
-command and the Python API. The ingest package writes through `write_document`, so
-the chunk collection, the catalog and the kept originals change together:
-
-    1. the original bytes are stored by hash (idempotent), with a sidecar naming them
-    2. the catalog records the new document as `pending` (naming what it replaces)
-    3. leftovers of an interrupted attempt at this same document are deleted
-    4. the new chunks are added
-    5. the old version's chunks, catalog record and original go; the new record is `done`
-
-A crash anywhere leaves a `pending` record, which `pending_documents` reports and the
-ingest pipeline finishes from the kept original the next time it runs.
+command and the Python API. Writes go through two calls: `admit` (is this file new,
+a new version of a stored one, or already stored?) and `commit` (store a batch of
+prepared documents as one unit of work: see `searchapp.library.writes`).
 
 Every write also updates the `LocalIndex` (filters, vectors, BM25) and stamps both it
 and Chroma with a new generation; Chroma's stamp is set first, so a crash between the
@@ -31,54 +23,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from searchapp.config import Settings
 from searchapp.embedding.embedders import Embedder, get_embedder
 from searchapp.embedding.models import ModelInfo
 from searchapp.errors import DocumentNotFoundError, QueryError, StorageFullError
 from searchapp.filters import SearchFilters
+from searchapp.library.writes import Admission, UnitOfWork, original_info
 from searchapp.retrieval.search import SEARCH_MODES, Searcher
 from searchapp.storage.chroma import ChromaStore
+from searchapp.storage.chunk_index import ChunkIndex
 from searchapp.storage.local_index import LocalIndex
-from searchapp.storage.originals import OriginalInfo, OriginalsStore
-from searchapp.storage.terms import keyword_tokens
-from searchapp.types import DocumentRecord, MetaValue, SearchResponse
+from searchapp.storage.originals import OriginalsStore
+from searchapp.types import DocumentRecord, PreparedDocument, SearchResponse
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkRows:
-    """The chunks of one document, ready to store: ids, vectors, texts and metadata.
-
-    `keywords` are the BM25 terms of each text, when the caller computed them already
-    (the ingest workers do); otherwise they are computed here.
-    """
-
-    ids: Sequence[str]
-    embeddings: np.ndarray[Any, Any]
-    texts: Sequence[str]
-    metadatas: Sequence[Mapping[str, MetaValue]]
-    keywords: Sequence[str] | None = None  # space-separated terms per text
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def keyword_tokens(self) -> list[str]:
-        if self.keywords is not None:
-            return list(self.keywords)
-        return [" ".join(keyword_tokens(text)) for text in self.texts]
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentWrite:
-    """One document to store, and the older version of its source it replaces, if any."""
-
-    record: DocumentRecord
-    rows: ChunkRows
-    original: bytes
-    replaces: DocumentRecord | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +70,8 @@ class Library:
         self.embedder = embedder
         self.local = local
         self.originals = OriginalsStore(settings.originals_dir)
-        self.searcher = Searcher(store, embedder, local)
+        self.searcher = Searcher(ChunkIndex(store, local), embedder)
+        self._writes = UnitOfWork(store, local, self.originals, self._new_generation)
         self._write_lock = threading.RLock()
         self._checked_at = 0.0
         # The catalog, cached between writes (every UI rerun lists the documents).
@@ -274,18 +233,18 @@ class Library:
     def _all_records(self) -> list[DocumentRecord]:
         # With a server, another client may change the catalog at any time: no cache.
         if self.settings.is_server:
-            return self.store.records()
+            return self.store.catalog.records()
         version = self._version
         cached = self._catalog
         if cached is not None and cached[0] == version:
             return list(cached[1])
-        records = self.store.records()
+        records = self.store.catalog.records()
         self._catalog = (version, records)
         return list(records)
 
     def pending_documents(self) -> list[DocumentRecord]:
         """Documents whose ingestion was interrupted (see the module docstring)."""
-        return self.store.records(where={"state": "pending"})
+        return self.store.catalog.records(where={"state": "pending"})
 
     def document(self, ref: str) -> DocumentRecord:
         """Find one document by id, by an id prefix of 8+ characters, or by source name.
@@ -308,13 +267,13 @@ class Library:
 
     def find_by_source(self, source: str) -> DocumentRecord | None:
         """The current (done or pending) record for a source name, if any."""
-        records = self.store.records(where={"source": source})
+        records = self.store.catalog.records(where={"source": source})
         done = [r for r in records if r.state == "done"]
         candidates = done or records
         return candidates[0] if candidates else None
 
     def find_by_id(self, doc_id: str) -> DocumentRecord | None:
-        return self.store.record(doc_id)
+        return self.store.catalog.record(doc_id)
 
     def neighbours(
         self, doc_id: str, chunk: int, *, before: int = 1, after: int = 1
@@ -335,7 +294,7 @@ class Library:
         return self.originals.get(doc_id)
 
     def stats(self) -> Stats:
-        records = self.store.records()
+        records = self.store.catalog.records()
         originals_bytes = sum(r.size for r in records if r.state == "done")
         return Stats(
             documents=sum(r.state == "done" for r in records),
@@ -358,111 +317,58 @@ class Library:
 
     # ------------------------------------------------------------------ writing
 
-    def write_document(
-        self,
-        record: DocumentRecord,
-        rows: ChunkRows,
-        original: bytes,
-        *,
-        replaces: DocumentRecord | None = None,
-    ) -> DocumentRecord:
-        """Store one document's chunks, replacing an older version of the same source."""
-        return self.write_documents([DocumentWrite(record, rows, original, replaces)])[0]
+    def admit(self, source: str, doc_id: str, *, tags: Sequence[str] = ()) -> Admission:
+        """Whether a file (`source` with bytes hashing to `doc_id`) needs storing.
 
-    def write_documents(self, writes: Sequence[DocumentWrite]) -> list[DocumentRecord]:
-        """Store several documents at once, each replacing an older version of its source.
-
-        The steps of the module docstring run once for the whole group, not once per
-        document: a few Chroma calls whatever the group's size, which is what makes many
-        small files fast. New versions go in before old ones come out, so a reader may
-        briefly see both but never neither. A crash leaves the group `pending`; an error
-        before the old versions are retired (a full disk, a lost server) is undone.
+        The same bytes under the same name are `unchanged` (new `tags`, if given, replace
+        the stored ones); the same bytes already stored under another name are a
+        `duplicate`; anything else is `new`, or `replace` when it is an edit of `source`.
         """
-        if not writes:
-            return []
+        current = self.find_by_source(source)
+        if current is not None and current.doc_id == doc_id and current.state == "done":
+            if tags and set(tags) != set(current.tags):
+                return Admission("unchanged", self.update_tags(doc_id, tags), "tags updated")
+            return Admission("unchanged", current)
+        twin = self.find_by_id(doc_id)
+        if twin is not None and twin.state == "done" and twin.source != source:
+            return Admission("duplicate", twin, f"same content as {twin.source!r}, already indexed")
+        if current is not None and current.doc_id != doc_id:
+            return Admission("replace", current)
+        return Admission("new")
+
+    def commit(self, documents: Sequence[PreparedDocument]) -> list[DocumentRecord]:
+        """Store prepared documents as one unit of work; returns their `done` records.
+
+        Each replaces the stored version of its source, if any (see `searchapp.library.writes`).
+
+        Raises:
+            StorageFullError, StoreUnavailableError: nothing of the batch is `done` (an
+                error before the old versions were retired is undone; otherwise the batch
+                is `pending`, and `interrupted` hands it back).
+            ValueError: the batch holds the same document twice.
+        """
         with self._writing():
-            known = self.store.known_records([w.record.doc_id for w in writes])
-            try:
-                generation = self._add_new_versions(writes)
-            except StorageFullError:
-                raise  # no rollback on a full disk (see `_writing`): they stay pending, finished later
-            except BaseException:
-                self._roll_back([w.record.doc_id for w in writes if w.record.doc_id not in known])
-                raise
-            return self._retire_old_versions(writes, generation)
+            return self._writes.commit(documents)
 
-    def _add_new_versions(self, writes: Sequence[DocumentWrite]) -> str:
-        """Steps 1-4: undoable, because every older version is still whole."""
-        for write in writes:
-            self.originals.put(write.original, _original_info(write.record))
-        generation = self._new_generation()
-        self.store.put_records(
-            [dataclasses.replace(w.record, state="pending", replaces=_replaced_id(w)) for w in writes]
-        )
-        # Leftovers of an interrupted attempt carry the same ids, and `add` ignores existing ids.
-        self.store.delete_chunks_of([w.record.doc_id for w in writes])
-        self.store.add_chunks(
-            [cid for w in writes for cid in w.rows.ids],
-            np.concatenate([w.rows.embeddings for w in writes]),
-            [text for w in writes for text in w.rows.texts],
-            [meta for w in writes for meta in w.rows.metadatas],
-        )
-        return generation
+    def interrupted(self) -> list[tuple[DocumentRecord, bytes]]:
+        """Documents whose write was interrupted, with their kept originals, to be committed again.
 
-    def _retire_old_versions(self, writes: Sequence[DocumentWrite], generation: str) -> list[DocumentRecord]:
-        """Step 5: past this point a failure leaves the group `pending`, finished from the originals."""
-        replaced = [doc_id for w in writes if (doc_id := _replaced_id(w))]
-        for doc_id in replaced:  # a rebuild from originals must never bring an old version back
-            self.originals.forget(doc_id)
-        self.store.delete_chunks_of(replaced)
-        embeddings = np.concatenate([w.rows.embeddings for w in writes])
-        rows = [
-            (cid, text, meta, keywords)
-            for w in writes
-            for cid, text, meta, keywords in zip(
-                w.rows.ids, w.rows.texts, w.rows.metadatas, w.rows.keyword_tokens(), strict=True
-            )
-        ]
-        self.local.apply(
-            generation=generation,
-            delete_docs=replaced + [w.record.doc_id for w in writes],
-            add=[
-                (cid, text, meta, embeddings[i], keywords)
-                for i, (cid, text, meta, keywords) in enumerate(rows)
-            ],
-        )
-        self.store.delete_records(replaced)
-        for doc_id in replaced:
-            self._drop_original_if_unused(doc_id)
-        done = [dataclasses.replace(w.record, state="done", replaces="", chunks=len(w.rows)) for w in writes]
-        self.store.put_records(done)
-        return done
-
-    def _roll_back(self, fresh: Sequence[str]) -> None:
-        """After a failed write, remove what it added for documents that did not exist before.
-
-        Older versions are untouched until `_retire_old_versions`, so this loses nothing.
-        Best effort (on a full disk even a delete can fail): whatever stays is a `pending`
-        record that the next ingest finishes, and the health check reports.
+        One whose original is gone cannot be finished: it is rolled back instead.
         """
-        for step, action in (
-            ("chunks", lambda: self.store.delete_chunks_of(fresh)),
-            ("catalog records", lambda: self.store.delete_records(fresh)),
-        ):
-            try:
-                action()
-            except Exception as exc:
-                logger.warning("could not roll back the %s of a failed write: %s", step, exc)
-        for doc_id in fresh:
-            try:
-                self.originals.delete(doc_id)
-            except OSError as exc:
-                logger.warning("could not remove the original of a failed write: %s", exc)
+        found: list[tuple[DocumentRecord, bytes]] = []
+        for record in self.pending_documents():
+            if self.originals.has(record.doc_id):
+                logger.warning("finishing %s, interrupted while being ingested", record.source)
+                found.append((record, self.original(record.doc_id)))
+            else:
+                logger.warning("rolling back %s: interrupted, and its original is missing", record.source)
+                self.delete_by_id(record.doc_id)
+        return found
 
     def update_tags(self, doc_id: str, tags: Sequence[str]) -> DocumentRecord:
         """Replace a document's tags on its catalog record and on every chunk."""
         with self._writing():
-            record = self.store.record(doc_id)
+            record = self.store.catalog.record(doc_id)
             if record is None:
                 raise DocumentNotFoundError(f"no document with id {doc_id[:12]}")
             clean = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
@@ -470,8 +376,8 @@ class Library:
             self.store.set_chunk_tags(doc_id, clean)
             self.local.apply(generation=generation, retag={doc_id: clean})
             updated = dataclasses.replace(record, tags=clean)
-            self.originals.describe(doc_id, _original_info(updated))
-            self.store.put_record(updated)
+            self.originals.describe(doc_id, original_info(updated))
+            self.store.catalog.put_record(updated)
             return updated
 
     def delete(self, ref: str) -> DocumentRecord:
@@ -487,31 +393,15 @@ class Library:
             generation = self._new_generation()
             self.store.delete_chunks(doc_id)
             self.local.apply(generation=generation, delete_docs=[doc_id])
-            self.store.delete_record(doc_id)
-            self._drop_original_if_unused(doc_id)
+            self.store.catalog.delete_record(doc_id)
+            self._writes.drop_original_if_unused(doc_id)
 
     def refresh_keyword_index(self) -> None:
         """Rebuild BM25 now if writes made it stale (ingest calls this at the end of a batch)."""
         self.local.refresh_keyword()
-
-    def _drop_original_if_unused(self, doc_id: str) -> None:
-        if self.store.record(doc_id) is None:
-            self.originals.delete(doc_id)
 
 
 def open_library(settings: Settings | None = None, **overrides: Any) -> Library:
     """Open the library named by settings (default: from the environment) plus overrides."""
     base = settings or Settings.load()
     return Library.open(base.with_overrides(**overrides) if overrides else base)
-
-
-def _original_info(record: DocumentRecord) -> OriginalInfo:
-    return OriginalInfo(
-        source=record.source, tags=record.tags, mtime=record.mtime, external_id=record.external_id
-    )
-
-
-def _replaced_id(write: DocumentWrite) -> str:
-    """The id of the older version this write replaces, or '' (none, or the same bytes)."""
-    old = write.replaces
-    return old.doc_id if old is not None and old.doc_id != write.record.doc_id else ""
