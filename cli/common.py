@@ -19,7 +19,7 @@ from typer._click.core import Context as ClickContext  # typer 0.29 vendors clic
 from typer.core import TyperGroup, TyperOption
 
 from searchapp.config import Settings
-from searchapp.errors import SearchAppError
+from searchapp.errors import QueryError, SearchAppError
 
 if TYPE_CHECKING:
     from searchapp.library import Library
@@ -156,9 +156,16 @@ def emit_json(data: Any) -> None:
 
 @contextmanager
 def cli_errors() -> Iterator[None]:
-    """Print searchapp errors as one clear line and exit 3, instead of a traceback."""
+    """Print searchapp errors as one clear line instead of a traceback.
+
+    Exit 2 for a request that is wrong in itself (a bad filter, mode or query, as a usage
+    error), 3 for everything else (bad setting, store in use, server unreachable...).
+    """
     try:
         yield
+    except QueryError as exc:
+        err(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
     except SearchAppError as exc:
         err(f"error: {exc}")
         raise typer.Exit(EXIT_ERROR) from None

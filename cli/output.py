@@ -131,5 +131,7 @@ def _size(size: int) -> str:
 def print_health(report: HealthReport) -> None:
     for check in report.checks:
         typer.echo(f"{'ok ' if check.ok else 'BAD'}  {check.name}: {check.detail}")
+    for note in report.notes:
+        typer.echo(f"note: {note}")
     summary = "healthy" if report.ok else f"problems found; repair: {report.repair or 'manual (see above)'}"
     typer.echo(f"{report.documents} documents, {report.chunks} chunks: {summary}", err=True)

@@ -227,7 +227,8 @@ class Ingestor:
         last_of = {file.source: index for index, file in enumerate(files)}
         writer = BatchWriter(self.library, finish)
         works: dict[int, _Work] = {}
-        planned_ids: dict[str, str] = {}  # doc_id -> source, for twins within this batch
+        planned_ids: dict[str, int] = {}  # doc_id -> index of the first file with those bytes
+        twins: dict[int, int] = {}  # index -> index of an earlier file with the same bytes
 
         def jobs() -> Iterator[PrepareJob]:
             for index, file in enumerate(files):
@@ -243,6 +244,9 @@ class Ingestor:
                     finish(FileOutcome(file.source, "unchanged", detail=detail), index)
                     continue
                 planned = self._plan(index, file, resuming=resuming, planned_ids=planned_ids)
+                if isinstance(planned, int):  # decided once its twin is (see below)
+                    twins[index] = planned
+                    continue
                 if isinstance(planned, FileOutcome):
                     finish(planned, index)
                     continue
@@ -270,6 +274,7 @@ class Ingestor:
         finally:
             writer.close()
             writer.drain()
+        self._settle_twins(files, twins, outcomes, finish, resuming=resuming)
         for index, file in enumerate(files):  # files the writer never got to, after an abort
             if index not in outcomes:
                 reason = writer.abort.reason if writer.abort else FailureReason.INTERNAL
@@ -290,8 +295,10 @@ class Ingestor:
             )
 
     def _plan(
-        self, index: int, file: SourceFile, *, resuming: bool, planned_ids: dict[str, str]
-    ) -> _Work | FileOutcome:
+        self, index: int, file: SourceFile, *, resuming: bool, planned_ids: dict[str, int]
+    ) -> _Work | FileOutcome | int:
+        """What to do with one file: prepare it (`_Work`), nothing (its outcome), or wait for
+        the earlier file of this batch with the same bytes (that file's index)."""
         started = time.monotonic()
         source = file.source
         try:
@@ -314,14 +321,8 @@ class Ingestor:
             return failed(source, FailureReason.EMPTY_FILE, "the file has no content", started)
         doc_id = sha256_hex(data)
         if doc_id in planned_ids:
-            return FileOutcome(
-                source,
-                "unchanged",
-                doc_id=doc_id,
-                detail=f"same content as {planned_ids[doc_id]!r}, in this batch",
-                seconds=time.monotonic() - started,
-            )
-        planned_ids[doc_id] = source
+            return planned_ids[doc_id]
+        planned_ids[doc_id] = index
         if not resuming:  # a resumed or re-ingested file is committed again on purpose
             admission = self.library.admit(source, doc_id, tags=file.tags)
             if not admission.wanted:
@@ -362,6 +363,37 @@ class Ingestor:
                 if work.prepared and work.embedded == len(work.prepared.chunks):
                     emit("write", work.file.source, "")
                     writer.submit(Pending(work.index, work.file.source, work.started, _prepared(work)))
+
+    def _settle_twins(
+        self,
+        files: Sequence[SourceFile],
+        twins: dict[int, int],
+        outcomes: dict[int, FileOutcome],
+        finish: Callable[[FileOutcome, int], None],
+        *,
+        resuming: bool,
+    ) -> None:
+        """A file with the same bytes as an earlier one in the batch is the same document,
+        unless the earlier one failed: then it is tried on its own merits (its name may
+        make it readable: `report.docx` beside a `report.pdf` with the same bytes)."""
+        retry = [
+            i
+            for i, first in twins.items()
+            if outcomes.get(first) is None or outcomes[first].status == "failed"
+        ]
+        for index, first in twins.items():
+            if index not in retry:
+                detail = f"same content as {files[first].source!r}, in this batch"
+                finish(
+                    FileOutcome(
+                        files[index].source, "unchanged", doc_id=outcomes[first].doc_id, detail=detail
+                    ),
+                    index,
+                )
+        if retry:
+            second = self._run([files[i] for i in retry], resuming=resuming, progress=None)
+            for index, outcome in zip(retry, second.outcomes, strict=True):
+                finish(outcome, index)
 
     def _get_pool(self) -> WorkerPool[PrepareJob, Prepared]:
         if self._pool is None:

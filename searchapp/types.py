@@ -44,6 +44,12 @@ class DocumentRecord:
     replaces: str = ""  # doc_id of the version this one replaces, while pending
     warnings: tuple[str, ...] = ()
     external_id: str = ""  # the caller's own id for the document (`SourceFile.external_id`)
+    owner: str = ""  # while pending: the client writing it (`Library.client_id`)
+    lease_until: int = 0  # while pending: the owner's lease, renewed while it works (epoch s)
+
+    def lease_live(self, now: float) -> bool:
+        """True while another client may still be writing this pending document."""
+        return self.state == "pending" and bool(self.owner) and self.lease_until > now
 
     def to_metadata(self) -> dict[str, MetaValue]:
         """Flat, Chroma-legal metadata with the same keys every time.
@@ -68,6 +74,8 @@ class DocumentRecord:
             "replaces": self.replaces,
             "warnings": json.dumps(list(self.warnings), ensure_ascii=False),
             "external_id": self.external_id,
+            "owner": self.owner,
+            "lease_until": self.lease_until,
         }
 
     @classmethod
@@ -88,6 +96,8 @@ class DocumentRecord:
             replaces=str(meta.get("replaces", "")),
             warnings=_list(meta.get("warnings")),
             external_id=str(meta.get("external_id", "")),
+            owner=str(meta.get("owner", "")),
+            lease_until=int(meta.get("lease_until", 0)),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -28,12 +28,13 @@ from searchapp.embedding.embedders import Embedder, get_embedder
 from searchapp.embedding.models import ModelInfo
 from searchapp.errors import DocumentNotFoundError, QueryError, StorageFullError
 from searchapp.filters import SearchFilters
+from searchapp.library.sync import ServerSync
 from searchapp.library.writes import Admission, UnitOfWork, original_info
 from searchapp.retrieval.search import SEARCH_MODES, Searcher
 from searchapp.storage.chroma import ChromaStore
 from searchapp.storage.chunk_index import ChunkIndex
 from searchapp.storage.local_index import LocalIndex
-from searchapp.storage.originals import OriginalsStore
+from searchapp.storage.originals import originals_for
 from searchapp.types import DocumentRecord, PreparedDocument, SearchResponse
 
 logger = logging.getLogger(__name__)
@@ -69,11 +70,18 @@ class Library:
         self.store = store
         self.embedder = embedder
         self.local = local
-        self.originals = OriginalsStore(settings.originals_dir)
+        self.originals = originals_for(settings)
         self.searcher = Searcher(ChunkIndex(store, local), embedder)
-        self._writes = UnitOfWork(store, local, self.originals, self._new_generation)
+        self._sync = ServerSync(store, local) if settings.is_server else None
+        self._writes = UnitOfWork(
+            store,
+            local,
+            self.originals,
+            self._new_generation,
+            local_stamp=self._local_stamp,
+            on_change=self._sync.note_own if self._sync is not None else None,
+        )
         self._write_lock = threading.RLock()
-        self._checked_at = 0.0
         # The catalog, cached between writes (every UI rerun lists the documents).
         self._version = 0
         self._catalog: tuple[int, list[DocumentRecord]] | None = None
@@ -109,26 +117,32 @@ class Library:
             raise
         library = cls(settings, store, embedder, local)
         try:
-            library.sync_local_index(force=True)
+            if library._sync is not None:
+                library._sync.start()
+            else:
+                library.sync_local_index(force=True)
         except BaseException:
             library.close()
             raise
         return library
 
     def close(self) -> None:
+        if self._sync is not None:
+            self._sync.stop()
         self.local.close()
         self.store.close()
 
     def sync_local_index(self, *, force: bool = False) -> bool:
-        """Rebuild the local index from Chroma if they differ; True if it was rebuilt.
+        """Bring the local index in step with Chroma now; True if it changed.
 
-        In local mode this process is the only writer, so a difference means a crash; with a
-        server, another client may have written, so searches check at most once a second.
+        In local mode this process is the only writer, so a difference means a crash, and
+        the index is rebuilt (at open). With a server, other clients write: the change log
+        is applied (a background thread does this every second anyway).
         """
-        now = time.monotonic()
-        if not force and (not self.settings.is_server or now - self._checked_at < 1.0):
+        if self._sync is not None:
+            return self._sync.poll()
+        if not force:
             return False
-        self._checked_at = now
         with self._write_lock:
             generation = self.store.generation()
             if not generation:
@@ -142,6 +156,14 @@ class Library:
                 self.store.iter_chunks(include_embeddings=self.local.mirror_vectors), generation
             )
             return True
+
+    def _local_stamp(self, generation: str) -> str:
+        """What the local index records after this client's own write with `generation`.
+
+        Local mode: the generation itself (a crash between the two is seen at the next
+        open). Server mode: its change-log position, which only the change log moves on.
+        """
+        return generation if self._sync is None else self.local.generation
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -222,7 +244,6 @@ class Library:
             raise QueryError(f"search mode must be one of {', '.join(self.search_modes)}; got {mode!r}")
         if filters is not None and not isinstance(filters, SearchFilters):
             filters = SearchFilters.from_mapping(filters)
-        self.sync_local_index()
         return self.searcher.search(query, k=k, filters=filters, min_score=min_score, mode=mode)
 
     def documents(self, *, include_pending: bool = False) -> list[DocumentRecord]:
@@ -321,8 +342,9 @@ class Library:
         """Whether a file (`source` with bytes hashing to `doc_id`) needs storing.
 
         The same bytes under the same name are `unchanged` (new `tags`, if given, replace
-        the stored ones); the same bytes already stored under another name are a
-        `duplicate`; anything else is `new`, or `replace` when it is an edit of `source`.
+        the stored ones); the same bytes already stored under another name, or being
+        written by another client, are a `duplicate`; anything else is `new`, or
+        `replace` when it is an edit of `source`.
         """
         current = self.find_by_source(source)
         if current is not None and current.doc_id == doc_id and current.state == "done":
@@ -332,6 +354,8 @@ class Library:
         twin = self.find_by_id(doc_id)
         if twin is not None and twin.state == "done" and twin.source != source:
             return Admission("duplicate", twin, f"same content as {twin.source!r}, already indexed")
+        if twin is not None and twin.lease_live(time.time()) and twin.owner != self.client_id:
+            return Admission("duplicate", twin, "another client is ingesting the same file right now")
         if current is not None and current.doc_id != doc_id:
             return Admission("replace", current)
         return Admission("new")
@@ -353,17 +377,40 @@ class Library:
     def interrupted(self) -> list[tuple[DocumentRecord, bytes]]:
         """Documents whose write was interrupted, with their kept originals, to be committed again.
 
-        One whose original is gone cannot be finished: it is rolled back instead.
+        A document another client is still writing (its lease is live) is left alone. One
+        whose original is gone is rolled back, where this client sees every original (local
+        mode, or originals shared by every client of a server); otherwise it is reported,
+        never deleted: its writer may hold the original.
         """
         found: list[tuple[DocumentRecord, bytes]] = []
-        for record in self.pending_documents():
-            if self.originals.has(record.doc_id):
-                logger.warning("finishing %s, interrupted while being ingested", record.source)
-                found.append((record, self.original(record.doc_id)))
-            else:
-                logger.warning("rolling back %s: interrupted, and its original is missing", record.source)
-                self.delete_by_id(record.doc_id)
+        with self._write_lock:  # so no write of this process is in flight: its own records are stale
+            now = time.time()
+            for record in self.pending_documents():
+                if record.lease_live(now) and record.owner != self.client_id:
+                    continue
+                if self.originals.has(record.doc_id):
+                    logger.warning("finishing %s, interrupted while being ingested", record.source)
+                    found.append((record, self.original(record.doc_id)))
+                elif self.sees_every_original:
+                    logger.warning("rolling back %s: interrupted, and its original is missing", record.source)
+                    self.delete_by_id(record.doc_id)
+                else:
+                    logger.warning(
+                        "%s was interrupted while another client wrote it, and its original is not "
+                        "reachable from here (set SEARCHAPP_ORIGINALS_URL to share originals)",
+                        record.source,
+                    )
         return found
+
+    @property
+    def client_id(self) -> str:
+        """Who this process is to other clients of a server (the owner of its pending writes)."""
+        return self.store.client_id
+
+    @property
+    def sees_every_original(self) -> bool:
+        """True when every document's original is reachable from here: local mode, or shared originals."""
+        return not self.settings.is_server or self.settings.shared_originals
 
     def update_tags(self, doc_id: str, tags: Sequence[str]) -> DocumentRecord:
         """Replace a document's tags on its catalog record and on every chunk."""
@@ -374,10 +421,11 @@ class Library:
             clean = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
             generation = self._new_generation()
             self.store.set_chunk_tags(doc_id, clean)
-            self.local.apply(generation=generation, retag={doc_id: clean})
+            self.local.apply(generation=self._local_stamp(generation), retag={doc_id: clean})
             updated = dataclasses.replace(record, tags=clean)
             self.originals.describe(doc_id, original_info(updated))
             self.store.catalog.put_record(updated)
+            self._writes.announce(retagged=[doc_id])
             return updated
 
     def delete(self, ref: str) -> DocumentRecord:
@@ -392,9 +440,15 @@ class Library:
             self.originals.forget(doc_id)  # first: a crash from here on never resurrects it
             generation = self._new_generation()
             self.store.delete_chunks(doc_id)
-            self.local.apply(generation=generation, delete_docs=[doc_id])
+            self.local.apply(generation=self._local_stamp(generation), delete_docs=[doc_id])
             self.store.catalog.delete_record(doc_id)
             self._writes.drop_original_if_unused(doc_id)
+            self._writes.announce(removed=[doc_id])
+
+    def announce_reset(self) -> None:
+        """Tell the other clients of a server that the whole collection was replaced (a reindex)."""
+        with self._writing():
+            self._writes.announce(reset=True)
 
     def refresh_keyword_index(self) -> None:
         """Rebuild BM25 now if writes made it stale (ingest calls this at the end of a batch)."""

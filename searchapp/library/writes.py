@@ -17,12 +17,19 @@ Steps 1-4 are undone if they fail (every older version is still whole then). Pas
 4, or after a crash anywhere, the batch stays `pending`, and the next ingest finishes it
 from the kept originals. New versions go in before old ones come out, so a reader may
 briefly see both but never neither.
+
+With a Chroma server, several clients write one collection. A pending record names its
+writer (`owner`) and a lease that the writer renews while it works; no other client
+touches a document under a live lease. When the batch is done, one entry in the change
+log says what changed, and a new generation tells readers to look (see
+`searchapp.library.sync`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +38,8 @@ from typing import Literal
 import numpy as np
 
 from searchapp.errors import StorageFullError
+from searchapp.storage.catalog import Catalog
+from searchapp.storage.changes import RETENTION_MS, Change, now_ms
 from searchapp.storage.chroma import ChromaStore
 from searchapp.storage.local_index import LocalIndex
 from searchapp.storage.originals import OriginalInfo, OriginalsStore
@@ -40,6 +49,7 @@ from searchapp.types import DocumentRecord, MetaValue, PreparedChunk, PreparedDo
 logger = logging.getLogger(__name__)
 
 AdmissionKind = Literal["new", "replace", "unchanged", "duplicate"]
+LEASE_S = 60  # a writer renews its pending records' lease every third of this
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +133,17 @@ class UnitOfWork:
         local: LocalIndex,
         originals: OriginalsStore,
         new_generation: Callable[[], str],
+        *,
+        local_stamp: Callable[[str], str],
+        on_change: Callable[[Change], None] | None = None,
     ) -> None:
         self.store = store
         self.local = local
         self.originals = originals
         self._new_generation = new_generation
+        self._local_stamp = local_stamp  # what the local index records for a new generation
+        self._on_change = on_change  # None: local mode, nobody else reads a change log
+        self._trimmed_at = 0.0
 
     def commit(self, documents: Sequence[PreparedDocument]) -> list[DocumentRecord]:
         """Store the batch (see the module docstring); returns the `done` records in order."""
@@ -138,14 +154,37 @@ class UnitOfWork:
             raise ValueError("a batch holds the same document twice; admit each file once")
         known = {r.doc_id: r for r in self.store.catalog.records(where={"doc_id": {"$in": ids}})}
         planned = [self._plan(doc, known.get(doc.doc_id)) for doc in documents]
-        try:
-            generation = self._add_new_versions(planned)
-        except StorageFullError:
-            raise  # no rollback on a full disk: the batch stays pending, finished later
-        except BaseException:
-            self._roll_back([p.doc.doc_id for p in planned if p.doc.doc_id not in known])
-            raise
-        return self._retire_old_versions(planned, generation)
+        with _LeaseKeeper(self.store.catalog) as lease:
+            try:
+                generation = self._add_new_versions(planned, lease)
+            except StorageFullError:
+                raise  # no rollback on a full disk: the batch stays pending, finished later
+            except BaseException:
+                self._roll_back([p.doc.doc_id for p in planned if p.doc.doc_id not in known])
+                raise
+            done = self._retire_old_versions(planned, generation, lease)
+        self.announce(
+            added=[(r.doc_id, r.chunks) for r in done], removed=[p.replaces for p in planned if p.replaces]
+        )
+        return done
+
+    def announce(
+        self,
+        *,
+        added: Sequence[tuple[str, int]] = (),
+        removed: Sequence[str] = (),
+        retagged: Sequence[str] = (),
+        reset: bool = False,
+    ) -> None:
+        """Tell the other clients of a server what a finished write changed (local mode: nothing)."""
+        if self._on_change is None:
+            return
+        change = self.store.changes.append(added=added, removed=removed, retagged=retagged, reset=reset)
+        self._on_change(change)
+        self._new_generation()  # after the entry: a reader that sees it finds the entry too
+        if time.monotonic() - self._trimmed_at > 600:
+            self._trimmed_at = time.monotonic()
+            self.store.changes.trim(now_ms() - RETENTION_MS)
 
     def _plan(self, doc: PreparedDocument, existing: DocumentRecord | None) -> _Planned:
         """Step 1: which version this replaces, its tags, its chunks' ids and metadata."""
@@ -183,13 +222,18 @@ class UnitOfWork:
             metadatas=[chunk_metadata(doc, chunk, tags, now) for chunk in doc.chunks],
         )
 
-    def _add_new_versions(self, planned: Sequence[_Planned]) -> str:
+    def _add_new_versions(self, planned: Sequence[_Planned], lease: _LeaseKeeper) -> str:
         """Steps 2-4: undoable, because every older version is still whole."""
         for p in planned:
             self.originals.put(p.doc.original, original_info(p.record))
         generation = self._new_generation()
-        self.store.catalog.put_records(
-            [dataclasses.replace(p.record, state="pending", replaces=p.replaces) for p in planned]
+        lease.hold(
+            [
+                dataclasses.replace(
+                    p.record, state="pending", replaces=p.replaces, owner=self.store.client_id
+                )
+                for p in planned
+            ]
         )
         # Leftovers of an interrupted attempt carry the same ids, and `add` ignores existing ids.
         self.store.delete_chunks_of([p.doc.doc_id for p in planned])
@@ -201,14 +245,16 @@ class UnitOfWork:
         )
         return generation
 
-    def _retire_old_versions(self, planned: Sequence[_Planned], generation: str) -> list[DocumentRecord]:
+    def _retire_old_versions(
+        self, planned: Sequence[_Planned], generation: str, lease: _LeaseKeeper
+    ) -> list[DocumentRecord]:
         """Step 5: past this point a failure leaves the batch `pending`, finished from the originals."""
         replaced = [p.replaces for p in planned if p.replaces]
         for doc_id in replaced:  # a rebuild from originals must never bring an old version back
             self.originals.forget(doc_id)
         self.store.delete_chunks_of(replaced)
         self.local.apply(
-            generation=generation,
+            generation=self._local_stamp(generation),
             delete_docs=replaced + [p.doc.doc_id for p in planned],
             add=[
                 (cid, chunk.text, meta, p.doc.vectors[i], chunk.terms or " ".join(keyword_tokens(chunk.text)))
@@ -220,6 +266,7 @@ class UnitOfWork:
         for doc_id in replaced:
             self.drop_original_if_unused(doc_id)
         done = [p.record for p in planned]
+        lease.release()  # no renewal may land after the done records
         self.store.catalog.put_records(done)
         return done
 
@@ -247,3 +294,43 @@ class UnitOfWork:
     def drop_original_if_unused(self, doc_id: str) -> None:
         if self.store.catalog.record(doc_id) is None:
             self.originals.delete(doc_id)
+
+
+class _LeaseKeeper:
+    """Writes a batch's pending records under a lease, and renews it while the batch is written."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._records: list[DocumentRecord] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, records: Sequence[DocumentRecord]) -> None:
+        """Record `records` as pending under a fresh lease, then keep renewing it."""
+        self._records = list(records)
+        self._renew()
+        self._thread = threading.Thread(target=self._loop, name="searchapp-lease", daemon=True)
+        self._thread.start()
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _renew(self) -> None:
+        until = int(time.time()) + LEASE_S
+        self._catalog.put_records([dataclasses.replace(r, lease_until=until) for r in self._records])
+
+    def _loop(self) -> None:
+        while not self._stop.wait(LEASE_S / 3):
+            try:
+                self._renew()
+            except Exception as exc:  # the write itself meets the same failure and reports it
+                logger.warning("could not renew the lease of a write in progress: %s", exc)
+
+    def __enter__(self) -> _LeaseKeeper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

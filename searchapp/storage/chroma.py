@@ -13,6 +13,10 @@ Two collections per logical collection NAME:
 from __future__ import annotations
 
 import logging
+import os
+import re
+import secrets
+import socket
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -23,6 +27,7 @@ from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.embedding.models import ModelInfo
 from searchapp.errors import ModelMismatchError, StoreError
 from searchapp.storage.catalog import Catalog
+from searchapp.storage.changes import CHANGES_SUFFIX, ChangeLog
 from searchapp.storage.chroma_client import chroma_errors, get_or_create, open_client
 from searchapp.storage.lock import DataDirLock
 from searchapp.types import MetaValue
@@ -47,7 +52,13 @@ class ChromaStore:
         self._client: Any = None
         self._chunks: Any = None
         self._catalog: Any = None
+        self._changes: Any = None
         self.catalog = Catalog(self._catalog_collection, lambda: self._max_batch)
+        # Who writes: pending records carry it (their lease), change-log entries too.
+        self.client_id = (
+            f"{re.sub(r'[^A-Za-z0-9.-]', '', socket.gethostname())[:24]}-{os.getpid()}-{secrets.token_hex(3)}"
+        )
+        self.changes = ChangeLog(self._changes_collection, self.client_id)
         self._max_batch = 1000
 
     # ----------------------------------------------------------------- lifecycle
@@ -95,6 +106,10 @@ class ChromaStore:
         self._catalog = get_or_create(
             self._client, name + CATALOG_SUFFIX, {"schema": SCHEMA_VERSION, "of": name}
         )
+        if self.settings.is_server:
+            self._changes = get_or_create(
+                self._client, name + CHANGES_SUFFIX, {"schema": SCHEMA_VERSION, "of": name}
+            )
         if check_model:
             self._check_model(self._chunks.metadata or {})
 
@@ -119,7 +134,7 @@ class ChromaStore:
     def drop_collection(self, name: str) -> None:
         """Delete a collection and its catalog, if they exist."""
         existing = self._collection_names()
-        for target in (name, name + CATALOG_SUFFIX):
+        for target in (name, name + CATALOG_SUFFIX, name + CHANGES_SUFFIX):
             if target in existing:
                 with chroma_errors(f"deleting collection {target!r}"):
                     self.client.delete_collection(target)
@@ -153,7 +168,9 @@ class ChromaStore:
                 chunks = self.client.get_collection(rebuild, embedding_function=None)
                 metadata = {k: v for k, v in (chunks.metadata or {}).items() if k != "rebuild_complete"}
                 chunks.modify(name=name, metadata=metadata)
-        self._chunks = self._catalog = None
+            if rebuild + CHANGES_SUFFIX in existing:  # the rebuild's own log: nobody reads it
+                self.client.delete_collection(rebuild + CHANGES_SUFFIX)
+        self._chunks = self._catalog = self._changes = None
 
     def _finish_interrupted_swap(self, name: str) -> None:
         rebuild = name + REBUILD_SUFFIX
@@ -176,6 +193,7 @@ class ChromaStore:
 
     def _close_client(self) -> None:
         client, self._chunks, self._catalog, self._client = self._client, None, None, None
+        self._changes = None
         if client is not None:
             # Chroma shares one system per path in a process; closing releases our reference,
             # and the last one stops it (file handles, memory).
@@ -209,6 +227,13 @@ class ChromaStore:
         if self._chunks is None:
             raise StoreError("the store is closed")
         return self._chunks
+
+    def _changes_collection(self) -> Any:
+        if self._changes is None:
+            raise StoreError(
+                "the change log is kept only with a Chroma server, and only while the store is open"
+            )
+        return self._changes
 
     def _catalog_collection(self) -> Any:
         if self._catalog is None:

@@ -31,7 +31,13 @@ class KeywordIndex:
     def __init__(self) -> None:
         self._retriever: Any = None
         self._rows: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._built = False
         self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        """True once an index was built or adopted (even one of an empty corpus)."""
+        return self._built
 
     def build(self, tokens: Sequence[Sequence[str]], rows: npt.NDArray[np.int64]) -> None:
         """Index `tokens[i]` as local row `rows[i]`."""
@@ -44,6 +50,7 @@ class KeywordIndex:
         with self._lock:
             self._retriever = retriever
             self._rows = rows
+            self._built = True
 
     def save(self, directory: Path, stamp: str, row_ids: npt.NDArray[np.int64]) -> None:
         """Persist the index with `stamp`; `row_ids` name the rows in a process-independent way."""
@@ -77,6 +84,7 @@ class KeywordIndex:
         with self._lock:
             self._retriever = retriever
             self._rows = rows
+            self._built = True
 
     def search(
         self, query_tokens: list[str], k: int, row_mask: npt.NDArray[np.bool_] | None

@@ -357,14 +357,20 @@ class LocalIndex:
         self, terms: Sequence[str], k: int, mask: BoolArray | None
     ) -> tuple[IntArray, FloatArray]:
         """Top-k positions by BM25 for these query terms among those in `mask`."""
-        self.refresh_keyword()
+        self.refresh_keyword(wait=not self._keyword.built)
         return self._keyword.search(list(terms), k, mask)
 
-    def refresh_keyword(self) -> None:
-        """Rebuild BM25 if writes happened since it was built (once, however many threads ask)."""
+    def refresh_keyword(self, *, wait: bool = True) -> None:
+        """Rebuild BM25 if writes happened since it was built (once, however many threads ask).
+
+        With `wait=False`, return at once if another thread is rebuilding: the caller
+        searches the last index meanwhile (a search must not wait behind a rebuild).
+        """
         if not self._keyword_stale:
             return
-        with self._keyword_lock:
+        if not self._keyword_lock.acquire(blocking=wait):
+            return
+        try:
             if not self._keyword_stale:
                 return
             with self._lock:
@@ -379,6 +385,8 @@ class LocalIndex:
                 self._keyword.save(self.directory / "bm25", generation, row_ids)
             except OSError as exc:  # a cache: failing to save costs a rebuild later, nothing more
                 logger.warning("could not save the keyword index: %s", exc)
+        finally:
+            self._keyword_lock.release()
 
     def cosine(self, positions: IntArray, query: FloatArray) -> FloatArray:
         with self._lock:

@@ -81,6 +81,8 @@ def show_health(report: HealthReport) -> None:
         for check in report.checks
     ]
     st.markdown("\n".join(lines))
+    for note in report.notes:
+        st.info(escape_markdown(note), icon=":material/info:")
     if report.ok:
         st.success(f"Healthy: {report.documents} documents, {report.chunks} chunks.", icon=":material/check:")
     else:
