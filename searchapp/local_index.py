@@ -483,6 +483,11 @@ class LocalIndex:
         self.refresh_keyword()
         return self._keyword.search(keyword_tokens(query), k, mask)
 
+    def keyword_ceiling(self, query: str) -> float:
+        """The most a passage could score for `query` in BM25 (`KeywordIndex.ceiling`)."""
+        self.refresh_keyword()
+        return self._keyword.ceiling(keyword_tokens(query))
+
     def refresh_keyword(self) -> None:
         """Rebuild BM25 if writes happened since it was built (once, however many threads ask)."""
         if not self._keyword_stale:

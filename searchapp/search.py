@@ -9,9 +9,10 @@ Three modes, with the same filters and the same meaning of `Hit.score` in each:
 - **keyword**: BM25 over the same chunks (see `searchapp.keyword`).
 - **hybrid**: reciprocal rank fusion of the two rankings.
 
-`Hit.score` is always the cosine similarity of the query and the passage (1 - Chroma's
-cosine distance), so a number means the same thing in every mode; hybrid hits also
-carry their fused score and their rank in each list, and keyword hits their BM25 score.
+`Hit.score` is the score the ranking used, on 0-1, in every mode (`searchapp.scoring`);
+every hit also carries its cosine similarity to the query, and its rank in each list and
+its BM25 score where it has them. `similar` ranks by a stored passage's own vector
+(no re-embedding), and `compare` gives the cosine similarity of two texts.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ import numpy as np
 import numpy.typing as npt
 
 from searchapp.embedders import Embedder, Vectors
-from searchapp.errors import EmptyQueryError, QueryError
+from searchapp.errors import DocumentNotFoundError, EmptyQueryError, QueryError
 from searchapp.filters import SearchFilters
-from searchapp.keyword import reciprocal_rank_fusion
+from searchapp.grouping import group_by_document, passages_for
+from searchapp.keyword import RRF_K, reciprocal_rank_fusion
 from searchapp.local_index import LocalIndex
+from searchapp.scoring import dense_score, fused_score, is_weak, keyword_score
 from searchapp.store import ChromaStore
 from searchapp.types import Hit, SearchResponse
 
@@ -113,15 +116,17 @@ class Searcher:
         filters: SearchFilters | None = None,
         min_score: float | None = None,
         mode: str = "dense",
+        group: bool = False,
     ) -> SearchResponse:
-        """The top `k` passages, best first.
+        """The top `k` passages, best first (with `group`, the top `k` documents).
 
         Args:
             query: what to look for, in natural language.
-            k: how many passages to return (1-1000).
+            k: how many passages (or documents) to return (1-1000).
             filters: what the passages must match; None matches everything.
-            min_score: drop passages whose cosine similarity is below this.
+            min_score: drop passages whose score (0-1) is below this.
             mode: "dense", "keyword" or "hybrid".
+            group: one group per document, its best passage first (`SearchResponse.groups`).
 
         Raises:
             EmptyQueryError, QueryError, InvalidFilterError: invalid input.
@@ -129,31 +134,83 @@ class Searcher:
         """
         started = time.perf_counter()
         check_k(k)
-        if mode not in SEARCH_MODES:
-            raise QueryError(f"search mode must be one of {', '.join(SEARCH_MODES)}; got {mode!r}")
-        filters = filters or SearchFilters()
+        check_mode(mode)
         prepared = self.prepare(query)
-        # min_score drops hits after ranking, so fetch more to still return k when it can.
-        depth = k if min_score is None else min(MAX_K, k * 3)
+        hits = self.ranked(prepared, mode, _depth(k, min_score, group), filters or SearchFilters())
+        return finish_response(
+            query, mode, k, hits, prepared, min_score=min_score, started=started, group=group
+        )
+
+    def similar(
+        self,
+        chunk_id: str,
+        *,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        min_score: float | None = None,
+        mode: str = "dense",
+        group: bool = False,
+    ) -> SearchResponse:
+        """Passages like a stored one: its own vector (and text, for keywords) as the query.
+
+        The passage itself is left out; everything else is as in `search`.
+
+        Raises:
+            DocumentNotFoundError: no stored passage has this id.
+        """
+        started = time.perf_counter()
+        check_k(k)
+        check_mode(mode)
+        prepared = self.stored_passage(chunk_id)
+        depth = min(MAX_K, _depth(k, min_score, group) + 1)
+        ranked = self.ranked(prepared, mode, depth, filters or SearchFilters())
+        hits = [hit for hit in ranked if hit.chunk_id != chunk_id]
+        return finish_response(
+            prepared.text, mode, k, hits, prepared, min_score=min_score, started=started, group=group
+        )
+
+    def compare(self, text_a: str, text_b: str) -> float:
+        """The cosine similarity of two texts' embeddings (each cut to the model's window)."""
+        a, b = self.prepare(text_a), self.prepare(text_b)
+        return float(np.clip(np.dot(a.vector, b.vector), -1.0, 1.0))
+
+    def stored_passage(self, chunk_id: str) -> PreparedQuery:
+        """A stored passage as a prepared query: its text and its stored vector."""
+        if not isinstance(chunk_id, str) or not chunk_id.strip():
+            raise QueryError(f"a passage id is text like '<document id>:<n>'; got {chunk_id!r}")
+        result = self.store.get_chunks(ids=[chunk_id.strip()], include_embeddings=True)
+        if not result["ids"]:
+            raise DocumentNotFoundError(
+                f"no stored passage has the id {chunk_id!r}; search results carry passage ids (chunk_id)"
+            )
+        vector = np.asarray(result["embeddings"][0], dtype=np.float32)
+        return PreparedQuery(text=str((result["documents"] or [""])[0]), truncated=False, vector=vector)
+
+    def ranked(self, prepared: PreparedQuery, mode: str, depth: int, filters: SearchFilters) -> list[Hit]:
         if mode == "dense":
-            hits = self.dense(prepared, depth, filters)
-        elif mode == "keyword":
-            hits = self.keyword(prepared, depth, filters)
-        else:
-            hits = self.hybrid(prepared, depth, filters)
-        return finish_response(query, mode, k, hits, prepared, min_score=min_score, started=started)
+            return self.dense(prepared, depth, filters)
+        if mode == "keyword":
+            return self.keyword(prepared, depth, filters)
+        return self.hybrid(prepared, depth, filters)
 
     # ------------------------------------------------------------------ modes
     # Candidates are (chunk id, score) pairs; only the final k are read in full.
 
     def dense(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
-        return self._hits(self.dense_candidates(prepared, k, filters))
+        candidates = self.dense_candidates(prepared, k, filters)
+        return self._hits(
+            [(cid, dense_score(cosine)) for cid, cosine in candidates],
+            cosine=dict(candidates),
+            dense_rank={cid: rank for rank, (cid, _) in enumerate(candidates, start=1)},
+        )
 
     def keyword(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
         candidates = self.keyword_candidates(prepared, k, filters)
         cosines = self._cosines([cid for cid, _ in candidates], prepared.vector)
+        ceiling = self.local.keyword_ceiling(prepared.text)
         return self._hits(
-            [(cid, cosine) for (cid, _), cosine in zip(candidates, cosines, strict=True)],
+            [(cid, keyword_score(bm25, ceiling)) for cid, bm25 in candidates],
+            cosine=dict(zip([cid for cid, _ in candidates], cosines, strict=True)),
             keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(candidates, start=1)},
         )
 
@@ -170,10 +227,12 @@ class Searcher:
         missing = [cid for cid in chosen if cid not in cosine]
         cosine.update(zip(missing, self._cosines(missing, prepared.vector), strict=True))
         dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
+        rrf = {ids[item]: score for item, score in fused}
         return self._hits(
-            [(cid, cosine[cid]) for cid in chosen],
+            [(cid, fused_score(rrf[cid], lists=2, rank_constant=RRF_K)) for cid in chosen],
+            cosine=cosine,
             keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(keyword, start=1)},
-            fused={ids[item]: score for item, score in fused},
+            fused=rrf,
             dense_rank=dense_rank,
         )
 
@@ -214,6 +273,7 @@ class Searcher:
         self,
         scored: Sequence[tuple[str, float]],
         *,
+        cosine: dict[str, float],
         keyword: dict[str, tuple[int, float]] | None = None,
         fused: dict[str, float] | None = None,
         dense_rank: dict[str, int] | None = None,
@@ -238,6 +298,7 @@ class Searcher:
                     dense_rank=dense_rank.get(cid) if dense_rank is not None else None,
                     keyword_rank=rank_score[0] if rank_score else None,
                     keyword_score=rank_score[1] if rank_score else None,
+                    cosine=cosine.get(cid),
                 )
             )
         return hits
@@ -277,6 +338,18 @@ def check_k(k: Any) -> None:
         raise QueryError(f"k must be an integer from 1 to {MAX_K}; got {k!r}")
 
 
+def check_mode(mode: Any) -> None:
+    if mode not in SEARCH_MODES:
+        raise QueryError(f"search mode must be one of {', '.join(SEARCH_MODES)}; got {mode!r}")
+
+
+def _depth(k: int, min_score: float | None, group: bool) -> int:
+    """How many passages to rank for `k` results."""
+    depth = passages_for(k, MAX_K) if group else k
+    # min_score drops hits after ranking, so fetch more to still return k when it can.
+    return depth if min_score is None else min(MAX_K, depth * 3)
+
+
 def finish_response(
     query: str,
     mode: str,
@@ -286,20 +359,24 @@ def finish_response(
     *,
     min_score: float | None,
     started: float,
+    group: bool = False,
 ) -> SearchResponse:
-    """Apply `min_score`, number the hits 1..n, and attach what the user should know."""
-    kept = [hit for hit in hits if min_score is None or hit.score >= min_score][:k]
+    """Apply `min_score`, number the hits 1..n, group them if asked, and attach notices."""
+    kept = [hit for hit in hits if min_score is None or hit.score >= min_score]
     ranked = tuple(
-        replace(hit, rank=rank, score=float(np.clip(hit.score, -1.0, 1.0)))
-        for rank, hit in enumerate(kept, start=1)
+        replace(hit, rank=rank, score=float(np.clip(hit.score, 0.0, 1.0)))
+        for rank, hit in enumerate(kept if group else kept[:k], start=1)
     )
+    groups = group_by_document(ranked, limit=k) if group else None
+    if groups is not None:
+        ranked = tuple(sorted((h for g in groups for h in g.hits), key=lambda h: h.rank))
     notices: list[str] = []
     if prepared.truncated:
         notices.append(
             "The query was longer than the embedding model can read; only its first "
             f"{len(prepared.text)} characters were used."
         )
-    return SearchResponse(
+    response = SearchResponse(
         query=query,
         mode=mode,
         k=k,
@@ -307,4 +384,6 @@ def finish_response(
         query_truncated=prepared.truncated,
         notices=tuple(notices),
         took_ms=(time.perf_counter() - started) * 1000,
+        groups=groups,
     )
+    return replace(response, weak_match=is_weak(response))
