@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from searchapp.errors import FailureReason
 from searchapp.types import FileType
+from searchapp.units import MB
 
 Status = Literal["ingested", "unchanged", "failed"]
 Stage = Literal["read", "extract", "embed", "write", "index", "done"]
@@ -20,7 +21,7 @@ Stage = Literal["read", "extract", "embed", "write", "index", "done"]
 class Limits:
     """Per-file limits; exceeding one fails that file with a clear reason."""
 
-    max_bytes: int = 100 * 1024 * 1024
+    max_bytes: int = 100 * MB
     max_pages: int = 2000
     max_chars: int = 10_000_000
     timeout_s: float = 120.0

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from searchapp.types import DocumentRecord, SearchResponse
+from searchapp.units import format_size
 
 if TYPE_CHECKING:
     from ingest.types import IngestReport, Progress
@@ -103,7 +104,7 @@ def print_documents(records: Sequence[DocumentRecord]) -> None:
             r.file_type,
             str(r.pages or ""),
             str(r.chunks),
-            _size(r.size),
+            format_size(r.size),
             ",".join(r.tags),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r.ingested_at)),
             r.doc_id[:12] + ("  (pending)" if r.state == "pending" else ""),
@@ -116,15 +117,6 @@ def print_documents(records: Sequence[DocumentRecord]) -> None:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     total = sum(r.chunks for r in records)
     typer.echo(f"{len(records)} documents, {total} chunks", err=True)
-
-
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def print_health(report: HealthReport) -> None:

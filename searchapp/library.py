@@ -44,6 +44,7 @@ from searchapp.originals import OriginalInfo, OriginalsStore
 from searchapp.search import SEARCH_MODES, Searcher
 from searchapp.store import ChromaStore
 from searchapp.types import DocumentRecord, MetaValue, SearchResponse
+from searchapp.units import MB, megabytes
 
 logger = logging.getLogger(__name__)
 
@@ -205,10 +206,10 @@ class Library:
         if not self._disk_full:
             return
         free = self.free_disk_bytes()
-        needed = max(self.settings.min_free_mb, 16) * 1024 * 1024
+        needed = max(self.settings.min_free_mb, 16) * MB
         if free < needed:
             raise StorageFullError(
-                f"the disk holding {self.settings.data_dir} is still full ({free / 2**20:,.0f} MB free); "
+                f"the disk holding {self.settings.data_dir} is still full ({megabytes(free)} free); "
                 "free some space and try again. Searching still works."
             )
         self.store.reconnect()

@@ -135,7 +135,16 @@ def test_over_long_query_is_cut_and_the_user_told(filled: Library) -> None:
 
 def test_json_shape_matches_the_library(filled: Library) -> None:
     data = filled.search("orchard apples", k=2).to_dict()
-    assert set(data) == {"query", "mode", "k", "query_truncated", "weak_match", "notices", "took_ms", "results"}
+    assert set(data) == {
+        "query",
+        "mode",
+        "k",
+        "query_truncated",
+        "weak_match",
+        "notices",
+        "took_ms",
+        "results",
+    }
     first = data["results"][0]
     assert {"rank", "score", "chunk_id", "text", "doc_id", "source", "page", "heading", "metadata"} <= set(
         first

@@ -474,7 +474,7 @@ def test_library_table_delete_with_confirmation(app_env: Path) -> None:
     assert list(table.columns) == ["Name", "Type", "Pages", "Chunks", "Size", "Tags", "Ingested"]
     row = table[table["Name"] == "policy.pdf"].iloc[0]
     assert (row["Type"], row["Pages"], row["Chunks"], list(row["Tags"])) == ("PDF", 3, 3, ["ops"])
-    assert row["Size"].endswith(" KB") and row["Ingested"].date() == dt.date.today()
+    assert row["Size"].endswith(" kB") and row["Ingested"].date() == dt.date.today()
     assert any("2 documents · 4 chunks" in text for text in texts(at.caption))
 
     at.selectbox(key="library_doc").set_value(_doc_id(at, "policy.pdf"))

@@ -136,8 +136,9 @@ def test_score_fraction_and_number_formats() -> None:
     assert score_fraction(-0.3) == 0.0
     assert score_fraction(1.0000001) == 1.0
     assert format_size(980) == "980 B"
-    assert format_size(12_600) == "12.3 KB"
-    assert format_size(5 * 1024 * 1024) == "5.0 MB"
+    assert format_size(12_300) == "12.3 kB"  # SI, like the file picker and the uploader
+    assert format_size(5_000_000) == "5.0 MB"
+    assert format_size(999_999_999) == "1.0 GB"
     assert format_time(0) == "—"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", format_time(1_700_000_000))
 

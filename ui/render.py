@@ -20,6 +20,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
+from searchapp import units
+
 # Every ASCII punctuation character may be backslash-escaped in CommonMark.
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 # Control characters other than tab and newline (and bidi overrides) are never shown.
@@ -124,13 +126,8 @@ def format_score(score: float) -> str:
 
 
 def format_size(size: int) -> str:
-    """Bytes in the largest unit that keeps the number readable: 980 B, 12.3 KB, 4.1 MB."""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+    """Bytes in SI units, as everywhere in searchapp: 980 B, 12.3 kB, 4.1 MB."""
+    return units.format_size(size)
 
 
 def format_time(epoch: int) -> str:
