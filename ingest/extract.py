@@ -52,8 +52,8 @@ def file_type_of(name: str) -> FileType:
         ) from None
 
 
-def extract(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
-    """Extract the text of one file.
+def extract(data: bytes, source: str, limits: Limits, *, password: str = "") -> ExtractedDocument:
+    """Extract the text of one file (`password` opens an encrypted PDF).
 
     Raises:
         IngestError: for every way a file can fail (see `FailureReason`).
@@ -71,4 +71,6 @@ def extract(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
         raise IngestError(
             FailureReason.UNREADABLE, f"not a DOCX file{f' (it is {binary})' if binary else ''}"
         )
+    if file_type == "pdf":
+        return extract_pdf(data, source, limits, password=password)
     return _EXTRACTORS[file_type](data, source, limits)

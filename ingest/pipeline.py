@@ -263,7 +263,9 @@ class Ingestor:
                 if isinstance(planned, FileOutcome):
                     finish(planned, index)
                     continue
-                job = PrepareJob(data=planned.data, source=file.source, limits=self.limits)
+                job = PrepareJob(
+                    data=planned.data, source=file.source, limits=self.limits, password=file.password
+                )
                 works[id(job)] = planned  # the pool hands back this very job object
                 emit("extract", file.source)
                 yield job

@@ -79,6 +79,7 @@ class SourceFile:
     older version. It is never used as a path. `external_id` is the caller's own id for
     the document (a corpus id, a database key); when given, every chunk and the catalog
     record carry it as metadata ``external_id``, so hits map back to the caller's ids.
+    `password` opens an encrypted PDF; it is never stored, logged or shown in a repr.
     """
 
     source: str
@@ -87,6 +88,7 @@ class SourceFile:
     mtime: int = 0
     tags: tuple[str, ...] = ()
     external_id: str = ""
+    password: str = field(default="", repr=False, compare=False)
 
     def read(self) -> bytes:
         if self.data is not None:
