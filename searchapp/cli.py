@@ -22,7 +22,11 @@ from searchapp.config import Settings
 from searchapp.errors import SearchAppError
 
 if TYPE_CHECKING:
+    from ingest.pipeline import Ingestor
+    from ingest.types import IngestReport, SourceFile
+    from searchapp.filters import SearchFilters
     from searchapp.library import Library
+    from searchapp.types import SearchResponse
 
 EXIT_NOTHING = 1
 EXIT_ERROR = 3
@@ -62,6 +66,26 @@ ServerOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+DocOpt = Annotated[
+    list[str] | None, typer.Option("--doc", help="Only this document: name or id (repeatable).")
+]
+TypeOpt = Annotated[list[str] | None, typer.Option("--type", help="Only this file type (repeatable).")]
+PagesOpt = Annotated[str | None, typer.Option("--pages", help="Only these PDF pages, e.g. 3-7.")]
+TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="Only documents with this tag (any of).")]
+AfterOpt = Annotated[str | None, typer.Option("--after", help="Ingested on or after YYYY-MM-DD.")]
+BeforeOpt = Annotated[str | None, typer.Option("--before", help="Ingested on or before YYYY-MM-DD.")]
+ContainsOpt = Annotated[str | None, typer.Option("--contains", help="Passage contains this text (any case).")]
+MinScoreOpt = Annotated[
+    float | None, typer.Option("--min-score", help="Minimum score, 0-1 (the score shown).", min=0, max=1)
+]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option("--mode", help="hybrid, dense or keyword (default: SEARCHAPP_SEARCH_MODE)."),
+]
+GroupOpt = Annotated[
+    bool,
+    typer.Option("--group", help="One result per document (its best passage), -k documents."),
+]
 
 
 def _settings(
@@ -110,6 +134,14 @@ def ingest(
         bool, typer.Option("--recursive", "-r", help="Descend into subdirectories.")
     ] = False,
     workers: Annotated[int | None, typer.Option(help="Extraction processes.", min=1, max=64)] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            envvar="SEARCHAPP_PDF_PASSWORD",
+            help="Password of encrypted PDFs (never stored). Without it, a terminal asks for each one.",
+        ),
+    ] = None,
     data_dir: DataDirOpt = None,
     collection: CollectionOpt = None,
     model: ModelOpt = None,
@@ -117,6 +149,8 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest PDF, TXT, MD, HTML and DOCX files. Unchanged files are skipped; edited ones replaced."""
+    import dataclasses
+
     from ingest.files import discover
     from ingest.pipeline import Ingestor
     from searchapp.cli_output import ProgressBar, print_ingest_report
@@ -129,12 +163,15 @@ def ingest(
     if not found.files:
         err("no files to ingest")
         raise typer.Exit(EXIT_NOTHING)
+    files = [dataclasses.replace(f, password=password) if password else f for f in found.files]
     with (
         _library(settings) as library,
-        ProgressBar(len(found.files)) as bar,
+        ProgressBar(len(files)) as bar,
         Ingestor(library, workers=workers, progress=bar.update) as ingestor,
     ):
-        report = ingestor.ingest(found.files)
+        report = ingestor.ingest(files)
+        if password is None and sys.stdin.isatty():
+            report = _retry_with_passwords(ingestor, files, report)
     if as_json:
         _emit_json(report.to_dict())
     else:
@@ -143,58 +180,157 @@ def ingest(
         raise typer.Exit(EXIT_NOTHING)
 
 
+def _retry_with_passwords(ingestor: Ingestor, files: list[SourceFile], report: IngestReport) -> IngestReport:
+    """Ask for the password of each encrypted PDF (hidden input; Enter skips) and retry it."""
+    import dataclasses
+
+    from ingest.types import IngestReport
+    from searchapp.errors import FailureReason
+
+    by_source = {f.source: f for f in files}
+    outcomes = list(report.outcomes)
+    for index, outcome in enumerate(outcomes):
+        file = by_source.get(outcome.source)
+        while file is not None and outcome.reason is FailureReason.PASSWORD_PROTECTED:
+            err(f"{outcome.source}: {outcome.detail}")
+            password = typer.prompt(
+                f"Password for {outcome.source} (Enter to skip)",
+                default="",
+                hide_input=True,
+                show_default=False,
+                err=True,
+            )
+            if not password:
+                break
+            retried = ingestor.ingest([dataclasses.replace(file, password=password)])
+            outcome = outcomes[index] = retried.outcomes[-1]
+    return IngestReport(outcomes=tuple(outcomes))
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
-    k: Annotated[int, typer.Option("-k", help="How many passages.", min=1, max=1000)] = 10,
-    doc: Annotated[
-        list[str] | None, typer.Option("--doc", help="Only this document: name or id (repeatable).")
-    ] = None,
-    file_type: Annotated[
-        list[str] | None, typer.Option("--type", help="Only this file type (repeatable).")
-    ] = None,
-    pages: Annotated[str | None, typer.Option("--pages", help="Only these PDF pages, e.g. 3-7.")] = None,
-    tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Only documents with this tag (any of).")
-    ] = None,
-    after: Annotated[str | None, typer.Option("--after", help="Ingested on or after YYYY-MM-DD.")] = None,
-    before: Annotated[str | None, typer.Option("--before", help="Ingested on or before YYYY-MM-DD.")] = None,
-    contains: Annotated[
-        str | None, typer.Option("--contains", help="Passage contains this text (any case).")
-    ] = None,
-    min_score: Annotated[float | None, typer.Option("--min-score", help="Minimum cosine similarity.")] = None,
-    mode: Annotated[
-        str | None,
-        typer.Option("--mode", help="hybrid, dense or keyword (default: SEARCHAPP_SEARCH_MODE)."),
-    ] = None,
+    k: Annotated[
+        int, typer.Option("-k", help="How many passages (documents with --group).", min=1, max=1000)
+    ] = 10,
+    doc: DocOpt = None,
+    file_type: TypeOpt = None,
+    pages: PagesOpt = None,
+    tag: TagOpt = None,
+    after: AfterOpt = None,
+    before: BeforeOpt = None,
+    contains: ContainsOpt = None,
+    min_score: MinScoreOpt = None,
+    mode: ModeOpt = None,
+    group: GroupOpt = False,
     data_dir: DataDirOpt = None,
     collection: CollectionOpt = None,
     model: ModelOpt = None,
     server_url: ServerOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search by meaning; print ranked passages with their cosine similarity."""
-    from searchapp.cli_output import print_hits
-    from searchapp.filters import SearchFilters
+    """Search by meaning; print ranked passages with their score (0-1) and how they got it."""
+    with _errors():
+        settings = _settings(data_dir, collection, model, server_url)
+    with _library(settings) as library:
+        filters = _filters(library, doc, file_type, pages, tag, after, before, contains)
+        response = library.search(query, k=k, filters=filters, min_score=min_score, mode=mode, group=group)
+    _print_response(response, as_json)
+
+
+@app.command()
+def similar(
+    chunk_id: Annotated[
+        str,
+        typer.Argument(
+            help="A passage id from search results (chunk_id; 8+ characters of the document id are enough)."
+        ),
+    ],
+    k: Annotated[
+        int, typer.Option("-k", help="How many passages (documents with --group).", min=1, max=1000)
+    ] = 10,
+    doc: DocOpt = None,
+    file_type: TypeOpt = None,
+    pages: PagesOpt = None,
+    tag: TagOpt = None,
+    after: AfterOpt = None,
+    before: BeforeOpt = None,
+    contains: ContainsOpt = None,
+    min_score: MinScoreOpt = None,
+    mode: ModeOpt = None,
+    group: GroupOpt = False,
+    data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
+    model: ModelOpt = None,
+    server_url: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """More like this: passages similar to a stored one (its own vector; itself left out)."""
+    with _errors():
+        settings = _settings(data_dir, collection, model, server_url)
+    with _library(settings) as library:
+        filters = _filters(library, doc, file_type, pages, tag, after, before, contains)
+        response = library.similar(
+            chunk_id, k=k, filters=filters, min_score=min_score, mode=mode, group=group
+        )
+    _print_response(response, as_json, similar=True)
+
+
+@app.command()
+def compare(
+    text_a: Annotated[str, typer.Argument(help="The first text.")],
+    text_b: Annotated[str, typer.Argument(help="The second text.")],
+    data_dir: DataDirOpt = None,
+    collection: CollectionOpt = None,
+    model: ModelOpt = None,
+    server_url: ServerOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How similar two texts are: 0-1, on the same scale as semantic search scores."""
+    from searchapp.scoring import dense_score
 
     with _errors():
         settings = _settings(data_dir, collection, model, server_url)
     with _library(settings) as library:
-        doc_ids = [library.document(ref).doc_id for ref in doc or []]
-        filters = SearchFilters.from_mapping(
-            {
-                "documents": doc_ids,
-                "file_types": file_type or [],
-                "pages": pages,
-                "tags": tag or [],
-                "ingested_after": after,
-                "ingested_before": before,
-                "text_contains": contains,
-            }
-        )
-        response = library.search(query, k=k, filters=filters, min_score=min_score, mode=mode)
+        cosine = library.compare(text_a, text_b)
+    if as_json:
+        _emit_json({"similarity": round(dense_score(cosine), 6), "cosine": round(cosine, 6)})
+    else:
+        typer.echo(f"similarity {dense_score(cosine):.3f} (cosine {cosine:.3f})")
+
+
+def _filters(
+    library: Library,
+    doc: list[str] | None,
+    file_type: list[str] | None,
+    pages: str | None,
+    tag: list[str] | None,
+    after: str | None,
+    before: str | None,
+    contains: str | None,
+) -> SearchFilters:
+    from searchapp.filters import SearchFilters
+
+    return SearchFilters.from_mapping(
+        {
+            "documents": [library.document(ref).doc_id for ref in doc or []],
+            "file_types": file_type or [],
+            "pages": pages,
+            "tags": tag or [],
+            "ingested_after": after,
+            "ingested_before": before,
+            "text_contains": contains,
+        }
+    )
+
+
+def _print_response(response: SearchResponse, as_json: bool, *, similar: bool = False) -> None:
+    from searchapp.cli_output import print_hits
+
     for notice in response.notices:
         err(f"note: {notice}")
+    if response.weak_match and not similar:
+        err("note: no passage matches the query well; these are the closest there are")
     if as_json:
         _emit_json(response.to_dict())
     else:
@@ -364,12 +500,18 @@ def ui(
     collection: CollectionOpt = None,
     model: ModelOpt = None,
     server_url: ServerOpt = None,
+    demo: Annotated[
+        bool,
+        typer.Option("--demo", help="Load the bundled public-domain sample documents first (tag: sample)."),
+    ] = False,
 ) -> None:
     """Start the web UI (Streamlit) with searchapp's settings, from any directory."""
     from ui.launcher import streamlit_command
 
     with _errors():
         settings = _settings(data_dir, collection, model, server_url)
+    if demo:
+        _load_samples(settings)
     given = {
         f"SEARCHAPP_{name.upper()}": str(value)
         for name, value in (
@@ -383,6 +525,27 @@ def ui(
     command, env = streamlit_command(settings, host=host, port=port, given=given)
     err(f"searchapp UI on http://{host}:{port} (data: {settings.server_url or settings.data_dir})")
     os.execvpe(command[0], command, env)
+
+
+def _load_samples(settings: Settings) -> None:
+    """Ingest the sample documents (idempotent) and let go of the library before the UI starts."""
+    from ingest.pipeline import Ingestor
+    from ingest.types import SourceFile
+    from searchapp.cli_output import ProgressBar
+    from searchapp.samples import SAMPLE_TAG, sample_paths
+
+    files = [SourceFile(p.name, path=p, tags=(SAMPLE_TAG,)) for p in sample_paths()]
+    with (
+        _library(settings) as library,
+        ProgressBar(len(files)) as bar,
+        Ingestor(library, progress=bar.update) as ingestor,
+    ):
+        report = ingestor.ingest(files)
+    err(f"sample documents: {report.summary()}")
+    if report.failed:
+        for outcome in report.failed:
+            err(f"  {outcome.source}: {outcome.message}")
+        raise typer.Exit(EXIT_ERROR)
 
 
 import searchapp.cli_eval  # noqa: E402, F401  registers `searchapp eval` on `app`
