@@ -22,6 +22,7 @@ from ingest.types import IngestReport, Progress, SourceFile
 from searchapp.config import Settings
 from searchapp.errors import ConfigError
 from searchapp.library import Library
+from ui import original_links
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def _library(key: str, _settings: Settings) -> Library:
     load = getattr(library.embedder, "load", None)
     if callable(load):  # load now, under the spinner, rather than in the first search
         load()
+    original_links.register(key, library.originals)  # "Open at page" links may now name it
     logger.info("opened collection %s (%s)", _settings.collection, _settings.server_url or _settings.data_dir)
     return library
 

@@ -3,7 +3,9 @@
 `st.file_uploader` hands back the same files on every rerun, so each file's key (name,
 size, content hash) is remembered in the session with its outcome; only files not
 seen before are ingested. Ingestion runs in this process, through the one shared
-`Ingestor`, so only this process ever writes to the store.
+`Ingestor`, so only this process ever writes to the store. Files that fail are kept
+for the session (`ui.failed_uploads`): an encrypted PDF asks for its password here and
+on the Library page.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import streamlit as st
 
 from ingest.text import display_name
 from ingest.types import FileOutcome, SourceFile
+from ui import failed_uploads
 from ui.context import ingestor_or_stop, library_or_stop
 from ui.feedback import show_error
 from ui.nav import SEARCH_PAGE
@@ -62,6 +65,7 @@ def render() -> None:
         show_summary(last)
         if any(o.status in ("ingested", "unchanged") for o in last):
             st.page_link(SEARCH_PAGE, label="Search your documents", icon=":material/search:")
+    failed_uploads.panel("upload")
     _history()
 
 
@@ -101,6 +105,7 @@ def _ingest(shared: SharedIngestor, new: list[tuple[str, str, bytes]], tags: tup
     for (key, _, _), outcome in zip(new, outcomes, strict=True):
         seen[key] = outcome
     st.session_state[LAST_KEY] = outcomes
+    failed_uploads.remember(new, outcomes, tags)
     progress.raise_deferred()
     progress.finish(report)
     if report.ingested:
