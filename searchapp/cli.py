@@ -170,7 +170,7 @@ def ingest(
         Ingestor(library, workers=workers, progress=bar.update) as ingestor,
     ):
         report = ingestor.ingest(files)
-        if password is None and sys.stdin.isatty():
+        if password is None and _interactive():
             report = _retry_with_passwords(ingestor, files, report)
     if as_json:
         _emit_json(report.to_dict())
@@ -178,6 +178,11 @@ def ingest(
         print_ingest_report(report)
     if report.failed:
         raise typer.Exit(EXIT_NOTHING)
+
+
+def _interactive() -> bool:
+    """Whether someone is at a terminal to answer a prompt."""
+    return sys.stdin.isatty()
 
 
 def _retry_with_passwords(ingestor: Ingestor, files: list[SourceFile], report: IngestReport) -> IngestReport:
