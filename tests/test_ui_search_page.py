@@ -92,6 +92,17 @@ def test_group_toggle_one_card_per_document_with_the_others_in_place(at: AppTest
     assert at.query_params["group"] == "0"
 
 
+def test_all_passages_of_one_document_from_its_card(at: AppTest) -> None:
+    grouped = search(at, "refunds shipping damaged")
+    policy = next(c for c in grouped if source_of(c) == "policy.pdf")
+    at.button(key=f"only-{policy.chunk_id}").click()
+    run(at)
+    assert at.multiselect(key="f_docs").value == [doc_id("policy.pdf")]
+    assert at.toggle(key="group").value is False
+    found = cards(at)
+    assert len(found) == 3 and sources(found) == {"policy.pdf"}
+
+
 # -------------------------------------------------------------------- more like this
 
 

@@ -44,6 +44,7 @@ MIME_TYPES = {
 }
 LIKE_KEY = "like"  # the passage "More like this" was asked for
 LIKE_FROM_KEY = "like_from"  # where that passage is, for the heading
+MAX_OTHERS_SHOWN = 5  # a long document can match dozens of times; the rest are a click away
 
 
 def download_name(source: str) -> str:
@@ -91,7 +92,7 @@ def _other_passages(
         key=f"more-{group.best.chunk_id}",
         icon=":material/stacks:",
     ):
-        for other in group.others:
+        for other in group.others[:MAX_OTHERS_SHOWN]:
             where = f"page {other.page}" if other.page is not None else "passage"
             heading = f" · {one_line(other.heading)}" if other.heading else ""
             st.markdown(f"**{where}**{heading} · {score_label(other.score, mode)}")
@@ -100,6 +101,23 @@ def _other_passages(
                 if other.file_type == "pdf" and other.page is not None:
                     _open_at_page(other, library)
                 _more_like_this(other, number)
+        hidden = count - MAX_OTHERS_SHOWN
+        if hidden > 0:
+            st.caption(f"… and {hidden} more.")
+        if st.button(
+            "All matching passages of this document",
+            key=f"only-{group.best.chunk_id}",
+            icon=":material/filter_alt:",
+            on_click=_only_this_document,
+            args=(group.doc_id,),
+            help="Filters the search to this document and lists its passages one by one.",
+        ):
+            st.rerun()  # the whole page: the sidebar shows the new filter
+
+
+def _only_this_document(doc_id: str) -> None:
+    st.session_state["f_docs"] = [doc_id]
+    st.session_state["group"] = False
 
 
 def _more_like_this(hit: Hit, number: int) -> None:
