@@ -129,7 +129,7 @@ def _locked(password: str) -> IngestError:
         return IngestError(FailureReason.PASSWORD_PROTECTED, "the password is not right; try it again")
     return IngestError(
         FailureReason.PASSWORD_PROTECTED,
-        "it needs a password to open: give it on the Upload page, or with `searchapp ingest --password`",
+        "it needs a password to open: type it in the upload form, or give searchapp ingest --password",
     )
 
 

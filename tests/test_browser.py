@@ -271,7 +271,7 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
             pick_mode(page, "Hybrid")
 
             # 10. A page range says what it leaves out (the text and HTML samples have no pages).
-            from_page = sidebar(page).get_by_label("From page")
+            from_page = sidebar(page).get_by_role("spinbutton", name="From page")
             from_page.fill("1")
             from_page.press("Enter")
             settle(page)
@@ -340,7 +340,7 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
             uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
             expect(uploader).to_have_count(1, timeout=30_000)
             uploader.set_input_files([str(LOCKED_PDF), str(hostile)])
-            password = page.get_by_label(f"Password for {LOCKED_PDF.name}")
+            password = page.locator(f'input[aria-label="Password for {LOCKED_PDF.name}"]')
             expect(password).to_be_visible(timeout=300_000)
             shot(page, "password-asked")
             password.fill(LOCKED_PASSWORD)
@@ -348,7 +348,8 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
             unlocked = page.get_by_text(re.compile(rf"{re.escape(LOCKED_PDF.name)}: \d+ chunks?"))
             expect(unlocked).to_be_visible(timeout=300_000)
             settle(page)
-            expect(page.get_by_label(f"Password for {LOCKED_PDF.name}")).to_have_count(0)
+            expect(password).to_have_count(0)
+            expect(page.get_by_text("Failed: 1 file")).to_have_count(0)  # the summary was updated
             shot(page, "encrypted-pdf-unlocked")
 
             page.get_by_role("link", name="Search").first.click()
@@ -366,6 +367,9 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
 
             page.get_by_role("link", name="Library").first.click()
             expect(page.get_by_text("5 documents")).to_be_visible(timeout=60_000)
+            expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible(timeout=60_000)
+            settle(page)
+            page.wait_for_timeout(1000)  # the table is a canvas: let it paint
             shot(page, "library")
         finally:
             context.close()

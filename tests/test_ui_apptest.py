@@ -44,8 +44,8 @@ from tests.ui_helpers import (
     upload,
 )
 from ui import resources
+from ui.outcomes import SEEN_KEY
 from ui.render import escape_markdown
-from ui.views import upload as upload_view
 
 REAL_PDF = PDF_DIR / "pysample__pdflatex-4-pages.pdf"
 PAPER_PDF = PDF_DIR / "unst__layout-parser-paper-fast.pdf"
@@ -141,7 +141,7 @@ def test_upload_several_files_with_tags_progress_and_summary(app_env: Path) -> N
     run(at)
     assert not at.status
     assert len(at.success) == 1 and len(at.error) == 1
-    assert len(at.session_state[upload_view.SEEN_KEY]) == len(files)
+    assert len(at.session_state[SEEN_KEY]) == len(files)
 
     # The files carry the tags; the Library lists them.
     open_page(at, "library")

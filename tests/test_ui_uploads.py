@@ -62,7 +62,10 @@ def test_an_encrypted_upload_asks_for_its_password_and_goes_in_with_it(app_env: 
 
     at.text_input(key=_password_box(at, "upload")).input(PASSWORD)
     _submit(at, "Unlock and index")
-    assert any(s.value.startswith("**Ingested 1 file**") for s in at.success)
+    # The batch's summary now says it went in (no stale "failed" beside it).
+    (success,) = at.success
+    assert success.value.startswith("**Ingested 1 file**") and "**budget\\.pdf**: 1 chunk" in success.value
+    assert not at.error
     assert at.session_state[failed_uploads.STORE_KEY] == {}
     assert not [t for t in at.text_input if (t.key or "").startswith("upload-pw-")]
     assert not _secret_anywhere(at)  # the form cleared it
@@ -92,9 +95,10 @@ def test_failed_uploads_stay_on_the_library_page_until_dismissed(app_env: Path) 
     assert any(line.startswith("**budget\\.pdf** · ") and "password\\-protected" in line for line in listed)
     assert any(line.startswith("**broken\\.pdf** · 33 B · ") and "damaged PDF" in line for line in listed)
 
-    # The encrypted one goes in from here, with its password.
+    # The encrypted one goes in from here, with its password; the page says so.
     at.text_input(key=_password_box(at, "library")).input(PASSWORD)
     _submit(at, "Unlock and index")
+    assert any("**budget\\.pdf**: 1 chunk" in s.value for s in at.success)
     assert sorted(at.dataframe[0].value["Name"]) == ["budget.pdf", "notes.txt"]
     listed = [m.value for m in at.markdown if ":red[" in m.value]
     assert len(listed) == 1 and listed[0].startswith("**broken\\.pdf**")

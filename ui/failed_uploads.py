@@ -17,7 +17,7 @@ from ingest.types import FileOutcome, SourceFile
 from searchapp.errors import FailureReason
 from ui.context import ingestor_or_stop
 from ui.feedback import show_error
-from ui.outcomes import show_summary
+from ui.outcomes import record_retry, show_summary
 from ui.progress import IngestProgress
 from ui.render import format_size, one_line
 
@@ -70,7 +70,9 @@ def panel(where: str) -> None:
     """
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash:
-        show_summary(flash)
+        outcomes, in_batch_summary = flash
+        if not (where == "upload" and in_batch_summary):  # that summary shows it already
+            show_summary(outcomes)
     items = failed()
     if not items:
         return
@@ -131,7 +133,7 @@ def _retry(item: FailedUpload, *, password: str) -> None:
         _store()[item.key] = FailedUpload(item.key, item.name, item.data, item.tags, outcome)
     else:
         dismiss(item.key)
-    st.session_state[FLASH_KEY] = [outcome]
+    st.session_state[FLASH_KEY] = ([outcome], record_retry(item.key, outcome))
     progress.raise_deferred()
     progress.finish(report)
     st.rerun()

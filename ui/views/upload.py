@@ -21,14 +21,12 @@ from ui import failed_uploads
 from ui.context import ingestor_or_stop, library_or_stop
 from ui.feedback import show_error
 from ui.nav import SEARCH_PAGE
-from ui.outcomes import show_summary, upload_key
+from ui.outcomes import LAST_KEY, SEEN_KEY, show_summary, upload_key
 from ui.progress import IngestProgress
 from ui.render import parse_tags
 from ui.resources import SharedIngestor
 
 ACCEPTED_TYPES = ["pdf", "docx", "txt", "md", "markdown", "html", "htm"]
-SEEN_KEY = "upload_seen"  # upload key -> FileOutcome, for this session
-LAST_KEY = "upload_last"  # the outcomes of the latest batch
 HASHES_KEY = "upload_hashes"  # uploader file id -> upload key (hash each upload once)
 
 
@@ -109,11 +107,10 @@ def _ingest(shared: SharedIngestor, new: list[tuple[str, str, bytes]], tags: tup
     progress.raise_deferred()
     progress.finish(report)
     if report.ingested:
-        count = len(report.ingested)
-        st.toast(
-            f"Indexed {report.chunks_written} chunks from {count} file{'s' if count != 1 else ''}",
-            icon=":material/check_circle:",
-        )
+        count, chunks = len(report.ingested), report.chunks_written
+        file_count = f"{count} file{'s' if count != 1 else ''}"
+        message = f"Indexed {chunks} chunk{'s' if chunks != 1 else ''} from {file_count}"
+        st.toast(message, icon=":material/check_circle:")
 
 
 def _history() -> None:
