@@ -1,14 +1,19 @@
-"""Commands on the documents of a library: ingest, search, docs, delete, stats."""
+"""Commands on the documents of a library: ingest, docs, delete, stats."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import EXIT_NOTHING, JsonOpt, cli_errors, emit_json, err, open_library, options
+
+if TYPE_CHECKING:
+    from ingest.pipeline import Ingestor
+    from ingest.types import IngestReport, SourceFile
 
 
 def ingest(
@@ -19,6 +24,14 @@ def ingest(
         bool, typer.Option("--recursive", "-r", help="Descend into subdirectories.")
     ] = False,
     workers: Annotated[int | None, typer.Option(help="Extraction processes.", min=1, max=64)] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            envvar="SEARCHAPP_PDF_PASSWORD",
+            help="Password of encrypted PDFs (never stored). Without it, a terminal asks for each one.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest PDF, TXT, MD, HTML and DOCX files. Unchanged files are skipped; edited ones replaced."""
@@ -33,12 +46,15 @@ def ingest(
     if not found.files:
         err("no files to ingest")
         raise typer.Exit(EXIT_NOTHING)
+    files = [dataclasses.replace(f, password=password) if password else f for f in found.files]
     with (
         open_library(settings) as library,
-        ProgressBar(len(found.files)) as bar,
+        ProgressBar(len(files)) as bar,
         Ingestor(library, workers=workers) as ingestor,
     ):
-        report = ingestor.ingest(found.files, progress=bar.update)
+        report = ingestor.ingest(files, progress=bar.update)
+        if password is None and _interactive():
+            report = _retry_with_passwords(ingestor, files, report)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -47,59 +63,34 @@ def ingest(
         raise typer.Exit(EXIT_NOTHING)
 
 
-def search(
-    ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
-    k: Annotated[int, typer.Option("-k", help="How many passages.", min=1, max=1000)] = 10,
-    doc: Annotated[
-        list[str] | None, typer.Option("--doc", help="Only this document: name or id (repeatable).")
-    ] = None,
-    file_type: Annotated[
-        list[str] | None, typer.Option("--type", help="Only this file type (repeatable).")
-    ] = None,
-    pages: Annotated[str | None, typer.Option("--pages", help="Only these PDF pages, e.g. 3-7.")] = None,
-    tag: Annotated[
-        list[str] | None, typer.Option("--tag", help="Only documents with this tag (any of).")
-    ] = None,
-    after: Annotated[str | None, typer.Option("--after", help="Ingested on or after YYYY-MM-DD.")] = None,
-    before: Annotated[str | None, typer.Option("--before", help="Ingested on or before YYYY-MM-DD.")] = None,
-    contains: Annotated[
-        str | None, typer.Option("--contains", help="Passage contains this text (any case).")
-    ] = None,
-    min_score: Annotated[float | None, typer.Option("--min-score", help="Minimum cosine similarity.")] = None,
-    mode: Annotated[
-        str | None,
-        typer.Option("--mode", help="hybrid, dense or keyword (default: SEARCHAPP_SEARCH_MODE)."),
-    ] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Search by meaning; print ranked passages with their cosine similarity."""
-    from cli.output import print_hits
-    from searchapp.filters import SearchFilters
+def _interactive() -> bool:
+    """Whether someone is at a terminal to answer a prompt."""
+    return sys.stdin.isatty()
 
-    settings = options(ctx).settings()
-    with open_library(settings) as library:
-        doc_ids = [library.document(ref).doc_id for ref in doc or []]
-        filters = SearchFilters.from_mapping(
-            {
-                "documents": doc_ids,
-                "file_types": file_type or [],
-                "pages": pages,
-                "tags": tag or [],
-                "ingested_after": after,
-                "ingested_before": before,
-                "text_contains": contains,
-            }
-        )
-        response = library.search(query, k=k, filters=filters, min_score=min_score, mode=mode)
-    for notice in response.notices:
-        err(f"note: {notice}")
-    if as_json:
-        emit_json(response.to_dict())
-    else:
-        print_hits(response)
-    if not response.hits:
-        raise typer.Exit(EXIT_NOTHING)
+
+def _retry_with_passwords(ingestor: Ingestor, files: list[SourceFile], report: IngestReport) -> IngestReport:
+    """Ask for the password of each encrypted PDF (hidden input; Enter skips) and retry it."""
+    from ingest.types import IngestReport
+    from searchapp.errors import FailureReason
+
+    by_source = {f.source: f for f in files}
+    outcomes = list(report.outcomes)
+    for index, outcome in enumerate(outcomes):
+        file = by_source.get(outcome.source)
+        while file is not None and outcome.reason is FailureReason.PASSWORD_PROTECTED:
+            err(f"{outcome.source}: {outcome.detail}")
+            password = typer.prompt(
+                f"Password for {outcome.source} (Enter to skip)",
+                default="",
+                hide_input=True,
+                show_default=False,
+                err=True,
+            )
+            if not password:
+                break
+            retried = ingestor.ingest([dataclasses.replace(file, password=password)])
+            outcome = outcomes[index] = retried.outcomes[-1]
+    return IngestReport(outcomes=tuple(outcomes))
 
 
 def docs(ctx: typer.Context, as_json: JsonOpt = False) -> None:

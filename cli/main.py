@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import documents, launch, maintenance
+from cli import documents, launch, maintenance, searching
 from cli.common import SharedOptionsGroup, shared_options
 from cli.eval import eval_command
 
@@ -23,7 +23,15 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.callback()(shared_options)
-for command in (documents.ingest, documents.search, documents.docs, documents.delete, documents.stats):
+for command in (
+    documents.ingest,
+    searching.search,
+    searching.similar,
+    searching.compare,
+    documents.docs,
+    documents.delete,
+    documents.stats,
+):
     app.command()(command)
 app.command()(maintenance.reindex)
 app.command()(maintenance.doctor)

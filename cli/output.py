@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from searchapp.types import DocumentRecord, SearchResponse
+from searchapp.types import DocumentGroup, DocumentRecord, Hit, SearchResponse
+from searchapp.units import format_size
 
 if TYPE_CHECKING:
     from ingest.types import IngestReport
@@ -73,24 +74,57 @@ def print_ingest_report(report: IngestReport) -> None:
     typer.echo(report.summary(), err=True)
 
 
+MODE_NAMES = {"dense": "semantic", "keyword": "keyword", "hybrid": "hybrid"}
+
+
+def passage_ref(hit: Hit) -> str:
+    """A short passage id that `searchapp similar` accepts: 12 characters of the document id."""
+    return f"{hit.doc_id[:12]}:{hit.chunk_index}" if hit.doc_id else hit.chunk_id
+
+
+def hit_details(hit: Hit, mode: str) -> str:
+    """How the hit got its score: 'hybrid score · cosine 0.612 · semantic #1 · keyword #3 (BM25 7.21)'."""
+    parts = [f"{MODE_NAMES.get(mode, mode)} score"]
+    if hit.cosine is not None:
+        parts.append(f"cosine {hit.cosine:.3f}")
+    if hit.dense_rank is not None and mode != "dense":
+        parts.append(f"semantic #{hit.dense_rank}")
+    if hit.keyword_rank is not None:
+        bm25 = f" (BM25 {hit.keyword_score:.2f})" if hit.keyword_score is not None else ""
+        parts.append(f"keyword #{hit.keyword_rank}{bm25}")
+    return " · ".join(parts)
+
+
+def _where(hit: Hit) -> str:
+    where = hit.source
+    if hit.page is not None:
+        where += f", page {hit.page}"
+    if hit.heading:
+        where += f" · {hit.heading}"
+    return where
+
+
 def print_hits(response: SearchResponse, width: int = 100) -> None:
     if not response.hits:
         typer.echo("No passages matched. Try other words, or fewer filters.", err=True)
         return
-    for hit in response.hits:
-        where = hit.source
-        if hit.page is not None:
-            where += f", page {hit.page}"
-        if hit.heading:
-            where += f" · {hit.heading}"
-        bar = "█" * round(max(hit.score, 0.0) * 10)
-        typer.echo(f"{hit.rank:>2}. {hit.score:.3f} {bar:<10} {where}")
-        if hit.fused_score is not None:
-            ranks = f"dense #{hit.dense_rank or '-'}, keyword #{hit.keyword_rank or '-'}"
-            typer.echo(f"    fused {hit.fused_score:.4f} ({ranks})")
+    groups = response.groups
+    if groups is None:
+        groups = tuple(DocumentGroup(best=hit) for hit in response.hits)
+    for number, group in enumerate(groups, start=1):
+        hit = group.best
+        bar = "█" * round(hit.score * 10)
+        typer.echo(f"{number:>2}. {hit.score:.3f} {bar:<10} {_where(hit)}")
+        typer.echo(f"    {hit_details(hit, response.mode)} · id {passage_ref(hit)}")
         body = " ".join(hit.text.split())
         for line in textwrap.wrap(body, width=width - 4, max_lines=4, placeholder=" …"):
             typer.echo(f"    {line}")
+        if group.others:
+            count = len(group.others)
+            typer.echo(f"    {count} more passage{'s' if count != 1 else ''} in this document:")
+            for other in group.others:
+                where = f"page {other.page}" if other.page is not None else other.heading or "passage"
+                typer.echo(f"      {other.score:.3f} {where} · id {passage_ref(other)}")
         typer.echo("")
 
 
@@ -104,7 +138,7 @@ def print_documents(records: Sequence[DocumentRecord]) -> None:
             r.file_type,
             str(r.pages or ""),
             str(r.chunks),
-            _size(r.size),
+            format_size(r.size),
             ",".join(r.tags),
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r.ingested_at)),
             r.doc_id[:12] + ("  (pending)" if r.state == "pending" else ""),
@@ -117,15 +151,6 @@ def print_documents(records: Sequence[DocumentRecord]) -> None:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     total = sum(r.chunks for r in records)
     typer.echo(f"{len(records)} documents, {total} chunks", err=True)
-
-
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def print_health(report: HealthReport) -> None:

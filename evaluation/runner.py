@@ -37,7 +37,7 @@ from searchapp.config import Settings
 from searchapp.embedding.models import resolve_model
 from searchapp.errors import QueryError
 from searchapp.library import Library
-from searchapp.retrieval.search import MAX_K
+from searchapp.retrieval.response import MAX_K
 from searchapp.types import Hit
 
 if TYPE_CHECKING:

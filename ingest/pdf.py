@@ -51,8 +51,8 @@ class _Unopenable(Exception):
     """The library could not open the file (as opposed to: it is password-protected)."""
 
 
-def extract_pdf(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
-    """Extract every page's text.
+def extract_pdf(data: bytes, source: str, limits: Limits, *, password: str = "") -> ExtractedDocument:
+    """Extract every page's text; `password` opens an encrypted file (never kept).
 
     Raises:
         IngestError: DAMAGED_PDF, PASSWORD_PROTECTED, NO_TEXT, TOO_LARGE or EMPTY_FILE.
@@ -67,19 +67,28 @@ def extract_pdf(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
     first_error: Exception | None = None
     for reader in order:
         try:
-            title, pages = reader(data, limits)
+            title, pages = reader(data, limits, password)
         except IngestError:
             raise
         except _Unopenable as exc:
             first_error = first_error or exc
             continue
         if reader is _read_pdfium:
-            pages = _rtl_pages_from_pypdf(data, pages)
+            pages = _rtl_pages_from_pypdf(data, pages, password)
         if reader is not order[0]:
             warnings = [f"repaired: read with {reader.__name__[6:]} after {first_error}"]
         else:
             warnings = _repairs(data)
-        return _assemble(source, title, pages, limits, warnings)
+        try:
+            return _assemble(source, title, pages, limits, warnings)
+        except IngestError as exc:
+            if exc.reason is FailureReason.NO_TEXT and _has_content(data, password) is False:
+                raise IngestError(
+                    FailureReason.DAMAGED_PDF,
+                    f"{'its one page is' if len(pages) == 1 else f'all of its {len(pages)} pages are'} "
+                    "empty (no text, no images, no drawing): the file is damaged or blank",
+                ) from None
+            raise
     raise IngestError(FailureReason.DAMAGED_PDF, f"cannot be opened: {first_error}")
 
 
@@ -89,7 +98,42 @@ def _repairs(data: bytes) -> list[str]:
     return [f"repaired: skipped {junk} bytes of junk before the %PDF header"] if junk > 0 else []
 
 
-def _rtl_pages_from_pypdf(data: bytes, pages: list[str | None]) -> list[str | None]:
+def _has_content(data: bytes, password: str) -> bool | None:
+    """Whether any page draws anything at all (None when pdfium cannot tell).
+
+    Tells a scanned file (images, no text layer) from a damaged or blank one.
+    """
+    import pypdfium2 as pdfium
+
+    try:
+        document = pdfium.PdfDocument(data, password=password or None)
+    except Exception:
+        return None
+    try:
+        for index in range(len(document)):
+            page = document[index]
+            try:
+                if next(iter(page.get_objects(max_depth=1)), None) is not None:
+                    return True
+            finally:
+                page.close()
+        return False
+    except Exception:
+        return None
+    finally:
+        document.close()
+
+
+def _locked(password: str) -> IngestError:
+    if password:
+        return IngestError(FailureReason.PASSWORD_PROTECTED, "the password is not right; try it again")
+    return IngestError(
+        FailureReason.PASSWORD_PROTECTED,
+        "it needs a password to open: type it in the upload form, or give searchapp ingest --password",
+    )
+
+
+def _rtl_pages_from_pypdf(data: bytes, pages: list[str | None], password: str) -> list[str | None]:
     """pdfium's pages, except those with right-to-left text, which pypdf orders correctly."""
     rtl = [i for i, text in enumerate(pages) if text and _RTL_RE.search(text)]
     if not rtl:
@@ -99,7 +143,7 @@ def _rtl_pages_from_pypdf(data: bytes, pages: list[str | None]) -> list[str | No
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
-            reader.decrypt("")
+            reader.decrypt(password)
     except Exception:
         return pages  # pdfium's reversed text beats none
     result = list(pages)
@@ -164,7 +208,7 @@ def _assemble(
             raise IngestError(FailureReason.DAMAGED_PDF, f"none of its {len(pages)} pages could be read")
         raise IngestError(
             FailureReason.NO_TEXT,
-            f"none of its {len(pages)} pages has a text layer (scanned?); OCR is not supported",
+            f"none of its {len(pages)} pages has a text layer; OCR is not supported",
         )
     if empty:
         warnings.append(
@@ -204,21 +248,19 @@ def _collect(texts: Iterator[str | None], limits: Limits) -> list[str | None]:
     return pages
 
 
-def _read_pypdf(data: bytes, limits: Limits) -> tuple[str, list[str | None]]:
+def _read_pypdf(data: bytes, limits: Limits, password: str = "") -> tuple[str, list[str | None]]:
     import pypdf
     from pypdf.errors import FileNotDecryptedError
 
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError(FailureReason.PASSWORD_PROTECTED, "it needs a password to open; not supported")
+        if reader.is_encrypted and not reader.decrypt(password):
+            raise _locked(password)
         count = len(reader.pages)
     except IngestError:
         raise
     except FileNotDecryptedError as exc:
-        raise IngestError(
-            FailureReason.PASSWORD_PROTECTED, "it needs a password to open; not supported"
-        ) from exc
+        raise _locked(password) from exc
     except (RecursionError, MemoryError) as exc:
         raise IngestError(
             FailureReason.DAMAGED_PDF, f"its structure is too deep or too large ({type(exc).__name__})"
@@ -248,17 +290,15 @@ def _pypdf_title(reader: Any) -> str:
     return _plausible_title(title)
 
 
-def _read_pdfium(data: bytes, limits: Limits) -> tuple[str, list[str | None]]:
+def _read_pdfium(data: bytes, limits: Limits, password: str = "") -> tuple[str, list[str | None]]:
     import pypdfium2 as pdfium
 
     try:
-        document = pdfium.PdfDocument(data)
+        document = pdfium.PdfDocument(data, password=password or None)
     except Exception as exc:
         message = str(exc)
         if "password" in message.lower():
-            raise IngestError(
-                FailureReason.PASSWORD_PROTECTED, "it needs a password to open; not supported"
-            ) from exc
+            raise _locked(password) from exc
         raise _Unopenable(_describe(exc)) from exc
     try:
         count = len(document)

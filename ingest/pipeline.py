@@ -33,6 +33,7 @@ from searchapp.library import Library
 from searchapp.progress import Progress, ProgressCallback, Stage
 from searchapp.storage.originals import sha256_hex
 from searchapp.types import PreparedChunk, PreparedDocument
+from searchapp.units import MB, format_size, megabytes
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ class Ingestor:
         self.library = library
         settings = library.settings
         self.limits = Limits(
-            max_bytes=settings.max_file_mb * 1024 * 1024,
+            max_bytes=settings.max_file_mb * MB,
             max_pages=settings.max_pages,
             max_chars=settings.max_chars,
             timeout_s=float(settings.file_timeout_s),
@@ -250,7 +251,9 @@ class Ingestor:
                 if isinstance(planned, FileOutcome):
                     finish(planned, index)
                     continue
-                job = PrepareJob(data=planned.data, source=file.source, limits=self.limits)
+                job = PrepareJob(
+                    data=planned.data, source=file.source, limits=self.limits, password=file.password
+                )
                 works[id(job)] = planned  # the pool hands back this very job object
                 emit("extract", file.source)
                 yield job
@@ -286,12 +289,12 @@ class Ingestor:
         if self.library.settings.is_server:
             return
         free = self.library.free_disk_bytes()
-        needed = self.library.settings.min_free_mb * 1024 * 1024
+        needed = self.library.settings.min_free_mb * MB
         if free < needed:
             raise Abort(
                 FailureReason.STORAGE_FULL,
-                f"only {free / 2**20:,.0f} MB free on the disk holding the data directory; "
-                f"ingest needs at least {needed / 2**20:,.0f} MB (SEARCHAPP_MIN_FREE_MB)",
+                f"only {megabytes(free)} free on the disk holding the data directory; "
+                f"ingest needs at least {megabytes(needed)} (SEARCHAPP_MIN_FREE_MB)",
             )
 
     def _plan(
@@ -307,7 +310,7 @@ class Ingestor:
             if size > self.limits.max_bytes:
                 raise IngestError(
                     FailureReason.TOO_LARGE,
-                    f"{size / 2**20:,.1f} MB; the limit is {self.limits.max_bytes / 2**20:,.0f} MB "
+                    f"{format_size(size)}; the limit is {megabytes(self.limits.max_bytes)} "
                     "(SEARCHAPP_MAX_FILE_MB)",
                 )
             data = file.read()

@@ -12,15 +12,17 @@ import logging
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from ingest.pipeline import Ingestor
-from ingest.types import IngestReport, SourceFile
+from ingest.types import FileOutcome, IngestReport, SourceFile
 from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.embedding.embedders import get_embedder
 from searchapp.errors import ConfigError, StoreError
 from searchapp.library import Library
 from searchapp.progress import ProgressCallback
 from searchapp.storage.originals import originals_for
+from searchapp.types import DocumentRecord, PreparedChunk, PreparedDocument
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ def reindex(
     try:
         with Ingestor(rebuilt, workers=workers) as ingestor:
             report = ingestor.ingest(files, progress=progress)
+        report = _keep_what_could_not_be_reread(library, rebuilt, records, report)
         rebuilt.store.mark_rebuild_complete()
     finally:
         rebuilt.close()
@@ -86,6 +89,63 @@ def reindex(
     reopened = Library.open(final_settings, embedder=get_embedder(final_settings))
     reopened.announce_reset()  # other clients of a server read the new collection whole
     return reopened, report
+
+
+def _keep_what_could_not_be_reread(
+    library: Library, rebuilt: Library, records: list[DocumentRecord], report: IngestReport
+) -> IngestReport:
+    """A document whose original cannot be read again (encrypted, or beyond a changed
+    extractor) keeps its stored passages, embedded again with the new index's model:
+    a rebuild never loses a document."""
+    latest = {r.source: r for r in records}  # oldest first: the newest version of a name wins
+    outcomes = list(report.outcomes)
+    for index, outcome in enumerate(outcomes):
+        record = latest.get(outcome.source)
+        if outcome.status != "failed" or record is None:
+            continue
+        stored = library.store.get_chunks(where={"doc_id": record.doc_id})
+        rows = sorted(
+            zip(stored["documents"] or [], stored["metadatas"] or [], strict=True),
+            key=lambda row: int((row[1] or {}).get("chunk", 0)),
+        )
+        if not rows:
+            continue
+        chunks = tuple(_stored_chunk(text, dict(meta or {})) for text, meta in rows)
+        why = outcome.message.removeprefix("failed: ")
+        note = f"could not be read again ({why}); its stored passages were kept"
+        done = rebuilt.commit(
+            [
+                PreparedDocument(
+                    doc_id=record.doc_id,
+                    source=record.source,
+                    file_type=record.file_type,
+                    title=record.title,
+                    original=library.original(record.doc_id),
+                    chunks=chunks,
+                    vectors=rebuilt.embedder.embed_documents([c.text for c in chunks]),
+                    pages=record.pages,
+                    encoding=record.encoding,
+                    warnings=(*record.warnings, note),
+                    mtime=record.mtime,
+                    tags=record.tags,
+                    external_id=record.external_id,
+                )
+            ]
+        )[0]
+        outcomes[index] = FileOutcome(record.source, "ingested", done.chunks, done.doc_id, warnings=(note,))
+    return IngestReport(outcomes=tuple(outcomes))
+
+
+def _stored_chunk(text: str, meta: dict[str, Any]) -> PreparedChunk:
+    page = meta.get("page")
+    return PreparedChunk(
+        text=text,
+        index=int(meta.get("chunk", 0)),
+        start=int(meta.get("start", 0)),
+        tokens=int(meta.get("tokens", 0)),
+        page=int(page) if isinstance(page, int) else None,
+        heading=str(meta.get("heading", "")),
+    )
 
 
 def _move_local_index(rebuilt: Path, target: Path) -> None:

@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from searchapp.errors import FailureReason
 from searchapp.types import FileType
+from searchapp.units import MB
 
 Status = Literal["ingested", "unchanged", "failed"]
 
@@ -19,7 +20,7 @@ Status = Literal["ingested", "unchanged", "failed"]
 class Limits:
     """Per-file limits; exceeding one fails that file with a clear reason."""
 
-    max_bytes: int = 100 * 1024 * 1024
+    max_bytes: int = 100 * MB
     max_pages: int = 2000
     max_chars: int = 10_000_000
     timeout_s: float = 120.0
@@ -77,6 +78,7 @@ class SourceFile:
     older version. It is never used as a path. `external_id` is the caller's own id for
     the document (a corpus id, a database key); when given, every chunk and the catalog
     record carry it as metadata ``external_id``, so hits map back to the caller's ids.
+    `password` opens an encrypted PDF; it is never stored, logged or shown in a repr.
     """
 
     source: str
@@ -85,6 +87,7 @@ class SourceFile:
     mtime: int = 0
     tags: tuple[str, ...] = ()
     external_id: str = ""
+    password: str = field(default="", repr=False, compare=False)
 
     def read(self) -> bytes:
         if self.data is not None:

@@ -169,10 +169,11 @@ class PreparedDocument:
 class Hit:
     """One ranked passage.
 
-    `score` is the cosine similarity of the query and the passage (1 - cosine distance),
-    whatever the retrieval mode. In hybrid mode, `fused_score` (reciprocal rank fusion)
-    and the rank in each list say how the passage got its place; keyword hits also carry
-    their BM25 score.
+    `score` is the number the ranking used, on 0-1, never increasing down a response, in
+    every mode (`searchapp.retrieval.scoring` says how each mode gets it). The details say how the
+    passage got its place: `cosine` (its cosine similarity to the query), its rank in the
+    semantic and the keyword list, its BM25 score, and in hybrid mode the raw reciprocal
+    rank fusion sum (`fused_score`).
     """
 
     rank: int
@@ -184,6 +185,7 @@ class Hit:
     dense_rank: int | None = None
     keyword_rank: int | None = None
     keyword_score: float | None = None
+    cosine: float | None = None
 
     @property
     def doc_id(self) -> str:
@@ -230,6 +232,7 @@ class Hit:
             "heading": self.heading,
             "chunk": self.chunk_index,
             "metadata": dict(self.metadata),
+            "cosine": None if self.cosine is None else round(self.cosine, 6),
         }
         if self.fused_score is not None:
             data["fused_score"] = round(self.fused_score, 6)
@@ -241,8 +244,39 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentGroup:
+    """The hits of one document in a response: its best passage, then its others, by rank."""
+
+    best: Hit
+    others: tuple[Hit, ...] = ()
+
+    @property
+    def doc_id(self) -> str:
+        return self.best.doc_id
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        return (self.best, *self.others)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "source": self.best.source,
+            "score": round(self.best.score, 6),
+            "best": self.best.to_dict(),
+            "others": [hit.to_dict() for hit in self.others],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SearchResponse:
-    """What one search returns: the hits plus what the user should know about the query."""
+    """What one search returns: the hits plus what the user should know about the query.
+
+    `mode` names the retrieval mode that produced the scores. `weak_match` says that even
+    the best hit matches the query poorly (`searchapp.retrieval.scoring.is_weak`). `groups` is set
+    when the search grouped its hits by document (one group per document, best first;
+    `hits` then holds the hits of those groups, by rank).
+    """
 
     query: str
     mode: str
@@ -251,14 +285,20 @@ class SearchResponse:
     query_truncated: bool = False
     notices: tuple[str, ...] = field(default=())
     took_ms: float = 0.0
+    weak_match: bool = False
+    groups: tuple[DocumentGroup, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "query": self.query,
             "mode": self.mode,
             "k": self.k,
             "query_truncated": self.query_truncated,
+            "weak_match": self.weak_match,
             "notices": list(self.notices),
             "took_ms": round(self.took_ms, 2),
             "results": [hit.to_dict() for hit in self.hits],
         }
+        if self.groups is not None:
+            data["groups"] = [group.to_dict() for group in self.groups]
+        return data

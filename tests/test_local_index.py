@@ -109,9 +109,10 @@ def test_filtered_dense_search_equals_brute_force(corpus_library: Library, filte
     got = hash_library.search("payroll invoice refund", k=10, filters=filters, mode="dense").hits
     assert [h.chunk_id for h in got] == [cid for cid, _ in expected] or (
         # equal scores may tie-break differently; the scores must still match exactly
-        [round(h.score, 5) for h in got] == [round(s, 5) for _, s in expected]
+        [round(h.cosine or 0, 5) for h in got] == [round(s, 5) for _, s in expected]
     )
-    assert [round(h.score, 5) for h in got] == [round(s, 5) for _, s in expected]
+    assert [round(h.cosine or 0, 5) for h in got] == [round(s, 5) for _, s in expected]
+    assert [h.score for h in got] == [max(0.0, h.cosine or 0) for h in got]
     assert all(filters.matches(h.metadata, h.text) for h in got)
 
 
@@ -124,7 +125,7 @@ def test_local_and_chroma_filtering_agree(corpus_library: Library) -> None:
         hash_library.embedder.embed_query("market summer"), 5, where=filters.to_where()
     )
     assert [h.chunk_id for h in local] == ids
-    assert [round(h.score, 5) for h in local] == [round(1 - d, 5) for d in distances]
+    assert [round(h.cosine or 0, 5) for h in local] == [round(1 - d, 5) for d in distances]
 
 
 @pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
@@ -137,7 +138,7 @@ def test_every_filter_applies_in_every_mode(
     assert all(filters.matches(h.metadata, h.text) for h in hits)
 
 
-def test_keyword_mode_ranks_by_bm25_and_scores_by_cosine(hash_library: Library, tmp_path: Path) -> None:
+def test_keyword_mode_ranks_by_bm25_and_carries_the_cosine(hash_library: Library, tmp_path: Path) -> None:
     write(tmp_path / "a.txt", "The zebrafish genome encodes a Hox cluster.")
     write(tmp_path / "b.txt", "Mice and rats are common laboratory animals.")
     write(tmp_path / "c.txt", "Zebrafish zebrafish zebrafish larvae regenerate fins.")
@@ -147,7 +148,8 @@ def test_keyword_mode_ranks_by_bm25_and_scores_by_cosine(hash_library: Library, 
     assert hits[0].keyword_score is not None and hits[0].keyword_score > hits[1].keyword_score  # type: ignore[operator]
     vector = hash_library.embedder.embed_query("zebrafish")
     passage = hash_library.embedder.embed_documents([hits[0].text])[0]
-    assert hits[0].score == pytest.approx(float(vector @ passage), abs=1e-5)
+    assert hits[0].cosine == pytest.approx(float(vector @ passage), abs=1e-5)
+    assert 1 >= hits[0].score > hits[1].score > 0  # BM25 as a share of the query's ceiling
 
 
 def test_hybrid_fuses_both_rankings(corpus_library: Library) -> None:

@@ -23,7 +23,9 @@ from ui.nav import PAGES  # noqa: E402
 
 
 def main() -> None:
-    st.set_page_config(page_title="searchapp", page_icon=":material/travel_explore:", layout="centered")
+    # An emoji icon: Streamlit draws it as a data: URL, where a :material/...: icon makes every
+    # page load fetch it from fonts.gstatic.com (offline it fails).
+    st.set_page_config(page_title="searchapp", page_icon="🔎", layout="centered")
     try:
         require_login()
     except SearchAppError as exc:

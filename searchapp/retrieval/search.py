@@ -2,74 +2,38 @@
 
 Three modes, with the same filters and the same meaning of `Hit.score` in each:
 
-- **dense**: nearest passages by cosine similarity of embeddings. Unfiltered queries
-  go to Chroma's HNSW index; filtered ones (local mode) are an exact scan of just the
-  rows the filter admits, in the local index: faster than Chroma's metadata filtering
-  and exactly equal to brute force.
+- **dense**: nearest passages by cosine similarity of embeddings.
 - **keyword**: BM25 over the same chunks (see `searchapp.storage.keyword_index`).
-- **hybrid**: reciprocal rank fusion of the two rankings.
+- **hybrid**: the two rankings fused (see `searchapp.retrieval.fusion`).
 
-`Hit.score` is always the cosine similarity of the query and the passage (1 - Chroma's
-cosine distance), so a number means the same thing in every mode; hybrid hits also
-carry their fused score and their rank in each list, and keyword hits their BM25 score.
+Where the candidates come from (Chroma's HNSW index, or an exact scan of just the rows a
+filter admits) is `searchapp.storage.chunk_index`'s business. `Hit.score` is the score
+the ranking used, on 0-1, in every mode (`searchapp.retrieval.scoring`); every hit also
+carries its cosine similarity to the query, and its rank in each list and its BM25
+score where it has them. `similar` ranks by a stored passage's own vector (no
+re-embedding), and `compare` gives the cosine similarity of two texts.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 
-from searchapp.embedding.embedders import Embedder, Vectors
-from searchapp.errors import EmptyQueryError, QueryError
+from searchapp.embedding.embedders import Embedder
+from searchapp.errors import DocumentNotFoundError, QueryError
 from searchapp.filters import SearchFilters
-from searchapp.retrieval.fusion import reciprocal_rank_fusion
-from searchapp.storage.chunk_index import ChunkIndex, Scored
+from searchapp.retrieval.fusion import RRF_K, reciprocal_rank_fusion
+from searchapp.retrieval.query import PreparedQuery, QueryEmbeddingCache, prepare
+from searchapp.retrieval.response import MAX_K, check_k, check_mode, depth_for, finish_response
+from searchapp.retrieval.scoring import dense_score, fused_score, keyword_score
+from searchapp.storage.chunk_index import ChunkIndex
 from searchapp.storage.terms import keyword_tokens
 from searchapp.types import Hit, SearchResponse
 
-SEARCH_MODES = ("hybrid", "dense", "keyword")
-MAX_K = 1000
-MAX_QUERY_CHARS = 20_000  # cut before tokenizing, so a pasted book cannot stall a query
-QUERY_CACHE_SIZE = 512
 # Each list contributes this many candidates to the fusion (at least k).
 FUSION_CANDIDATES = 100
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedQuery:
-    text: str
-    truncated: bool
-    vector: Vectors
-    terms: tuple[str, ...]  # what BM25 matches
-
-
-class QueryEmbeddingCache:
-    """A small thread-safe LRU of query vectors: UI reruns repeat the same query."""
-
-    def __init__(self, size: int = QUERY_CACHE_SIZE) -> None:
-        self._size = size
-        self._items: OrderedDict[str, Vectors] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Vectors | None:
-        with self._lock:
-            vector = self._items.get(key)
-            if vector is not None:
-                self._items.move_to_end(key)
-            return vector
-
-    def put(self, key: str, vector: Vectors) -> None:
-        with self._lock:
-            self._items[key] = vector
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
 
 
 class Searcher:
@@ -81,28 +45,8 @@ class Searcher:
         self._cache = QueryEmbeddingCache()
 
     def prepare(self, query: str) -> PreparedQuery:
-        """Validate the query, cut it to the model's window, and embed it (cached).
-
-        Raises:
-            EmptyQueryError: the query has no text.
-        """
-        if not isinstance(query, str):
-            raise QueryError(f"the query must be text; got {type(query).__name__}")
-        text = " ".join(query.split())
-        if not text:
-            raise EmptyQueryError("the query is empty: type a few words to search for")
-        truncated = False
-        if len(text) > MAX_QUERY_CHARS:
-            text, truncated = text[:MAX_QUERY_CHARS], True
-        tokens = self.embedder.tokens
-        cut = tokens.cut_offset(text, tokens.max_tokens)
-        if cut < len(text):
-            text, truncated = text[:cut].rstrip(), True
-        vector = self._cache.get(text)
-        if vector is None:
-            vector = self.embedder.embed_query(text)
-            self._cache.put(text, vector)
-        return PreparedQuery(text=text, truncated=truncated, vector=vector, terms=tuple(keyword_tokens(text)))
+        """Validate the query, cut it to the model's window, and embed it (cached)."""
+        return prepare(query, self.embedder, self._cache)
 
     def search(
         self,
@@ -112,15 +56,17 @@ class Searcher:
         filters: SearchFilters | None = None,
         min_score: float | None = None,
         mode: str = "dense",
+        group: bool = False,
     ) -> SearchResponse:
-        """The top `k` passages, best first.
+        """The top `k` passages, best first (with `group`, the top `k` documents).
 
         Args:
             query: what to look for, in natural language.
-            k: how many passages to return (1-1000).
+            k: how many passages (or documents) to return (1-1000).
             filters: what the passages must match; None matches everything.
-            min_score: drop passages whose cosine similarity is below this.
+            min_score: drop passages whose score (0-1) is below this.
             mode: "dense", "keyword" or "hybrid".
+            group: one group per document, its best passage first (`SearchResponse.groups`).
 
         Raises:
             EmptyQueryError, QueryError, InvalidFilterError: invalid input.
@@ -128,31 +74,83 @@ class Searcher:
         """
         started = time.perf_counter()
         check_k(k)
-        if mode not in SEARCH_MODES:
-            raise QueryError(f"search mode must be one of {', '.join(SEARCH_MODES)}; got {mode!r}")
-        filters = filters or SearchFilters()
+        check_mode(mode)
         prepared = self.prepare(query)
-        # min_score drops hits after ranking, so fetch more to still return k when it can.
-        depth = k if min_score is None else min(MAX_K, k * 3)
+        hits = self.ranked(prepared, mode, depth_for(k, min_score, group), filters or SearchFilters())
+        return finish_response(
+            query, mode, k, hits, prepared, min_score=min_score, started=started, group=group
+        )
+
+    def similar(
+        self,
+        chunk_id: str,
+        *,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        min_score: float | None = None,
+        mode: str = "dense",
+        group: bool = False,
+    ) -> SearchResponse:
+        """Passages like a stored one: its own vector (and text, for keywords) as the query.
+
+        The passage itself is left out; everything else is as in `search`.
+
+        Raises:
+            DocumentNotFoundError: no stored passage has this id.
+        """
+        started = time.perf_counter()
+        check_k(k)
+        check_mode(mode)
+        prepared = self.stored_passage(chunk_id)
+        depth = min(MAX_K, depth_for(k, min_score, group) + 1)
+        ranked = self.ranked(prepared, mode, depth, filters or SearchFilters())
+        hits = [hit for hit in ranked if hit.chunk_id != chunk_id]
+        return finish_response(
+            prepared.text, mode, k, hits, prepared, min_score=min_score, started=started, group=group
+        )
+
+    def compare(self, text_a: str, text_b: str) -> float:
+        """The cosine similarity of two texts' embeddings (each cut to the model's window)."""
+        a, b = self.prepare(text_a), self.prepare(text_b)
+        return float(np.clip(np.dot(a.vector, b.vector), -1.0, 1.0))
+
+    def stored_passage(self, chunk_id: str) -> PreparedQuery:
+        """A stored passage as a prepared query: its text and its stored vector."""
+        if not isinstance(chunk_id, str) or not chunk_id.strip():
+            raise QueryError(f"a passage id is text like '<document id>:<n>'; got {chunk_id!r}")
+        found = self.index.passage(chunk_id.strip())
+        if found is None:
+            raise DocumentNotFoundError(
+                f"no stored passage has the id {chunk_id!r}; search results carry passage ids (chunk_id)"
+            )
+        text, vector = found
+        return PreparedQuery(text=text, truncated=False, vector=vector, terms=tuple(keyword_tokens(text)))
+
+    def ranked(self, prepared: PreparedQuery, mode: str, depth: int, filters: SearchFilters) -> list[Hit]:
         if mode == "dense":
-            hits = self.dense(prepared, depth, filters)
-        elif mode == "keyword":
-            hits = self.keyword(prepared, depth, filters)
-        else:
-            hits = self.hybrid(prepared, depth, filters)
-        return finish_response(query, mode, k, hits, prepared, min_score=min_score, started=started)
+            return self.dense(prepared, depth, filters)
+        if mode == "keyword":
+            return self.keyword(prepared, depth, filters)
+        return self.hybrid(prepared, depth, filters)
 
     # ------------------------------------------------------------------ modes
     # Candidates are (chunk id, score) pairs; only the final k are read in full.
 
     def dense(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
-        return self._hits(self.index.dense(prepared.vector, k, self.index.select(filters)))
+        candidates = self.index.dense(prepared.vector, k, self.index.select(filters))
+        return self._hits(
+            [(cid, dense_score(cosine)) for cid, cosine in candidates],
+            cosine=dict(candidates),
+            dense_rank={cid: rank for rank, (cid, _) in enumerate(candidates, start=1)},
+        )
 
     def keyword(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
         candidates = self.index.keyword(prepared.terms, k, self.index.select(filters))
         cosines = self.index.cosines([cid for cid, _ in candidates], prepared.vector)
+        ceiling = self.index.keyword_ceiling(prepared.terms)
         return self._hits(
-            [(cid, cosine) for (cid, _), cosine in zip(candidates, cosines, strict=True)],
+            [(cid, keyword_score(bm25, ceiling)) for cid, bm25 in candidates],
+            cosine=dict(zip([cid for cid, _ in candidates], cosines, strict=True)),
             keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(candidates, start=1)},
         )
 
@@ -168,18 +166,20 @@ class Searcher:
         cosine = dict(dense)
         missing = [cid for cid in chosen if cid not in cosine]
         cosine.update(zip(missing, self.index.cosines(missing, prepared.vector), strict=True))
-        dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
+        rrf = {ids[item]: score for item, score in fused}
         return self._hits(
-            [(cid, cosine[cid]) for cid in chosen],
+            [(cid, fused_score(rrf[cid], lists=2, rank_constant=RRF_K)) for cid in chosen],
+            cosine=cosine,
             keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(keyword, start=1)},
-            fused={ids[item]: score for item, score in fused},
-            dense_rank=dense_rank,
+            fused=rrf,
+            dense_rank={cid: rank for rank, (cid, _) in enumerate(dense, start=1)},
         )
 
     def _hits(
         self,
-        scored: Scored,
+        scored: Sequence[tuple[str, float]],
         *,
+        cosine: dict[str, float],
         keyword: dict[str, tuple[int, float]] | None = None,
         fused: dict[str, float] | None = None,
         dense_rank: dict[str, int] | None = None,
@@ -204,44 +204,7 @@ class Searcher:
                     dense_rank=dense_rank.get(cid) if dense_rank is not None else None,
                     keyword_rank=rank_score[0] if rank_score else None,
                     keyword_score=rank_score[1] if rank_score else None,
+                    cosine=cosine.get(cid),
                 )
             )
         return hits
-
-
-def check_k(k: Any) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise QueryError(f"k must be an integer from 1 to {MAX_K}; got {k!r}")
-
-
-def finish_response(
-    query: str,
-    mode: str,
-    k: int,
-    hits: Sequence[Hit],
-    prepared: PreparedQuery,
-    *,
-    min_score: float | None,
-    started: float,
-) -> SearchResponse:
-    """Apply `min_score`, number the hits 1..n, and attach what the user should know."""
-    kept = [hit for hit in hits if min_score is None or hit.score >= min_score][:k]
-    ranked = tuple(
-        replace(hit, rank=rank, score=float(np.clip(hit.score, -1.0, 1.0)))
-        for rank, hit in enumerate(kept, start=1)
-    )
-    notices: list[str] = []
-    if prepared.truncated:
-        notices.append(
-            "The query was longer than the embedding model can read; only its first "
-            f"{len(prepared.text)} characters were used."
-        )
-    return SearchResponse(
-        query=query,
-        mode=mode,
-        k=k,
-        hits=ranked,
-        query_truncated=prepared.truncated,
-        notices=tuple(notices),
-        took_ms=(time.perf_counter() - started) * 1000,
-    )

@@ -61,6 +61,18 @@ class ChunkIndex:
         pairs = zip(self._local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
         return [(cid, score) for cid, score in pairs if cid]
 
+    def keyword_ceiling(self, terms: Sequence[str]) -> float:
+        """The most any chunk could score in BM25 for these terms (the sum of their IDFs)."""
+        return self._local.keyword_ceiling(terms)
+
+    def passage(self, chunk_id: str) -> tuple[str, npt.NDArray[np.float32]] | None:
+        """A stored chunk's text and its own stored vector (None: no such chunk)."""
+        result = self._store.get_chunks(ids=[chunk_id], include_embeddings=True)
+        if not result["ids"]:
+            return None
+        text = str((result["documents"] or [""])[0])
+        return text, np.asarray(result["embeddings"][0], dtype=np.float32)
+
     def cosines(self, chunk_ids: Sequence[str], vector: npt.NDArray[np.float32]) -> list[float]:
         """The cosine similarity of `vector` and each chunk (0.0 for a chunk that is gone)."""
         if not chunk_ids:

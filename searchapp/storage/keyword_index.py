@@ -7,6 +7,7 @@ general-purpose defaults k1=1.2, b=0.75; the terms come from `searchapp.storage.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import threading
 from collections.abc import Sequence
@@ -85,6 +86,27 @@ class KeywordIndex:
             self._retriever = retriever
             self._rows = rows
             self._built = True
+
+    def ceiling(self, query_tokens: Sequence[str]) -> float:
+        """The most any passage could score for these tokens: the sum of their IDFs.
+
+        Lucene's BM25 gives a term at most its IDF (the tf part stays below 1). A token
+        the corpus lacks counts with document frequency 0, so its absence lowers the
+        share a passage reaches (`searchapp.retrieval.scoring.keyword_score`).
+        """
+        with self._lock:
+            retriever = self._retriever
+        if retriever is None or not query_tokens:
+            return 0.0
+        indptr = retriever.scores["indptr"]
+        documents = int(retriever.scores["num_docs"])
+        vocab: dict[str, int] = retriever.vocab_dict
+        total = 0.0
+        for token in query_tokens:
+            term = vocab.get(token, len(indptr))
+            df = int(indptr[term + 1] - indptr[term]) if term < len(indptr) - 1 else 0
+            total += math.log(1.0 + (documents - df + 0.5) / (df + 0.5))
+        return total
 
     def search(
         self, query_tokens: list[str], k: int, row_mask: npt.NDArray[np.bool_] | None

@@ -360,6 +360,11 @@ class LocalIndex:
         self.refresh_keyword(wait=not self._keyword.built)
         return self._keyword.search(list(terms), k, mask)
 
+    def keyword_ceiling(self, terms: Sequence[str]) -> float:
+        """The most a passage could score for these query terms in BM25 (`KeywordIndex.ceiling`)."""
+        self.refresh_keyword(wait=not self._keyword.built)
+        return self._keyword.ceiling(list(terms))
+
     def refresh_keyword(self, *, wait: bool = True) -> None:
         """Rebuild BM25 if writes happened since it was built (once, however many threads ask).
 
