@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -14,6 +15,8 @@ from searchapp import Library, Settings
 from searchapp.health import check_library, run_check
 from searchapp.storage.originals import sha256_hex
 from tests.conftest import make_settings, write
+
+pytestmark = pytest.mark.slow  # every check runs in a child process (seconds each)
 
 GUIDE = (
     "# Guide\n\n## Packing\nBring a raincoat and walking shoes.\n\n## Money\nRural buses take cash only.\n"
