@@ -132,7 +132,6 @@ class Ingestor:
         with self._run_lock:
             resumed = self._run(self._pending_files(), resuming=True)
             report = self._run(list(files), resuming=False)
-            self._refresh_keyword_index(resumed, report)
         return IngestReport(outcomes=resumed.outcomes + report.outcomes)
 
     def reingest(self, doc_ids: Iterable[str]) -> IngestReport:
@@ -162,28 +161,13 @@ class Ingestor:
         with self._run_lock:
             # `resuming` skips the "unchanged" shortcut: the bytes are the same on purpose.
             report = self._run(files, resuming=True)
-            self._refresh_keyword_index(report)
         return IngestReport(outcomes=report.outcomes + tuple(missing))
 
     def resume_pending(self) -> IngestReport:
         """Finish documents whose ingestion a crash interrupted (from their kept originals)."""
         with self._run_lock:
             report = self._run(self._pending_files(), resuming=True)
-            self._refresh_keyword_index(report)
             return report
-
-    def _refresh_keyword_index(self, *reports: IngestReport) -> None:
-        """Rebuild BM25 once per batch, so the first search after an upload is not the one to wait."""
-        if any(report.ingested for report in reports):
-            if self.progress is not None:
-                last = reports[-1].outcomes[-1] if reports[-1].outcomes else None
-                total = sum(len(r.outcomes) for r in reports)
-                self.progress(
-                    Progress(
-                        "index", last.source if last else "", total, total, 0, 0, "updating the keyword index"
-                    )
-                )
-            self.library.refresh_keyword_index()
 
     # ------------------------------------------------------------------- stages
 

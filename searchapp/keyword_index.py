@@ -423,7 +423,7 @@ class KeywordIndex:
         positions = np.asarray(positions, dtype=np.int64)
         keys = np.asarray(keys, dtype=np.int64)
         try:
-            loaded = index._load(directory, k1, b)
+            loaded = index._load(directory, k1, b) if (directory / "manifest.json").exists() else []
         except (OSError, ValueError, KeyError, TypeError, SegmentFileError) as exc:
             logger.warning("keyword index at %s not used (%s); it will be rebuilt", directory, exc)
             loaded = []

@@ -13,7 +13,8 @@ the chunk collection, the catalog and the kept originals change together:
 A crash anywhere leaves a `pending` record, which `pending_documents` reports and the
 ingest pipeline finishes from the kept original the next time it runs.
 
-Every write also updates the `LocalIndex` (filters, vectors, BM25) and stamps both it
+Every write also updates the `LocalIndex` (filters, vectors, BM25 and "text contains",
+each with the written chunks only) and stamps both it
 and Chroma with a new generation; Chroma's stamp is set first, so a crash between the
 two is seen at the next open and the local index is rebuilt from Chroma.
 """
@@ -488,10 +489,6 @@ class Library:
             self.local.apply(generation=generation, delete_docs=[doc_id])
             self.store.delete_record(doc_id)
             self._drop_original_if_unused(doc_id)
-
-    def refresh_keyword_index(self) -> None:
-        """Rebuild BM25 now if writes made it stale (ingest calls this at the end of a batch)."""
-        self.local.refresh_keyword()
 
     def _drop_original_if_unused(self, doc_id: str) -> None:
         if self.store.record(doc_id) is None:
