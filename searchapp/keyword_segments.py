@@ -206,7 +206,7 @@ def write(path: Path, seg: Segment) -> int:
     arrays = [(name, np.ascontiguousarray(getattr(seg, name))) for name in _ARRAYS]
     crc = 0
     for _, array in arrays:
-        crc = zlib.crc32(array.data.cast("B"), crc)
+        crc = zlib.crc32(_bytes(array), crc)
     header = json.dumps(
         {
             "seg_id": seg.seg_id,
@@ -218,11 +218,16 @@ def write(path: Path, seg: Segment) -> int:
     with partial.open("wb") as out:
         out.write(_MAGIC + struct.pack("<Q", len(header)) + header)
         for _, array in arrays:
-            out.write(array.data.cast("B"))
+            out.write(_bytes(array))
         out.flush()
         os.fsync(out.fileno())
     partial.rename(path)
     return crc
+
+
+def _bytes(array: npt.NDArray[Any]) -> memoryview:
+    # memoryview.cast refuses empty arrays (a segment whose documents are all empty)
+    return array.data.cast("B") if array.nbytes else memoryview(b"")
 
 
 def read(path: Path, crc: int) -> Segment:

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from searchapp import exact_scan
+from searchapp import column_snapshot, exact_scan
 from searchapp.contains_index import ContainsIndex
 from searchapp.exact_scan import Int8Rows, exact_top_k, matvec, quantize, top_k
 from searchapp.filters import SearchFilters
@@ -269,7 +269,10 @@ class LocalIndex:
                 str(self.dimension),
             )
             readable = readable and self._meta("vectors") in ("", str(int(self.mirror_vectors)))
-            rows = self._db.execute(select + " FROM chunks ORDER BY row") if readable else ()
+            saved = self._read_columns(generation) if readable else None
+            if saved is not None:
+                cols, docs, by_id = saved
+            rows = self._db.execute(select + " FROM chunks ORDER BY row") if readable and not saved else ()
             for record in rows:
                 row, chunk_id, doc_id, metadata = record[:4]
                 meta = json.loads(metadata)
@@ -286,6 +289,74 @@ class LocalIndex:
             self._cols, self._docs, self._by_id, self._keyword = cols, docs, by_id, keyword
             self._generation = generation
         old.close(save=False)
+
+    def _read_columns(self, generation: str) -> tuple[_Columns, _Documents, dict[str, int]] | None:
+        """The columns saved at the last close, if they reflect exactly this generation."""
+        # Every write moves the generation on, so equal generations mean equal rows; the
+        # largest row id (an O(log n) look-up, unlike a count) guards against a stray file.
+        top = int(self._db.execute("SELECT max(row) FROM chunks").fetchone()[0] or 0)
+        try:
+            meta, arrays = column_snapshot.read(self.directory / "columns.bin", _capacity_of)
+        except column_snapshot.SnapshotError:
+            return None
+        expected = [generation, SCHEMA, self.dimension, self.mirror_vectors, top]
+        if [meta.get(k) for k in ("generation", "schema", "dimension", "vectors", "top")] != expected:
+            return None
+        cols = _Columns(self.dimension, False)
+        size = cols.size = meta["size"]
+        cols.row, cols.doc, cols.page = arrays["row"], arrays["doc"], arrays["page"]
+        cols.alive = np.zeros(len(cols.row), dtype=np.bool_)
+        cols.alive[:size] = True
+        cols.scales = arrays.get("scales", np.zeros(len(cols.row), dtype=np.float32))
+        if self.mirror_vectors:
+            cols.vectors = arrays["vectors"]
+            cols.codes = arrays.get("codes", np.zeros(cols.vectors.shape, dtype=np.int8))
+            cols.quantized_rows = size if "codes" in arrays else 0
+            cols.max_bound = float(meta["max_bound"])
+        cols.ids = json.loads(arrays["ids"].tobytes())
+        docs = _Documents()
+        table = meta["documents"]
+        docs.code = {doc_id: code for code, doc_id in enumerate(table["doc_id"])}
+        docs.file_type, docs.ingested_at = table["file_type"], table["ingested_at"]
+        docs.tags = [tuple(t) for t in table["tags"]]
+        return cols, docs, {cid: i for i, cid in enumerate(cols.ids)}
+
+    def _save_columns(self) -> None:
+        """Save the live columns for a fast next open (`_read_columns`)."""
+        cols, docs = self._cols, self._docs
+        live = np.flatnonzero(cols.alive[: cols.size])
+        whole = len(live) == cols.size  # slices, not copies, when nothing was deleted
+
+        def take(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            return array[: cols.size] if whole else array[live]
+
+        arrays = {"row": take(cols.row), "doc": take(cols.doc), "page": take(cols.page)}
+        if cols.vectors is not None and cols.codes is not None:
+            arrays["vectors"] = take(cols.vectors)
+            if cols.quantized_rows == cols.size:
+                arrays["codes"], arrays["scales"] = take(cols.codes), take(cols.scales)
+        ids = [cols.ids[i] for i in live]
+        arrays["ids"] = np.frombuffer(json.dumps(ids).encode(), dtype=np.uint8)
+        by_code = sorted(docs.code.items(), key=lambda item: item[1])
+        column_snapshot.write(
+            self.directory / "columns.bin",
+            arrays,
+            {
+                "generation": self._generation,
+                "schema": SCHEMA,
+                "dimension": self.dimension,
+                "vectors": self.mirror_vectors,
+                "size": len(live),
+                "top": int(cols.row[live].max()) if len(live) else 0,
+                "max_bound": cols.max_bound,
+                "documents": {
+                    "doc_id": [doc_id for doc_id, _ in by_code],
+                    "file_type": docs.file_type,
+                    "ingested_at": docs.ingested_at,
+                    "tags": [list(t) for t in docs.tags],
+                },
+            },
+        )
 
     def _open_keyword(self, cols: _Columns, generation: str) -> KeywordIndex:
         """The saved keyword index, reconciled with the rows: rows it lacks are added from
@@ -578,10 +649,17 @@ class LocalIndex:
         with self._lock:
             try:
                 self._keyword.close()  # saves what was not saved yet: a faster next open
-            except OSError as exc:  # the rows have it all; the next open re-adds what is missing
-                logger.warning("could not save the keyword index: %s", exc)
+                self._save_columns()
+            except OSError as exc:  # the rows have it all; the next open reads them
+                logger.warning("could not save the local index for a fast reopen: %s", exc)
             self._contains.close()
             self._db.close()
+
+
+def _capacity_of(name: str, size: int) -> int:
+    """Rows to allocate for `size` saved rows: room to grow, as `_Columns.append` doubles."""
+    grows = name in ("row", "doc", "page", "scales", "vectors", "codes")
+    return max(1024, 1 << max(size - 1, 0).bit_length()) if grows else size
 
 
 def _page(meta: Mapping[str, Any]) -> int:

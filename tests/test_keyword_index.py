@@ -130,6 +130,22 @@ def test_edge_cases() -> None:
         index.add([1], [])
 
 
+def test_an_empty_index_and_empty_documents_save_and_reopen(tmp_path: Path) -> None:
+    empty = KeywordIndex(tmp_path / "kw", background=False)
+    empty.save()
+    reopened, missing = KeywordIndex.open(
+        tmp_path / "kw", np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    )
+    assert missing.tolist() == [] and reopened.count == 0
+    reopened.add([0, 1], [[], []])  # a segment with no postings at all
+    reopened.remove([0, 1])
+    reopened.merge_all()  # and a merge of dead documents: an empty segment
+    reopened.add([2], [[]])
+    reopened.close()
+    again, missing = KeywordIndex.open(tmp_path / "kw", np.array([2]), np.array([2]))
+    assert missing.tolist() == [] and again.count == 1 and again.search(["x"], 5)[0].tolist() == []
+
+
 def test_ties_go_to_the_lower_position() -> None:
     index = KeywordIndex(background=False)
     index.add([9, 4, 7, 1], [["x", "y"], ["x", "y"], ["x"], ["x", "y"]])

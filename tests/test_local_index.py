@@ -219,6 +219,62 @@ def test_the_index_survives_a_restart_without_rebuilding(
         ] == contains
 
 
+def test_reopen_reads_the_saved_columns_unless_they_are_stale_or_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from searchapp import local_index
+
+    settings = make_settings(tmp_path, model="hash:64")
+    with Library.open(settings) as library:
+        _corpus(library, n_docs=6)
+        library.delete(library.documents()[0].doc_id)  # a dead row is not saved
+        flt = {"file_types": ["pdf"], "text_contains": "river"}
+        before = {
+            m: [h.chunk_id for h in library.search("river orbit", k=8, mode=m, filters=flt).hits]
+            for m in ("dense", "keyword", "hybrid")
+        }
+        count = library.local.count
+
+    def search_all(library: Library) -> dict[str, list[str]]:
+        return {
+            m: [h.chunk_id for h in library.search("river orbit", k=8, mode=m, filters=flt).hits]
+            for m in before
+        }
+
+    appended: list[str] = []
+    original_append = local_index._Columns.append
+    monkeypatch.setattr(
+        local_index._Columns,
+        "append",
+        lambda self, cid, *a: appended.append(cid) or original_append(self, cid, *a),
+    )
+    with Library.open(settings) as library:
+        assert appended == []  # read from columns.bin, no row parsed
+        assert library.local.count == count and search_all(library) == before
+        ingest_paths(library, [write(tmp_path / "new.txt", "river orbit river")])  # a write after the save
+        library.local._generation = "not-saved"  # ... and a crash before the next close saves again
+        library.local._save_columns = lambda: None  # type: ignore[method-assign]
+    with Library.open(settings) as library:
+        assert appended  # stale columns: read from the rows instead
+        assert library.local.count == count + 1
+        after = search_all(library)
+    snapshot = settings.index_dir / "columns.bin"
+    data = bytearray(snapshot.read_bytes())
+    data[-5] ^= 0xFF  # damage the saved columns
+    snapshot.write_bytes(bytes(data))
+    appended.clear()
+    with Library.open(settings) as library:
+        assert appended and search_all(library) == after
+
+
+def test_an_empty_library_closes_and_reopens(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, model="hash:64")
+    with Library.open(settings) as library:
+        assert library.local.count == 0
+    with Library.open(settings) as library:
+        assert library.search("anything", mode="hybrid", filters={"text_contains": "any"}).hits == ()
+
+
 def test_a_torn_keyword_segment_is_repaired_from_the_rows(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, model="hash:64")
     with Library.open(settings) as library:
