@@ -223,6 +223,7 @@ class LocalIndex:
             self._db.execute("COMMIT")
         self._keyword = KeywordIndex()
         self._generation = ""
+        self._columns_saved = ""  # the generation columns.bin holds, when known
         self._load()
 
     # ---------------------------------------------------------------- state
@@ -319,10 +320,13 @@ class LocalIndex:
         docs.code = {doc_id: code for code, doc_id in enumerate(table["doc_id"])}
         docs.file_type, docs.ingested_at = table["file_type"], table["ingested_at"]
         docs.tags = [tuple(t) for t in table["tags"]]
-        return cols, docs, {cid: i for i, cid in enumerate(cols.ids)}
+        self._columns_saved = generation
+        return cols, docs, dict(zip(cols.ids, range(len(cols.ids)), strict=True))
 
     def _save_columns(self) -> None:
         """Save the live columns for a fast next open (`_read_columns`)."""
+        if self._columns_saved == self._generation:
+            return  # nothing written since they were read or saved
         cols, docs = self._cols, self._docs
         live = np.flatnonzero(cols.alive[: cols.size])
         whole = len(live) == cols.size  # slices, not copies, when nothing was deleted
@@ -357,6 +361,7 @@ class LocalIndex:
                 },
             },
         )
+        self._columns_saved = self._generation
 
     def _open_keyword(self, cols: _Columns, generation: str) -> KeywordIndex:
         """The saved keyword index, reconciled with the rows: rows it lacks are added from
