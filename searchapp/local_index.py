@@ -420,11 +420,12 @@ class LocalIndex:
                     for doc_id in deleted
                     for row, text in db.execute("SELECT row, text FROM chunks WHERE doc_id = ?", (doc_id,))
                 ]
+                going = {row for row, _ in gone}
                 gone += [
                     (row, text)
                     for cid, *_ in prepared
                     for row, text in db.execute("SELECT row, text FROM chunks WHERE id = ?", (cid,))
-                    if not any(row == r for r, _ in gone)
+                    if row not in going
                 ]
                 db.executemany("DELETE FROM chunks WHERE row = ?", [(row,) for row, _ in gone])
                 self._contains.delete(db, gone)
