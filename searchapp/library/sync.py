@@ -106,8 +106,6 @@ class ServerSync:
             self._seen_generation = generation
             horizon = self.cursor_ms - 2 * SKEW_MS
             self._applied = {cid: at for cid, at in self._applied.items() if at >= horizon}
-            if changes:
-                self._local.refresh_keyword()  # here, not in the next user's search
             return bool(changes)
 
     def _rebuild(self, generation: str) -> None:
@@ -122,7 +120,6 @@ class ServerSync:
         )
         self._applied.clear()
         self._seen_generation = None  # look at the log once more: what changed during the read
-        self._local.refresh_keyword()
 
     def _apply(self, change: Change) -> bool:
         """Replace the rows of the documents `change` names; False to retry it later."""

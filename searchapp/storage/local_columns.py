@@ -1,17 +1,24 @@
-"""The in-memory columns of the local index: per-row arrays and per-document filter fields.
+"""The in-memory columns of the local index, and their snapshot for a fast reopen.
 
 Positions are dense within one process (0..n-1 in load order); each maps to a SQLite row.
+Per-row arrays (row, document, page, liveness, vectors and their int8 copy) and
+per-document filter fields. At close the live columns are saved to one file
+(`searchapp.storage.column_snapshot`); the next open reads it instead of every row, when
+it reflects exactly the rows there are.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from searchapp.filters import SearchFilters
+from searchapp.storage import column_snapshot
 from searchapp.storage.exact_scan import Int8Rows, quantize
 
 FloatArray = npt.NDArray[np.float32]
@@ -34,8 +41,6 @@ class Columns:
         self.quantized_rows = 0
         self.max_bound = 0.0
         self.ids: list[str] = []
-        self.folded: list[str] = []  # case-folded text, for "text contains"
-        self.tokens: list[list[str]] = []
 
     def append(
         self,
@@ -43,8 +48,6 @@ class Columns:
         row: int,
         doc: int,
         page: int,
-        text: str,
-        tokens: list[str],
         vector: FloatArray | None,
     ) -> int:
         if self.size == len(self.row):
@@ -63,8 +66,6 @@ class Columns:
         if self.vectors is not None and vector is not None:
             self.vectors[position] = vector
         self.ids.append(chunk_id)
-        self.folded.append(text.casefold())
-        self.tokens.append(tokens)
         self.size += 1
         return position
 
@@ -145,6 +146,93 @@ class Documents:
         if filters.ingested_before is not None:
             keep &= ingested <= filters.ingested_before
         return keep
+
+
+def read_snapshot(
+    path: Path, *, generation: str, schema: int, dimension: int, mirror_vectors: bool, top: int
+) -> tuple[Columns, Documents, dict[str, int]] | None:
+    """The columns saved at the last close, if they reflect exactly this generation.
+
+    Every write moves the generation on, so equal generations mean equal rows; the
+    largest row id (`top`) guards against a stray file.
+    """
+    try:
+        meta, arrays = column_snapshot.read(path, capacity_of)
+    except column_snapshot.SnapshotError:
+        return None
+    expected = [generation, schema, dimension, mirror_vectors, top]
+    if [meta.get(k) for k in ("generation", "schema", "dimension", "vectors", "top")] != expected:
+        return None
+    cols = Columns(dimension, False)
+    size = cols.size = meta["size"]
+    cols.row, cols.doc, cols.page = arrays["row"], arrays["doc"], arrays["page"]
+    cols.alive = np.zeros(len(cols.row), dtype=np.bool_)
+    cols.alive[:size] = True
+    cols.scales = arrays.get("scales", np.zeros(len(cols.row), dtype=np.float32))
+    if mirror_vectors:
+        cols.vectors = arrays["vectors"]
+        cols.codes = arrays.get("codes", np.zeros(cols.vectors.shape, dtype=np.int8))
+        cols.quantized_rows = size if "codes" in arrays else 0
+        cols.max_bound = float(meta["max_bound"])
+    cols.ids = json.loads(arrays["ids"].tobytes())
+    docs = Documents()
+    table = meta["documents"]
+    docs.code = {doc_id: code for code, doc_id in enumerate(table["doc_id"])}
+    docs.file_type, docs.ingested_at = table["file_type"], table["ingested_at"]
+    docs.tags = [tuple(t) for t in table["tags"]]
+    return cols, docs, dict(zip(cols.ids, range(len(cols.ids)), strict=True))
+
+
+def write_snapshot(
+    path: Path,
+    cols: Columns,
+    docs: Documents,
+    *,
+    generation: str,
+    schema: int,
+    dimension: int,
+    mirror_vectors: bool,
+) -> None:
+    """Save the live columns for a fast next open (`read_snapshot`)."""
+    live = np.flatnonzero(cols.alive[: cols.size])
+    whole = len(live) == cols.size  # slices, not copies, when nothing was deleted
+
+    def take(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return array[: cols.size] if whole else array[live]
+
+    arrays = {"row": take(cols.row), "doc": take(cols.doc), "page": take(cols.page)}
+    if cols.vectors is not None and cols.codes is not None:
+        arrays["vectors"] = take(cols.vectors)
+        if cols.quantized_rows == cols.size:
+            arrays["codes"], arrays["scales"] = take(cols.codes), take(cols.scales)
+    ids = [cols.ids[i] for i in live]
+    arrays["ids"] = np.frombuffer(json.dumps(ids).encode(), dtype=np.uint8)
+    by_code = sorted(docs.code.items(), key=lambda item: item[1])
+    column_snapshot.write(
+        path,
+        arrays,
+        {
+            "generation": generation,
+            "schema": schema,
+            "dimension": dimension,
+            "vectors": mirror_vectors,
+            "size": len(live),
+            "top": int(cols.row[live].max()) if len(live) else 0,
+            "max_bound": cols.max_bound,
+            "documents": {
+                "doc_id": [doc_id for doc_id, _ in by_code],
+                "file_type": docs.file_type,
+                "ingested_at": docs.ingested_at,
+                "tags": [list(t) for t in docs.tags],
+            },
+        },
+    )
+
+
+def capacity_of(name: str, size: int) -> int:
+    """Rows to allocate for `size` saved rows: room to grow, as `Columns.append` doubles."""
+    grows = name in ("row", "doc", "page", "scales", "vectors", "codes")
+    return max(1024, 1 << max(size - 1, 0).bit_length()) if grows else size
 
 
 def page_of(meta: Mapping[str, Any]) -> int:

@@ -7,9 +7,16 @@ this index keeps what Chroma cannot do fast (or at all, in local mode):
   so a filter becomes a boolean mask in microseconds instead of a 60-110 ms metadata
   scan at 100k chunks;
 - **the vectors** (local mode), and an int8 copy of them, so a filtered query is an
-  exact scan of the rows the filter admits (`searchapp.storage.exact_scan`): a filtered top-k
+  exact scan of the rows the filter admits (`searchapp.exact_scan`): a filtered top-k
   equals brute force;
-- **BM25** over the same chunks, for keyword and hybrid retrieval.
+- **BM25** over the same chunks, for keyword and hybrid retrieval: an incremental index
+  (`searchapp.keyword_index`) that each write updates with its own chunks only, saved
+  under ``keyword-<epoch>/`` and reconciled with the rows at open;
+- **"text contains"** from an FTS5 trigram table in the same database, written in the
+  same transactions (`searchapp.contains_index`).
+
+SQLite row ids are never reused (a counter in `meta`), so a row id names one chunk's text
+for good, and the keyword index's saved segments can be checked against the rows.
 
 It is kept in step with Chroma by the same writes (`Library` applies every change to
 both), persisted in SQLite (atomic, incremental), and stamped with a *generation*
@@ -22,6 +29,8 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,9 +43,10 @@ import numpy.typing as npt
 
 from searchapp.filters import SearchFilters
 from searchapp.storage import exact_scan
+from searchapp.storage.contains_index import ContainsIndex
 from searchapp.storage.exact_scan import exact_top_k, matvec, top_k
 from searchapp.storage.keyword_index import KeywordIndex
-from searchapp.storage.local_columns import Columns, Documents, page_of
+from searchapp.storage.local_columns import Columns, Documents, page_of, read_snapshot, write_snapshot
 from searchapp.storage.terms import keyword_tokens
 
 logger = logging.getLogger(__name__)
@@ -57,9 +67,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id);
 """
-_INSERT = (
-    "INSERT OR REPLACE INTO chunks (id, doc_id, text, metadata, tokens, vector) VALUES (?, ?, ?, ?, ?, ?)"
-)
+_INSERT = "INSERT INTO chunks (row, id, doc_id, text, metadata, tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
@@ -86,10 +94,14 @@ class LocalIndex:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_DDL)
         self._lock = threading.RLock()
+        self._contains = ContainsIndex(directory / "index.sqlite3")
+        if self._contains.create(self._db) and self._db.execute("SELECT 1 FROM chunks LIMIT 1").fetchone():
+            self._db.execute("BEGIN IMMEDIATE")  # an index from before the trigram table
+            self._contains.rebuild(self._db)
+            self._db.execute("COMMIT")
         self._keyword = KeywordIndex()
-        self._keyword_stale = True
-        self._keyword_lock = threading.Lock()
         self._generation = ""
+        self._columns_saved = ""  # the generation columns.bin holds, when known
         self._load()
 
     # ---------------------------------------------------------------- state
@@ -125,9 +137,7 @@ class LocalIndex:
         cols = Columns(self.dimension, self.mirror_vectors)
         docs = Documents()
         by_id: dict[str, int] = {}
-        select = "SELECT row, id, doc_id, text, metadata, tokens" + (
-            ", vector" if self.mirror_vectors else ""
-        )
+        select = "SELECT row, id, doc_id, metadata" + (", vector" if self.mirror_vectors else "")
         self._db.execute("BEGIN")  # one consistent snapshot of rows and stamp
         try:
             generation = self._meta("generation")
@@ -138,38 +148,85 @@ class LocalIndex:
                 str(self.dimension),
             )
             readable = readable and self._meta("vectors") in ("", str(int(self.mirror_vectors)))
-            rows = self._db.execute(select + " FROM chunks ORDER BY row") if readable else ()
+            saved = self._read_columns(generation) if readable else None
+            if saved is not None:
+                cols, docs, by_id = saved
+            rows = self._db.execute(select + " FROM chunks ORDER BY row") if readable and not saved else ()
             for record in rows:
-                row, chunk_id, doc_id, text, metadata, tokens = record[:6]
+                row, chunk_id, doc_id, metadata = record[:4]
                 meta = json.loads(metadata)
                 vector = (
-                    np.frombuffer(record[6], dtype=np.float32) if self.mirror_vectors and record[6] else None
+                    np.frombuffer(record[4], dtype=np.float32) if self.mirror_vectors and record[4] else None
                 )
                 code = docs.upsert(doc_id, meta)
-                by_id[chunk_id] = cols.append(
-                    chunk_id, row, code, page_of(meta), text, tokens.split(), vector
-                )
+                by_id[chunk_id] = cols.append(chunk_id, row, code, page_of(meta), vector)
+            keyword = self._open_keyword(cols, generation)
         finally:
             self._db.execute("COMMIT")
         with self._lock:
-            self._cols, self._docs, self._by_id = cols, docs, by_id
+            old = self._keyword
+            self._cols, self._docs, self._by_id, self._keyword = cols, docs, by_id, keyword
             self._generation = generation
-        self._keyword_stale = not self._load_keyword()
+        old.close(save=False)
 
-    def _load_keyword(self) -> bool:
-        """Adopt the saved BM25 index if it was built for this exact generation."""
-        saved = KeywordIndex.load(self.directory / "bm25", self.generation)
-        if saved is None:
-            return False
-        retriever, row_ids = saved
-        cols = self._cols
-        positions = np.searchsorted(cols.row[: cols.size], row_ids)
-        if len(positions) and (
-            positions.max() >= cols.size or not np.array_equal(cols.row[positions], row_ids)
-        ):
-            return False
-        self._keyword.adopt(retriever, positions.astype(np.int64))
-        return True
+    def _read_columns(self, generation: str) -> tuple[Columns, Documents, dict[str, int]] | None:
+        top = int(self._db.execute("SELECT max(row) FROM chunks").fetchone()[0] or 0)
+        saved = read_snapshot(
+            self.directory / "columns.bin",
+            generation=generation,
+            schema=SCHEMA,
+            dimension=self.dimension,
+            mirror_vectors=self.mirror_vectors,
+            top=top,
+        )
+        if saved is not None:
+            self._columns_saved = generation
+        return saved
+
+    def _save_columns(self) -> None:
+        if self._columns_saved == self._generation:
+            return  # nothing written since they were read or saved
+        write_snapshot(
+            self.directory / "columns.bin",
+            self._cols,
+            self._docs,
+            generation=self._generation,
+            schema=SCHEMA,
+            dimension=self.dimension,
+            mirror_vectors=self.mirror_vectors,
+        )
+        self._columns_saved = self._generation
+
+    def _open_keyword(self, cols: Columns, generation: str) -> KeywordIndex:
+        """The saved keyword index, reconciled with the rows: rows it lacks are added from
+        their stored terms (all of them when nothing usable was saved)."""
+        epoch = self._meta("keyword_epoch")
+        if not epoch:
+            epoch = secrets.token_hex(6)
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('keyword_epoch', ?)", (epoch,))
+        directory = self.directory / f"keyword-{epoch}"
+        for stale in [*self.directory.glob("keyword-*"), self.directory / "bm25"]:
+            if stale != directory:
+                shutil.rmtree(stale, ignore_errors=True)
+        positions = np.arange(cols.size, dtype=np.int64)
+        keyword, missing = KeywordIndex.open(directory, positions, cols.row[: cols.size])
+        for start in range(0, len(missing), 100_000):
+            part = missing[start : start + 100_000]
+            terms = dict(self._rows_where("SELECT row, tokens FROM chunks", cols.row[part]))
+            keyword.add(part, [terms[int(r)].split() for r in cols.row[part]], keys=cols.row[part])
+        keyword.set_generation(generation)
+        return keyword
+
+    def _rows_where(self, select: str, rows: IntArray) -> list[tuple[Any, ...]]:
+        """`select` restricted to these rows (all of them, read in one pass, when many)."""
+        if len(rows) > 50_000:
+            wanted = set(rows.tolist())
+            return [r for r in self._db.execute(select) if r[0] in wanted]
+        out: list[tuple[Any, ...]] = []
+        for start in range(0, len(rows), 500):
+            part = [int(r) for r in rows[start : start + 500]]
+            out += self._db.execute(f"{select} WHERE row IN ({','.join('?' * len(part))})", part).fetchall()
+        return out
 
     # --------------------------------------------------------------- writes
 
@@ -191,27 +248,45 @@ class LocalIndex:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
-                for doc_id in deleted:
-                    db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
-                inserted: list[int] = []
-                for cid, text, meta, vector, tokens in prepared:
-                    blob = (
-                        np.asarray(vector, dtype=np.float32).tobytes()
-                        if self.mirror_vectors and vector is not None
-                        else None
-                    )
-                    cursor = db.execute(
-                        _INSERT,
+                # Rows that go: the documents' chunks, and older rows of re-added chunk ids.
+                gone = [
+                    (row, text)
+                    for doc_id in deleted
+                    for row, text in db.execute("SELECT row, text FROM chunks WHERE doc_id = ?", (doc_id,))
+                ]
+                going = {row for row, _ in gone}
+                gone += [
+                    (row, text)
+                    for cid, *_ in prepared
+                    for row, text in db.execute("SELECT row, text FROM chunks WHERE id = ?", (cid,))
+                    if row not in going
+                ]
+                db.executemany("DELETE FROM chunks WHERE row = ?", [(row,) for row, _ in gone])
+                self._contains.delete(db, gone)
+                first = self._next_row()
+                inserted = list(range(first, first + len(prepared)))
+                db.executemany(
+                    _INSERT,
+                    [
                         (
+                            row,
                             cid,
                             str(meta["doc_id"]),
                             text,
                             json.dumps(meta, ensure_ascii=False),
                             " ".join(tokens),
-                            blob,
-                        ),
-                    )
-                    inserted.append(int(cursor.lastrowid or 0))
+                            np.asarray(vector, dtype=np.float32).tobytes()
+                            if self.mirror_vectors and vector is not None
+                            else None,
+                        )
+                        for row, (cid, text, meta, vector, tokens) in zip(inserted, prepared, strict=True)
+                    ],
+                )
+                self._contains.insert(db, [(row, p[1]) for row, p in zip(inserted, prepared, strict=True)])
+                db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_row', ?)",
+                    (str(first + len(prepared)),),
+                )
                 for doc_id, tags in (retag or {}).items():
                     self._retag_rows(doc_id, tags)
                 self._set_meta(generation)
@@ -220,19 +295,32 @@ class LocalIndex:
                 db.execute("ROLLBACK")
                 raise
             self._generation = generation
+            size = self._cols.size
+            removed = np.searchsorted(self._cols.row[:size], np.array([r for r, _ in gone], dtype=np.int64))
             for doc_id in deleted:
                 self._forget_doc(doc_id)
-            for row, (cid, text, meta, vector, tokens) in zip(inserted, prepared, strict=True):
+            for row, (cid, _, meta, vector, _) in zip(inserted, prepared, strict=True):
                 old = self._by_id.get(cid)
                 if old is not None:
                     self._cols.alive[old] = False
                 code = self._docs.upsert(str(meta["doc_id"]), meta)
-                self._by_id[cid] = self._cols.append(cid, row, code, page_of(meta), text, tokens, vector)
+                self._by_id[cid] = self._cols.append(cid, row, code, page_of(meta), vector)
             for doc_id, tags in (retag or {}).items():
                 known = self._docs.code.get(doc_id)
                 if known is not None:
                     self._docs.tags[known] = tuple(tags)
-            self._keyword_stale = True
+            self._keyword.apply(
+                remove=removed[removed < size],
+                add_positions=np.arange(size, self._cols.size, dtype=np.int64),
+                add_tokens=[tokens for *_, tokens in prepared],
+                add_keys=np.array(inserted, dtype=np.int64),
+                generation=generation,
+            )
+
+    def _next_row(self) -> int:
+        """The next row id: never one used before, even by a row since deleted."""
+        top = self._db.execute("SELECT max(row) FROM chunks").fetchone()[0]
+        return max(int(self._meta("next_row") or 0), int(top or 0) + 1)
 
     def _retag_rows(self, doc_id: str, tags: Sequence[str]) -> None:
         for row, metadata in self._db.execute(
@@ -276,14 +364,17 @@ class LocalIndex:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
             try:
+                row = self._next_row()
                 db.execute("DELETE FROM chunks")
                 for ids, texts, metas, vectors in pages:
                     rows = []
                     for i, (cid, text, meta) in enumerate(zip(ids, texts, metas, strict=True)):
                         blob = vectors[i].astype(np.float32).tobytes() if vectors is not None else None
                         tokens = " ".join(keyword_tokens(text))
+                        row += 1
                         rows.append(
                             (
+                                row,
                                 cid,
                                 str(meta.get("doc_id", "")),
                                 text,
@@ -292,10 +383,9 @@ class LocalIndex:
                                 blob,
                             )
                         )
-                    db.executemany(
-                        _INSERT,
-                        rows,
-                    )
+                    db.executemany(_INSERT, rows)
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_row', ?)", (str(row + 1),))
+                self._contains.rebuild(db)
                 self._set_meta(generation)
                 db.execute("COMMIT")
             except BaseException:
@@ -314,7 +404,7 @@ class LocalIndex:
             doc_mask = docs.mask(filters)
             doc_codes = cols.doc[:size]
             pages = cols.page[:size]
-            folded = cols.folded
+            rows = cols.row[:size]
         if doc_mask is not None:
             keep &= doc_mask[doc_codes]
         if filters.page_min is not None or filters.page_max is not None:
@@ -323,12 +413,17 @@ class LocalIndex:
                 keep &= pages >= filters.page_min
             if filters.page_max is not None:
                 keep &= pages <= filters.page_max
-        if filters.text_contains:
-            needle = filters.text_contains.casefold()
-            candidates = np.flatnonzero(keep)
-            keep[candidates] = np.fromiter(
-                (needle in folded[i] for i in candidates), dtype=np.bool_, count=len(candidates)
+        if filters.text_contains and filters.text_contains.casefold():
+            admitted = np.flatnonzero(keep)
+            # Rows are ascending with position (ids are never reused), so positions are found
+            # by binary search; rows written since this mask began are not in `rows`.
+            found = self._contains.rows_containing(
+                filters.text_contains, rows[admitted] if len(admitted) < size else None
             )
+            at = np.minimum(np.searchsorted(rows, found), max(size - 1, 0))
+            hits = at[rows[at] == found] if size else at
+            before, keep = keep, np.zeros(size, dtype=np.bool_)
+            keep[hits] = before[hits]
         return keep
 
     def dense_search(self, query: FloatArray, k: int, mask: BoolArray) -> tuple[IntArray, FloatArray]:
@@ -337,7 +432,7 @@ class LocalIndex:
             cols = self._cols
             vectors, size = cols.vectors, cols.size
             positions = np.flatnonzero(mask[:size])
-            # Many rows: score an int8 copy first (see `searchapp.storage.exact_scan`).
+            # Many rows: score an int8 copy first (see `searchapp.exact_scan`).
             int8 = cols.quantized() if len(positions) >= exact_scan.MIN_ROWS else None
         if vectors is None:
             raise RuntimeError("this local index does not mirror vectors (server mode)")
@@ -357,41 +452,15 @@ class LocalIndex:
         self, terms: Sequence[str], k: int, mask: BoolArray | None
     ) -> tuple[IntArray, FloatArray]:
         """Top-k positions by BM25 for these query terms among those in `mask`."""
-        self.refresh_keyword(wait=not self._keyword.built)
-        return self._keyword.search(list(terms), k, mask)
+        with self._lock:
+            keyword = self._keyword
+        return keyword.search(list(terms), k, mask)
 
     def keyword_ceiling(self, terms: Sequence[str]) -> float:
         """The most a passage could score for these query terms in BM25 (`KeywordIndex.ceiling`)."""
-        self.refresh_keyword(wait=not self._keyword.built)
-        return self._keyword.ceiling(list(terms))
-
-    def refresh_keyword(self, *, wait: bool = True) -> None:
-        """Rebuild BM25 if writes happened since it was built (once, however many threads ask).
-
-        With `wait=False`, return at once if another thread is rebuilding: the caller
-        searches the last index meanwhile (a search must not wait behind a rebuild).
-        """
-        if not self._keyword_stale:
-            return
-        if not self._keyword_lock.acquire(blocking=wait):
-            return
-        try:
-            if not self._keyword_stale:
-                return
-            with self._lock:
-                cols = self._cols
-                alive = np.flatnonzero(cols.alive[: cols.size])
-                tokens = [cols.tokens[i] for i in alive]
-                row_ids = cols.row[alive].copy()
-                generation = self.generation
-                self._keyword_stale = False
-            self._keyword.build(tokens, alive.astype(np.int64))
-            try:
-                self._keyword.save(self.directory / "bm25", generation, row_ids)
-            except OSError as exc:  # a cache: failing to save costs a rebuild later, nothing more
-                logger.warning("could not save the keyword index: %s", exc)
-        finally:
-            self._keyword_lock.release()
+        with self._lock:
+            keyword = self._keyword
+        return keyword.ceiling(list(terms))
 
     def cosine(self, positions: IntArray, query: FloatArray) -> FloatArray:
         with self._lock:
@@ -426,4 +495,10 @@ class LocalIndex:
 
     def close(self) -> None:
         with self._lock:
+            try:
+                self._keyword.close()  # saves what was not saved yet: a faster next open
+                self._save_columns()
+            except OSError as exc:  # the rows have it all; the next open reads them
+                logger.warning("could not save the local index for a fast reopen: %s", exc)
+            self._contains.close()
             self._db.close()
