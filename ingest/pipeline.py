@@ -104,6 +104,8 @@ class Ingestor:
             max_chars=settings.max_chars,
             timeout_s=float(settings.file_timeout_s),
             pdf_extractor=settings.pdf_extractor,
+            ocr=settings.ocr,
+            ocr_languages=settings.ocr_languages,
         )
         self.chunker_config = ChunkerConfig(
             chunk_tokens=settings.chunk_tokens,
@@ -416,6 +418,8 @@ class Ingestor:
                 meta["page"] = draft.page
             if draft.heading:
                 meta["heading"] = draft.heading
+            if draft.ocr:
+                meta["ocr"] = True
             if work.file.mtime:
                 meta["mtime"] = work.file.mtime
             if tags:

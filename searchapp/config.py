@@ -23,6 +23,7 @@ SearchMode = Literal["dense", "keyword", "hybrid"]
 # A collection being rebuilt beside NAME is NAME + this suffix until it is swapped in.
 REBUILD_SUFFIX = "-rebuild"
 PdfExtractor = Literal["pypdf", "pdfium"]
+OcrMode = Literal["auto", "off"]
 
 ENV_PREFIX = "SEARCHAPP_"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -60,6 +61,8 @@ class Settings:
     min_free_mb: int = 200
     search_mode: SearchMode = "hybrid"  # the best on SciFact: docs/quality.md
     pdf_extractor: PdfExtractor = "pdfium"
+    ocr: OcrMode = "auto"  # OCR PDF pages without a usable text layer (needs Tesseract)
+    ocr_languages: str = "eng+rus"  # Tesseract models, joined with "+"
 
     def __post_init__(self) -> None:
         if not _COLLECTION_RE.match(self.collection):
@@ -81,6 +84,11 @@ class Settings:
         for name in ("chunk_overlap", "batch_size", "workers", "min_free_mb"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"SEARCHAPP_{name.upper()} must be 0 or more; got {getattr(self, name)}")
+        if not re.fullmatch(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*", self.ocr_languages):
+            raise ConfigError(
+                f"SEARCHAPP_OCR_LANGUAGES must be Tesseract model names joined with '+' (eng+rus); "
+                f"got {self.ocr_languages!r}"
+            )
         if self.chunk_overlap >= self.chunk_tokens:
             raise ConfigError(
                 f"SEARCHAPP_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than "
@@ -168,6 +176,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "backend": get_args(Backend),
     "search_mode": get_args(SearchMode),
     "pdf_extractor": get_args(PdfExtractor),
+    "ocr": get_args(OcrMode),
 }
 
 

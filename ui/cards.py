@@ -54,6 +54,8 @@ def hit_card(hit: Hit, library: Library, terms: Sequence[str]) -> None:
                 f"keyword rank {hit.keyword_rank or '—'} · the score above is the cosine similarity"
             )
         st.markdown(passage_markdown(hit.text, terms))
+        if hit.metadata.get("ocr"):
+            st.caption("Text read by OCR from the page image: it may contain misread words.")
         if hit.tags:
             st.caption(f"Tags: {tags_label(hit.tags)}")
         _context(hit, library, terms)
