@@ -28,8 +28,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ingest.text import clean_text
-
 logger = logging.getLogger(__name__)
 
 DPI = 300
@@ -46,7 +44,7 @@ class OcrUnavailable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class OcrPage:
-    """OCR's text for one page (0-based `index`), or why there is none."""
+    """OCR's raw text for one page (0-based `index`), or why there is none."""
 
     index: int
     text: str = ""
@@ -190,7 +188,7 @@ def _ready(pending: list[tuple[int, Future[str] | str]], *, block: bool) -> Iter
             if not block and not work.done():
                 return
             try:
-                result = OcrPage(index, text=clean_text(work.result()))
+                result = OcrPage(index, text=work.result())
             except Exception as exc:
                 message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 result = OcrPage(index, error=f"OCR failed ({message[:120]})")

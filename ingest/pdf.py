@@ -32,6 +32,7 @@ from ingest.garbage import garbage_reason
 from ingest.pdf_pages import MIN_PAGE_CHARS, nothing_readable, ocr_unusable_pages, page_warnings
 from ingest.text import clean_text, meaningful_chars
 from ingest.types import ExtractedDocument, Limits, Section
+from ingest.words import close_gaps, join_hyphenated
 from searchapp.errors import FailureReason, IngestError
 
 # OCR may run until this share of the file's time limit has passed.
@@ -196,13 +197,13 @@ def _assemble(
 ) -> ExtractedDocument:
     unreadable = [i for i, raw in enumerate(pages) if raw is None]
     garbled = {i: reason for i, raw in enumerate(pages) if raw and (reason := garbage_reason(raw))}
-    cleaned = {i: _join_cjk_wraps(clean_text(raw)) for i, raw in enumerate(pages) if raw is not None}
+    cleaned = {i: _page_text(raw) for i, raw in enumerate(pages) if raw is not None}
     empty = [i for i, text in cleaned.items() if meaningful_chars(text) < MIN_PAGE_CHARS and i not in garbled]
     ocr = ocr_unusable_pages(data, sorted([*empty, *garbled]), limits, deadline)
     sections: list[Section] = []
     for index, text in cleaned.items():
         if index in ocr.texts:
-            sections.append(Section(text=_join_cjk_wraps(ocr.texts[index]), page=index + 1, ocr=True))
+            sections.append(Section(text=_page_text(ocr.texts[index]), page=index + 1, ocr=True))
         elif index not in empty:
             sections.append(Section(text=text, page=index + 1))
     if not sections:
@@ -212,6 +213,11 @@ def _assemble(
     return ExtractedDocument(
         file_type="pdf", title=title, sections=tuple(sections), pages=len(pages), warnings=tuple(warnings)
     )
+
+
+def _page_text(raw: str) -> str:
+    """A page's raw text, cleaned, with whole words and CJK line wraps joined."""
+    return close_gaps(_join_cjk_wraps(clean_text(join_hyphenated(raw))))
 
 
 def _check_pages(count: int, limits: Limits) -> None:
