@@ -40,14 +40,21 @@ def main() -> None:
     args = parser.parse_args()
 
     from ingest import Ingestor, SourceFile
+    from ingest.extract import extract
+    from ingest.types import Limits
     from searchapp import Library, Settings
 
     data = heading_file(args.headings)
     print(f"machine: {machine()}")
     print(f"file: {len(data) / 1e6:.1f} MB, {args.headings:,} headings")
+    started = time.perf_counter()
+    doc = extract(data, "headings.md", Limits())
+    print(f"extract alone: {len(doc.sections)} section(s) in {time.perf_counter() - started:.1f} s")
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load({}, data_dir=Path(tmp), model=args.model)
         with Library.open(settings) as library, Ingestor(library, workers=1) as ingestor:
+            # A small file first, so the model and the worker are loaded before the clock starts.
+            ingestor.ingest([SourceFile(source="warm-up.md", data=b"# Warm up\nA few words to embed.\n")])
             started = time.perf_counter()
             report = ingestor.ingest([SourceFile(source="headings.md", data=data)])
             seconds = time.perf_counter() - started
@@ -55,6 +62,7 @@ def main() -> None:
             print(
                 f"{outcome.message} in {seconds:.1f} s (model {args.model}); peak RSS {peak_rss_mb():.0f} MB"
             )
+            print(f"warnings: {outcome.warnings}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,14 @@ Sample: English pages of the shared PDFs in the categories text, multicolumn and
 whose text layer is not garbage (`ingest.garbage`) and has at least 800 characters, the
 first such page of each file (a middle page of the book). GeoTopo is German and is left out.
 
+With --scan N it also times what OCR adds to ingesting a scan: N pages of the book
+(pages 101 on) rendered at 200 dpi into an image-only PDF, as a scanner makes, then
+`extract()` with OCR as ingestion runs it (pages in parallel, one thread each), wall time.
+
+RapidOCR is not a dependency of searchapp: `pip install rapidocr-onnxruntime` to compare.
+
     python benchmarks/bench_ocr.py [--pdfs DIR] [--dpi 150 300] [--engines tesseract tesseract-eng+rus rapidocr]
+    python benchmarks/bench_ocr.py --engines --scan 20
 """
 
 from __future__ import annotations
@@ -173,10 +180,11 @@ def main() -> None:
     parser.add_argument("--pdfs", type=Path, default=DEFAULT_PDFS)
     parser.add_argument("--dpi", type=int, nargs="+", default=[150, 300])
     parser.add_argument(
-        "--engines", nargs="+", default=["tesseract", "tesseract-eng+rus", "rapidocr"], help="which engines"
+        "--engines", nargs="*", default=["tesseract", "tesseract-eng+rus", "rapidocr"], help="which engines"
     )
     parser.add_argument("--max-pages", type=int, default=0, help="only the first N sample pages (0: all)")
     parser.add_argument("--per-page", action="store_true", help="also print each page's CER")
+    parser.add_argument("--scan", type=int, default=0, help="also time extract() on an N-page scan")
     args = parser.parse_args()
 
     import pypdfium2 as pdfium
@@ -253,7 +261,34 @@ def main() -> None:
     )
     print()
     for dpi, seconds in render_s.items():
-        print(f"pdfium render at {dpi} dpi: median {statistics.median(seconds):.3f} s/page")
+        if seconds:
+            print(f"pdfium render at {dpi} dpi: median {statistics.median(seconds):.3f} s/page")
+    if args.scan:
+        time_scan(args.pdfs / "pdfjs__freeculture.pdf", args.scan)
+
+
+def time_scan(book: Path, pages: int) -> None:
+    """Wall time of `extract()` on an image-only PDF of `pages` pages of `book`."""
+    import io
+
+    import pypdfium2 as pdfium
+
+    from ingest.extract import extract
+    from ingest.types import Limits
+
+    document = pdfium.PdfDocument(str(book))
+    images = [document[100 + i].render(scale=200 / 72, grayscale=True).to_pil() for i in range(pages)]
+    scan = io.BytesIO()
+    images[0].save(scan, "PDF", resolution=200, save_all=True, append_images=images[1:])
+    started = time.perf_counter()
+    doc = extract(scan.getvalue(), "scan.pdf", Limits(timeout_s=100_000))
+    seconds = time.perf_counter() - started
+    read = sum(1 for s in doc.sections if s.ocr)
+    print(
+        f"scan of {pages} pages ({len(scan.getvalue()) / 1e6:.1f} MB, 200 dpi): {read} read with OCR "
+        f"in {seconds:.1f} s wall = {pages / seconds:.2f} pages/s, {os.cpu_count()} cores; "
+        f"100 pages: about {100 * seconds / pages:.0f} s"
+    )
 
 
 if __name__ == "__main__":
