@@ -26,7 +26,7 @@ With --scan N it also times what OCR adds to ingesting a scan: N pages of the bo
 (pages 101 on) rendered at 200 dpi into an image-only PDF, as a scanner makes, then
 `extract()` with OCR as ingestion runs it (pages in parallel, one thread each), wall time.
 
-RapidOCR is not a dependency of searchapp: `pip install rapidocr-onnxruntime` to compare.
+RapidOCR is not a dependency of searchapp: `pip install -e .[bench-ocr]` to compare.
 
     python benchmarks/bench_ocr.py [--pdfs DIR] [--dpi 150 300] [--engines tesseract tesseract-eng+rus rapidocr]
     python benchmarks/bench_ocr.py --engines --scan 20
