@@ -27,8 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import machine, median_range, peak_rss_mb, table
-from searchapp.embedders import SentenceTransformerEmbedder
-from searchapp.models import resolve_model
+from searchapp.embedding.embedders import SentenceTransformerEmbedder
+from searchapp.embedding.models import resolve_model
 
 CHUNK_CHARS = 940
 

@@ -5,7 +5,7 @@ Stages, on real PDFs (default: readable files from ../shared/eval/pdfs):
   chunk    the token-exact chunker, MB/s and chunks/s
   embed    each CPU backend (torch fp32, torch bf16, OpenVINO; CUDA fp16 when there is a GPU),
            round-robin over the same chunk slices: chunks/s and the ratio to fp32
-  write    Chroma + catalog + local index through `Library.write_document`, chunks/s
+  write    Chroma + catalog + local index through `Library.commit`, chunks/s
 End to end: `Ingestor.ingest` of the whole corpus into a fresh data directory per backend
 and PDF extractor, alternating backends for `--rounds` rounds: chunks/s and the ratio to
 torch fp32 with the same extractor.
@@ -33,11 +33,10 @@ from ingest.chunking import Chunker, ChunkerConfig
 from ingest.extract import extract
 from ingest.types import ChunkDraft, Limits, Section
 from searchapp import Library, Settings
-from searchapp.embedders import SentenceTransformerEmbedder
-from searchapp.library import ChunkRows
-from searchapp.models import resolve_model
-from searchapp.tokens import TokenizerSpec
-from searchapp.types import DocumentRecord, MetaValue
+from searchapp.embedding.embedders import SentenceTransformerEmbedder
+from searchapp.embedding.models import resolve_model
+from searchapp.embedding.tokens import TokenizerSpec
+from searchapp.types import PreparedChunk, PreparedDocument
 
 DEFAULT_PDFS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "pdfs"
 # Born-digital files of several kinds, about 1,000 chunks together.
@@ -59,7 +58,7 @@ def backends() -> list[str]:
     """torch fp32 (the reference) and the faster CPU backends that apply to this CPU."""
     import torch
 
-    from searchapp.openvino_backend import cpu_has_bf16
+    from searchapp.embedding.openvino import cpu_has_bf16
 
     # Without native bf16, torch's bf16 autocast is emulated: about 5x slower than fp32.
     names = ["torch", "torch-bf16", "openvino"] if cpu_has_bf16() else ["torch", "openvino"]
@@ -157,33 +156,24 @@ def stage_write(drafts: list[ChunkDraft], workdir: Path) -> list[Row]:
         for d, start in enumerate(range(0, len(drafts), 100)):
             part = drafts[start : start + 100]
             doc_id = f"{d:064x}"
-            metas: list[dict[str, MetaValue]] = [
-                {
-                    "doc_id": doc_id,
-                    "source": f"d{d}.pdf",
-                    "file_type": "pdf",
-                    "chunk": i,
-                    "page": c.page or 1,
-                    "ingested_at": 1,
-                }
-                for i, c in enumerate(part)
-            ]
-            rows = ChunkRows(
-                [f"{doc_id}:{i}" for i in range(len(part))],
-                vectors[start : start + len(part)],
-                [c.text for c in part],
-                metas,
+            library.commit(
+                [
+                    PreparedDocument(
+                        doc_id=doc_id,
+                        source=f"d{d}.pdf",
+                        file_type="pdf",
+                        title="",
+                        original=doc_id.encode(),
+                        chunks=tuple(
+                            PreparedChunk(
+                                text=c.text, index=i, start=c.start, tokens=c.tokens, page=c.page or 1
+                            )
+                            for i, c in enumerate(part)
+                        ),
+                        vectors=vectors[start : start + len(part)],
+                    )
+                ]
             )
-            record = DocumentRecord(
-                doc_id=doc_id,
-                source=f"d{d}.pdf",
-                file_type="pdf",
-                title="",
-                size=1,
-                chunks=len(part),
-                ingested_at=1,
-            )
-            library.write_document(record, rows, original=doc_id.encode())
         library.refresh_keyword_index()
         rate = len(drafts) / (time.perf_counter() - started)
     return [["write", "Chroma + catalog + local index", f"{rate:.0f} chunks/s", "documents of 100 chunks"]]

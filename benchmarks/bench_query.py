@@ -1,7 +1,7 @@
 """Query latency at 10k / 100k (/ 1M) chunks: Chroma's own filtering vs searchapp's local path.
 
 Builds a collection of synthetic 384-d chunks through the real write path
-(`Library.write_document`: Chroma + catalog + local index), in documents of 50 chunks
+(`Library.commit`: Chroma + catalog + local index), in documents of 50 chunks
 with types, pages and tags, then times, round-robin in one process:
 
 - retrieval only: Chroma `query(where=...)` vs `LocalIndex` exact scan, per filter kind;
@@ -30,8 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import machine, peak_rss_mb, round_robin, table
 from searchapp import Library, SearchFilters, Settings
-from searchapp.library import ChunkRows
-from searchapp.types import DocumentRecord, FileType, MetaValue
+from searchapp.types import FileType, PreparedChunk, PreparedDocument
 
 DIM = 384
 CHUNKS_PER_DOC = 50
@@ -74,41 +73,30 @@ def build(library: Library, n: int, seed: int = 0) -> list[str]:
         file_type = TYPES[d % len(TYPES)]
         tags = pyrng.sample(["legal", "finance", "it", "hr"], k=pyrng.randint(0, 2))
         end = min(n, start + CHUNKS_PER_DOC)
-        metas: list[dict[str, MetaValue]] = []
-        texts = []
-        for i in range(end - start):
-            meta: dict[str, MetaValue] = {
-                "doc_id": doc_id,
-                "source": f"doc{d}.{file_type}",
-                "file_type": file_type,
-                "title": f"Document {d}",
-                "chunk": i,
-                "start": i * 900,
-                "ingested_at": 1_700_000_000 + d,
-            }
-            if file_type == "pdf":
-                meta["page"] = 1 + i // 3
-            if tags:
-                meta["tags"] = tags
-            metas.append(meta)
-            texts.append(" ".join(pyrng.choices(TOPICS, k=40)))
-        rows = ChunkRows(
-            ids=[f"{doc_id}:{i}" for i in range(end - start)],
-            embeddings=vectors[start:end],
-            texts=texts,
-            metadatas=metas,
+        chunks = [
+            PreparedChunk(
+                text=" ".join(pyrng.choices(TOPICS, k=40)),
+                index=i,
+                start=i * 900,
+                tokens=40,
+                page=1 + i // 3 if file_type == "pdf" else None,
+            )
+            for i in range(end - start)
+        ]
+        library.commit(
+            [
+                PreparedDocument(
+                    doc_id=doc_id,
+                    source=f"doc{d}.{file_type}",
+                    file_type=file_type,
+                    title=f"Document {d}",
+                    original=doc_id.encode(),
+                    chunks=tuple(chunks),
+                    vectors=vectors[start:end],
+                    tags=tuple(tags),
+                )
+            ]
         )
-        record = DocumentRecord(
-            doc_id=doc_id,
-            source=f"doc{d}.{file_type}",
-            file_type=file_type,
-            title=f"Document {d}",
-            size=1,
-            chunks=end - start,
-            ingested_at=1_700_000_000 + d,
-            tags=tuple(tags),
-        )
-        library.write_document(record, rows, original=doc_id.encode())
         doc_ids.append(doc_id)
     library.refresh_keyword_index()
     print(
@@ -162,11 +150,13 @@ def run_size(n: int, queries: int, workdir: Path) -> list[list[object]]:
             def chroma(
                 i: int, where: dict[str, Any] | None = where, where_doc: dict[str, Any] | None = where_doc
             ) -> object:
-                return library.store.query(probe[i % len(probe)], 10, where=where, where_document=where_doc)
+                return library.store.query_ids(
+                    probe[i % len(probe)], 10, where=where, where_document=where_doc
+                )
 
             def ours(i: int, flt: SearchFilters = flt) -> object:
                 if flt.is_empty:
-                    return library.store.query(probe[i % len(probe)], 10)  # unfiltered: HNSW
+                    return library.store.query_ids(probe[i % len(probe)], 10)  # unfiltered: HNSW
                 return library.local.dense_search(probe[i % len(probe)], 10, library.local.mask(flt))
 
             chroma_t, ours_t = round_robin([("chroma", chroma), ("searchapp", ours)], rounds=queries)
@@ -243,8 +233,8 @@ def local_only(n: int, queries: int, workdir: Path) -> list[list[object]]:
     """The filtered path alone at a size where building through Chroma would take long:
     the local index (mask + exact scan) and reading the hits, with the int8 first pass
     against a plain fp32 scan of the same rows, alternating."""
-    from searchapp import exact_scan
-    from searchapp.local_index import LocalIndex
+    from searchapp.storage import exact_scan
+    from searchapp.storage.local_index import LocalIndex
 
     print(f"== {n} chunks, local index only")
     rng = np.random.default_rng(0)

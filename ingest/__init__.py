@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ingest.types import FileOutcome, IngestReport, Limits, Progress, SourceFile
+from ingest.types import FileOutcome, IngestReport, Limits, SourceFile
 
 if TYPE_CHECKING:
     from ingest.files import discover, ingest_paths
@@ -26,7 +26,6 @@ __all__ = [
     "IngestReport",
     "Ingestor",
     "Limits",
-    "Progress",
     "SourceFile",
     "discover",
     "ingest_paths",

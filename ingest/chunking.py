@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.types import ChunkDraft, Section
-from searchapp.tokens import TokenCounter, TokenIds, TokenizerSpec
+from searchapp.embedding.tokens import TokenCounter, TokenIds, TokenizerSpec
 
 _NON_BLANK_RE = re.compile(r"\S")
 _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "。", "; ", ", ", " ", ""]

@@ -12,6 +12,7 @@ from ingest.types import ExtractedDocument, Limits
 from ingest.word import extract_docx
 from searchapp.errors import FailureReason, IngestError
 from searchapp.types import FileType
+from searchapp.units import format_size, megabytes
 
 EXTENSIONS: dict[str, FileType] = {
     ".pdf": "pdf",
@@ -51,8 +52,8 @@ def file_type_of(name: str) -> FileType:
         ) from None
 
 
-def extract(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
-    """Extract the text of one file.
+def extract(data: bytes, source: str, limits: Limits, *, password: str = "") -> ExtractedDocument:
+    """Extract the text of one file (`password` opens an encrypted PDF).
 
     Raises:
         IngestError: for every way a file can fail (see `FailureReason`).
@@ -63,12 +64,13 @@ def extract(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
     if len(data) > limits.max_bytes:
         raise IngestError(
             FailureReason.TOO_LARGE,
-            f"{len(data) / 2**20:,.1f} MB; the limit is {limits.max_bytes / 2**20:,.0f} MB "
-            "(SEARCHAPP_MAX_FILE_MB)",
+            f"{format_size(len(data))}; the limit is {megabytes(limits.max_bytes)} (SEARCHAPP_MAX_FILE_MB)",
         )
     if file_type == "docx" and not data.startswith(b"PK"):
         binary = sniff_binary(data)
         raise IngestError(
             FailureReason.UNREADABLE, f"not a DOCX file{f' (it is {binary})' if binary else ''}"
         )
+    if file_type == "pdf":
+        return extract_pdf(data, source, limits, password=password)
     return _EXTRACTORS[file_type](data, source, limits)

@@ -55,8 +55,10 @@ class _Unopenable(Exception):
     """The library could not open the file (as opposed to: it is password-protected)."""
 
 
-def extract_pdf(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
+def extract_pdf(data: bytes, source: str, limits: Limits, *, password: str = "") -> ExtractedDocument:
     """Extract every page's text; pages without a usable text layer are read with OCR.
+
+    `password` opens an encrypted file (never kept).
 
     Raises:
         IngestError: DAMAGED_PDF, PASSWORD_PROTECTED, NO_TEXT, TOO_LARGE or EMPTY_FILE.
@@ -74,20 +76,20 @@ def extract_pdf(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
     first_error: Exception | None = None
     for reader in order:
         try:
-            title, pages = reader(data, limits)
+            title, pages = reader(data, limits, password)
         except IngestError:
             raise
         except _Unopenable as exc:
             first_error = first_error or exc
             continue
         if reader is _read_pdfium:
-            pages = _rtl_pages_from_pypdf(data, pages)
-        pages = _garbled_pages_from_other(data, reader is _read_pdfium, pages)
+            pages = _rtl_pages_from_pypdf(data, pages, password)
+        pages = _garbled_pages_from_other(data, reader is _read_pdfium, pages, password)
         if reader is not order[0]:
             warnings = [f"repaired: read with {reader.__name__[6:]} after {first_error}"]
         else:
             warnings = _repairs(data)
-        return _assemble(data, source, title, pages, limits, warnings, deadline)
+        return _assemble(data, source, title, pages, limits, warnings, deadline, password)
     raise IngestError(FailureReason.DAMAGED_PDF, f"cannot be opened: {first_error}")
 
 
@@ -97,7 +99,16 @@ def _repairs(data: bytes) -> list[str]:
     return [f"repaired: skipped {junk} bytes of junk before the %PDF header"] if junk > 0 else []
 
 
-def _rtl_pages_from_pypdf(data: bytes, pages: list[str | None]) -> list[str | None]:
+def _locked(password: str) -> IngestError:
+    if password:
+        return IngestError(FailureReason.PASSWORD_PROTECTED, "the password is not right; try it again")
+    return IngestError(
+        FailureReason.PASSWORD_PROTECTED,
+        "it needs a password to open: type it in the upload form, or give searchapp ingest --password",
+    )
+
+
+def _rtl_pages_from_pypdf(data: bytes, pages: list[str | None], password: str) -> list[str | None]:
     """pdfium's pages, except those with right-to-left text, which pypdf orders correctly."""
     rtl = [i for i, text in enumerate(pages) if text and _RTL_RE.search(text)]
     if not rtl:
@@ -107,7 +118,7 @@ def _rtl_pages_from_pypdf(data: bytes, pages: list[str | None]) -> list[str | No
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
-            reader.decrypt("")
+            reader.decrypt(password)
     except Exception:
         return pages  # pdfium's reversed text beats none
     result = list(pages)
@@ -119,31 +130,33 @@ def _rtl_pages_from_pypdf(data: bytes, pages: list[str | None]) -> list[str | No
 
 
 def _garbled_pages_from_other(
-    data: bytes, read_with_pdfium: bool, pages: list[str | None]
+    data: bytes, read_with_pdfium: bool, pages: list[str | None], password: str
 ) -> list[str | None]:
     """Pages whose text is garbage, read again with the other library where it does better."""
     garbled = [i for i, text in enumerate(pages) if text and garbage_reason(text)]
     if not garbled:
         return pages
     result = list(pages)
-    for index, text in _other_library_texts(data, read_with_pdfium, garbled).items():
+    for index, text in _other_library_texts(data, read_with_pdfium, garbled, password).items():
         if text and not garbage_reason(text) and meaningful_chars(clean_text(text)) >= MIN_PAGE_CHARS:
             result[index] = text
     return result
 
 
-def _other_library_texts(data: bytes, read_with_pdfium: bool, indexes: list[int]) -> dict[int, str | None]:
+def _other_library_texts(
+    data: bytes, read_with_pdfium: bool, indexes: list[int], password: str
+) -> dict[int, str | None]:
     try:
         if read_with_pdfium:
             import pypdf
 
             reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
             if reader.is_encrypted:
-                reader.decrypt("")
+                reader.decrypt(password)
             return {i: _safely(partial(_pypdf_page_text, reader, i)) for i in indexes}
         import pypdfium2 as pdfium
 
-        document = pdfium.PdfDocument(data)
+        document = pdfium.PdfDocument(data, password=password or None)
         try:
             return {i: _safely(partial(_pdfium_page_text, document, i)) for i in indexes}
         finally:
@@ -194,12 +207,13 @@ def _assemble(
     limits: Limits,
     warnings: list[str],
     deadline: float,
+    password: str = "",
 ) -> ExtractedDocument:
     unreadable = [i for i, raw in enumerate(pages) if raw is None]
     garbled = {i: reason for i, raw in enumerate(pages) if raw and (reason := garbage_reason(raw))}
     cleaned = {i: _page_text(raw) for i, raw in enumerate(pages) if raw is not None}
     empty = [i for i, text in cleaned.items() if meaningful_chars(text) < MIN_PAGE_CHARS and i not in garbled]
-    ocr = ocr_unusable_pages(data, sorted([*empty, *garbled]), limits, deadline)
+    ocr = ocr_unusable_pages(data, sorted([*empty, *garbled]), limits, deadline, password)
     sections: list[Section] = []
     for index, text in cleaned.items():
         if index in ocr.texts:
@@ -207,7 +221,7 @@ def _assemble(
         elif index not in empty:
             sections.append(Section(text=text, page=index + 1))
     if not sections:
-        raise nothing_readable(data, len(pages), unreadable, empty, ocr)
+        raise nothing_readable(data, len(pages), unreadable, empty, ocr, password)
     warnings.extend(page_warnings(len(pages), unreadable, empty, garbled, ocr))
     title = title or _first_line(sections[0].text) or source
     return ExtractedDocument(
@@ -243,21 +257,19 @@ def _collect(texts: Iterator[str | None], limits: Limits) -> list[str | None]:
     return pages
 
 
-def _read_pypdf(data: bytes, limits: Limits) -> tuple[str, list[str | None]]:
+def _read_pypdf(data: bytes, limits: Limits, password: str = "") -> tuple[str, list[str | None]]:
     import pypdf
     from pypdf.errors import FileNotDecryptedError
 
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError(FailureReason.PASSWORD_PROTECTED, "it needs a password to open; not supported")
+        if reader.is_encrypted and not reader.decrypt(password):
+            raise _locked(password)
         count = len(reader.pages)
     except IngestError:
         raise
     except FileNotDecryptedError as exc:
-        raise IngestError(
-            FailureReason.PASSWORD_PROTECTED, "it needs a password to open; not supported"
-        ) from exc
+        raise _locked(password) from exc
     except (RecursionError, MemoryError) as exc:
         raise IngestError(
             FailureReason.DAMAGED_PDF, f"its structure is too deep or too large ({type(exc).__name__})"
@@ -287,17 +299,15 @@ def _pypdf_title(reader: Any) -> str:
     return _plausible_title(title)
 
 
-def _read_pdfium(data: bytes, limits: Limits) -> tuple[str, list[str | None]]:
+def _read_pdfium(data: bytes, limits: Limits, password: str = "") -> tuple[str, list[str | None]]:
     import pypdfium2 as pdfium
 
     try:
-        document = pdfium.PdfDocument(data)
+        document = pdfium.PdfDocument(data, password=password or None)
     except Exception as exc:
         message = str(exc)
         if "password" in message.lower():
-            raise IngestError(
-                FailureReason.PASSWORD_PROTECTED, "it needs a password to open; not supported"
-            ) from exc
+            raise _locked(password) from exc
         raise _Unopenable(_describe(exc)) from exc
     try:
         count = len(document)

@@ -32,7 +32,9 @@ class OcrOutcome:
     skipped: str = ""  # why OCR did not run at all
 
 
-def ocr_unusable_pages(data: bytes, indexes: Sequence[int], limits: Limits, deadline: float) -> OcrOutcome:
+def ocr_unusable_pages(
+    data: bytes, indexes: Sequence[int], limits: Limits, deadline: float, password: str = ""
+) -> OcrOutcome:
     """OCR the given pages of a PDF, within `deadline` (a `time.monotonic` value)."""
     if not indexes:
         return OcrOutcome()
@@ -41,7 +43,7 @@ def ocr_unusable_pages(data: bytes, indexes: Sequence[int], limits: Limits, dead
     import pypdfium2 as pdfium
 
     try:
-        document = pdfium.PdfDocument(data)
+        document = pdfium.PdfDocument(data, password=password or None)
     except Exception:
         return OcrOutcome(skipped="pdfium, which renders pages for OCR, cannot open the file")
     try:
@@ -86,18 +88,22 @@ def _is_blank(document: object, index: int) -> bool:
 
 
 def nothing_readable(
-    data: bytes, count: int, unreadable: list[int], empty: list[int], ocr: OcrOutcome
+    data: bytes, count: int, unreadable: list[int], empty: list[int], ocr: OcrOutcome, password: str = ""
 ) -> IngestError:
-    """The error for a PDF none of whose pages gave text: damaged, blank or a scan OCR could not read."""
+    """The error for a PDF none of whose pages gave text: damaged or blank, or a scan OCR could not read."""
     if len(unreadable) == count:
         return IngestError(FailureReason.DAMAGED_PDF, f"none of its {count} pages could be read")
     pages = "its page" if count == 1 else f"its {count} pages"
     if len(ocr.blank) == len(empty) == count:
-        if _content_streams_broken(data):
+        if _content_streams_broken(data, password):
             return IngestError(
                 FailureReason.DAMAGED_PDF, f"the content of {pages} is missing or cannot be decoded"
             )
-        return IngestError(FailureReason.EMPTY_FILE, f"{pages} {'is' if count == 1 else 'are'} blank")
+        what = "its one page is" if count == 1 else f"all of its {count} pages are"
+        return IngestError(
+            FailureReason.DAMAGED_PDF,
+            f"{what} empty (no text, no images, no drawing): the file is damaged or blank",
+        )
     why = ocr.skipped or "; ".join(sorted(set(ocr.failed.values()))) or "OCR found no text"
     has = "has" if count == 1 else "have"
     return IngestError(FailureReason.NO_TEXT, f"{pages} {has} no text layer, and {_lower(why)}")
@@ -146,14 +152,14 @@ def _lower(text: str) -> str:
     return text[:1].lower() + text[1:] if text[:3] != "OCR" else text
 
 
-def _content_streams_broken(data: bytes) -> bool:
+def _content_streams_broken(data: bytes, password: str = "") -> bool:
     """True when a page's /Contents is declared but missing, or has bytes that decode to nothing."""
     import pypdf
 
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
-            reader.decrypt("")
+            reader.decrypt(password)
         for page in reader.pages:
             if "/Contents" not in page:
                 continue

@@ -7,13 +7,13 @@ Chroma, so it starts in about a second.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ingest.chunking import Chunker, ChunkerConfig
 from ingest.extract import extract
 from ingest.types import ChunkDraft, Limits
 from searchapp.errors import FailureReason, IngestError
-from searchapp.keyword import keyword_tokens
+from searchapp.storage.terms import keyword_tokens
 from searchapp.types import FileType
 
 _chunker: Chunker | None = None
@@ -24,6 +24,7 @@ class PrepareJob:
     data: bytes
     source: str
     limits: Limits
+    password: str = field(default="", repr=False)  # for an encrypted PDF; never stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ def prepare(job: PrepareJob) -> Prepared:
     """
     if _chunker is None:
         raise RuntimeError("init_worker() must run before prepare()")
-    document = extract(job.data, job.source, job.limits)
+    document = extract(job.data, job.source, job.limits, password=job.password)
     # BM25 terms are computed here too: the workers run in parallel, the writer does not.
     chunks = [
         replace(c, keywords=" ".join(keyword_tokens(c.text))) for c in _chunker.chunk(document.sections)

@@ -11,16 +11,16 @@ import numpy.typing as npt
 
 from searchapp.errors import FailureReason
 from searchapp.types import FileType
+from searchapp.units import MB
 
 Status = Literal["ingested", "unchanged", "failed"]
-Stage = Literal["read", "extract", "embed", "write", "index", "done"]
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Per-file limits; exceeding one fails that file with a clear reason."""
 
-    max_bytes: int = 100 * 1024 * 1024
+    max_bytes: int = 100 * MB
     max_pages: int = 2000
     max_chars: int = 10_000_000
     timeout_s: float = 120.0
@@ -82,6 +82,7 @@ class SourceFile:
     older version. It is never used as a path. `external_id` is the caller's own id for
     the document (a corpus id, a database key); when given, every chunk and the catalog
     record carry it as metadata ``external_id``, so hits map back to the caller's ids.
+    `password` opens an encrypted PDF; it is never stored, logged or shown in a repr.
     """
 
     source: str
@@ -90,6 +91,7 @@ class SourceFile:
     mtime: int = 0
     tags: tuple[str, ...] = ()
     external_id: str = ""
+    password: str = field(default="", repr=False, compare=False)
 
     def read(self) -> bytes:
         if self.data is not None:
@@ -178,16 +180,3 @@ class IngestReport:
             "chunks_written": self.chunks_written,
             "files": [o.to_dict() for o in self.outcomes],
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """A progress event: how far the batch is, and what is happening to which file."""
-
-    stage: Stage
-    source: str
-    files_done: int
-    files_total: int
-    chunks_embedded: int
-    chunks_total: int
-    message: str = ""

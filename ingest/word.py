@@ -11,6 +11,7 @@ from ingest.markup import HEADING_SEPARATOR, check_chars, merge_heading_runs, re
 from ingest.text import clean_text
 from ingest.types import ExtractedDocument, Limits, Section
 from searchapp.errors import FailureReason, IngestError
+from searchapp.units import megabytes
 
 _HEADING_STYLE_RE = re.compile(r"^heading\s*(\d)$", re.I)
 # A DOCX is a ZIP; refuse archives that would inflate past this before parsing them.
@@ -123,5 +124,5 @@ def _check_archive(data: bytes) -> None:
         raise IngestError(FailureReason.UNREADABLE, "not a DOCX file (no word/document.xml inside)")
     if unpacked > MAX_UNPACKED_BYTES:
         raise IngestError(
-            FailureReason.TOO_LARGE, f"it would unpack to {unpacked / 2**20:,.0f} MB; refusing a ZIP bomb"
+            FailureReason.TOO_LARGE, f"it would unpack to {megabytes(unpacked)}; refusing a ZIP bomb"
         )

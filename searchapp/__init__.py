@@ -32,6 +32,7 @@ from searchapp.errors import (
     StoreUnavailableError,
 )
 from searchapp.filters import SearchFilters
+from searchapp.progress import Progress
 from searchapp.types import DocumentRecord, Hit, SearchResponse
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ __all__ = [
     "Library",
     "ModelError",
     "ModelMismatchError",
+    "Progress",
     "QueryError",
     "SearchAppError",
     "SearchFilters",

@@ -61,6 +61,10 @@ class Settings:
     min_free_mb: int = 200
     search_mode: SearchMode = "hybrid"  # the best on SciFact: docs/quality.md
     pdf_extractor: PdfExtractor = "pdfium"
+    # Where kept originals live: "" = under data_dir; or storage every client of a server
+    # reaches: a shared directory, or s3://bucket/prefix (see docs/deployment.md).
+    originals_url: str = ""
+    s3_endpoint_url: str = ""  # an S3-compatible service other than AWS (MinIO, Ceph...)
     ocr: OcrMode = "auto"  # OCR PDF pages without a usable text layer (needs Tesseract)
     ocr_languages: str = "eng+rus"  # Tesseract models, joined with "+"
 
@@ -84,6 +88,13 @@ class Settings:
         for name in ("chunk_overlap", "batch_size", "workers", "min_free_mb"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"SEARCHAPP_{name.upper()} must be 0 or more; got {getattr(self, name)}")
+        if self.originals_url and "://" in self.originals_url:
+            scheme = self.originals_url.split("://", 1)[0]
+            if scheme not in ("file", "s3", "memory"):
+                raise ConfigError(
+                    "SEARCHAPP_ORIGINALS_URL must be a directory, file://PATH or s3://BUCKET/PREFIX; "
+                    f"got {self.originals_url!r}"
+                )
         if not re.fullmatch(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*", self.ocr_languages):
             raise ConfigError(
                 f"SEARCHAPP_OCR_LANGUAGES must be Tesseract model names joined with '+' (eng+rus); "
@@ -115,6 +126,18 @@ class Settings:
         return self.data_dir / "originals" / self.collection.removesuffix(REBUILD_SUFFIX)
 
     @property
+    def originals_location(self) -> str:
+        """Where this collection's originals live: `originals_dir`, or a folder of the shared store."""
+        if not self.originals_url:
+            return str(self.originals_dir)
+        return f"{self.originals_url.rstrip('/')}/{self.collection.removesuffix(REBUILD_SUFFIX)}"
+
+    @property
+    def shared_originals(self) -> bool:
+        """True when every client of a server sees the same originals (a shared store is set)."""
+        return bool(self.originals_url)
+
+    @property
     def index_dir(self) -> Path:
         """Local indexes derived from the collection (keyword index, vector mirror)."""
         return self.data_dir / "indexes" / self.collection
@@ -131,8 +154,9 @@ class Settings:
             "SEARCHAPP_COLLECTION": self.collection,
             "SEARCHAPP_MODEL": self.model,
         }
-        if self.server_url:
-            env["SEARCHAPP_SERVER_URL"] = self.server_url
+        for name in ("server_url", "server_token", "originals_url", "s3_endpoint_url"):
+            if getattr(self, name):
+                env[f"SEARCHAPP_{name.upper()}"] = getattr(self, name)
         return env
 
     @classmethod

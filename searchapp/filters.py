@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from searchapp.errors import InvalidFilterError
-from searchapp.types import FILE_TYPES
+from searchapp.types import FILE_TYPES, DocumentRecord
 
 MAX_CONTAINS_CHARS = 200
 MAX_LIST_ITEMS = 1000
@@ -188,6 +188,38 @@ class SearchFilters:
         ):
             return False
         return not (self.text_contains and self.text_contains.casefold() not in text.casefold())
+
+
+_UNPAGED_LABELS = {"txt": "text", "md": "Markdown", "html": "HTML", "docx": "Word"}
+
+
+def unpaged_notice(filters: SearchFilters, records: Sequence[DocumentRecord]) -> str | None:
+    """What a page range silently drops: documents without pages that the other filters keep.
+
+    Only PDFs have page numbers, so a page range leaves out every Markdown, HTML, text and
+    Word document; this says so (None when the page range drops nothing of the kind).
+    """
+    if filters.page_min is None and filters.page_max is None:
+        return None
+    dropped = [
+        r
+        for r in records
+        if not r.pages
+        and (not filters.doc_ids or r.doc_id in filters.doc_ids)
+        and (not filters.file_types or r.file_type in filters.file_types)
+        and (not filters.tags or any(tag in r.tags for tag in filters.tags))
+        and (filters.ingested_after is None or r.ingested_at >= filters.ingested_after)
+        and (filters.ingested_before is None or r.ingested_at <= filters.ingested_before)
+    ]
+    if not dropped:
+        return None
+    kinds = sorted({_UNPAGED_LABELS.get(r.file_type, r.file_type) for r in dropped}, key=str.casefold)
+    count = len(dropped)
+    return (
+        f"The page range leaves out {count} document{'s' if count != 1 else ''} without pages "
+        f"({', '.join(kinds)}): only PDF passages have page numbers. Clear the page range to search "
+        f"{'them' if count != 1 else 'it'} too."
+    )
 
 
 _PUBLIC_KEYS = {

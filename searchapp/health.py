@@ -21,6 +21,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -78,7 +79,9 @@ def check_library(library: Library, *, samples: int = DEFAULT_SAMPLES, seed: int
     checks: list[Check] = []
     records = library.documents(include_pending=True)
     done = [r for r in records if r.state == "done"]
-    pending = [r for r in records if r.state == "pending"]
+    now = time.time()
+    writing = [r for r in records if r.lease_live(now) and r.owner != library.client_id]
+    pending = [r for r in records if r.state == "pending" and r not in writing]
     chunks = library.store.count_chunks()
     expected = sum(r.chunks for r in done)
 
@@ -86,13 +89,13 @@ def check_library(library: Library, *, samples: int = DEFAULT_SAMPLES, seed: int
         Check(
             "interrupted ingests",
             not pending,
-            "none"
+            ("none" if not writing else f"none ({len(writing)} being written by other clients now)")
             if not pending
             else f"{len(pending)} documents were interrupted while being ingested "
             f"({', '.join(r.source for r in pending[:5])}); the next ingest finishes them",
         )
     )
-    counts_ok = chunks == expected or (pending and chunks >= expected)
+    counts_ok = chunks == expected or ((pending or writing) and chunks >= expected)
     checks.append(
         Check(
             "chunk count",
@@ -123,6 +126,15 @@ def check_library(library: Library, *, samples: int = DEFAULT_SAMPLES, seed: int
         )
     )
     missing = [r.source for r in done if not library.originals.has(r.doc_id)]
+    notes: list[str] = []
+    if missing and not library.sees_every_original:
+        # Each client of a server keeps the originals it ingested: out of sight is not lost.
+        notes.append(
+            f"{len(missing)} documents' originals are kept by the clients that ingested them, not "
+            f"reachable from here ({', '.join(missing[:5])}); set SEARCHAPP_ORIGINALS_URL to a store "
+            "every client shares, so that any client can re-index every document"
+        )
+        missing = []
     checks.append(
         Check(
             "originals kept",
@@ -133,7 +145,10 @@ def check_library(library: Library, *, samples: int = DEFAULT_SAMPLES, seed: int
             "those documents cannot be re-indexed until they are ingested again",
         )
     )
-    local_ok = library.local.count == chunks and library.local.generation == library.store.generation()
+    # With a server, other clients write at any time: this client follows the change log.
+    local_ok = library.settings.is_server or (
+        library.local.count == chunks and library.local.generation == library.store.generation()
+    )
     checks.append(
         Check(
             "local index",
@@ -153,6 +168,7 @@ def check_library(library: Library, *, samples: int = DEFAULT_SAMPLES, seed: int
         pending=tuple(r.source for r in pending),
         missing_originals=tuple(missing),
         repair=repair,
+        notes=tuple(notes),
     )
 
 

@@ -1,4 +1,4 @@
-"""The core value types: stored documents, search hits and search responses.
+"""The core value types: prepared and stored documents, search hits and search responses.
 
 All are frozen dataclasses. Chunk metadata stays a flat mapping of Chroma-legal
 values (no None), so what is stored is what a hit carries.
@@ -10,6 +10,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
 
 MetaValue = str | int | float | bool | list[str]
 Metadata = Mapping[str, MetaValue]
@@ -41,6 +44,12 @@ class DocumentRecord:
     replaces: str = ""  # doc_id of the version this one replaces, while pending
     warnings: tuple[str, ...] = ()
     external_id: str = ""  # the caller's own id for the document (`SourceFile.external_id`)
+    owner: str = ""  # while pending: the client writing it (`Library.client_id`)
+    lease_until: int = 0  # while pending: the owner's lease, renewed while it works (epoch s)
+
+    def lease_live(self, now: float) -> bool:
+        """True while another client may still be writing this pending document."""
+        return self.state == "pending" and bool(self.owner) and self.lease_until > now
 
     def to_metadata(self) -> dict[str, MetaValue]:
         """Flat, Chroma-legal metadata with the same keys every time.
@@ -65,6 +74,8 @@ class DocumentRecord:
             "replaces": self.replaces,
             "warnings": json.dumps(list(self.warnings), ensure_ascii=False),
             "external_id": self.external_id,
+            "owner": self.owner,
+            "lease_until": self.lease_until,
         }
 
     @classmethod
@@ -85,6 +96,8 @@ class DocumentRecord:
             replaces=str(meta.get("replaces", "")),
             warnings=_list(meta.get("warnings")),
             external_id=str(meta.get("external_id", "")),
+            owner=str(meta.get("owner", "")),
+            lease_until=int(meta.get("lease_until", 0)),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -105,13 +118,63 @@ def _list(value: Any) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedChunk:
+    """One passage of a prepared document, before it is stored.
+
+    `start` is the character offset where it begins: within its page for PDFs, within the
+    document's text otherwise. `terms` are its BM25 terms, space-separated, when the
+    preparer computed them already ("" = the library computes them).
+    """
+
+    text: str
+    index: int
+    start: int
+    tokens: int
+    page: int | None = None
+    heading: str = ""
+    terms: str = ""
+    ocr: bool = False  # the text was read from the page's image by OCR
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDocument:
+    """One file, read, chunked and embedded: everything the library needs to store it.
+
+    `doc_id` is the SHA-256 of `original`. `vectors` holds one row per chunk. Empty `tags`
+    means "keep the tags of the version this replaces, if any".
+    """
+
+    doc_id: str
+    source: str
+    file_type: FileType
+    title: str
+    original: bytes = field(repr=False)
+    chunks: tuple[PreparedChunk, ...]
+    vectors: npt.NDArray[np.float32] = field(repr=False, compare=False)
+    pages: int = 0
+    encoding: str = ""
+    warnings: tuple[str, ...] = ()
+    mtime: int = 0
+    tags: tuple[str, ...] = ()
+    external_id: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.vectors) != len(self.chunks):
+            raise ValueError(
+                f"{self.source}: expected one vector per chunk; got {len(self.vectors)} vectors "
+                f"for {len(self.chunks)} chunks"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     """One ranked passage.
 
-    `score` is the cosine similarity of the query and the passage (1 - cosine distance),
-    whatever the retrieval mode. In hybrid mode, `fused_score` (reciprocal rank fusion)
-    and the rank in each list say how the passage got its place; keyword hits also carry
-    their BM25 score.
+    `score` is the number the ranking used, on 0-1, never increasing down a response, in
+    every mode (`searchapp.retrieval.scoring` says how each mode gets it). The details say how the
+    passage got its place: `cosine` (its cosine similarity to the query), its rank in the
+    semantic and the keyword list, its BM25 score, and in hybrid mode the raw reciprocal
+    rank fusion sum (`fused_score`).
     """
 
     rank: int
@@ -123,6 +186,7 @@ class Hit:
     dense_rank: int | None = None
     keyword_rank: int | None = None
     keyword_score: float | None = None
+    cosine: float | None = None
 
     @property
     def doc_id(self) -> str:
@@ -169,6 +233,7 @@ class Hit:
             "heading": self.heading,
             "chunk": self.chunk_index,
             "metadata": dict(self.metadata),
+            "cosine": None if self.cosine is None else round(self.cosine, 6),
         }
         if self.fused_score is not None:
             data["fused_score"] = round(self.fused_score, 6)
@@ -180,8 +245,39 @@ class Hit:
 
 
 @dataclass(frozen=True, slots=True)
+class DocumentGroup:
+    """The hits of one document in a response: its best passage, then its others, by rank."""
+
+    best: Hit
+    others: tuple[Hit, ...] = ()
+
+    @property
+    def doc_id(self) -> str:
+        return self.best.doc_id
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        return (self.best, *self.others)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "source": self.best.source,
+            "score": round(self.best.score, 6),
+            "best": self.best.to_dict(),
+            "others": [hit.to_dict() for hit in self.others],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SearchResponse:
-    """What one search returns: the hits plus what the user should know about the query."""
+    """What one search returns: the hits plus what the user should know about the query.
+
+    `mode` names the retrieval mode that produced the scores. `weak_match` says that even
+    the best hit matches the query poorly (`searchapp.retrieval.scoring.is_weak`). `groups` is set
+    when the search grouped its hits by document (one group per document, best first;
+    `hits` then holds the hits of those groups, by rank).
+    """
 
     query: str
     mode: str
@@ -190,14 +286,20 @@ class SearchResponse:
     query_truncated: bool = False
     notices: tuple[str, ...] = field(default=())
     took_ms: float = 0.0
+    weak_match: bool = False
+    groups: tuple[DocumentGroup, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "query": self.query,
             "mode": self.mode,
             "k": self.k,
             "query_truncated": self.query_truncated,
+            "weak_match": self.weak_match,
             "notices": list(self.notices),
             "took_ms": round(self.took_ms, 2),
             "results": [hit.to_dict() for hit in self.hits],
         }
+        if self.groups is not None:
+            data["groups"] = [group.to_dict() for group in self.groups]
+        return data

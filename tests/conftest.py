@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from searchapp import Library, Settings
 
@@ -19,6 +20,24 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SEARCHAPP_SHARED_DIR", ROOT.parent / "shared"))
 PDF_DIR = SHARED / "eval" / "pdfs"
 SCIFACT_DIR = SHARED / "eval" / "scifact"
+
+# How long the long tests run: `fast` (no model), `ci` (the default, sized to finish CI
+# in under 25 minutes) or `full` (before a release). scripts/test.sh sets it.
+TIER = os.environ.get("SEARCHAPP_TEST_TIER", "ci")
+if TIER not in ("fast", "ci", "full"):
+    raise pytest.UsageError(f"SEARCHAPP_TEST_TIER must be fast, ci or full; got {TIER!r}")
+
+
+def sized(*, ci: int, full: int, fast: int | None = None) -> int:
+    """A repetition count for this tier (fast defaults to the ci count)."""
+    return {"fast": ci if fast is None else fast, "ci": ci, "full": full}[TIER]
+
+
+# Property tests draw this many examples each (tests set deadlines, never counts).
+hypothesis_settings.register_profile("fast", max_examples=25)
+hypothesis_settings.register_profile("ci", max_examples=120)
+hypothesis_settings.register_profile("full", max_examples=600)
+hypothesis_settings.load_profile(TIER)
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,11 @@
-"""The newcomer path in a real Chromium: upload a real PDF, search, open it at the page.
+"""The newcomer's path in a real Chromium, offline: samples, search, filters, links, uploads.
 
-Starts the app the way `searchapp ui` does (the launcher's command, with the shipped
-config as flags) on 127.0.0.1 and a free port, with the real bundled model and a fresh
-data directory, and drives Debian's Chromium through Playwright. Screenshots go to
-`test-artifacts/` at the repository root and to pytest's tmp dir.
+One app server started the way `searchapp ui` does (the launcher's command, with the
+shipped config as flags) on 127.0.0.1 and a free port, with the real bundled model and a
+fresh data directory; Debian's Chromium driven through Playwright. Every request the page
+makes is recorded, and all must go to 127.0.0.1 (no font or icon from a CDN). A
+screenshot of each state goes to `test-artifacts/` at the repository root (and to
+pytest's tmp dir).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -24,8 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
-PDF = PDF_DIR / "pdfjs__tracemonkey.pdf"
-QUERY = "trace trees for loops in a JavaScript just-in-time compiler"
+LOCKED_PDF = PDF_DIR / "pysample__libreoffice-writer-password.pdf"
+LOCKED_PASSWORD = "openpassword"  # MANIFEST.tsv
 CHROMIUM_FLAGS = [
     "--no-sandbox",  # root in a container: the sandbox cannot start
     "--disable-dev-shm-usage",
@@ -33,13 +36,17 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--no-default-browser-check",
     "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
+LOCAL_SCHEMES = ("data:", "blob:", "chrome-extension:", "chrome:", "about:")
 HOSTILE_MD = (
     "# Tracking notes\n\n"
     'Shipping quirks: <script>window.__xss = 1</script> <img src=x onerror="window.__xss = 2">\n'
     "[click me](javascript:window.__xss=3) ![pixel](http://evil.invalid/t.png) $E=mc^2$ "
     "`rm -rf` **bold** <b>tag</b> www.evil.invalid\n"
 )
+SCORE_RE = re.compile(r"(Hybrid|Semantic|Keyword) score (\d\.\d{3})")
 
 
 @pytest.fixture
@@ -47,6 +54,79 @@ def server(tmp_path: Path) -> Iterator[Server]:
     settings = Settings.load(environ={}, data_dir=tmp_path / "data")  # the real default model
     with running_app(settings, tmp_path) as running:
         yield running
+
+
+class Shots:
+    """Numbered screenshots in test-artifacts/ (and pytest's tmp dir)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.count = 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        for old in ARTIFACTS.glob("browser-*.png"):
+            old.unlink()
+
+    def __call__(self, page: Any, name: str, *, top: bool = True) -> None:
+        if top:  # the results scroll inside the main area: show its top
+            page.evaluate(
+                "() => { const main = document.querySelector('[data-testid=\"stMain\"]');"
+                " if (main) { main.scrollTo(0, 0); } window.scrollTo(0, 0); }"
+            )
+        self.count += 1
+        target = ARTIFACTS / f"browser-{self.count:02d}-{name}.png"
+        page.screenshot(path=str(target), full_page=True)
+        (self.tmp_path / target.name).write_bytes(target.read_bytes())
+
+
+def settle(page: Any, timeout: float = 120_000) -> None:
+    """Wait for the script run to end and the stale elements of the last one to go."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " && !document.querySelector('[data-stale=\"true\"]')"
+        " && !document.querySelector('[data-testid^=\"stSkeleton\"]')",
+        timeout=timeout,
+    )
+
+
+def card_scores(page: Any) -> list[tuple[str, float]]:
+    """(mode, big number) of each result card, top to bottom."""
+    found = []
+    for text in page.locator('[class*="st-key-hit-"]').all_inner_texts():
+        match = SCORE_RE.search(text)
+        assert match, text
+        found.append((match.group(1), float(match.group(2))))
+    return found
+
+
+def ask(page: Any, query: str) -> None:
+    box = page.get_by_label("Search query")
+    box.fill(query)
+    box.press("Enter")
+    settle(page)
+
+
+def sidebar(page: Any) -> Any:
+    return page.locator('[data-testid="stSidebar"]')
+
+
+def pick_mode(page: Any, label: str) -> None:
+    sidebar(page).get_by_text(label, exact=True).click()
+    settle(page)
+
+
+def app_background(page: Any) -> str:
+    return str(
+        page.evaluate(
+            "() => getComputedStyle(document.querySelector('[data-testid=\"stApp\"]')"
+            " || document.querySelector('.stApp')).backgroundColor"
+        )
+    )
+
+
+def luminance(css_color: str) -> float:
+    r, g, b = (int(v) for v in re.findall(r"\d+", css_color)[:3])
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
 def _pdf_viewer_frame(tab: Any, timeout: float = 30) -> Any:
@@ -60,24 +140,18 @@ def _pdf_viewer_frame(tab: Any, timeout: float = 30) -> Any:
     pytest.fail(f"no PDF viewer frame in {tab.url} after {timeout:.0f} s: {[f.url for f in tab.frames]}")
 
 
-def _save(page: object, name: str, tmp_path: Path) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    target = ARTIFACTS / name
-    page.screenshot(path=str(target), full_page=True)  # type: ignore[attr-defined]
-    (tmp_path / name).write_bytes(target.read_bytes())
-    return target
-
-
-@pytest.mark.timeout(420)
-def test_upload_search_and_open_pdf_at_page(server: Server, tmp_path: Path) -> None:
+@pytest.mark.timeout(1500)
+def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: apt-get install -y chromium (scripts/test.sh does this)")
-    if not PDF.is_file():
-        pytest.fail(f"the shared PDF corpus is missing: {PDF}")
+    if not LOCKED_PDF.is_file():
+        pytest.fail(f"the shared PDF corpus is missing: {LOCKED_PDF}")
     hostile = tmp_path / "tracking-notes [x](javascript:window.__xss=4) <img src=x onerror=window.__xss=5>.md"
     hostile.write_text(HOSTILE_MD, encoding="utf-8")
+    shot = Shots(tmp_path)
+    requests: list[str] = []
 
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
@@ -85,105 +159,224 @@ def test_upload_search_and_open_pdf_at_page(server: Server, tmp_path: Path) -> N
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_FLAGS,
-            viewport={"width": 1280, "height": 1000},
+            viewport={"width": 1280, "height": 1300},
             accept_downloads=True,
+            color_scheme="light",
         )
+        context.on("request", lambda request: requests.append(request.url))
+        context.on("page", lambda tab: tab.on("websocket", lambda ws: requests.append(ws.url)))
         try:
             page = context.pages[0] if context.pages else context.new_page()
+            page.on("websocket", lambda ws: requests.append(ws.url))
+
+            # 1. An empty library: the guide, and a way to try it at once. First render loads the model.
             page.goto(server.url)
-            # First render waits for the model to load (under a spinner).
-            expect(page.get_by_text("Your library is empty")).to_be_visible(timeout=120_000)
+            expect(page.get_by_text("Your library is empty")).to_be_visible(timeout=180_000)
+            samples = page.get_by_role("button", name="Try it with sample documents")
+            expect(samples).to_be_visible()
+            assert luminance(app_background(page)) > 0.9, app_background(page)
+            shot(page, "empty-library")
 
-            # The empty state leads to Upload; upload a real PDF and a hostile Markdown file.
-            page.get_by_role("link", name="Upload documents").click()
-            uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
-            uploader.set_input_files([str(PDF), str(hostile)])
-            summary = page.get_by_role("status").filter(has_text="Ingested 2 files")
-            expect(summary).to_be_visible(timeout=180_000)
-            expect(summary).to_contain_text(re.compile(r"pdfjs__tracemonkey\.pdf: \d+ chunks"))
+            # 2. The theme follows the OS: dark when the OS asks for dark.
+            page.emulate_media(color_scheme="dark")
+            page.reload()
+            expect(page.get_by_text("Your library is empty")).to_be_visible(timeout=60_000)
+            assert luminance(app_background(page)) < 0.2, app_background(page)
+            shot(page, "dark-theme")
+            page.emulate_media(color_scheme="light")
+            page.reload()
 
-            # Search from the link under the summary.
-            page.get_by_role("link", name="Search your documents").click()
+            # 3. The sample documents, one click.
+            page.get_by_role("button", name="Try it with sample documents").click()
+            expect(page.get_by_text("Sample documents added")).to_be_visible(timeout=900_000)
+            settle(page)
+            shot(page, "samples-added")
+
+            # 4. On load the search box has the focus.
+            page.reload()
             box = page.get_by_label("Search query")
-            expect(box).to_be_visible(timeout=30_000)
-            box.fill(QUERY)
-            box.press("Enter")
-            first = page.locator(".st-key-hit-1")
-            expect(first).to_contain_text("pdfjs__tracemonkey.pdf", timeout=60_000)
-            expect(first).to_contain_text(re.compile(r"Score 0\.\d{3}"))
+            expect(box).to_be_visible(timeout=60_000)
+            page.wait_for_function(
+                "() => document.activeElement && document.activeElement.getAttribute('aria-label') === 'Search query'",
+                timeout=30_000,
+            )
+
+            # 5. Grouped by document (the default): one card per document, the others in place.
+            page.keyboard.type("how long is the term of a senator")
+            page.keyboard.press("Enter")
+            settle(page)
             cards = page.locator('[class*="st-key-hit-"]')
-            expect(cards).to_have_count(10)  # the default number of passages
-            expect(cards.last).to_contain_text(re.compile(r"Score -?\d\.\d{3}"))
-            texts = [cards.nth(i).inner_text() for i in range(cards.count())]
-            assert len(texts) >= 3
-            scores = [float(re.search(r"Score (-?\d\.\d{3})", t).group(1)) for t in texts]  # type: ignore[union-attr]
-            assert all(-1 <= score <= 1 for score in scores), scores
-            # Hybrid (the default) ranks by fused score; each card shows it beside the cosine.
-            fused = [float(re.search(r"Fused rank score (\d\.\d{4})", t).group(1)) for t in texts]  # type: ignore[union-attr]
-            assert fused == sorted(fused, reverse=True), fused
-            assert scores[0] > 0.3, scores
-            assert all(f"#{i}" in text for i, text in enumerate(texts, start=1))
-            assert re.search(r"page \d+", texts[0])
-            assert re.search(r"trace|loop", texts[0], re.IGNORECASE), texts[0]
-            # Query words are highlighted in the passage.
-            marked = first.locator(".stMarkdownColoredBackground strong")
-            assert marked.count() > 0
-            assert {m.lower() for m in marked.all_inner_texts()} & {
-                "trace",
-                "trees",
-                "loops",
-                "javascript",
-                "compiler",
+            expect(cards.first).to_contain_text("us-constitution.pdf", timeout=60_000)
+            names = [re.search(r"#\d+ · (\S+)", t).group(1) for t in cards.all_inner_texts()]  # type: ignore[union-attr]
+            assert len(names) == len(set(names)) == 3, names
+            more = cards.first.get_by_text(re.compile(r"\d+ more passages? in this document"))
+            expect(more).to_be_visible()
+            more.click()
+            expect(cards.first.get_by_text(re.compile(r"^page \d+"))).not_to_have_count(0)
+            more.scroll_into_view_if_needed()
+            shot(page, "grouped-results", top=False)
+            more.click()  # fold it again
+
+            # 6. The big number falls down the page in every mode and names the mode.
+            for label in ("Hybrid", "Semantic", "Keyword"):
+                pick_mode(page, label)
+                scores = card_scores(page)
+                assert scores and {mode for mode, _ in scores} == {label}, scores
+                numbers = [score for _, score in scores]
+                assert numbers == sorted(numbers, reverse=True), (label, numbers)
+                assert all(0 <= n <= 1 for n in numbers)
+                shot(page, f"scores-{label.lower()}")
+            pick_mode(page, "Hybrid")
+
+            # 7. Group toggle off: one card per passage, the same document several times.
+            sidebar(page).get_by_text("Group by document").click()
+            settle(page)
+            texts = cards.all_inner_texts()
+            assert len(texts) == 10, len(texts)
+            assert sum("us-constitution.pdf" in t for t in texts) > 1
+            numbers = [score for _, score in card_scores(page)]
+            assert numbers == sorted(numbers, reverse=True), numbers
+            shot(page, "ungrouped")
+            sidebar(page).get_by_text("Group by document").click()
+            settle(page)
+
+            # 8. A document filter lives in the URL: a reload restores it.
+            documents = sidebar(page).locator('[data-testid="stMultiSelect"]').filter(has_text="Documents")
+            documents.click()
+            page.keyboard.type("the-modern-orchestra")
+            page.keyboard.press("Enter")
+            page.keyboard.press("Escape")
+            settle(page)
+            assert {re.search(r"#\d+ · (\S+)", t).group(1) for t in cards.all_inner_texts()} == {  # type: ignore[union-attr]
+                "the-modern-orchestra.txt"
             }
-            _save(page, "browser-search-results.png", tmp_path)
+            assert "doc=" in page.url and "q=how+long" in page.url
+            page.reload()
+            expect(cards.first).to_contain_text("the-modern-orchestra.txt", timeout=60_000)
+            settle(page)
+            expect(documents.locator("[data-tag]")).to_have_count(1)
+            assert page.get_by_label("Search query").input_value() == "how long is the term of a senator"
+            shot(page, "filter-restored-from-url")
 
-            # The original downloads as it was uploaded.
-            with page.expect_download(timeout=30_000) as download:
-                first.get_by_role("button", name="Download original").click()
-            assert download.value.suggested_filename == PDF.name
-            assert Path(download.value.path()).read_bytes() == PDF.read_bytes()
+            # 9. Clear filters: one click, and it stays cleared when the mode changes.
+            sidebar(page).get_by_role("button", name="Clear filters").click()
+            settle(page)
+            expect(documents.locator("[data-tag]")).to_have_count(0)
+            assert "us-constitution.pdf" in cards.first.inner_text()
+            pick_mode(page, "Semantic")
+            expect(documents.locator("[data-tag]")).to_have_count(0)
+            assert "us-constitution.pdf" in cards.first.inner_text()
+            assert "doc=" not in page.url
+            shot(page, "filters-cleared-after-mode-change")
+            pick_mode(page, "Hybrid")
 
-            # The context expander shows the passages around the hit.
-            first.get_by_text("Context: the passages around this one").click()
-            expect(first).to_contain_text("This passage", timeout=30_000)
+            # 10. A page range says what it leaves out (the text and HTML samples have no pages).
+            from_page = sidebar(page).get_by_role("spinbutton", name="From page")
+            from_page.fill("1")
+            from_page.press("Enter")
+            settle(page)
+            expect(
+                page.get_by_text(re.compile("The page range leaves out 2 documents without pages"))
+            ).to_be_visible()
+            shot(page, "page-range-notice")
+            sidebar(page).get_by_role("button", name="Clear filters").click()
+            settle(page)
 
-            # Open the top PDF hit at its page: the link carries a Blob URL with #page=N.
-            page_number = int(re.search(r"page (\d+)", texts[0]).group(1))  # type: ignore[union-attr]
-            first.get_by_role("button", name=re.compile(rf"Open at page {page_number}")).click()
-            frame = page.frame_locator('iframe[title="st.iframe"], [data-testid="stIFrame"]').first
-            link = frame.locator("a#open-pdf:not([aria-disabled])")
-            expect(link).to_be_visible(timeout=30_000)
-            expect(link).to_have_text(re.compile(rf"Open pdfjs__tracemonkey\.pdf at page {page_number}"))
-            _save(page, "browser-open-at-page.png", tmp_path)
+            # 11. An off-topic query says there is no good match.
+            ask(page, "recipe for chocolate cake")
+            expect(page.get_by_text("No good match.")).to_be_visible(timeout=60_000)
+            shot(page, "no-good-match")
+            ask(page, "how long is the term of a senator")
+            expect(page.get_by_text("No good match.")).to_have_count(0)
+
+            # 12. More like this: the passage's neighbours in meaning, without the passage itself.
+            ask(page, "which instruments play in an orchestra")
+            # The passage is the card's longest piece of text.
+            seed = max(cards.first.locator('[data-testid="stMarkdownContainer"]').all_inner_texts(), key=len)
+            cards.first.get_by_role("button", name="More like this").first.click()
+            settle(page)
+            expect(page.get_by_text("More like this:")).to_be_visible()
+            similar = cards.all_inner_texts()
+            assert similar and not any(seed[:80] in text for text in similar)
+            assert "like=" in page.url
+            shot(page, "more-like-this")
+            page.get_by_role("button", name="Back to the search").click()
+            settle(page)
+
+            # 13. Open at page: one click on a link; the PDF was not in the page before.
+            ask(page, "the senate shall have the sole power to try all impeachments")
+            card = cards.filter(has_text="us-constitution.pdf").first
+            link = card.get_by_role("link", name=re.compile(r"Open at page \d+"))
+            expect(link).to_be_visible()
+            page_number = int(re.search(r"Open at page (\d+)", link.inner_text()).group(1))  # type: ignore[union-attr]
             href = link.get_attribute("href") or ""
-            assert href.startswith(f"blob:{server.url}/"), href
-            assert href.endswith(f"#page={page_number}"), href
+            assert re.fullmatch(
+                rf"/searchapp/original/[\w.-]+/us-constitution\.pdf#page={page_number}", href
+            ), href
+            assert not [url for url in requests if "/searchapp/original/" in url]
             with context.expect_page(timeout=30_000) as opened:
                 link.click()
             pdf_tab = opened.value
             pdf_tab.wait_for_load_state()
-            assert pdf_tab.url == href
-            magic = pdf_tab.evaluate(
-                "async () => { const r = await fetch(location.href.split('#')[0]);"
-                " const b = new Uint8Array(await r.arrayBuffer());"
-                " return String.fromCharCode(...b.slice(0, 5)); }"
-            )
-            assert magic == "%PDF-"
-            # Chromium's PDF viewer (an extension frame) shows that page.
+            assert pdf_tab.url == f"{server.url}{href}"
             viewer = _pdf_viewer_frame(pdf_tab)
             expect(viewer.locator("#pageSelector")).to_have_value(str(page_number), timeout=30_000)
-            _save(pdf_tab, "browser-pdf-at-page.png", tmp_path)
+            shot(pdf_tab, "pdf-open-at-page")
             pdf_tab.close()
 
-            # Hostile Markdown renders as literal text: no script ran, no link, no image.
-            box.fill("tracking pixel shipping quirks")
-            box.press("Enter")
-            hostile_card = page.locator('[class*="st-key-hit-"]', has_text="tracking-notes").first
-            expect(hostile_card).to_contain_text(hostile.name, timeout=60_000)
+            # 14. Compare two texts.
+            page.get_by_text("Compare two texts").click()
+            page.get_by_label("First text").fill("The President may be removed from office on impeachment.")
+            page.get_by_label("Second text").fill("Congress can impeach the president.")
+            page.get_by_role("button", name=re.compile(r"Compare$")).click()
+            settle(page)
+            similarity = page.get_by_text(re.compile(r"^Similarity \d\.\d{3}$"))
+            expect(similarity).to_be_visible()
+            assert float(similarity.inner_text().split()[1]) > 0.5
+            shot(page, "compare-two-texts")
+
+            # 15. An encrypted PDF asks for its password; hostile Markdown goes in inert.
+            page.get_by_role("link", name="Upload").first.click()
+            uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+            expect(uploader).to_have_count(1, timeout=30_000)
+            uploader.set_input_files([str(LOCKED_PDF), str(hostile)])
+            password = page.locator(f'input[aria-label="Password for {LOCKED_PDF.name}"]')
+            expect(password).to_be_visible(timeout=300_000)
+            shot(page, "password-asked")
+            password.fill(LOCKED_PASSWORD)
+            page.get_by_role("button", name="Unlock and index").click()
+            unlocked = page.get_by_text(re.compile(rf"{re.escape(LOCKED_PDF.name)}: \d+ chunks?"))
+            expect(unlocked).to_be_visible(timeout=300_000)
+            settle(page)
+            expect(password).to_have_count(0)
+            expect(page.get_by_text("Failed: 1 file")).to_have_count(0)  # the summary was updated
+            shot(page, "encrypted-pdf-unlocked")
+
+            page.get_by_role("link", name="Search").first.click()
+            ask(page, "lorem ipsum dolor sit amet")
+            expect(cards.filter(has_text=LOCKED_PDF.name).first).to_be_visible(timeout=60_000)
+            ask(page, "tracking pixel shipping quirks")
+            hostile_card = cards.filter(has_text="tracking-notes").first
             expect(hostile_card).to_contain_text("[click me](javascript:window.__xss=3)", timeout=60_000)
             expect(hostile_card).to_contain_text("<script>window.__xss = 1</script>")
-            expect(hostile_card).to_contain_text("$E=mc^2$")
             assert hostile_card.locator("a, img, script, b").count() == 0
             assert page.evaluate("() => window.__xss") is None
+            with page.expect_download(timeout=30_000) as download:
+                hostile_card.get_by_role("button", name="Download original").click()
+            assert Path(download.value.path()).read_text(encoding="utf-8") == HOSTILE_MD
+
+            page.get_by_role("link", name="Library").first.click()
+            expect(page.get_by_text("5 documents")).to_be_visible(timeout=60_000)
+            expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible(timeout=60_000)
+            settle(page)
+            page.wait_for_timeout(1000)  # the table is a canvas: let it paint
+            shot(page, "library")
         finally:
             context.close()
+
+    # 16. Nothing left 127.0.0.1 during the whole test.
+    assert requests, "no request was recorded"
+    remote = [
+        url for url in requests if not url.startswith(LOCAL_SCHEMES) and urlsplit(url).hostname != "127.0.0.1"
+    ]
+    assert remote == [], remote

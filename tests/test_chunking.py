@@ -3,7 +3,7 @@
 The chunker's promise: every chunk fits the model's 256-token window (so nothing is
 silently truncated), every chunk's `start` points at its exact text, nothing of the
 section is lost, and the configured size and overlap shape the result. Token counts here
-come from the `tokenizers` library directly, not from `searchapp.tokens`.
+come from the `tokenizers` library directly, not from `searchapp.embedding.tokens`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from tokenizers import Tokenizer
 
 from ingest.chunking import MAX_CHARS_PER_TOKEN, Chunker, ChunkerConfig
 from ingest.types import ChunkDraft, Section
-from searchapp.models import resolve_model
-from searchapp.tokens import TokenizerSpec
+from searchapp.embedding.models import resolve_model
+from searchapp.embedding.tokens import TokenizerSpec
 
 WINDOW = 256
 MODEL = resolve_model("all-MiniLM-L6-v2")
@@ -313,7 +313,7 @@ TEXT = st.lists(
 ).map("".join)
 
 
-@settings(max_examples=500, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 @given(
     text=TEXT,
     lead=st.sampled_from(["", " ", "\n\n  "]),
@@ -339,7 +339,7 @@ UNIQUE_WORDS = st.lists(
 ).map(lambda pairs: "".join(f"{stem}{i}{sep}" for i, (stem, sep) in enumerate(pairs)))
 
 
-@settings(max_examples=500, deadline=5000, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=5000, suppress_health_check=[HealthCheck.too_slow])
 @given(text=UNIQUE_WORDS, config=st.sampled_from([(20, 5), (60, 0), (200, 32)]))
 def test_property_chunks_of_text_without_repeats_sit_exactly_where_they_came_from(
     text: str, config: tuple[int, int]

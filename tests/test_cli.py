@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from searchapp.cli import app
+from cli.main import app
 from tests.conftest import ROOT, write
 from tests.helpers import make_pdf
 
@@ -84,16 +85,19 @@ def test_search_json_filters_and_exit_codes(run, corpus: Path) -> None:  # type:
     for mode in ("dense", "keyword", "hybrid"):
         moded = json.loads(run("search", "invoices paid", "--mode", mode, "--json").stdout)
         assert moded["mode"] == mode and moded["results"][0]["source"] == "sub/memo.txt"
-    assert "fused" in run("search", "invoices paid", "--mode", "hybrid").stdout
-    assert run("search", "invoices", "--mode", "telepathy").exit_code == 3
+    hybrid = run("search", "invoices paid", "--mode", "hybrid").stdout
+    assert re.search(r"hybrid score · cosine -?\d\.\d{3} · semantic #\d+", hybrid), hybrid
+    assert run("search", "invoices", "--mode", "telepathy").exit_code == 2
 
     human = run("search", "when are invoices due", "-k", "1", "--after", "2000-01-01")
     assert human.exit_code == 0
     assert "1. " in human.stdout and "sub/memo.txt" in human.stdout
 
-    assert run("search", "   ").exit_code == 3
+    assert run("search", "   ").exit_code == 2
     assert "the query is empty" in run("search", "   ").stderr
-    assert run("search", "x", "--pages", "nine").exit_code == 3
+    assert run("search", "x", "--pages", "nine").exit_code == 2
+    assert run("search", "x", "--pages", "9-1").exit_code == 2
+    assert run("search", "x", "--after", "notadate").exit_code == 2
     assert run("search", "x", "--doc", "no-such-doc").exit_code == 3
     assert run("search", "x", "-k", "0").exit_code == 2
 
@@ -141,7 +145,7 @@ def test_bad_settings_are_one_clear_line(run) -> None:  # type: ignore[no-untype
 
 def test_help_imports_nothing_heavy() -> None:
     code = (
-        "import sys, searchapp.cli as c\n"
+        "import sys, cli.main as c\n"
         "from typer.testing import CliRunner\n"
         "r = CliRunner().invoke(c.app, ['--help'])\n"
         "assert r.exit_code == 0 and 'ingest' in r.stdout\n"
@@ -158,6 +162,113 @@ def test_help_imports_nothing_heavy() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_search_group_similar_and_compare(run, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", str(corpus), "-r")
+    grouped = json.loads(run("search", "quarter revenue costs", "--group", "-k", "1", "--json").stdout)
+    (group,) = grouped["groups"]
+    assert group["source"] == "report.pdf" and len(group["others"]) == 1
+    assert all(0 <= r["score"] <= 1 for r in grouped["results"])
+    human = run("search", "quarter revenue costs", "--group", "-k", "1")
+    assert "1 more passage in this document:" in human.stdout
+
+    text = run("search", "revenue third quarter", "-k", "1", "--mode", "dense").stdout
+    short = re.search(r"id ([0-9a-f]{12}:\d+)", text)
+    assert short and "semantic score" in text, text
+    similar = run("similar", short.group(1), "--json")
+    assert similar.exit_code == 0, similar.output
+    data = json.loads(similar.stdout)
+    assert data["results"] and data["mode"] == "hybrid"
+    seed_id = json.loads(
+        run("search", "revenue third quarter", "-k", "1", "--mode", "dense", "--json").stdout
+    )["results"][0]["chunk_id"]
+    assert seed_id.startswith(short.group(1).split(":")[0]) and seed_id.endswith(
+        ":" + short.group(1).split(":")[1]
+    )
+    assert seed_id not in {r["chunk_id"] for r in data["results"]}
+    only_md = json.loads(run("similar", seed_id, "--type", "md", "--json").stdout)
+    assert {r["source"] for r in only_md["results"]} == {"guide.md"}
+    unknown = run("similar", seed_id.split(":")[0] + ":99")
+    assert unknown.exit_code == 3 and "no stored passage has the id" in unknown.stderr
+
+    same = run("compare", "invoices are due", "invoices are due")
+    assert same.exit_code == 0 and same.stdout.strip() == "similarity 1.000 (cosine 1.000)"
+    apart = json.loads(run("compare", "invoices are due", "zebra xylophone", "--json").stdout)
+    assert apart == {"similarity": 0.0, "cosine": apart["cosine"]} and apart["cosine"] <= 0
+    assert run("compare", "x", " ").exit_code == 2  # an empty text is a usage error
+
+
+def test_off_topic_search_notes_the_weak_match(run, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    run("ingest", str(corpus), "-r")
+    weak = run("search", "zebra xylophone", "--mode", "dense")
+    assert weak.exit_code == 0 and "note: no passage matches the query well" in weak.stderr
+    assert (
+        json.loads(run("search", "zebra xylophone", "--mode", "dense", "--json").stdout)["weak_match"] is True
+    )
+    strong = run("search", "invoices paid within thirty days", "--mode", "dense")
+    assert "no passage matches" not in strong.stderr
+
+
+def test_ingest_password_option_and_prompt(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    locked = write(
+        tmp_path / "in" / "locked.pdf", make_pdf(["Travel budget doubles."], encrypt_user_password="pw1")
+    )
+    failed = run("ingest", str(locked))
+    assert failed.exit_code == 1 and "needs a password" in failed.stdout and "--password" in failed.stdout
+    wrong = run("ingest", str(locked), "--password", "nope")
+    assert wrong.exit_code == 1 and "the password is not right" in wrong.stdout
+    ok = run("ingest", str(locked), "--password", "pw1")
+    assert ok.exit_code == 0 and "+ locked.pdf: ingested" in ok.stdout
+    assert "pw1" not in ok.output
+
+    # On a terminal, a hidden prompt asks for each encrypted file (Enter skips).
+    other = write(tmp_path / "in" / "other.pdf", make_pdf(["Meeting notes."], encrypt_user_password="pw2"))
+    monkeypatch.setattr("cli.documents._interactive", lambda: True)
+    runner = CliRunner()
+    env = {
+        "SEARCHAPP_DATA_DIR": str(tmp_path / "data"),
+        "SEARCHAPP_MODEL": "hash:64",
+        "SEARCHAPP_WORKERS": "1",
+    }
+    prompted = runner.invoke(app, ["ingest", str(other)], env=env, input="wrong\npw2\n")
+    assert prompted.exit_code == 0, prompted.output
+    assert prompted.stderr.count("Password for other.pdf") == 2
+    assert "the password is not right" in prompted.stderr
+    assert "+ other.pdf: ingested" in prompted.stdout
+    assert "pw2" not in prompted.output
+    skipped = runner.invoke(
+        app,
+        ["ingest", str(write(tmp_path / "in" / "third.pdf", make_pdf(["x y z"], encrypt_user_password="p")))],
+        env=env,
+        input="\n",
+    )
+    assert skipped.exit_code == 1 and "! third.pdf: failed: password-protected" in skipped.stdout
+
+
+def test_ui_demo_loads_the_samples_before_starting(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    started: list[list[str]] = []
+
+    def fake_exec(path: str, argv: list[str], env: dict[str, str]) -> None:
+        started.append(argv)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(os, "execvpe", fake_exec)
+    result = run("ui", "--demo", "--port", "8599")
+    assert result.exit_code == 0, result.output
+    assert "sample documents: 3 ingested" in result.stderr
+    assert started and started[0][-1] == "--server.port=8599" and started[0][4].endswith("server.py")
+    docs = json.loads(run("docs", "--json").stdout)
+    assert sorted(d["source"] for d in docs) == [
+        "introduction-to-mathematics.html",
+        "the-modern-orchestra.txt",
+        "us-constitution.pdf",
+    ]
+    assert all(d["tags"] == ["sample"] for d in docs)
+    again = run("ui", "--demo")
+    assert "sample documents: 0 ingested (0 chunks), 3 unchanged" in again.stderr
+
+
 @pytest.mark.model
 @pytest.mark.timeout(600)
 def test_real_model_cli_ingest_then_search(tmp_path: Path, shared_pdfs: Path) -> None:
@@ -171,13 +282,29 @@ def test_real_model_cli_ingest_then_search(tmp_path: Path, shared_pdfs: Path) ->
     ):
         (folder / name).write_bytes((shared_pdfs / name).read_bytes())
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SEARCHAPP_DATA_DIR": str(tmp_path / "data")}
-    cli = [sys.executable, "-m", "searchapp.cli"]
+    cli = [sys.executable, "-m", "cli"]
     ingest = subprocess.run(
-        [*cli, "ingest", str(folder)], capture_output=True, text=True, env=env, timeout=500
+        [*cli, "ingest", str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=500,
+        stdin=subprocess.DEVNULL,  # no terminal: no password prompt
     )
     assert ingest.returncode == 1, ingest.stderr  # the password-protected file fails, clearly
     assert "! pysample__libreoffice-writer-password.pdf: failed: password-protected" in ingest.stdout
     assert "2 ingested" in ingest.stderr
+    unlocked = subprocess.run(
+        [*cli, "ingest", str(folder), "--password", "openpassword"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=500,
+        stdin=subprocess.DEVNULL,
+    )
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert "+ pysample__libreoffice-writer-password.pdf: ingested" in unlocked.stdout
+    assert "openpassword" not in unlocked.stdout + unlocked.stderr
     search = subprocess.run(
         [
             *cli,

@@ -12,8 +12,9 @@ import pytest
 from ingest import Ingestor, SourceFile
 from searchapp import Library, SearchFilters
 from searchapp.health import check_library
+from tests.conftest import sized
 
-DURATION_S = 60.0
+DURATION_S = float(sized(ci=15, full=60))
 QUERY_THREADS = 8
 WORDS = "invoice refund contract payroll laptop printer network backup audit travel budget policy".split()
 QUERIES = [

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, sized
 
-TRIALS = 20
+TRIALS = sized(ci=5, full=20)
 CHILD = textwrap.dedent(
     """
     import sys, time
@@ -137,7 +137,7 @@ def _assert_consistent(state: dict[str, object]) -> dict[str, str]:
 
 def _doctor(data_dir: Path, *args: str) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, "-m", "searchapp.cli", "doctor", "--json", "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "cli", "doctor", "--json", "--data-dir", str(data_dir), *args],
         capture_output=True,
         text=True,
         env={**_env(), "SEARCHAPP_WORKERS": "1", "SEARCHAPP_MIN_FREE_MB": "1"},
@@ -150,7 +150,7 @@ def _doctor(data_dir: Path, *args: str) -> dict[str, object]:
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_sigkill_during_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    from searchapp.originals import sha256_hex
+    from searchapp.storage.originals import sha256_hex
 
     final = _corpus(tmp_path / "corpus")
     expected = {source: sha256_hex(data) for source, data in final.items()}

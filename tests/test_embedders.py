@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from searchapp.embedders import HashEmbedder, SentenceTransformerEmbedder, pick_backend
+from searchapp.embedding.embedders import HashEmbedder, SentenceTransformerEmbedder, pick_backend
+from searchapp.embedding.models import ModelInfo, resolve_model
 from searchapp.errors import ModelError
-from searchapp.models import ModelInfo, resolve_model
 from tests.conftest import ROOT
 
 MINILM = resolve_model("all-MiniLM-L6-v2")
@@ -95,9 +95,9 @@ def test_openvino_conversion_is_cached_offline_and_reports_nothing(tmp_path: Pat
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from searchapp.embedders import SentenceTransformerEmbedder\n"
-        "from searchapp.models import ModelInfo, resolve_model\n"
-        "from searchapp import openvino_backend as ob\n"
+        "from searchapp.embedding.embedders import SentenceTransformerEmbedder\n"
+        "from searchapp.embedding.models import ModelInfo, resolve_model\n"
+        "from searchapp.embedding import openvino as ob\n"
         "e = SentenceTransformerEmbedder(resolve_model('all-MiniLM-L6-v2'), device='cpu', backend='openvino', cache_dir=Path(sys.argv[1]))\n"
         "if sys.argv[2] == 'again':\n"
         "    ob.OpenVinoModel._convert = lambda self, xml: (_ for _ in ()).throw(AssertionError('converted twice'))\n"
@@ -121,7 +121,7 @@ def test_openvino_conversion_is_cached_offline_and_reports_nothing(tmp_path: Pat
 
 
 def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
-    from searchapp import openvino_backend
+    from searchapp.embedding import openvino as openvino_backend
 
     monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     monkeypatch.setattr(openvino_backend, "openvino_available", lambda: True)
@@ -144,7 +144,7 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_openvino_refuses_models_with_extra_modules(tmp_path: Path) -> None:
-    from searchapp.openvino_backend import pooling_mode
+    from searchapp.embedding.openvino import pooling_mode
 
     assert pooling_mode(MINILM) == "pooling_mode_mean_tokens"
     model = tmp_path / "dense-model"

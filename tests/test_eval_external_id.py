@@ -52,7 +52,7 @@ def test_external_id_survives_resume_of_an_interrupted_ingest(hash_library: Libr
     record = hash_library.find_by_id(ids["a.txt"])
     assert record is not None
     # What a crash between "pending" and "done" leaves behind: a pending record, no chunks.
-    hash_library.store.put_record(dataclasses.replace(record, state="pending"))
+    hash_library.store.catalog.put_record(dataclasses.replace(record, state="pending"))
     hash_library.store.delete_chunks(record.doc_id)
     with Ingestor(hash_library, workers=1) as ingestor:
         report = ingestor.resume_pending()

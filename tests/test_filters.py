@@ -167,7 +167,7 @@ def _walk(clause: object) -> list[tuple[str, object]]:
     return pairs
 
 
-@settings(max_examples=600, deadline=None)
+@settings(deadline=None)
 @given(st.dictionaries(filter_keys, json_values, max_size=5))
 def test_any_input_is_either_a_clean_filter_or_an_invalid_filter_error(raw: dict[str, object]) -> None:
     try:

@@ -6,14 +6,17 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from ingest.files import ingest_paths
 from searchapp import Library, Settings
-from searchapp.cli import app
 from searchapp.health import check_library, run_check
-from searchapp.originals import sha256_hex
+from searchapp.storage.originals import sha256_hex
 from tests.conftest import make_settings, write
+
+pytestmark = pytest.mark.slow  # every check runs in a child process (seconds each)
 
 GUIDE = (
     "# Guide\n\n## Packing\nBring a raincoat and walking shoes.\n\n## Money\nRural buses take cash only.\n"
@@ -69,7 +72,7 @@ def test_an_interrupted_ingest_is_found_and_finished(tmp_path: Path) -> None:
     settings = _filled(tmp_path)
     with Library.open(settings) as library:
         record = library.document("memo.txt")
-        library.store.put_record(dataclasses.replace(record, state="pending"))
+        library.store.catalog.put_record(dataclasses.replace(record, state="pending"))
         library.store.delete_chunks(record.doc_id)  # the crash came after the old chunks went
     report = run_check(settings)
     assert report.repair == "resume" and report.pending == ("memo.txt",)

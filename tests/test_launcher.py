@@ -19,6 +19,8 @@ def test_the_shipped_config_keeps_the_security_defaults() -> None:
     assert server["fileWatcherType"] == "none" and server["enableStaticServing"] is False
     assert config["client"]["showErrorDetails"] == "type"
     assert config["browser"]["gatherUsageStats"] is False
+    # The theme follows the OS: a light and a dark variant, and no forced base.
+    assert "base" not in config.get("theme", {}) and {"light", "dark"} <= set(config["theme"])
 
 
 def test_every_setting_becomes_a_flag(tmp_path: Path) -> None:
@@ -43,7 +45,7 @@ def test_only_settings_given_on_the_command_line_are_passed_on(
     settings = Settings.load(environ={}, data_dir=tmp_path)
     command, env = streamlit_command(settings, host="127.0.0.1", port=8600)
     assert "SEARCHAPP_DATA_DIR" not in env and "SEARCHAPP_MODEL" not in env
-    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("ui/app.py")
+    assert command[1:4] == ["-m", "streamlit", "run"] and command[4].endswith("ui/server.py")
     assert command[-2:] == ["--server.address=127.0.0.1", "--server.port=8600"]
     _, env = streamlit_command(settings, host="0.0.0.0", port=1, given={"SEARCHAPP_COLLECTION": "team-a"})
     assert env["SEARCHAPP_COLLECTION"] == "team-a"

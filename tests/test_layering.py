@@ -1,46 +1,106 @@
-"""The dependency direction and the public API stay as designed."""
+"""The dependency direction and the public API stay as designed.
+
+Layers, lowest first; a module imports only its own layer's modules and those below:
+
+    searchapp (the core)          types, settings, errors, filters, progress
+      searchapp.embedding           models, tokenizers, embedders
+      searchapp.storage             Chroma, originals, the local index, BM25
+      searchapp.retrieval           the search modes and fusion
+      searchapp.library, .health    the facade every front end opens
+    ingest                        files -> prepared documents and vectors
+    evaluation | ui               the eval harness; the Streamlit app (never each other)
+    cli                           the `searchapp` command (may start the UI and run evaluation)
+
+No exceptions: there is no list of modules allowed to break the rule.
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import cli.main
+import evaluation
 import ingest
 import searchapp
 from tests.conftest import ROOT
 
-# Modules that wire the core, the write path and the UI together (importing them lazily).
-COMPOSITION_ROOTS = {
-    "searchapp/cli.py",
-    "searchapp/cli_output.py",
-    "searchapp/cli_eval.py",
-    "searchapp/evaluation/runner.py",
+PACKAGES = ("searchapp", "ingest", "evaluation", "ui", "cli")
+# What each top-level package may import (besides itself and third-party code).
+ALLOWED = {
+    "searchapp": set(),
+    "ingest": {"searchapp"},
+    "evaluation": {"searchapp", "ingest"},
+    "ui": {"searchapp", "ingest"},
+    "cli": {"searchapp", "ingest", "evaluation", "ui"},
 }
+# Inside the core, by rank: a module may import modules of its own rank or lower.
+CORE_RANKS = {"embedding": 1, "storage": 2, "retrieval": 3, "library": 4, "health": 5}
+THIRD_PARTY_ONLY_ABOVE = {"streamlit": {"ui"}}
+
+
+def _modules() -> list[Path]:
+    return sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))
 
 
 def _imports(path: Path) -> set[str]:
+    """Every module this file imports, at any depth (imports inside functions count too)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 
-def test_the_core_never_imports_the_write_path_or_the_ui() -> None:
+def _core_rank(module: str) -> int:
+    parts = module.split(".")
+    return CORE_RANKS.get(parts[1], 0) if len(parts) > 1 else 0
+
+
+def _module_name(path: Path) -> str:
+    relative = path.relative_to(ROOT).with_suffix("")
+    parts = [p for p in relative.parts if p != "__init__"]
+    return ".".join(parts)
+
+
+def test_every_package_imports_only_the_layers_below_it() -> None:
+    offenders = []
+    for path in _modules():
+        package = path.relative_to(ROOT).parts[0]
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if top in PACKAGES and top != package and top not in ALLOWED[package]:
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+            if top in THIRD_PARTY_ONLY_ABOVE and package not in THIRD_PARTY_ONLY_ABOVE[top]:
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
+def test_inside_the_core_no_import_runs_back_up() -> None:
     offenders = []
     for path in sorted((ROOT / "searchapp").rglob("*.py")):
-        relative = path.relative_to(ROOT).as_posix()
-        used = _imports(path)
-        if {"ui", "ingest", "streamlit"} & used and relative not in COMPOSITION_ROOTS:
-            offenders.append(relative)
-    assert offenders == [], offenders
+        own = _module_name(path)
+        if own == "searchapp":
+            continue  # the public API re-exports from every layer, lazily
+        for name in _imports(path):
+            if name.split(".")[0] == "searchapp" and _core_rank(name) > _core_rank(own):
+                offenders.append(f"{own} imports {name}")
+    assert offenders == []
 
 
-def test_the_write_path_never_imports_the_ui_or_streamlit() -> None:
-    for path in sorted((ROOT / "ingest").rglob("*.py")):
-        assert not {"ui", "streamlit"} & _imports(path), path
+def test_the_layering_rules_catch_an_upward_import(tmp_path: Path) -> None:
+    """The checks above parse real imports, lazy ones included."""
+    source = tmp_path / "bad.py"
+    source.write_text("def f():\n    from ingest.pipeline import Ingestor\n    import ui.app\n")
+    assert {"ingest.pipeline", "ingest.pipeline.Ingestor", "ui.app"} <= _imports(source)
+    assert (
+        _core_rank("searchapp.library")
+        > _core_rank("searchapp.storage.chroma")
+        > _core_rank("searchapp.types")
+    )
 
 
 def test_exported_names_are_exactly_the_public_api() -> None:
@@ -57,6 +117,7 @@ def test_exported_names_are_exactly_the_public_api() -> None:
         "Library",
         "ModelError",
         "ModelMismatchError",
+        "Progress",
         "QueryError",
         "SearchAppError",
         "SearchFilters",
@@ -73,12 +134,12 @@ def test_exported_names_are_exactly_the_public_api() -> None:
         "IngestReport",
         "Ingestor",
         "Limits",
-        "Progress",
         "SourceFile",
         "discover",
         "ingest_paths",
         "reindex",
     ]
-    for module in (searchapp, ingest):
+    for module in (searchapp, ingest, evaluation):
         for name in module.__all__:
             assert getattr(module, name) is not None, name
+    assert cli.main.app.info.name == "searchapp"

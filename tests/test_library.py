@@ -11,7 +11,7 @@ from ingest import Ingestor, SourceFile
 from ingest.files import discover, ingest_paths
 from ingest.reindex import reindex
 from searchapp import DocumentNotFoundError, Library, ModelMismatchError, Settings
-from searchapp.originals import sha256_hex
+from searchapp.storage.originals import sha256_hex
 from searchapp.types import DocumentRecord
 from tests.conftest import make_settings, write
 from tests.helpers import make_pdf
@@ -184,7 +184,7 @@ def test_a_crash_mid_write_is_finished_on_the_next_ingest(hash_library: Library,
     # a pending record naming the version it replaces, the old chunks gone, a partial new chunk.
     hash_library.originals.put(new_bytes)
     pending = dataclasses.replace(old_record, doc_id=new_id, state="pending", replaces=old_record.doc_id)
-    hash_library.store.put_record(pending)
+    hash_library.store.catalog.put_record(pending)
     hash_library.store.delete_chunks(old_record.doc_id)
     vector = hash_library.embedder.embed_documents(["partial"])
     hash_library.store.add_chunks([f"{new_id}:0"], vector, ["partial"], [{"doc_id": new_id, "chunk": 0}])

@@ -20,10 +20,10 @@ import pytest
 from ingest.files import ingest_paths
 from searchapp import Library
 from tests.app_server import running_app
-from tests.conftest import make_settings, write
+from tests.conftest import make_settings, sized, write
 
-SESSIONS = 20
-QUERIES_PER_SESSION = 20
+SESSIONS = sized(ci=10, full=20)
+QUERIES_PER_SESSION = sized(ci=10, full=20)
 BUDGET_S = 120.0
 TOPICS = [
     "when are invoices due",

@@ -13,7 +13,8 @@ import pytest
 from ingest import Ingestor, SourceFile
 from ingest.files import ingest_paths
 from searchapp import Library, SearchFilters
-from searchapp.keyword import keyword_tokens, reciprocal_rank_fusion
+from searchapp.retrieval.fusion import reciprocal_rank_fusion
+from searchapp.storage.terms import keyword_tokens
 from tests.conftest import make_settings, write
 from tests.helpers import make_pdf
 
@@ -108,9 +109,10 @@ def test_filtered_dense_search_equals_brute_force(corpus_library: Library, filte
     got = hash_library.search("payroll invoice refund", k=10, filters=filters, mode="dense").hits
     assert [h.chunk_id for h in got] == [cid for cid, _ in expected] or (
         # equal scores may tie-break differently; the scores must still match exactly
-        [round(h.score, 5) for h in got] == [round(s, 5) for _, s in expected]
+        [round(h.cosine or 0, 5) for h in got] == [round(s, 5) for _, s in expected]
     )
-    assert [round(h.score, 5) for h in got] == [round(s, 5) for _, s in expected]
+    assert [round(h.cosine or 0, 5) for h in got] == [round(s, 5) for _, s in expected]
+    assert [h.score for h in got] == [max(0.0, h.cosine or 0) for h in got]
     assert all(filters.matches(h.metadata, h.text) for h in got)
 
 
@@ -119,11 +121,11 @@ def test_local_and_chroma_filtering_agree(corpus_library: Library) -> None:
     doc = hash_library.document("doc3.txt").doc_id
     filters = SearchFilters(doc_ids=(doc,), file_types=("txt",))
     local = hash_library.searcher.dense(hash_library.searcher.prepare("market summer"), 5, filters)
-    ids, _, _, distances = hash_library.store.query(
+    ids, distances = hash_library.store.query_ids(
         hash_library.embedder.embed_query("market summer"), 5, where=filters.to_where()
     )
     assert [h.chunk_id for h in local] == ids
-    assert [round(h.score, 5) for h in local] == [round(1 - d, 5) for d in distances]
+    assert [round(h.cosine or 0, 5) for h in local] == [round(1 - d, 5) for d in distances]
 
 
 @pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
@@ -136,7 +138,7 @@ def test_every_filter_applies_in_every_mode(
     assert all(filters.matches(h.metadata, h.text) for h in hits)
 
 
-def test_keyword_mode_ranks_by_bm25_and_scores_by_cosine(hash_library: Library, tmp_path: Path) -> None:
+def test_keyword_mode_ranks_by_bm25_and_carries_the_cosine(hash_library: Library, tmp_path: Path) -> None:
     write(tmp_path / "a.txt", "The zebrafish genome encodes a Hox cluster.")
     write(tmp_path / "b.txt", "Mice and rats are common laboratory animals.")
     write(tmp_path / "c.txt", "Zebrafish zebrafish zebrafish larvae regenerate fins.")
@@ -146,7 +148,8 @@ def test_keyword_mode_ranks_by_bm25_and_scores_by_cosine(hash_library: Library, 
     assert hits[0].keyword_score is not None and hits[0].keyword_score > hits[1].keyword_score  # type: ignore[operator]
     vector = hash_library.embedder.embed_query("zebrafish")
     passage = hash_library.embedder.embed_documents([hits[0].text])[0]
-    assert hits[0].score == pytest.approx(float(vector @ passage), abs=1e-5)
+    assert hits[0].cosine == pytest.approx(float(vector @ passage), abs=1e-5)
+    assert 1 >= hits[0].score > hits[1].score > 0  # BM25 as a share of the query's ceiling
 
 
 def test_hybrid_fuses_both_rankings(corpus_library: Library) -> None:
@@ -169,7 +172,7 @@ def test_keyword_search_equals_bm25s_scoring_with_and_without_a_mask() -> None:
     """Our postings-only BM25 gives bm25s's own scores and ranking, filtered or not."""
     import bm25s
 
-    from searchapp.keyword import BM25_B, BM25_K1, KeywordIndex
+    from searchapp.storage.keyword_index import BM25_B, BM25_K1, KeywordIndex
 
     rng = random.Random(7)
     vocab = [f"w{i}" for i in range(300)]
@@ -290,8 +293,8 @@ def test_real_model_hybrid_catches_what_each_retriever_misses(
 def _int8_pass_spy(monkeypatch: pytest.MonkeyPatch, *, min_rows: int) -> list[int]:
     """Send scans of `min_rows` admitted rows or more through the int8 first pass, and
     record how many rows each such scan admitted."""
-    from searchapp import exact_scan
-    from searchapp import local_index as li
+    from searchapp.storage import exact_scan
+    from searchapp.storage import local_index as li
 
     monkeypatch.setattr(exact_scan, "MIN_ROWS", min_rows)
     taken: list[int] = []
@@ -311,7 +314,7 @@ def test_the_int8_first_pass_for_big_collections_is_still_exact(
 ) -> None:
     """Filters over many rows score int8 codes first; the answer must equal brute force,
     also after writes that add rows the int8 copy has not seen yet."""
-    from searchapp import local_index as li
+    from searchapp.storage import local_index as li
 
     taken = _int8_pass_spy(monkeypatch, min_rows=100)
     rng = np.random.default_rng(3)
@@ -353,8 +356,8 @@ def test_the_int8_first_pass_for_big_collections_is_still_exact(
 def test_the_int8_error_bound_holds_for_hard_vectors() -> None:
     """|kernel score - exact score| <= |q| * bound for spiky, tiny, long, short and zero rows,
     and a query along a row's quantisation error comes close to its bound (it is tight)."""
-    from searchapp import int8_kernels
-    from searchapp.exact_scan import quantize
+    from searchapp.storage import int8_kernels
+    from searchapp.storage.exact_scan import quantize
 
     rng = np.random.default_rng(11)
     for trial in range(6):

@@ -60,7 +60,7 @@ def test_a_second_process_is_refused_quickly_and_nothing_is_lost(tmp_path: Path)
             [
                 sys.executable,
                 "-m",
-                "searchapp.cli",
+                "cli",
                 "ingest",
                 str(tmp_path / "a.txt"),
                 "--data-dir",

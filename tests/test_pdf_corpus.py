@@ -30,9 +30,9 @@ from ingest.prepare import Prepared, PrepareJob, init_worker, prepare
 from ingest.types import Limits
 from ingest.workers import WorkerPool
 from searchapp import Library
+from searchapp.embedding.models import resolve_model
+from searchapp.embedding.tokens import TokenizerSpec
 from searchapp.errors import FailureReason, IngestError
-from searchapp.models import resolve_model
-from searchapp.tokens import TokenizerSpec
 
 INGESTED = "ingested"
 NO_TEXT = FailureReason.NO_TEXT
@@ -268,8 +268,42 @@ def test_password_messages_are_clear_and_say_nothing_secret(shared_pdfs: Path) -
         with pytest.raises(IngestError) as caught:
             extract((shared_pdfs / name).read_bytes(), name, Limits())
         message = str(caught.value)
-        assert "password" in message.lower() and "not supported" in message
+        assert "needs a password" in message and "--password" in message and "`" not in message
         assert password not in message.replace("password", "")
+
+
+@pytest.mark.parametrize("extractor", ["pdfium", "pypdf"])
+@pytest.mark.parametrize(
+    ("name", "password", "text"),
+    [
+        ("pysample__libreoffice-writer-password.pdf", "openpassword", "Lorem ipsum"),  # RC4-128
+        ("pdfjs__issue21579.pdf", "pässwört", "AES-256 R5"),  # non-ASCII password
+    ],
+)
+def test_an_encrypted_pdf_opens_with_its_password_and_a_wrong_one_is_named(
+    shared_pdfs: Path, extractor: str, name: str, password: str, text: str
+) -> None:
+    data = (shared_pdfs / name).read_bytes()
+    document = extract(data, name, Limits(pdf_extractor=extractor), password=password)
+    assert text in document.sections[0].text
+    with pytest.raises(IngestError) as caught:
+        extract(data, name, Limits(pdf_extractor=extractor), password=password + "x")
+    assert caught.value.reason is FailureReason.PASSWORD_PROTECTED
+    assert "the password is not right" in str(caught.value) and password not in str(caught.value)
+
+
+def test_a_pdf_whose_pages_hold_nothing_is_damaged_not_scanned() -> None:
+    blank = (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+        b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF"
+    )
+    with pytest.raises(IngestError) as caught:
+        extract(blank, "blank.pdf", Limits())
+    assert caught.value.reason is FailureReason.DAMAGED_PDF
+    assert str(caught.value) == (
+        "damaged PDF: its one page is empty (no text, no images, no drawing): the file is damaged or blank"
+    )
 
 
 def test_the_fuzzed_file_says_why_it_cannot_be_opened(shared_pdfs: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.pipeline import Ingestor
+from ingest.reindex import reindex
 from ingest.types import SourceFile
 from searchapp import Library
 from searchapp.errors import FailureReason
@@ -51,3 +52,30 @@ def test_reingest_reports_unknown_and_missing_originals(tmp_path: Path) -> None:
         assert "no kept original" in report.outcomes[0].detail
         assert "not in the library" in report.outcomes[1].detail
         assert [r.source for r in library.documents()] == ["a.txt"]  # nothing was removed
+
+
+def test_a_rebuild_keeps_a_document_it_cannot_read_again(tmp_path: Path) -> None:
+    """An encrypted PDF needs its password to be read; its original is kept encrypted, so a
+    reindex cannot re-read it. It keeps its stored passages (embedded again) instead of vanishing."""
+    settings = make_settings(tmp_path, model="hash:64")
+    locked = make_pdf(["The vault code is written in the ledger."], encrypt_user_password="pw")
+    with Library.open(settings) as library, Ingestor(library) as ingestor:
+        report = ingestor.ingest(
+            [
+                SourceFile("vault.pdf", data=locked, password="pw"),
+                SourceFile("note.txt", data=b"An open note."),
+            ]
+        )
+        assert [o.status for o in report.outcomes] == ["ingested", "ingested"]
+        before = {r.source: r.chunks for r in library.documents()}
+        library, rebuilt = reindex(library, model="hash:32")
+    with library:
+        by_source = {o.source: o for o in rebuilt.outcomes}
+        assert by_source["note.txt"].status == "ingested" and not by_source["note.txt"].warnings
+        vault = by_source["vault.pdf"]
+        assert vault.status == "ingested" and "password" in vault.warnings[0]
+        assert "its stored passages were kept" in vault.warnings[0]
+        assert {r.source: r.chunks for r in library.documents()} == before
+        assert library.model.dimension == 32
+        hit = library.search("vault code ledger", k=1, mode="keyword").hits[0]
+        assert hit.source == "vault.pdf" and hit.page == 1

@@ -11,6 +11,7 @@ import pytest
 from ingest import Ingestor, SourceFile
 from ingest.files import ingest_paths
 from searchapp import EmptyQueryError, InvalidFilterError, Library, QueryError, SearchFilters
+from searchapp.storage.terms import keyword_tokens
 from tests.conftest import write
 from tests.helpers import make_pdf
 
@@ -33,17 +34,26 @@ def filled(hash_library: Library, tmp_path: Path) -> Library:
     return hash_library
 
 
-def test_hits_are_ranked_with_cosine_scores(filled: Library) -> None:
-    response = filled.search("orchard apples", k=3)
+@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+def test_scores_follow_the_ranking_on_0_to_1_with_the_cosine_beside_them(filled: Library, mode: str) -> None:
+    response = filled.search("orchard apples", k=3, mode=mode)
+    assert response.mode == mode
     assert [hit.rank for hit in response.hits] == [1, 2, 3]
     scores = [hit.score for hit in response.hits]
-    assert scores == sorted(scores, reverse=True)
-    top = response.hits[0]
-    # The score is the real cosine similarity of query and passage vectors.
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
     query = filled.embedder.embed_query("orchard apples")
-    passage = filled.embedder.embed_documents([top.text])[0]
-    assert top.score == pytest.approx(float(np.dot(query, passage)), abs=1e-4)
-    assert top.source in {"fruit.md", "harvest.pdf"}
+    for hit in response.hits:
+        # Every hit carries the real cosine similarity of query and passage vectors.
+        passage = filled.embedder.embed_documents([hit.text])[0]
+        assert hit.cosine == pytest.approx(float(np.dot(query, passage)), abs=1e-4)
+        if mode == "dense":
+            assert hit.score == pytest.approx(max(0.0, hit.cosine), abs=1e-6)
+        elif mode == "keyword":
+            ceiling = filled.local.keyword_ceiling(keyword_tokens("orchard apples"))
+            assert hit.keyword_score is not None and hit.score == pytest.approx(hit.keyword_score / ceiling)
+        else:  # reciprocal rank fusion over 2 lists, divided by its maximum 2/61
+            assert hit.fused_score is not None and hit.score == pytest.approx(hit.fused_score / (2 / 61))
+    assert response.hits[0].source in {"fruit.md", "harvest.pdf"}
 
 
 def test_filter_by_document(filled: Library) -> None:
@@ -126,7 +136,16 @@ def test_over_long_query_is_cut_and_the_user_told(filled: Library) -> None:
 
 def test_json_shape_matches_the_library(filled: Library) -> None:
     data = filled.search("orchard apples", k=2).to_dict()
-    assert set(data) == {"query", "mode", "k", "query_truncated", "notices", "took_ms", "results"}
+    assert set(data) == {
+        "query",
+        "mode",
+        "k",
+        "query_truncated",
+        "weak_match",
+        "notices",
+        "took_ms",
+        "results",
+    }
     first = data["results"][0]
     assert {"rank", "score", "chunk_id", "text", "doc_id", "source", "page", "heading", "metadata"} <= set(
         first
@@ -152,7 +171,7 @@ def test_real_model_finds_a_known_pdf_passage_by_paraphrase(real_library: Librar
     response = real_library.search("how to stop someone from spending the same digital coin twice", k=3)
     passages = [h for h in response.hits if h.source == "pdfjs__issue13201.pdf" and "double-spend" in h.text]
     assert passages, [(h.source, h.text[:80]) for h in response.hits]
-    assert passages[0].page == 1 and 0.3 < passages[0].score <= 1.0
+    assert passages[0].page == 1 and 0.3 < (passages[0].cosine or 0) <= 1.0 and 0 < passages[0].score <= 1
     # TraceMonkey's conclusion: "... recording hot traces and generating type-specialized machine code".
     traces = real_library.search("recording types of variables seen at run time to compile hot loops", k=3)
     assert any("recording hot traces" in h.text for h in traces.hits)

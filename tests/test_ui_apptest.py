@@ -3,7 +3,9 @@
 Settings reach the app through SEARCHAPP_* variables, as in production. Most tests use
 the hash embedder (fast, deterministic); `test_real_model_*` uses the bundled MiniLM.
 `st.cache_resource` lives for the whole test process, so every test closes the cached
-library and ingestor when it ends.
+library and ingestor when it ends. The search page's newer parts (scores, grouping, more
+like this, links, passwords, samples) are in tests/test_ui_search_page.py and
+tests/test_ui_uploads.py; the helpers all three share are in tests/ui_helpers.py.
 """
 
 from __future__ import annotations
@@ -15,121 +17,46 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ingest.pipeline import Ingestor
-from ingest.types import SourceFile
-from searchapp import Library, Settings
+from searchapp import Library
 from tests.conftest import PDF_DIR, ROOT
-from tests.helpers import make_docx, make_pdf
+from tests.ui_helpers import (
+    ENV,
+    FAQ_HTML,
+    GUIDE_MD,
+    MANUAL_DOCX,
+    NOTES_TXT,
+    POLICY_PDF,
+    build_corpus,
+    cards,
+    doc_id,
+    new_app,
+    open_page,
+    run,
+    search,
+    source_of,
+    sources,
+    texts,
+    upload,
+)
 from ui import resources
+from ui.outcomes import SEEN_KEY
 from ui.render import escape_markdown
-from ui.views import upload as upload_view
 
-APP = str(ROOT / "ui" / "app.py")
 REAL_PDF = PDF_DIR / "pysample__pdflatex-4-pages.pdf"
 PAPER_PDF = PDF_DIR / "unst__layout-parser-paper-fast.pdf"
-
-POLICY_PDF = make_pdf(
-    [
-        "Refund policy. Customers receive refunds within thirty days of purchase.",
-        "Shipping policy. Parcels ship within five working days. Refunds for shipping fees are not possible.",
-        "Damaged goods. Refunds for damaged goods are paid in full after inspection.",
-    ]
-)
-NOTES_TXT = b"Team notes. The refund desk is open on Mondays. Ask about refunds at the front desk."
-GUIDE_MD = b"# Refund guide\n\nHow refunds work: open a ticket and the refund is processed within a week."
-FAQ_HTML = b"<html><body><h1>FAQ</h1><p>Refunds take a week to appear on your card.</p></body></html>"
-MANUAL_DOCX = make_docx([("Heading 1", "Returns"), ("Normal", "Returned items are refunded once checked.")])
 HOSTILE_MD = (
     b"# <img src=x onerror=alert(1)> heading\n\n"
     b"Refunds <script>alert('xss')</script> [click](javascript:alert(1)) "
     b"![pixel](http://evil.invalid/t.png) `code` $x^2$ **bold** www.evil.invalid\n"
 )
 
-ENV = {"SEARCHAPP_MODEL": "hash:64", "SEARCHAPP_WORKERS": "1", "SEARCHAPP_MIN_FREE_MB": "1"}
 
-
-# --------------------------------------------------------------------------- helpers
-
-
-@dataclass(frozen=True)
-class Card:
-    rank: int
-    header: str  # the Markdown of the card's first line
-    score: float
-    passage: str  # the passage Markdown
-    chunk_id: str
-    has_open_link: bool
-
-
-def new_app() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=120)
-
-
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def open_page(at: AppTest, name: str) -> AppTest:
-    at.switch_page(f"screens/{name}.py")
-    return run(at)
-
-
-def search(at: AppTest, query: str) -> list[Card]:
-    at.text_input(key="query").input(query)
-    run(at)
-    return cards(at)
-
-
-def cards(at: AppTest) -> list[Card]:
-    found: list[Card] = []
-    for node in at.main:
-        key = getattr(node, "key", None)
-        if not key or not re.fullmatch(r"hit-\d+", key):
-            continue
-        markdown = [n.value for n in node if type(n).__name__ == "Markdown"]
-        progress = [n.proto.text for n in node if type(n).__name__ == "Progress"]
-        downloads = [n.key for n in node if type(n).__name__ == "DownloadButton"]
-        popovers = [n for n in node if getattr(n, "type", "") == "popover"]
-        score = re.fullmatch(r"Score (-?\d\.\d{3})", progress[0])
-        assert score, progress
-        found.append(
-            Card(
-                rank=int(key.split("-")[1]),
-                header=markdown[0],
-                score=float(score.group(1)),
-                passage=markdown[1],
-                chunk_id=downloads[0].removeprefix("dl-"),
-                has_open_link=bool(popovers),
-            )
-        )
-    return found
-
-
-def texts(elements: Any) -> list[str]:
-    return [str(e.value) for e in elements]
-
-
-def source_of(card: Card) -> str:
-    match = re.match(r"\*\*#\d+\*\* · \*\*(.+?)\*\*", card.header)
-    assert match, card.header
-    return re.sub(r"\\(.)", r"\1", match.group(1))
-
-
-def upload(at: AppTest, files: list[tuple[str, bytes, str]], tags: str = "") -> AppTest:
-    open_page(at, "upload")
-    if tags:
-        at.text_input(key="upload_tags").input(tags)
-    at.file_uploader(key="uploads").set_value(files)
-    return run(at)
+# --------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture
@@ -146,19 +73,7 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data directory holding five documents of every type, tagged, ingested once."""
-    data_dir = tmp_path_factory.mktemp("corpus") / "data"
-    settings = Settings.load(environ={**ENV, "SEARCHAPP_DATA_DIR": str(data_dir)})
-    files = [
-        SourceFile("policy.pdf", data=POLICY_PDF, tags=("finance",)),
-        SourceFile("notes.txt", data=NOTES_TXT, tags=("ops",)),
-        SourceFile("guide.md", data=GUIDE_MD, tags=("ops", "docs")),
-        SourceFile("faq.html", data=FAQ_HTML),
-        SourceFile("manual.docx", data=MANUAL_DOCX),
-    ]
-    with Library.open(settings) as library, Ingestor(library) as ingestor:
-        report = ingestor.ingest(files)
-    assert [o.status for o in report.outcomes] == ["ingested"] * 5, report.outcomes
-    return data_dir
+    return build_corpus(tmp_path_factory.mktemp("corpus") / "data")
 
 
 @pytest.fixture
@@ -226,7 +141,7 @@ def test_upload_several_files_with_tags_progress_and_summary(app_env: Path) -> N
     run(at)
     assert not at.status
     assert len(at.success) == 1 and len(at.error) == 1
-    assert len(at.session_state[upload_view.SEEN_KEY]) == len(files)
+    assert len(at.session_state[SEEN_KEY]) == len(files)
 
     # The files carry the tags; the Library lists them.
     open_page(at, "library")
@@ -251,31 +166,38 @@ def test_search_shows_ranked_cards_with_scores_locations_and_highlights(corpus_a
     at = corpus_app
     assert "5 documents in the library" in texts(at.caption)
     found = search(at, "refunds for damaged goods")
+    # Grouped by document (the default): one card per document, numbered 1..n.
     assert [c.rank for c in found] == list(range(1, len(found) + 1))
-    assert 5 <= len(found) <= 10
-    # Hybrid (the default) ranks by fused score; the cosine on each card need not fall with rank.
-    fused = [float(c.value.split()[3]) for c in at.caption if c.value.startswith("Fused rank score")]
-    assert len(fused) == len(found) and fused == sorted(fused, reverse=True)
-    assert all(-1 <= c.score <= 1 for c in found)
+    assert len(found) == len(sources(found)) == 5
+    # The big number is the score the ranking used (hybrid, the default), 0-1, falling.
+    assert {c.mode for c in found} == {"Hybrid"}
+    assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
+    assert all(0 <= c.score <= 1 for c in found)
+    assert all(c.details.startswith("cosine similarity ") for c in found)
     top = found[0]
     assert top.header == "**#1** · **policy\\.pdf** · page 3"
-    assert top.score > 0.5
+    assert top.more == 2  # the PDF's two other pages, in place
     assert ":yellow-background[**Refunds**]" in top.passage
     assert ":yellow-background[**damaged**]" in top.passage
     assert top.has_open_link  # a PDF hit with a page
     assert not next(c for c in found if source_of(c) == "notes.txt").has_open_link
-    assert any("passages ·" in text for text in texts(at.caption))
+    assert any("5 documents, 7 passages" in text for text in texts(at.caption))
     assert at.query_params["q"] == "refunds for damaged goods"
 
-    # Top-k
+    # Ungrouped: one card per passage, top-k passages.
+    at.toggle(key="group").set_value(False)
+    found = cards(run(at))
+    assert len(found) == 7 and len(sources(found)) == 5
     at.slider(key="top_k").set_value(2)
     assert len(cards(run(at))) == 2
 
-    # Semantic mode ranks by the cosine shown.
+    # Semantic mode ranks by the (clipped) cosine it shows.
     at.slider(key="top_k").set_value(10)
     at.radio(key="mode").set_value("dense")
-    scores = [c.score for c in cards(run(at))]
+    found = cards(run(at))
+    scores = [c.score for c in found]
     assert len(scores) >= 5 and scores == sorted(scores, reverse=True)
+    assert {c.mode for c in found} == {"Semantic"}
 
 
 def test_context_and_open_at_page_load_when_opened(corpus_app: AppTest) -> None:
@@ -285,7 +207,7 @@ def test_context_and_open_at_page_load_when_opened(corpus_app: AppTest) -> None:
     assert not [c for c in at.caption if c.value in ("Before", "This passage")]
 
     at.session_state[f"ctx-{top.chunk_id}"] = True  # open the context expander
-    at.session_state[f"open-{top.chunk_id}"] = True  # open "Open at page 3"
+    at.session_state[f"open-{top.chunk_id}"] = True  # open "Open at page 3" (without the route)
     run(at)
     labels = [c.value for c in at.caption]
     assert "Before" in labels and "This passage" in labels
@@ -320,17 +242,13 @@ def test_query_from_the_url_fills_the_box(corpus_app: AppTest) -> None:
 # ----------------------------------------------------------------------- filters
 
 
-def _sources(found: list[Card]) -> set[str]:
-    return {source_of(c) for c in found}
-
-
 def test_filter_documents(corpus_app: AppTest) -> None:
     at = corpus_app
-    assert len(_sources(search(at, "refunds"))) >= 4
+    assert len(sources(search(at, "refunds"))) >= 4
     records = {r.source: r.doc_id for r in resources.get_library(resources.load_settings()).documents()}
     at.multiselect(key="f_docs").set_value([records["notes.txt"], records["guide.md"]])
     found = cards(run(at))
-    assert found and _sources(found) == {"notes.txt", "guide.md"}
+    assert found and sources(found) == {"notes.txt", "guide.md"}
 
 
 def test_filter_file_types(corpus_app: AppTest) -> None:
@@ -338,7 +256,7 @@ def test_filter_file_types(corpus_app: AppTest) -> None:
     search(at, "refunds")
     assert at.multiselect(key="f_types").options == ["PDF", "Text", "Markdown", "HTML", "Word (DOCX)"]
     at.multiselect(key="f_types").set_value(["html", "docx"])
-    assert _sources(cards(run(at))) == {"faq.html", "manual.docx"}
+    assert sources(cards(run(at))) == {"faq.html", "manual.docx"}
 
 
 def test_filter_page_range(corpus_app: AppTest) -> None:
@@ -355,9 +273,9 @@ def test_filter_tags(corpus_app: AppTest) -> None:
     search(at, "refunds")
     assert at.multiselect(key="f_tags").options == ["docs", "finance", "ops"]
     at.multiselect(key="f_tags").set_value(["ops"])
-    assert _sources(cards(run(at))) == {"notes.txt", "guide.md"}
+    assert sources(cards(run(at))) == {"notes.txt", "guide.md"}
     at.multiselect(key="f_tags").set_value(["finance"])
-    assert _sources(cards(run(at))) == {"policy.pdf"}
+    assert sources(cards(run(at))) == {"policy.pdf"}
 
 
 def test_filter_ingested_dates(corpus_app: AppTest) -> None:
@@ -376,7 +294,7 @@ def test_filter_text_contains(corpus_app: AppTest) -> None:
     search(at, "refunds")
     at.text_input(key="f_contains").input("FRONT DESK")
     found = cards(run(at))
-    assert _sources(found) == {"notes.txt"}
+    assert sources(found) == {"notes.txt"}
     assert "front desk" in re.sub(r"\\(.)", r"\1", found[0].passage).casefold()
 
 
@@ -408,18 +326,19 @@ def test_mode_selector_switches_between_hybrid_semantic_and_keyword(corpus_app: 
     assert at.radio(key="mode").options == ["Hybrid", "Semantic", "Keyword"]
     assert at.radio(key="mode").value == "hybrid"  # SEARCHAPP_SEARCH_MODE's default
     found = cards(at)
-    fused = [c.value for c in at.caption if c.value.startswith("Fused rank score")]
-    assert found and len(fused) == len(found)
-    assert all("the score above is the cosine similarity" in f for f in fused)
-    assert all(-1 <= card.score <= 1 for card in found)  # the bar shows the cosine similarity
+    assert found and {c.mode for c in found} == {"Hybrid"}
+    assert all(re.search(r"cosine similarity -?\d\.\d{3} · semantic #\d+", c.details) for c in found)
 
     at.radio(key="mode").set_value("dense")
-    assert cards(run(at))
-    assert not [c for c in at.caption if c.value.startswith("Fused rank score")]
+    found = cards(run(at))
+    assert found and {c.mode for c in found} == {"Semantic"}
+    assert not any("semantic #" in c.details for c in found)  # its own rank is the card's place
 
     at.radio(key="mode").set_value("keyword")
     keyword = cards(run(at))
-    assert keyword and all("refund" in card.passage.lower() for card in keyword)
+    assert keyword and {c.mode for c in keyword} == {"Keyword"}
+    assert all("refund" in card.passage.lower() for card in keyword)
+    assert all("BM25 " in card.details for card in keyword)
 
 
 # ---------------------------------------------------------------- untrusted text
@@ -473,11 +392,12 @@ def test_library_table_delete_with_confirmation(app_env: Path) -> None:
     table = at.dataframe[0].value
     assert list(table.columns) == ["Name", "Type", "Pages", "Chunks", "Size", "Tags", "Ingested"]
     row = table[table["Name"] == "policy.pdf"].iloc[0]
-    assert (row["Type"], row["Pages"], row["Chunks"], list(row["Tags"])) == ("PDF", 3, 3, ["ops"])
-    assert row["Size"].endswith(" KB") and row["Ingested"].date() == dt.date.today()
+    assert (row["Type"], row["Pages"], row["Chunks"], list(row["Tags"])) == ("PDF", "3", 3, ["ops"])
+    assert table[table["Name"] == "notes.txt"].iloc[0]["Pages"] == "—"  # a dash, not "None"
+    assert row["Size"].endswith(" kB") and row["Ingested"].date() == dt.date.today()
     assert any("2 documents · 4 chunks" in text for text in texts(at.caption))
 
-    at.selectbox(key="library_doc").set_value(_doc_id(at, "policy.pdf"))
+    at.selectbox(key="library_doc").set_value(doc_id("policy.pdf"))
     run(at)
     at.button(key="library_delete").click()
     run(at)
@@ -494,12 +414,7 @@ def test_library_table_delete_with_confirmation(app_env: Path) -> None:
     assert texts(at.success) == ["Deleted **policy\\.pdf**."]
     assert list(at.dataframe[0].value["Name"]) == ["notes.txt"]
     open_page(at, "search")
-    assert _sources(search(at, "refunds damaged goods")) == {"notes.txt"}
-
-
-def _doc_id(at: AppTest, source: str) -> str:
-    records = resources.get_library(resources.load_settings()).documents()
-    return next(r.doc_id for r in records if r.source == source)
+    assert sources(search(at, "refunds damaged goods")) == {"notes.txt"}
 
 
 def test_library_reingest_and_edit_tags(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -519,7 +434,7 @@ def test_library_reingest_and_edit_tags(app_env: Path, monkeypatch: pytest.Monke
     chunks = int(at.dataframe[0].value["Chunks"].tolist()[0])
     assert chunks > 3 and f"{chunks} chunks" in success.value
 
-    at.text_input(key=f"library_tags_{_doc_id(at, 'policy.pdf')}").input("legal, 2026")
+    at.text_input(key=f"library_tags_{doc_id('policy.pdf')}").input("legal, 2026")
     at.button[-1].click()  # the form's "Save tags"
     run(at)
     assert texts(at.success) == ["Saved the tags of **policy\\.pdf**."]
@@ -583,7 +498,7 @@ def test_store_locked_by_another_process_is_a_clear_error(app_env: Path) -> None
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from searchapp.lock import DataDirLock;"
+            "import sys, time; from pathlib import Path; from searchapp.storage.lock import DataDirLock;"
             "DataDirLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); time.sleep(60)",
             str(app_env),
         ],
@@ -650,7 +565,7 @@ def test_auth_configured_requires_login(app_env: Path, monkeypatch: pytest.Monke
         assert texts(at.title) == ["searchapp"]
         assert at.button(key="auth_login_default").label == "Log in"
         assert not at.text_input and not at.get("page_link")
-    at.switch_page("screens/library.py")
+    at.switch_page("views/library.py")
     run(at)
     assert texts(at.title) == ["searchapp"] and not at.dataframe
 
@@ -686,7 +601,8 @@ def test_real_model_upload_real_pdf_and_search(tmp_path: Path, monkeypatch: pyte
         open_page(at, "search")
         found = search(at, "toolkit for deep learning based document image analysis")
         assert found and {source_of(c) for c in found} == {PAPER_PDF.name}
-        assert found[0].score > 0.4
+        cosine = re.match(r"cosine similarity (\d\.\d{3})", found[0].details)
+        assert cosine and float(cosine.group(1)) > 0.4
         assert re.search(r"page [12]$", found[0].header)
         assert ":yellow-background[**" in found[0].passage
     finally:

@@ -8,8 +8,9 @@ import re
 import pytest
 from streamlit.runtime.scriptrunner import StopException
 
-from ingest.types import FileOutcome, Progress
+from ingest.types import FileOutcome
 from searchapp.errors import FailureReason
+from searchapp.progress import Progress
 from tests.helpers import make_pdf
 from ui.outcomes import summary_lines, upload_key
 from ui.pdf_link import open_pdf_html
@@ -136,8 +137,9 @@ def test_score_fraction_and_number_formats() -> None:
     assert score_fraction(-0.3) == 0.0
     assert score_fraction(1.0000001) == 1.0
     assert format_size(980) == "980 B"
-    assert format_size(12_600) == "12.3 KB"
-    assert format_size(5 * 1024 * 1024) == "5.0 MB"
+    assert format_size(12_300) == "12.3 kB"  # SI, like the file picker and the uploader
+    assert format_size(5_000_000) == "5.0 MB"
+    assert format_size(999_999_999) == "1.0 GB"
     assert format_time(0) == "—"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", format_time(1_700_000_000))
 
@@ -202,3 +204,33 @@ def test_a_rerun_during_ingest_is_deferred_until_the_batch_is_done() -> None:
     assert calls == [0.0] and progress.events == 2
     with pytest.raises(StopException):
         progress.raise_deferred()
+
+
+def test_score_label_names_the_mode_and_details_say_how_the_hit_got_there() -> None:
+    from searchapp.types import Hit
+    from ui.render import score_details, score_label
+
+    assert score_label(0.9841, "hybrid") == "Hybrid score 0.984"
+    assert score_label(0.5, "dense") == "Semantic score 0.500"
+    assert score_label(0.25, "keyword") == "Keyword score 0.250"
+    hybrid = Hit(
+        1,
+        0.98,
+        "c",
+        "t",
+        {},
+        fused_score=0.032,
+        dense_rank=1,
+        keyword_rank=3,
+        keyword_score=7.214,
+        cosine=0.61,
+    )
+    assert score_details(hybrid, "hybrid") == "cosine similarity 0.610 · semantic #1 · keyword #3 · BM25 7.21"
+    dense_only = Hit(2, 0.9, "c", "t", {}, fused_score=0.016, dense_rank=2, cosine=0.55)
+    assert score_details(dense_only, "hybrid") == "cosine similarity 0.550 · semantic #2 · no keyword match"
+    assert (
+        score_details(Hit(1, 0.7, "c", "t", {}, dense_rank=1, cosine=0.7), "dense")
+        == "cosine similarity 0.700"
+    )
+    keyword = Hit(1, 0.4, "c", "t", {}, keyword_rank=1, keyword_score=3.5, cosine=0.2)
+    assert score_details(keyword, "keyword") == "cosine similarity 0.200 · BM25 3.50"

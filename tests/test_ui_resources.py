@@ -10,9 +10,11 @@ import pytest
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from ingest.types import Progress, SourceFile
+from ingest.pipeline import Ingestor
+from ingest.types import SourceFile
 from searchapp import Library
 from searchapp.errors import ConfigError
+from searchapp.progress import Progress
 from tests.conftest import make_settings
 from ui import resources
 
@@ -57,10 +59,10 @@ def test_settings_key_is_stable_and_hides_values(tmp_path: Path) -> None:
     )
 
 
-def test_shared_ingestor_reports_each_run_to_its_own_callback(tmp_path: Path) -> None:
+def test_one_ingestor_reports_each_run_to_its_own_callback(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, model="hash:64")
     with Library.open(settings) as library:
-        shared = resources.SharedIngestor(library)
+        shared = Ingestor(library)
         seen: dict[str, list[str]] = {"a": [], "b": []}
         started = threading.Barrier(2)
 
@@ -73,7 +75,7 @@ def test_shared_ingestor_reports_each_run_to_its_own_callback(tmp_path: Path) ->
                 seen[name].append(event.source)
 
             started.wait()
-            report = shared.ingest(files, progress)
+            report = shared.ingest(files, progress=progress)
             assert [o.status for o in report.outcomes] == ["ingested"] * 3
 
         threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ingest.pipeline import Ingestor
 from ingest.types import SourceFile
 from searchapp import Library, Settings
 from searchapp.errors import ConfigError, SearchAppError
-from searchapp.lock import DataDirLock
+from searchapp.storage.lock import DataDirLock
 from tests.conftest import ROOT, make_settings
 from ui import resources
 from ui.teams import (
@@ -310,7 +311,7 @@ def _app(who: dict[str, Any], monkeypatch: pytest.MonkeyPatch, secrets: Mapping[
 
 def _run(at: AppTest, page: str | None = None) -> AppTest:
     if page:
-        at.switch_page(f"screens/{page}.py")
+        at.switch_page(f"views/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -411,7 +412,7 @@ def test_closing_one_team_library_leaves_the_other_working(tmp_path: Path) -> No
     beta = Library.open(base.with_overrides(collection="team-beta"))
     try:
         alpha.close()
-        shared = resources.SharedIngestor(beta)
+        shared = Ingestor(beta)
         try:
             outcomes = shared.ingest(
                 [SourceFile("beta.txt", data=b"Beta team notes about refunds.")]
@@ -434,7 +435,7 @@ def test_deleting_in_one_team_keeps_the_other_teams_original(tmp_path: Path) -> 
         Library.open(base.with_overrides(collection="team-beta")) as beta,
     ):
         for library, name in ((alpha, "a.txt"), (beta, "b.txt")):
-            shared = resources.SharedIngestor(library)
+            shared = Ingestor(library)
             try:
                 assert [o.status for o in shared.ingest([SourceFile(name, data=data)]).outcomes] == [
                     "ingested"

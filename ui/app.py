@@ -1,7 +1,7 @@
 """searchapp's web UI. Start it with `searchapp ui`, or `streamlit run ui/app.py`.
 
-Pages: Search (the default), Upload, Library and Status. Each page script in
-`ui/screens/` is one line; the pages themselves live in `ui/views/`.
+Pages: Search (the default), Upload, Library and Status, in `ui/views/`: each is a module
+with a `render()` that tests import, run as a page script by `st.navigation`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from ui.nav import PAGES  # noqa: E402
 
 
 def main() -> None:
-    st.set_page_config(page_title="searchapp", page_icon=":material/travel_explore:", layout="centered")
+    # An emoji icon: Streamlit draws it as a data: URL, where a :material/...: icon makes every
+    # page load fetch it from fonts.gstatic.com (offline it fails).
+    st.set_page_config(page_title="searchapp", page_icon="🔎", layout="centered")
     try:
         require_login()
     except SearchAppError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ingest.pipeline import Ingestor
 from searchapp.config import Settings
 from searchapp.errors import SearchAppError
 from searchapp.library import Library
@@ -31,7 +32,7 @@ def library_or_stop() -> Library:
         st.stop()
 
 
-def ingestor_or_stop() -> resources.SharedIngestor:
+def ingestor_or_stop() -> Ingestor:
     settings = settings_or_stop()
     try:
         return resources.get_ingestor(settings)

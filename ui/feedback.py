@@ -68,7 +68,8 @@ def empty_library_guide() -> None:
         "**Your library is empty.** Add a few documents and search them by meaning:\n\n"
         "1. Open **Upload** and drop in PDFs, Word files (DOCX), text, Markdown or HTML.\n"
         "2. Wait for the green check: each file is split into passages and indexed.\n"
-        "3. Come back here, type a question, and press **Enter**.",
+        "3. Come back here, type a question, and press **Enter**.\n\n"
+        "Or try it first with a few public-domain sample documents.",
         icon=":material/lightbulb:",
     )
     st.page_link(UPLOAD_PAGE, label="Upload documents", icon=":material/upload:")

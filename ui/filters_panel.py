@@ -2,6 +2,10 @@
 
 The panel only collects values. `SearchFilters.from_mapping` validates them, so the UI
 filters exactly as the CLI and the API do.
+
+Clearing sets every widget's state to its empty value rather than deleting it: a deleted
+widget state is refilled from what the browser still shows on the next rerun (the
+chip stayed, and changing the retrieval mode brought the "cleared" filter back).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 
 import streamlit as st
 
+from searchapp.filters import SearchFilters
 from searchapp.types import FILE_TYPES, DocumentRecord
 
 FILTER_KEYS = (
@@ -27,6 +32,17 @@ FILTER_KEYS = (
 )
 TYPE_LABELS = {"pdf": "PDF", "txt": "Text", "md": "Markdown", "html": "HTML", "docx": "Word (DOCX)"}
 _EARLIEST = dt.date(1970, 1, 2)
+# What each filter widget holds when it filters nothing.
+EMPTY_VALUES: dict[str, Any] = {
+    "f_docs": [],
+    "f_types": [],
+    "f_page_from": None,
+    "f_page_to": None,
+    "f_tags": [],
+    "f_dates": (),
+    "f_contains": "",
+    "f_min_score": 0.0,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +55,28 @@ class FilterInput:
 
 
 def clear_filters() -> None:
-    """Button callback: every filter back to its default."""
+    """Button callback: every filter back to its empty value (see the module docstring)."""
     for key in FILTER_KEYS:
-        st.session_state.pop(key, None)
+        st.session_state[key] = EMPTY_VALUES[key]
+
+
+def widget_values(filters: SearchFilters, min_score: float | None) -> dict[str, Any]:
+    """The widget states that show `filters` (a link's filters, say)."""
+    dates: tuple[dt.date, ...] = ()
+    if filters.ingested_after is not None or filters.ingested_before is not None:
+        start = filters.ingested_after if filters.ingested_after is not None else 86_400
+        end = filters.ingested_before if filters.ingested_before is not None else start
+        dates = (dt.datetime.fromtimestamp(start).date(), dt.datetime.fromtimestamp(end).date())
+    return {
+        "f_docs": list(filters.doc_ids),
+        "f_types": list(filters.file_types),
+        "f_page_from": filters.page_min,
+        "f_page_to": filters.page_max,
+        "f_tags": list(filters.tags),
+        "f_dates": dates,
+        "f_contains": filters.text_contains,
+        "f_min_score": float(min_score or 0.0),
+    }
 
 
 def _keep_known(key: str, options: Sequence[str]) -> None:
@@ -85,8 +120,13 @@ def filter_panel(documents: Sequence[DocumentRecord]) -> FilterInput:
             active.append("file types")
 
         left, right = st.columns(2)
-        page_from = left.number_input("From page", min_value=1, value=None, step=1, key="f_page_from")
-        page_to = right.number_input("To page", min_value=1, value=None, step=1, key="f_page_to")
+        pages_help = "Only PDFs have pages: a page range leaves out Markdown, HTML, text and Word files."
+        page_from = left.number_input(
+            "From page", min_value=1, value=None, step=1, key="f_page_from", help=pages_help
+        )
+        page_to = right.number_input(
+            "To page", min_value=1, value=None, step=1, key="f_page_to", help=pages_help
+        )
         if page_from is not None or page_to is not None:
             raw["page_min"] = None if page_from is None else int(page_from)
             raw["page_max"] = None if page_to is None else int(page_to)
@@ -135,7 +175,7 @@ def filter_panel(documents: Sequence[DocumentRecord]) -> FilterInput:
             value=0.0,
             step=0.05,
             key="f_min_score",
-            help="Hide passages whose similarity to the query is lower. 0 shows everything.",
+            help="Hide passages whose score (0-1, as shown on each result) is lower. 0 shows everything.",
         )
         min_score = float(floor) if floor > 0 else None
         if min_score is not None:

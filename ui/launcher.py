@@ -16,7 +16,7 @@ from typing import Any
 from searchapp.config import Settings
 
 UI_DIR = Path(__file__).resolve().parent
-APP_PATH = UI_DIR / "app.py"
+APP_PATH = UI_DIR / "server.py"  # the app plus the "Open at page" route
 
 
 def config_path() -> Path:

@@ -7,10 +7,10 @@ legacy multipage mode, where a rerun can run a page script without the entry scr
 
 from __future__ import annotations
 
-SEARCH_PAGE = "screens/search.py"
-UPLOAD_PAGE = "screens/upload.py"
-LIBRARY_PAGE = "screens/library.py"
-STATUS_PAGE = "screens/status.py"
+SEARCH_PAGE = "views/search.py"
+UPLOAD_PAGE = "views/upload.py"
+LIBRARY_PAGE = "views/library.py"
+STATUS_PAGE = "views/status.py"
 
 PAGES: tuple[tuple[str, str, str], ...] = (
     (SEARCH_PAGE, "Search", ":material/search:"),  # the default page

@@ -10,6 +10,24 @@ import streamlit as st
 from ingest.types import FileOutcome
 from ui.render import one_line
 
+SEEN_KEY = "upload_seen"  # upload key -> FileOutcome, for this session
+LAST_KEY = "upload_last"  # the outcomes of the latest batch
+
+
+def record_retry(key: str, outcome: FileOutcome) -> bool:
+    """A retried upload's new outcome replaces its old one in this session's records.
+
+    True when it was part of the latest batch, whose summary then shows the new outcome.
+    """
+    seen: dict[str, FileOutcome] = st.session_state.setdefault(SEEN_KEY, {})
+    seen[key] = outcome
+    last: list[FileOutcome] = st.session_state.get(LAST_KEY, [])
+    for index, old in enumerate(last):
+        if old.source == outcome.source and old.status == "failed":
+            last[index] = outcome
+            return True
+    return False
+
 
 def upload_key(name: str, data: bytes) -> str:
     """Identifies one uploaded file within a session: its name, size and content hash."""

@@ -15,8 +15,10 @@ from __future__ import annotations
 import base64
 import html
 
+from searchapp.units import MB
+
 # Bigger files are offered as a download only: the bytes would go over the WebSocket.
-MAX_INLINE_BYTES = 50 * 1024 * 1024
+MAX_INLINE_BYTES = 50 * MB
 
 _TEMPLATE = """<!doctype html>
 <html><head><meta charset="utf-8"><style>

@@ -12,7 +12,8 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import RerunException, StopException
 
-from ingest.types import IngestReport, Progress
+from ingest.types import IngestReport
+from searchapp.progress import Progress
 from ui.render import one_line
 
 STAGE_LABELS = {

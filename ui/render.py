@@ -20,6 +20,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
+from searchapp import units
+from searchapp.types import Hit
+
 # Every ASCII punctuation character may be backslash-escaped in CommonMark.
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 # Control characters other than tab and newline (and bidi overrides) are never shown.
@@ -114,8 +117,11 @@ def passage_markdown(text: str, terms: Sequence[str]) -> str:
     return "\n\n".join(highlight(paragraph, terms) for paragraph in flow(text)) or "*(empty passage)*"
 
 
+MODE_LABELS = {"dense": "Semantic", "keyword": "Keyword", "hybrid": "Hybrid"}
+
+
 def score_fraction(score: float) -> float:
-    """A cosine similarity as the fill of a 0..1 bar (negative similarities show empty)."""
+    """A 0-1 score as the fill of a bar (anything outside shows empty or full)."""
     return min(1.0, max(0.0, float(score)))
 
 
@@ -123,14 +129,30 @@ def format_score(score: float) -> str:
     return f"{score:.3f}"
 
 
+def score_label(score: float, mode: str) -> str:
+    """The card's big number, naming the mode that produced it: 'Hybrid score 0.984'."""
+    return f"{MODE_LABELS.get(mode, mode.title())} score {format_score(score)}"
+
+
+def score_details(hit: Hit, mode: str) -> str:
+    """How a hit got its place: 'cosine 0.741 · semantic #1 · keyword #2 (BM25 7.21)'."""
+    parts: list[str] = []
+    if hit.cosine is not None:
+        parts.append(f"cosine similarity {hit.cosine:.3f}")
+    if hit.dense_rank is not None and mode != "dense":
+        parts.append(f"semantic #{hit.dense_rank}")
+    if hit.keyword_rank is not None and mode != "keyword":
+        parts.append(f"keyword #{hit.keyword_rank}")
+    if hit.keyword_score is not None:
+        parts.append(f"BM25 {hit.keyword_score:.2f}")
+    if mode == "hybrid" and hit.keyword_rank is None:
+        parts.append("no keyword match")
+    return " · ".join(parts)
+
+
 def format_size(size: int) -> str:
-    """Bytes in the largest unit that keeps the number readable: 980 B, 12.3 KB, 4.1 MB."""
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+    """Bytes in SI units, as everywhere in searchapp: 980 B, 12.3 kB, 4.1 MB."""
+    return units.format_size(size)
 
 
 def format_time(epoch: int) -> str:

@@ -12,6 +12,7 @@ from ingest.types import FileOutcome
 from searchapp.errors import SearchAppError
 from searchapp.library import Library
 from searchapp.types import DocumentRecord
+from ui import failed_uploads
 from ui.cards import MIME_TYPES, download_name
 from ui.context import ingestor_or_stop, library_or_stop
 from ui.feedback import show_error
@@ -20,6 +21,7 @@ from ui.nav import UPLOAD_PAGE
 from ui.outcomes import show_summary
 from ui.progress import IngestProgress
 from ui.render import format_size, format_time, one_line, parse_tags, tags_label
+from ui.samples import offer_samples
 
 FLASH_KEY = "library_flash"  # what the last action did, shown after its rerun
 CONFIRM_KEY = "library_confirm_delete"  # doc_id waiting for "Yes, delete"
@@ -43,7 +45,10 @@ def render() -> None:
         )
     if not records:
         st.info("No documents yet. Upload some to build your library.", icon=":material/folder_open:")
-        st.page_link(UPLOAD_PAGE, label="Upload documents", icon=":material/upload:")
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            st.page_link(UPLOAD_PAGE, label="Upload documents", icon=":material/upload:")
+            offer_samples(key="samples_library")
+        failed_uploads.panel("library")
         return
 
     chunks = sum(r.chunks for r in records)
@@ -58,6 +63,7 @@ def render() -> None:
     choices = {r.doc_id: r for r in shown}
     if not choices:
         st.caption("No document matches.")
+        failed_uploads.panel("library")
         return
     doc_id = st.selectbox(
         "Document",
@@ -67,6 +73,7 @@ def render() -> None:
     )
     if doc_id is not None:
         _manage(library, choices[doc_id])
+    failed_uploads.panel("library")
 
 
 def _matches(record: DocumentRecord, needle: str) -> bool:
@@ -82,7 +89,7 @@ def table_rows(records: Sequence[DocumentRecord]) -> list[dict[str, Any]]:
         {
             "Name": r.source,
             "Type": TYPE_LABELS.get(r.file_type, r.file_type),
-            "Pages": r.pages or None,
+            "Pages": str(r.pages) if r.pages else "—",  # no pages: Markdown, HTML, text, Word
             "Chunks": r.chunks,
             "Size": format_size(r.size),
             "Tags": list(r.tags),
@@ -94,7 +101,7 @@ def table_rows(records: Sequence[DocumentRecord]) -> list[dict[str, Any]]:
 
 _COLUMNS: dict[str, Any] = {
     "Name": st.column_config.TextColumn("Name", width="large"),
-    "Pages": st.column_config.NumberColumn("Pages", format="%d"),
+    "Pages": st.column_config.TextColumn("Pages", help="Only PDFs have pages."),
     "Chunks": st.column_config.NumberColumn("Chunks", format="%d"),
     "Tags": st.column_config.ListColumn("Tags"),
     "Ingested": st.column_config.DatetimeColumn("Ingested", format="YYYY-MM-DD HH:mm"),
@@ -170,7 +177,7 @@ def _reingest(record: DocumentRecord) -> None:
     shared = ingestor_or_stop()
     progress = IngestProgress([record.source], label=f"Re-ingesting {record.source}…")
     try:
-        report = shared.reingest([record.doc_id], progress)
+        report = shared.reingest([record.doc_id], progress=progress)
     except Exception as exc:  # the status box must not stay "running"
         progress.status.update(label="Re-ingest stopped", state="error")
         show_error(exc)
@@ -211,3 +218,7 @@ def _flash() -> None:
     elif kind == "reingested":
         outcomes: list[FileOutcome] = value
         show_summary(outcomes)
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (ui/nav.py)
+    render()

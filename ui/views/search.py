@@ -1,20 +1,34 @@
-"""The Search page: a query box, options and filters, and ranked passage cards."""
+"""The Search page: a query box, options and filters, and ranked result cards.
+
+Results are grouped by document by default (one card per document, its other matching
+passages in place). Any card's "More like this" turns the page into the passages similar
+to that one, with the same filters. The query, mode, filters and options live in the URL,
+so a reload or a shared link shows the same search.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from searchapp.errors import SearchAppError
+from searchapp.filters import SearchFilters
 from searchapp.library import Library
-from searchapp.types import SearchResponse
-from ui.cards import hit_card
+from searchapp.links import SearchLink
+from searchapp.retrieval.scoring import match_strength
+from searchapp.samples import EXAMPLE_QUERIES, SAMPLE_TAG
+from searchapp.types import DocumentGroup, DocumentRecord, SearchResponse
+from ui import url_state
+from ui.cards import LIKE_FROM_KEY, LIKE_KEY, result_card
+from ui.compare_panel import compare_panel
 from ui.context import library_or_stop
 from ui.feedback import empty_library_guide, show_error
 from ui.filters_panel import FilterInput, clear_filters, filter_panel
-from ui.render import query_terms
+from ui.focus import focus_search_box
+from ui.render import MODE_LABELS, query_terms
+from ui.samples import offer_samples, samples_flash
 
-MODE_LABELS = {"dense": "Semantic", "keyword": "Keyword", "hybrid": "Hybrid"}
-MAX_K = 50
+MAX_K = url_state.MAX_K
+MORE_STEP = 10
 
 
 def render() -> None:
@@ -27,13 +41,23 @@ def render() -> None:
         return
     if not documents:
         empty_library_guide()
+        offer_samples(key="samples_search")
         return
 
-    _remember_query_from_url()
+    problem = url_state.restore_once(library.search_modes)
+    if problem:
+        st.warning(problem, icon=":material/link_off:")
+    samples_flash()
     with st.sidebar:
         st.subheader("Results", anchor=False)
-        k = st.slider("Number of passages", min_value=1, max_value=MAX_K, value=10, key="top_k")
         mode = _mode_selector(library)
+        group = st.toggle(
+            "Group by document",
+            value=True,
+            key="group",
+            help="One result per document, with its best passage; its other matches expand in place.",
+        )
+        k = st.slider("Results", min_value=1, max_value=MAX_K, value=url_state.DEFAULT_K, key="top_k")
     filters = filter_panel(documents)
 
     st.caption(f"{len(documents)} document{'s' if len(documents) != 1 else ''} in the library")
@@ -42,26 +66,50 @@ def render() -> None:
         key="query",
         placeholder="Ask a question or type a few words, then press Enter",
         icon=":material/search:",
+        on_change=_leave_similar,
     )
-    if not query.strip():
-        st.query_params.pop("q", None)
-        st.caption("Results are passages ranked by meaning, not just matching words.")
-        return
-    st.query_params["q"] = query
+    focus_search_box()
+    compare_panel(library)
+    like = str(st.session_state.get(LIKE_KEY) or "")
+
     try:
-        response = library.search(
-            query, k=int(k), filters=filters.raw, min_score=filters.min_score, mode=mode
-        )
+        search_filters = SearchFilters.from_mapping(filters.raw)
     except SearchAppError as exc:
         show_error(exc)
         return
-    _results(response, library, filters)
+    link = SearchLink(
+        query=query.strip(),
+        mode=mode,
+        filters=search_filters,
+        min_score=filters.min_score,
+        k=None if k == url_state.DEFAULT_K else int(k),
+        group=None if group else False,
+        like=like,
+    )
+    url_state.write(link)
+    if not query.strip() and not like:
+        _hints(documents)
+        return
+    try:
+        if like:
+            _similar_heading()
+            response = library.similar(
+                like, k=int(k), filters=search_filters, min_score=filters.min_score, mode=mode, group=group
+            )
+        else:
+            response = library.search(
+                query, k=int(k), filters=search_filters, min_score=filters.min_score, mode=mode, group=group
+            )
+    except SearchAppError as exc:
+        show_error(exc)
+        return
+    _results(response, library, filters, documents, similar=bool(like))
 
 
-def _remember_query_from_url() -> None:
-    """A shared link (?q=...) fills the query box once per session."""
-    if "query" not in st.session_state and st.query_params.get("q"):
-        st.session_state["query"] = st.query_params["q"][:2000]
+def _leave_similar() -> None:
+    """A new query replaces the "More like this" view."""
+    st.session_state.pop(LIKE_KEY, None)
+    st.session_state.pop(LIKE_FROM_KEY, None)
 
 
 def _mode_selector(library: Library) -> str | None:
@@ -76,22 +124,106 @@ def _mode_selector(library: Library) -> str | None:
         format_func=lambda m: MODE_LABELS.get(m, m),
         horizontal=True,
         key="mode",
-        help="Semantic: by meaning. Keyword: by exact words (BM25). Hybrid: both, fused by rank.",
+        help="Semantic: by meaning. Keyword: by exact words (BM25). Hybrid: both, fused by rank. "
+        "Each result's score is the one its mode ranked by, from 0 to 1.",
     )
     return str(choice)
 
 
-def _results(response: SearchResponse, library: Library, filters: FilterInput) -> None:
+def _hints(documents: list[DocumentRecord]) -> None:
+    st.caption("Results are passages ranked by meaning, not just matching words.")
+    if any(SAMPLE_TAG in record.tags for record in documents):
+        st.caption("Try one of these questions about the sample documents:")
+        with st.container(horizontal=True, gap="small"):
+            for index, example in enumerate(EXAMPLE_QUERIES):
+                st.button(example, key=f"example_{index}", on_click=_ask, args=(example,), type="tertiary")
+
+
+def _ask(question: str) -> None:
+    _leave_similar()
+    st.session_state["query"] = question
+
+
+def _similar_heading() -> None:
+    where = st.session_state.get(LIKE_FROM_KEY) or "the chosen passage"
+    with st.container(horizontal=True, vertical_alignment="center", key="similar_heading"):
+        st.markdown(f"**More like this:** passages similar to {where}")
+        st.button(
+            "Back to the search", key="like_back", on_click=_leave_similar, icon=":material/arrow_back:"
+        )
+
+
+def _results(
+    response: SearchResponse,
+    library: Library,
+    filters: FilterInput,
+    documents: list[DocumentRecord],
+    *,
+    similar: bool,
+) -> None:
     for notice in response.notices:
         st.warning(notice, icon=":material/info:")
     if not response.hits:
         _no_results(filters)
         return
-    count = len(response.hits)
-    st.caption(f"{count} passage{'s' if count != 1 else ''} · {response.took_ms:.0f} ms")
-    terms = query_terms(response.query)
-    for hit in response.hits:
-        hit_card(hit, library, terms)
+    if response.weak_match and not similar:
+        strength = match_strength(response)
+        st.warning(
+            "**No good match.** None of these passages is close to what you asked"
+            f"{f' (best similarity {strength:.2f})' if strength is not None else ''}: they are only the "
+            "least distant ones. Try other words, or upload documents about it.",
+            icon=":material/search_off:",
+        )
+    # Ungrouped: one card per passage.
+    groups = (
+        response.groups if response.groups is not None else tuple(DocumentGroup(h) for h in response.hits)
+    )
+    st.caption(_summary(response, len(groups), documents, filters))
+    terms = [] if similar else query_terms(response.query)
+    for number, group in enumerate(groups, start=1):
+        result_card(number, group, library, terms, response.mode)
+    k = int(st.session_state.get("top_k", url_state.DEFAULT_K))
+    if len(groups) >= k and k < MAX_K:
+        st.button(
+            f"Show {min(MORE_STEP, MAX_K - k)} more",
+            key="show_more",
+            on_click=_show_more,
+            icon=":material/expand_more:",
+        )
+
+
+def _show_more() -> None:
+    k = int(st.session_state.get("top_k", url_state.DEFAULT_K))
+    st.session_state["top_k"] = min(MAX_K, k + MORE_STEP)
+
+
+def _summary(
+    response: SearchResponse, cards: int, documents: list[DocumentRecord], filters: FilterInput
+) -> str:
+    """'3 documents, 12 passages · searched 166 passages in 3 documents · 85 ms'."""
+    passages = len(response.hits)
+    shown = (
+        f"{cards} document{'s' if cards != 1 else ''}, {passages} passage{'s' if passages != 1 else ''}"
+        if response.groups is not None
+        else f"{passages} passage{'s' if passages != 1 else ''}"
+    )
+    raw = filters.raw
+    scope = [
+        r
+        for r in documents
+        if (not raw.get("documents") or r.doc_id in raw["documents"])
+        and (not raw.get("file_types") or r.file_type in raw["file_types"])
+        and (not raw.get("tags") or any(t in r.tags for t in raw["tags"]))
+    ]
+    chunks = sum(r.chunks for r in scope)
+    narrowed = any(key in raw for key in ("page_min", "page_max", "text_contains", "ingested_after"))
+    searched = (
+        f"searched {'up to ' if narrowed else ''}{chunks:,} passages in {len(scope)} "
+        f"document{'s' if len(scope) != 1 else ''}"
+    )
+    return (
+        f"{MODE_LABELS.get(response.mode, response.mode)} · {shown} · {searched} · {response.took_ms:.0f} ms"
+    )
 
 
 def _no_results(filters: FilterInput) -> None:
@@ -112,3 +244,7 @@ def _no_results(filters: FilterInput) -> None:
             "**No passages matched.** Try other words, or upload the documents that hold the answer.",
             icon=":material/search_off:",
         )
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (ui/nav.py)
+    render()

@@ -81,8 +81,14 @@ def show_health(report: HealthReport) -> None:
         for check in report.checks
     ]
     st.markdown("\n".join(lines))
+    for note in report.notes:
+        st.info(escape_markdown(note), icon=":material/info:")
     if report.ok:
         st.success(f"Healthy: {report.documents} documents, {report.chunks} chunks.", icon=":material/check:")
     else:
         advice = REPAIR_ADVICE.get(report.repair, "See `searchapp doctor` for details.")
         st.error(f"The index needs attention. {advice}", icon=":material/build:")
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (ui/nav.py)
+    render()

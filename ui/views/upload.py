@@ -3,7 +3,9 @@
 `st.file_uploader` hands back the same files on every rerun, so each file's key (name,
 size, content hash) is remembered in the session with its outcome; only files not
 seen before are ingested. Ingestion runs in this process, through the one shared
-`Ingestor`, so only this process ever writes to the store.
+`Ingestor`, so only this process ever writes to the store. Files that fail are kept
+for the session (`ui.failed_uploads`): an encrypted PDF asks for its password here and
+on the Library page.
 """
 
 from __future__ import annotations
@@ -13,19 +15,18 @@ from typing import Any
 
 import streamlit as st
 
+from ingest.pipeline import Ingestor
 from ingest.text import display_name
 from ingest.types import FileOutcome, SourceFile
+from ui import failed_uploads
 from ui.context import ingestor_or_stop, library_or_stop
 from ui.feedback import show_error
 from ui.nav import SEARCH_PAGE
-from ui.outcomes import show_summary, upload_key
+from ui.outcomes import LAST_KEY, SEEN_KEY, show_summary, upload_key
 from ui.progress import IngestProgress
 from ui.render import parse_tags
-from ui.resources import SharedIngestor
 
 ACCEPTED_TYPES = ["pdf", "docx", "txt", "md", "markdown", "html", "htm"]
-SEEN_KEY = "upload_seen"  # upload key -> FileOutcome, for this session
-LAST_KEY = "upload_last"  # the outcomes of the latest batch
 HASHES_KEY = "upload_hashes"  # uploader file id -> upload key (hash each upload once)
 
 
@@ -62,6 +63,7 @@ def render() -> None:
         show_summary(last)
         if any(o.status in ("ingested", "unchanged") for o in last):
             st.page_link(SEARCH_PAGE, label="Search your documents", icon=":material/search:")
+    failed_uploads.panel("upload")
     _history()
 
 
@@ -80,7 +82,7 @@ def _new_files(uploads: Sequence[Any]) -> list[tuple[str, str, bytes]]:
     return new
 
 
-def _ingest(shared: SharedIngestor, new: list[tuple[str, str, bytes]], tags: tuple[str, ...]) -> None:
+def _ingest(shared: Ingestor, new: list[tuple[str, str, bytes]], tags: tuple[str, ...]) -> None:
     if shared.busy:
         st.info(
             "Another upload is being indexed; yours starts as soon as it is done.",
@@ -90,7 +92,7 @@ def _ingest(shared: SharedIngestor, new: list[tuple[str, str, bytes]], tags: tup
     progress = IngestProgress(names, label=f"Indexing {len(new)} file{'s' if len(new) != 1 else ''}…")
     files = [SourceFile(source=name, data=data, tags=tags) for _, name, data in new]
     try:
-        report = shared.ingest(files, progress)
+        report = shared.ingest(files, progress=progress)
     except Exception as exc:  # the status box must not stay "running"
         progress.status.update(label="Indexing stopped", state="error", expanded=True)
         show_error(exc)
@@ -101,14 +103,14 @@ def _ingest(shared: SharedIngestor, new: list[tuple[str, str, bytes]], tags: tup
     for (key, _, _), outcome in zip(new, outcomes, strict=True):
         seen[key] = outcome
     st.session_state[LAST_KEY] = outcomes
+    failed_uploads.remember(new, outcomes, tags)
     progress.raise_deferred()
     progress.finish(report)
     if report.ingested:
-        count = len(report.ingested)
-        st.toast(
-            f"Indexed {report.chunks_written} chunks from {count} file{'s' if count != 1 else ''}",
-            icon=":material/check_circle:",
-        )
+        count, chunks = len(report.ingested), report.chunks_written
+        file_count = f"{count} file{'s' if count != 1 else ''}"
+        message = f"Indexed {chunks} chunk{'s' if chunks != 1 else ''} from {file_count}"
+        st.toast(message, icon=":material/check_circle:")
 
 
 def _history() -> None:
@@ -118,3 +120,7 @@ def _history() -> None:
         return
     with st.expander(f"All uploads in this session ({len(seen)})", icon=":material/history:"):
         show_summary(list(seen.values()))
+
+
+if __name__ == "__main__":  # run as a page by st.navigation (ui/nav.py)
+    render()

@@ -1,0 +1,35 @@
+"""Built-in retrieval evaluation: BEIR datasets through searchapp's own ingest and search.
+
+    from searchapp import Settings
+    from evaluation import run_evaluation
+
+    report = run_evaluation("/data/scifact", Settings.load(), modes=["dense"])
+    print(report.table())
+
+The corpus is embedded once into a scratch data directory (``<data_dir>/eval``) and
+reused while the corpus, model and chunk settings stay the same.
+"""
+
+from __future__ import annotations
+
+from evaluation.beir import BeirDataset, CorpusDoc, load_beir
+from evaluation.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
+from evaluation.report import EvalReport, IndexInfo, ModeResult
+from evaluation.runner import EvalProgress, ModeNotOfferedError, resolve_modes, run_evaluation
+
+__all__ = [
+    "BeirDataset",
+    "CorpusDoc",
+    "EvalProgress",
+    "EvalReport",
+    "IndexInfo",
+    "ModeNotOfferedError",
+    "ModeResult",
+    "load_beir",
+    "mrr_at_k",
+    "ndcg_at_k",
+    "percentile",
+    "recall_at_k",
+    "resolve_modes",
+    "run_evaluation",
+]

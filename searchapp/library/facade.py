@@ -1,0 +1,525 @@
+"""`Library`: one collection of documents, for reading, searching and writing.
+
+This is the object every front end opens: the CLI, the Streamlit UI, the evaluation
+command and the Python API. Writes go through two calls: `admit` (is this file new,
+a new version of a stored one, or already stored?) and `commit` (store a batch of
+prepared documents as one unit of work: see `searchapp.library.writes`).
+
+Every write also updates the `LocalIndex` (filters, vectors, BM25) and stamps both it
+and Chroma with a new generation; Chroma's stamp is set first, so a crash between the
+two is seen at the next open and the local index is rebuilt from Chroma.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from searchapp.config import Settings
+from searchapp.embedding.embedders import Embedder, get_embedder
+from searchapp.embedding.models import ModelInfo
+from searchapp.errors import DocumentNotFoundError, QueryError, StorageFullError
+from searchapp.filters import SearchFilters, unpaged_notice
+from searchapp.library.sync import ServerSync
+from searchapp.library.writes import Admission, UnitOfWork, original_info
+from searchapp.retrieval.response import SEARCH_MODES
+from searchapp.retrieval.search import Searcher
+from searchapp.storage.chroma import ChromaStore
+from searchapp.storage.chunk_index import ChunkIndex
+from searchapp.storage.local_index import LocalIndex
+from searchapp.storage.originals import originals_for
+from searchapp.types import DocumentRecord, PreparedDocument, SearchResponse
+from searchapp.units import MB, megabytes
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    documents: int
+    pending: int
+    chunks: int
+    collection: str
+    model: str
+    dimension: int
+    device: str
+    mode: str  # "local" or "server"
+    location: str  # data directory or server URL
+    data_dir: str
+    originals_bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Library:
+    """A collection of documents: its store, its originals and its embedder.
+
+    Open with `Library.open(settings)`; close with `close()` or a `with` block. Safe to
+    share between threads: searches run concurrently, writes one at a time.
+    """
+
+    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder, local: LocalIndex) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.local = local
+        self.originals = originals_for(settings)
+        self.searcher = Searcher(ChunkIndex(store, local), embedder)
+        self._sync = ServerSync(store, local) if settings.is_server else None
+        self._writes = UnitOfWork(
+            store,
+            local,
+            self.originals,
+            self._new_generation,
+            local_stamp=self._local_stamp,
+            on_change=self._sync.note_own if self._sync is not None else None,
+        )
+        self._write_lock = threading.RLock()
+        # The catalog, cached between writes (every UI rerun lists the documents).
+        self._version = 0
+        self._catalog: tuple[int, list[DocumentRecord]] | None = None
+        self._disk_full = False
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        check_model: bool = True,
+    ) -> Library:
+        """Open (creating if needed) the collection named in `settings`.
+
+        The model is not loaded here; the first search or ingest loads it.
+
+        Raises:
+            ConfigError, ModelError: bad settings or a model that is not on this machine.
+            StoreLockedError: another process holds the local data directory.
+            StoreUnavailableError: the configured Chroma server cannot be reached.
+            ModelMismatchError: the collection was built with another model.
+        """
+        settings = settings or Settings.load()
+        embedder = embedder or get_embedder(settings)
+        store = ChromaStore.open(settings, embedder.info, check_model=check_model)
+        try:
+            local = LocalIndex(
+                settings.index_dir, dimension=embedder.info.dimension, mirror_vectors=not settings.is_server
+            )
+        except BaseException:
+            store.close()
+            raise
+        library = cls(settings, store, embedder, local)
+        try:
+            if library._sync is not None:
+                library._sync.start()
+            else:
+                library.sync_local_index(force=True)
+        except BaseException:
+            library.close()
+            raise
+        return library
+
+    def close(self) -> None:
+        if self._sync is not None:
+            self._sync.stop()
+        self.local.close()
+        self.store.close()
+
+    def sync_local_index(self, *, force: bool = False) -> bool:
+        """Bring the local index in step with Chroma now; True if it changed.
+
+        In local mode this process is the only writer, so a difference means a crash, and
+        the index is rebuilt (at open). With a server, other clients write: the change log
+        is applied (a background thread does this every second anyway).
+        """
+        if self._sync is not None:
+            return self._sync.poll()
+        if not force:
+            return False
+        with self._write_lock:
+            generation = self.store.generation()
+            if not generation:
+                generation = self._new_generation()
+            count = self.store.count_chunks()
+            if self.local.matches(generation, count):
+                return False
+            if count or self.local.count:
+                logger.warning("rebuilding the local index of %r from Chroma", self.settings.collection)
+            self.local.rebuild(
+                self.store.iter_chunks(include_embeddings=self.local.mirror_vectors), generation
+            )
+            return True
+
+    def _local_stamp(self, generation: str) -> str:
+        """What the local index records after this client's own write with `generation`.
+
+        Local mode: the generation itself (a crash between the two is seen at the next
+        open). Server mode: its change-log position, which only the change log moves on.
+        """
+        return generation if self._sync is None else self.local.generation
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One write at a time; the cached catalog is stale from its start to its end."""
+        with self._write_lock:
+            self._check_disk_recovered()
+            self._version += 1
+            try:
+                yield
+            except StorageFullError:
+                # Writing to Chroma again on a full disk can wedge its client (a delete
+                # that fails mid-compaction hangs the next write); hold all writes until
+                # space is back. Searching goes on.
+                self._disk_full = True
+                raise
+            finally:
+                self._version += 1
+
+    def _check_disk_recovered(self) -> None:
+        if not self._disk_full:
+            return
+        free = self.free_disk_bytes()
+        needed = max(self.settings.min_free_mb, 16) * MB
+        if free < needed:
+            raise StorageFullError(
+                f"the disk holding {self.settings.data_dir} is still full ({megabytes(free)} free); "
+                "free some space and try again. Searching still works."
+            )
+        self.store.reconnect()
+        self._disk_full = False
+
+    def _new_generation(self) -> str:
+        token = f"{int(time.time())}-{secrets.token_hex(6)}"
+        self.store.set_generation(token)
+        return token
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def model(self) -> ModelInfo:
+        return self.embedder.info
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def search_modes(self) -> tuple[str, ...]:
+        """The retrieval modes this library offers."""
+        return SEARCH_MODES
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        filters: SearchFilters | Mapping[str, Any] | None = None,
+        min_score: float | None = None,
+        mode: str | None = None,
+        group: bool = False,
+    ) -> SearchResponse:
+        """Ranked passages for `query`.
+
+        Args:
+            query: what to look for, in natural language.
+            k: how many passages (1-1000); with `group`, how many documents.
+            filters: a `SearchFilters`, or a mapping that `SearchFilters.from_mapping` accepts.
+            min_score: drop passages whose score (0-1, `Hit.score`) is lower.
+            mode: one of `search_modes`; default: the settings' `search_mode`.
+            group: one group per document, best first (`SearchResponse.groups`).
+
+        Raises:
+            EmptyQueryError, QueryError, InvalidFilterError: invalid input.
+            StoreError: the store failed.
+        """
+        mode, filters = self._checked(mode, filters)
+        response = self.searcher.search(
+            query, k=k, filters=filters, min_score=min_score, mode=mode, group=group
+        )
+        return self._with_filter_notice(response, filters)
+
+    # ---- more like this, and the similarity of two texts (issue 15) --------------------
+
+    def similar(
+        self,
+        chunk_id: str,
+        *,
+        k: int = 10,
+        filters: SearchFilters | Mapping[str, Any] | None = None,
+        min_score: float | None = None,
+        mode: str | None = None,
+        group: bool = False,
+    ) -> SearchResponse:
+        """Passages like a stored one: its stored vector as the query, itself left out.
+
+        `chunk_id` is a hit's `chunk_id`, or its document id shortened to 8+ characters
+        (``1a2b3c4d:7``). The response's `query` is the passage's text. Other arguments as
+        in `search`.
+
+        Raises:
+            DocumentNotFoundError: no stored passage has this id.
+        """
+        mode, filters = self._checked(mode, filters)
+        response = self.searcher.similar(
+            self.passage_id(chunk_id), k=k, filters=filters, min_score=min_score, mode=mode, group=group
+        )
+        return self._with_filter_notice(response, filters)
+
+    def compare(self, text_a: str, text_b: str) -> float:
+        """The cosine similarity (-1 to 1) of the embeddings of two texts.
+
+        `searchapp.retrieval.scoring.dense_score` turns it into the 0-1 scale search scores use.
+
+        Raises:
+            EmptyQueryError: a text is empty.
+        """
+        return self.searcher.compare(text_a, text_b)
+
+    def passage_id(self, ref: str) -> str:
+        """A full chunk id from a full one or from ``<8+ characters of the doc id>:<n>``."""
+        doc, sep, index = ref.strip().rpartition(":")
+        if not sep or not index.isdigit() or len(doc) == 64:
+            return ref.strip()
+        return f"{self.document(doc).doc_id}:{int(index)}"
+
+    def _checked(
+        self, mode: str | None, filters: SearchFilters | Mapping[str, Any] | None
+    ) -> tuple[str, SearchFilters | None]:
+        mode = mode or self.settings.search_mode
+        if mode not in self.search_modes:
+            raise QueryError(f"search mode must be one of {', '.join(self.search_modes)}; got {mode!r}")
+        if filters is not None and not isinstance(filters, SearchFilters):
+            filters = SearchFilters.from_mapping(filters)
+        return mode, filters
+
+    def _with_filter_notice(self, response: SearchResponse, filters: SearchFilters | None) -> SearchResponse:
+        paged = filters is not None and (filters.page_min is not None or filters.page_max is not None)
+        notice = unpaged_notice(filters, self.documents()) if filters is not None and paged else None
+        if notice is None:
+            return response
+        return dataclasses.replace(response, notices=(*response.notices, notice))
+
+    def documents(self, *, include_pending: bool = False) -> list[DocumentRecord]:
+        """Every document in the collection, sorted by name."""
+        records = self._all_records()
+        return records if include_pending else [r for r in records if r.state == "done"]
+
+    def _all_records(self) -> list[DocumentRecord]:
+        # With a server, another client may change the catalog at any time: no cache.
+        if self.settings.is_server:
+            return self.store.catalog.records()
+        version = self._version
+        cached = self._catalog
+        if cached is not None and cached[0] == version:
+            return list(cached[1])
+        records = self.store.catalog.records()
+        self._catalog = (version, records)
+        return list(records)
+
+    def pending_documents(self) -> list[DocumentRecord]:
+        """Documents whose ingestion was interrupted (see the module docstring)."""
+        return self.store.catalog.records(where={"state": "pending"})
+
+    def document(self, ref: str) -> DocumentRecord:
+        """Find one document by id, by an id prefix of 8+ characters, or by source name.
+
+        Raises:
+            DocumentNotFoundError: nothing matches, or a prefix matches several documents.
+        """
+        ref = ref.strip()
+        records = self.documents()
+        exact = [r for r in records if r.doc_id == ref or r.source == ref]
+        if len(exact) == 1:
+            return exact[0]
+        if len(ref) >= 8:
+            prefixed = [r for r in records if r.doc_id.startswith(ref.lower())]
+            if len(prefixed) == 1:
+                return prefixed[0]
+            if len(prefixed) > 1:
+                raise DocumentNotFoundError(f"{ref!r} matches {len(prefixed)} documents; give more of the id")
+        raise DocumentNotFoundError(f"no document named or with id {ref!r}; `searchapp docs` lists them")
+
+    def find_by_source(self, source: str) -> DocumentRecord | None:
+        """The current (done or pending) record for a source name, if any."""
+        records = self.store.catalog.records(where={"source": source})
+        done = [r for r in records if r.state == "done"]
+        candidates = done or records
+        return candidates[0] if candidates else None
+
+    def find_by_id(self, doc_id: str) -> DocumentRecord | None:
+        return self.store.catalog.record(doc_id)
+
+    def neighbours(
+        self, doc_id: str, chunk: int, *, before: int = 1, after: int = 1
+    ) -> list[tuple[int, str]]:
+        """The text of chunks around `chunk` in the same document, in order."""
+        wanted = [i for i in range(chunk - before, chunk + after + 1) if i >= 0]
+        result = self.store.get_chunks(
+            where={"$and": [{"doc_id": doc_id}, {"chunk": {"$in": wanted}}]},
+        )
+        pairs = [
+            (int(meta["chunk"]), text)
+            for meta, text in zip(result["metadatas"] or [], result["documents"] or [], strict=True)
+        ]
+        return sorted(pairs)
+
+    def original(self, doc_id: str) -> bytes:
+        """The bytes of the file as it was ingested."""
+        return self.originals.get(doc_id)
+
+    def stats(self) -> Stats:
+        records = self.store.catalog.records()
+        originals_bytes = sum(r.size for r in records if r.state == "done")
+        return Stats(
+            documents=sum(r.state == "done" for r in records),
+            pending=sum(r.state == "pending" for r in records),
+            chunks=self.store.count_chunks(),
+            collection=self.settings.collection,
+            # The collection's own model: opened with check_model=False, the settings may name another.
+            model=str(self.store.collection_metadata.get("model", self.model.name)),
+            dimension=self.model.dimension,
+            device=self.embedder.device,
+            mode="server" if self.settings.is_server else "local",
+            location=self.settings.server_url or str(self.settings.chroma_dir),
+            data_dir=str(self.settings.data_dir),
+            originals_bytes=originals_bytes,
+        )
+
+    def free_disk_bytes(self) -> int:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return shutil.disk_usage(self.settings.data_dir).free
+
+    # ------------------------------------------------------------------ writing
+
+    def admit(self, source: str, doc_id: str, *, tags: Sequence[str] = ()) -> Admission:
+        """Whether a file (`source` with bytes hashing to `doc_id`) needs storing.
+
+        The same bytes under the same name are `unchanged` (new `tags`, if given, replace
+        the stored ones); the same bytes already stored under another name, or being
+        written by another client, are a `duplicate`; anything else is `new`, or
+        `replace` when it is an edit of `source`.
+        """
+        current = self.find_by_source(source)
+        if current is not None and current.doc_id == doc_id and current.state == "done":
+            if tags and set(tags) != set(current.tags):
+                return Admission("unchanged", self.update_tags(doc_id, tags), "tags updated")
+            return Admission("unchanged", current)
+        twin = self.find_by_id(doc_id)
+        if twin is not None and twin.state == "done" and twin.source != source:
+            return Admission("duplicate", twin, f"same content as {twin.source!r}, already indexed")
+        if twin is not None and twin.lease_live(time.time()) and twin.owner != self.client_id:
+            return Admission("duplicate", twin, "another client is ingesting the same file right now")
+        if current is not None and current.doc_id != doc_id:
+            return Admission("replace", current)
+        return Admission("new")
+
+    def commit(self, documents: Sequence[PreparedDocument]) -> list[DocumentRecord]:
+        """Store prepared documents as one unit of work; returns their `done` records.
+
+        Each replaces the stored version of its source, if any (see `searchapp.library.writes`).
+
+        Raises:
+            StorageFullError, StoreUnavailableError: nothing of the batch is `done` (an
+                error before the old versions were retired is undone; otherwise the batch
+                is `pending`, and `interrupted` hands it back).
+            ValueError: the batch holds the same document twice.
+        """
+        with self._writing():
+            return self._writes.commit(documents)
+
+    def interrupted(self) -> list[tuple[DocumentRecord, bytes]]:
+        """Documents whose write was interrupted, with their kept originals, to be committed again.
+
+        A document another client is still writing (its lease is live) is left alone. One
+        whose original is gone is rolled back, where this client sees every original (local
+        mode, or originals shared by every client of a server); otherwise it is reported,
+        never deleted: its writer may hold the original.
+        """
+        found: list[tuple[DocumentRecord, bytes]] = []
+        with self._write_lock:  # so no write of this process is in flight: its own records are stale
+            now = time.time()
+            for record in self.pending_documents():
+                if record.lease_live(now) and record.owner != self.client_id:
+                    continue
+                if self.originals.has(record.doc_id):
+                    logger.warning("finishing %s, interrupted while being ingested", record.source)
+                    found.append((record, self.original(record.doc_id)))
+                elif self.sees_every_original:
+                    logger.warning("rolling back %s: interrupted, and its original is missing", record.source)
+                    self.delete_by_id(record.doc_id)
+                else:
+                    logger.warning(
+                        "%s was interrupted while another client wrote it, and its original is not "
+                        "reachable from here (set SEARCHAPP_ORIGINALS_URL to share originals)",
+                        record.source,
+                    )
+        return found
+
+    @property
+    def client_id(self) -> str:
+        """Who this process is to other clients of a server (the owner of its pending writes)."""
+        return self.store.client_id
+
+    @property
+    def sees_every_original(self) -> bool:
+        """True when every document's original is reachable from here: local mode, or shared originals."""
+        return not self.settings.is_server or self.settings.shared_originals
+
+    def update_tags(self, doc_id: str, tags: Sequence[str]) -> DocumentRecord:
+        """Replace a document's tags on its catalog record and on every chunk."""
+        with self._writing():
+            record = self.store.catalog.record(doc_id)
+            if record is None:
+                raise DocumentNotFoundError(f"no document with id {doc_id[:12]}")
+            clean = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
+            generation = self._new_generation()
+            self.store.set_chunk_tags(doc_id, clean)
+            self.local.apply(generation=self._local_stamp(generation), retag={doc_id: clean})
+            updated = dataclasses.replace(record, tags=clean)
+            self.originals.describe(doc_id, original_info(updated))
+            self.store.catalog.put_record(updated)
+            self._writes.announce(retagged=[doc_id])
+            return updated
+
+    def delete(self, ref: str) -> DocumentRecord:
+        """Delete a document completely: its chunks, its catalog record and its original."""
+        with self._write_lock:
+            record = self.document(ref)
+            self.delete_by_id(record.doc_id)
+            return record
+
+    def delete_by_id(self, doc_id: str) -> None:
+        with self._writing():
+            self.originals.forget(doc_id)  # first: a crash from here on never resurrects it
+            generation = self._new_generation()
+            self.store.delete_chunks(doc_id)
+            self.local.apply(generation=self._local_stamp(generation), delete_docs=[doc_id])
+            self.store.catalog.delete_record(doc_id)
+            self._writes.drop_original_if_unused(doc_id)
+            self._writes.announce(removed=[doc_id])
+
+    def announce_reset(self) -> None:
+        """Tell the other clients of a server that the whole collection was replaced (a reindex)."""
+        with self._writing():
+            self._writes.announce(reset=True)
+
+    def refresh_keyword_index(self) -> None:
+        """Rebuild BM25 now if writes made it stale (ingest calls this at the end of a batch)."""
+        self.local.refresh_keyword()
+
+
+def open_library(settings: Settings | None = None, **overrides: Any) -> Library:
+    """Open the library named by settings (default: from the environment) plus overrides."""
+    base = settings or Settings.load()
+    return Library.open(base.with_overrides(**overrides) if overrides else base)

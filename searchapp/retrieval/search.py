@@ -1,0 +1,210 @@
+"""Ranked, filtered passages for a query: the one retrieval layer behind UI, CLI and API.
+
+Three modes, with the same filters and the same meaning of `Hit.score` in each:
+
+- **dense**: nearest passages by cosine similarity of embeddings.
+- **keyword**: BM25 over the same chunks (see `searchapp.storage.keyword_index`).
+- **hybrid**: the two rankings fused (see `searchapp.retrieval.fusion`).
+
+Where the candidates come from (Chroma's HNSW index, or an exact scan of just the rows a
+filter admits) is `searchapp.storage.chunk_index`'s business. `Hit.score` is the score
+the ranking used, on 0-1, in every mode (`searchapp.retrieval.scoring`); every hit also
+carries its cosine similarity to the query, and its rank in each list and its BM25
+score where it has them. `similar` ranks by a stored passage's own vector (no
+re-embedding), and `compare` gives the cosine similarity of two texts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from searchapp.embedding.embedders import Embedder
+from searchapp.errors import DocumentNotFoundError, QueryError
+from searchapp.filters import SearchFilters
+from searchapp.retrieval.fusion import RRF_K, reciprocal_rank_fusion
+from searchapp.retrieval.query import PreparedQuery, QueryEmbeddingCache, prepare
+from searchapp.retrieval.response import MAX_K, check_k, check_mode, depth_for, finish_response
+from searchapp.retrieval.scoring import dense_score, fused_score, keyword_score
+from searchapp.storage.chunk_index import ChunkIndex
+from searchapp.storage.terms import keyword_tokens
+from searchapp.types import Hit, SearchResponse
+
+# Each list contributes this many candidates to the fusion (at least k).
+FUSION_CANDIDATES = 100
+
+
+class Searcher:
+    """Dense, keyword and hybrid retrieval over one collection."""
+
+    def __init__(self, index: ChunkIndex, embedder: Embedder) -> None:
+        self.index = index
+        self.embedder = embedder
+        self._cache = QueryEmbeddingCache()
+
+    def prepare(self, query: str) -> PreparedQuery:
+        """Validate the query, cut it to the model's window, and embed it (cached)."""
+        return prepare(query, self.embedder, self._cache)
+
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        min_score: float | None = None,
+        mode: str = "dense",
+        group: bool = False,
+    ) -> SearchResponse:
+        """The top `k` passages, best first (with `group`, the top `k` documents).
+
+        Args:
+            query: what to look for, in natural language.
+            k: how many passages (or documents) to return (1-1000).
+            filters: what the passages must match; None matches everything.
+            min_score: drop passages whose score (0-1) is below this.
+            mode: "dense", "keyword" or "hybrid".
+            group: one group per document, its best passage first (`SearchResponse.groups`).
+
+        Raises:
+            EmptyQueryError, QueryError, InvalidFilterError: invalid input.
+            StoreError: the store failed.
+        """
+        started = time.perf_counter()
+        check_k(k)
+        check_mode(mode)
+        prepared = self.prepare(query)
+        hits = self.ranked(prepared, mode, depth_for(k, min_score, group), filters or SearchFilters())
+        return finish_response(
+            query, mode, k, hits, prepared, min_score=min_score, started=started, group=group
+        )
+
+    def similar(
+        self,
+        chunk_id: str,
+        *,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        min_score: float | None = None,
+        mode: str = "dense",
+        group: bool = False,
+    ) -> SearchResponse:
+        """Passages like a stored one: its own vector (and text, for keywords) as the query.
+
+        The passage itself is left out; everything else is as in `search`.
+
+        Raises:
+            DocumentNotFoundError: no stored passage has this id.
+        """
+        started = time.perf_counter()
+        check_k(k)
+        check_mode(mode)
+        prepared = self.stored_passage(chunk_id)
+        depth = min(MAX_K, depth_for(k, min_score, group) + 1)
+        ranked = self.ranked(prepared, mode, depth, filters or SearchFilters())
+        hits = [hit for hit in ranked if hit.chunk_id != chunk_id]
+        return finish_response(
+            prepared.text, mode, k, hits, prepared, min_score=min_score, started=started, group=group
+        )
+
+    def compare(self, text_a: str, text_b: str) -> float:
+        """The cosine similarity of two texts' embeddings (each cut to the model's window)."""
+        a, b = self.prepare(text_a), self.prepare(text_b)
+        return float(np.clip(np.dot(a.vector, b.vector), -1.0, 1.0))
+
+    def stored_passage(self, chunk_id: str) -> PreparedQuery:
+        """A stored passage as a prepared query: its text and its stored vector."""
+        if not isinstance(chunk_id, str) or not chunk_id.strip():
+            raise QueryError(f"a passage id is text like '<document id>:<n>'; got {chunk_id!r}")
+        found = self.index.passage(chunk_id.strip())
+        if found is None:
+            raise DocumentNotFoundError(
+                f"no stored passage has the id {chunk_id!r}; search results carry passage ids (chunk_id)"
+            )
+        text, vector = found
+        return PreparedQuery(text=text, truncated=False, vector=vector, terms=tuple(keyword_tokens(text)))
+
+    def ranked(self, prepared: PreparedQuery, mode: str, depth: int, filters: SearchFilters) -> list[Hit]:
+        if mode == "dense":
+            return self.dense(prepared, depth, filters)
+        if mode == "keyword":
+            return self.keyword(prepared, depth, filters)
+        return self.hybrid(prepared, depth, filters)
+
+    # ------------------------------------------------------------------ modes
+    # Candidates are (chunk id, score) pairs; only the final k are read in full.
+
+    def dense(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
+        candidates = self.index.dense(prepared.vector, k, self.index.select(filters))
+        return self._hits(
+            [(cid, dense_score(cosine)) for cid, cosine in candidates],
+            cosine=dict(candidates),
+            dense_rank={cid: rank for rank, (cid, _) in enumerate(candidates, start=1)},
+        )
+
+    def keyword(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
+        candidates = self.index.keyword(prepared.terms, k, self.index.select(filters))
+        cosines = self.index.cosines([cid for cid, _ in candidates], prepared.vector)
+        ceiling = self.index.keyword_ceiling(prepared.terms)
+        return self._hits(
+            [(cid, keyword_score(bm25, ceiling)) for cid, bm25 in candidates],
+            cosine=dict(zip([cid for cid, _ in candidates], cosines, strict=True)),
+            keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(candidates, start=1)},
+        )
+
+    def hybrid(self, prepared: PreparedQuery, k: int, filters: SearchFilters) -> list[Hit]:
+        depth = max(k, FUSION_CANDIDATES)
+        selection = self.index.select(filters)  # resolved once, for both lists
+        dense = self.index.dense(prepared.vector, depth, selection)
+        keyword = self.index.keyword(prepared.terms, depth, selection)
+        ids = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in keyword]))
+        index = {cid: i for i, cid in enumerate(ids)}
+        fused = reciprocal_rank_fusion([[index[c] for c, _ in dense], [index[c] for c, _ in keyword]])[:k]
+        chosen = [ids[item] for item, _ in fused]
+        cosine = dict(dense)
+        missing = [cid for cid in chosen if cid not in cosine]
+        cosine.update(zip(missing, self.index.cosines(missing, prepared.vector), strict=True))
+        rrf = {ids[item]: score for item, score in fused}
+        return self._hits(
+            [(cid, fused_score(rrf[cid], lists=2, rank_constant=RRF_K)) for cid in chosen],
+            cosine=cosine,
+            keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(keyword, start=1)},
+            fused=rrf,
+            dense_rank={cid: rank for rank, (cid, _) in enumerate(dense, start=1)},
+        )
+
+    def _hits(
+        self,
+        scored: Sequence[tuple[str, float]],
+        *,
+        cosine: dict[str, float],
+        keyword: dict[str, tuple[int, float]] | None = None,
+        fused: dict[str, float] | None = None,
+        dense_rank: dict[str, int] | None = None,
+    ) -> list[Hit]:
+        """Read text and metadata for the chosen chunks and build the hits, in order."""
+        chunks = self.index.read([cid for cid, _ in scored])
+        hits: list[Hit] = []
+        for cid, score in scored:
+            chunk = chunks.get(cid)
+            if chunk is None:  # deleted by another server client a moment ago
+                continue
+            text, metadata = chunk
+            rank_score = (keyword or {}).get(cid)
+            hits.append(
+                Hit(
+                    rank=0,
+                    score=score,
+                    chunk_id=cid,
+                    text=text,
+                    metadata=metadata,
+                    fused_score=fused.get(cid) if fused is not None else None,
+                    dense_rank=dense_rank.get(cid) if dense_rank is not None else None,
+                    keyword_rank=rank_score[0] if rank_score else None,
+                    keyword_score=rank_score[1] if rank_score else None,
+                    cosine=cosine.get(cid),
+                )
+            )
+        return hits

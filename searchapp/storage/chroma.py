@@ -1,0 +1,377 @@
+"""The Chroma side: one client, a chunk collection and a document catalog.
+
+Embedded (`PersistentClient` under the data directory, one process at a time) by
+default; a Chroma server (`HttpClient`) when SEARCHAPP_SERVER_URL is set. Everything
+above this module is the same in both modes.
+
+Two collections per logical collection NAME:
+  NAME          one record per chunk: our own vector, the passage text, flat metadata
+  NAME.catalog  one record per document (`searchapp.storage.catalog`): the manifest that
+                says which documents exist, their state (pending/done) and their stats
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import socket
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from searchapp.config import REBUILD_SUFFIX, Settings
+from searchapp.embedding.models import ModelInfo
+from searchapp.errors import ModelMismatchError, StoreError
+from searchapp.storage.catalog import Catalog
+from searchapp.storage.changes import CHANGES_SUFFIX, ChangeLog
+from searchapp.storage.chroma_client import chroma_errors, get_or_create, open_client
+from searchapp.storage.lock import DataDirLock
+from searchapp.types import MetaValue
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+CATALOG_SUFFIX = ".catalog"
+
+
+class ChromaStore:
+    """Owns the Chroma client and the two collections of one logical collection.
+
+    Use `ChromaStore.open(...)`; call `close()` (or use it as a context manager) to
+    release the data-directory lock.
+    """
+
+    def __init__(self, settings: Settings, model: ModelInfo) -> None:
+        self.settings = settings
+        self.model = model
+        self._lock: DataDirLock | None = None
+        self._client: Any = None
+        self._chunks: Any = None
+        self._catalog: Any = None
+        self._changes: Any = None
+        self.catalog = Catalog(self._catalog_collection, lambda: self._max_batch)
+        # Who writes: pending records carry it (their lease), change-log entries too.
+        self.client_id = (
+            f"{re.sub(r'[^A-Za-z0-9.-]', '', socket.gethostname())[:24]}-{os.getpid()}-{secrets.token_hex(3)}"
+        )
+        self.changes = ChangeLog(self._changes_collection, self.client_id)
+        self._max_batch = 1000
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def open(cls, settings: Settings, model: ModelInfo, *, check_model: bool = True) -> ChromaStore:
+        """Connect, create the collections if needed, and check they match `model`.
+
+        Raises:
+            StoreLockedError: another process holds the local data directory.
+            StoreUnavailableError: the configured server cannot be reached.
+            ModelMismatchError: the collection was built with another model.
+        """
+        store = cls(settings, model)
+        try:
+            store._connect()
+            store._open_collections(check_model=check_model)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _connect(self) -> None:
+        if not self.settings.is_server:
+            self._lock = DataDirLock(self.settings.data_dir)
+            self._lock.acquire()
+        self._open_client()
+
+    def _open_client(self) -> None:
+        self._client = open_client(self.settings)
+        with chroma_errors("reading the maximum batch size"):
+            self._max_batch = int(self._client.get_max_batch_size())
+
+    def _open_collections(self, *, check_model: bool) -> None:
+        name = self.settings.collection
+        if not name.endswith(REBUILD_SUFFIX):
+            self._finish_interrupted_swap(name)
+        wanted: dict[str, MetaValue] = {
+            "model": self.model.name,
+            "dimension": self.model.dimension,
+            "schema": SCHEMA_VERSION,
+            "created_at": int(time.time()),
+        }
+        self._chunks = get_or_create(self._client, name, wanted)
+        self._catalog = get_or_create(
+            self._client, name + CATALOG_SUFFIX, {"schema": SCHEMA_VERSION, "of": name}
+        )
+        if self.settings.is_server:
+            self._changes = get_or_create(
+                self._client, name + CHANGES_SUFFIX, {"schema": SCHEMA_VERSION, "of": name}
+            )
+        if check_model:
+            self._check_model(self._chunks.metadata or {})
+
+    def _check_model(self, metadata: Mapping[str, Any]) -> None:
+        stored_name = metadata.get("model")
+        stored_dim = metadata.get("dimension")
+        if stored_name == self.model.name and stored_dim == self.model.dimension:
+            return
+        raise ModelMismatchError(
+            f"collection {self.settings.collection!r} holds vectors from model {stored_name!r} "
+            f"({stored_dim}-d), but the settings ask for {self.model.name!r} ({self.model.dimension}-d). "
+            "Vectors of different models cannot be compared. Set SEARCHAPP_MODEL back, choose another "
+            f"collection, or rebuild this one with `searchapp reindex --model {self.model.name}`."
+        )
+
+    # ----------------------------------------------------------------- rebuild
+
+    def _collection_names(self) -> set[str]:
+        with chroma_errors("listing collections"):
+            return {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection and its catalog, if they exist."""
+        existing = self._collection_names()
+        for target in (name, name + CATALOG_SUFFIX, name + CHANGES_SUFFIX):
+            if target in existing:
+                with chroma_errors(f"deleting collection {target!r}"):
+                    self.client.delete_collection(target)
+
+    def mark_rebuild_complete(self) -> None:
+        """Flag this (rebuild) collection as complete, so a swap may use it."""
+        metadata = {**self.collection_metadata, "rebuild_complete": True}
+        with chroma_errors("marking the rebuilt index complete"):
+            self.chunks.modify(metadata=metadata)
+
+    def swap_in_rebuild(self) -> None:
+        """Replace this collection with its complete rebuild. Idempotent, crash-safe.
+
+        The catalog moves first and the chunks last; the rebuild's chunk collection
+        carries the completion flag until the very end, so a crash at any step is
+        finished by `_finish_interrupted_swap` on the next open.
+        """
+        name = self.settings.collection
+        rebuild = name + REBUILD_SUFFIX
+        existing = self._collection_names()
+        with chroma_errors("swapping in the rebuilt index"):
+            if rebuild + CATALOG_SUFFIX in existing:
+                if name + CATALOG_SUFFIX in existing:
+                    self.client.delete_collection(name + CATALOG_SUFFIX)
+                self.client.get_collection(rebuild + CATALOG_SUFFIX, embedding_function=None).modify(
+                    name=name + CATALOG_SUFFIX
+                )
+            if rebuild in existing:
+                if name in existing:
+                    self.client.delete_collection(name)
+                chunks = self.client.get_collection(rebuild, embedding_function=None)
+                metadata = {k: v for k, v in (chunks.metadata or {}).items() if k != "rebuild_complete"}
+                chunks.modify(name=name, metadata=metadata)
+            if rebuild + CHANGES_SUFFIX in existing:  # the rebuild's own log: nobody reads it
+                self.client.delete_collection(rebuild + CHANGES_SUFFIX)
+        self._chunks = self._catalog = self._changes = None
+
+    def _finish_interrupted_swap(self, name: str) -> None:
+        rebuild = name + REBUILD_SUFFIX
+        if rebuild not in self._collection_names():
+            return
+        with chroma_errors("checking for an interrupted rebuild"):
+            metadata = self.client.get_collection(rebuild, embedding_function=None).metadata or {}
+        if metadata.get("rebuild_complete"):
+            logger.warning("finishing the swap of a rebuilt index that a crash interrupted")
+            self.swap_in_rebuild()
+
+    def reconnect(self) -> None:
+        """Drop the Chroma client and open a fresh one, keeping the data-directory lock.
+
+        After a write failed on a full disk, the old client can hang on its next write.
+        """
+        self._close_client()
+        self._open_client()
+        self._open_collections(check_model=False)
+
+    def _close_client(self) -> None:
+        client, self._chunks, self._catalog, self._client = self._client, None, None, None
+        self._changes = None
+        if client is not None:
+            # Chroma shares one system per path in a process; closing releases our reference,
+            # and the last one stops it (file handles, memory).
+            try:
+                client.close()
+            except Exception as exc:
+                logger.debug("closing the Chroma client: %s", exc)
+
+    def close(self) -> None:
+        self._close_client()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> ChromaStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- properties
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            raise StoreError("the store is closed")
+        return self._client
+
+    @property
+    def chunks(self) -> Any:
+        if self._chunks is None:
+            raise StoreError("the store is closed")
+        return self._chunks
+
+    def _changes_collection(self) -> Any:
+        if self._changes is None:
+            raise StoreError(
+                "the change log is kept only with a Chroma server, and only while the store is open"
+            )
+        return self._changes
+
+    def _catalog_collection(self) -> Any:
+        if self._catalog is None:
+            raise StoreError("the store is closed")
+        return self._catalog
+
+    @property
+    def collection_metadata(self) -> dict[str, Any]:
+        return dict(self.chunks.metadata or {})
+
+    # -------------------------------------------------------------- generation
+
+    def generation(self) -> str:
+        """The collection's change stamp, read fresh (another server client may have written)."""
+        with chroma_errors("reading the collection's generation"):
+            metadata = self.client.get_collection(self.settings.collection, embedding_function=None).metadata
+        return str((metadata or {}).get("generation", ""))
+
+    def set_generation(self, token: str) -> None:
+        """Record a new change stamp. Set before a write, so a crash mid-write is detectable."""
+        with chroma_errors("recording the collection's generation"):
+            metadata = self.client.get_collection(self.settings.collection, embedding_function=None).metadata
+            self.chunks.modify(metadata={**(metadata or {}), "generation": token})
+
+    def iter_chunks(
+        self, *, include_embeddings: bool, page: int = 2000
+    ) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]], np.ndarray[Any, Any] | None]]:
+        """Every chunk, `page` at a time: (ids, texts, metadatas, embeddings or None)."""
+        offset = 0
+        while True:
+            result = self.get_chunks(include_embeddings=include_embeddings, limit=page, offset=offset)
+            ids = list(result["ids"])
+            if not ids:
+                return
+            vectors = None
+            if include_embeddings:
+                vectors = np.asarray(result["embeddings"], dtype=np.float32).reshape(len(ids), -1)
+            yield (
+                ids,
+                list(result["documents"] or []),
+                [dict(m or {}) for m in result["metadatas"] or []],
+                vectors,
+            )
+            if len(ids) < page:
+                return
+            offset += page
+
+    def set_chunk_tags(self, doc_id: str, tags: Sequence[str]) -> None:
+        """Replace the tags on every chunk of a document (no tags: remove the key)."""
+        with chroma_errors(f"retagging {doc_id[:12]}"):
+            ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
+            # `update` merges metadata, and a None value deletes a key (Chroma has no empty lists).
+            value: Any = list(tags) if tags else None
+            for start in range(0, len(ids), self._max_batch):
+                batch = ids[start : start + self._max_batch]
+                self.chunks.update(ids=batch, metadatas=[{"tags": value}] * len(batch))
+
+    # ------------------------------------------------------------------ chunks
+
+    def add_chunks(
+        self,
+        ids: Sequence[str],
+        embeddings: np.ndarray[Any, Any],
+        documents: Sequence[str],
+        metadatas: Sequence[Mapping[str, MetaValue]],
+    ) -> None:
+        """Add chunk records in batches no larger than Chroma's maximum."""
+        if not (len(ids) == len(embeddings) == len(documents) == len(metadatas)):
+            raise StoreError(
+                f"add_chunks needs equal lengths; got {len(ids)} ids, {len(embeddings)} vectors, "
+                f"{len(documents)} texts and {len(metadatas)} metadata rows"
+            )
+        step = max(1, self._max_batch)
+        for start in range(0, len(ids), step):
+            end = start + step
+            with chroma_errors(f"writing {len(ids[start:end])} chunks"):
+                self.chunks.add(
+                    ids=list(ids[start:end]),
+                    embeddings=embeddings[start:end],
+                    documents=list(documents[start:end]),
+                    metadatas=[dict(m) for m in metadatas[start:end]],
+                )
+
+    def delete_chunks(self, doc_id: str) -> int:
+        """Delete every chunk of one document; returns how many there were."""
+        return self.delete_chunks_of([doc_id])
+
+    def delete_chunks_of(self, doc_ids: Sequence[str]) -> int:
+        """Delete every chunk of these documents; returns how many there were."""
+        if not doc_ids:
+            return 0
+        where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        with chroma_errors(f"deleting the chunks of {len(doc_ids)} documents"):
+            ids = self.chunks.get(where=where, include=[])["ids"]
+            for start in range(0, len(ids), self._max_batch):
+                self.chunks.delete(ids=ids[start : start + self._max_batch])
+        return len(ids)
+
+    def count_chunks(self) -> int:
+        with chroma_errors("counting chunks"):
+            return int(self.chunks.count())
+
+    def query_ids(
+        self,
+        embedding: np.ndarray[Any, Any],
+        k: int,
+        where: Mapping[str, Any] | None = None,
+        where_document: Mapping[str, Any] | None = None,
+    ) -> tuple[list[str], list[float]]:
+        """Nearest chunk ids and cosine distances only: candidates, not yet results."""
+        with chroma_errors("searching"):
+            result = self.chunks.query(
+                query_embeddings=[np.asarray(embedding, dtype=np.float32)],
+                n_results=k,
+                where=dict(where) if where else None,
+                where_document=dict(where_document) if where_document else None,
+                include=["distances"],
+            )
+        return list(result["ids"][0]), [float(d) for d in (result["distances"] or [[]])[0]]
+
+    def get_chunks(
+        self,
+        *,
+        ids: Sequence[str] | None = None,
+        where: Mapping[str, Any] | None = None,
+        where_document: Mapping[str, Any] | None = None,
+        include_embeddings: bool = False,
+        limit: int | None = None,
+        offset: int | None = None,
+    ) -> dict[str, Any]:
+        include = ["documents", "metadatas"] + (["embeddings"] if include_embeddings else [])
+        with chroma_errors("reading chunks"):
+            result: dict[str, Any] = self.chunks.get(
+                ids=list(ids) if ids is not None else None,
+                where=dict(where) if where else None,
+                where_document=dict(where_document) if where_document else None,
+                include=include,
+                limit=limit,
+                offset=offset,
+            )
+        return result

@@ -1,0 +1,107 @@
+"""The chunks of one collection as the search layer sees them: score by vector, by terms, read.
+
+Behind this interface are two stores. Chroma is the system of record (every chunk, its
+vector, text and metadata; its HNSW index answers unfiltered vector queries). The local
+index is derived from it: filters as arrays, BM25, and in local mode a copy of the
+vectors for an exact scan of the rows a filter admits (faster than Chroma's metadata
+filter, and equal to brute force). Which of the two answers depends on the mode and the
+filter; callers see chunk ids and scores only, never row positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from searchapp.filters import SearchFilters
+from searchapp.storage.chroma import ChromaStore
+from searchapp.storage.local_index import LocalIndex
+
+Scored = list[tuple[str, float]]  # (chunk id, score), best first
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """A filter resolved once, so that several lists of one query share the work."""
+
+    filters: SearchFilters
+    mask: npt.NDArray[np.bool_] | None = field(default=None, repr=False, compare=False)  # None: no filter
+
+
+class ChunkIndex:
+    """Dense and keyword candidates, cosines and passages, by chunk id."""
+
+    def __init__(self, store: ChromaStore, local: LocalIndex) -> None:
+        self._store = store
+        self._local = local
+
+    def select(self, filters: SearchFilters) -> Selection:
+        """Resolve `filters` to the rows they admit (nothing to resolve when empty)."""
+        return Selection(filters, None if filters.is_empty else self._local.mask(filters))
+
+    def dense(self, vector: npt.NDArray[np.float32], k: int, selection: Selection) -> Scored:
+        """The `k` chunks nearest to `vector` by cosine similarity, among those selected."""
+        if self._local.mirror_vectors and selection.mask is not None:
+            positions, scores = self._local.dense_search(vector, k, selection.mask)
+            pairs = zip(self._local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
+            return [(cid, score) for cid, score in pairs if cid]
+        filters = selection.filters
+        ids, distances = self._store.query_ids(
+            vector, k, where=filters.to_where(), where_document=filters.to_where_document()
+        )
+        return [(cid, 1.0 - distance) for cid, distance in zip(ids, distances, strict=True)]
+
+    def keyword(self, terms: Sequence[str], k: int, selection: Selection) -> Scored:
+        """The `k` best chunks for these terms by BM25 (only chunks that hold one of them)."""
+        positions, scores = self._local.keyword_search(terms, k, selection.mask)
+        pairs = zip(self._local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
+        return [(cid, score) for cid, score in pairs if cid]
+
+    def keyword_ceiling(self, terms: Sequence[str]) -> float:
+        """The most any chunk could score in BM25 for these terms (the sum of their IDFs)."""
+        return self._local.keyword_ceiling(terms)
+
+    def passage(self, chunk_id: str) -> tuple[str, npt.NDArray[np.float32]] | None:
+        """A stored chunk's text and its own stored vector (None: no such chunk)."""
+        result = self._store.get_chunks(ids=[chunk_id], include_embeddings=True)
+        if not result["ids"]:
+            return None
+        text = str((result["documents"] or [""])[0])
+        return text, np.asarray(result["embeddings"][0], dtype=np.float32)
+
+    def cosines(self, chunk_ids: Sequence[str], vector: npt.NDArray[np.float32]) -> list[float]:
+        """The cosine similarity of `vector` and each chunk (0.0 for a chunk that is gone)."""
+        if not chunk_ids:
+            return []
+        if self._local.mirror_vectors:
+            positions = self._local.positions_of(chunk_ids)
+            if all(p is not None for p in positions):
+                scores = self._local.cosine(np.asarray(positions, dtype=np.int64), vector)
+                return [float(s) for s in scores]
+        result: dict[str, Any] = self._store.get_chunks(ids=list(chunk_ids), include_embeddings=True)
+        vectors = {
+            cid: np.asarray(v, dtype=np.float32)
+            for cid, v in zip(result["ids"], result["embeddings"], strict=True)
+        }
+        return [float(vectors[cid] @ vector) if cid in vectors else 0.0 for cid in chunk_ids]
+
+    def read(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Text and metadata by chunk id: from the local index, else (server mode) from Chroma.
+
+        A chunk deleted a moment ago (by another client of a server) is simply absent.
+        """
+        positions = self._local.positions_of(chunk_ids)
+        known = [p for p in positions if p is not None]
+        found = {c.chunk_id: (c.text, c.metadata) for c in self._local.chunks(known)}
+        missing = [cid for cid in chunk_ids if cid not in found]
+        if missing:
+            result = self._store.get_chunks(ids=missing)
+            for cid, text, meta in zip(
+                result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
+            ):
+                found[cid] = (text, dict(meta or {}))
+        return found

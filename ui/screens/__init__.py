@@ -1,1 +1,0 @@
-"""Page scripts for `st.navigation`; each calls one view."""
