@@ -15,8 +15,8 @@ from ingest.extract import extract
 from ingest.markup import MAX_HEADING_RUN_CHARS
 from ingest.types import Limits
 from searchapp import Library
-from searchapp.models import resolve_model
-from searchapp.tokens import TokenizerSpec
+from searchapp.embedding.models import resolve_model
+from searchapp.embedding.tokens import TokenizerSpec
 from tests.conftest import make_settings
 from tests.helpers import make_docx
 

@@ -23,9 +23,9 @@ from ingest.extract import extract
 from ingest.ocr import remove_rules, render_page, tesseract_text
 from ingest.types import Limits
 from searchapp import Library
+from searchapp.embedding.models import resolve_model
+from searchapp.embedding.tokens import TokenizerSpec
 from searchapp.errors import FailureReason, IngestError
-from searchapp.models import resolve_model
-from searchapp.tokens import TokenizerSpec
 from tests.helpers import join_pdfs, make_pdf, make_scan_pdf
 
 SCANNED = (
