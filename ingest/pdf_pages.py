@@ -160,7 +160,11 @@ def _content_streams_broken(data: bytes, password: str = "") -> bool:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             reader.decrypt(password)
-        for page in reader.pages:
+        pages = list(reader.pages)
+    except Exception:
+        return False  # pypdf cannot tell: the caller says "damaged or blank"
+    try:
+        for page in pages:
             if "/Contents" not in page:
                 continue
             contents = page["/Contents"].get_object()
