@@ -91,6 +91,7 @@ class Chunker:
                             tokens=len(ids),
                             page=section.page,
                             heading=section.heading,
+                            ocr=section.ocr,
                             token_ids=ids.astype(np.int32),
                         )
                     )

@@ -8,6 +8,7 @@ split on headings before they are split into chunks.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -28,6 +29,67 @@ def check_chars(count: int, limits: Limits) -> None:
             FailureReason.TOO_LARGE,
             f"{count:,}+ characters of text; the limit is {limits.max_chars:,} (SEARCHAPP_MAX_CHARS)",
         )
+
+
+# A run of headings with no text under them keeps at most this many characters: about
+# one chunk, so such a run never costs more than one chunk.
+MAX_HEADING_RUN_CHARS = 600
+
+
+def merge_heading_runs(sections: list[Section]) -> tuple[list[Section], str]:
+    """Sections where each heading stays with the text under it, and a warning or "".
+
+    A section that holds only its heading line ("# Install" followed at once by
+    "## On Linux") is not a passage of its own: it is put in front of the next section,
+    which keeps its own heading path. A run of such headings keeps at most
+    `MAX_HEADING_RUN_CHARS` (the headings nearest the text; at the end of a file, the
+    first ones), so it adds one chunk at most and a file's chunk count follows its text,
+    not its line count. Headings left out are counted in the warning.
+    """
+    merged: list[Section] = []
+    run: list[Section] = []
+    headings = dropped = 0
+    for section in sections:
+        if section.heading and "\n" not in section.text.strip():
+            run.append(section)
+            headings += 1
+            continue
+        if run:
+            kept = _within_budget(reversed(run))[::-1]
+            dropped += len(run) - len(kept)
+            section = _joined([*kept, section], heading=section.heading)
+            run = []
+        merged.append(section)
+    if run:
+        kept = _within_budget(run)
+        dropped += len(run) - len(kept)
+        merged.append(_joined(kept, heading=kept[-1].heading))
+    warning = ""
+    if dropped:
+        warning = (
+            f"{dropped:,} of {headings:,} headings with no text under them were left out "
+            f"(a run of headings is kept to about {MAX_HEADING_RUN_CHARS:,} characters)"
+        )
+    return merged, warning
+
+
+def _within_budget(run: Iterable[Section]) -> list[Section]:
+    """The leading sections of `run` that fit the budget together (always at least one)."""
+    kept: list[Section] = []
+    size = 0
+    for section in run:
+        size += len(section.text) + 2
+        if kept and size > MAX_HEADING_RUN_CHARS:
+            break
+        kept.append(section)
+    return kept
+
+
+def _joined(sections: list[Section], heading: str) -> Section:
+    if len(sections) == 1:
+        return sections[0]
+    text = "\n\n".join(s.text.strip("\n") for s in sections)
+    return Section(text=text, page=sections[0].page, heading=heading, offset=sections[0].offset)
 
 
 def require_text(sections: list[Section], what: str) -> None:
@@ -70,10 +132,15 @@ class _HeadingTracker:
         return HEADING_SEPARATOR.join(self.levels[lvl] for lvl in sorted(self.levels))
 
 
+_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_EMPHASIS_RE = re.compile(r"[*_`]+")
+_MARKUP_CHARS = frozenset("[*_`")
+
+
 def _markdown_heading_title(text: str) -> str:
     """Heading text without inline markup: links keep their words, emphasis goes."""
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"[*_`]+", "", text)
+    if not _MARKUP_CHARS.isdisjoint(text):
+        text = _EMPHASIS_RE.sub("", _LINK_RE.sub(r"\1", text))
     return " ".join(text.split())[:200]
 
 
@@ -125,8 +192,13 @@ def extract_markdown(data: bytes, source: str, limits: Limits) -> ExtractedDocum
         offset += len(line) + 1
     close(len(text))
     require_text(sections, "Markdown file")
+    merged, warning = merge_heading_runs(sections)
     return ExtractedDocument(
-        file_type="md", title=title or stem(source), sections=tuple(sections), encoding=encoding
+        file_type="md",
+        title=title or stem(source),
+        sections=tuple(merged),
+        encoding=encoding,
+        warnings=(warning,) if warning else (),
     )
 
 
@@ -246,9 +318,11 @@ def extract_html(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
         stack.extend((child, False, depth + 1) for child in reversed(list(node.children)))
     close()
     require_text(sections, "HTML page")
+    merged, warning = merge_heading_runs(sections)
     return ExtractedDocument(
         file_type="html",
         title=page_title or first_h1 or stem(source),
-        sections=tuple(sections),
+        sections=tuple(merged),
+        warnings=(warning,) if warning else (),
         encoding=encoding,
     )

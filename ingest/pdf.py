@@ -23,16 +23,20 @@ import io
 import itertools
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
+from ingest.garbage import garbage_reason
+from ingest.pdf_pages import MIN_PAGE_CHARS, nothing_readable, ocr_unusable_pages, page_warnings
 from ingest.text import clean_text, meaningful_chars
 from ingest.types import ExtractedDocument, Limits, Section
+from ingest.words import close_gaps, join_hyphenated
 from searchapp.errors import FailureReason, IngestError
 
-# A page with fewer letters and digits than this has no usable text layer.
-MIN_PAGE_CHARS = 10
+# OCR may run until this share of the file's time limit has passed.
+_OCR_SHARE_OF_LIMIT = 0.8
 
 # Hebrew, Arabic, Syriac, Thaana, NKo and the Arabic presentation forms.
 _RTL_RE = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
@@ -52,17 +56,22 @@ class _Unopenable(Exception):
 
 
 def extract_pdf(data: bytes, source: str, limits: Limits, *, password: str = "") -> ExtractedDocument:
-    """Extract every page's text; `password` opens an encrypted file (never kept).
+    """Extract every page's text; pages without a usable text layer are read with OCR.
+
+    `password` opens an encrypted file (never kept).
 
     Raises:
         IngestError: DAMAGED_PDF, PASSWORD_PROTECTED, NO_TEXT, TOO_LARGE or EMPTY_FILE.
     """
+    # OCR may use most of the file's time limit, but not all: chunking comes after it.
+    deadline = time.monotonic() + limits.timeout_s * _OCR_SHARE_OF_LIMIT
     if not data:
         raise IngestError(FailureReason.EMPTY_FILE, "the file has no content")
     if b"%PDF-" not in data[:1024]:
         raise IngestError(FailureReason.DAMAGED_PDF, "no %PDF header in the first 1 KB: not a PDF file")
     order = [_read_pdfium, _read_pypdf]
-    if limits.pdf_extractor == "pypdf":
+    # pdfium does not decode /BrotliDecode streams: it shows such pages as blank.
+    if limits.pdf_extractor == "pypdf" or b"/BrotliDecode" in data:
         order.reverse()
     first_error: Exception | None = None
     for reader in order:
@@ -75,20 +84,12 @@ def extract_pdf(data: bytes, source: str, limits: Limits, *, password: str = "")
             continue
         if reader is _read_pdfium:
             pages = _rtl_pages_from_pypdf(data, pages, password)
+        pages = _garbled_pages_from_other(data, reader is _read_pdfium, pages, password)
         if reader is not order[0]:
             warnings = [f"repaired: read with {reader.__name__[6:]} after {first_error}"]
         else:
             warnings = _repairs(data)
-        try:
-            return _assemble(source, title, pages, limits, warnings)
-        except IngestError as exc:
-            if exc.reason is FailureReason.NO_TEXT and _has_content(data, password) is False:
-                raise IngestError(
-                    FailureReason.DAMAGED_PDF,
-                    f"{'its one page is' if len(pages) == 1 else f'all of its {len(pages)} pages are'} "
-                    "empty (no text, no images, no drawing): the file is damaged or blank",
-                ) from None
-            raise
+        return _assemble(data, source, title, pages, limits, warnings, deadline, password)
     raise IngestError(FailureReason.DAMAGED_PDF, f"cannot be opened: {first_error}")
 
 
@@ -96,32 +97,6 @@ def _repairs(data: bytes) -> list[str]:
     """What the reader silently repaired, so the user knows the file is damaged."""
     junk = data.find(b"%PDF-")
     return [f"repaired: skipped {junk} bytes of junk before the %PDF header"] if junk > 0 else []
-
-
-def _has_content(data: bytes, password: str) -> bool | None:
-    """Whether any page draws anything at all (None when pdfium cannot tell).
-
-    Tells a scanned file (images, no text layer) from a damaged or blank one.
-    """
-    import pypdfium2 as pdfium
-
-    try:
-        document = pdfium.PdfDocument(data, password=password or None)
-    except Exception:
-        return None
-    try:
-        for index in range(len(document)):
-            page = document[index]
-            try:
-                if next(iter(page.get_objects(max_depth=1)), None) is not None:
-                    return True
-            finally:
-                page.close()
-        return False
-    except Exception:
-        return None
-    finally:
-        document.close()
 
 
 def _locked(password: str) -> IngestError:
@@ -152,6 +127,42 @@ def _rtl_pages_from_pypdf(data: bytes, pages: list[str | None], password: str) -
         if text and meaningful_chars(text) >= MIN_PAGE_CHARS:
             result[index] = text
     return result
+
+
+def _garbled_pages_from_other(
+    data: bytes, read_with_pdfium: bool, pages: list[str | None], password: str
+) -> list[str | None]:
+    """Pages whose text is garbage, read again with the other library where it does better."""
+    garbled = [i for i, text in enumerate(pages) if text and garbage_reason(text)]
+    if not garbled:
+        return pages
+    result = list(pages)
+    for index, text in _other_library_texts(data, read_with_pdfium, garbled, password).items():
+        if text and not garbage_reason(text) and meaningful_chars(clean_text(text)) >= MIN_PAGE_CHARS:
+            result[index] = text
+    return result
+
+
+def _other_library_texts(
+    data: bytes, read_with_pdfium: bool, indexes: list[int], password: str
+) -> dict[int, str | None]:
+    try:
+        if read_with_pdfium:
+            import pypdf
+
+            reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted:
+                reader.decrypt(password)
+            return {i: _safely(partial(_pypdf_page_text, reader, i)) for i in indexes}
+        import pypdfium2 as pdfium
+
+        document = pdfium.PdfDocument(data, password=password or None)
+        try:
+            return {i: _safely(partial(_pdfium_page_text, document, i)) for i in indexes}
+        finally:
+            document.close()
+    except Exception:
+        return {}
 
 
 def _unspace_cjk(text: str) -> str:
@@ -189,40 +200,38 @@ def _join_cjk_wraps(text: str) -> str:
 
 
 def _assemble(
-    source: str, title: str, pages: list[str | None], limits: Limits, warnings: list[str]
+    data: bytes,
+    source: str,
+    title: str,
+    pages: list[str | None],
+    limits: Limits,
+    warnings: list[str],
+    deadline: float,
+    password: str = "",
 ) -> ExtractedDocument:
+    unreadable = [i for i, raw in enumerate(pages) if raw is None]
+    garbled = {i: reason for i, raw in enumerate(pages) if raw and (reason := garbage_reason(raw))}
+    cleaned = {i: _page_text(raw) for i, raw in enumerate(pages) if raw is not None}
+    empty = [i for i, text in cleaned.items() if meaningful_chars(text) < MIN_PAGE_CHARS and i not in garbled]
+    ocr = ocr_unusable_pages(data, sorted([*empty, *garbled]), limits, deadline, password)
     sections: list[Section] = []
-    unreadable: list[int] = []
-    empty: list[int] = []
-    for number, raw in enumerate(pages, start=1):
-        if raw is None:
-            unreadable.append(number)
-            continue
-        text = _join_cjk_wraps(clean_text(raw))
-        if meaningful_chars(text) < MIN_PAGE_CHARS:
-            empty.append(number)
-            continue
-        sections.append(Section(text=text, page=number))
+    for index, text in cleaned.items():
+        if index in ocr.texts:
+            sections.append(Section(text=_page_text(ocr.texts[index]), page=index + 1, ocr=True))
+        elif index not in empty:
+            sections.append(Section(text=text, page=index + 1))
     if not sections:
-        if unreadable and len(unreadable) == len(pages):
-            raise IngestError(FailureReason.DAMAGED_PDF, f"none of its {len(pages)} pages could be read")
-        raise IngestError(
-            FailureReason.NO_TEXT,
-            f"none of its {len(pages)} pages has a text layer; OCR is not supported",
-        )
-    if empty:
-        warnings.append(
-            f"{len(empty)} of {len(pages)} pages {'has' if len(empty) == 1 else 'have'} "
-            f"no text layer (scanned?): {_ranges(empty)}"
-        )
-    if unreadable:
-        warnings.append(
-            f"{len(unreadable)} of {len(pages)} pages could not be read (damaged?): {_ranges(unreadable)}"
-        )
+        raise nothing_readable(data, len(pages), unreadable, empty, ocr, password)
+    warnings.extend(page_warnings(len(pages), unreadable, empty, garbled, ocr))
     title = title or _first_line(sections[0].text) or source
     return ExtractedDocument(
         file_type="pdf", title=title, sections=tuple(sections), pages=len(pages), warnings=tuple(warnings)
     )
+
+
+def _page_text(raw: str) -> str:
+    """A page's raw text, cleaned, with whole words and CJK line wraps joined."""
+    return close_gaps(_join_cjk_wraps(clean_text(join_hyphenated(raw))))
 
 
 def _check_pages(count: int, limits: Limits) -> None:
@@ -231,7 +240,7 @@ def _check_pages(count: int, limits: Limits) -> None:
             FailureReason.TOO_LARGE, f"{count} pages; the limit is {limits.max_pages} (SEARCHAPP_MAX_PAGES)"
         )
     if count == 0:
-        raise IngestError(FailureReason.NO_TEXT, "the PDF has no pages")
+        raise IngestError(FailureReason.DAMAGED_PDF, "no pages found: its page tree is missing or unreadable")
 
 
 def _collect(texts: Iterator[str | None], limits: Limits) -> list[str | None]:
@@ -361,17 +370,3 @@ def _first_line(text: str) -> str:
         if meaningful_chars(line) >= 3:
             return line[:120]
     return ""
-
-
-def _ranges(numbers: list[int]) -> str:
-    """[1, 2, 3, 7] -> 'pages 1-3, 7'."""
-    spans: list[str] = []
-    start = prev = numbers[0]
-    for n in [*numbers[1:], -1]:
-        if n == prev + 1:
-            prev = n
-            continue
-        spans.append(f"{start}-{prev}" if prev > start else str(start))
-        start = prev = n
-    shown = ", ".join(spans[:10]) + (", ..." if len(spans) > 10 else "")
-    return f"page{'s' if len(numbers) > 1 else ''} {shown}"

@@ -79,6 +79,8 @@ class Ingestor:
             max_chars=settings.max_chars,
             timeout_s=float(settings.file_timeout_s),
             pdf_extractor=settings.pdf_extractor,
+            ocr=settings.ocr,
+            ocr_languages=settings.ocr_languages,
         )
         self.chunker_config = ChunkerConfig(
             chunk_tokens=settings.chunk_tokens,
@@ -427,6 +429,7 @@ def _prepared(work: _Work) -> PreparedDocument:
                 page=draft.page,
                 heading=draft.heading,
                 terms=draft.keywords,
+                ocr=draft.ocr,
             )
             for draft in prepared.chunks
         ),

@@ -145,6 +145,7 @@ def _stored_chunk(text: str, meta: dict[str, Any]) -> PreparedChunk:
         tokens=int(meta.get("tokens", 0)),
         page=int(page) if isinstance(page, int) else None,
         heading=str(meta.get("heading", "")),
+        ocr=meta.get("ocr") is True,
     )
 
 

@@ -25,6 +25,8 @@ class Limits:
     max_chars: int = 10_000_000
     timeout_s: float = 120.0
     pdf_extractor: str = "pdfium"
+    ocr: str = "auto"  # "auto": OCR pages without a usable text layer; "off": never
+    ocr_languages: str = "eng+rus"  # Tesseract models, tried in this order
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class Section:
     page: int | None = None
     heading: str = ""
     offset: int = 0
+    ocr: bool = False  # the text was read from the page's image, not its text layer
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,7 @@ class ChunkDraft:
     tokens: int
     page: int | None = None
     heading: str = ""
+    ocr: bool = False
     token_ids: npt.NDArray[np.int32] | None = field(default=None, compare=False, repr=False)
     keywords: str = field(default="", compare=False, repr=False)  # BM25 terms, space-separated
 

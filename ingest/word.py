@@ -7,7 +7,7 @@ import re
 import zipfile
 from typing import Any
 
-from ingest.markup import HEADING_SEPARATOR, check_chars, require_text, stem
+from ingest.markup import HEADING_SEPARATOR, check_chars, merge_heading_runs, require_text, stem
 from ingest.text import clean_text
 from ingest.types import ExtractedDocument, Limits, Section
 from searchapp.errors import FailureReason, IngestError
@@ -91,8 +91,12 @@ def extract_docx(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
         ) from exc
     close()
     require_text(sections, "DOCX file")
+    merged, warning = merge_heading_runs(sections)
     return ExtractedDocument(
-        file_type="docx", title=core_title or title or stem(source), sections=tuple(sections)
+        file_type="docx",
+        title=core_title or title or stem(source),
+        sections=tuple(merged),
+        warnings=(warning,) if warning else (),
     )
 
 

@@ -25,6 +25,24 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/python" -m pip install --quiet --upgrade pip 2> >(grep -v "is neither a file nor a directory" >&2)
 fi
 PY="$VENV/bin/python"
+
+# System packages: Tesseract with its English and Russian models (OCR of scanned PDF
+# pages) and Debian's word list (whole-word repair of PDF text). Without them ingest still
+# works, but scanned pages stay unread and split words stay split.
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus wamerican)
+missing_apt() { for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || return 0; done; return 1; }
+if command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; then
+  if missing_apt; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    say "installing Debian packages: ${APT_PACKAGES[*]}"
+    if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT_PACKAGES[@]}" >/dev/null; }; then
+      say "could not install ${APT_PACKAGES[*]}: OCR and whole-word repair stay off until they are installed"
+    fi
+  fi
+elif ! command -v tesseract >/dev/null 2>&1; then
+  say "no Tesseract: scanned PDF pages will not be read (macOS: brew install tesseract tesseract-lang)"
+fi
+
 stamp="$VENV/.searchapp-installed"
 want="$(sha256sum pyproject.toml | cut -c1-16)${EXTRAS:+-$EXTRAS}"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$PY" -c "import searchapp, torch" 2>/dev/null; then

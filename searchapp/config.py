@@ -23,6 +23,7 @@ SearchMode = Literal["dense", "keyword", "hybrid"]
 # A collection being rebuilt beside NAME is NAME + this suffix until it is swapped in.
 REBUILD_SUFFIX = "-rebuild"
 PdfExtractor = Literal["pypdf", "pdfium"]
+OcrMode = Literal["auto", "off"]
 
 ENV_PREFIX = "SEARCHAPP_"
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -64,6 +65,8 @@ class Settings:
     # reaches: a shared directory, or s3://bucket/prefix (see docs/deployment.md).
     originals_url: str = ""
     s3_endpoint_url: str = ""  # an S3-compatible service other than AWS (MinIO, Ceph...)
+    ocr: OcrMode = "auto"  # OCR PDF pages without a usable text layer (needs Tesseract)
+    ocr_languages: str = "eng+rus"  # Tesseract models, joined with "+"
 
     def __post_init__(self) -> None:
         if not _COLLECTION_RE.match(self.collection):
@@ -92,6 +95,11 @@ class Settings:
                     "SEARCHAPP_ORIGINALS_URL must be a directory, file://PATH or s3://BUCKET/PREFIX; "
                     f"got {self.originals_url!r}"
                 )
+        if not re.fullmatch(r"[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*", self.ocr_languages):
+            raise ConfigError(
+                f"SEARCHAPP_OCR_LANGUAGES must be Tesseract model names joined with '+' (eng+rus); "
+                f"got {self.ocr_languages!r}"
+            )
         if self.chunk_overlap >= self.chunk_tokens:
             raise ConfigError(
                 f"SEARCHAPP_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than "
@@ -192,6 +200,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "backend": get_args(Backend),
     "search_mode": get_args(SearchMode),
     "pdf_extractor": get_args(PdfExtractor),
+    "ocr": get_args(OcrMode),
 }
 
 

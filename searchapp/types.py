@@ -133,6 +133,7 @@ class PreparedChunk:
     page: int | None = None
     heading: str = ""
     terms: str = ""
+    ocr: bool = False  # the text was read from the page's image by OCR
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,3 +88,34 @@ def make_docx(blocks: Sequence[tuple[str, str]], *, title: str = "") -> bytes:
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+def make_scan_pdf(pages: Sequence[str], *, dpi: int = 150) -> bytes:
+    """An image-only PDF (no text layer), as a scanner makes: each string drawn on an A4 page.
+
+    Pillow draws the text with its built-in scalable font, about 12 pt, and writes the
+    pages as a PDF of images.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=dpi // 6)
+    images = []
+    for text in pages:
+        image = Image.new("L", (dpi * 827 // 100, dpi * 1169 // 100), 255)
+        ImageDraw.Draw(image).multiline_text((dpi, dpi), text, fill=0, font=font, spacing=dpi // 10)
+        images.append(image)
+    out = io.BytesIO()
+    images[0].save(out, "PDF", resolution=dpi, save_all=True, append_images=images[1:])
+    return out.getvalue()
+
+
+def join_pdfs(*files: bytes) -> bytes:
+    """The pages of several PDFs, in order, as one PDF."""
+    import pypdf
+
+    writer = pypdf.PdfWriter()
+    for data in files:
+        writer.append(pypdf.PdfReader(io.BytesIO(data)))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

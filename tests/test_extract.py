@@ -568,13 +568,19 @@ def test_pdf_pages_are_numbered_from_one(extractor: str) -> None:
 
 
 @pytest.mark.parametrize("extractor", ["pypdf", "pdfium"])
-def test_pdf_blank_page_is_skipped_with_a_warning(extractor: str) -> None:
+def test_pdf_blank_page_is_skipped_silently(extractor: str) -> None:
+    """A page with nothing on it has nothing to read or to warn about; OCR is not tried."""
     doc = extract(make_pdf([PAGES[0], "", PAGES[2]]), "gap.pdf", Limits(pdf_extractor=extractor))
     assert [s.page for s in doc.sections] == [1, 3]
     assert doc.pages == 3
-    assert len(doc.warnings) == 1
-    assert "1 of 3 pages has no text layer" in doc.warnings[0]
-    assert "page 2" in doc.warnings[0]
+    assert doc.warnings == ()
+
+
+@pytest.mark.parametrize("extractor", ["pypdf", "pdfium"])
+def test_pdf_page_with_marks_but_no_text_is_named_in_a_warning(extractor: str) -> None:
+    doc = extract(make_pdf([PAGES[0], ".", PAGES[2]]), "gap.pdf", Limits(pdf_extractor=extractor, ocr="off"))
+    assert [s.page for s in doc.sections] == [1, 3]
+    assert doc.warnings == ("1 of 3 pages has no text layer; OCR is off (SEARCHAPP_OCR=off): page 2",)
 
 
 def test_pdf_title_from_first_line_without_metadata_or_with_junk_metadata() -> None:
@@ -641,7 +647,18 @@ def test_not_really_a_pdf_is_damaged(data: bytes) -> None:
 def test_pdf_without_text_is_no_text(extractor: str) -> None:
     error = failure(make_pdf(["", "  ", "."]), "scan.pdf", Limits(pdf_extractor=extractor))
     assert error.reason == FailureReason.NO_TEXT
-    assert "3 pages" in error.detail
+    assert "its 3 pages have no text layer, and OCR found no text" in error.detail
+    assert str(error).count("scanned") == 1  # the label says it; the detail does not repeat it
+
+
+@pytest.mark.parametrize("extractor", ["pypdf", "pdfium"])
+def test_pdf_of_blank_pages_is_damaged_or_blank_not_scanned(extractor: str) -> None:
+    error = failure(make_pdf(["", ""]), "blank.pdf", Limits(pdf_extractor=extractor))
+    assert error.reason == FailureReason.DAMAGED_PDF
+    assert (
+        error.detail
+        == "all of its 2 pages are empty (no text, no images, no drawing): the file is damaged or blank"
+    )
 
 
 def repairable_pdf() -> bytes:

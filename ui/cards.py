@@ -63,6 +63,8 @@ def result_card(number: int, group: DocumentGroup, library: Library, terms: Sequ
         if details:
             st.caption(details)
         st.markdown(passage_markdown(hit.text, terms))
+        if hit.metadata.get("ocr"):
+            st.caption("Text read by OCR from the page image: it may contain misread words.")
         if hit.tags:
             st.caption(f"Tags: {tags_label(hit.tags)}")
         _context(hit, library, terms)

@@ -93,6 +93,8 @@ def chunk_metadata(
         meta["page"] = chunk.page
     if chunk.heading:
         meta["heading"] = chunk.heading
+    if chunk.ocr:
+        meta["ocr"] = True
     if doc.mtime:
         meta["mtime"] = doc.mtime
     if tags:

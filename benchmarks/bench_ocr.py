@@ -1,0 +1,295 @@
+"""OCR engines compared on born-digital pages, whose own text layer is the ground truth.
+
+Each page of the sample is rendered with pdfium (grayscale) at each resolution, read by
+each engine, and compared with the page's text layer:
+
+  CER       character error rate: Levenshtein edits / reference characters, summed over
+            pages (so long pages weigh more); both sides normalised the same way: NFKC,
+            typographic quotes and dashes folded to ASCII, control characters, soft
+            hyphens and pdfium's end-of-line hyphen mark (U+FFFE) dropped, a hyphen at a
+            line end joined to the next word, every run of whitespace made one space;
+            case is kept. Shown for all sample pages and for the prose pages alone: a
+            form, a brochure and a table page have no single reading order, so their CER
+            measures layout order more than recognition.
+  words     the share of the reference's words (multiset, lower case) that the OCR text
+            has too: what keyword search sees, whatever the reading order.
+  CPU s/pg  CPU seconds per page of the engine alone (render excluded, shown apart),
+            one thread each: Tesseract with OMP_THREAD_LIMIT=1 (its process's CPU time),
+            RapidOCR with one onnxruntime thread (this process's CPU time). CPU time, not
+            wall time, because other jobs share this machine; pages/s per core = 1 / CPU s.
+
+Sample: English pages of the shared PDFs in the categories text, multicolumn and large
+whose text layer is not garbage (`ingest.garbage`) and has at least 800 characters, the
+first such page of each file (a middle page of the book). GeoTopo is German and is left out.
+
+With --scan N it also times what OCR adds to ingesting a scan: N pages of the book
+(pages 101 on) rendered at 200 dpi into an image-only PDF, as a scanner makes, then
+`extract()` with OCR as ingestion runs it (pages in parallel, one thread each), wall time.
+
+RapidOCR is not a dependency of searchapp: `pip install -e .[bench-ocr]` to compare.
+
+    python benchmarks/bench_ocr.py [--pdfs DIR] [--dpi 150 300] [--engines tesseract tesseract-eng+rus rapidocr]
+    python benchmarks/bench_ocr.py --engines --scan 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import resource
+import statistics
+import sys
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import machine, table
+from ingest.garbage import garbage_reason
+from ingest.ocr import render_page, tesseract_text
+
+DEFAULT_PDFS = (
+    Path(os.environ.get("SEARCHAPP_SHARED_DIR", Path(__file__).resolve().parent.parent.parent / "shared"))
+    / "eval"
+    / "pdfs"
+)
+CATEGORIES = ("text", "multicolumn", "large")
+NOT_ENGLISH = {"pysample__GeoTopo-komprimiert.pdf"}
+NOT_PROSE = {"pdfjs__prefilled_f1040.pdf", "unst__reliance.pdf", "unst__embedded-images-tables.pdf"}
+MIN_CHARS = 800
+
+_FOLD = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u00ad": "",  # soft hyphen
+        "\ufffe": "",  # pdfium's mark for a word hyphenated at the end of a line
+        "\u2022": "*",
+    }
+)
+
+
+_LINE_END_HYPHEN_RE = re.compile(r"(?<=\w)-\s+(?=\w)")
+
+
+def normalise(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_FOLD)
+    text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
+    # A word hyphenated across lines is one word, whichever way each side marks it.
+    return " ".join(_LINE_END_HYPHEN_RE.sub("", text).split())
+
+
+def cer_parts(reference: str, hypothesis: str) -> tuple[int, int]:
+    from rapidfuzz.distance import Levenshtein
+
+    return Levenshtein.distance(reference, hypothesis), len(reference)
+
+
+def word_recall(reference: str, hypothesis: str) -> float:
+    ref = Counter(w.strip(".,;:()[]\"'!?").lower() for w in reference.split())
+    hyp = Counter(w.strip(".,;:()[]\"'!?").lower() for w in hypothesis.split())
+    ref.pop("", None)
+    return sum((ref & hyp).values()) / max(1, sum(ref.values()))
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Engine:
+    name: str
+    read: Callable[[Any], str]
+    cpu: Callable[[], float]
+    install: str
+
+
+def tesseract_engine(languages: str) -> Engine:
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    return Engine(
+        f"tesseract {languages}",
+        lambda image: tesseract_text(image, languages, 600),
+        children_cpu,
+        "apt: tesseract-ocr + language packs (eng 4 MB, rus 3 MB); pip: pytesseract",
+    )
+
+
+def rapidocr_engine() -> Engine:
+    import numpy as np
+    from rapidocr_onnxruntime import RapidOCR
+
+    engine = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+
+    def read(image: Any) -> str:
+        result, _ = engine(np.array(image.convert("RGB")))
+        return "\n".join(str(line[1]) for line in result or [])
+
+    return Engine("rapidocr-onnxruntime", read, self_cpu, "pip: rapidocr-onnxruntime (+ opencv-python)")
+
+
+def sample_pages(pdfs: Path) -> list[tuple[str, int, str]]:
+    """(file, 0-based page, normalised text layer) for the sample described above."""
+    import pypdfium2 as pdfium
+
+    with (pdfs / "MANIFEST.tsv").open(encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["category"] in CATEGORIES]
+    sample = []
+    for row in rows:
+        name = row["file"]
+        if name in NOT_ENGLISH:
+            continue
+        document = pdfium.PdfDocument(str(pdfs / name))
+        count = len(document)
+        order = list(range(count))
+        if count > 50:  # a book: start in the middle, past the front matter
+            order = order[count // 2 :] + order[: count // 2]
+        for index in order:
+            page = document[index]
+            raw = page.get_textpage().get_text_range()
+            page.close()
+            text = normalise(raw)
+            if len(text) >= MIN_CHARS and garbage_reason(raw) is None:
+                sample.append((name, index, text))
+                break
+        document.close()
+    return sample
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pdfs", type=Path, default=DEFAULT_PDFS)
+    parser.add_argument("--dpi", type=int, nargs="+", default=[150, 300])
+    parser.add_argument(
+        "--engines", nargs="*", default=["tesseract", "tesseract-eng+rus", "rapidocr"], help="which engines"
+    )
+    parser.add_argument("--max-pages", type=int, default=0, help="only the first N sample pages (0: all)")
+    parser.add_argument("--per-page", action="store_true", help="also print each page's CER")
+    parser.add_argument("--scan", type=int, default=0, help="also time extract() on an N-page scan")
+    args = parser.parse_args()
+
+    import pypdfium2 as pdfium
+
+    print(f"machine: {machine()}", flush=True)
+    sample = sample_pages(args.pdfs)
+    if args.max_pages:
+        sample = sample[: args.max_pages]
+    print(
+        f"sample: {len(sample)} pages, {sum(len(t) for _, _, t in sample):,} reference characters", flush=True
+    )
+    makers: dict[str, Callable[[], Engine]] = {
+        "tesseract": lambda: tesseract_engine("eng"),
+        "tesseract-eng+rus": lambda: tesseract_engine("eng+rus"),
+        "rapidocr": rapidocr_engine,
+    }
+    engines = [makers[name]() for name in args.engines]
+    rows = []
+    render_s: dict[int, list[float]] = {dpi: [] for dpi in args.dpi}
+    for dpi in args.dpi:
+        for engine in engines:
+            edits = chars = prose_edits = prose_chars = 0
+            recalls: list[float] = []
+            cpu_s: list[float] = []
+            for name, index, reference in sample:
+                document = pdfium.PdfDocument(str(args.pdfs / name))
+                started = time.perf_counter()
+                image = render_page(document, index, dpi)
+                render_s[dpi].append(time.perf_counter() - started)
+                before = engine.cpu()
+                hypothesis = normalise(engine.read(image))
+                cpu_s.append(engine.cpu() - before)
+                document.close()
+                e, c = cer_parts(reference, hypothesis)
+                edits, chars = edits + e, chars + c
+                if name not in NOT_PROSE:
+                    prose_edits, prose_chars = prose_edits + e, prose_chars + c
+                recalls.append(word_recall(reference, hypothesis))
+                if args.per_page:
+                    print(
+                        f"  {engine.name} {dpi} dpi {name} p{index + 1}: CER {e / c:.2%}, {cpu_s[-1]:.1f} CPU s"
+                    )
+            rows.append(
+                [
+                    engine.name,
+                    dpi,
+                    f"{prose_edits / prose_chars:.2%}",
+                    f"{edits / chars:.2%}",
+                    f"{statistics.mean(recalls):.1%}",
+                    f"{statistics.median(cpu_s):.2f}",
+                    f"{1 / statistics.median(cpu_s):.2f}",
+                    engine.install,
+                ]
+            )
+            print(
+                f"{engine.name} @ {dpi} dpi: CER {prose_edits / prose_chars:.2%} prose, {edits / chars:.2%} all",
+                flush=True,
+            )
+    print()
+    print(
+        table(
+            [
+                "engine",
+                "dpi",
+                "CER, prose pages",
+                "CER, all pages",
+                "words found",
+                "CPU s/page (median)",
+                "pages/s per core",
+                "install",
+            ],
+            rows,
+        )
+    )
+    print()
+    for dpi, seconds in render_s.items():
+        if seconds:
+            print(f"pdfium render at {dpi} dpi: median {statistics.median(seconds):.3f} s/page")
+    if args.scan:
+        time_scan(args.pdfs / "pdfjs__freeculture.pdf", args.scan)
+
+
+def time_scan(book: Path, pages: int) -> None:
+    """Wall time of `extract()` on an image-only PDF of `pages` pages of `book`."""
+    import io
+
+    import pypdfium2 as pdfium
+
+    from ingest.extract import extract
+    from ingest.types import Limits
+
+    document = pdfium.PdfDocument(str(book))
+    images = [document[100 + i].render(scale=200 / 72, grayscale=True).to_pil() for i in range(pages)]
+    scan = io.BytesIO()
+    images[0].save(scan, "PDF", resolution=200, save_all=True, append_images=images[1:])
+    started = time.perf_counter()
+    doc = extract(scan.getvalue(), "scan.pdf", Limits(timeout_s=100_000))
+    seconds = time.perf_counter() - started
+    read = sum(1 for s in doc.sections if s.ocr)
+    print(
+        f"scan of {pages} pages ({len(scan.getvalue()) / 1e6:.1f} MB, 200 dpi): {read} read with OCR "
+        f"in {seconds:.1f} s wall = {pages / seconds:.2f} pages/s, {os.cpu_count()} cores; "
+        f"100 pages: about {100 * seconds / pages:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
