@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from cli.output import ProgressBar
     from searchapp.progress import Progress
 
-ModeChoice = Literal["dense", "keyword", "hybrid", "all"]
+ModeChoice = Literal["adaptive", "hybrid", "dense", "keyword", "all"]
 
 
 class EvalBars:
@@ -106,10 +106,11 @@ class EvalBars:
 
 
 def eval_command(
-    dataset: Annotated[
-        Path,
+    datasets: Annotated[
+        list[Path],
         typer.Argument(
-            help="A BEIR dataset directory: corpus.jsonl, queries.jsonl, qrels/<split>.tsv.",
+            help="BEIR dataset directories (corpus.jsonl, queries.jsonl, qrels/<split>.tsv); "
+            "several give one table.",
             exists=True,
             file_okay=False,
         ),
@@ -122,6 +123,16 @@ def eval_command(
     k: Annotated[
         int, typer.Option("--k", help="Cut-off for nDCG, Recall and MRR (Recall@100 too).", min=1, max=1000)
     ] = 10,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample",
+            help="Evaluate N random queries of each set against their judged documents and "
+            "4 random other documents per judged one (a quick run for CI).",
+            min=1,
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the --sample draw.")] = 0,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -132,7 +143,11 @@ def eval_command(
     ] = None,
     collection: Annotated[
         str | None,
-        typer.Option("--collection", "-c", help="Scratch collection name; default: eval-<dataset name>."),
+        typer.Option(
+            "--collection",
+            "-c",
+            help="Scratch collection name (one dataset only); default: eval-<dataset name>.",
+        ),
     ] = None,
     model: Annotated[
         str | None,
@@ -143,36 +158,50 @@ def eval_command(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Measure retrieval quality on a BEIR dataset (nDCG, Recall, MRR, latency per mode).
+    """Measure retrieval quality on BEIR datasets (nDCG, Recall, MRR, latency per mode).
 
-    The corpus is ingested once into a scratch index beside (not inside) your library
-    and reused while the corpus, model and chunk settings stay the same.
+    Each corpus is ingested once into a scratch index beside (not inside) your library
+    and reused while the corpus, model and chunk settings stay the same. --json prints
+    one report object for one dataset, and a list of them for several.
     """
-    from evaluation import ModeNotOfferedError, run_evaluation
+    from evaluation import ModeNotOfferedError, load_beir, results_table, run_evaluation
+    from evaluation.sampling import sample_dataset
 
+    if collection is not None and len(datasets) > 1:
+        err("error: --collection names one scratch index; it cannot be used with several datasets")
+        raise typer.Exit(EXIT_USAGE)
     with cli_errors():
         settings = Settings.load(model=model)
+        # Read and check every dataset before minutes of embedding the first one.
+        loaded = [load_beir(path, split) for path in datasets]
+        if sample is not None:
+            loaded = [sample_dataset(data, sample, seed) for data in loaded]
+        reports = []
         try:
             with EvalBars() as bars:
-                report = run_evaluation(
-                    dataset,
-                    settings,
-                    split=split,
-                    modes=[mode],
-                    k=k,
-                    data_dir=data_dir,
-                    collection=collection,
-                    rebuild=rebuild,
-                    progress=bars,
-                )
+                for data in loaded:
+                    reports.append(
+                        run_evaluation(
+                            data,
+                            settings,
+                            modes=[mode],
+                            k=k,
+                            data_dir=data_dir,
+                            collection=collection,
+                            rebuild=rebuild,
+                            progress=bars,
+                        )
+                    )
         except ModeNotOfferedError as exc:
             err(f"error: {exc}")
             raise typer.Exit(EXIT_USAGE) from None
     if as_json:
-        emit_json(report.to_dict())
+        emit_json(reports[0].to_dict() if len(reports) == 1 else [r.to_dict() for r in reports])
         return
-    typer.echo(report.summary())
-    typer.echo(report.table())
-    index = report.index
-    built = "reused, built" if index.reused else "built"
-    err(f"index {built} in {index.ingest_seconds:.0f} s; queries ran against {index.data_dir}")
+    for report in reports:
+        typer.echo(report.summary())
+    typer.echo(results_table(reports))
+    for report in reports:
+        index = report.index
+        built = "reused, built" if index.reused else "built"
+        err(f"{report.label}: index {built} in {index.ingest_seconds:.0f} s; searched {index.data_dir}")

@@ -74,7 +74,7 @@ def print_ingest_report(report: IngestReport) -> None:
     typer.echo(report.summary(), err=True)
 
 
-MODE_NAMES = {"dense": "semantic", "keyword": "keyword", "hybrid": "hybrid"}
+MODE_NAMES = {"adaptive": "adaptive", "dense": "semantic", "keyword": "keyword", "hybrid": "hybrid"}
 
 
 def passage_ref(hit: Hit) -> str:

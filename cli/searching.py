@@ -27,7 +27,10 @@ MinScoreOpt = Annotated[
     float | None, typer.Option("--min-score", help="Minimum score, 0-1 (the score shown).", min=0, max=1)
 ]
 ModeOpt = Annotated[
-    str | None, typer.Option("--mode", help="hybrid, dense or keyword (default: SEARCHAPP_SEARCH_MODE).")
+    str | None,
+    typer.Option(
+        "--mode", help="adaptive, hybrid, dense or keyword (default: SEARCHAPP_SEARCH_MODE, adaptive)."
+    ),
 ]
 GroupOpt = Annotated[
     bool, typer.Option("--group", help="One result per document (its best passage), -k documents.")

@@ -12,10 +12,18 @@ reused while the corpus, model and chunk settings stay the same.
 
 from __future__ import annotations
 
-from evaluation.beir import BeirDataset, CorpusDoc, load_beir
+from evaluation.beir import BeirDataset, CorpusDoc, SampleInfo, load_beir
 from evaluation.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
-from evaluation.report import EvalReport, IndexInfo, ModeResult
-from evaluation.runner import EvalProgress, ModeNotOfferedError, resolve_modes, run_evaluation
+from evaluation.report import EvalReport, IndexInfo, ModeResult, results_table
+from evaluation.runner import (
+    EvalProgress,
+    ModeNotOfferedError,
+    ScratchIndex,
+    prepare_index,
+    resolve_modes,
+    run_evaluation,
+)
+from evaluation.sampling import sample_dataset
 
 __all__ = [
     "BeirDataset",
@@ -25,11 +33,16 @@ __all__ = [
     "IndexInfo",
     "ModeNotOfferedError",
     "ModeResult",
+    "SampleInfo",
+    "ScratchIndex",
     "load_beir",
     "mrr_at_k",
     "ndcg_at_k",
     "percentile",
+    "prepare_index",
     "recall_at_k",
     "resolve_modes",
+    "results_table",
     "run_evaluation",
+    "sample_dataset",
 ]

@@ -33,6 +33,28 @@ class CorpusDoc:
 
 
 @dataclass(frozen=True, slots=True)
+class SampleInfo:
+    """How a dataset was cut down (see `evaluation.sampling`)."""
+
+    queries: int
+    seed: int
+    judged_documents: int
+    distractors: int
+    of_queries: int
+    of_documents: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "queries": self.queries,
+            "seed": self.seed,
+            "judged_documents": self.judged_documents,
+            "distractors": self.distractors,
+            "of_queries": self.of_queries,
+            "of_documents": self.of_documents,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class BeirDataset:
     """One split of a BEIR dataset, ready to evaluate.
 
@@ -43,6 +65,7 @@ class BeirDataset:
         qrels: query id -> corpus id -> graded relevance (0 = judged not relevant).
         unknown_qrel_docs: judgements that name a document missing from the corpus
             (tolerated, as BEIR does; such a document can never be retrieved).
+        sample: how the set was sampled; None for the whole split.
     """
 
     name: str
@@ -52,10 +75,18 @@ class BeirDataset:
     queries: Mapping[str, str]
     qrels: Mapping[str, Mapping[str, int]]
     unknown_qrel_docs: int = 0
+    sample: SampleInfo | None = None
 
     @property
     def corpus_file(self) -> Path:
         return self.path / "corpus.jsonl"
+
+    @property
+    def label(self) -> str:
+        """The name, with the sample's size and seed for a sample ("scifact-s50-seed0")."""
+        if self.sample is None:
+            return self.name
+        return f"{self.name}-s{self.sample.queries}-seed{self.sample.seed}"
 
 
 def load_beir(path: Path | str, split: str = "test") -> BeirDataset:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from evaluation.beir import SampleInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,14 @@ class EvalReport:
     queries: int
     index: IndexInfo
     modes: tuple[ModeResult, ...]
+    sample: SampleInfo | None = None
+
+    @property
+    def label(self) -> str:
+        """The dataset's name, with the sample's size and seed for a sample."""
+        if self.sample is None:
+            return self.dataset
+        return f"{self.dataset}-s{self.sample.queries}-seed{self.sample.seed}"
 
     def mode(self, name: str) -> ModeResult:
         for result in self.modes:
@@ -110,33 +121,12 @@ class EvalReport:
             "queries": self.queries,
             "index": self.index.to_dict(),
             "modes": [m.to_dict() for m in self.modes],
+            "sample": self.sample.to_dict() if self.sample is not None else None,
         }
 
     def table(self) -> str:
         """The scores as an aligned text table, one row per mode."""
-        k = self.k
-        header = ("mode", f"nDCG@{k}", f"Recall@{k}", "Recall@100", f"MRR@{k}", "p50 ms", "p95 ms")
-        rows = [
-            (
-                m.mode,
-                f"{m.ndcg:.4f}",
-                f"{m.recall:.4f}",
-                f"{m.recall_100:.4f}",
-                f"{m.mrr:.4f}",
-                f"{m.latency_p50_ms:.1f}",
-                f"{m.latency_p95_ms:.1f}",
-            )
-            for m in self.modes
-        ]
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        lines = [
-            "  ".join(
-                cell.ljust(width) if i == 0 else cell.rjust(width)
-                for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-            )
-            for row in [header, *rows]
-        ]
-        return "\n".join(lines)
+        return results_table([self])
 
     def summary(self) -> str:
         """One line: what was evaluated against what."""
@@ -146,4 +136,41 @@ class EvalReport:
             f"{index.chunks:,} chunks; model {index.model}"
             f"{f' on {index.backend}' if index.backend else ''}; chunks of {index.chunk_tokens} tokens, "
             f"overlap {index.chunk_overlap}"
+            + (
+                f"; sampled (seed {self.sample.seed}) from {self.sample.of_queries:,} queries "
+                f"and {self.sample.of_documents:,} documents"
+                if self.sample is not None
+                else ""
+            )
         )
+
+
+def results_table(reports: Sequence[EvalReport]) -> str:
+    """One aligned text table for several evaluations: a row per dataset and mode."""
+    if not reports:
+        return ""
+    k = reports[0].k
+    header = ("dataset", "mode", f"nDCG@{k}", f"Recall@{k}", "Recall@100", f"MRR@{k}", "p50 ms", "p95 ms")
+    rows = [
+        (
+            report.label,
+            m.mode,
+            f"{m.ndcg:.4f}",
+            f"{m.recall:.4f}",
+            f"{m.recall_100:.4f}",
+            f"{m.mrr:.4f}",
+            f"{m.latency_p50_ms:.1f}",
+            f"{m.latency_p95_ms:.1f}",
+        )
+        for report in reports
+        for m in report.modes
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(
+            cell.ljust(width) if i < 2 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in [header, *rows]
+    ]
+    return "\n".join(lines)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from evaluation.scratch import (
     document_text,
     fingerprint,
     scratch_settings,
+    sha256_file,
     write_state,
 )
 from searchapp.config import Settings
@@ -124,24 +126,24 @@ def run_evaluation(
     settings = settings or Settings.load()
     progress = progress or _Silent()
     data = dataset if isinstance(dataset, BeirDataset) else load_beir(dataset, split)
-    root = data_dir if data_dir is not None else settings.data_dir / "eval"
-    scratch = scratch_settings(settings, root, collection or default_collection(data.name))
-    model_name = resolve_model(scratch.model).name
-    wanted = fingerprint(data.corpus_file, scratch, model_name)
-
-    state = claim_directory(scratch, dict(wanted), rebuild=rebuild)
-    with Library.open(scratch) as library:
-        chosen = resolve_modes(modes, library.search_modes)  # before minutes of embedding
-        index = _ensure_index(library, data, wanted, state, progress)
-    duplicates = _duplicate_groups(data)
+    scratch = prepare_index(
+        data,
+        settings,
+        modes=modes,
+        data_dir=data_dir,
+        collection=collection,
+        rebuild=rebuild,
+        progress=progress,
+    )
+    duplicates = duplicate_groups(data)
     results = []
     backend = ""
-    for mode in chosen:
+    for mode in scratch.modes:
         # A fresh Library per mode: no query vectors cached by an earlier mode's run.
-        with Library.open(scratch) as library:
+        with Library.open(scratch.settings) as library:
             results.append(_run_mode(library, data, mode, k, duplicates, progress))
             backend = library.embedder.backend
-    index = dataclasses.replace(index, backend=backend)
+    index = dataclasses.replace(scratch.index, backend=backend)
     return EvalReport(
         dataset=data.name,
         split=data.split,
@@ -150,7 +152,59 @@ def run_evaluation(
         queries=len(data.queries),
         index=index,
         modes=tuple(results),
+        sample=data.sample,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ScratchIndex:
+    """A scratch index ready to search: open it with ``Library.open(settings)``."""
+
+    settings: Settings
+    index: IndexInfo
+    modes: tuple[str, ...]
+
+
+def prepare_index(
+    data: BeirDataset,
+    settings: Settings,
+    *,
+    modes: Sequence[str] | None = None,
+    data_dir: Path | None = None,
+    collection: str | None = None,
+    rebuild: bool = False,
+    progress: EvalProgress | None = None,
+) -> ScratchIndex:
+    """Build (or reuse) the scratch index of `data` and check `modes` against it.
+
+    The arguments mean what they mean for `run_evaluation`; the default collection of a
+    sample names its size and seed, so a sample never replaces the full set's index.
+
+    Raises:
+        ModeNotOfferedError: a requested mode is not offered (checked before embedding).
+        SearchAppError: settings, model or store problems.
+    """
+    progress = progress or _Silent()
+    root = data_dir if data_dir is not None else settings.data_dir / "eval"
+    scratch = scratch_settings(settings, root, collection or default_collection(data.label))
+    model_name = resolve_model(scratch.model).name
+    wanted = fingerprint(corpus_digest(data), scratch, model_name)
+
+    state = claim_directory(scratch, dict(wanted), rebuild=rebuild)
+    with Library.open(scratch) as library:
+        chosen = resolve_modes(modes, library.search_modes)  # before minutes of embedding
+        index = _ensure_index(library, data, wanted, state, progress)
+    return ScratchIndex(settings=scratch, index=index, modes=chosen)
+
+
+def corpus_digest(data: BeirDataset) -> str:
+    """SHA-256 of what is ingested: the corpus file, or for a sample its chosen documents."""
+    if data.sample is None:
+        return sha256_file(data.corpus_file)
+    digest = hashlib.sha256()
+    for doc_id, doc in data.corpus.items():
+        digest.update(json.dumps([doc_id, document_text(doc)], ensure_ascii=False).encode("utf-8") + b"\n")
+    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------ indexing
@@ -244,7 +298,7 @@ def _ingest(
     return _index_info(settings, wanted, documents, chunks, seconds, reused=False, failed=len(report.failed))
 
 
-def _duplicate_groups(data: BeirDataset) -> dict[str, tuple[str, ...]]:
+def duplicate_groups(data: BeirDataset) -> dict[str, tuple[str, ...]]:
     """Corpus id -> every id with the very same text, for ids that share their text.
 
     The ingest pipeline stores identical bytes once, under one of the ids; whichever it

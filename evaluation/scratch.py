@@ -70,10 +70,10 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(corpus_file: Path, settings: Settings, model_name: str) -> dict[str, Any]:
-    """Everything that decides what the scratch index holds."""
+def fingerprint(corpus_sha256: str, settings: Settings, model_name: str) -> dict[str, Any]:
+    """Everything that decides what the scratch index holds (`corpus_sha256`: what is ingested)."""
     return {
-        "corpus_sha256": sha256_file(corpus_file),
+        "corpus_sha256": corpus_sha256,
         "model": model_name,
         # bf16 backends embed within cosine 0.9999 of fp32, but an evaluation compares
         # backends, so each gets its own index.

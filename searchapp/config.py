@@ -19,7 +19,7 @@ from searchapp.errors import ConfigError
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Backend = Literal["auto", "torch", "torch-bf16", "openvino"]
-SearchMode = Literal["dense", "keyword", "hybrid"]
+SearchMode = Literal["adaptive", "hybrid", "dense", "keyword"]
 # A collection being rebuilt beside NAME is NAME + this suffix until it is swapped in.
 REBUILD_SUFFIX = "-rebuild"
 PdfExtractor = Literal["pypdf", "pdfium"]
@@ -59,7 +59,7 @@ class Settings:
     max_chars: int = 10_000_000
     file_timeout_s: int = 120
     min_free_mb: int = 200
-    search_mode: SearchMode = "hybrid"  # the best on SciFact: docs/quality.md
+    search_mode: SearchMode = "adaptive"  # holds on every evaluation set: docs/quality.md
     pdf_extractor: PdfExtractor = "pdfium"
     # Where kept originals live: "" = under data_dir; or storage every client of a server
     # reaches: a shared directory, or s3://bucket/prefix (see docs/deployment.md).

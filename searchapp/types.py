@@ -274,7 +274,9 @@ class SearchResponse:
     """What one search returns: the hits plus what the user should know about the query.
 
     `mode` names the retrieval mode that produced the scores. `weak_match` says that even
-    the best hit matches the query poorly (`searchapp.retrieval.scoring.is_weak`). `groups` is set
+    the best hit matches the query poorly (`searchapp.retrieval.scoring.weak_match`);
+    `dense_weight` is the share the adaptive ranking gave the semantic list (0: keywords
+    only, 1: meaning only; None in the single-list modes). `groups` is set
     when the search grouped its hits by document (one group per document, best first;
     `hits` then holds the hits of those groups, by rank).
     """
@@ -288,6 +290,7 @@ class SearchResponse:
     took_ms: float = 0.0
     weak_match: bool = False
     groups: tuple[DocumentGroup, ...] | None = None
+    dense_weight: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -296,6 +299,7 @@ class SearchResponse:
             "k": self.k,
             "query_truncated": self.query_truncated,
             "weak_match": self.weak_match,
+            "dense_weight": None if self.dense_weight is None else round(self.dense_weight, 4),
             "notices": list(self.notices),
             "took_ms": round(self.took_ms, 2),
             "results": [hit.to_dict() for hit in self.hits],

@@ -46,7 +46,7 @@ HOSTILE_MD = (
     "[click me](javascript:window.__xss=3) ![pixel](http://evil.invalid/t.png) $E=mc^2$ "
     "`rm -rf` **bold** <b>tag</b> www.evil.invalid\n"
 )
-SCORE_RE = re.compile(r"(Hybrid|Semantic|Keyword) score (\d\.\d{3})")
+SCORE_RE = re.compile(r"(Adaptive|Hybrid|Semantic|Keyword) score (\d\.\d{3})")
 
 
 @pytest.fixture
@@ -218,7 +218,7 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
             more.click()  # fold it again
 
             # 6. The big number falls down the page in every mode and names the mode.
-            for label in ("Hybrid", "Semantic", "Keyword"):
+            for label in ("Adaptive", "Hybrid", "Semantic", "Keyword"):
                 pick_mode(page, label)
                 scores = card_scores(page)
                 assert scores and {mode for mode, _ in scores} == {label}, scores
@@ -226,7 +226,7 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
                 assert numbers == sorted(numbers, reverse=True), (label, numbers)
                 assert all(0 <= n <= 1 for n in numbers)
                 shot(page, f"scores-{label.lower()}")
-            pick_mode(page, "Hybrid")
+            pick_mode(page, "Adaptive")
 
             # 7. Group toggle off: one card per passage, the same document several times.
             sidebar(page).get_by_text("Group by document").click()
@@ -268,7 +268,7 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
             assert "us-constitution.pdf" in cards.first.inner_text()
             assert "doc=" not in page.url
             shot(page, "filters-cleared-after-mode-change")
-            pick_mode(page, "Hybrid")
+            pick_mode(page, "Adaptive")
 
             # 10. A page range says what it leaves out (the text and HTML samples have no pages).
             from_page = sidebar(page).get_by_role("spinbutton", name="From page")

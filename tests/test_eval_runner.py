@@ -311,6 +311,7 @@ def test_cli_table_then_json_from_the_reused_index(
     lines = result.stdout.splitlines()
     assert lines[0].startswith("tiny (test): 4 queries, 6 documents, 5 chunks; model hash:64")
     assert lines[1].split() == [
+        "dataset",
         "mode",
         "nDCG@10",
         "Recall@10",
@@ -321,10 +322,11 @@ def test_cli_table_then_json_from_the_reused_index(
         "p95",
         "ms",
     ]
-    rows = {line.split()[0]: line.split() for line in lines[2:]}
+    rows = {line.split()[1]: line.split() for line in lines[2:]}
     assert list(rows) == list(offered)
     for row in rows.values():
-        assert row[1:5] == ["0.9400", "0.8750", "0.8750", "1.0000"]
+        assert row[0] == "tiny"
+        assert row[2:6] == ["0.9400", "0.8750", "0.8750", "1.0000"]
     assert "building the evaluation index" in result.stderr
     assert "[6/6] documents indexed" in result.stderr  # progress: plain lines when not a terminal
     for mode in offered:

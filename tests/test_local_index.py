@@ -121,7 +121,7 @@ def test_local_and_chroma_filtering_agree(corpus_library: Library) -> None:
     hash_library = corpus_library
     doc = hash_library.document("doc3.txt").doc_id
     filters = SearchFilters(doc_ids=(doc,), file_types=("txt",))
-    local = hash_library.searcher.dense(hash_library.searcher.prepare("market summer"), 5, filters)
+    local = hash_library.search("market summer", k=5, filters=filters, mode="dense").hits
     ids, distances = hash_library.store.query_ids(
         hash_library.embedder.embed_query("market summer"), 5, where=filters.to_where()
     )
@@ -155,9 +155,8 @@ def test_keyword_mode_ranks_by_bm25_and_carries_the_cosine(hash_library: Library
 
 def test_hybrid_fuses_both_rankings(corpus_library: Library) -> None:
     hash_library = corpus_library
-    prepared = hash_library.searcher.prepare("compiler trace loop")
-    dense = [h.chunk_id for h in hash_library.searcher.dense(prepared, 100, SearchFilters())]
-    keyword = [h.chunk_id for h in hash_library.searcher.keyword(prepared, 100, SearchFilters())]
+    dense = [h.chunk_id for h in hash_library.search("compiler trace loop", k=100, mode="dense").hits]
+    keyword = [h.chunk_id for h in hash_library.search("compiler trace loop", k=100, mode="keyword").hits]
     hits = hash_library.search("compiler trace loop", k=10, mode="hybrid").hits
     ids = sorted(set(dense) | set(keyword))
     expected = reciprocal_rank_fusion([[ids.index(c) for c in dense], [ids.index(c) for c in keyword]])[:10]

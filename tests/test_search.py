@@ -142,6 +142,7 @@ def test_json_shape_matches_the_library(filled: Library) -> None:
         "k",
         "query_truncated",
         "weak_match",
+        "dense_weight",
         "notices",
         "took_ms",
         "results",

@@ -9,10 +9,11 @@ import pytest
 
 from ingest import Ingestor, SourceFile
 from searchapp import DocumentNotFoundError, EmptyQueryError, Library, SearchFilters
+from searchapp.retrieval.fusion import DENSE_NO_MATCH_BELOW, KEYWORD_NO_MATCH_BELOW
 from searchapp.retrieval.grouping import group_by_document, passages_for
-from searchapp.retrieval.scoring import WEAK_BELOW, dense_score, fused_score, is_weak, keyword_score
+from searchapp.retrieval.scoring import Evidence, dense_score, fused_score, keyword_score, weak_match
 from searchapp.storage.terms import keyword_tokens
-from searchapp.types import Hit, SearchResponse
+from searchapp.types import Hit
 from tests.helpers import make_pdf
 
 TEXTS = {
@@ -136,18 +137,24 @@ def test_score_functions_map_onto_0_to_1() -> None:
     assert fused_score(1 / 61, lists=2, rank_constant=60) == pytest.approx(0.5)
 
 
-def test_is_weak_compares_the_right_number_per_mode() -> None:
-    def response(mode: str, *hits: Hit) -> SearchResponse:
-        return SearchResponse(query="q", mode=mode, k=10, hits=hits)
+def test_weak_match_asks_the_right_number_per_mode() -> None:
+    def evidence(cos: float, bm25: float, *, readable: float = 1.0, weight: float = 1.0) -> Evidence:
+        return Evidence(top_cosine=cos, top_bm25=bm25, ceiling=10.0, readable=readable, weight=weight)
 
-    low, high = WEAK_BELOW["dense"] - 0.01, WEAK_BELOW["dense"] + 0.01
-    assert is_weak(response("dense", _hit("a", "A", 1, low, low)))
-    assert not is_weak(response("dense", _hit("a", "A", 1, high, high)))
-    # Hybrid: a top fused score of 1.0 says nothing about closeness; the best cosine does.
-    assert is_weak(response("hybrid", _hit("a", "A", 1, 1.0, low), _hit("b", "B", 2, 0.9, low - 0.1)))
-    assert not is_weak(response("hybrid", _hit("a", "A", 1, 1.0, low), _hit("b", "B", 2, 0.9, high)))
-    assert is_weak(response("keyword", _hit("a", "A", 1, WEAK_BELOW["keyword"] - 0.01, 0.9)))
-    assert not is_weak(response("dense"))  # no hits: "no passages matched" is said elsewhere
+    low, high = DENSE_NO_MATCH_BELOW - 0.01, DENSE_NO_MATCH_BELOW + 0.01
+    assert weak_match("dense", evidence(low, 9.0)) and not weak_match("dense", evidence(high, 0.0))
+    # The model cannot read the query: its cosine means nothing, however high.
+    assert weak_match("dense", evidence(0.9, 9.0, readable=0.1))
+    share_low, share_high = 10 * (KEYWORD_NO_MATCH_BELOW - 0.01), 10 * (KEYWORD_NO_MATCH_BELOW + 0.01)
+    assert weak_match("keyword", evidence(0.9, share_low)) and not weak_match(
+        "keyword", evidence(0.0, share_high)
+    )
+    # The fused modes ask the list the weights trust more.
+    for mode in ("adaptive", "hybrid"):
+        assert weak_match(mode, evidence(low, 9.0, weight=0.8))
+        assert not weak_match(mode, evidence(0.1, share_high, weight=0.2))
+    strong = evidence(0.6, 5.0, weight=0.75)
+    assert strong.strength == pytest.approx(0.75 * 0.6 + 0.25 * 0.5)
 
 
 def test_keyword_scores_are_a_share_of_the_querys_ceiling(filled: Library) -> None:
@@ -155,9 +162,14 @@ def test_keyword_scores_are_a_share_of_the_querys_ceiling(filled: Library) -> No
     ceiling = filled.local.keyword_ceiling(keyword_tokens("sailing bay"))
     assert ceiling > 0 and all(0 < h.score <= 1 for h in hits)
     assert [h.score for h in hits] == [pytest.approx((h.keyword_score or 0) / ceiling) for h in hits]
-    # A word the corpus lacks raises the ceiling: the same passages score lower.
-    diluted = filled.search("sailing bay zeppelin", k=5, mode="keyword").hits
-    assert diluted[0].chunk_id == hits[0].chunk_id and diluted[0].score < hits[0].score
+    # A word the corpus lacks adds nothing to the ceiling (no passage could match it), so
+    # the same passages keep their scores; a word the corpus has raises it.
+    unmatched = filled.search("sailing bay zeppelin", k=5, mode="keyword").hits
+    assert [(h.chunk_id, round(h.score, 6)) for h in unmatched] == [
+        (h.chunk_id, round(h.score, 6)) for h in hits
+    ]
+    wider = filled.local.keyword_ceiling(keyword_tokens("sailing bay apples"))
+    assert wider > ceiling
 
 
 def test_a_page_range_notice_names_what_it_leaves_out(filled: Library) -> None:

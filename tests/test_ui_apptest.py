@@ -169,8 +169,8 @@ def test_search_shows_ranked_cards_with_scores_locations_and_highlights(corpus_a
     # Grouped by document (the default): one card per document, numbered 1..n.
     assert [c.rank for c in found] == list(range(1, len(found) + 1))
     assert len(found) == len(sources(found)) == 5
-    # The big number is the score the ranking used (hybrid, the default), 0-1, falling.
-    assert {c.mode for c in found} == {"Hybrid"}
+    # The big number is the score the ranking used (adaptive, the default), 0-1, falling.
+    assert {c.mode for c in found} == {"Adaptive"}
     assert [c.score for c in found] == sorted((c.score for c in found), reverse=True)
     assert all(0 <= c.score <= 1 for c in found)
     assert all(c.details.startswith("cosine similarity ") for c in found)
@@ -320,12 +320,17 @@ def test_invalid_filter_is_an_error_message(corpus_app: AppTest) -> None:
     assert not cards(at)
 
 
-def test_mode_selector_switches_between_hybrid_semantic_and_keyword(corpus_app: AppTest) -> None:
+def test_mode_selector_switches_between_the_four_modes(corpus_app: AppTest) -> None:
     at = corpus_app
     search(at, "refunds")
-    assert at.radio(key="mode").options == ["Hybrid", "Semantic", "Keyword"]
-    assert at.radio(key="mode").value == "hybrid"  # SEARCHAPP_SEARCH_MODE's default
+    assert at.radio(key="mode").options == ["Adaptive", "Hybrid", "Semantic", "Keyword"]
+    assert at.radio(key="mode").value == "adaptive"  # SEARCHAPP_SEARCH_MODE's default
     found = cards(at)
+    assert found and {c.mode for c in found} == {"Adaptive"}
+    assert all(re.search(r"cosine similarity -?\d\.\d{3}", c.details) for c in found)
+
+    at.radio(key="mode").set_value("hybrid")
+    found = cards(run(at))
     assert found and {c.mode for c in found} == {"Hybrid"}
     assert all(re.search(r"cosine similarity -?\d\.\d{3} · semantic #\d+", c.details) for c in found)
 

@@ -59,7 +59,12 @@ def at(corpus_env: Path) -> AppTest:
 @pytest.mark.parametrize("group", [True, False], ids=["grouped", "passages"])
 def test_the_big_number_falls_down_the_page_in_every_mode_and_names_it(at: AppTest, group: bool) -> None:
     at.toggle(key="group").set_value(group)
-    for mode, label in (("hybrid", "Hybrid"), ("dense", "Semantic"), ("keyword", "Keyword")):
+    for mode, label in (
+        ("adaptive", "Adaptive"),
+        ("hybrid", "Hybrid"),
+        ("dense", "Semantic"),
+        ("keyword", "Keyword"),
+    ):
         at.radio(key="mode").set_value(mode)
         found = search(at, "refunds for damaged goods")
         assert len(found) >= 2, mode
@@ -67,8 +72,11 @@ def test_the_big_number_falls_down_the_page_in_every_mode_and_names_it(at: AppTe
         assert scores == sorted(scores, reverse=True), (mode, scores)
         assert all(0 <= s <= 1 for s in scores)
         assert {c.mode for c in found} == {label}
-        assert any(text.startswith(f"{label} · ") for text in texts(at.caption)), mode
-        if mode == "hybrid":  # the ranks it fused are beside it
+        assert any(
+            text.startswith((f"{label} · ", f"{label} (meaning "))
+            for text in texts(at.caption)
+        ), mode
+        if mode in ("hybrid", "adaptive"):  # the ranks it fused are beside it
             assert all("semantic #" in c.details for c in found)
 
 

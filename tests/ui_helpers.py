@@ -35,14 +35,14 @@ NOTES_TXT = b"Team notes. The refund desk is open on Mondays. Ask about refunds 
 GUIDE_MD = b"# Refund guide\n\nHow refunds work: open a ticket and the refund is processed within a week."
 FAQ_HTML = b"<html><body><h1>FAQ</h1><p>Refunds take a week to appear on your card.</p></body></html>"
 MANUAL_DOCX = make_docx([("Heading 1", "Returns"), ("Normal", "Returned items are refunded once checked.")])
-SCORE_RE = re.compile(r"(Semantic|Keyword|Hybrid) score (\d\.\d{3})")
+SCORE_RE = re.compile(r"(Adaptive|Semantic|Keyword|Hybrid) score (\d\.\d{3})")
 
 
 @dataclass(frozen=True)
 class Card:
     rank: int  # the card's number on the page
     header: str  # the Markdown of the card's first line
-    mode: str  # the mode named on the score: Semantic, Keyword or Hybrid
+    mode: str  # the mode named on the score: Adaptive, Semantic, Keyword or Hybrid
     score: float  # the big number
     details: str  # the caption under it: cosine similarity, ranks
     passage: str  # the passage Markdown

@@ -117,7 +117,7 @@ def passage_markdown(text: str, terms: Sequence[str]) -> str:
     return "\n\n".join(highlight(paragraph, terms) for paragraph in flow(text)) or "*(empty passage)*"
 
 
-MODE_LABELS = {"dense": "Semantic", "keyword": "Keyword", "hybrid": "Hybrid"}
+MODE_LABELS = {"adaptive": "Adaptive", "dense": "Semantic", "keyword": "Keyword", "hybrid": "Hybrid"}
 
 
 def score_fraction(score: float) -> float:
@@ -145,7 +145,7 @@ def score_details(hit: Hit, mode: str) -> str:
         parts.append(f"keyword #{hit.keyword_rank}")
     if hit.keyword_score is not None:
         parts.append(f"BM25 {hit.keyword_score:.2f}")
-    if mode == "hybrid" and hit.keyword_rank is None:
+    if mode in ("hybrid", "adaptive") and hit.keyword_rank is None:
         parts.append("no keyword match")
     return " · ".join(parts)
 

@@ -45,6 +45,10 @@ class TokenCounter(Protocol):
         """The largest character offset such that ``text[:offset]`` fits in `max_tokens`."""
         ...
 
+    def pieces(self, text: str) -> list[str]:
+        """The tokens of `text` as strings, special tokens left out (`searchapp.embedding.readability`)."""
+        ...
+
 
 def truncate_ids(ids: TokenIds, max_tokens: int) -> TokenIds:
     """Cut to the window but keep the closing special token, as tokenizer truncation does."""
@@ -112,6 +116,9 @@ class FastTokenCounter:
             return len(text)
         return int(plain.offsets[keep - 1][1]) if keep > 0 else 0
 
+    def pieces(self, text: str) -> list[str]:
+        return list(self._tokenizer.encode(text, add_special_tokens=False).tokens)
+
 
 class TransformersTokenCounter:
     """Fallback for models without `tokenizer.json` (slower to load; imports transformers)."""
@@ -142,6 +149,9 @@ class TransformersTokenCounter:
         plain = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         keep = max_tokens - specials
         return int(plain["offset_mapping"][keep - 1][1]) if keep > 0 else 0
+
+    def pieces(self, text: str) -> list[str]:
+        return [str(piece) for piece in self._tokenizer.tokenize(text)]
 
 
 _WORD_RE = re.compile(r"\w+|[^\w\s]", re.UNICODE)
@@ -179,6 +189,9 @@ class WordTokenCounter:
             if index == keep - 1:
                 return match.end()
         return len(text)
+
+    def pieces(self, text: str) -> list[str]:
+        return _WORD_RE.findall(text)
 
 
 def _word_id(word: str) -> int:

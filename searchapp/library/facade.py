@@ -419,7 +419,7 @@ class Library:
         twin = self.find_by_id(doc_id)
         if twin is not None and twin.state == "done" and twin.source != source:
             return Admission("duplicate", twin, f"same content as {twin.source!r}, already indexed")
-        if twin is not None and twin.lease_live(time.time()) and twin.owner != self.client_id:
+        if twin is not None and self._written_elsewhere(twin, time.time()):
             return Admission("duplicate", twin, "another client is ingesting the same file right now")
         if current is not None and current.doc_id != doc_id:
             return Admission("replace", current)
@@ -451,7 +451,7 @@ class Library:
         with self._write_lock:  # so no write of this process is in flight: its own records are stale
             now = time.time()
             for record in self.pending_documents():
-                if record.lease_live(now) and record.owner != self.client_id:
+                if self._written_elsewhere(record, now):
                     continue
                 if self.originals.has(record.doc_id):
                     logger.warning("finishing %s, interrupted while being ingested", record.source)
@@ -466,6 +466,14 @@ class Library:
                         record.source,
                     )
         return found
+
+    def _written_elsewhere(self, record: DocumentRecord, now: float) -> bool:
+        """True while another client of a server holds the lease of this pending document.
+
+        A local data directory has one writer (it holds the directory's lock), so there a
+        pending record is always an interrupted write, whatever its lease says.
+        """
+        return self.settings.is_server and record.lease_live(now) and record.owner != self.client_id
 
     @property
     def client_id(self) -> str:

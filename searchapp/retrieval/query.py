@@ -7,6 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from searchapp.embedding.embedders import Embedder, Vectors
+from searchapp.embedding.readability import piece_stats, readable_share
 from searchapp.errors import EmptyQueryError, QueryError
 from searchapp.storage.terms import keyword_tokens
 
@@ -20,6 +21,7 @@ class PreparedQuery:
     truncated: bool
     vector: Vectors
     terms: tuple[str, ...]  # what BM25 matches
+    readable: float = 1.0  # how much of it the embedding model can read (0-1)
 
 
 class QueryEmbeddingCache:
@@ -67,4 +69,10 @@ def prepare(query: str, embedder: Embedder, cache: QueryEmbeddingCache) -> Prepa
     if vector is None:
         vector = embedder.embed_query(text)
         cache.put(text, vector)
-    return PreparedQuery(text=text, truncated=truncated, vector=vector, terms=tuple(keyword_tokens(text)))
+    return PreparedQuery(
+        text=text,
+        truncated=truncated,
+        vector=vector,
+        terms=tuple(keyword_tokens(text)),
+        readable=readable_share(piece_stats(tokens.pieces(text))),
+    )

@@ -12,10 +12,9 @@ import numpy as np
 from searchapp.errors import QueryError
 from searchapp.retrieval.grouping import group_by_document, passages_for
 from searchapp.retrieval.query import PreparedQuery
-from searchapp.retrieval.scoring import is_weak
 from searchapp.types import Hit, SearchResponse
 
-SEARCH_MODES = ("hybrid", "dense", "keyword")
+SEARCH_MODES = ("adaptive", "hybrid", "dense", "keyword")
 MAX_K = 1000
 
 
@@ -45,6 +44,8 @@ def finish_response(
     *,
     min_score: float | None,
     started: float,
+    weak: bool = False,
+    dense_weight: float | None = None,
     group: bool = False,
 ) -> SearchResponse:
     """Apply `min_score`, number the hits 1..n, group them if asked, and attach notices."""
@@ -71,5 +72,7 @@ def finish_response(
         notices=tuple(notices),
         took_ms=(time.perf_counter() - started) * 1000,
         groups=groups,
+        weak_match=bool(ranked) and weak,
+        dense_weight=dense_weight,
     )
-    return replace(response, weak_match=is_weak(response))
+    return response

@@ -6,25 +6,47 @@ The contract (front ends rely on it; the numbers behind it may change):
   response, in every mode. `SearchResponse.mode` names the mode that produced it.
 - dense: the cosine similarity, clipped to [0, 1].
 - keyword: BM25 divided by the query's ceiling, the most a passage could score: Lucene's
-  BM25 gives each query term at most its IDF, so the ceiling is the sum of the query
-  terms' IDFs (a term the corpus lacks counts with document frequency 0, so a query
-  whose words are missing scores low).
-- hybrid: placeholder until the weighted fusion lands: reciprocal rank fusion divided by
-  its largest possible value (first in every list), which keeps the order and reads 0-1.
+  BM25 gives each query term at most its IDF, so the ceiling is the sum of the IDFs of
+  the query terms the corpus holds.
+- adaptive: the fused score of `searchapp.retrieval.fusion` (relative to the best of each
+  list) times the strength of the query's best match, on the same weights: the weighted
+  mix of the best cosine and the best BM25 share. The order is the fused order; the
+  number says how good the best match is, so an off-topic query reads low.
+- hybrid: reciprocal rank fusion divided by its largest possible value (first in every
+  list), which keeps the order and reads 0-1.
 
-`is_weak` decides the "no good match" notice from one table of thresholds per mode.
+`weak_match` decides the "no good match" notice from measured thresholds
+(`searchapp.retrieval.fusion`: they flag at most 5% of queries that have a relevant
+passage in their top 10, over nine evaluation sets; docs/ranking-study.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 
+from searchapp.embedding.readability import is_unreadable
+from searchapp.retrieval.fusion import DENSE_NO_MATCH_BELOW, KEYWORD_NO_MATCH_BELOW, no_good_match
 from searchapp.types import SearchResponse
 
-# Placeholders until thresholds are derived per mode from labelled data; the figures they
-# come from are in docs/quality.md ("No good match"). Dense and hybrid compare the best
-# cosine similarity, keyword the top score.
-WEAK_BELOW: Mapping[str, float] = {"dense": 0.35, "hybrid": 0.35, "keyword": 0.2}
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a query's two candidate lists say about its best match."""
+
+    top_cosine: float  # the dense list's best cosine (-1 without candidates)
+    top_bm25: float  # the keyword list's best BM25 (0 without candidates)
+    ceiling: float  # the most BM25 could give this query (`KeywordIndex.ceiling`)
+    readable: float  # how much of the query the embedding model can read
+    weight: float  # the dense list's weight in the adaptive fusion
+
+    @property
+    def keyword_share(self) -> float:
+        return keyword_score(self.top_bm25, self.ceiling)
+
+    @property
+    def strength(self) -> float:
+        """The best match on 0-1, as the weights see it."""
+        return self.weight * dense_score(self.top_cosine) + (1.0 - self.weight) * self.keyword_share
 
 
 def dense_score(cosine: float) -> float:
@@ -45,18 +67,25 @@ def fused_score(rrf: float, lists: int, rank_constant: int) -> float:
     return min(1.0, max(0.0, float(rrf) / best)) if best > 0 else 0.0
 
 
+def weak_match(mode: str, evidence: Evidence) -> bool:
+    """True when even the best passage matches the query poorly, for this mode's ranking.
+
+    Dense also says so when the model cannot read the query: its cosines then mean nothing.
+    The fused modes ask the list the adaptive weights trust more.
+    """
+    if mode == "dense":
+        return evidence.top_cosine < DENSE_NO_MATCH_BELOW or is_unreadable(evidence.readable)
+    if mode == "keyword":
+        return evidence.keyword_share < KEYWORD_NO_MATCH_BELOW
+    return no_good_match(evidence.top_cosine, evidence.top_bm25, evidence.ceiling, evidence.weight)
+
+
 def match_strength(response: SearchResponse) -> float | None:
-    """The number `is_weak` compares: the top score, or for dense and hybrid the best cosine."""
+    """The number a front end shows beside the notice: the best hit's score (for hybrid, the
+    best cosine: its rank-fusion score says nothing about closeness)."""
     if not response.hits:
         return None
-    if response.mode == "keyword":
+    if response.mode != "hybrid":
         return response.hits[0].score
     cosines = [hit.cosine for hit in response.hits if hit.cosine is not None]
     return max(cosines) if cosines else response.hits[0].score
-
-
-def is_weak(response: SearchResponse) -> bool:
-    """True when there are hits but even the best matches the query poorly."""
-    strength = match_strength(response)
-    threshold = WEAK_BELOW.get(response.mode)
-    return strength is not None and threshold is not None and strength < threshold

@@ -110,18 +110,20 @@ class KeywordIndex:
             df = self._df[: len(self._terms)].copy()
             return self._docs, self._total, {t: int(df[i]) for i, t in enumerate(self._terms) if df[i]}
 
+    def document_frequencies(self, terms: Sequence[str]) -> tuple[int, list[int]]:
+        """(live documents, how many of them hold each term); 0 for a term no document holds."""
+        slots = [self._vocab.get(t) for t in terms]
+        with self._lock:
+            return self._docs, [int(self._df[i]) if i is not None and i < len(self._df) else 0 for i in slots]
+
     def ceiling(self, query_terms: Sequence[str]) -> float:
         """The most any document could score for these terms: the sum of their idfs.
 
-        Lucene's BM25 gives a term at most its idf (the tf part stays below 1). A term no
-        document holds counts with document frequency 0, so its absence lowers the share a
-        passage reaches (`searchapp.retrieval.scoring.keyword_score`).
+        Lucene's BM25 gives a term at most its idf (the tf part stays below 1); a term no
+        document holds adds nothing (`searchapp.retrieval.fusion.bm25_ceiling`).
         """
-        slots = [self._vocab.get(t) for t in query_terms]
-        with self._lock:
-            docs = self._docs
-            dfs = [int(self._df[i]) if i is not None and i < len(self._df) else 0 for i in slots]
-        return sum(math.log(1 + (docs - df + 0.5) / (df + 0.5)) for df in dfs) if docs else 0.0
+        docs, dfs = self.document_frequencies(query_terms)
+        return sum(math.log(1 + (docs - df + 0.5) / (df + 0.5)) for df in dfs if df > 0) if docs else 0.0
 
     def segment_sizes(self) -> list[tuple[int, int]]:
         """(documents, live documents) per segment, base first."""

@@ -221,9 +221,11 @@ def _summary(
         f"searched {'up to ' if narrowed else ''}{chunks:,} passages in {len(scope)} "
         f"document{'s' if len(scope) != 1 else ''}"
     )
-    return (
-        f"{MODE_LABELS.get(response.mode, response.mode)} · {shown} · {searched} · {response.took_ms:.0f} ms"
-    )
+    mode = MODE_LABELS.get(response.mode, response.mode)
+    if response.mode == "adaptive" and response.dense_weight is not None:
+        meaning = round(100 * response.dense_weight)
+        mode += f" (meaning {meaning}%, keywords {100 - meaning}%)"
+    return f"{mode} · {shown} · {searched} · {response.took_ms:.0f} ms"
 
 
 def _no_results(filters: FilterInput) -> None:
