@@ -189,7 +189,7 @@ def run_size(n: int, queries: int, workdir: Path) -> list[list[object]]:
         ]
         library.search("warm up the model", k=10)
         e2e_rows = []
-        for mode in ("dense", "hybrid"):
+        for mode in ("dense", "hybrid", "adaptive"):
             for name in ("none", "document", "type=pdf", "pages 3-7"):
                 flt = filters[name]
                 # Fresh: text never searched before (embedding included); cached: a UI rerun.
