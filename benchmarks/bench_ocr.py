@@ -51,15 +51,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import machine, table
+from benchmarks.common import SHARED, machine, table
 from ingest.garbage import garbage_reason
 from ingest.ocr import render_page, tesseract_text
 
-DEFAULT_PDFS = (
-    Path(os.environ.get("SEARCHAPP_SHARED_DIR", Path(__file__).resolve().parent.parent.parent / "shared"))
-    / "eval"
-    / "pdfs"
-)
+DEFAULT_PDFS = SHARED / "eval" / "pdfs"
 CATEGORIES = ("text", "multicolumn", "large")
 NOT_ENGLISH = {"pysample__GeoTopo-komprimiert.pdf"}
 NOT_PROSE = {"pdfjs__prefilled_f1040.pdf", "unst__reliance.pdf", "unst__embedded-images-tables.pdf"}

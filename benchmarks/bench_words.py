@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import random
 import re
 import sys
@@ -32,17 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import table
+from benchmarks.common import SHARED, table
 from ingest.pdf import _join_cjk_wraps, _page_text, _read_pdfium, _read_pypdf
 from ingest.text import clean_text
 from ingest.types import Limits
 from ingest.words import WordList, system_words
 
-DEFAULT_PDFS = (
-    Path(os.environ.get("SEARCHAPP_SHARED_DIR", Path(__file__).resolve().parent.parent.parent / "shared"))
-    / "eval"
-    / "pdfs"
-)
+DEFAULT_PDFS = SHARED / "eval" / "pdfs"
 CATEGORIES = ("text", "multicolumn", "large")
 # German; Latin placeholder text ("lorem ipsum"); a text layer that is mostly garbage.
 LEFT_OUT = {

@@ -11,6 +11,12 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+# The shared evaluation material beside the checkout (as in CI), unless SEARCHAPP_SHARED_DIR says.
+SHARED = Path(
+    os.environ.get("SEARCHAPP_SHARED_DIR", Path(__file__).resolve().parent.parent.parent / "shared")
+)
 
 
 @dataclass(frozen=True)

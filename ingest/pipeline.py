@@ -32,7 +32,7 @@ from searchapp.errors import FailureReason, IngestError
 from searchapp.library import Library
 from searchapp.progress import Progress, ProgressCallback, Stage
 from searchapp.storage.originals import sha256_hex
-from searchapp.types import PreparedChunk, PreparedDocument
+from searchapp.types import DocumentRecord, PreparedChunk, PreparedDocument
 from searchapp.units import MB, format_size, megabytes
 
 logger = logging.getLogger(__name__)
@@ -140,16 +140,7 @@ class Ingestor:
                     )
                 )
                 continue
-            data = self.library.original(doc_id)
-            files.append(
-                SourceFile(
-                    source=record.source,
-                    data=data,
-                    mtime=record.mtime,
-                    tags=record.tags,
-                    external_id=record.external_id,
-                )
-            )
+            files.append(_again(record, self.library.original(doc_id)))
         with self._run_lock:
             # `resuming` skips the "unchanged" shortcut: the bytes are the same on purpose.
             report = self._run(files, resuming=True, progress=progress)
@@ -164,16 +155,7 @@ class Ingestor:
 
     def _pending_files(self) -> list[SourceFile]:
         """Documents a crash interrupted, from their kept originals, to be committed again."""
-        return [
-            SourceFile(
-                source=record.source,
-                data=data,
-                mtime=record.mtime,
-                tags=record.tags,
-                external_id=record.external_id,
-            )
-            for record, data in self.library.interrupted()
-        ]
+        return [_again(record, data) for record, data in self.library.interrupted()]
 
     def _run(
         self, files: Sequence[SourceFile], *, resuming: bool, progress: ProgressCallback | None
@@ -440,4 +422,11 @@ def _prepared(work: _Work) -> PreparedDocument:
         mtime=file.mtime,
         tags=tuple(dict.fromkeys(file.tags)),
         external_id=file.external_id,
+    )
+
+
+def _again(record: DocumentRecord, data: bytes) -> SourceFile:
+    """A stored document as a file to ingest again: its original, under its recorded name and tags."""
+    return SourceFile(
+        source=record.source, data=data, mtime=record.mtime, tags=record.tags, external_id=record.external_id
     )

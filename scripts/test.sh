@@ -13,7 +13,7 @@ tier=ci
 markers=(-m "not full")
 case "${1:-}" in
   --full) tier=full; markers=(); shift ;;
-  --fast) tier=fast; markers=(-m "not model and not slow and not browser and not server and not full"); shift ;;
+  --fast) tier=fast; markers=(-m "not model and not slow and not browser and not server and not full" -n auto); shift ;;
 esac
 bash scripts/setup.sh dev
 if [ "$tier" != fast ] && [ ! -x /usr/bin/chromium ]; then

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,52 +10,14 @@ import pytest
 
 from ingest.files import ingest_paths
 from searchapp import Library, Settings, StoreUnavailableError
+from tests import servers
 from tests.conftest import make_settings, write
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    chroma = Path(sys.executable).parent / "chroma"
-    log = (tmp_path / "chroma.log").open("wb")
-    process = subprocess.Popen(
-        [
-            str(chroma),
-            "run",
-            "--path",
-            str(tmp_path / "server-data"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"chroma server did not start: {(tmp_path / 'chroma.log').read_text()}"
-                    ) from None
-                time.sleep(0.2)
+    with servers.chroma_server(tmp_path / "chroma") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(20)
-        log.close()
 
 
 @pytest.mark.server
@@ -103,7 +61,7 @@ def test_ingest_search_filter_delete_through_a_chroma_server(chroma_server: str,
 @pytest.mark.server
 def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     settings = Settings.load(
-        environ={}, data_dir=tmp_path, server_url=f"http://127.0.0.1:{_free_port()}", model="hash:64"
+        environ={}, data_dir=tmp_path, server_url=f"http://127.0.0.1:{servers.free_port()}", model="hash:64"
     )
     started = time.monotonic()
     with pytest.raises(

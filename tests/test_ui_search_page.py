@@ -72,10 +72,7 @@ def test_the_big_number_falls_down_the_page_in_every_mode_and_names_it(at: AppTe
         assert scores == sorted(scores, reverse=True), (mode, scores)
         assert all(0 <= s <= 1 for s in scores)
         assert {c.mode for c in found} == {label}
-        assert any(
-            text.startswith((f"{label} · ", f"{label} (meaning "))
-            for text in texts(at.caption)
-        ), mode
+        assert any(text.startswith((f"{label} · ", f"{label} (meaning ")) for text in texts(at.caption)), mode
         if mode in ("hybrid", "adaptive"):  # the ranks it fused are beside it
             assert all("semantic #" in c.details for c in found)
 
