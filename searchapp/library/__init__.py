@@ -6,7 +6,8 @@
 that `commit` runs is in `writes`.
 """
 
-from searchapp.library.facade import Library, Stats, open_library
+from searchapp.library.facade import Library, open_library
+from searchapp.library.reads import Stats
 from searchapp.library.writes import Admission
 
 __all__ = ["Admission", "Library", "Stats", "open_library"]
