@@ -173,8 +173,10 @@ class Hit:
     `score` is the number the ranking used, on 0-1, never increasing down a response, in
     every mode (`searchapp.retrieval.scoring` says how each mode gets it). The details say how the
     passage got its place: `cosine` (its cosine similarity to the query), its rank in the
-    semantic and the keyword list, its BM25 score, and in hybrid mode the raw reciprocal
-    rank fusion sum (`fused_score`).
+    semantic and the keyword list, its BM25 score, and the fused value before scaling
+    (`fused_score`): in hybrid mode the raw reciprocal rank fusion sum, in adaptive mode the
+    weighted fusion of the two normalised lists (the score is it times the best match's
+    strength).
     """
 
     rank: int

@@ -69,7 +69,7 @@ def test_search_json_filters_and_exit_codes(run, corpus: Path) -> None:  # type:
     result = run("search", "when are invoices due", "-k", "2", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["k"] == 2 and data["mode"] == "hybrid"
+    assert data["k"] == 2 and data["mode"] == "adaptive"
     assert data["results"][0]["source"] == "sub/memo.txt"
     assert data["results"][0]["rank"] == 1 and -1 <= data["results"][0]["score"] <= 1
 
@@ -177,7 +177,7 @@ def test_search_group_similar_and_compare(run, corpus: Path) -> None:  # type: i
     similar = run("similar", short.group(1), "--json")
     assert similar.exit_code == 0, similar.output
     data = json.loads(similar.stdout)
-    assert data["results"] and data["mode"] == "hybrid"
+    assert data["results"] and data["mode"] == "adaptive"
     seed_id = json.loads(
         run("search", "revenue third quarter", "-k", "1", "--mode", "dense", "--json").stdout
     )["results"][0]["chunk_id"]

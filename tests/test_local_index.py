@@ -129,7 +129,7 @@ def test_local_and_chroma_filtering_agree(corpus_library: Library) -> None:
     assert [round(h.cosine or 0, 5) for h in local] == [round(1 - d, 5) for d in distances]
 
 
-@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+@pytest.mark.parametrize("mode", ["adaptive", "dense", "keyword", "hybrid"])
 @pytest.mark.parametrize("filters", FILTERS)
 def test_every_filter_applies_in_every_mode(
     corpus_library: Library, mode: str, filters: SearchFilters
@@ -441,6 +441,7 @@ def test_real_model_filtered_search_through_the_int8_pass_equals_brute_force(
         for query in queries:
             expected = _brute_force(real_library, query, filters, k=5)
             got = real_library.search(query, k=5, filters=filters, mode="dense").hits
-            assert [round(h.score, 5) for h in got] == [round(s, 5) for _, s in expected]
+            # float32 dot products: the summation order (and so the last digit) differs by CPU
+            assert [h.score for h in got] == pytest.approx([s for _, s in expected], abs=1e-5)
             assert {h.chunk_id for h in got} == {cid for cid, _ in expected}
     assert len(taken) == 8 and min(taken) >= 20

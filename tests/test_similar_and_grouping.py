@@ -94,7 +94,7 @@ def test_similar_uses_the_stored_vector_and_leaves_the_passage_out(
     assert response.query == seed.text
 
 
-@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
+@pytest.mark.parametrize("mode", ["adaptive", "dense", "keyword", "hybrid"])
 def test_similar_keeps_the_filters_in_every_mode(filled: Library, mode: str) -> None:
     seed = filled.search("orchard apples", k=1, mode="dense").hits[0]
     only_pdf = SearchFilters(file_types=("pdf",))

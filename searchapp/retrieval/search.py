@@ -221,7 +221,11 @@ class Searcher:
         # The fused scores are relative to each list's best; scaled by the best match's
         # strength they keep their order and say how good the best match is.
         hits = self._fused_hits(
-            prepared, [(cid, score * evidence.strength) for cid, score in fused], dense, keyword
+            prepared,
+            [(cid, score * evidence.strength) for cid, score in fused],
+            dense,
+            keyword,
+            fused=dict(fused),
         )
         return Ranking(hits, weak_match("adaptive", evidence), evidence.weight)
 
