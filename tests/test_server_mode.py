@@ -10,6 +10,7 @@ import pytest
 
 from ingest.files import ingest_paths
 from searchapp import Library, Settings, StoreUnavailableError
+from searchapp.library import sync as sync_module
 from tests import servers
 from tests.conftest import make_settings, write
 
@@ -69,3 +70,33 @@ def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     ):
         Library.open(settings)
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.server
+@pytest.mark.timeout(300)
+def test_a_reader_that_just_read_the_collection_does_not_apply_older_writes_again(
+    chroma_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 2 s clock-skew allowance instead of 2 minutes, so the test can step past it.
+    monkeypatch.setattr(sync_module, "SKEW_MS", 2_000)
+    settings = make_settings(tmp_path, server_url=chroma_server, model="hash:64")
+    with Library.open(settings) as writer:
+        for n in range(3):
+            ingest_paths(writer, [write(tmp_path / f"early{n}.txt", f"Early note number {n} about otters.")])
+        time.sleep(2.5)  # the early entries are now older than the allowance, but within twice it
+        with Library.open(settings.with_overrides(data_dir=tmp_path / "reader")) as reader:
+            sync = reader._sync  # a new client: it has just read the whole collection
+            assert sync is not None and reader.local.count == 3
+            sync.stop()  # poll by hand from here
+            applied: list[int] = []
+            apply = sync._apply
+            monkeypatch.setattr(
+                sync, "_apply", lambda change: applied.append(len(change.added)) or apply(change)
+            )
+            ingest_paths(writer, [write(tmp_path / "late.txt", "A late note about beavers.")])
+            assert sync.poll()
+            # Written more than the allowance before the read began, the early entries are in
+            # it: only the new write is applied, not the three again.
+            assert applied == [1]
+            assert [h.source for h in reader.search("beavers", k=1, mode="keyword").hits] == ["late.txt"]
+            assert reader.local.count == 4

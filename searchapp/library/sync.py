@@ -42,6 +42,9 @@ class ServerSync:
         self._lock = threading.Lock()
         self._seen_generation: str | None = None
         self._applied: dict[str, int] = {}  # change id -> its time, within the look-back window
+        # Entries older than this are in the last full read (an entry is written after its
+        # data, and clocks disagree by less than SKEW_MS), so they are not applied again.
+        self._floor_ms = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing_since = 0.0
@@ -94,7 +97,9 @@ class ServerSync:
                 self._rebuild(generation)
                 return True
             changes = [
-                c for c in self._store.changes.since(cursor - SKEW_MS) if c.change_id not in self._applied
+                c
+                for c in self._store.changes.since(max(cursor - SKEW_MS, self._floor_ms))
+                if c.change_id not in self._applied
             ]
             if any(c.reset for c in changes):
                 self._rebuild(generation)
@@ -118,6 +123,7 @@ class ServerSync:
             self._store.iter_chunks(include_embeddings=self._local.mirror_vectors),
             f"{CURSOR_PREFIX}{started - SKEW_MS}",
         )
+        self._floor_ms = started - SKEW_MS
         self._applied.clear()
         self._seen_generation = None  # look at the log once more: what changed during the read
 
