@@ -79,7 +79,7 @@ class Searcher:
             k: how many passages (or documents) to return (1-1000).
             filters: what the passages must match; None matches everything.
             min_score: drop passages whose score (0-1) is below this.
-            mode: "dense", "keyword" or "hybrid".
+            mode: one of `SEARCH_MODES` ("adaptive", "hybrid", "dense", "keyword").
             group: one group per document, its best passage first (`SearchResponse.groups`).
 
         Raises:
