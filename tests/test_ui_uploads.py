@@ -11,7 +11,19 @@ from streamlit.testing.v1 import AppTest
 
 from searchapp.samples import EXAMPLE_QUERIES, SAMPLE_FILES
 from tests.helpers import make_pdf
-from tests.ui_helpers import ENV, NOTES_TXT, cards, new_app, open_page, run, search, sources, texts, upload
+from tests.ui_helpers import (
+    ENV,
+    NOTES_TXT,
+    cards,
+    new_app,
+    open_page,
+    run,
+    search,
+    source_of,
+    sources,
+    texts,
+    upload,
+)
 from ui import failed_uploads, resources
 
 PASSWORD = "s3cret pässwort"
@@ -158,3 +170,15 @@ def test_the_library_page_offers_the_samples_too(app_env: Path) -> None:
     run(at)
     open_page(at, "library")
     assert len(at.dataframe[0].value) == 3
+
+
+@pytest.mark.timeout(300)
+def test_a_scanned_pdf_uploaded_in_the_ui_is_found_by_its_words(app_env: Path, shared_pdfs: Path) -> None:
+    name = "unst__loremipsum-flat.pdf"  # an image-only page: no text layer at all
+    at = upload(run(new_app()), [(name, (shared_pdfs / name).read_bytes(), "application/pdf")])
+    assert any(re.search(r"loremipsum\S*\*\*: \d+ chunks?", s.value) for s in at.success), texts(at.success)
+    open_page(at, "search")
+    found = search(at, "consectetur adipiscing elit")
+    assert found and source_of(found[0]) == name and "page 1" in found[0].header, found
+    assert "adipiscing" in found[0].passage.lower()
+    assert any(c.value.startswith("Text read by OCR from the page image") for c in at.caption)
