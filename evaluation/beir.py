@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +44,7 @@ class SampleInfo:
     of_documents: int
 
     def to_dict(self) -> dict[str, int]:
-        return {
-            "queries": self.queries,
-            "seed": self.seed,
-            "judged_documents": self.judged_documents,
-            "distractors": self.distractors,
-            "of_queries": self.of_queries,
-            "of_documents": self.of_documents,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ stop trusting the embeddings where they see nothing (`searchapp.retrieval.fusion
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 UNKNOWN_PIECE = "[UNK]"
 CONTINUATION = "##"
@@ -48,14 +48,7 @@ class PieceStats:
         return self.unknown / self.pieces if self.pieces else 0.0
 
     def to_dict(self) -> dict[str, int]:
-        return {
-            "words": self.words,
-            "pieces": self.pieces,
-            "unknown": self.unknown,
-            "single_letters": self.single_letters,
-            "letters": self.letters,
-            "letters_in_words": self.letters_in_words,
-        }
+        return asdict(self)
 
 
 def piece_stats(pieces: Sequence[str]) -> PieceStats:
