@@ -133,8 +133,8 @@ def embed_only(chunks: list[str], batch_sizes: list[int], rounds: int) -> list[l
 
 
 def end_to_end(text: str, n_chunks: int, workers: int) -> list[list[object]]:
-    from ingest import Ingestor, SourceFile
     from searchapp import Library, Settings
+    from searchapp.ingest import Ingestor, SourceFile
 
     workdir = Path(tempfile.mkdtemp(prefix="searchapp-gpu-"))
     try:

@@ -39,10 +39,10 @@ def main() -> None:
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     args = parser.parse_args()
 
-    from ingest import Ingestor, SourceFile
-    from ingest.extract import extract
-    from ingest.types import Limits
     from searchapp import Library, Settings
+    from searchapp.ingest import Ingestor, SourceFile
+    from searchapp.ingest.extract import extract
+    from searchapp.ingest.types import Limits
 
     data = heading_file(args.headings)
     print(f"machine: {machine()}")

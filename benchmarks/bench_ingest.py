@@ -28,14 +28,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import machine, median_range, peak_rss_mb, table
-from ingest import Ingestor, SourceFile
-from ingest.chunking import Chunker, ChunkerConfig
-from ingest.extract import extract
-from ingest.types import ChunkDraft, Limits, Section
 from searchapp import Library, Settings
 from searchapp.embedding.embedders import SentenceTransformerEmbedder
 from searchapp.embedding.models import resolve_model
 from searchapp.embedding.tokens import TokenizerSpec
+from searchapp.ingest import Ingestor, SourceFile
+from searchapp.ingest.chunking import Chunker, ChunkerConfig
+from searchapp.ingest.extract import extract
+from searchapp.ingest.types import ChunkDraft, Limits, Section
 from searchapp.types import PreparedChunk, PreparedDocument
 
 DEFAULT_PDFS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "pdfs"

@@ -52,8 +52,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import SHARED, machine, table
-from ingest.garbage import garbage_reason
-from ingest.ocr import render_page, tesseract_text
+from searchapp.ingest.garbage import garbage_reason
+from searchapp.ingest.ocr import render_page, tesseract_text
 
 DEFAULT_PDFS = SHARED / "eval" / "pdfs"
 CATEGORIES = ("text", "multicolumn", "large")
@@ -269,8 +269,8 @@ def time_scan(book: Path, pages: int) -> None:
 
     import pypdfium2 as pdfium
 
-    from ingest.extract import extract
-    from ingest.types import Limits
+    from searchapp.ingest.extract import extract
+    from searchapp.ingest.types import Limits
 
     document = pdfium.PdfDocument(str(book))
     images = [document[100 + i].render(scale=200 / 72, grayscale=True).to_pil() for i in range(pages)]

@@ -32,10 +32,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import SHARED, table
-from ingest.pdf import _join_cjk_wraps, _page_text, _read_pdfium, _read_pypdf
-from ingest.text import clean_text
-from ingest.types import Limits
-from ingest.words import WordList, system_words
+from searchapp.ingest.pdf import _join_cjk_wraps, _page_text, _read_pdfium, _read_pypdf
+from searchapp.ingest.text import clean_text
+from searchapp.ingest.types import Limits
+from searchapp.ingest.words import WordList, system_words
 
 DEFAULT_PDFS = SHARED / "eval" / "pdfs"
 CATEGORIES = ("text", "multicolumn", "large")

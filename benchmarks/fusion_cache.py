@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from evaluation import BeirDataset, load_beir, prepare_index
-from evaluation.runner import duplicate_groups
 from searchapp.config import Settings
+from searchapp.evaluation import BeirDataset, load_beir, prepare_index
+from searchapp.evaluation.runner import duplicate_groups
 from searchapp.filters import SearchFilters
 from searchapp.library import Library
 from searchapp.storage.terms import keyword_tokens

@@ -25,7 +25,7 @@ XQUAD = ("ar", "de", "en", "hi", "ru", "th", "zh")
 SETS = {
     "scifact": SHARED / "scifact",
     "dbpedia-entity": SHARED / "dbpedia-entity",
-    **{f"xquad-{lang}": ROOT / "datasets" / f"xquad-{lang}" for lang in XQUAD},
+    **{f"xquad-{lang}": ROOT / "searchapp" / "evaluation" / "datasets" / f"xquad-{lang}" for lang in XQUAD},
 }
 # Off-topic queries for each corpus: sets whose questions it cannot answer. The XQuAD
 # languages are translations of each other, so none is off-topic for another; DBpedia's

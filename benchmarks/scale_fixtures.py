@@ -43,13 +43,13 @@ class DistinctChunk:
 
 def make_chunks() -> list[DistinctChunk]:
     """Extract and chunk SciFact and the shared PDFs with the app's own code."""
-    from ingest.chunking import Chunker, ChunkerConfig
-    from ingest.extract import extract
-    from ingest.types import Limits
     from searchapp.config import Settings
     from searchapp.embedding.models import resolve_model
     from searchapp.embedding.tokens import TokenizerSpec
     from searchapp.errors import IngestError
+    from searchapp.ingest.chunking import Chunker, ChunkerConfig
+    from searchapp.ingest.extract import extract
+    from searchapp.ingest.types import Limits
     from searchapp.storage.terms import keyword_tokens
 
     settings = Settings.load(environ={})

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from searchapp import Settings
+from searchapp.ui.launcher import streamlit_command
 from tests.conftest import ROOT
-from ui.launcher import streamlit_command
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ingest.files import ingest_paths
-from ingest.pipeline import Ingestor
-from ingest.types import SourceFile
 from searchapp import Library, Settings
+from searchapp.ingest.files import ingest_paths
+from searchapp.ingest.pipeline import Ingestor
+from searchapp.ingest.types import SourceFile
 from searchapp.storage.chroma import ChromaStore
 
 

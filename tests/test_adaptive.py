@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import Ingestor
-from ingest.types import SourceFile
 from searchapp import Library
+from searchapp.ingest.pipeline import Ingestor
+from searchapp.ingest.types import SourceFile
 from searchapp.retrieval.fusion import dense_weight, fuse, keyword_gap
 from tests.conftest import ROOT, make_settings
 
@@ -67,15 +67,22 @@ def test_a_query_no_passage_shares_a_word_with_leans_on_meaning(filled: Library)
 def test_the_model_cannot_read_arabic_so_adaptive_ranks_it_by_keywords(tmp_path: Path) -> None:
     """Real Arabic passages and a real question (XQuAD), beside English ones, with the real model."""
     corpus = [
-        json.loads(line) for line in (ROOT / "datasets" / "xquad-ar" / "corpus.jsonl").open(encoding="utf-8")
+        json.loads(line)
+        for line in (ROOT / "searchapp" / "evaluation" / "datasets" / "xquad-ar" / "corpus.jsonl").open(
+            encoding="utf-8"
+        )
     ][:12]
     questions = {
         json.loads(line)["_id"]: json.loads(line)["text"]
-        for line in (ROOT / "datasets" / "xquad-ar" / "queries.jsonl").open(encoding="utf-8")
+        for line in (ROOT / "searchapp" / "evaluation" / "datasets" / "xquad-ar" / "queries.jsonl").open(
+            encoding="utf-8"
+        )
     }
     judged = [
         line.split("\t")
-        for line in (ROOT / "datasets" / "xquad-ar" / "qrels" / "test.tsv").read_text().splitlines()[1:]
+        for line in (ROOT / "searchapp" / "evaluation" / "datasets" / "xquad-ar" / "qrels" / "test.tsv")
+        .read_text()
+        .splitlines()[1:]
     ]
     doc_ids = {doc["_id"] for doc in corpus}
     query_id, answer_id, _ = next(row for row in judged if row[1] in doc_ids)

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from ingest.chunking import MAX_CHARS_PER_TOKEN, Chunker, ChunkerConfig
-from ingest.types import ChunkDraft, Section
 from searchapp.embedding.models import resolve_model
 from searchapp.embedding.tokens import TokenizerSpec
+from searchapp.ingest.chunking import MAX_CHARS_PER_TOKEN, Chunker, ChunkerConfig
+from searchapp.ingest.types import ChunkDraft, Section
 
 WINDOW = 256
 MODEL = resolve_model("all-MiniLM-L6-v2")
@@ -364,8 +364,8 @@ def test_measure_chunking_speed_on_a_real_book(
     shared_pdfs: Path, chunker: Chunker, tokenizer: Tokenizer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Not a timed assertion: prints the speed, checks the invariants on real text."""
-    from ingest.extract import extract
-    from ingest.types import Limits
+    from searchapp.ingest.extract import extract
+    from searchapp.ingest.types import Limits
 
     doc = extract((shared_pdfs / "pdfjs__freeculture.pdf").read_bytes(), "freeculture.pdf", Limits())
     chars = sum(len(s.text) for s in doc.sections)

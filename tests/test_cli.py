@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from searchapp.cli.main import app
 from tests.conftest import ROOT, write
 from tests.helpers import make_pdf
 
@@ -145,7 +145,7 @@ def test_bad_settings_are_one_clear_line(run) -> None:  # type: ignore[no-untype
 
 def test_help_imports_nothing_heavy() -> None:
     code = (
-        "import sys, cli.main as c\n"
+        "import sys, searchapp.cli.main as c\n"
         "from typer.testing import CliRunner\n"
         "r = CliRunner().invoke(c.app, ['--help'])\n"
         "assert r.exit_code == 0 and 'ingest' in r.stdout\n"
@@ -222,7 +222,7 @@ def test_ingest_password_option_and_prompt(run, tmp_path: Path, monkeypatch: pyt
 
     # On a terminal, a hidden prompt asks for each encrypted file (Enter skips).
     other = write(tmp_path / "in" / "other.pdf", make_pdf(["Meeting notes."], encrypt_user_password="pw2"))
-    monkeypatch.setattr("cli.documents._interactive", lambda: True)
+    monkeypatch.setattr("searchapp.cli.documents._interactive", lambda: True)
     runner = CliRunner()
     env = {
         "SEARCHAPP_DATA_DIR": str(tmp_path / "data"),
@@ -282,7 +282,7 @@ def test_real_model_cli_ingest_then_search(tmp_path: Path, shared_pdfs: Path) ->
     ):
         (folder / name).write_bytes((shared_pdfs / name).read_bytes())
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SEARCHAPP_DATA_DIR": str(tmp_path / "data")}
-    cli = [sys.executable, "-m", "cli"]
+    cli = [sys.executable, "-m", "searchapp.cli"]
     ingest = subprocess.run(
         [*cli, "ingest", str(folder)],
         capture_output=True,

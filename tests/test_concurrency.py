@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest import Ingestor, SourceFile
 from searchapp import Library, SearchFilters
 from searchapp.health import check_library
+from searchapp.ingest import Ingestor, SourceFile
 from tests.conftest import sized
 
 DURATION_S = float(sized(ci=15, full=60))

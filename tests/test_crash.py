@@ -36,7 +36,7 @@ CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from searchapp import Library, Settings
-    from ingest import Ingestor, SourceFile
+    from searchapp.ingest import Ingestor, SourceFile
 
     data_dir, corpus = sys.argv[1], Path(sys.argv[2])
     settings = Settings.load(environ={}, data_dir=data_dir, model="hash:64", workers=1, min_free_mb=1,
@@ -137,7 +137,7 @@ def _assert_consistent(state: dict[str, object]) -> dict[str, str]:
 
 def _doctor(data_dir: Path, *args: str) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, "-m", "cli", "doctor", "--json", "--data-dir", str(data_dir), *args],
+        [sys.executable, "-m", "searchapp.cli", "doctor", "--json", "--data-dir", str(data_dir), *args],
         capture_output=True,
         text=True,
         env={**_env(), "SEARCHAPP_WORKERS": "1", "SEARCHAPP_MIN_FREE_MB": "1"},

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.files import ingest_paths
 from searchapp import Library, StorageFullError, StoreUnavailableError
 from searchapp.health import check_library
+from searchapp.ingest.files import ingest_paths
 from tests.conftest import make_settings, write
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.beir import load_beir
 from searchapp.errors import EvalDataError
+from searchapp.evaluation.beir import load_beir
 
 CORPUS = [
     {"_id": "d1", "title": "Cats", "text": "Cats purr."},

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from ingest import Ingestor, SourceFile
-from ingest.reindex import reindex
 from searchapp import Library
+from searchapp.ingest import Ingestor, SourceFile
+from searchapp.ingest.reindex import reindex
 
 
 def _chunk_metas(library: Library, doc_id: str) -> list[dict[str, object]]:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from evaluation.metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k, unique
+from searchapp.evaluation.metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k, unique
 
 BINARY = {"a": 1, "b": 1}
 # Graded: a is highly relevant, b relevant, c marginal; z was judged and found not relevant.

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from evaluation import load_beir, run_evaluation, sample_dataset
 from searchapp import Settings
+from searchapp.evaluation import load_beir, run_evaluation, sample_dataset
 from tests.conftest import ROOT, SCIFACT_DIR, SHARED
 
 # nDCG@10 floors, a little under what each mode scores (docs/quality.md); the published
@@ -34,7 +34,7 @@ NDCG_10_FLOORS = {"dense": 0.63, "keyword": 0.65, "hybrid": 0.70, "adaptive": 0.
 SAMPLES = {
     "scifact": (SCIFACT_DIR, 60, 0.78),
     "dbpedia-entity": (SHARED / "eval" / "dbpedia-entity", 3, 0.66),
-    "xquad-ar": (ROOT / "datasets" / "xquad-ar", 60, 0.87),
+    "xquad-ar": (ROOT / "searchapp" / "evaluation" / "datasets" / "xquad-ar", 60, 0.87),
 }
 SAMPLE_TOLERANCE = 0.01
 

@@ -28,14 +28,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from evaluation import ModeNotOfferedError, resolve_modes, run_evaluation
-from evaluation.beir import CorpusDoc
-from evaluation.runner import document_ranking
-from evaluation.scratch import STATE_FILE, document_text, read_state, write_state
-from ingest.pipeline import Ingestor
 from searchapp import Library, Settings
+from searchapp.cli.main import app
 from searchapp.errors import EvalDataError
+from searchapp.evaluation import ModeNotOfferedError, resolve_modes, run_evaluation
+from searchapp.evaluation.beir import CorpusDoc
+from searchapp.evaluation.runner import document_ranking
+from searchapp.evaluation.scratch import STATE_FILE, document_text, read_state, write_state
+from searchapp.ingest.pipeline import Ingestor
 from searchapp.progress import Progress
 from searchapp.types import Hit
 from tests.conftest import make_settings
@@ -288,8 +288,8 @@ def test_document_ranking_keeps_each_document_at_its_best_chunk() -> None:
 def test_importing_the_evaluation_does_not_load_ingest() -> None:
     """`ingest` (worker pools, parsers) loads only when a corpus is ingested, so the CLI starts fast."""
     code = (
-        "import sys, evaluation, cli.main; "
-        "print(sorted(m for m in sys.modules if m == 'ingest' or m.startswith('ingest.')))"
+        "import sys, searchapp.evaluation, searchapp.cli.main; "
+        "print(sorted(m for m in sys.modules if m == 'searchapp.ingest' or m.startswith('searchapp.ingest.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from evaluation import load_beir, run_evaluation, sample_dataset
-from evaluation.sampling import DISTRACTORS_PER_JUDGED
-from evaluation.scratch import STATE_FILE, read_state
+from searchapp.cli.main import app
 from searchapp.config import Settings
 from searchapp.errors import EvalDataError
+from searchapp.evaluation import load_beir, run_evaluation, sample_dataset
+from searchapp.evaluation.sampling import DISTRACTORS_PER_JUDGED
+from searchapp.evaluation.scratch import STATE_FILE, read_state
 from tests.conftest import ROOT, make_settings
 
 WORDS = "amber basil cedar delta ember fjord garnet harbor indigo juniper kestrel lagoon".split()
@@ -152,7 +152,7 @@ def test_cli_checks_every_dataset_before_building_and_refuses_one_collection_for
 @pytest.mark.model
 def test_sampled_arabic_xquad_keyword_beats_the_blind_model(tmp_path: Path) -> None:
     """The committed Arabic set, sampled, with the bundled model: BM25 reads Arabic, MiniLM cannot."""
-    data = sample_dataset(load_beir(ROOT / "datasets" / "xquad-ar"), 20, seed=0)
+    data = sample_dataset(load_beir(ROOT / "searchapp" / "evaluation" / "datasets" / "xquad-ar"), 20, seed=0)
     assert data.sample is not None and len(data.corpus) == data.sample.judged_documents * 5
     report = run_evaluation(
         data, make_settings(tmp_path), data_dir=tmp_path / "eval", modes=["dense", "keyword"]

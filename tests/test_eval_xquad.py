@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from evaluation import load_beir
+from searchapp.evaluation import load_beir
 from tests.conftest import ROOT
 
-DATASETS = ROOT / "datasets"
+DATASETS = ROOT / "searchapp" / "evaluation" / "datasets"
 
 
 def _builder() -> ModuleType:

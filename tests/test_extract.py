@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import ingest.markup
-import ingest.pdf
-import ingest.word
-from ingest.extract import extract, file_type_of
-from ingest.text import clean_text, meaningful_chars
-from ingest.types import ExtractedDocument, Limits
+import searchapp.ingest.markup
+import searchapp.ingest.pdf
+import searchapp.ingest.word
 from searchapp.errors import FailureReason, IngestError
+from searchapp.ingest.extract import extract, file_type_of
+from searchapp.ingest.text import clean_text, meaningful_chars
+from searchapp.ingest.types import ExtractedDocument, Limits
 from tests.helpers import make_docx, make_pdf
 
 LIMITS = Limits()
@@ -278,10 +278,12 @@ def test_property_indentation_lines_up_with_the_cleaned_lines(lines: list[str], 
     # Whatever the lines hold (controls, blanks, ligatures, glyph noise), when all are
     # indented every line left after cleaning is known to be indented.
     for line in lines:
-        assert ingest.markup._cleans_to_text(line) == bool(clean_text(line)), repr(line)
+        assert searchapp.ingest.markup._cleans_to_text(line) == bool(clean_text(line)), repr(line)
     raw = newline.join("    " + line for line in lines)
     cleaned = clean_text(raw).split("\n")
-    assert ingest.markup._indented_lines(raw, cleaned) == {i for i, line in enumerate(cleaned) if line}
+    assert searchapp.ingest.markup._indented_lines(raw, cleaned) == {
+        i for i, line in enumerate(cleaned) if line
+    }
 
 
 def test_markdown_with_a_utf16_bom_keeps_its_first_heading() -> None:
@@ -523,7 +525,7 @@ def test_docx_with_broken_xml_is_unreadable() -> None:
 
 
 def test_docx_zip_bomb_is_refused_before_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest.word, "MAX_UNPACKED_BYTES", 1024 * 1024)
+    monkeypatch.setattr(searchapp.ingest.word, "MAX_UNPACKED_BYTES", 1024 * 1024)
     buffer = io.BytesIO()
     seed = io.BytesIO(make_docx([("Normal", "x")]))
     with zipfile.ZipFile(seed) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
@@ -686,14 +688,14 @@ PAGE_READERS = {"pypdf": "_pypdf_page_text", "pdfium": "_pdfium_page_text"}
 def test_pdf_unreadable_pages_are_skipped_with_a_warning(
     extractor: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = getattr(ingest.pdf, PAGE_READERS[extractor])
+    original = getattr(searchapp.ingest.pdf, PAGE_READERS[extractor])
 
     def flaky(document: object, index: int) -> str:
         if index == 1:
             raise ValueError("corrupt content stream")
         return str(original(document, index))
 
-    monkeypatch.setattr(ingest.pdf, PAGE_READERS[extractor], flaky)
+    monkeypatch.setattr(searchapp.ingest.pdf, PAGE_READERS[extractor], flaky)
     doc = extract(make_pdf(PAGES), "flaky.pdf", Limits(pdf_extractor=extractor))
     assert [s.page for s in doc.sections] == [1, 3]
     assert doc.warnings == ("1 of 3 pages could not be read (damaged?): page 2",)
@@ -704,7 +706,7 @@ def test_pdf_with_no_readable_page_is_damaged(extractor: str, monkeypatch: pytes
     def broken(document: object, index: int) -> str:
         raise KeyError("/Contents")
 
-    monkeypatch.setattr(ingest.pdf, PAGE_READERS[extractor], broken)
+    monkeypatch.setattr(searchapp.ingest.pdf, PAGE_READERS[extractor], broken)
     error = failure(make_pdf(PAGES), "broken.pdf", Limits(pdf_extractor=extractor))
     assert error.reason == FailureReason.DAMAGED_PDF
     assert "none of its 3 pages could be read" in error.detail
@@ -715,15 +717,15 @@ def test_pdf_right_to_left_pages_are_read_by_pypdf_and_others_by_pdfium(
 ) -> None:
     """Only pages where pdfium found Hebrew or Arabic pay for pypdf."""
     read_by_pypdf: list[int] = []
-    original = ingest.pdf._pypdf_page_text
+    original = searchapp.ingest.pdf._pypdf_page_text
 
     def counting(reader: object, index: int) -> str:
         read_by_pypdf.append(index)
         return str(original(reader, index))
 
-    monkeypatch.setattr(ingest.pdf, "_pypdf_page_text", counting)
+    monkeypatch.setattr(searchapp.ingest.pdf, "_pypdf_page_text", counting)
     monkeypatch.setattr(
-        ingest.pdf,
+        searchapp.ingest.pdf,
         "_pdfium_page_text",
         lambda document, index: "טקסט הפוך עברית" if index == 1 else f"page {index} plain English text",
     )
@@ -734,17 +736,20 @@ def test_pdf_right_to_left_pages_are_read_by_pypdf_and_others_by_pdfium(
 
 
 def test_pdf_cjk_letter_spacing_is_closed_up_but_word_spacing_is_kept() -> None:
-    assert ingest.pdf._unspace_cjk("红 军 作 战 的 原 则") == "红军作战的原则"
-    assert ingest.pdf._unspace_cjk("山田 太郎は東京に住んでいます") == "山田 太郎は東京に住んでいます"
-    assert ingest.pdf._unspace_cjk("적립 제외 대상") == "적립 제외 대상"  # Hangul spaces words
+    assert searchapp.ingest.pdf._unspace_cjk("红 军 作 战 的 原 则") == "红军作战的原则"
+    assert (
+        searchapp.ingest.pdf._unspace_cjk("山田 太郎は東京に住んでいます") == "山田 太郎は東京に住んでいます"
+    )
+    assert searchapp.ingest.pdf._unspace_cjk("적립 제외 대상") == "적립 제외 대상"  # Hangul spaces words
 
 
 def test_pdf_cjk_line_wraps_are_joined_but_headings_stay() -> None:
     wrapped = "目 录\n这是一个很长的段落它在页面的边缘\n被折行了。\nこ\nれ\nは\n本"
     assert (
-        ingest.pdf._join_cjk_wraps(wrapped) == "目 录\n这是一个很长的段落它在页面的边缘被折行了。\nこれは本"
+        searchapp.ingest.pdf._join_cjk_wraps(wrapped)
+        == "目 录\n这是一个很长的段落它在页面的边缘被折行了。\nこれは本"
     )
-    assert ingest.pdf._join_cjk_wraps("English line\nnext line") == "English line\nnext line"
+    assert searchapp.ingest.pdf._join_cjk_wraps("English line\nnext line") == "English line\nnext line"
 
 
 def test_pdf_glyph_noise_and_spacing_are_cleaned() -> None:

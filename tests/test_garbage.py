@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.garbage import garbage_reason
+from searchapp.ingest.garbage import garbage_reason
 
 ENGLISH = "The quick brown fox jumps over the lazy dog, and then it rests in the shade. " * 3
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_headings import heading_file
-from ingest import Ingestor, SourceFile
-from ingest.chunking import Chunker, ChunkerConfig
-from ingest.extract import extract
-from ingest.markup import MAX_HEADING_RUN_CHARS
-from ingest.types import Limits
 from searchapp import Library
 from searchapp.embedding.models import resolve_model
 from searchapp.embedding.tokens import TokenizerSpec
+from searchapp.ingest import Ingestor, SourceFile
+from searchapp.ingest.chunking import Chunker, ChunkerConfig
+from searchapp.ingest.extract import extract
+from searchapp.ingest.markup import MAX_HEADING_RUN_CHARS
+from searchapp.ingest.types import Limits
 from tests.conftest import make_settings
 from tests.helpers import make_docx
 

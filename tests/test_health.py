@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from ingest.files import ingest_paths
 from searchapp import Library, Settings
+from searchapp.cli.main import app
 from searchapp.health import check_library, run_check
+from searchapp.ingest.files import ingest_paths
 from searchapp.storage.originals import sha256_hex
 from tests.conftest import make_settings, write
 

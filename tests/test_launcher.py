@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from searchapp import Settings
-from ui.launcher import config_flags, config_path, streamlit_command
+from searchapp.ui.launcher import config_flags, config_path, streamlit_command
 
 
 def test_the_shipped_config_keeps_the_security_defaults() -> None:

@@ -7,9 +7,9 @@ Layers, lowest first; a module imports only its own layer's modules and those be
       searchapp.storage             Chroma, originals, the local index, BM25
       searchapp.retrieval           the search modes and fusion
       searchapp.library, .health    the facade every front end opens
-    ingest                        files -> prepared documents and vectors
-    evaluation | ui               the eval harness; the Streamlit app (never each other)
-    cli                           the `searchapp` command (may start the UI and run evaluation)
+    searchapp.ingest              files -> prepared documents and vectors
+    searchapp.evaluation | .ui    the eval harness; the Streamlit app (never each other)
+    searchapp.cli                 the `searchapp` command (may start the UI and run evaluation)
 
 No exceptions: there is no list of modules allowed to break the rule.
 """
@@ -19,28 +19,28 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import cli.main
-import evaluation
-import ingest
 import searchapp
+import searchapp.cli.main
+import searchapp.evaluation
+import searchapp.ingest
 from tests.conftest import ROOT
 
-PACKAGES = ("searchapp", "ingest", "evaluation", "ui", "cli")
-# What each top-level package may import (besides itself and third-party code).
+# The layers above the core, each a sub-package of `searchapp`, and what each may import
+# (besides itself, the core and third-party code).
 ALLOWED = {
-    "searchapp": set(),
-    "ingest": {"searchapp"},
-    "evaluation": {"searchapp", "ingest"},
-    "ui": {"searchapp", "ingest"},
-    "cli": {"searchapp", "ingest", "evaluation", "ui"},
+    "ingest": set(),
+    "evaluation": {"ingest"},
+    "ui": {"ingest"},
+    "cli": {"ingest", "evaluation", "ui"},
 }
+CORE = "core"
 # Inside the core, by rank: a module may import modules of its own rank or lower.
 CORE_RANKS = {"embedding": 1, "storage": 2, "retrieval": 3, "library": 4, "health": 5}
 THIRD_PARTY_ONLY_ABOVE = {"streamlit": {"ui"}}
 
 
 def _modules() -> list[Path]:
-    return sorted(p for package in PACKAGES for p in (ROOT / package).rglob("*.py"))
+    return sorted((ROOT / "searchapp").rglob("*.py"))
 
 
 def _imports(path: Path) -> set[str]:
@@ -55,6 +55,12 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+def _layer(module: str) -> str:
+    """The layer a `searchapp...` module belongs to: one of ALLOWED's keys, or the core."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ALLOWED else CORE
+
+
 def _core_rank(module: str) -> int:
     parts = module.split(".")
     return CORE_RANKS.get(parts[1], 0) if len(parts) > 1 else 0
@@ -66,16 +72,21 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def test_every_package_imports_only_the_layers_below_it() -> None:
+def test_every_layer_imports_only_the_layers_below_it() -> None:
     offenders = []
     for path in _modules():
-        package = path.relative_to(ROOT).parts[0]
+        own = _module_name(path)
+        if own == "searchapp":
+            continue  # the public API re-exports from the core, lazily
+        layer = _layer(own)
         for name in _imports(path):
             top = name.split(".")[0]
-            if top in PACKAGES and top != package and top not in ALLOWED[package]:
-                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
-            if top in THIRD_PARTY_ONLY_ABOVE and package not in THIRD_PARTY_ONLY_ABOVE[top]:
-                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+            if top == "searchapp":
+                target = _layer(name)
+                if target not in (CORE, layer) and (layer == CORE or target not in ALLOWED[layer]):
+                    offenders.append(f"{own} imports {name}")
+            if top in THIRD_PARTY_ONLY_ABOVE and layer not in THIRD_PARTY_ONLY_ABOVE[top]:
+                offenders.append(f"{own} imports {name}")
     assert offenders == []
 
 
@@ -83,10 +94,14 @@ def test_inside_the_core_no_import_runs_back_up() -> None:
     offenders = []
     for path in sorted((ROOT / "searchapp").rglob("*.py")):
         own = _module_name(path)
-        if own == "searchapp":
-            continue  # the public API re-exports from every layer, lazily
+        if own == "searchapp" or _layer(own) != CORE:
+            continue  # the public API re-exports lazily; layers above have their own test
         for name in _imports(path):
-            if name.split(".")[0] == "searchapp" and _core_rank(name) > _core_rank(own):
+            if (
+                _layer(name) == CORE
+                and name.split(".")[0] == "searchapp"
+                and _core_rank(name) > _core_rank(own)
+            ):
                 offenders.append(f"{own} imports {name}")
     assert offenders == []
 
@@ -94,8 +109,12 @@ def test_inside_the_core_no_import_runs_back_up() -> None:
 def test_the_layering_rules_catch_an_upward_import(tmp_path: Path) -> None:
     """The checks above parse real imports, lazy ones included."""
     source = tmp_path / "bad.py"
-    source.write_text("def f():\n    from ingest.pipeline import Ingestor\n    import ui.app\n")
-    assert {"ingest.pipeline", "ingest.pipeline.Ingestor", "ui.app"} <= _imports(source)
+    source.write_text(
+        "def f():\n    from searchapp.ingest.pipeline import Ingestor\n    import searchapp.ui.app\n"
+    )
+    names = _imports(source)
+    assert {"searchapp.ingest.pipeline", "searchapp.ingest.pipeline.Ingestor", "searchapp.ui.app"} <= names
+    assert _layer("searchapp.ingest.pipeline") == "ingest" and _layer("searchapp.storage.chroma") == CORE
     assert (
         _core_rank("searchapp.library")
         > _core_rank("searchapp.storage.chroma")
@@ -129,7 +148,7 @@ def test_exported_names_are_exactly_the_public_api() -> None:
         "StoreUnavailableError",
         "open_library",
     ]
-    assert ingest.__all__ == [
+    assert searchapp.ingest.__all__ == [
         "FileOutcome",
         "IngestReport",
         "Ingestor",
@@ -139,7 +158,7 @@ def test_exported_names_are_exactly_the_public_api() -> None:
         "ingest_paths",
         "reindex",
     ]
-    for module in (searchapp, ingest, evaluation):
+    for module in (searchapp, searchapp.ingest, searchapp.evaluation):
         for name in module.__all__:
             assert getattr(module, name) is not None, name
-    assert cli.main.app.info.name == "searchapp"
+    assert searchapp.cli.main.app.info.name == "searchapp"

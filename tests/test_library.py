@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest import Ingestor, SourceFile
-from ingest.files import discover, ingest_paths
-from ingest.reindex import reindex
 from searchapp import DocumentNotFoundError, Library, ModelMismatchError, Settings
+from searchapp.ingest import Ingestor, SourceFile
+from searchapp.ingest.files import discover, ingest_paths
+from searchapp.ingest.reindex import reindex
 from searchapp.storage.originals import sha256_hex
 from searchapp.types import DocumentRecord
 from tests.conftest import make_settings, write

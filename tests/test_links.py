@@ -9,7 +9,7 @@ import pytest
 
 from searchapp import InvalidFilterError, QueryError, SearchFilters
 from searchapp.links import SearchLink
-from ui import original_links
+from searchapp.ui import original_links
 
 DAY = dt.date(2026, 3, 14)
 

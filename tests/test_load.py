@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from ingest.files import ingest_paths
 from searchapp import Library
+from searchapp.ingest.files import ingest_paths
 from tests.app_server import running_app
 from tests.conftest import make_settings, sized, write
 

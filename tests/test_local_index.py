@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest import Ingestor, SourceFile
-from ingest.files import ingest_paths
 from searchapp import Library, SearchFilters
+from searchapp.ingest import Ingestor, SourceFile
+from searchapp.ingest.files import ingest_paths
 from searchapp.retrieval.fusion import reciprocal_rank_fusion
 from searchapp.storage.keyword_index import KeywordIndex
 from searchapp.storage.terms import keyword_tokens

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.files import ingest_paths
 from searchapp import Library, StoreLockedError
+from searchapp.ingest.files import ingest_paths
 from tests.conftest import ROOT, make_settings, write
 
 HOLDER = textwrap.dedent(
@@ -60,7 +60,7 @@ def test_a_second_process_is_refused_quickly_and_nothing_is_lost(tmp_path: Path)
             [
                 sys.executable,
                 "-m",
-                "cli",
+                "searchapp.cli",
                 "ingest",
                 str(tmp_path / "a.txt"),
                 "--data-dir",

@@ -1,4 +1,4 @@
-"""OCR of PDF pages without a usable text layer (`ingest.ocr`, `ingest.pdf_pages`).
+"""OCR of PDF pages without a usable text layer (`searchapp.ingest.ocr`, `ingest.pdf_pages`).
 
 Scans are made here (`make_scan_pdf`: text drawn into page images, no text layer), so each
 expectation is known by construction; the shared corpus gives the real scans, a real
@@ -15,17 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import ingest.ocr
+import searchapp.ingest.ocr
 from benchmarks.bench_ocr import cer_parts, normalise
-from ingest import Ingestor, SourceFile
-from ingest.chunking import Chunker, ChunkerConfig
-from ingest.extract import extract
-from ingest.ocr import remove_rules, render_page, tesseract_text
-from ingest.types import Limits
 from searchapp import Library
 from searchapp.embedding.models import resolve_model
 from searchapp.embedding.tokens import TokenizerSpec
 from searchapp.errors import FailureReason, IngestError
+from searchapp.ingest import Ingestor, SourceFile
+from searchapp.ingest.chunking import Chunker, ChunkerConfig
+from searchapp.ingest.extract import extract
+from searchapp.ingest.ocr import remove_rules, render_page, tesseract_text
+from searchapp.ingest.types import Limits
 from tests.helpers import join_pdfs, make_pdf, make_scan_pdf
 
 SCANNED = (
@@ -36,7 +36,7 @@ SCANNED = (
 
 @pytest.fixture(autouse=True)
 def needs_tesseract() -> None:
-    if not ingest.ocr.installed_languages():
+    if not searchapp.ingest.ocr.installed_languages():
         pytest.fail("Tesseract is not installed: run scripts/setup.sh (apt-get install tesseract-ocr)")
 
 
@@ -67,7 +67,7 @@ def test_ocr_off_says_so_and_the_label_is_not_repeated() -> None:
 
 
 def test_without_tesseract_the_reason_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest.ocr, "installed_languages", frozenset)
+    monkeypatch.setattr(searchapp.ingest.ocr, "installed_languages", frozenset)
     error = failure(make_scan_pdf(SCANNED[:1]), Limits())
     assert error.reason == FailureReason.NO_TEXT
     assert (

@@ -21,18 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from ingest.chunking import ChunkerConfig
-from ingest.extract import extract
-from ingest.files import discover
-from ingest.garbage import garbage_reason
-from ingest.pipeline import Ingestor
-from ingest.prepare import Prepared, PrepareJob, init_worker, prepare
-from ingest.types import Limits
-from ingest.workers import WorkerPool
 from searchapp import Library
 from searchapp.embedding.models import resolve_model
 from searchapp.embedding.tokens import TokenizerSpec
 from searchapp.errors import FailureReason, IngestError
+from searchapp.ingest.chunking import ChunkerConfig
+from searchapp.ingest.extract import extract
+from searchapp.ingest.files import discover
+from searchapp.ingest.garbage import garbage_reason
+from searchapp.ingest.pipeline import Ingestor
+from searchapp.ingest.prepare import Prepared, PrepareJob, init_worker, prepare
+from searchapp.ingest.types import Limits
+from searchapp.ingest.workers import WorkerPool
 
 INGESTED = "ingested"
 NO_TEXT = FailureReason.NO_TEXT

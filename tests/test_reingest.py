@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ingest.pipeline import Ingestor
-from ingest.reindex import reindex
-from ingest.types import SourceFile
 from searchapp import Library
 from searchapp.errors import FailureReason
+from searchapp.ingest.pipeline import Ingestor
+from searchapp.ingest.reindex import reindex
+from searchapp.ingest.types import SourceFile
 from tests.conftest import make_settings
 from tests.helpers import make_pdf
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest import Ingestor, SourceFile
-from ingest.files import ingest_paths
 from searchapp import EmptyQueryError, InvalidFilterError, Library, QueryError, SearchFilters
+from searchapp.ingest import Ingestor, SourceFile
+from searchapp.ingest.files import ingest_paths
 from searchapp.storage.terms import keyword_tokens
 from tests.conftest import write
 from tests.helpers import make_pdf

@@ -20,8 +20,8 @@ from typing import IO, Any
 
 import pytest
 
-from ingest.files import ingest_paths
 from searchapp import Library, Settings
+from searchapp.ingest.files import ingest_paths
 from tests.conftest import ROOT, sized
 from tests.servers import S3_ENV, chroma_server, s3_server
 
@@ -78,7 +78,12 @@ def expect(stream: IO[str] | None, prefix: str, process: subprocess.Popen[str]) 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+        [sys.executable, "-m", "searchapp.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
     )
 
 
@@ -243,7 +248,7 @@ def test_three_clients_ingesting_at_once_store_what_one_client_would(server: str
     ]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "cli", "ingest", *map(str, group)],
+            [sys.executable, "-m", "searchapp.cli", "ingest", *map(str, group)],
             env=client_env(tmp_path / f"client{n}", server, "together"),
             cwd=ROOT,
             stdout=subprocess.PIPE,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.files import ingest_paths
 from searchapp import Library, Settings, StoreUnavailableError
+from searchapp.ingest.files import ingest_paths
 from searchapp.library import sync as sync_module
 from tests import servers
 from tests.conftest import make_settings, write

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest import Ingestor, SourceFile
 from searchapp import DocumentNotFoundError, EmptyQueryError, Library, SearchFilters
+from searchapp.ingest import Ingestor, SourceFile
 from searchapp.retrieval.fusion import DENSE_NO_MATCH_BELOW, KEYWORD_NO_MATCH_BELOW
 from searchapp.retrieval.grouping import group_by_document, passages_for
 from searchapp.retrieval.scoring import Evidence, dense_score, fused_score, keyword_score, weak_match

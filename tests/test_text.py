@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.text import clean_text, decode_text, display_name, meaningful_chars, sniff_binary
 from searchapp.errors import FailureReason, IngestError
+from searchapp.ingest.text import clean_text, decode_text, display_name, meaningful_chars, sniff_binary
 
 SAMPLE = "naïve café – “quotes” … €5"  # cp1252 has every one of these; latin-1 lacks the last five
 

@@ -23,6 +23,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from searchapp import Library
+from searchapp.ui import resources
+from searchapp.ui.outcomes import SEEN_KEY
+from searchapp.ui.render import escape_markdown
 from tests.conftest import PDF_DIR, ROOT
 from tests.ui_helpers import (
     ENV,
@@ -43,9 +46,6 @@ from tests.ui_helpers import (
     texts,
     upload,
 )
-from ui import resources
-from ui.outcomes import SEEN_KEY
-from ui.render import escape_markdown
 
 REAL_PDF = PDF_DIR / "pysample__pdflatex-4-pages.pdf"
 PAPER_PDF = PDF_DIR / "unst__layout-parser-paper-fast.pdf"
@@ -562,7 +562,7 @@ def test_without_auth_the_app_is_open(app_env: Path) -> None:
 
 
 def test_auth_configured_requires_login(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ui.auth.authlib_available", lambda: True)
+    monkeypatch.setattr("searchapp.ui.auth.authlib_available", lambda: True)
     at = new_app()
     at.secrets["auth"] = AUTH
     for _ in range(2):  # the gate holds on reruns too (the entry script always runs first)
@@ -581,7 +581,7 @@ def test_auth_configured_requires_login(app_env: Path, monkeypatch: pytest.Monke
 
 
 def test_auth_without_authlib_fails_closed(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ui.auth.authlib_available", lambda: False)
+    monkeypatch.setattr("searchapp.ui.auth.authlib_available", lambda: False)
     at = new_app()
     at.secrets["auth"] = AUTH
     run(at)

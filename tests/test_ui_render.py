@@ -8,14 +8,13 @@ import re
 import pytest
 from streamlit.runtime.scriptrunner import StopException
 
-from ingest.types import FileOutcome
 from searchapp.errors import FailureReason
+from searchapp.ingest.types import FileOutcome
 from searchapp.progress import Progress
-from tests.helpers import make_pdf
-from ui.outcomes import summary_lines, upload_key
-from ui.pdf_link import open_pdf_html
-from ui.progress import IngestProgress, batch_text, stage_fraction
-from ui.render import (
+from searchapp.ui.outcomes import summary_lines, upload_key
+from searchapp.ui.pdf_link import open_pdf_html
+from searchapp.ui.progress import IngestProgress, batch_text, stage_fraction
+from searchapp.ui.render import (
     WORD_JOINER,
     escape_markdown,
     flow,
@@ -29,6 +28,7 @@ from ui.render import (
     query_terms,
     score_fraction,
 )
+from tests.helpers import make_pdf
 
 PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
 HOSTILE = [
@@ -208,7 +208,7 @@ def test_a_rerun_during_ingest_is_deferred_until_the_batch_is_done() -> None:
 
 def test_score_label_names_the_mode_and_details_say_how_the_hit_got_there() -> None:
     from searchapp.types import Hit
-    from ui.render import score_details, score_label
+    from searchapp.ui.render import score_details, score_label
 
     assert score_label(0.9841, "hybrid") == "Hybrid score 0.984"
     assert score_label(0.5, "dense") == "Semantic score 0.500"

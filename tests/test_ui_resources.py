@@ -10,13 +10,13 @@ import pytest
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from ingest.pipeline import Ingestor
-from ingest.types import SourceFile
 from searchapp import Library
 from searchapp.errors import ConfigError
+from searchapp.ingest.pipeline import Ingestor
+from searchapp.ingest.types import SourceFile
 from searchapp.progress import Progress
+from searchapp.ui import resources
 from tests.conftest import make_settings
-from ui import resources
 
 
 def _raise(error_id: str) -> Any:

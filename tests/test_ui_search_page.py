@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
 from searchapp.links import SearchLink
+from searchapp.ui import original_links, resources
 from tests.ui_helpers import (
     ENV,
     POLICY_PDF,
@@ -31,7 +32,6 @@ from tests.ui_helpers import (
     sources,
     texts,
 )
-from ui import original_links, resources
 
 
 @pytest.fixture(scope="module")

@@ -16,22 +16,22 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ingest.pipeline import Ingestor
-from ingest.types import SourceFile
 from searchapp import Library, Settings
 from searchapp.errors import ConfigError, SearchAppError
+from searchapp.ingest.pipeline import Ingestor
+from searchapp.ingest.types import SourceFile
 from searchapp.storage.lock import DataDirLock
-from tests.conftest import ROOT, make_settings
-from ui import resources
-from ui.teams import (
+from searchapp.ui import resources
+from searchapp.ui.teams import (
     TeamAccessDenied,
     collection_for,
     normalized_teams,
     team_settings,
     teams_config,
 )
+from tests.conftest import ROOT, make_settings
 
-APP = str(ROOT / "ui" / "app.py")
+APP = str(ROOT / "searchapp" / "ui" / "app.py")
 ENV = {"SEARCHAPP_MODEL": "hash:64", "SEARCHAPP_WORKERS": "1", "SEARCHAPP_MIN_FREE_MB": "1"}
 AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
@@ -212,7 +212,7 @@ def test_every_team_collection_name_is_checked_like_settings(tmp_path: Path) -> 
 def _show_collection() -> None:
     import streamlit as st
 
-    from ui.context import settings_or_stop
+    from searchapp.ui.context import settings_or_stop
 
     st.write(f"collection={settings_or_stop().collection}")
 
@@ -242,7 +242,7 @@ def _written(at: AppTest) -> list[str]:
 def test_settings_or_stop_uses_the_team_of_the_current_user(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("ui.auth.current_user", lambda: user("bob@beta.example"))
+    monkeypatch.setattr("searchapp.ui.auth.current_user", lambda: user("bob@beta.example"))
     at = _settings_app({"auth": AUTH, "searchapp": {"teams": TEAMS}})
     # Nothing the browser sends can pick another collection.
     at.query_params["collection"] = "team-alpha"
@@ -253,7 +253,7 @@ def test_settings_or_stop_uses_the_team_of_the_current_user(
 
 
 def test_settings_or_stop_refuses_a_user_without_a_team(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ui.auth.current_user", lambda: user("carol@gamma.example"))
+    monkeypatch.setattr("searchapp.ui.auth.current_user", lambda: user("carol@gamma.example"))
     at = _settings_app({"auth": AUTH, "searchapp": {"teams": TEAMS}})
     at.run()
     assert not at.exception and not _written(at)
@@ -262,7 +262,7 @@ def test_settings_or_stop_refuses_a_user_without_a_team(env: Path, monkeypatch: 
 
 
 def test_settings_or_stop_without_teams_is_unchanged(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ui.auth.current_user", lambda: user("carol@gamma.example"))
+    monkeypatch.setattr("searchapp.ui.auth.current_user", lambda: user("carol@gamma.example"))
     at = _settings_app({"auth": AUTH})
     at.run()
     assert not at.error and _written(at) == ["collection=shared"]
@@ -273,7 +273,7 @@ def _show_user() -> None:
 
     import streamlit as st
 
-    from ui import auth
+    from searchapp.ui import auth
 
     st.code(json_module.dumps(dict(auth.current_user()), sort_keys=True))
 
@@ -301,7 +301,7 @@ def test_current_user_is_st_user_without_tokens(claims: dict[str, Any], expected
 
 
 def _app(who: dict[str, Any], monkeypatch: pytest.MonkeyPatch, secrets: Mapping[str, Any]) -> AppTest:
-    monkeypatch.setattr("ui.auth.authlib_available", lambda: True)
+    monkeypatch.setattr("searchapp.ui.auth.authlib_available", lambda: True)
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in secrets.items():
         at.secrets[key] = value

@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from searchapp.samples import EXAMPLE_QUERIES, SAMPLE_FILES
+from searchapp.ui import failed_uploads, resources
 from tests.helpers import make_pdf
 from tests.ui_helpers import (
     ENV,
@@ -24,7 +25,6 @@ from tests.ui_helpers import (
     texts,
     upload,
 )
-from ui import failed_uploads, resources
 
 PASSWORD = "s3cret pässwort"
 LOCKED_PDF = make_pdf(

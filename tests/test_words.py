@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pdf import _join_cjk_wraps, _page_text, _read_pdfium, _read_pypdf
-from ingest.text import clean_text
-from ingest.types import Limits
-from ingest.words import WordList, close_gaps, join_hyphenated, system_words
+from searchapp.ingest.pdf import _join_cjk_wraps, _page_text, _read_pdfium, _read_pypdf
+from searchapp.ingest.text import clean_text
+from searchapp.ingest.types import Limits
+from searchapp.ingest.words import WordList, close_gaps, join_hyphenated, system_words
 
 WORDS = WordList(
     lower=frozenset(

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from ingest.workers import TaskTimeout, WorkerCrashed, WorkerPool
 from searchapp.errors import FailureReason, IngestError
+from searchapp.ingest.workers import TaskTimeout, WorkerCrashed, WorkerPool
 from tests import worker_tasks
 from tests.worker_tasks import PlainError, run
 
@@ -213,7 +213,7 @@ def test_works_from_a_script_without_a_main_guard(tmp_path: Path) -> None:
         textwrap.dedent(
             """
             import os
-            from ingest.workers import WorkerPool
+            from searchapp.ingest.workers import WorkerPool
             from tests.worker_tasks import run
 
             print("script body ran in", os.getpid(), flush=True)

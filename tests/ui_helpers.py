@@ -14,14 +14,14 @@ from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
-from ingest.pipeline import Ingestor
-from ingest.types import SourceFile
 from searchapp import Library, Settings
+from searchapp.ingest.pipeline import Ingestor
+from searchapp.ingest.types import SourceFile
+from searchapp.ui import resources
 from tests.conftest import ROOT
 from tests.helpers import make_docx, make_pdf
-from ui import resources
 
-APP = str(ROOT / "ui" / "app.py")
+APP = str(ROOT / "searchapp" / "ui" / "app.py")
 ENV = {"SEARCHAPP_MODEL": "hash:64", "SEARCHAPP_WORKERS": "1", "SEARCHAPP_MIN_FREE_MB": "1"}
 
 POLICY_PDF = make_pdf(

@@ -1,0 +1,47 @@
+"""The `searchapp` command: one Typer app over the library, the write path and the UI.
+
+Heavy modules (chromadb, torch, the parsers) load inside commands, so `--help` is
+instant. Results go to stdout (`--json` for machines); progress and messages go to
+stderr. Exit codes: 0 success, 1 nothing found or some files failed, 2 usage error,
+3 searchapp error (locked store, unreachable server, bad setting...).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from searchapp.cli import documents, launch, maintenance, searching
+from searchapp.cli.common import SharedOptionsGroup, shared_options
+from searchapp.cli.eval import eval_command
+
+app = typer.Typer(
+    name="searchapp",
+    cls=SharedOptionsGroup,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+app.callback()(shared_options)
+for command in (
+    documents.ingest,
+    searching.search,
+    searching.similar,
+    searching.compare,
+    documents.docs,
+    documents.delete,
+    documents.stats,
+):
+    app.command()(command)
+app.command()(maintenance.reindex)
+app.command()(maintenance.doctor)
+app.command()(launch.ui)
+app.command("eval")(eval_command)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""A small process pool with a wall-clock limit per task.
+
+Extraction runs third-party parsers on untrusted files: one can loop, exhaust memory or
+crash the interpreter. Each task runs in a child process; a task that outlives its
+limit has its process killed and replaced, and a process that dies mid-task fails only
+that task. The standard library's pools can do neither.
+
+Children are fresh interpreters (`python -m ingest.workers FD`) talking over a socket
+pair: forking a process that already holds torch and Chroma threads can deadlock, and
+multiprocessing's "spawn" re-runs the parent's main script, which breaks any caller
+without an `if __name__ == "__main__"` guard.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing.connection
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Generic, TypeVar
+
+from searchapp.errors import FailureReason, IngestError
+
+logger = logging.getLogger(__name__)
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+_EXIT_GRACE_S = 2.0
+
+
+class TaskTimeout(Exception):
+    """The task ran past its wall-clock limit and its process was killed."""
+
+
+class WorkerCrashed(Exception):
+    """The worker process died while running the task."""
+
+
+def _child_main(conn: Connection) -> None:
+    func, init = conn.recv()
+    if init is not None:
+        init()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        ticket, job = message
+        try:
+            reply = (ticket, True, func(job))
+        except BaseException as exc:  # everything a parser raises is the task's failure
+            reply = (ticket, False, exc)
+        try:
+            try:
+                conn.send(reply)
+            except OSError:
+                raise
+            except Exception:  # the result or exception does not pickle
+                detail = f"{type(reply[2]).__name__}: {reply[2]}"[:300]
+                conn.send((ticket, False, IngestError(FailureReason.INTERNAL, detail)))
+        except OSError:  # the parent is gone (killed, or done with us): nothing left to do
+            return
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen[bytes]
+    conn: Connection
+    ticket: int | None = None
+    deadline: float = 0.0
+
+
+class WorkerPool(Generic[J, R]):
+    """Runs `func(job)` in child processes, `timeout_s` at most per job.
+
+    Use as a context manager; `map` yields (job, result-or-exception) in input order.
+    """
+
+    def __init__(
+        self,
+        func: Callable[[J], R],
+        *,
+        workers: int,
+        timeout_s: float,
+        initializer: Callable[[], None] | None = None,
+    ) -> None:
+        self._func = func
+        self._init = initializer
+        self._size = max(1, workers)
+        self._timeout = timeout_s
+        self._workers: list[_Worker] = []
+
+    def __enter__(self) -> WorkerPool[J, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _spawn(self) -> _Worker:
+        parent, child = socket.socketpair()
+        env = dict(os.environ)
+        # The child imports what this process can import, wherever that came from.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "searchapp.ingest.workers", str(child.fileno())],
+                pass_fds=[child.fileno()],
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            child.close()
+        conn = Connection(parent.detach())
+        conn.send((self._func, self._init))
+        worker = _Worker(process=process, conn=conn)
+        self._workers.append(worker)
+        return worker
+
+    def _retire(self, worker: _Worker) -> None:
+        self._workers.remove(worker)
+        if worker.process.poll() is None:
+            worker.process.kill()
+        try:
+            worker.process.wait(_EXIT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            logger.warning("worker %s did not exit after kill", worker.process.pid)
+        worker.conn.close()
+
+    def close(self) -> None:
+        for worker in list(self._workers):
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
+        deadline = time.monotonic() + _EXIT_GRACE_S
+        for worker in list(self._workers):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.process.wait(max(0.0, deadline - time.monotonic()))
+            self._retire(worker)
+
+    def map(self, jobs: Iterable[J]) -> Iterator[tuple[J, R | BaseException]]:
+        """Run every job; yield each with its result or its exception, in input order.
+
+        At most two jobs per worker are in flight or buffered, so memory stays bounded.
+        """
+        pending = iter(jobs)
+        submitted: dict[int, J] = {}
+        results: dict[int, R | BaseException] = {}
+        next_ticket = 0
+        next_out = 0
+        exhausted = False
+        while True:
+            # Keep every idle worker busy while the output buffer has room.
+            while not exhausted and len(submitted) < self._size * 2:
+                idle = next((w for w in self._workers if w.ticket is None), None)
+                if idle is None and len(self._workers) < self._size:
+                    idle = self._spawn()
+                if idle is None:
+                    break
+                try:
+                    job = next(pending)
+                except StopIteration:
+                    exhausted = True
+                    break
+                submitted[next_ticket] = job
+                self._send(idle, next_ticket, job, results)
+                next_ticket += 1
+            while next_out in results:
+                yield submitted.pop(next_out), results.pop(next_out)
+                next_out += 1
+            busy = [w for w in self._workers if w.ticket is not None]
+            if not busy:
+                if exhausted and not submitted:
+                    return
+                continue
+            self._wait(busy, results)
+
+    def _send(self, worker: _Worker, ticket: int, job: J, results: dict[int, R | BaseException]) -> None:
+        worker.ticket = ticket
+        worker.deadline = time.monotonic() + self._timeout
+        try:
+            worker.conn.send((ticket, job))
+        except (OSError, ValueError) as exc:
+            results[ticket] = WorkerCrashed(f"could not hand the file to a worker: {exc}")
+            self._retire(worker)
+
+    def _wait(self, busy: list[_Worker], results: dict[int, R | BaseException]) -> None:
+        timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+        # A dying child closes its end of the socket, so its connection turns readable too.
+        ready = set(multiprocessing.connection.wait([w.conn for w in busy], timeout=timeout))
+        now = time.monotonic()
+        for worker in busy:
+            ticket = worker.ticket
+            assert ticket is not None
+            if worker.conn in ready:
+                try:
+                    message = worker.conn.recv_bytes()
+                except (EOFError, OSError):
+                    results[ticket] = WorkerCrashed(_exit_description(worker.process))
+                    self._retire(worker)
+                    continue
+                worker.ticket = None
+                try:
+                    got_ticket, ok, value = pickle.loads(message)
+                except Exception as exc:
+                    # It pickled in the child but does not unpickle here: typically an
+                    # exception class whose __init__ takes other arguments than its args.
+                    results[ticket] = IngestError(
+                        FailureReason.INTERNAL, f"the reader's answer could not be read back: {exc}"[:300]
+                    )
+                    continue
+                results[got_ticket] = value if ok else _as_exception(value)
+            elif now >= worker.deadline:
+                results[ticket] = TaskTimeout(f"still running after {self._timeout:.0f} s; stopped")
+                self._retire(worker)
+
+
+def _as_exception(value: Any) -> BaseException:
+    return value if isinstance(value, BaseException) else RuntimeError(repr(value)[:300])
+
+
+def _exit_description(process: subprocess.Popen[bytes]) -> str:
+    try:
+        code = process.wait(_EXIT_GRACE_S)
+    except subprocess.TimeoutExpired:
+        return "the reader process stopped answering"
+    if code < 0:
+        return f"the reader process was killed by signal {-code} (a crash inside a parser)"
+    return f"the reader process exited unexpectedly (exit code {code})"
+
+
+if __name__ == "__main__":
+    _child_main(Connection(int(sys.argv[1])))
