@@ -8,6 +8,8 @@ Two collections per logical collection NAME:
   NAME          one record per chunk: our own vector, the passage text, flat metadata
   NAME.catalog  one record per document (`searchapp.storage.catalog`): the manifest that
                 says which documents exist, their state (pending/done) and their stats
+  NAME.<table>  small JSON record tables kept with the library (`table`, e.g. sources)
+  searchapp.global.<table>  the same for the whole deployment (`global_table`, e.g. tokens)
 """
 
 from __future__ import annotations
@@ -30,12 +32,14 @@ from searchapp.storage.catalog import Catalog
 from searchapp.storage.changes import CHANGES_SUFFIX, ChangeLog
 from searchapp.storage.chroma_client import chroma_errors, get_or_create, open_client
 from searchapp.storage.lock import DataDirLock
+from searchapp.storage.records import RecordTable
 from searchapp.types import MetaValue
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 CATALOG_SUFFIX = ".catalog"
+GLOBAL_PREFIX = "searchapp.global."
 
 
 class ChromaStore:
@@ -60,6 +64,7 @@ class ChromaStore:
         )
         self.changes = ChangeLog(self._changes_collection, self.client_id)
         self._max_batch = 1000
+        self._tables: dict[str, Any] = {}  # record-table collections, opened on first use
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -194,6 +199,7 @@ class ChromaStore:
     def _close_client(self) -> None:
         client, self._chunks, self._catalog, self._client = self._client, None, None, None
         self._changes = None
+        self._tables.clear()
         if client is not None:
             # Chroma shares one system per path in a process; closing releases our reference,
             # and the last one stops it (file handles, memory).
@@ -239,6 +245,28 @@ class ChromaStore:
         if self._catalog is None:
             raise StoreError("the store is closed")
         return self._catalog
+
+    def table(self, name: str) -> RecordTable:
+        """The record table `name` kept with this collection (`<collection>.<name>`)."""
+        return self._record_table(f"{self.settings.collection}.{_table_name(name)}")
+
+    def leases(self) -> RecordTable:
+        """Named leases of this collection (one syncing client per source, say)."""
+        return self.table("leases")
+
+    def global_table(self, name: str) -> RecordTable:
+        """The record table `name` shared by every collection of this store (tokens, say)."""
+        return self._record_table(GLOBAL_PREFIX + _table_name(name))
+
+    def _record_table(self, full_name: str) -> RecordTable:
+        def collection() -> Any:
+            found = self._tables.get(full_name)
+            if found is None:
+                found = get_or_create(self.client, full_name, {"schema": SCHEMA_VERSION, "records": True})
+                self._tables[full_name] = found
+            return found
+
+        return RecordTable(full_name, collection, lambda: self._max_batch)
 
     @property
     def collection_metadata(self) -> dict[str, Any]:
@@ -375,3 +403,9 @@ class ChromaStore:
                 offset=offset,
             )
         return result
+
+
+def _table_name(name: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", name) or name in ("catalog", "changes", "rebuild"):
+        raise StoreError(f"a record table name is 2-31 of [a-z0-9-], not a reserved suffix; got {name!r}")
+    return name
