@@ -33,6 +33,7 @@ class SearchFilters:
         tags: only documents carrying at least one of these tags.
         ingested_after, ingested_before: epoch seconds, inclusive.
         text_contains: only passages containing this text, ignoring case.
+        exclude_doc_ids: never these documents (hidden versions: `Library.hide`).
     """
 
     doc_ids: tuple[str, ...] = ()
@@ -43,15 +44,16 @@ class SearchFilters:
     ingested_after: int | None = None
     ingested_before: int | None = None
     text_contains: str = ""
+    exclude_doc_ids: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("doc_ids", "file_types", "tags"):
+        for name in ("doc_ids", "file_types", "tags", "exclude_doc_ids"):
             value = getattr(self, name)
             if not isinstance(value, tuple) or not all(isinstance(v, str) and v for v in value):
                 raise InvalidFilterError(
                     f"filter {name!r} expects a tuple of non-empty strings; got {value!r}"
                 )
-            if len(value) > MAX_LIST_ITEMS:
+            if len(value) > MAX_LIST_ITEMS and name != "exclude_doc_ids":  # hidden ones: not typed
                 raise InvalidFilterError(
                     f"filter {name!r} takes at most {MAX_LIST_ITEMS} values; got {len(value)}"
                 )
@@ -112,7 +114,7 @@ class SearchFilters:
                 continue
             if name == "pages":
                 values["page_min"], values["page_max"] = parse_page_range(value)
-            elif name in ("doc_ids", "file_types", "tags"):
+            elif name in ("doc_ids", "file_types", "tags", "exclude_doc_ids"):
                 values[name] = _string_tuple(name, value)
             elif name in ("page_min", "page_max"):
                 values[name] = _integer(name, value)
@@ -139,6 +141,8 @@ class SearchFilters:
         clauses: list[dict[str, Any]] = []
         if self.doc_ids:
             clauses.append(_in_clause("doc_id", self.doc_ids))
+        if self.exclude_doc_ids:
+            clauses.append({"doc_id": {"$nin": list(self.exclude_doc_ids)}})
         if self.file_types:
             clauses.append(_in_clause("file_type", self.file_types))
         if self.page_min is not None:
@@ -163,6 +167,8 @@ class SearchFilters:
     def matches(self, metadata: Mapping[str, Any], text: str = "") -> bool:
         """The same filter as a Python predicate over one chunk's metadata and text."""
         if self.doc_ids and metadata.get("doc_id") not in self.doc_ids:
+            return False
+        if self.exclude_doc_ids and metadata.get("doc_id") in self.exclude_doc_ids:
             return False
         if self.file_types and metadata.get("file_type") not in self.file_types:
             return False
@@ -224,6 +230,7 @@ def unpaged_notice(filters: SearchFilters, records: Sequence[DocumentRecord]) ->
 
 _PUBLIC_KEYS = {
     "documents",
+    "exclude_documents",
     "file_types",
     "pages",
     "page_min",
@@ -239,6 +246,7 @@ _ALIASES = {
     "type": "file_types",
     "tag": "tags",
     "doc": "doc_ids",
+    "exclude_documents": "exclude_doc_ids",
 }
 _ALLOWED = {f.name for f in fields(SearchFilters)} | {"pages"}
 

@@ -26,6 +26,7 @@ from searchapp.config import Settings
 from searchapp.embedding.embedders import Embedder, get_embedder
 from searchapp.errors import DocumentNotFoundError, QueryError, StorageFullError
 from searchapp.filters import SearchFilters, unpaged_notice
+from searchapp.library.curation import Curation
 from searchapp.library.reads import DocumentReads
 from searchapp.library.sync import ServerSync
 from searchapp.library.writes import Admission, UnitOfWork, original_info
@@ -41,7 +42,7 @@ from searchapp.units import MB, megabytes
 logger = logging.getLogger(__name__)
 
 
-class Library(DocumentReads):
+class Library(DocumentReads, Curation):
     """A collection of documents: its store, its originals and its embedder.
 
     Open with `Library.open(settings)`; close with `close()` or a `with` block. Safe to
@@ -278,7 +279,7 @@ class Library(DocumentReads):
             raise QueryError(f"search mode must be one of {', '.join(self.search_modes)}; got {mode!r}")
         if filters is not None and not isinstance(filters, SearchFilters):
             filters = SearchFilters.from_mapping(filters)
-        return mode, filters
+        return mode, self.without_hidden(filters)
 
     def _with_filter_notice(self, response: SearchResponse, filters: SearchFilters | None) -> SearchResponse:
         paged = filters is not None and (filters.page_min is not None or filters.page_max is not None)
@@ -402,6 +403,7 @@ class Library(DocumentReads):
             self.local.apply(generation=self._local_stamp(generation), delete_docs=[doc_id])
             self.store.catalog.delete_record(doc_id)
             self._writes.drop_original_if_unused(doc_id)
+            self.forget_hidden(doc_id)
             self._writes.announce(removed=[doc_id])
 
     def announce_reset(self) -> None:

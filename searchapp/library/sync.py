@@ -143,12 +143,20 @@ class ServerSync:
             record = self._store.catalog.record(doc_id)
             if record is not None:
                 retag[doc_id] = record.tags
+        generation = f"{CURSOR_PREFIX}{max(self.cursor_ms, change.at_ms)}"
         self._local.apply(
-            generation=f"{CURSOR_PREFIX}{max(self.cursor_ms, change.at_ms)}",
+            generation=generation,
             delete_docs=[*change.removed, *wanted],
             add=[row for doc_rows in rows.values() for row in doc_rows],
             retag=retag,
         )
+        for doc_id in change.renamed:  # the chunks stay; their name and title come from the catalog
+            record = self._store.catalog.record(doc_id)
+            if record is not None and record.state == "done":
+                fields: dict[str, Any] = {"source": record.source, "title": record.title}
+                if record.mtime:
+                    fields["mtime"] = record.mtime
+                self._local.update_document_fields(doc_id, fields, generation=generation)
         return True
 
     def _read(self, doc_ids: list[str]) -> dict[str, list[tuple[str, str, dict[str, Any], Any, str]]]:

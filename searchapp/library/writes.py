@@ -177,11 +177,14 @@ class UnitOfWork:
         removed: Sequence[str] = (),
         retagged: Sequence[str] = (),
         reset: bool = False,
+        renamed: Sequence[str] = (),
     ) -> None:
         """Tell the other clients of a server what a finished write changed (local mode: nothing)."""
         if self._on_change is None:
             return
-        change = self.store.changes.append(added=added, removed=removed, retagged=retagged, reset=reset)
+        change = self.store.changes.append(
+            added=added, removed=removed, retagged=retagged, reset=reset, renamed=renamed
+        )
         self._on_change(change)
         self._new_generation()  # after the entry: a reader that sees it finds the entry too
         if time.monotonic() - self._trimmed_at > 600:

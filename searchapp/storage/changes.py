@@ -29,9 +29,10 @@ _PLACEHOLDER = [1.0]  # entries need a vector; they are never searched by it
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One write: documents added (with their chunk counts), removed and retagged.
+    """One write: documents added (with their chunk counts), removed, retagged and renamed.
 
-    `reset` says the whole collection was replaced (a reindex): readers rebuild.
+    `reset` says the whole collection was replaced (a reindex): readers rebuild. A renamed
+    document keeps its chunks; readers take its new name and title from the catalog.
     """
 
     change_id: str
@@ -40,6 +41,7 @@ class Change:
     removed: tuple[str, ...] = ()
     retagged: tuple[str, ...] = ()
     reset: bool = False
+    renamed: tuple[str, ...] = ()
 
     @property
     def order(self) -> tuple[int, str]:
@@ -64,6 +66,7 @@ class ChangeLog:
         removed: Sequence[str] = (),
         retagged: Sequence[str] = (),
         reset: bool = False,
+        renamed: Sequence[str] = (),
     ) -> Change:
         at = now_ms()
         change = Change(
@@ -73,6 +76,7 @@ class ChangeLog:
             removed=tuple(removed),
             retagged=tuple(retagged),
             reset=reset,
+            renamed=tuple(renamed),
         )
         metadata = {
             "at": change.at_ms,
@@ -80,6 +84,7 @@ class ChangeLog:
             "removed": json.dumps(list(change.removed)),
             "retagged": json.dumps(list(change.retagged)),
             "reset": change.reset,
+            "renamed": json.dumps(list(change.renamed)),
         }
         with chroma_errors("recording the change in the change log"):
             self._collection().add(ids=[change.change_id], embeddings=[_PLACEHOLDER], metadatas=[metadata])
@@ -112,4 +117,5 @@ def _change(change_id: str, meta: Any) -> Change:
         removed=tuple(str(d) for d in json.loads(meta.get("removed") or "[]")),
         retagged=tuple(str(d) for d in json.loads(meta.get("retagged") or "[]")),
         reset=bool(meta.get("reset", False)),
+        renamed=tuple(str(d) for d in json.loads(meta.get("renamed") or "[]")),
     )

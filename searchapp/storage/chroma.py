@@ -319,6 +319,18 @@ class ChromaStore:
                 batch = ids[start : start + self._max_batch]
                 self.chunks.update(ids=batch, metadatas=[{"tags": value}] * len(batch))
 
+    def set_chunk_fields(self, doc_id: str, fields: Mapping[str, MetaValue]) -> int:
+        """Set these metadata fields on every chunk of a document (a rename); returns how many.
+
+        Only the fields change (`update` merges): the vectors, texts and other fields stay.
+        """
+        with chroma_errors(f"updating the chunks of {doc_id[:12]}"):
+            ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
+            for start in range(0, len(ids), self._max_batch):
+                batch = ids[start : start + self._max_batch]
+                self.chunks.update(ids=batch, metadatas=[dict(fields)] * len(batch))
+        return len(ids)
+
     # ------------------------------------------------------------------ chunks
 
     def add_chunks(

@@ -119,6 +119,7 @@ class Documents:
         """Which document codes pass the document-level filters (None: all)."""
         conditions = [
             filters.doc_ids,
+            filters.exclude_doc_ids,
             filters.file_types,
             filters.tags,
             filters.ingested_after is not None,
@@ -133,6 +134,10 @@ class Documents:
                 code = self.code.get(doc_id)
                 if code is not None:
                     keep[code] = True
+        for doc_id in filters.exclude_doc_ids:
+            code = self.code.get(doc_id)
+            if code is not None:
+                keep[code] = False
         if filters.file_types:
             keep &= np.isin(np.array(self.file_type, dtype=object), list(filters.file_types))
         if filters.tags:

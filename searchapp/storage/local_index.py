@@ -317,6 +317,26 @@ class LocalIndex:
                 generation=generation,
             )
 
+    def update_document_fields(self, doc_id: str, fields: Mapping[str, Any], *, generation: str) -> None:
+        """Set metadata fields on every stored chunk of one document (a rename), atomically
+        with a new generation. Text, vectors and terms stay: no filter column reads these."""
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for row, metadata in db.execute(
+                    "SELECT row, metadata FROM chunks WHERE doc_id = ?", (doc_id,)
+                ).fetchall():
+                    meta = json.dumps({**json.loads(metadata), **fields}, ensure_ascii=False)
+                    db.execute("UPDATE chunks SET metadata = ? WHERE row = ?", (meta, row))
+                self._set_meta(generation)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._generation = generation
+            self._keyword.set_generation(generation)
+
     def _next_row(self) -> int:
         """The next row id: never one used before, even by a row since deleted."""
         top = self._db.execute("SELECT max(row) FROM chunks").fetchone()[0]
