@@ -15,6 +15,7 @@ Messages say what was expected and what was got, and what to do next.
     │   └── InvalidFilterError     a filter key or value is not allowed
     ├── DocumentNotFoundError      no document matches the given name or id
     ├── IngestError                one file could not be ingested (carries a FailureReason)
+    ├── SourceError                a synced folder or bucket is unknown, badly given, or unreachable
     └── EvalDataError              evaluation data is missing or malformed
 """
 
@@ -72,6 +73,10 @@ class DocumentNotFoundError(SearchAppError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it plain.
         return str(self.args[0]) if self.args else ""
+
+
+class SourceError(SearchAppError, ValueError):
+    """A source (a synced folder or bucket) is unknown, badly given, or cannot be reached."""
 
 
 class EvalDataError(SearchAppError):

@@ -1,0 +1,254 @@
+"""Listing a source: every file it holds with its size and modification time, read nothing else.
+
+A listing costs one `stat` per file (a directory walk with `os.scandir`) or one LIST call
+per thousand objects (S3), so an unchanged source is checked without reading a byte.
+What cannot be listed is said per path, never fatal: a folder that cannot be opened
+(its files are then kept as they were), a symlink loop, a pipe or device with a
+document's name. Symlinked files are followed, symlinked folders are not (as a one-off
+ingest walks a folder), so a link loop can never trap the walk.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import stat as stat_mode
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from searchapp.errors import SourceError
+from searchapp.sources.spec import SourceSpec
+
+READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ListedFile:
+    """One file of a source: `path` inside it (``/``-separated), its size and mtime (ns)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    etag: str = ""  # S3: the object's ETag, part of its fingerprint
+
+    @property
+    def fingerprint(self) -> tuple[int, int, str]:
+        return (self.size, self.mtime_ns, self.etag)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A path that could not be listed or read, and why (shown per file, never fatal)."""
+
+    path: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    files: tuple[ListedFile, ...]
+    problems: tuple[Problem, ...] = ()
+    unlisted_dirs: tuple[str, ...] = ()  # folders that could not be opened: their files are kept
+    listed_at: float = 0.0
+
+
+class SourceFiles(Protocol):
+    """Where a source's bytes are: a folder, or a bucket."""
+
+    spec: SourceSpec
+
+    def list(self) -> Listing: ...
+    def read(self, path: str) -> bytes: ...
+    def local_path(self, path: str) -> Path | None: ...  # None: not on this machine's disk
+    def current(self, path: str) -> ListedFile | None: ...  # a fresh stat (None: gone)
+
+
+def open_source(spec: SourceSpec) -> SourceFiles:
+    return S3Files(spec) if spec.kind == "s3" else DirectoryFiles(spec)
+
+
+def hash_file(files: SourceFiles, listed: ListedFile) -> tuple[str, ListedFile] | Problem:
+    """The SHA-256 of a file as it is now, or why not.
+
+    The file is stat'ed after reading: if it changed while being read (or since it was
+    listed), it is still being written, and a later sync takes it.
+    """
+    try:
+        data = files.read(listed.path)
+    except FileNotFoundError:
+        return Problem(listed.path, "removed while being read")
+    except OSError as exc:
+        return Problem(listed.path, f"cannot read: {exc.strerror or exc}")
+    after = files.current(listed.path)
+    if after is None or after.fingerprint != listed.fingerprint or len(data) != listed.size:
+        return Problem(listed.path, "still being written")
+    return hashlib.sha256(data).hexdigest(), listed
+
+
+class DirectoryFiles:
+    """A folder on this machine (or a mounted share)."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        self.spec = spec
+        self.root = Path(spec.location)
+
+    def list(self) -> Listing:
+        started = time.time()
+        try:
+            info = os.stat(self.root)
+        except FileNotFoundError:
+            raise SourceError(f"the folder {self.root} of source {self.spec.name!r} does not exist") from None
+        except OSError as exc:
+            raise SourceError(f"the folder {self.root} cannot be read: {exc.strerror or exc}") from None
+        if not stat_mode.S_ISDIR(info.st_mode):
+            raise SourceError(f"{self.root} (source {self.spec.name!r}) is not a folder")
+        if not os.access(self.root, os.R_OK | os.X_OK):
+            raise SourceError(
+                f"the folder {self.root} of source {self.spec.name!r} cannot be read: permission denied"
+            )
+        files: list[ListedFile] = []
+        problems: list[Problem] = []
+        unlisted: list[str] = []
+        for relative, entry, error in _walk(self.root):
+            if error is not None:
+                unlisted.append(relative)
+                problems.append(Problem(relative + "/", f"folder cannot be read: {error}"))
+                continue
+            assert entry is not None
+            if not self.spec.wants(relative):
+                continue
+            found = _stat_entry(entry)
+            if isinstance(found, str):
+                problems.append(Problem(relative, found))
+                continue
+            files.append(ListedFile(relative, found.st_size, found.st_mtime_ns))
+        return Listing(tuple(files), tuple(problems), tuple(unlisted), started)
+
+    def read(self, path: str) -> bytes:
+        return (self.root / path).read_bytes()
+
+    def local_path(self, path: str) -> Path | None:
+        return self.root / path
+
+    def current(self, path: str) -> ListedFile | None:
+        try:
+            info = os.stat(self.root / path)
+        except OSError:
+            return None
+        return ListedFile(path, info.st_size, info.st_mtime_ns)
+
+
+def _walk(root: Path) -> Iterator[tuple[str, os.DirEntry[str] | None, str | None]]:
+    """(relative path, entry, None) for every non-folder entry below `root` that is not hidden,
+    and (relative folder, None, error) for each folder that cannot be opened."""
+    stack = [""]
+    while stack:
+        relative_dir = stack.pop()
+        try:
+            with os.scandir(root / relative_dir if relative_dir else root) as entries:
+                listed = list(entries)
+        except OSError as exc:
+            yield relative_dir, None, exc.strerror or str(exc)
+            continue
+        for entry in listed:
+            if entry.name.startswith("."):
+                continue
+            relative = f"{relative_dir}/{entry.name}" if relative_dir else entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                stack.append(relative)
+            else:
+                yield relative, entry, None
+
+
+def _stat_entry(entry: os.DirEntry[str]) -> os.stat_result | str:
+    """The file's stat (following a symlink), or why it cannot be taken."""
+    try:
+        info = entry.stat(follow_symlinks=True)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symlink loop"
+        if exc.errno == errno.ENOENT:
+            return "broken symlink" if entry.is_symlink() else "removed while listing"
+        return f"cannot be read: {exc.strerror or exc}"
+    if stat_mode.S_ISDIR(info.st_mode):
+        return "a symlink to a folder (not followed)"
+    if not stat_mode.S_ISREG(info.st_mode):
+        return "not a regular file (a pipe, socket or device)"
+    if not os.access(entry.path, os.R_OK):
+        return "cannot be read: permission denied"
+    return info
+
+
+class S3Files:
+    """An S3-compatible prefix, through fsspec and s3fs (credentials: the usual AWS_* variables)."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        import fsspec
+
+        self.spec = spec
+        options: dict[str, Any] = {}
+        if spec.endpoint_url:
+            options["client_kwargs"] = {"endpoint_url": spec.endpoint_url}
+        try:
+            self._fs, root = fsspec.core.url_to_fs(spec.location, **options)
+        except (ImportError, ValueError) as exc:
+            raise SourceError(f"the source {spec.location} cannot be used: {exc} (pip install s3fs)") from exc
+        self._root = root.rstrip("/")
+
+    def list(self) -> Listing:
+        started = time.time()
+        try:
+            self._fs.invalidate_cache()
+            bucket = self._root.split("/", 1)[0]
+            if not self._fs.exists(bucket):
+                raise SourceError(
+                    f"the bucket of source {self.spec.name!r} ({self.spec.location}) does not exist"
+                )
+            found = self._fs.find(self._root, detail=True)
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise SourceError(
+                f"the source {self.spec.location} cannot be listed: {type(exc).__name__}: {exc}"
+            ) from exc
+        files: list[ListedFile] = []
+        for key, info in sorted(found.items()):
+            relative = key[len(self._root) :].lstrip("/") if key.startswith(self._root) else key
+            if not relative or info.get("type") == "directory" or not self.spec.wants(relative):
+                continue
+            modified = info.get("LastModified")
+            mtime_ns = int(modified.timestamp() * 1e9) if hasattr(modified, "timestamp") else 0
+            etag = str(info.get("ETag", "")).strip('"')
+            files.append(ListedFile(relative, int(info.get("size") or 0), mtime_ns, etag))
+        return Listing(tuple(files), listed_at=started)
+
+    def read(self, path: str) -> bytes:
+        try:
+            data: bytes = self._fs.cat_file(f"{self._root}/{path}")
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            raise OSError(f"{type(exc).__name__}: {exc}") from exc
+        return data
+
+    def local_path(self, path: str) -> Path | None:
+        return None
+
+    def current(self, path: str) -> ListedFile | None:
+        try:
+            info = self._fs.info(f"{self._root}/{path}", refresh=True)
+        except FileNotFoundError:
+            return None
+        except Exception:
+            return None
+        modified = info.get("LastModified")
+        mtime_ns = int(modified.timestamp() * 1e9) if hasattr(modified, "timestamp") else 0
+        return ListedFile(path, int(info.get("size") or 0), mtime_ns, str(info.get("ETag", "")).strip('"'))

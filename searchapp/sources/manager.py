@@ -1,0 +1,156 @@
+"""`Sources`: the Python API of synced folders and buckets, over one library.
+
+    from searchapp import Library
+    from searchapp.sources import Sources, SourceSpec
+
+    with Library.open() as library, Sources(library) as sources:
+        sources.add(SourceSpec.create("handbook", "~/handbook", exclude=["drafts/*"], tags=["hr"]))
+        for report in sources.sync():          # every source; or sources.sync("handbook")
+            print(report.summary())
+
+The CLI (`searchapp sources`, `searchapp sync`) and the Sources page are thin front ends
+over this class; the HTTP API will be too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from searchapp.errors import SourceError
+from searchapp.ingest.pipeline import Ingestor
+from searchapp.library import Library
+from searchapp.progress import ProgressCallback
+from searchapp.sources.plan import SyncPlan
+from searchapp.sources.spec import SourceSpec
+from searchapp.sources.state import SourceState, SyncStatus
+from searchapp.sources.sync import DEFAULT_SETTLE_S, Syncer, SyncReport
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """A source and how its last sync went."""
+
+    spec: SourceSpec
+    status: SyncStatus
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.spec.to_dict(), "kind": self.spec.kind, "status": self.status.to_dict()}
+
+
+class Sources:
+    """The sources of one library: add, list, remove, sync, where a document's files are."""
+
+    def __init__(
+        self,
+        library: Library,
+        *,
+        ingestor: Ingestor | None = None,
+        settle_s: float = DEFAULT_SETTLE_S,
+        workers: int | None = None,
+    ) -> None:
+        self.library = library
+        self.state = SourceState(library)
+        self.syncer = Syncer(library, ingestor=ingestor, settle_s=settle_s, workers=workers)
+
+    def close(self) -> None:
+        self.syncer.close()
+
+    def __enter__(self) -> Sources:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ specs
+
+    def add(self, spec: SourceSpec, *, adopt: bool = False) -> SourceSpec:
+        """Add a source (sync it next). Its folder or bucket must be reachable now.
+
+        Raises:
+            SourceError: a source of that name exists; the location is missing or unreadable;
+                or documents are already named ``<name>/...`` (from an ingest) and `adopt`
+                was not given: the first sync would replace or remove them.
+        """
+        if any(s.name == spec.name for s in self.state.specs()):
+            raise SourceError(
+                f"a source named {spec.name!r} exists already; remove it first, or choose another name"
+            )
+        from searchapp.sources.listing import open_source
+
+        open_source(spec).list()  # reachable now, or a clear error
+        taken = [r.source for r in self.library.documents() if r.source.startswith(spec.prefix)]
+        if taken and not adopt:
+            raise SourceError(
+                f"the library already holds {len(taken)} documents named {spec.prefix}… (e.g. {taken[0]!r}), "
+                "and a source's documents are named after it: choose another name, or adopt them "
+                "(the source then keeps, renames or removes them as its files say)"
+            )
+        self.state.put_spec(spec)
+        return spec
+
+    def update(self, name: str, **changes: Any) -> SourceSpec:
+        """Change settings of a source (watch, tags, globs, poll_s, max_delete_share); not its name
+        or location (remove it and add it again)."""
+        if {"name", "location"} & changes.keys():
+            raise SourceError("a source's name and location cannot change; remove it and add it again")
+        for key in ("include", "exclude", "tags"):
+            if key in changes:
+                changes[key] = tuple(dict.fromkeys(v.strip() for v in changes[key] if v.strip()))
+        spec = dataclasses.replace(self.state.spec(name), **changes)
+        self.state.put_spec(spec)
+        return spec
+
+    def all(self) -> list[SourceInfo]:
+        return [SourceInfo(spec, self.state.status(spec.name)) for spec in self.state.specs()]
+
+    def get(self, name: str) -> SourceInfo:
+        spec = self.state.spec(name)
+        return SourceInfo(spec, self.state.status(name))
+
+    def remove(self, name: str, *, keep_documents: bool = False) -> int:
+        """Remove a source; its documents leave the library too unless `keep_documents`
+        (they then stay as ordinary documents). Returns how many documents were removed."""
+        spec = self.state.spec(name)
+        removed = 0
+        if not keep_documents:
+            for record in self.library.documents(include_pending=True):
+                if record.source.startswith(spec.prefix):
+                    self.library.delete_by_id(record.doc_id)
+                    removed += 1
+        self.state.delete_source(name)
+        return removed
+
+    # ------------------------------------------------------------------ syncing
+
+    def sync(
+        self,
+        name: str | None = None,
+        *,
+        dry_run: bool = False,
+        allow_mass_delete: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> list[SyncReport]:
+        """Sync one source, or every source (in name order); one report each."""
+        names = [name] if name is not None else [s.name for s in self.state.specs()]
+        return [
+            self.syncer.sync(n, dry_run=dry_run, allow_mass_delete=allow_mass_delete, progress=progress)
+            for n in names
+        ]
+
+    def plan(self, name: str, *, allow_mass_delete: bool = False) -> SyncPlan:
+        return self.syncer.plan(name, allow_mass_delete=allow_mass_delete)
+
+    # ------------------------------------------------------------------ where documents are
+
+    def locations(self, doc_id: str) -> list[str]:
+        """Every synced file that holds this document, as library names (its own name first)."""
+        specs = {s.name: s for s in self.state.specs()}
+        holders = self.state.holders([doc_id]).get(doc_id, [])
+        names = sorted(specs[h.source].document_name(h.path) for h in holders if h.source in specs)
+        return names
+
+    def source_of(self, document_name: str) -> SourceSpec | None:
+        """The source a document name belongs to (None: a one-off ingest)."""
+        return next((s for s in self.state.specs() if document_name.startswith(s.prefix)), None)
