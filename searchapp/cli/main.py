@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from searchapp.cli import documents, launch, maintenance, searching
+from searchapp.cli import documents, launch, maintenance, searching, sources
 from searchapp.cli.common import SharedOptionsGroup, shared_options
 from searchapp.cli.eval import eval_command
 
@@ -36,6 +36,8 @@ for command in (
 app.command()(maintenance.reindex)
 app.command()(maintenance.doctor)
 app.command()(launch.ui)
+app.add_typer(sources.sources_app)
+app.command()(sources.sync)
 app.command("eval")(eval_command)
 
 
