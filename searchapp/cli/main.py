@@ -38,6 +38,9 @@ app.command()(maintenance.doctor)
 app.command()(launch.ui)
 app.add_typer(sources.sources_app)
 app.command()(sources.sync)
+app.command()(sources.duplicates)
+app.command()(sources.hide)
+app.command()(sources.unhide)
 app.command("eval")(eval_command)
 
 

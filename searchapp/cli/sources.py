@@ -242,3 +242,67 @@ def _print_info(info: SourceInfo) -> None:
         typer.echo(f"    ! {path}: {why}")
     if len(status.errors) > 10:
         typer.echo(f"    ... and {len(status.errors) - 10} more")
+
+
+def duplicates(
+    ctx: typer.Context,
+    threshold: Annotated[
+        float,
+        typer.Option(help="How alike two documents' text must be (estimated Jaccard, 0-1).", min=0.05, max=1),
+    ] = 0.5,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the same content at several paths, and near-duplicate documents (hide one with `searchapp hide`)."""
+    from searchapp.sources import Sources
+    from searchapp.sources.duplicates import near_duplicates
+
+    with open_library(options(ctx).settings(), check_model=False) as library, cli_errors():
+        with Sources(library) as sources:
+            copies = sources.copies()
+        near = near_duplicates(library, threshold=threshold)
+        hidden = library.hidden_ids()
+        names = {r.doc_id: r.source for r in library.documents()}
+    if as_json:
+        emit_json(
+            {
+                "copies": [{"doc_id": d, "source": names.get(d, ""), "paths": p} for d, p in copies.items()],
+                "near": [
+                    {**n.to_dict(), "hidden": [d for d in (n.first.doc_id, n.second.doc_id) if d in hidden]}
+                    for n in near
+                ],
+            }
+        )
+        return
+    if not copies and not near:
+        err("No duplicates: every document's content is at one path, and no two documents are alike.")
+        return
+    for doc_id, paths in copies.items():
+        typer.echo(f"same content at {len(paths)} paths ({doc_id[:12]}): " + ", ".join(paths))
+    for pair in near:
+        marks = ["  (hidden)" if d in hidden else "" for d in (pair.first.doc_id, pair.second.doc_id)]
+        typer.echo(f"{pair.similarity:.0%} alike:")
+        typer.echo(f"    {pair.first.source}  {pair.first.doc_id[:12]}{marks[0]}")
+        typer.echo(f"    {pair.second.source}  {pair.second.doc_id[:12]}{marks[1]}")
+    err(f"{len(copies)} documents at several paths, {len(near)} near-duplicate pairs")
+
+
+def hide(
+    ctx: typer.Context,
+    documents: Annotated[list[str], typer.Argument(help="Document names or ids (8+ characters).")],
+) -> None:
+    """Leave documents out of every search (one version of a near-duplicate, say); they stay listed."""
+    with open_library(options(ctx).settings(), check_model=False) as library, cli_errors():
+        for ref in documents:
+            record = library.hide(library.document(ref).doc_id)
+            err(f"hidden from search: {record.source}")
+
+
+def unhide(
+    ctx: typer.Context,
+    documents: Annotated[list[str], typer.Argument(help="Document names or ids (8+ characters).")],
+) -> None:
+    """Let hidden documents be found again."""
+    with open_library(options(ctx).settings(), check_model=False) as library, cli_errors():
+        for ref in documents:
+            record = library.unhide(library.document(ref).doc_id)
+            err(f"searchable again: {record.source}")

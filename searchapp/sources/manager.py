@@ -151,6 +151,17 @@ class Sources:
         names = sorted(specs[h.source].document_name(h.path) for h in holders if h.source in specs)
         return names
 
+    def copies(self) -> dict[str, list[str]]:
+        """Documents that several synced files hold (the same bytes at several paths): doc_id ->
+        every file's library name, the document's own name first."""
+        specs = {s.name: s for s in self.state.specs()}
+        out = {}
+        for doc_id, holders in self.state.holders().items():
+            names = sorted(specs[h.source].document_name(h.path) for h in holders if h.source in specs)
+            if len(names) > 1:
+                out[doc_id] = names
+        return out
+
     def source_of(self, document_name: str) -> SourceSpec | None:
         """The source a document name belongs to (None: a one-off ingest)."""
         return next((s for s in self.state.specs() if document_name.startswith(s.prefix)), None)
