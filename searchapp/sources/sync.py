@@ -81,6 +81,10 @@ class SyncReport:
     @property
     def counts(self) -> dict[str, int]:
         counts = dict(self.plan.counts)
+        failed = {f.path for f in self.failures}
+        for action in self.plan.of_kind("ingest"):  # planned, but its file could not be ingested
+            if action.path in failed:
+                counts["changed" if action.replaces else "new"] -= 1
         counts["failed"] = len(self.failures)
         return counts
 
@@ -211,7 +215,9 @@ class Syncer:
     def _plan(self, spec: SourceSpec, files: SourceFiles, *, allow_mass_delete: bool) -> SyncPlan:
         listing = files.list()
         stored = {s.path: s for s in self.state.files(spec.name).values()}
-        to_read, settling = files_to_read(listing, stored, now=time.time(), settle_s=self.settle_s)
+        # An S3 object appears whole or not at all: only files on disk can be half-written.
+        settle_s = 0.0 if spec.kind == "s3" else self.settle_s
+        to_read, settling = files_to_read(listing, stored, now=time.time(), settle_s=settle_s)
         hashes: dict[str, str] = {}
         waiting = dict.fromkeys(settling, STILL_WRITING)
         for listed in to_read:

@@ -1,0 +1,405 @@
+"""Sources kept in sync: the planner, the guards, per-file problems, duplicates, hiding, watching, S3.
+
+Real folders, the real Chroma store (hash embedder), real file events, and a real
+S3-protocol server (moto) for the bucket source.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from searchapp import Library, Settings
+from searchapp.errors import SourceError
+from searchapp.sources import Sources, SourceSpec
+from searchapp.sources.listing import ListedFile, Listing
+from searchapp.sources.plan import CatalogEntry, plan_sync
+from searchapp.sources.state import FileState
+from searchapp.sources.watch import Watcher
+from tests.conftest import write
+from tests.helpers import make_pdf
+from tests.servers import S3_ENV, s3_server
+from tests.sources_helpers import backdate, check_mirror, document_bytes, prose
+
+SPEC = SourceSpec.create("team", "/srv/team")
+A, B, C = "a" * 64, "b" * 64, "c" * 64
+
+
+def _plan(files: dict[str, str], stored: dict[str, str], catalog: dict[str, str], **kw: object):  # type: ignore[no-untyped-def]
+    """A plan from path -> content (listed), path -> content (stored) and doc -> name (catalog)."""
+    listing = Listing(tuple(ListedFile(p, 10, 1) for p in files))
+    records = {p: FileState("team", p, 10, 1, doc_id=d) for p, d in stored.items()}
+    hashes = {p: d for p, d in files.items() if stored.get(p) != d or p not in stored}
+    for p in hashes:  # a changed file has another fingerprint
+        if p in records:
+            records[p] = FileState("team", p, 9, 0, doc_id=records[p].doc_id)
+    return plan_sync(
+        SPEC,
+        listing,
+        hashes=hashes,
+        waiting=kw.get("waiting", {}),  # type: ignore[arg-type]
+        stored=records,
+        catalog={d: CatalogEntry(n, n.rsplit(".", 1)[-1]) for d, n in catalog.items()},
+        elsewhere=kw.get("elsewhere", {}),  # type: ignore[arg-type]
+        namespaces={"team/"},
+        allow_mass_delete=bool(kw.get("allow", False)),
+    )
+
+
+def test_the_plan_moves_renamed_files_deletes_what_is_gone_and_ingests_new_content() -> None:
+    plan = _plan(
+        {"new.md": A, "sub/b.md": B},
+        {"a.md": A, "b.md": B, "c.md": C},
+        {A: "team/a.md", B: "team/b.md", C: "team/c.md"},
+    )
+    assert [a.describe() for a in plan.actions] == [
+        "delete team/c.md",
+        "move team/a.md -> team/new.md",
+        "move team/b.md -> team/sub/b.md",
+    ]
+    assert not plan.blocked and plan.documents == 2
+
+
+def test_a_copy_keeps_the_document_when_the_first_path_goes_and_the_first_path_names_it() -> None:
+    both = _plan({"a.md": A, "z.md": A}, {"z.md": A}, {A: "team/z.md"})
+    assert [a.describe() for a in both.actions] == ["move team/z.md -> team/a.md"]  # as a fresh ingest names it
+    gone = _plan({"z.md": A}, {"a.md": A, "z.md": A}, {A: "team/a.md"})
+    assert [a.describe() for a in gone.actions] == ["move team/a.md -> team/z.md"]  # never deleted
+
+
+def test_swapped_contents_and_an_edited_file_replace_nothing_that_is_still_held() -> None:
+    swapped = _plan({"a.md": B, "b.md": A}, {"a.md": A, "b.md": B}, {A: "team/a.md", B: "team/b.md"})
+    assert sorted(a.describe() for a in swapped.actions) == ["move team/a.md -> team/b.md", "move team/b.md -> team/a.md"]
+    edited = _plan({"a.md": C, "b.md": A}, {"a.md": A}, {A: "team/a.md"})
+    # the old content lives on in b.md: it moves there, and the new version takes a.md
+    assert [a.describe() for a in edited.actions] == ["move team/a.md -> team/b.md", "ingest team/a.md"]
+    replaced = _plan({"a.md": C}, {"a.md": A}, {A: "team/a.md"})
+    assert [(a.kind, a.replaces) for a in replaced.actions] == [("ingest", A)]
+
+
+def test_what_cannot_be_read_now_keeps_its_old_version() -> None:
+    plan = _plan({"a.md": B}, {"a.md": A}, {A: "team/a.md"}, waiting={"a.md": "still being written"})
+    assert plan.actions == () and plan.deferred == ("a.md",)
+    locked = _plan({"a.md": B}, {"a.md": A}, {A: "team/a.md"}, waiting={"a.md": "cannot read: denied"})
+    assert locked.actions == () and locked.problems[0].detail == "cannot read: denied"
+
+
+def test_one_off_documents_and_other_sources_documents_are_never_removed() -> None:
+    plan = _plan({}, {"a.md": A}, {A: "manual.md", B: "other/b.md"}, elsewhere={})
+    assert plan.actions == ()  # A is a one-off ingest's; B another namespace's
+    held = _plan({}, {"a.md": A}, {A: "team/a.md"}, elsewhere={A: ["other/copy.md"]}, allow=True)
+    assert [a.describe() for a in held.actions] == ["move team/a.md -> other/copy.md"]
+
+
+def test_the_mass_delete_guard_blocks_a_sync_that_would_empty_a_source() -> None:
+    stored = {f"f{i}.md": f"{i:064d}" for i in range(10)}
+    catalog = {d: f"team/{p}" for p, d in stored.items()}
+    keep = dict(list(stored.items())[:4])
+    blocked = _plan(keep, stored, catalog)
+    assert blocked.blocked and blocked.mass_delete and blocked.actions == ()
+    assert "6 of the 10 documents" in blocked.blocked
+    allowed = _plan(keep, stored, catalog, allow=True)
+    assert len(allowed.of_kind("delete")) == 6
+
+
+# ------------------------------------------------------------------ with a real library
+
+
+def _source(library: Library, root: Path, **kw: object) -> Sources:
+    sources = Sources(library, workers=1)
+    sources.add(SourceSpec.create("team", root, **kw))  # type: ignore[arg-type]
+    return sources
+
+
+def _tree(root: Path, count: int, seed: int = 1) -> None:
+    rng = random.Random(seed)
+    for i in range(count):
+        write(root / f"d{i}.md", f"# Doc {i}\n\n" + prose(rng, 60))
+        backdate(root / f"d{i}.md", rng)
+
+
+def test_a_missing_root_and_an_80_percent_delete_remove_nothing(hash_library: Library, tmp_path: Path) -> None:
+    root = tmp_path / "share"
+    _tree(root, 10)
+    with _source(hash_library, root) as sources:
+        assert sources.sync("team")[0].counts["new"] == 10
+        ids = {r.doc_id for r in hash_library.documents()}
+        root.rename(tmp_path / "unmounted")
+        report = sources.sync("team")[0]
+        assert report.outcome == "blocked" and "does not exist" in report.message
+        assert {r.doc_id for r in hash_library.documents()} == ids
+        assert sources.get("team").status.outcome == "blocked"
+        (tmp_path / "unmounted").rename(root)
+        root_empty_mount = sorted(root.iterdir())
+        for path in root_empty_mount[:8]:
+            path.unlink()
+        report = sources.sync("team")[0]
+        assert report.outcome == "blocked" and "8 of the 10" in report.message
+        assert {r.doc_id for r in hash_library.documents()} == ids
+        assert all(hash_library.originals.has(d) for d in ids)
+        report = sources.sync("team", allow_mass_delete=True)[0]
+        assert report.counts["deleted"] == 8 and len(hash_library.documents()) == 2
+        gone = ids - {r.doc_id for r in hash_library.documents()}
+        assert not any(hash_library.originals.has(d) for d in gone)  # originals leave with them
+
+
+def test_per_file_problems_are_reported_and_never_fatal(hash_library: Library, tmp_path: Path) -> None:
+    root = tmp_path / "share"
+    _tree(root, 3)
+    os.mkfifo(root / "pipe.txt")
+    (root / "loop.md").symlink_to(root / "loop.md")
+    (root / "broken.md").symlink_to(root / "nowhere.md")
+    (root / "linked.md").symlink_to(root / "d0.md")
+    (root / "folder-link").symlink_to(root)
+    write(root / "damaged.pdf", b"%PDF-1.4 not really")
+    backdate(root / "damaged.pdf", random.Random(0))
+    write(root / ".hidden.md", "# hidden")
+    with _source(hash_library, root) as sources:
+        report = sources.sync("team")[0]
+        problems = {p.path: p.detail for p in (*report.plan.problems, *report.failures)}
+        assert problems["pipe.txt"].startswith("not a regular file")
+        assert problems["loop.md"] == "symlink loop"
+        assert problems["broken.md"] == "broken symlink"
+        assert "damaged PDF" in problems["damaged.pdf"]
+        assert report.outcome == "ok" and report.counts["new"] == 3  # linked.md is d0.md's copy
+        assert sources.locations(hash_library.document("team/d0.md").doc_id) == ["team/d0.md", "team/linked.md"]
+        status = sources.get("team").status
+        assert dict(status.errors)["damaged.pdf"].startswith("failed: damaged PDF")
+        again = sources.sync("team")[0]
+        assert again.plan.actions == () and not again.failures  # a broken file is not retried until it changes
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file: permissions cannot be tested as root")
+def test_an_unreadable_folder_keeps_its_documents(hash_library: Library, tmp_path: Path) -> None:
+    root = tmp_path / "share"
+    _tree(root / "locked", 3)
+    _tree(root, 2, seed=2)
+    with _source(hash_library, root) as sources:
+        assert sources.sync("team")[0].counts["new"] == 5
+        (root / "locked").chmod(0)
+        try:
+            report = sources.sync("team")[0]
+        finally:
+            (root / "locked").chmod(0o755)
+        assert report.plan.actions == () and report.plan.problems[0].path == "locked/"
+
+
+def test_a_file_being_written_waits_and_a_failed_edit_keeps_the_old_version(
+    hash_library: Library, tmp_path: Path
+) -> None:
+    root = tmp_path / "share"
+    write(root / "report.pdf", make_pdf(["quarterly revenue margin forecast"]))
+    backdate(root / "report.pdf", random.Random(1))
+    with _source(hash_library, root) as sources:
+        assert sources.sync("team")[0].counts["new"] == 1
+        write(root / "fresh.md", "# Fresh\n\nstill being typed")
+        report = sources.sync("team")[0]
+        assert report.deferred == ("fresh.md",) and "fresh.md" not in str(hash_library.documents())
+        backdate(root / "fresh.md", random.Random(2))
+        assert sources.sync("team")[0].counts["new"] == 1
+        old = hash_library.document("team/report.pdf").doc_id
+        write(root / "report.pdf", b"%PDF-1.7 truncated by a crash")
+        backdate(root / "report.pdf", random.Random(3))
+        report = sources.sync("team")[0]
+        assert [f.path for f in report.failures] == ["report.pdf"]
+        assert hash_library.document("team/report.pdf").doc_id == old  # still searchable
+        hits = hash_library.search("quarterly revenue", k=1, mode="keyword").hits
+        assert hits[0].source == "team/report.pdf"
+        assert sources.sync("team")[0].plan.actions == ()
+
+
+def test_a_rename_keeps_chunks_and_vectors_and_embeds_nothing(hash_library: Library, tmp_path: Path) -> None:
+    root = tmp_path / "share"
+    pages = [prose(random.Random(i), 120) for i in range(30)]
+    write(root / "manual.pdf", make_pdf(pages, title="Manual"))
+    backdate(root / "manual.pdf", random.Random(4))
+    with _source(hash_library, root) as sources:
+        sources.sync("team")
+        before = hash_library.store.get_chunks(where={"doc_id": hash_library.document("team/manual.pdf").doc_id},
+                                               include_embeddings=True)
+        calls: list[int] = []
+        real = hash_library.embedder.embed_documents
+
+        def counting(texts, **kw):  # type: ignore[no-untyped-def]
+            calls.append(len(texts))
+            return real(texts, **kw)
+
+        hash_library.embedder.embed_documents = counting  # type: ignore[method-assign]
+        (root / "archive").mkdir()
+        (root / "manual.pdf").rename(root / "archive" / "manual-2026.pdf")
+        report = sources.sync("team")[0]
+        assert report.counts["moved"] == 1 and calls == []
+        hash_library.embedder.embed_documents = real  # type: ignore[method-assign]
+        record = hash_library.document("team/archive/manual-2026.pdf")
+        after = hash_library.store.get_chunks(where={"doc_id": record.doc_id}, include_embeddings=True)
+        assert sorted(after["ids"]) == sorted(before["ids"])
+        assert sorted(map(tuple, after["embeddings"])) == sorted(map(tuple, before["embeddings"]))
+        assert {m["source"] for m in after["metadatas"]} == {"team/archive/manual-2026.pdf"}
+        assert hash_library.originals.info(record.doc_id).source == "team/archive/manual-2026.pdf"
+        hit = hash_library.search(pages[3][:60], k=1, mode="keyword").hits[0]
+        assert hit.source == "team/archive/manual-2026.pdf"
+
+
+def test_a_crash_in_the_middle_of_a_rename_is_finished_by_the_next_sync(
+    hash_library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "share"
+    _tree(root, 3)
+    with _source(hash_library, root) as sources:
+        sources.sync("team")
+        (root / "d1.md").rename(root / "renamed.md")
+        catalog = hash_library.store.catalog
+        real = catalog.put_record
+        monkeypatch.setattr(catalog, "put_record", lambda record: (_ for _ in ()).throw(RuntimeError("killed")))
+        with pytest.raises(RuntimeError):
+            sources.sync("team")
+        monkeypatch.setattr(catalog, "put_record", real)
+        assert sources.sync("team")[0].counts["moved"] == 1
+        check_mirror(hash_library, sources, "team", root, hash_library.settings)
+
+
+def test_identical_files_are_one_document_listed_at_each_path(hash_library: Library, tmp_path: Path) -> None:
+    root = tmp_path / "share"
+    data = document_bytes("docx", random.Random(5))
+    for name in ("b/policy.docx", "a/policy-copy.docx", "c/policy.docx"):
+        write(root / name, data)
+        backdate(root / name, random.Random(6))
+    with _source(hash_library, root) as sources:
+        sources.sync("team")
+        (record,) = hash_library.documents()
+        assert record.source == "team/a/policy-copy.docx"
+        assert sources.locations(record.doc_id) == [
+            "team/a/policy-copy.docx", "team/b/policy.docx", "team/c/policy.docx"
+        ]
+        assert sources.copies() == {record.doc_id: sources.locations(record.doc_id)}
+        (root / "a/policy-copy.docx").unlink()
+        (root / "b/policy.docx").unlink()
+        report = sources.sync("team")[0]
+        assert report.counts["deleted"] == 0 and hash_library.document(record.doc_id).source == "team/c/policy.docx"
+        assert hash_library.originals.has(record.doc_id)
+
+
+def test_near_duplicates_are_listed_and_a_hidden_version_leaves_every_mode_exactly(
+    hash_library: Library, tmp_path: Path
+) -> None:
+    from searchapp.sources.duplicates import near_duplicates
+
+    root = tmp_path / "share"
+    rng = random.Random(9)
+    text = prose(rng, 400)
+    words = text.split()
+    for i in range(0, len(words), 30):
+        words[i] = "amended"
+    write(root / "policy.txt", text)
+    write(root / "policy-v2.txt", " ".join(words))
+    for i in range(12):
+        write(root / f"other{i}.txt", prose(rng, 150))
+    for path in root.iterdir():
+        backdate(path, rng)
+    with _source(hash_library, root) as sources:
+        sources.sync("team")
+    pairs = near_duplicates(hash_library, threshold=0.5)
+    assert [(p.first.source, p.second.source) for p in pairs] == [("team/policy-v2.txt", "team/policy.txt")]
+    assert 0.6 < pairs[0].similarity < 0.95
+    v2 = hash_library.document("team/policy-v2.txt")
+    query = " ".join(text.split()[40:52])
+    for mode in hash_library.search_modes:
+        before = hash_library.search(query, k=20, mode=mode)
+        assert v2.doc_id in {h.doc_id for h in before.hits}, mode
+    hash_library.hide(v2.doc_id)
+    for mode in hash_library.search_modes:
+        after = hash_library.search(query, k=20, mode=mode)
+        assert v2.doc_id not in {h.doc_id for h in after.hits}, mode
+        if mode != "keyword":  # every chunk is a candidate by meaning: k stays full
+            assert len(after.hits) == 20, mode
+        named = hash_library.search(query, k=5, mode=mode, filters={"documents": [v2.doc_id]})
+        assert named.hits and {h.doc_id for h in named.hits} == {v2.doc_id}  # named on purpose: found
+    hash_library.unhide(v2.doc_id)
+    assert v2.doc_id in {h.doc_id for h in hash_library.search(query, k=20, mode="dense").hits}
+
+
+def test_adding_a_source_checks_its_location_and_its_names(hash_library: Library, tmp_path: Path) -> None:
+    from searchapp.ingest import ingest_paths
+
+    with Sources(hash_library) as sources:
+        with pytest.raises(SourceError, match="does not exist"):
+            sources.add(SourceSpec.create("team", tmp_path / "nowhere"))
+        with pytest.raises(SourceError, match="source name"):
+            SourceSpec.create("bad name!", tmp_path)
+        write(tmp_path / "old" / "team" / "a.md", "# A\n\ntext")
+        ingest_paths(hash_library, [tmp_path / "old"], recursive=True)
+        (tmp_path / "share").mkdir()
+        with pytest.raises(SourceError, match="already holds 1 documents named team/"):
+            sources.add(SourceSpec.create("team", tmp_path / "share"))
+        sources.add(SourceSpec.create("team", tmp_path / "share"), adopt=True)
+        report = sources.sync("team", allow_mass_delete=True)[0]
+        assert report.counts["deleted"] == 1  # adopted: the folder does not hold it
+        assert sources.remove("team") == 0 and sources.all() == []
+
+
+def test_include_exclude_and_tags(hash_library: Library, tmp_path: Path) -> None:
+    root = tmp_path / "share"
+    for name in ("a.md", "drafts/b.md", "c.txt", "~$lock.docx", "sub/d.md"):
+        write(root / name, f"# {name}\n\nsome text about {name}")
+        backdate(root / name, random.Random(1))
+    with _source(hash_library, root, include=["*.md", "*.docx"], exclude=["drafts/*", "~$*"], tags=["hr"]) as sources:
+        sources.sync("team")
+        assert [r.source for r in hash_library.documents()] == ["team/a.md", "team/sub/d.md"]
+        assert all(r.tags == ("hr",) for r in hash_library.documents())
+
+
+def test_watching_follows_real_file_events(hash_library: Library, tmp_path: Path) -> None:
+    root = tmp_path / "share"
+    _tree(root, 2)
+    reports = []
+    with _source(hash_library, root, watch=True) as sources, Watcher(
+        sources, debounce_ms=100, on_report=reports.append
+    ) as watcher:
+        _wait(lambda: len(hash_library.documents()) == 2)
+        assert watcher.watching == {"team": "events"}
+        write(root / "new.md", "# New\n\nplatypus quokka wombat")
+        _wait(lambda: any(h.source == "team/new.md" for h in hash_library.search("quokka", mode="keyword").hits))
+        (root / "new.md").rename(root / "moved.md")
+        _wait(lambda: [h.source for h in hash_library.search("quokka", mode="keyword").hits][:1] == ["team/moved.md"])
+        (root / "d0.md").unlink()
+        _wait(lambda: "team/d0.md" not in {r.source for r in hash_library.documents()})
+        sources.update("team", watch=False)
+        _wait(lambda: watcher.watching == {})
+    assert any(r.counts["moved"] for r in reports)
+
+
+def test_an_s3_source_through_a_real_s3_server(hash_settings: Settings, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    for key, value in S3_ENV.items():
+        monkeypatch.setenv(key, value)
+    with s3_server(tmp_path / "s3", bucket="team-docs") as endpoint, Library.open(hash_settings) as library:
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        rng = random.Random(3)
+        for name in ("handbook/a.md", "handbook/b.html", "handbook/sub/c.docx", "other/x.md"):
+            s3.put_object(Bucket="team-docs", Key=name, Body=document_bytes(name.rsplit(".", 1)[-1], rng))
+        with Sources(library, workers=1) as sources:
+            sources.add(SourceSpec.create("bucket", "s3://team-docs/handbook", endpoint_url=endpoint))
+            assert sources.sync("bucket")[0].counts["new"] == 3
+            assert sources.sync("bucket")[0].plan.actions == ()
+            s3.copy_object(Bucket="team-docs", Key="handbook/moved.md", CopySource="team-docs/handbook/a.md")
+            s3.delete_object(Bucket="team-docs", Key="handbook/a.md")
+            s3.delete_object(Bucket="team-docs", Key="handbook/b.html")
+            s3.put_object(Bucket="team-docs", Key="handbook/new.txt", Body=b"fresh words about pensions")
+            report = sources.sync("bucket")[0]
+            assert report.counts == {**report.counts, "new": 1, "moved": 1, "deleted": 1}, report.summary()
+            assert [r.source for r in library.documents()] == [
+                "bucket/moved.md", "bucket/new.txt", "bucket/sub/c.docx"
+            ]
+
+
+def _wait(condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
