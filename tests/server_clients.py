@@ -11,6 +11,8 @@ test can force the timing it needs.
                         one JSON line per version: {"t", "source", "doc_id", "replaced"}
     reader SECONDS      searches "version" in every mode in a loop; one JSON line per search:
                         {"start", "end", "mode", "doc_ids"}
+    watcher SOURCE      watches the source (file events, syncing under the source's lease) and
+                        answers "SEARCH words" with a JSON list of the hits' names
 """
 
 from __future__ import annotations
@@ -114,6 +116,24 @@ def reader(seconds: float) -> None:
             time.sleep(0.05)
 
 
+def watcher(source: str) -> None:
+    from searchapp.sources import Sources
+    from searchapp.sources.watch import Watcher
+
+    with (
+        Library.open(Settings.load()) as library,
+        Sources(library, workers=1) as sources,
+        Watcher(sources, names=[source], debounce_ms=100),
+    ):
+        say("READY")
+        for line in sys.stdin:
+            command, _, argument = line.strip().partition(" ")
+            if command != "SEARCH":
+                break
+            hits = library.search(argument, k=10, mode="keyword").hits
+            say(json.dumps(sorted({h.source for h in hits})))
+
+
 def main() -> None:
     role, args = sys.argv[1], sys.argv[2:]
     if role == "slow-writer":
@@ -124,6 +144,8 @@ def main() -> None:
         editor(float(args[0]), Path(args[1]))
     elif role == "reader":
         reader(float(args[0]))
+    elif role == "watcher":
+        watcher(args[0])
     else:
         raise SystemExit(f"unknown role {role!r}")
 
