@@ -8,6 +8,7 @@ from searchapp.config import Settings
 from searchapp.errors import SearchAppError
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.library import Library
+from searchapp.sources import Sources
 from searchapp.ui import resources, teams
 from searchapp.ui.feedback import show_error
 
@@ -25,7 +26,9 @@ def library_or_stop() -> Library:
     """The shared library; on failure an error, a retry button, and the page stops here."""
     settings = settings_or_stop()
     try:
-        return resources.get_library(settings)
+        library = resources.get_library(settings)
+        resources.get_watcher(settings)  # sources with watching on are followed from the first page on
+        return library
     except SearchAppError as exc:
         show_error(exc)
         st.button("Try again", icon=":material/refresh:", key="retry_open")
@@ -36,6 +39,16 @@ def ingestor_or_stop() -> Ingestor:
     settings = settings_or_stop()
     try:
         return resources.get_ingestor(settings)
+    except SearchAppError as exc:
+        show_error(exc)
+        st.stop()
+
+
+def sources_or_stop() -> Sources:
+    settings = settings_or_stop()
+    library_or_stop()
+    try:
+        return resources.get_sources(settings)
     except SearchAppError as exc:
         show_error(exc)
         st.stop()

@@ -10,11 +10,15 @@ from __future__ import annotations
 SEARCH_PAGE = "views/search.py"
 UPLOAD_PAGE = "views/upload.py"
 LIBRARY_PAGE = "views/library.py"
+SOURCES_PAGE = "views/sources.py"
+DUPLICATES_PAGE = "views/duplicates.py"
 STATUS_PAGE = "views/status.py"
 
 PAGES: tuple[tuple[str, str, str], ...] = (
     (SEARCH_PAGE, "Search", ":material/search:"),  # the default page
     (UPLOAD_PAGE, "Upload", ":material/upload:"),
     (LIBRARY_PAGE, "Library", ":material/folder_open:"),
+    (SOURCES_PAGE, "Sources", ":material/sync:"),
+    (DUPLICATES_PAGE, "Duplicates", ":material/content_copy:"),
     (STATUS_PAGE, "Status", ":material/monitor_heart:"),
 )

@@ -20,6 +20,8 @@ from searchapp.config import Settings
 from searchapp.errors import ConfigError
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.library import Library
+from searchapp.sources import Sources
+from searchapp.sources.watch import Watcher
 from searchapp.ui import original_links
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,19 @@ def _ingestor(key: str, _settings: Settings) -> Ingestor:
     return Ingestor(_library(key, _settings))
 
 
+def _close_watcher(watcher: Watcher) -> None:
+    watcher.stop()
+    watcher.sources.close()
+
+
+@st.cache_resource(show_spinner=False, on_release=_close_watcher)
+def _watcher(key: str, _settings: Settings) -> Watcher:
+    """The process's sources and their watcher: sources with watching on are followed while
+    the app runs (one syncing client per source, in server mode, under its lease)."""
+    sources = Sources(_library(key, _settings), ingestor=_ingestor(key, _settings))
+    return Watcher(sources).start()
+
+
 def get_library(settings: Settings) -> Library:
     """The process-wide library for `settings` (opened, and its model loaded, once).
 
@@ -91,7 +106,17 @@ def get_ingestor(settings: Settings) -> Ingestor:
     return _ingestor(settings_key(settings), settings)
 
 
+def get_watcher(settings: Settings) -> Watcher:
+    """The running watcher of this process's sources (started on first use)."""
+    return _watcher(settings_key(settings), settings)
+
+
+def get_sources(settings: Settings) -> Sources:
+    return get_watcher(settings).sources
+
+
 def release_all() -> None:
     """Close every cached library and ingestor (tests; a clean shutdown)."""
+    _watcher.clear()
     _ingestor.clear()
     _library.clear()

@@ -14,7 +14,7 @@ from searchapp.library import Library
 from searchapp.types import DocumentRecord
 from searchapp.ui import failed_uploads
 from searchapp.ui.cards import MIME_TYPES, download_name
-from searchapp.ui.context import ingestor_or_stop, library_or_stop
+from searchapp.ui.context import ingestor_or_stop, library_or_stop, sources_or_stop
 from searchapp.ui.feedback import show_error
 from searchapp.ui.filters_panel import TYPE_LABELS
 from searchapp.ui.nav import UPLOAD_PAGE
@@ -120,6 +120,7 @@ def _manage(library: Library, record: DocumentRecord) -> None:
     st.markdown(f"**{one_line(record.source)}** · " + " · ".join(d for d in details if d))
     if record.tags:
         st.caption(f"Tags: {tags_label(record.tags)}")
+    _locations(library, record)
     for warning in record.warnings:
         st.warning(one_line(warning), icon=":material/warning:")
 
@@ -147,6 +148,20 @@ def _manage(library: Library, record: DocumentRecord) -> None:
     if st.session_state.get(CONFIRM_KEY) == record.doc_id:
         _confirm_delete(library, record)
     _edit_tags(library, record)
+
+
+def _locations(library: Library, record: DocumentRecord) -> None:
+    """Where else a synced document's content is, and whether it is hidden from search."""
+    try:
+        others = [p for p in sources_or_stop().locations(record.doc_id) if p != record.source]
+        hidden = record.doc_id in library.hidden_ids()
+    except SearchAppError as exc:
+        show_error(exc)
+        return
+    if others:
+        st.caption("Also at: " + ", ".join(one_line(p) for p in others))
+    if hidden:
+        st.caption("Hidden from search (see the Duplicates page).")
 
 
 def _confirm_delete(library: Library, record: DocumentRecord) -> None:
