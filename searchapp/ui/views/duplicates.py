@@ -46,7 +46,7 @@ def render() -> None:
     for doc_id, paths in copies.items():
         st.markdown(
             f"**{escape_markdown(names.get(doc_id, paths[0]))}** is also at: "
-            + ", ".join(f"`{one_line(p)}`" for p in paths if p != names.get(doc_id))
+            + ", ".join(one_line(p) for p in paths if p != names.get(doc_id))
         )
     st.subheader("Near-duplicates", anchor=False)
     if not pairs:

@@ -50,7 +50,7 @@ def _source(sources: Sources, info: SourceInfo) -> None:
     spec, status = info.spec, info.status
     key = spec.name
     with st.container(border=True, key=f"source_{key}"):
-        st.markdown(f"**{escape_markdown(spec.name)}** · `{one_line(spec.location)}`")
+        st.markdown(f"**{escape_markdown(spec.name)}** · {one_line(spec.location)}")
         details = [
             f"tags: {', '.join(spec.tags)}" if spec.tags else "",
             f"only {', '.join(spec.include)}" if spec.include else "",
