@@ -249,7 +249,7 @@ def duplicates(
     threshold: Annotated[
         float,
         typer.Option(help="How alike two documents' text must be (estimated Jaccard, 0-1).", min=0.05, max=1),
-    ] = 0.5,
+    ] = 0.25,
     as_json: JsonOpt = False,
 ) -> None:
     """List the same content at several paths, and near-duplicate documents (hide one with `searchapp hide`)."""

@@ -5,11 +5,16 @@ files; the sources' file records list them all.
 
 Near-duplicates (a v2 of a policy, the same report exported to PDF and to Word) are
 found by the Jaccard similarity of the documents' word 3-shingles, estimated with
-MinHash (128 permutations) and paired through LSH banding (32 bands of 4), so the work
-grows with the number of documents, not its square. Shingles measure how much *text*
+MinHash (128 permutations) and paired through LSH banding (64 bands of 2), so the work
+grows with the number of documents, not its square. Words hyphenated at line ends are
+joined first, so a PDF export and a Word export of one text compare as the same words. Shingles measure how much *text*
 two documents share, which is what a duplicate is; whole-document embeddings measure
 what they are *about*, and rank two different policies on one topic as close as two
-versions of one (`benchmarks/bench_near_duplicates.py` compares the two). A document's
+versions of one. `benchmarks/bench_near_duplicates.py` measured it on 300 SciFact
+abstracts: every edited or re-exported version scored 0.30 or more, every pair of
+different abstracts on one topic 0.03 or less (threshold 0.25: no error either way),
+while embedding cosine gave same-topic pairs up to 0.85 and edited versions as low as
+0.51 (95.7% at its best threshold). A document's
 signature depends only on its bytes, so it is computed once and kept in the record
 table ``minhash`` beside the library.
 """
@@ -32,13 +37,14 @@ from searchapp.library import Library
 from searchapp.types import DocumentRecord
 
 PERMUTATIONS = 128
-BANDS = 32
+BANDS = 64  # of 2 rows: a pair at Jaccard 0.25 shares a band with probability 0.98
 SHINGLE = 3
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.25
 TABLE = "minhash"
 _SEEDS = np.random.default_rng(20261206).integers(0, 1 << 63, size=PERMUTATIONS, dtype=np.uint64)
 # fixed seeds: signatures are stored and compared across runs
 _WORD = re.compile(r"\w+", re.UNICODE)
+_HYPHENATED = re.compile(r"(\w)-[ \t]*\n\s*(\w)")  # "repre-\nsent": one word, as another extractor gives it
 
 Signature = npt.NDArray[np.uint32]
 
@@ -61,7 +67,7 @@ class NearDuplicate:
 
 def shingles(text: str, size: int = SHINGLE) -> set[int]:
     """The hashed word `size`-grams of a text (case-folded; the words alone if it is shorter)."""
-    words = [w.casefold() for w in _WORD.findall(text)]
+    words = [w.casefold() for w in _WORD.findall(_HYPHENATED.sub(r"\1\2", text))]
     if len(words) < size:
         return {zlib.crc32(" ".join(words).encode())} if words else set()
     return {zlib.crc32(" ".join(words[i : i + size]).encode()) for i in range(len(words) - size + 1)}

@@ -25,7 +25,7 @@ def render() -> None:
     sources = sources_or_stop()
     threshold = st.slider(
         "How alike",
-        min_value=0.3,
+        min_value=0.1,
         max_value=1.0,
         value=DEFAULT_THRESHOLD,
         step=0.05,
