@@ -59,7 +59,9 @@ def _reexported(text: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--docs", type=int, default=300)
     args = parser.parse_args()
     rng = random.Random(5)
@@ -92,19 +94,38 @@ def main() -> None:
             (sum(p >= t for p in positive) + sum(n < t for n in negative)) / (len(positive) + len(negative))
             for t in sorted(set(positive + negative))
         )
-        at_default = (sum(p >= DEFAULT_THRESHOLD for p in positive) + sum(n < DEFAULT_THRESHOLD for n in negative)) / (
-            len(positive) + len(negative)
-        )
+        at_default = (
+            sum(p >= DEFAULT_THRESHOLD for p in positive) + sum(n < DEFAULT_THRESHOLD for n in negative)
+        ) / (len(positive) + len(negative))
 
         def q(values: list[float]) -> str:
             v = sorted(values)
             return f"{v[0]:.2f} / {v[len(v) // 2]:.2f} / {v[-1]:.2f}"
 
-        out.append([measure, q(by_kind["edited"]), q(by_kind["re-exported"]), q(negative), f"{best:.3f}",
-                    f"{at_default:.3f}" if measure.startswith("MinHash") else "-"])
+        out.append(
+            [
+                measure,
+                q(by_kind["edited"]),
+                q(by_kind["re-exported"]),
+                q(negative),
+                f"{best:.3f}",
+                f"{at_default:.3f}" if measure.startswith("MinHash") else "-",
+            ]
+        )
     print(f"## Near-duplicates: MinHash against embeddings ({len(docs)} SciFact abstracts; {machine()})\n")
-    print(table(["measure", "edited: min / median / max", "re-exported", "same topic (negatives)",
-                 "best accuracy, any threshold", f"accuracy at {DEFAULT_THRESHOLD}"], out))
+    print(
+        table(
+            [
+                "measure",
+                "edited: min / median / max",
+                "re-exported",
+                "same topic (negatives)",
+                "best accuracy, any threshold",
+                f"accuracy at {DEFAULT_THRESHOLD}",
+            ],
+            out,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -61,14 +61,14 @@ class _Counter:
 
         def read(files: Any, path: str) -> bytes:
             counter.reads += 1
-            return counter._read(files, path)  # type: ignore[no-any-return]
+            return counter._read(files, path)
 
         def embed(texts: Any, **kw: Any) -> Any:
             counter.embedded += len(texts)
             return counter._embed(texts, **kw)
 
-        listing_module.DirectoryFiles.read = read  # type: ignore[method-assign]
-        self._library.embedder.embed_documents = embed  # type: ignore[method-assign]
+        listing_module.DirectoryFiles.read = read  # type: ignore[method-assign,assignment]
+        self._library.embedder.embed_documents = embed  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -99,8 +99,12 @@ def unchanged(files: int, rounds: int) -> None:
                 reads.append(counter.reads)
                 assert report.plan.actions == () and report.counts["unchanged"] == files
     print(f"## Unchanged re-sync of a {files:,}-file tree ({machine()})\n")
-    print(table(["files", "re-sync, s (median, min-max)", "files read", "target"],
-                [[f"{files:,}", median_range(seconds, 2), max(reads), "≤ 5 s, none read"]]))
+    print(
+        table(
+            ["files", "re-sync, s (median, min-max)", "files read", "target"],
+            [[f"{files:,}", median_range(seconds, 2), max(reads), "≤ 5 s, none read"]],
+        )
+    )
 
 
 def rename(pages: int, rounds: int) -> None:
@@ -130,10 +134,20 @@ def rename(pages: int, rounds: int) -> None:
                 library.rename(record.doc_id, f"tree/{names[(i + 1) % 2].relative_to(root).as_posix()}")
                 rename_ms.append((time.perf_counter() - started) * 1000 / 2)
     print(f"## Renaming a {pages}-page PDF ({record.chunks} chunks; {machine()})\n")
-    print(table(["what", "median (min-max)", "chunks embedded", "target"], [
-        ["sync after the rename (list, read the new path, rename)", median_range(sync_s, 3) + " s", max(embedded), "≤ 1 s, none"],
-        ["`Library.rename` alone", median_range(rename_ms, 0) + " ms", 0, ""],
-    ]))
+    print(
+        table(
+            ["what", "median (min-max)", "chunks embedded", "target"],
+            [
+                [
+                    "sync after the rename (list, read the new path, rename)",
+                    median_range(sync_s, 3) + " s",
+                    max(embedded),
+                    "≤ 1 s, none",
+                ],
+                ["`Library.rename` alone", median_range(rename_ms, 0) + " ms", 0, ""],
+            ],
+        )
+    )
 
 
 def _searchable(library: Library, word: str) -> bool:
@@ -175,12 +189,17 @@ def watch(trials: int) -> None:
                     deleted.append(time.perf_counter() - started)
     over = [s - e for s, e in zip(saved, embed, strict=True)]
     print(f"## Watching: a saved one-page file, and a deleted one ({machine()})\n")
-    print(table(["what", "seconds, median (min-max)", "target"], [
-        ["save -> searchable", median_range(saved, 2), ""],
-        ["its embedding alone", median_range(embed, 2), ""],
-        ["save -> searchable, less the embedding", median_range(over, 2), "≤ 3 s"],
-        ["delete -> gone from results", median_range(deleted, 2), "≤ 3 s"],
-    ]))
+    print(
+        table(
+            ["what", "seconds, median (min-max)", "target"],
+            [
+                ["save -> searchable", median_range(saved, 2), ""],
+                ["its embedding alone", median_range(embed, 2), ""],
+                ["save -> searchable, less the embedding", median_range(over, 2), "≤ 3 s"],
+                ["delete -> gone from results", median_range(deleted, 2), "≤ 3 s"],
+            ],
+        )
+    )
 
 
 def load(files: int, seconds_idle: float) -> None:
@@ -230,15 +249,22 @@ def load(files: int, seconds_idle: float) -> None:
     a, b = Timing("idle", tuple(idle)), Timing("sync", tuple(busy))
     print(f"## Searching while {files:,} changed files sync ({machine()})\n")
     print(f"The sync: {report.summary()} ({took:.0f} s).\n")
-    print(table(["while", "searches", "p50 ms", "p95 ms", "p95 / idle p95", "target"], [
-        ["idle", len(idle), f"{a.p50:.0f}", f"{a.p95:.0f}", "1.00", ""],
-        ["syncing", len(busy), f"{b.p50:.0f}", f"{b.p95:.0f}", f"{b.p95 / a.p95:.2f}", "≤ 2"],
-    ]))
+    print(
+        table(
+            ["while", "searches", "p50 ms", "p95 ms", "p95 / idle p95", "target"],
+            [
+                ["idle", len(idle), f"{a.p50:.0f}", f"{a.p95:.0f}", "1.00", ""],
+                ["syncing", len(busy), f"{b.p50:.0f}", f"{b.p95:.0f}", f"{b.p95 / a.p95:.2f}", "≤ 2"],
+            ],
+        )
+    )
     print(f"\nmedian of idle: {statistics.median(idle):.1f} ms")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("what", choices=["unchanged", "rename", "watch", "load"])
     parser.add_argument("--files", type=int, default=0)
     parser.add_argument("--pages", type=int, default=100)

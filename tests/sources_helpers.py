@@ -77,7 +77,11 @@ def make_tree(root: Path, count: int, rng: random.Random) -> None:
 
 
 def files_of(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
 def churn(root: Path, rng: random.Random, share: float = 0.06) -> dict[str, int]:
@@ -161,7 +165,9 @@ def library_state(library: Library, prefix: str = "") -> dict[str, tuple[str, st
 
 def fresh_state(root: Path, settings: Settings, *, leave_out: tuple[Path, ...] = ()) -> dict[str, Any]:
     """What a fresh one-off ingest of the tree gives (in a new library beside `settings`'s)."""
-    fresh_settings = settings.with_overrides(data_dir=settings.data_dir.parent / f"fresh-{time.monotonic_ns()}")
+    fresh_settings = settings.with_overrides(
+        data_dir=settings.data_dir.parent / f"fresh-{time.monotonic_ns()}"
+    )
     found = [f for f in discover([root], recursive=True).files if f.path not in leave_out]
     with Library.open(fresh_settings) as library, Ingestor(library, workers=1) as ingestor:
         ingestor.ingest(found)
@@ -177,8 +183,14 @@ def locations_by_content(root: Path, leave_out: tuple[Path, ...] = ()) -> dict[s
     return {k: sorted(v, key=lambda p: tuple(p.split("/"))) for k, v in out.items()}
 
 
-def check_mirror(library: Library, sources: Sources, name: str, root: Path, settings: Settings,
-                 leave_out: tuple[Path, ...] = ()) -> None:
+def check_mirror(
+    library: Library,
+    sources: Sources,
+    name: str,
+    root: Path,
+    settings: Settings,
+    leave_out: tuple[Path, ...] = (),
+) -> None:
     """The library equals a fresh ingest of the tree (names, titles, types, chunk texts), and
     every document lists every path holding its content."""
     got = library_state(library, prefix=f"{name}/")

@@ -84,16 +84,24 @@ def test_a_newcomer_points_the_app_at_a_folder_and_search_follows_its_changes(
             shot(page, "sources-added")
 
             page.get_by_role("link", name="Search").click()
-            found = _until(page, "how long do I have to claim travel costs", lambda t: "handbook/travel.md" in t)
+            found = _until(
+                page, "how long do I have to claim travel costs", lambda t: "handbook/travel.md" in t
+            )
             assert "thirty days" in found
 
             # Edit, rename and delete in the folder; the app, watching it, follows.
-            write(folder / "travel.md", "# Travel\n\nTravel expenses are now claimed within sixty days, receipts scanned.")
+            write(
+                folder / "travel.md",
+                "# Travel\n\nTravel expenses are now claimed within sixty days, receipts scanned.",
+            )
             (folder / "it" / "laptops.txt").rename(folder / "it" / "hardware-policy.txt")
             (folder / "leave.txt").unlink()
             _until(page, "claim travel expenses", lambda t: "sixty days" in t and "thirty days" not in t)
-            _until(page, "when are laptops replaced", lambda t: "handbook/it/hardware-policy.txt" in t
-                   and "laptops.txt" not in t)
+            _until(
+                page,
+                "when are laptops replaced",
+                lambda t: "handbook/it/hardware-policy.txt" in t and "laptops.txt" not in t,
+            )
             _until(page, "parental leave weeks", lambda t: "handbook/leave.txt" not in t)
             shot(page, "search-followed")
 

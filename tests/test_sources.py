@@ -66,14 +66,19 @@ def test_the_plan_moves_renamed_files_deletes_what_is_gone_and_ingests_new_conte
 
 def test_a_copy_keeps_the_document_when_the_first_path_goes_and_the_first_path_names_it() -> None:
     both = _plan({"a.md": A, "z.md": A}, {"z.md": A}, {A: "team/z.md"})
-    assert [a.describe() for a in both.actions] == ["move team/z.md -> team/a.md"]  # as a fresh ingest names it
+    assert [a.describe() for a in both.actions] == [
+        "move team/z.md -> team/a.md"
+    ]  # as a fresh ingest names it
     gone = _plan({"z.md": A}, {"a.md": A, "z.md": A}, {A: "team/a.md"})
     assert [a.describe() for a in gone.actions] == ["move team/a.md -> team/z.md"]  # never deleted
 
 
 def test_swapped_contents_and_an_edited_file_replace_nothing_that_is_still_held() -> None:
     swapped = _plan({"a.md": B, "b.md": A}, {"a.md": A, "b.md": B}, {A: "team/a.md", B: "team/b.md"})
-    assert sorted(a.describe() for a in swapped.actions) == ["move team/a.md -> team/b.md", "move team/b.md -> team/a.md"]
+    assert sorted(a.describe() for a in swapped.actions) == [
+        "move team/a.md -> team/b.md",
+        "move team/b.md -> team/a.md",
+    ]
     edited = _plan({"a.md": C, "b.md": A}, {"a.md": A}, {A: "team/a.md"})
     # the old content lives on in b.md: it moves there, and the new version takes a.md
     assert [a.describe() for a in edited.actions] == ["move team/a.md -> team/b.md", "ingest team/a.md"]
@@ -122,7 +127,9 @@ def _tree(root: Path, count: int, seed: int = 1) -> None:
         backdate(root / f"d{i}.md", rng)
 
 
-def test_a_missing_root_and_an_80_percent_delete_remove_nothing(hash_library: Library, tmp_path: Path) -> None:
+def test_a_missing_root_and_an_80_percent_delete_remove_nothing(
+    hash_library: Library, tmp_path: Path
+) -> None:
     root = tmp_path / "share"
     _tree(root, 10)
     with _source(hash_library, root) as sources:
@@ -166,11 +173,16 @@ def test_per_file_problems_are_reported_and_never_fatal(hash_library: Library, t
         assert problems["broken.md"] == "broken symlink"
         assert "damaged PDF" in problems["damaged.pdf"]
         assert report.outcome == "ok" and report.counts["new"] == 3  # linked.md is d0.md's copy
-        assert sources.locations(hash_library.document("team/d0.md").doc_id) == ["team/d0.md", "team/linked.md"]
+        assert sources.locations(hash_library.document("team/d0.md").doc_id) == [
+            "team/d0.md",
+            "team/linked.md",
+        ]
         status = sources.get("team").status
         assert dict(status.errors)["damaged.pdf"].startswith("failed: damaged PDF")
         again = sources.sync("team")[0]
-        assert again.plan.actions == () and not again.failures  # a broken file is not retried until it changes
+        assert (
+            again.plan.actions == () and not again.failures
+        )  # a broken file is not retried until it changes
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file: permissions cannot be tested as root")
@@ -219,8 +231,9 @@ def test_a_rename_keeps_chunks_and_vectors_and_embeds_nothing(hash_library: Libr
     backdate(root / "manual.pdf", random.Random(4))
     with _source(hash_library, root) as sources:
         sources.sync("team")
-        before = hash_library.store.get_chunks(where={"doc_id": hash_library.document("team/manual.pdf").doc_id},
-                                               include_embeddings=True)
+        before = hash_library.store.get_chunks(
+            where={"doc_id": hash_library.document("team/manual.pdf").doc_id}, include_embeddings=True
+        )
         calls: list[int] = []
         real = hash_library.embedder.embed_documents
 
@@ -254,7 +267,9 @@ def test_a_crash_in_the_middle_of_a_rename_is_finished_by_the_next_sync(
         (root / "d1.md").rename(root / "renamed.md")
         catalog = hash_library.store.catalog
         real = catalog.put_record
-        monkeypatch.setattr(catalog, "put_record", lambda record: (_ for _ in ()).throw(RuntimeError("killed")))
+        monkeypatch.setattr(
+            catalog, "put_record", lambda record: (_ for _ in ()).throw(RuntimeError("killed"))
+        )
         with pytest.raises(RuntimeError):
             sources.sync("team")
         monkeypatch.setattr(catalog, "put_record", real)
@@ -273,13 +288,18 @@ def test_identical_files_are_one_document_listed_at_each_path(hash_library: Libr
         (record,) = hash_library.documents()
         assert record.source == "team/a/policy-copy.docx"
         assert sources.locations(record.doc_id) == [
-            "team/a/policy-copy.docx", "team/b/policy.docx", "team/c/policy.docx"
+            "team/a/policy-copy.docx",
+            "team/b/policy.docx",
+            "team/c/policy.docx",
         ]
         assert sources.copies() == {record.doc_id: sources.locations(record.doc_id)}
         (root / "a/policy-copy.docx").unlink()
         (root / "b/policy.docx").unlink()
         report = sources.sync("team")[0]
-        assert report.counts["deleted"] == 0 and hash_library.document(record.doc_id).source == "team/c/policy.docx"
+        assert (
+            report.counts["deleted"] == 0
+            and hash_library.document(record.doc_id).source == "team/c/policy.docx"
+        )
         assert hash_library.originals.has(record.doc_id)
 
 
@@ -346,7 +366,9 @@ def test_include_exclude_and_tags(hash_library: Library, tmp_path: Path) -> None
     for name in ("a.md", "drafts/b.md", "c.txt", "~$lock.docx", "sub/d.md"):
         write(root / name, f"# {name}\n\nsome text about {name}")
         backdate(root / name, random.Random(1))
-    with _source(hash_library, root, include=["*.md", "*.docx"], exclude=["drafts/*", "~$*"], tags=["hr"]) as sources:
+    with _source(
+        hash_library, root, include=["*.md", "*.docx"], exclude=["drafts/*", "~$*"], tags=["hr"]
+    ) as sources:
         sources.sync("team")
         assert [r.source for r in hash_library.documents()] == ["team/a.md", "team/sub/d.md"]
         assert all(r.tags == ("hr",) for r in hash_library.documents())
@@ -356,15 +378,23 @@ def test_watching_follows_real_file_events(hash_library: Library, tmp_path: Path
     root = tmp_path / "share"
     _tree(root, 2)
     reports = []
-    with _source(hash_library, root, watch=True) as sources, Watcher(
-        sources, debounce_ms=100, on_report=reports.append
-    ) as watcher:
+    with (
+        _source(hash_library, root, watch=True) as sources,
+        Watcher(sources, debounce_ms=100, on_report=reports.append) as watcher,
+    ):
         _wait(lambda: len(hash_library.documents()) == 2)
         assert watcher.watching == {"team": "events"}
         write(root / "new.md", "# New\n\nplatypus quokka wombat")
-        _wait(lambda: any(h.source == "team/new.md" for h in hash_library.search("quokka", mode="keyword").hits))
+        _wait(
+            lambda: any(h.source == "team/new.md" for h in hash_library.search("quokka", mode="keyword").hits)
+        )
         (root / "new.md").rename(root / "moved.md")
-        _wait(lambda: [h.source for h in hash_library.search("quokka", mode="keyword").hits][:1] == ["team/moved.md"])
+        _wait(
+            lambda: (
+                [h.source for h in hash_library.search("quokka", mode="keyword").hits][:1]
+                == ["team/moved.md"]
+            )
+        )
         (root / "d0.md").unlink()
         _wait(lambda: "team/d0.md" not in {r.source for r in hash_library.documents()})
         sources.update("team", watch=False)
@@ -372,8 +402,9 @@ def test_watching_follows_real_file_events(hash_library: Library, tmp_path: Path
     assert any(r.counts["moved"] for r in reports)
 
 
-def test_an_s3_source_through_a_real_s3_server(hash_settings: Settings, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_s3_source_through_a_real_s3_server(
+    hash_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import boto3
 
     for key, value in S3_ENV.items():
@@ -394,7 +425,9 @@ def test_an_s3_source_through_a_real_s3_server(hash_settings: Settings, tmp_path
             report = sources.sync("bucket")[0]
             assert report.counts == {**report.counts, "new": 1, "moved": 1, "deleted": 1}, report.summary()
             assert [r.source for r in library.documents()] == [
-                "bucket/moved.md", "bucket/new.txt", "bucket/sub/c.docx"
+                "bucket/moved.md",
+                "bucket/new.txt",
+                "bucket/sub/c.docx",
             ]
 
 

@@ -40,7 +40,9 @@ def test_two_watching_clients_apply_each_change_once_and_both_see_it(server: str
     env = client_env(tmp_path / "parent", server, "sync-two")
     with Library.open(settings_of(env)) as library, Sources(library) as sources:
         sources.add(SourceSpec.create("team", root))
-    clients = [spawn(client_env(tmp_path / f"client{i}", server, "sync-two"), "watcher", "team") for i in range(2)]
+    clients = [
+        spawn(client_env(tmp_path / f"client{i}", server, "sync-two"), "watcher", "team") for i in range(2)
+    ]
     try:
         for client in clients:
             expect(client.stdout, "READY", client)
@@ -58,7 +60,9 @@ def test_two_watching_clients_apply_each_change_once_and_both_see_it(server: str
                     time.sleep(0.2)
 
         rng = random.Random(4)
-        texts = {name: f"{name} unique{name.split('.')[0]} " + prose(rng, 80) for name in ("a.md", "b.md", "c.md")}
+        texts = {
+            name: f"{name} unique{name.split('.')[0]} " + prose(rng, 80) for name in ("a.md", "b.md", "c.md")
+        }
         for name, text in texts.items():
             write(root / name, text)
         for name in texts:

@@ -74,7 +74,9 @@ def test_a_folder_added_on_the_sources_page_is_followed_by_search(app_env: Path)
     at = open_page(at, "search")
     assert sources(search(at, "replaced every four years laptops")) >= {"handbook/it/hardware.txt"}
     found = search(at, "sixty days expenses")
-    assert "now claimed within" in found[0].passage and "handbook/travel.md" in found[0].header.replace("\\", "")
+    assert "now claimed within" in found[0].passage and "handbook/travel.md" in found[0].header.replace(
+        "\\", ""
+    )
 
     (root / "leave.txt").unlink()
     at = _sync_now(open_page(at, "sources"), "handbook")

@@ -85,9 +85,8 @@ def list_sources(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """List sources with their last sync: when, what it did, and its errors."""
     from searchapp.sources import Sources
 
-    with open_library(options(ctx).settings(), check_model=False) as library, cli_errors():
-        with Sources(library) as sources:
-            infos = sources.all()
+    with open_library(options(ctx).settings(), check_model=False) as library, Sources(library) as sources:
+        infos = sources.all()
     if as_json:
         emit_json([info.to_dict() for info in infos])
         return
@@ -110,16 +109,15 @@ def remove(
     """Remove a source; its documents leave the library too, unless --keep-documents."""
     from searchapp.sources import Sources
 
-    with open_library(options(ctx).settings(), check_model=False) as library, cli_errors():
-        with Sources(library) as sources:
-            info = sources.get(name)
-            if not yes and not keep_documents and sys.stdin.isatty():
-                typer.confirm(
-                    f"Remove source {name!r} and its {info.status.documents} documents from the library?",
-                    abort=True,
-                    err=True,
-                )
-            removed = sources.remove(name, keep_documents=keep_documents)
+    with open_library(options(ctx).settings(), check_model=False) as library, Sources(library) as sources:
+        info = sources.get(name)
+        if not yes and not keep_documents and sys.stdin.isatty():
+            typer.confirm(
+                f"Remove source {name!r} and its {info.status.documents} documents from the library?",
+                abort=True,
+                err=True,
+            )
+        removed = sources.remove(name, keep_documents=keep_documents)
     err(f"removed source {name!r}" + ("" if keep_documents else f" and {removed} documents"))
 
 
@@ -154,9 +152,8 @@ def set_options(
     ):
         if value is not None:
             changes[key] = value
-    with open_library(options(ctx).settings(), check_model=False) as library, cli_errors():
-        with Sources(library) as sources:
-            spec = sources.update(name, **changes)
+    with open_library(options(ctx).settings(), check_model=False) as library, Sources(library) as sources:
+        spec = sources.update(name, **changes)
     err(f"source {spec.name!r}: watch {'on' if spec.watch else 'off'}, tags {', '.join(spec.tags) or '-'}")
 
 
@@ -252,11 +249,11 @@ def duplicates(
     ] = 0.25,
     as_json: JsonOpt = False,
 ) -> None:
-    """List the same content at several paths, and near-duplicate documents (hide one with `searchapp hide`)."""
+    """List content at several paths, and near-duplicate documents (hide one with `searchapp hide`)."""
     from searchapp.sources import Sources
     from searchapp.sources.duplicates import near_duplicates
 
-    with open_library(options(ctx).settings(), check_model=False) as library, cli_errors():
+    with open_library(options(ctx).settings(), check_model=False) as library:
         with Sources(library) as sources:
             copies = sources.copies()
         near = near_duplicates(library, threshold=threshold)

@@ -7,10 +7,10 @@ Near-duplicates (a v2 of a policy, the same report exported to PDF and to Word) 
 found by the Jaccard similarity of the documents' word 3-shingles, estimated with
 MinHash (128 permutations) and paired through LSH banding (64 bands of 2), so the work
 grows with the number of documents, not its square. Words hyphenated at line ends are
-joined first, so a PDF export and a Word export of one text compare as the same words. Shingles measure how much *text*
-two documents share, which is what a duplicate is; whole-document embeddings measure
-what they are *about*, and rank two different policies on one topic as close as two
-versions of one. `benchmarks/bench_near_duplicates.py` measured it on 300 SciFact
+joined first, so a PDF export and a Word export of one text compare as the same words.
+Shingles measure how much *text* two documents share (what a duplicate is);
+whole-document embeddings measure what they are *about*, and rank two different policies
+on one topic as close as two versions of one. `benchmarks/bench_near_duplicates.py` measured it on 300 SciFact
 abstracts: every edited or re-exported version scored 0.30 or more, every pair of
 different abstracts on one topic 0.03 or less (threshold 0.25: no error either way),
 while embedding cosine gave same-topic pairs up to 0.85 and edited versions as low as

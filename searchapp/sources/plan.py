@@ -316,8 +316,11 @@ def _desired_names(
     names: dict[str, tuple[str, str]] = {}
     taken: dict[str, str] = {}
     problems: list[Problem] = []
-    for doc_id, doc_paths in sorted(by_doc.items(), key=lambda item: min(path_key(p) for p in item[1])):
-        first = min(doc_paths, key=path_key)
+    firsts = {
+        doc_id: min(doc_paths, key=path_key) if len(doc_paths) > 1 else doc_paths[0]
+        for doc_id, doc_paths in by_doc.items()
+    }
+    for doc_id, first in sorted(firsts.items(), key=lambda item: path_key(item[1])):
         own = spec.document_name(first)
         name = min([own, *elsewhere.get(doc_id, ())], key=path_key)
         if name in taken and taken[name] != doc_id:

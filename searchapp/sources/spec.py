@@ -8,6 +8,7 @@ sources never share a name and a one-off ingest never lands inside one.
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -120,10 +121,9 @@ class SourceSpec:
     def wants(self, path: str) -> bool:
         """Whether the file at `path` (inside the source) belongs to it: a supported type,
         not hidden, matching the include patterns and none of the exclude patterns."""
-        parts = path.split("/")
-        if any(part.startswith(".") for part in parts):
+        if path.startswith(".") or "/." in path:
             return False
-        if PurePosixPath(path.lower()).suffix not in EXTENSIONS:
+        if os.path.splitext(path)[1].lower() not in EXTENSIONS:
             return False
         if self.include and not any(_matches(path, p) for p in self.include):
             return False

@@ -189,7 +189,9 @@ class Syncer:
             if not lease.won:
                 plan = blocked_plan(spec, f"another client ({lease.holder}) is syncing it")
                 return SyncReport(spec.name, "busy", plan, plan.blocked, took_s=time.monotonic() - started)
-            if not dry_run:
+            if not dry_run and any(
+                r.state == "pending" for r in self.library.documents(include_pending=True)
+            ):
                 self.ingestor.resume_pending()  # a write a crash interrupted comes first
             try:
                 files = open_source(spec)

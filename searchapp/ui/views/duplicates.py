@@ -62,7 +62,8 @@ def render() -> None:
 
 def _version(library: Library, record: DocumentRecord, hidden: bool, *, key: str) -> None:
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        label = f"{escape_markdown(record.source)} · {format_size(record.size)} · {format_time(record.ingested_at)}"
+        size, when = format_size(record.size), format_time(record.ingested_at)
+        label = f"{escape_markdown(record.source)} · {size} · {when}"
         st.markdown(label + (" · *hidden from search*" if hidden else ""))
         if hidden:
             if st.button("Show in search", key=f"unhide_{key}", icon=":material/visibility:"):

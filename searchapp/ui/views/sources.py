@@ -167,7 +167,7 @@ def _add_form(sources: Sources) -> None:
             "Folder",
             key="source_location",
             placeholder="/srv/shared/handbook  or  s3://bucket/prefix",
-            help="A folder the machine running this app can read (local or a mounted share), or an S3 prefix.",
+            help="A folder the machine running this app can read (local, or a mounted share), or s3://...",
         )
         name = st.text_input(
             "Name", key="source_name", placeholder="handbook", help="Its documents are named <name>/<path>."
