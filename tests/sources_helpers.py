@@ -13,6 +13,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,18 @@ def check_mirror(
             assert sources.locations(record.doc_id) == sorted(want), record.source
 
 
-def walk_ids(library: Library) -> Iterator[str]:
-    for record in library.documents():
-        yield record.doc_id
+@contextmanager
+def counting_embeddings(library: Library) -> Iterator[list[int]]:
+    """How many texts each `embed_documents` call of the library embeds, while in the block."""
+    calls: list[int] = []
+    real = library.embedder.embed_documents
+
+    def counting(texts: Any, **kwargs: Any) -> Any:
+        calls.append(len(texts))
+        return real(texts, **kwargs)
+
+    library.embedder.embed_documents = counting  # type: ignore[method-assign]
+    try:
+        yield calls
+    finally:
+        library.embedder.embed_documents = real  # type: ignore[method-assign]

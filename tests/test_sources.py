@@ -23,7 +23,7 @@ from searchapp.sources.watch import Watcher
 from tests.conftest import write
 from tests.helpers import make_pdf
 from tests.servers import S3_ENV, s3_server
-from tests.sources_helpers import backdate, check_mirror, document_bytes, prose
+from tests.sources_helpers import backdate, check_mirror, counting_embeddings, document_bytes, prose
 
 SPEC = SourceSpec.create("team", "/srv/team")
 A, B, C = "a" * 64, "b" * 64, "c" * 64
@@ -234,19 +234,11 @@ def test_a_rename_keeps_chunks_and_vectors_and_embeds_nothing(hash_library: Libr
         before = hash_library.store.get_chunks(
             where={"doc_id": hash_library.document("team/manual.pdf").doc_id}, include_embeddings=True
         )
-        calls: list[int] = []
-        real = hash_library.embedder.embed_documents
-
-        def counting(texts, **kw):  # type: ignore[no-untyped-def]
-            calls.append(len(texts))
-            return real(texts, **kw)
-
-        hash_library.embedder.embed_documents = counting  # type: ignore[method-assign]
         (root / "archive").mkdir()
         (root / "manual.pdf").rename(root / "archive" / "manual-2026.pdf")
-        report = sources.sync("team")[0]
+        with counting_embeddings(hash_library) as calls:
+            report = sources.sync("team")[0]
         assert report.counts["moved"] == 1 and calls == []
-        hash_library.embedder.embed_documents = real  # type: ignore[method-assign]
         record = hash_library.document("team/archive/manual-2026.pdf")
         after = hash_library.store.get_chunks(where={"doc_id": record.doc_id}, include_embeddings=True)
         assert sorted(after["ids"]) == sorted(before["ids"])
@@ -372,6 +364,14 @@ def test_include_exclude_and_tags(hash_library: Library, tmp_path: Path) -> None
         sources.sync("team")
         assert [r.source for r in hash_library.documents()] == ["team/a.md", "team/sub/d.md"]
         assert all(r.tags == ("hr",) for r in hash_library.documents())
+        hash_library.update_tags(hash_library.document("team/a.md").doc_id, ["hr", "by-hand"])
+        sources.update("team", tags=["hr", "policies"])
+        report = sources.sync("team")[0]
+        assert report.counts["retagged"] == 2 and sources.sync("team")[0].plan.actions == ()
+        assert [r.tags for r in hash_library.documents()] == [
+            ("hr", "by-hand", "policies"),
+            ("hr", "policies"),
+        ]
 
 
 def test_watching_follows_real_file_events(hash_library: Library, tmp_path: Path) -> None:

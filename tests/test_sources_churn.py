@@ -17,7 +17,7 @@ import pytest
 from searchapp import Library, Settings
 from searchapp.sources import Sources, SourceSpec
 from tests.conftest import make_settings, sized
-from tests.sources_helpers import SlowWriter, backdate, check_mirror, churn, make_tree
+from tests.sources_helpers import SlowWriter, backdate, check_mirror, churn, counting_embeddings, make_tree
 
 TREE_FILES = 200
 
@@ -29,25 +29,16 @@ def _rounds(library: Library, settings: Settings, root: Path, rounds: int, seed:
         report = sources.sync("team")[0]
         assert report.outcome == "ok" and not report.failures, report.summary()
         check_mirror(library, sources, "team", root, settings)
-        embedded: list[int] = []
-        original = library.embedder.embed_documents
-
-        def counting(texts, **kwargs):  # type: ignore[no-untyped-def]
-            embedded.append(len(texts))
-            return original(texts, **kwargs)
-
-        library.embedder.embed_documents = counting  # type: ignore[method-assign]
         for number in range(rounds):
             done = churn(root, rng)
             writing = root / "hr" / f"in-progress-{number}.txt"
-            with SlowWriter(writing, rng):
+            with SlowWriter(writing, rng), counting_embeddings(library) as embedded:
                 report = sources.sync("team")
             (report,) = report
             assert report.outcome == "ok" and not report.failures, report.summary()
             # Only new content is embedded: moves, renames and copies cost no embedding.
             written = report.ingest.chunks_written if report.ingest is not None else 0
             assert sum(embedded) == written and written > 0
-            embedded.clear()
             counts = report.counts
             assert counts["moved"] >= done["renamed"] + done["moved"] - done["modified"], (counts, done)
             assert counts["deleted"] <= done["deleted"] + done["modified"]

@@ -31,16 +31,17 @@ from searchapp.sources.listing import ListedFile, Listing, Problem
 from searchapp.sources.spec import SourceSpec, path_key
 from searchapp.sources.state import FileState
 
-ActionKind = Literal["ingest", "move", "delete"]
+ActionKind = Literal["ingest", "move", "delete", "retag"]
 STILL_WRITING = "still being written"
 
 
 @dataclass(frozen=True, slots=True)
 class CatalogEntry:
-    """What the plan needs of a stored document: its name and type."""
+    """What the plan needs of a stored document: its name, type and tags."""
 
     source: str
     file_type: str
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class Action:
     ingest: read `path` and store it as `name` (`replaces`: the version of that name it
     replaces). move: `old_name` becomes `name` (`retype`: the new name is another file
     type, so the document is read again from its kept original). delete: `old_name` goes.
+    retag: the document of `name` gets the source's tags (it keeps tags given by hand).
     """
 
     kind: ActionKind
@@ -67,6 +69,8 @@ class Action:
             return f"{verb} {self.name}"
         if self.kind == "move":
             return f"move {self.old_name} -> {self.name}" + (" (new type: read again)" if self.retype else "")
+        if self.kind == "retag":
+            return f"tag {self.name}"
         return f"delete {self.old_name}"
 
 
@@ -99,6 +103,7 @@ class SyncPlan:
             "changed": sum(bool(a.replaces) for a in ingests),
             "moved": len(self.of_kind("move")),
             "deleted": len(self.of_kind("delete")),
+            "retagged": len(self.of_kind("retag")),
             "unchanged": self.unchanged,
             "deferred": len(self.deferred),
             "problems": len(self.problems),
@@ -211,6 +216,14 @@ def plan_sync(
         for doc_id in sorted(owned, key=lambda d: path_key(catalog[d].source))
         if doc_id not in names and doc_id not in replaced
     ]
+    # Documents this source names get its tags (a tag added to the source reaches them all).
+    retags = [
+        Action("retag", doc_id, name=name)
+        for doc_id, (name, _) in sorted(names.items(), key=lambda item: path_key(item[1][0]))
+        if name.startswith(spec.prefix)
+        and doc_id in catalog
+        and not set(spec.tags) <= set(catalog[doc_id].tags)
+    ]
     blocked, mass = "", False
     if deletes and len(deletes) > spec.max_delete_share * max(len(owned), 1) and not allow_mass_delete:
         blocked = (
@@ -223,7 +236,7 @@ def plan_sync(
     gone = [s.key for path, s in stored.items() if path not in paths.records]
     return SyncPlan(
         source=spec.name,
-        actions=() if blocked else (*deletes, *moves, *ingests),
+        actions=() if blocked else (*deletes, *moves, *ingests, *retags),
         records=() if blocked else tuple(changed),
         forget=() if blocked else tuple(sorted(gone)),
         fallbacks=tuple(paths.fallbacks.values()),

@@ -97,6 +97,8 @@ class SyncReport:
             f"{self.source}: {head}: {c['new']} new, {c['changed']} changed, {c['moved']} moved or renamed, "
             f"{c['deleted']} deleted, {c['unchanged']} unchanged"
         )
+        if c["retagged"]:
+            text += f", {c['retagged']} tagged"
         if c["failed"]:
             text += f", {c['failed']} failed"
         if c["deferred"]:
@@ -229,7 +231,7 @@ class Syncer:
             else:
                 hashes[listed.path] = found[0]
         specs = self.state.specs()
-        catalog = {r.doc_id: CatalogEntry(r.source, r.file_type) for r in self.library.documents()}
+        catalog = {r.doc_id: CatalogEntry(r.source, r.file_type, r.tags) for r in self.library.documents()}
         elsewhere: dict[str, list[str]] = {}
         others = {s.name: s for s in specs if s.name != spec.name}
         if others:
@@ -280,6 +282,11 @@ class Syncer:
                             fallbacks[path], error=outcome.message, retry=reason in TRANSIENT
                         )
                         failures.append(Problem(path, outcome.message))
+            for action in plan.of_kind("retag"):
+                with contextlib.suppress(DocumentNotFoundError):
+                    tagged = self.library.find_by_id(action.doc_id)
+                    if tagged is not None:
+                        self.library.update_tags(action.doc_id, (*tagged.tags, *spec.tags))
             retyped = [a.doc_id for a in plan.of_kind("move") if a.retype]
             if retyped:
                 self.ingestor.reingest(retyped, progress=progress)
