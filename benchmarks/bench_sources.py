@@ -202,7 +202,7 @@ def watch(trials: int) -> None:
     )
 
 
-def load(files: int, seconds_idle: float) -> None:
+def load(files: int, seconds_idle: float, model: str | None = None) -> None:
     rng = random.Random(4)
     queries = [" ".join(rng.choice(WORDS) for _ in range(4)) for _ in range(50)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -212,7 +212,7 @@ def load(files: int, seconds_idle: float) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(prose(rng, 120))
             _old(path)
-        with Library.open(_settings(Path(tmp), model=None)) as library, Sources(library) as sources:
+        with Library.open(_settings(Path(tmp), model=model)) as library, Sources(library) as sources:
             sources.add(SourceSpec.create("tree", root))
             sources.sync("tree")
             for path in sorted(root.rglob("*.txt")):  # every file changes
@@ -247,7 +247,7 @@ def load(files: int, seconds_idle: float) -> None:
             stop.set()
             thread.join()
     a, b = Timing("idle", tuple(idle)), Timing("sync", tuple(busy))
-    print(f"## Searching while {files:,} changed files sync ({machine()})\n")
+    print(f"## Searching while {files:,} changed files sync ({model or 'bundled model'}; {machine()})\n")
     print(f"The sync: {report.summary()} ({took:.0f} s).\n")
     print(
         table(
@@ -270,6 +270,9 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument(
+        "--model", default=None, help="load: an embedder other than the bundled model (hash:384)"
+    )
     args = parser.parse_args()
     if args.what == "unchanged":
         unchanged(args.files or 10_000, args.rounds)
@@ -278,7 +281,7 @@ def main() -> None:
     elif args.what == "watch":
         watch(args.trials)
     else:
-        load(args.files or 1000, 20.0)
+        load(args.files or 1000, 20.0, args.model)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from contextlib import AbstractContextManager
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from searchapp.config import Settings
 from searchapp.errors import DocumentNotFoundError
 from searchapp.filters import SearchFilters
 from searchapp.library.writes import UnitOfWork, original_info
@@ -46,7 +47,9 @@ class Curation:
     _writing: Callable[[], AbstractContextManager[None]]
     _new_generation: Callable[[], str]
     _local_stamp: Callable[[str], str]
+    settings: Settings
     _hidden_cache: tuple[tuple[int, str], frozenset[str]] | None = None
+    _hidden_epoch = 0  # moves when this process hides or shows a document
 
     # ------------------------------------------------------------------ rename
 
@@ -90,8 +93,9 @@ class Curation:
         return self.store.table(HIDDEN_TABLE)
 
     def hidden_ids(self) -> frozenset[str]:
-        """The documents left out of search (read once per write, or per change from other clients)."""
-        key = (self._version, self.local.generation)
+        """The documents left out of search: read when this process changed them, or (with a
+        server) when other clients' changes arrived; never on a search's path otherwise."""
+        key = (self._hidden_epoch, self.local.generation if self.settings.is_server else "")
         cached = self._hidden_cache
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -123,14 +127,14 @@ class Curation:
             # Nothing in the chunks changes; other clients of a server re-read the hidden set
             # when the change log moves their local index on.
             self._writes.announce(retagged=[doc_id])
-            self._hidden_cache = None
+            self._hidden_epoch += 1
             return record
 
     def forget_hidden(self, doc_id: str) -> None:
         """A deleted document is no longer hidden (its id may come back as a new upload)."""
         if doc_id in self.hidden_ids():
             self._hidden_table.delete([doc_id])
-            self._hidden_cache = None
+            self._hidden_epoch += 1
 
     def without_hidden(self, filters: SearchFilters | None) -> SearchFilters | None:
         """`filters` that also leave out hidden documents, unless the search names them itself."""
