@@ -436,3 +436,30 @@ def _wait(condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_content_held_by_two_sources_stays_while_either_holds_it(
+    hash_library: Library, tmp_path: Path
+) -> None:
+    data = document_bytes("md", random.Random(8))
+    for folder, name in (("one", "x.md"), ("two", "y.md")):
+        write(tmp_path / folder / name, data)
+        write(tmp_path / folder / f"own-{folder}.md", document_bytes("md", random.Random(folder)))
+        for path in (tmp_path / folder).iterdir():
+            backdate(path, random.Random(9))
+    with Sources(hash_library, workers=1) as sources:
+        sources.add(SourceSpec.create("a", tmp_path / "one"))
+        sources.add(SourceSpec.create("b", tmp_path / "two"))
+        sources.sync()
+        shared = hash_library.document("a/x.md")
+        assert sources.locations(shared.doc_id) == ["a/x.md", "b/y.md"]
+        (tmp_path / "one" / "x.md").unlink()
+        report = sources.sync("a")[0]
+        assert report.counts["deleted"] == 0 and hash_library.document(shared.doc_id).source == "b/y.md"
+        write(tmp_path / "one" / "x.md", data)
+        backdate(tmp_path / "one" / "x.md", random.Random(10))
+        sources.sync()
+        assert hash_library.document(shared.doc_id).source == "a/x.md"
+        assert sources.remove("a") == 1  # own-one.md; the shared one stays, named by b
+        assert hash_library.document(shared.doc_id).source == "b/y.md"
+        assert sources.sync("b")[0].plan.actions == ()

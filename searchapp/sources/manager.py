@@ -23,7 +23,7 @@ from searchapp.ingest.pipeline import Ingestor
 from searchapp.library import Library
 from searchapp.progress import ProgressCallback
 from searchapp.sources.plan import SyncPlan
-from searchapp.sources.spec import SourceSpec
+from searchapp.sources.spec import SourceSpec, path_key
 from searchapp.sources.state import SourceState, SyncStatus
 from searchapp.sources.sync import DEFAULT_SETTLE_S, Syncer, SyncReport
 
@@ -115,8 +115,19 @@ class Sources:
         spec = self.state.spec(name)
         removed = 0
         if not keep_documents:
+            others = {s.name: s for s in self.state.specs() if s.name != name}
+            holders = self.state.holders()
             for record in self.library.documents(include_pending=True):
-                if record.source.startswith(spec.prefix):
+                if not record.source.startswith(spec.prefix):
+                    continue
+                elsewhere = [
+                    others[h.source].document_name(h.path)
+                    for h in holders.get(record.doc_id, [])
+                    if h.source in others
+                ]
+                if elsewhere and record.state == "done":  # another source holds it too: it stays, named there
+                    self.library.rename(record.doc_id, min(elsewhere, key=path_key))
+                else:
                     self.library.delete_by_id(record.doc_id)
                     removed += 1
         self.state.delete_source(name)

@@ -189,10 +189,11 @@ def plan_sync(
     moves: list[Action] = []
     ingests: list[Action] = []
     moving: set[str] = set()
+    listed_by_path = {f.path: f for f in listing.files}
     for doc_id, (name, path) in sorted(names.items(), key=lambda item: path_key(item[1][0])):
         entry = catalog.get(doc_id)
         if entry is None:
-            listed = next((f for f in listing.files if f.path == path), None)
+            listed = listed_by_path.get(path)
             mtime = int(listed.mtime_ns // 1_000_000_000) if listed else 0
             ingests.append(Action("ingest", doc_id, name=name, path=path, mtime=mtime))
         elif entry.source != name and is_owned(entry.source):
