@@ -99,7 +99,8 @@ class Curation:
         cached = self._hidden_cache
         if cached is not None and cached[0] == key:
             return cached[1]
-        ids = frozenset(self._hidden_table.find())
+        # A library where nothing was ever hidden has no table: reading would create it.
+        ids = frozenset(self._hidden_table.find()) if self.store.has_table(HIDDEN_TABLE) else frozenset()
         self._hidden_cache = (key, ids)
         return ids
 

@@ -250,6 +250,11 @@ class ChromaStore:
         """The record table `name` kept with this collection (`<collection>.<name>`)."""
         return self._record_table(f"{self.settings.collection}.{_table_name(name)}")
 
+    def has_table(self, name: str) -> bool:
+        """Whether the record table `name` exists yet (reading a table creates it)."""
+        full = f"{self.settings.collection}.{_table_name(name)}"
+        return full in self._tables or full in self._collection_names()
+
     def leases(self) -> RecordTable:
         """Named leases of this collection (one syncing client per source, say)."""
         return self.table("leases")
