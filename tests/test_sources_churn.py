@@ -56,7 +56,7 @@ def test_churn_rounds_keep_the_library_a_mirror_of_the_tree(tmp_path: Path) -> N
     root = tmp_path / "tree"
     make_tree(root, TREE_FILES, random.Random(7))
     with Library.open(settings) as library:
-        _rounds(library, settings, root, sized(ci=3, full=12), seed=11)
+        _rounds(library, settings, root, sized(ci=2, full=12), seed=11)
 
 
 @pytest.mark.slow
