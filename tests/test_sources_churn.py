@@ -64,6 +64,6 @@ def test_churn_rounds_keep_the_library_a_mirror_of_the_tree(tmp_path: Path) -> N
 def test_a_churn_round_with_the_real_model(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     root = tmp_path / "tree"
-    make_tree(root, TREE_FILES, random.Random(8))
+    make_tree(root, sized(ci=100, full=TREE_FILES), random.Random(8))  # embedding is the cost here
     with Library.open(settings) as library:
         _rounds(library, settings, root, 1, seed=12)
