@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import machine, peak_rss_mb, table
 from benchmarks.scale_fixtures import RESULTS, SHARED, DistinctChunk, load_chunks, load_vectors
 from searchapp.filters import SearchFilters
+from searchapp.request import SearchRequest
 from searchapp.storage.local_index import LocalIndex
 
 DIM = 384
@@ -138,7 +139,9 @@ def measure(n: int, queries: int) -> dict[str, Any]:
     texts = [json.loads(line)["text"] for line in (SHARED / "scifact" / "queries.jsonl").open()]
     rng = random.Random(n)
     fresh = iter(rng.sample(texts, len(texts)) * 1000)
-    searcher.search("warm up", k=10, mode="hybrid", filters=SearchFilters(text_contains="warm"))
+    searcher.search(
+        SearchRequest("warm up", k=10, mode="hybrid", filters=SearchFilters(text_contains="warm"))
+    )
     docs = sorted(local._docs.code)
     filters = {
         "none": SearchFilters(),
@@ -163,7 +166,7 @@ def measure(n: int, queries: int) -> dict[str, Any]:
             samples = []
             for _ in range(queries):
                 t0 = time.perf_counter()
-                searcher.search(next(fresh), k=10, filters=flt, mode=mode)
+                searcher.search(SearchRequest(next(fresh), k=10, filters=flt, mode=mode, syntax=False))
                 samples.append((time.perf_counter() - t0) * 1000)
             row[mode] = cell(samples)
         out["filters"].append(row)
@@ -193,10 +196,13 @@ def concurrent(
                 text = next(fresh)
             t0 = time.perf_counter()
             searcher.search(
-                text,
-                k=10,
-                filters=filters[pick.choice(names)],
-                mode=pick.choice(["dense", "keyword", "hybrid"]),
+                SearchRequest(
+                    text,
+                    k=10,
+                    filters=filters[pick.choice(names)],
+                    mode=pick.choice(["dense", "keyword", "hybrid"]),
+                    syntax=False,
+                )
             )
             end = time.perf_counter()
             with lock:

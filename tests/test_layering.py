@@ -140,6 +140,7 @@ def test_exported_names_are_exactly_the_public_api() -> None:
         "QueryError",
         "SearchAppError",
         "SearchFilters",
+        "SearchRequest",
         "SearchResponse",
         "Settings",
         "StorageFullError",

@@ -39,7 +39,7 @@ from searchapp.evaluation.scratch import (
     write_state,
 )
 from searchapp.library import Library
-from searchapp.retrieval.response import MAX_K
+from searchapp.request import MAX_K, SearchRequest
 from searchapp.types import Hit
 
 if TYPE_CHECKING:
@@ -345,11 +345,12 @@ def _retrieve(
     """Rank at least `depth` distinct documents, asking for more chunks once if needed."""
     chunk_k = min(MAX_K, max(CHUNKS_PER_QUERY, 3 * depth))
     started = time.perf_counter()
-    hits = library.search(text, k=chunk_k, mode=mode).hits
+    # A dataset's query is plain text: quotes or a leading "-" in it are words, not syntax.
+    hits = library.find(SearchRequest(query=text, k=chunk_k, mode=mode, syntax=False)).hits
     ranking = document_ranking(hits, duplicates)
     deepened = False
     if len(ranking) < depth and len(hits) == chunk_k and chunk_k < MAX_K:
-        hits = library.search(text, k=MAX_K, mode=mode).hits
+        hits = library.find(SearchRequest(query=text, k=MAX_K, mode=mode, syntax=False)).hits
         ranking = document_ranking(hits, duplicates)
         deepened = True
     return _QueryRun(ranking=ranking, seconds=time.perf_counter() - started, deepened=deepened)

@@ -29,7 +29,7 @@ from searchapp.filters import SearchFilters, unpaged_notice
 from searchapp.library.reads import DocumentReads
 from searchapp.library.sync import ServerSync
 from searchapp.library.writes import Admission, UnitOfWork, original_info
-from searchapp.retrieval.response import SEARCH_MODES
+from searchapp.request import SEARCH_MODES, SearchRequest
 from searchapp.retrieval.search import Searcher
 from searchapp.storage.chroma import ChromaStore
 from searchapp.storage.chunk_index import ChunkIndex
@@ -196,6 +196,33 @@ class Library(DocumentReads):
         """The retrieval modes this library offers."""
         return SEARCH_MODES
 
+    def find(self, request: SearchRequest) -> SearchResponse:
+        """The answer to one search request (`searchapp.request`): ranked passages, or documents.
+
+        The request's mode defaults to the settings' `search_mode`; ``doc:`` names in its
+        query and a short `like` id are resolved here.
+
+        Raises:
+            EmptyQueryError, QueryError, InvalidFilterError: invalid input.
+            DocumentNotFoundError: a ``doc:`` name or a `like` id matches nothing.
+            StoreError: the store failed.
+        """
+        changes: dict[str, Any] = {}
+        if request.mode is None:
+            changes["mode"] = self.settings.search_mode
+        if request.parsed.documents:
+            doc_ids = request.filters.doc_ids + self._document_ids(request.parsed.documents)
+            changes["filters"] = dataclasses.replace(request.filters, doc_ids=tuple(dict.fromkeys(doc_ids)))
+        if request.like:
+            changes["like"] = self.passage_id(request.like)
+        if changes:
+            request = dataclasses.replace(request, **changes)
+        response = self.searcher.search(request)
+        notice = unpaged_notice(request.scope, self.documents())
+        if notice is None:
+            return response
+        return dataclasses.replace(response, notices=(*response.notices, notice))
+
     def search(
         self,
         query: str,
@@ -206,7 +233,7 @@ class Library(DocumentReads):
         mode: str | None = None,
         group: bool = False,
     ) -> SearchResponse:
-        """Ranked passages for `query`.
+        """Ranked passages for `query` (which may use the query syntax, `searchapp.query_syntax`).
 
         Args:
             query: what to look for, in natural language.
@@ -220,11 +247,11 @@ class Library(DocumentReads):
             EmptyQueryError, QueryError, InvalidFilterError: invalid input.
             StoreError: the store failed.
         """
-        mode, filters = self._checked(mode, filters)
-        response = self.searcher.search(
-            query, k=k, filters=filters, min_score=min_score, mode=mode, group=group
+        return self.find(
+            SearchRequest(
+                query=query, k=k, filters=_filters(filters), min_score=min_score, mode=mode, group=group
+            )
         )
-        return self._with_filter_notice(response, filters)
 
     # ---- more like this, and the similarity of two texts (issue 15) --------------------
 
@@ -247,11 +274,13 @@ class Library(DocumentReads):
         Raises:
             DocumentNotFoundError: no stored passage has this id.
         """
-        mode, filters = self._checked(mode, filters)
-        response = self.searcher.similar(
-            self.passage_id(chunk_id), k=k, filters=filters, min_score=min_score, mode=mode, group=group
+        if not isinstance(chunk_id, str) or not chunk_id.strip():
+            raise QueryError(f"a passage id is text like '<document id>:<n>'; got {chunk_id!r}")
+        return self.find(
+            SearchRequest(
+                like=chunk_id, k=k, filters=_filters(filters), min_score=min_score, mode=mode, group=group
+            )
         )
-        return self._with_filter_notice(response, filters)
 
     def compare(self, text_a: str, text_b: str) -> float:
         """The cosine similarity (-1 to 1) of the embeddings of two texts.
@@ -270,22 +299,26 @@ class Library(DocumentReads):
             return ref.strip()
         return f"{self.document(doc).doc_id}:{int(index)}"
 
-    def _checked(
-        self, mode: str | None, filters: SearchFilters | Mapping[str, Any] | None
-    ) -> tuple[str, SearchFilters | None]:
-        mode = mode or self.settings.search_mode
-        if mode not in self.search_modes:
-            raise QueryError(f"search mode must be one of {', '.join(self.search_modes)}; got {mode!r}")
-        if filters is not None and not isinstance(filters, SearchFilters):
-            filters = SearchFilters.from_mapping(filters)
-        return mode, filters
+    def _document_ids(self, refs: Sequence[str]) -> tuple[str, ...]:
+        """The documents ``doc:`` values name: each a name, an id or an id prefix, else
+        every document whose name contains it (any case).
 
-    def _with_filter_notice(self, response: SearchResponse, filters: SearchFilters | None) -> SearchResponse:
-        paged = filters is not None and (filters.page_min is not None or filters.page_max is not None)
-        notice = unpaged_notice(filters, self.documents()) if filters is not None and paged else None
-        if notice is None:
-            return response
-        return dataclasses.replace(response, notices=(*response.notices, notice))
+        Raises:
+            DocumentNotFoundError: a value that names no document.
+        """
+        found: list[str] = []
+        for ref in refs:
+            try:
+                found.append(self.document(ref).doc_id)
+                continue
+            except DocumentNotFoundError:
+                named = [r.doc_id for r in self.documents() if ref.casefold() in r.source.casefold()]
+            if not named:
+                raise DocumentNotFoundError(
+                    f"doc:{ref} names no document in this library; `searchapp docs` lists them"
+                )
+            found += named
+        return tuple(found)
 
     # ------------------------------------------------------------------ writing
 
@@ -408,6 +441,12 @@ class Library(DocumentReads):
         """Tell the other clients of a server that the whole collection was replaced (a reindex)."""
         with self._writing():
             self._writes.announce(reset=True)
+
+
+def _filters(filters: SearchFilters | Mapping[str, Any] | None) -> SearchFilters:
+    if filters is None:
+        return SearchFilters()
+    return filters if isinstance(filters, SearchFilters) else SearchFilters.from_mapping(filters)
 
 
 def open_library(settings: Settings | None = None, **overrides: Any) -> Library:

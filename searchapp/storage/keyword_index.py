@@ -270,6 +270,19 @@ class KeywordIndex:
         top = np.lexsort((found, -values))[:k]
         return found[top], values[top]
 
+    def holding(self, query_terms: Sequence[str]) -> IntArray:
+        """The positions (sorted) of the live documents that hold any of these terms."""
+        wanted = [i for i in (self._vocab.get(t) for t in query_terms) if i is not None]
+        with self._lock:
+            segs = self._segments
+        found = [np.zeros(0, dtype=np.int64)]
+        for seg in segs:
+            for term in wanted:
+                start, end = seg.span(term)
+                slots = seg.slots[start:end]
+                found.append(seg.positions[slots[seg.alive[slots]]])
+        return np.unique(np.concatenate(found))
+
     # ----------------------------------------------------------------- merges
 
     def _maybe_merge(self) -> None:

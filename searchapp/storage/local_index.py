@@ -395,8 +395,8 @@ class LocalIndex:
 
     # --------------------------------------------------------------- reads
 
-    def mask(self, filters: SearchFilters) -> BoolArray:
-        """Which positions pass `filters` (and are alive)."""
+    def mask(self, filters: SearchFilters, *, contains: Sequence[str] = ()) -> BoolArray:
+        """Which positions pass `filters` and contain each of `contains` (and are alive)."""
         with self._lock:
             cols, docs = self._cols, self._docs
             size = cols.size
@@ -413,18 +413,46 @@ class LocalIndex:
                 keep &= pages >= filters.page_min
             if filters.page_max is not None:
                 keep &= pages <= filters.page_max
-        if filters.text_contains and filters.text_contains.casefold():
-            admitted = np.flatnonzero(keep)
-            # Rows are ascending with position (ids are never reused), so positions are found
-            # by binary search; rows written since this mask began are not in `rows`.
-            found = self._contains.rows_containing(
-                filters.text_contains, rows[admitted] if len(admitted) < size else None
-            )
-            at = np.minimum(np.searchsorted(rows, found), max(size - 1, 0))
-            hits = at[rows[at] == found] if size else at
-            before, keep = keep, np.zeros(size, dtype=np.bool_)
-            keep[hits] = before[hits]
+        for needle in (filters.text_contains, *contains):
+            if needle.casefold():
+                keep &= self._containing(needle, keep, rows)
         return keep
+
+    def without(self, mask: BoolArray, *, terms: Sequence[str] = (), texts: Sequence[str] = ()) -> BoolArray:
+        """`mask` less the positions holding any of these index `terms` or containing any of `texts`."""
+        keep = mask.copy()
+        if terms:
+            with self._lock:
+                keyword = self._keyword
+            holding = keyword.holding(list(terms))
+            keep[holding[holding < len(keep)]] = False
+        with self._lock:
+            rows = self._cols.row[: len(keep)]
+        for needle in texts:
+            if needle.casefold():
+                keep &= ~self._containing(needle, keep, rows)
+        return keep
+
+    def _containing(self, needle: str, admitted: BoolArray, rows: IntArray) -> BoolArray:
+        """Which of the `admitted` positions contain `needle`, ignoring case."""
+        size = len(admitted)
+        within = np.flatnonzero(admitted)
+        # Rows are ascending with position (ids are never reused), so positions are found
+        # by binary search; rows written since this mask began are not in `rows`.
+        found = self._contains.rows_containing(needle, rows[within] if len(within) < size else None)
+        at = np.minimum(np.searchsorted(rows, found), max(size - 1, 0))
+        hits = at[rows[at] == found] if size else at
+        out = np.zeros(size, dtype=np.bool_)
+        out[hits] = admitted[hits]
+        return out
+
+    def documents_in(self, mask: BoolArray | None) -> int:
+        """How many documents have a live chunk in `mask` (None: anywhere)."""
+        with self._lock:
+            cols = self._cols
+            admitted = cols.alive[: cols.size] if mask is None else mask & cols.alive[: len(mask)]
+            codes = cols.doc[: len(admitted)][admitted]
+        return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
 
     def dense_search(self, query: FloatArray, k: int, mask: BoolArray) -> tuple[IntArray, FloatArray]:
         """Exact top-k by cosine similarity among the positions in `mask`."""
