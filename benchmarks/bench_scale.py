@@ -43,7 +43,7 @@ from benchmarks.common import machine, peak_rss_mb, table
 from benchmarks.scale_fixtures import RESULTS, SHARED, DistinctChunk, load_chunks, load_vectors
 from searchapp.filters import SearchFilters
 from searchapp.request import SearchRequest
-from searchapp.storage.local_index import LocalIndex
+from searchapp.storage.local_index import ChunkRow, LocalIndex
 
 DIM = 384
 BATCH = 10_000
@@ -55,9 +55,7 @@ def index_dir(n: int) -> Path:
     return RESULTS / f"scale-{n}"
 
 
-def chunk_rows(
-    chunks: list[DistinctChunk], vectors: np.ndarray, start: int, end: int
-) -> list[tuple[str, str, dict[str, Any], np.ndarray, str]]:
+def chunk_rows(chunks: list[DistinctChunk], vectors: np.ndarray, start: int, end: int) -> list[ChunkRow]:
     """Chunks start..end of the repeated corpus, as `LocalIndex.apply` takes them."""
     out = []
     for i in range(start, end):
@@ -77,7 +75,9 @@ def chunk_rows(
         tags = [t for b, t in enumerate(TAGS) if (doc >> b) % 3 == 0]
         if tags:
             meta["tags"] = tags
-        out.append((f"{doc_id}:{chunk.index}", chunk.text, meta, vectors[i % len(vectors)], chunk.keywords))
+        out.append(
+            ChunkRow(f"{doc_id}:{chunk.index}", chunk.text, meta, vectors[i % len(vectors)], chunk.terms)
+        )
     return out
 
 
@@ -222,8 +222,14 @@ def concurrent(
         first = (u * 7919) % (len(chunks) - 10)
         rows = chunk_rows(chunks, vectors, first, first + 10)
         add = [
-            (f"{doc_id}:{i}", text + f" v{u}", {**meta, "doc_id": doc_id}, vec, kw)
-            for i, (_, text, meta, vec, kw) in enumerate(rows)
+            ChunkRow(
+                f"{doc_id}:{i}",
+                row.text + f" v{u}",
+                {**row.metadata, "doc_id": doc_id},
+                row.vector,
+                row.terms,
+            )
+            for i, row in enumerate(rows)
         ]
         t0 = time.perf_counter()
         local.apply(generation=f"upload-{u}", delete_docs=[doc_id], add=add)

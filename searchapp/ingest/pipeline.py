@@ -32,7 +32,7 @@ from searchapp.ingest.writer import Abort, BatchWriter, Pending, failed, from_ex
 from searchapp.library import Library
 from searchapp.progress import Progress, ProgressCallback, Stage
 from searchapp.storage.originals import sha256_hex
-from searchapp.types import DocumentRecord, PreparedChunk, PreparedDocument
+from searchapp.types import DocumentRecord, PreparedDocument
 from searchapp.units import MB, format_size, megabytes
 
 logger = logging.getLogger(__name__)
@@ -402,19 +402,7 @@ def _prepared(work: _Work) -> PreparedDocument:
         file_type=prepared.file_type,
         title=prepared.title,
         original=work.data,
-        chunks=tuple(
-            PreparedChunk(
-                text=draft.text,
-                index=draft.index,
-                start=draft.start,
-                tokens=draft.tokens,
-                page=draft.page,
-                heading=draft.heading,
-                terms=draft.keywords,
-                ocr=draft.ocr,
-            )
-            for draft in prepared.chunks
-        ),
+        chunks=prepared.chunks,
         vectors=np.concatenate(work.vectors),
         pages=prepared.pages,
         encoding=prepared.encoding,

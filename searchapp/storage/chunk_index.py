@@ -135,7 +135,7 @@ class ChunkIndex:
         """
         positions = self._local.positions_of(chunk_ids)
         local = [(cid, p) for cid, p in zip(chunk_ids, positions, strict=True) if p is not None]
-        found = {c.chunk_id: (c.text, c.metadata) for c in self._local.chunks([p for _, p in local])}
+        found = {c.chunk_id: (c.text, dict(c.metadata)) for c in self._local.chunks([p for _, p in local])}
         known = dict(cosines)
         if self._local.mirror_vectors:
             todo = [(cid, p) for cid, p in local if cid not in known and cid in found]

@@ -34,9 +34,8 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -74,11 +73,16 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-@dataclass(frozen=True, slots=True)
-class StoredChunk:
+class ChunkRow(NamedTuple):
+    """One chunk as the local index holds it: a `PreparedChunk` with its id, its metadata
+    (what filters and hits read) and its vector; `terms` are its BM25 terms,
+    space-separated ("" = read from the text). Reads give it back without vector and terms."""
+
     chunk_id: str
     text: str
-    metadata: dict[str, Any]
+    metadata: Mapping[str, Any]
+    vector: FloatArray | None = None
+    terms: str = ""
 
 
 class LocalIndex:
@@ -234,16 +238,16 @@ class LocalIndex:
         self,
         *,
         generation: str,
-        add: Sequence[tuple[str, str, Mapping[str, Any], FloatArray | None, str]] = (),
+        add: Sequence[ChunkRow] = (),
         delete_docs: Iterable[str] = (),
         retag: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        """One atomic change: delete documents' chunks, add chunks, retag, new generation.
-
-        `add` holds (chunk id, text, metadata, vector, BM25 terms space-separated) tuples.
-        """
+        """One atomic change: delete documents' chunks, add chunks, retag, new generation."""
         deleted = list(delete_docs)
-        prepared = [(cid, text, dict(meta), vector, terms.split()) for cid, text, meta, vector, terms in add]
+        prepared = [
+            (cid, text, dict(meta), vector, terms.split() if terms else keyword_tokens(text))
+            for cid, text, meta, vector, terms in add
+        ]
         with self._lock:
             db = self._db
             db.execute("BEGIN IMMEDIATE")
@@ -507,13 +511,13 @@ class LocalIndex:
         with self._lock:
             return [self._by_id.get(cid) for cid in chunk_ids]
 
-    def chunks(self, positions: Sequence[int]) -> list[StoredChunk]:
+    def chunks(self, positions: Sequence[int]) -> list[ChunkRow]:
         """Text and metadata of chunks by position, in the same order."""
         with self._lock:
             size = self._cols.size
             rows = [int(self._cols.row[p]) for p in positions if 0 <= p < size]
             found = {
-                row: StoredChunk(chunk_id=cid, text=text, metadata=json.loads(meta))
+                row: ChunkRow(chunk_id=cid, text=text, metadata=json.loads(meta))
                 for row, cid, text, meta in self._db.execute(
                     f"SELECT row, id, text, metadata FROM chunks WHERE row IN ({','.join('?' * len(rows))})",
                     rows,
