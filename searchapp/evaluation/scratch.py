@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import shutil
 import time
@@ -29,6 +28,7 @@ from typing import Any
 from searchapp.config import Settings
 from searchapp.errors import EvalDataError
 from searchapp.evaluation.beir import CorpusDoc
+from searchapp.storage.atomic import write_atomically
 
 STATE_FILE = "eval-state.json"
 # Bump when `document_text` or the way documents are ingested changes: it voids old indexes.
@@ -117,10 +117,7 @@ def read_state(directory: Path) -> IndexState | None:
 
 def write_state(directory: Path, state: IndexState) -> None:
     """Write atomically, so a crash leaves the old state or the new one, never half."""
-    directory.mkdir(parents=True, exist_ok=True)
-    temporary = directory / (STATE_FILE + ".tmp")
-    temporary.write_text(json.dumps(state.to_dict(), indent=2), encoding="utf-8")
-    os.replace(temporary, directory / STATE_FILE)
+    write_atomically(directory / STATE_FILE, json.dumps(state.to_dict(), indent=2).encode())
 
 
 def claim_directory(settings: Settings, wanted: dict[str, Any], *, rebuild: bool) -> IndexState | None:
