@@ -18,24 +18,19 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from searchapp.config import Settings
 from searchapp.embedding.embedders import Embedder, get_embedder
-from searchapp.errors import DocumentNotFoundError, QueryError, StorageFullError
-from searchapp.filters import SearchFilters, unpaged_notice
+from searchapp.errors import DocumentNotFoundError, StorageFullError
 from searchapp.library.reads import DocumentReads
 from searchapp.library.sync import ServerSync
 from searchapp.library.writes import Admission, UnitOfWork, original_info
-from searchapp.request import SEARCH_MODES, SearchRequest
-from searchapp.retrieval.search import Searcher
 from searchapp.storage.chroma import ChromaStore
-from searchapp.storage.chunk_index import ChunkIndex
 from searchapp.storage.local_index import LocalIndex
-from searchapp.storage.originals import originals_for
-from searchapp.types import DocumentRecord, PreparedDocument, SearchResponse
+from searchapp.types import DocumentRecord, PreparedDocument
 from searchapp.units import MB, megabytes
 
 logger = logging.getLogger(__name__)
@@ -49,12 +44,7 @@ class Library(DocumentReads):
     """
 
     def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder, local: LocalIndex) -> None:
-        self.settings = settings
-        self.store = store
-        self.embedder = embedder
-        self.local = local
-        self.originals = originals_for(settings)
-        self.searcher = Searcher(ChunkIndex(store, local), embedder)
+        super().__init__(settings, store, embedder, local)
         self._sync = ServerSync(store, local) if settings.is_server else None
         self._writes = UnitOfWork(
             store,
@@ -65,9 +55,6 @@ class Library(DocumentReads):
             on_change=self._sync.note_own if self._sync is not None else None,
         )
         self._write_lock = threading.RLock()
-        # The catalog, cached between writes (every UI rerun lists the documents).
-        self._version = 0
-        self._catalog: tuple[int, list[DocumentRecord]] | None = None
         self._disk_full = False
 
     @classmethod
@@ -153,7 +140,7 @@ class Library(DocumentReads):
         """One write at a time; the cached catalog is stale from its start to its end."""
         with self._write_lock:
             self._check_disk_recovered()
-            self._version += 1
+            self.catalog_changed()
             try:
                 yield
             except StorageFullError:
@@ -163,7 +150,7 @@ class Library(DocumentReads):
                 self._disk_full = True
                 raise
             finally:
-                self._version += 1
+                self.catalog_changed()
 
     def _check_disk_recovered(self) -> None:
         if not self._disk_full:
@@ -190,135 +177,6 @@ class Library(DocumentReads):
         self.close()
 
     # ------------------------------------------------------------------ reading
-
-    @property
-    def search_modes(self) -> tuple[str, ...]:
-        """The retrieval modes this library offers."""
-        return SEARCH_MODES
-
-    def find(self, request: SearchRequest) -> SearchResponse:
-        """The answer to one search request (`searchapp.request`): ranked passages, or documents.
-
-        The request's mode defaults to the settings' `search_mode`; ``doc:`` names in its
-        query and a short `like` id are resolved here.
-
-        Raises:
-            EmptyQueryError, QueryError, InvalidFilterError: invalid input.
-            DocumentNotFoundError: a ``doc:`` name or a `like` id matches nothing.
-            StoreError: the store failed.
-        """
-        changes: dict[str, Any] = {}
-        if request.mode is None:
-            changes["mode"] = self.settings.search_mode
-        if request.parsed.documents:
-            doc_ids = request.filters.doc_ids + self._document_ids(request.parsed.documents)
-            changes["filters"] = dataclasses.replace(request.filters, doc_ids=tuple(dict.fromkeys(doc_ids)))
-        if request.like:
-            changes["like"] = self.passage_id(request.like)
-        if changes:
-            request = dataclasses.replace(request, **changes)
-        response = self.searcher.search(request)
-        notice = unpaged_notice(request.scope, self.documents())
-        if notice is None:
-            return response
-        return dataclasses.replace(response, notices=(*response.notices, notice))
-
-    def search(
-        self,
-        query: str,
-        *,
-        k: int = 10,
-        filters: SearchFilters | Mapping[str, Any] | None = None,
-        min_score: float | None = None,
-        mode: str | None = None,
-        group: bool = False,
-    ) -> SearchResponse:
-        """Ranked passages for `query` (which may use the query syntax, `searchapp.query_syntax`).
-
-        Args:
-            query: what to look for, in natural language.
-            k: how many passages (1-1000); with `group`, how many documents.
-            filters: a `SearchFilters`, or a mapping that `SearchFilters.from_mapping` accepts.
-            min_score: drop passages whose score (0-1, `Hit.score`) is lower.
-            mode: one of `search_modes`; default: the settings' `search_mode`.
-            group: one group per document, best first (`SearchResponse.groups`).
-
-        Raises:
-            EmptyQueryError, QueryError, InvalidFilterError: invalid input.
-            StoreError: the store failed.
-        """
-        return self.find(
-            SearchRequest(
-                query=query, k=k, filters=_filters(filters), min_score=min_score, mode=mode, group=group
-            )
-        )
-
-    # ---- more like this, and the similarity of two texts (issue 15) --------------------
-
-    def similar(
-        self,
-        chunk_id: str,
-        *,
-        k: int = 10,
-        filters: SearchFilters | Mapping[str, Any] | None = None,
-        min_score: float | None = None,
-        mode: str | None = None,
-        group: bool = False,
-    ) -> SearchResponse:
-        """Passages like a stored one: its stored vector as the query, itself left out.
-
-        `chunk_id` is a hit's `chunk_id`, or its document id shortened to 8+ characters
-        (``1a2b3c4d:7``). The response's `query` is the passage's text. Other arguments as
-        in `search`.
-
-        Raises:
-            DocumentNotFoundError: no stored passage has this id.
-        """
-        if not isinstance(chunk_id, str) or not chunk_id.strip():
-            raise QueryError(f"a passage id is text like '<document id>:<n>'; got {chunk_id!r}")
-        return self.find(
-            SearchRequest(
-                like=chunk_id, k=k, filters=_filters(filters), min_score=min_score, mode=mode, group=group
-            )
-        )
-
-    def compare(self, text_a: str, text_b: str) -> float:
-        """The cosine similarity (-1 to 1) of the embeddings of two texts.
-
-        `searchapp.retrieval.scoring.dense_score` turns it into the 0-1 scale search scores use.
-
-        Raises:
-            EmptyQueryError: a text is empty.
-        """
-        return self.searcher.compare(text_a, text_b)
-
-    def passage_id(self, ref: str) -> str:
-        """A full chunk id from a full one or from ``<8+ characters of the doc id>:<n>``."""
-        doc, sep, index = ref.strip().rpartition(":")
-        if not sep or not index.isdigit() or len(doc) == 64:
-            return ref.strip()
-        return f"{self.document(doc).doc_id}:{int(index)}"
-
-    def _document_ids(self, refs: Sequence[str]) -> tuple[str, ...]:
-        """The documents ``doc:`` values name: each a name, an id or an id prefix, else
-        every document whose name contains it (any case).
-
-        Raises:
-            DocumentNotFoundError: a value that names no document.
-        """
-        found: list[str] = []
-        for ref in refs:
-            try:
-                found.append(self.document(ref).doc_id)
-                continue
-            except DocumentNotFoundError:
-                named = [r.doc_id for r in self.documents() if ref.casefold() in r.source.casefold()]
-            if not named:
-                raise DocumentNotFoundError(
-                    f"doc:{ref} names no document in this library; `searchapp docs` lists them"
-                )
-            found += named
-        return tuple(found)
 
     # ------------------------------------------------------------------ writing
 
@@ -441,12 +299,6 @@ class Library(DocumentReads):
         """Tell the other clients of a server that the whole collection was replaced (a reindex)."""
         with self._writing():
             self._writes.announce(reset=True)
-
-
-def _filters(filters: SearchFilters | Mapping[str, Any] | None) -> SearchFilters:
-    if filters is None:
-        return SearchFilters()
-    return filters if isinstance(filters, SearchFilters) else SearchFilters.from_mapping(filters)
 
 
 def open_library(settings: Settings | None = None, **overrides: Any) -> Library:
