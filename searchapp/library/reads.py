@@ -94,7 +94,8 @@ class DocumentReads:
         if changes:
             request = dataclasses.replace(request, **changes)
         response = self.searcher.search(request)
-        notice = unpaged_notice(request.scope, self.documents())
+        paged = request.scope.page_min is not None or request.scope.page_max is not None
+        notice = unpaged_notice(request.scope, self.documents()) if paged else None  # the catalog: only then
         if notice is None:
             return response
         return dataclasses.replace(response, notices=(*response.notices, notice))
