@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -19,11 +18,9 @@ from streamlit.testing.v1 import AppTest
 
 from searchapp.filters import SearchFilters
 from searchapp.request import SearchRequest
-from searchapp.ui import links, original_links, resources
+from searchapp.ui import links, original_links
 from tests.ui_helpers import (
-    ENV,
     POLICY_PDF,
-    build_corpus,
     cards,
     doc_id,
     new_app,
@@ -35,22 +32,8 @@ from tests.ui_helpers import (
 )
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_corpus(tmp_path_factory.mktemp("corpus") / "data")
-
-
 @pytest.fixture
-def corpus_env(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("SEARCHAPP_DATA_DIR", str(corpus))
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    yield corpus
-    resources.release_all()
-
-
-@pytest.fixture
-def at(corpus_env: Path) -> AppTest:
+def at(ui_corpus_env: Path) -> AppTest:
     return run(new_app())
 
 
@@ -243,7 +226,7 @@ def test_query_mode_filters_and_options_go_into_the_url(at: AppTest) -> None:
     }
 
 
-def test_a_shared_link_restores_the_search(corpus_env: Path) -> None:
+def test_a_shared_link_restores_the_search(ui_corpus_env: Path) -> None:
     request = SearchRequest(
         query="refunds",
         mode="dense",
@@ -266,7 +249,7 @@ def test_a_shared_link_restores_the_search(corpus_env: Path) -> None:
     assert {c.mode for c in found} == {"Semantic"}
 
 
-def test_a_broken_link_says_so_and_searches_without_it(corpus_env: Path) -> None:
+def test_a_broken_link_says_so_and_searches_without_it(ui_corpus_env: Path) -> None:
     at = new_app()
     at.query_params["q"] = "refunds"
     at.query_params["pages"] = "seven"
