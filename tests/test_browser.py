@@ -255,7 +255,10 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
             expect(cards.first).to_contain_text("the-modern-orchestra.txt", timeout=60_000)
             settle(page)
             expect(documents.locator("[data-tag]")).to_have_count(1)
-            assert page.get_by_label("Search query", exact=True).input_value() == "how long is the term of a senator"
+            assert (
+                page.get_by_label("Search query", exact=True).input_value()
+                == "how long is the term of a senator"
+            )
             shot(page, "filter-restored-from-url")
 
             # 9. Clear filters: one click, and it stays cleared when the mode changes.

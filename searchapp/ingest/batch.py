@@ -16,22 +16,32 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from searchapp.errors import FailureReason, IngestError
 from searchapp.ingest.extract import file_type_of
 from searchapp.ingest.prepare import Prepared, PrepareJob
-from searchapp.ingest.types import FileOutcome, IngestReport, SourceFile
-from searchapp.ingest.writer import BatchWriter, Pending, failed, from_exception
+from searchapp.ingest.types import FileOutcome, IngestReport, Limits, SourceFile
+from searchapp.ingest.workers import WorkerPool
+from searchapp.ingest.writer import Abort, BatchWriter, Pending, failed, from_exception
+from searchapp.library import Library
 from searchapp.progress import Progress, ProgressCallback, Stage
 from searchapp.storage.originals import sha256_hex
 from searchapp.types import PreparedDocument
 from searchapp.units import format_size, megabytes
 
-if TYPE_CHECKING:
-    from searchapp.ingest.pipeline import Ingestor
+
+class Runner(Protocol):
+    """What a batch needs of the ingestor that runs it (`searchapp.ingest.pipeline.Ingestor`)."""
+
+    library: Library
+    limits: Limits
+
+    def pool(self) -> WorkerPool[PrepareJob, Prepared]: ...
+
+    def disk_problem(self) -> Abort | None: ...
 
 
 @dataclass
@@ -76,7 +86,7 @@ class Batch:
 
     def __init__(
         self,
-        ingestor: Ingestor,
+        ingestor: Runner,
         files: Sequence[SourceFile],
         *,
         resuming: bool,
