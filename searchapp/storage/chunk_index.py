@@ -69,8 +69,8 @@ class ChunkIndex:
         """The lists `request.mode` ranks by, `depth` candidates each, among the admitted rows."""
         use_dense, use_keyword = _LISTS.get(request.mode or "", (True, True))
         parsed = request.parsed
-        narrowed = (
-            not request.scope.is_empty or parsed.phrases or parsed.exclude_phrases or query.exclude_terms
+        narrowed = not request.scope.is_empty or bool(
+            parsed.phrases or parsed.exclude_phrases or query.exclude_terms
         )
         base = self._local.mask(request.scope, contains=parsed.phrases) if narrowed else None
         mask = base
@@ -109,7 +109,12 @@ class ChunkIndex:
         found = [(cid, 1.0 - distance) for cid, distance in zip(ids, distances, strict=True)]
         if dropped and mask is not None:
             positions = self._local.positions_of([cid for cid, _ in found])
-            found = [pair for pair, p in zip(found, positions, strict=True) if p is None or mask[p]]
+            # A row this process has not loaded yet (another client's write) cannot be checked.
+            found = [
+                pair
+                for pair, p in zip(found, positions, strict=True)
+                if p is None or p >= len(mask) or mask[p]
+            ]
         return found[:depth]
 
     def _at(self, positions: npt.NDArray[np.int64], scores: npt.NDArray[np.float32]) -> Scored:
