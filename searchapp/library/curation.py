@@ -137,14 +137,13 @@ class Curation:
             self._hidden_table.delete([doc_id])
             self._hidden_epoch += 1
 
-    def without_hidden(self, filters: SearchFilters | None) -> SearchFilters | None:
-        """`filters` that also leave out hidden documents, unless the search names them itself."""
+    def without_hidden(self, filters: SearchFilters) -> SearchFilters:
+        """`filters` that also leave out hidden documents, unless they name them (`doc_ids`)."""
         hidden = self.hidden_ids()
         if not hidden:
             return filters
-        base = filters or SearchFilters()
-        excluded = sorted(hidden.difference(base.doc_ids).union(base.exclude_doc_ids))
-        return dataclasses.replace(base, exclude_doc_ids=tuple(excluded))
+        excluded = sorted(hidden.difference(filters.doc_ids).union(filters.exclude_doc_ids))
+        return dataclasses.replace(filters, exclude_doc_ids=tuple(excluded))
 
     def iter_hidden(self) -> Iterator[DocumentRecord]:
         for doc_id in sorted(self.hidden_ids()):
