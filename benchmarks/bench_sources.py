@@ -3,7 +3,8 @@
     python benchmarks/bench_sources.py unchanged [--files 10000]   # re-sync of an unchanged tree
     python benchmarks/bench_sources.py rename    [--pages 100]     # rename a 100-page PDF
     python benchmarks/bench_sources.py watch     [--trials 5]      # save/delete -> search, watching
-    python benchmarks/bench_sources.py load      [--files 1000]    # search p95 while files sync
+    python benchmarks/bench_sources.py load      [--files 1000] [--rounds 2] [--model hash:384]
+                                                                   # search p95 while files sync
 
 `unchanged` and `rename` use the hash embedder (neither embeds anything: that is the
 point; the embedding calls are counted and must be 0); `watch` and `load` use the
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import sys
 import tempfile
 import threading
@@ -202,9 +202,62 @@ def watch(trials: int) -> None:
     )
 
 
-def load(files: int, seconds_idle: float, model: str | None = None) -> None:
+def _searching(library: Library, queries: list[str], seconds: float | None = None) -> Any:
+    """Search in a thread until stopped (or for `seconds`); the latencies in ms.
+
+    Searches arrive at random (exponential gaps, 50 ms on average), as users' do: a fixed
+    period could fall into step with the writer's calls. Each is a query never asked
+    before, so its embedding is part of it (a repeated one's is cached).
+    """
+    out: list[float] = []
+    stop = threading.Event()
+    arrivals = random.Random(5)
+
+    def run() -> None:
+        while not stop.is_set():
+            query = f"{arrivals.choice(queries)} {arrivals.choice(WORDS)} {arrivals.randrange(10**9)}"
+            started = time.perf_counter()
+            library.search(query, k=10)
+            out.append((time.perf_counter() - started) * 1000)
+            time.sleep(arrivals.expovariate(1 / 0.05))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    if seconds is not None:
+        time.sleep(seconds)
+    return stop, thread, out
+
+
+def _stopped(running: Any) -> list[float]:
+    stop, thread, out = running
+    stop.set()
+    thread.join()
+    return list(out)
+
+
+def _searches_first(library: Library, on: bool) -> None:
+    """Switch the store's search gate (`searchapp.storage.search_gate`) off, or back on."""
+    gate = library.store.search_gate
+    for name in ("before_write", "write_batch"):
+        if on:
+            gate.__dict__.pop(name, None)
+    if not on:
+        gate.before_write = lambda: None  # type: ignore[method-assign]
+        gate.write_batch = lambda most: most  # type: ignore[method-assign]
+
+
+def load(files: int, seconds_idle: float, rounds: int, model: str | None = None) -> None:
+    """Search p95 while every file of a synced tree changes and syncs, against idle.
+
+    Idle windows and syncs alternate (idle, sync, idle, sync, ..., idle), so the machine's
+    other load falls on both alike; the syncs alternate the search gate on and off.
+    """
     rng = random.Random(4)
     queries = [" ".join(rng.choice(WORDS) for _ in range(4)) for _ in range(50)]
+    idle: list[float] = []
+    busy: dict[bool, list[float]] = {True: [], False: []}
+    took: dict[bool, list[float]] = {True: [], False: []}
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "tree"
         for i in range(files):
@@ -215,50 +268,43 @@ def load(files: int, seconds_idle: float, model: str | None = None) -> None:
         with Library.open(_settings(Path(tmp), model=model)) as library, Sources(library) as sources:
             sources.add(SourceSpec.create("tree", root))
             sources.sync("tree")
-            for path in sorted(root.rglob("*.txt")):  # every file changes
-                path.write_text(prose(rng, 120))
-                _old(path)
-
-            def searching(stop: threading.Event, out: list[float]) -> None:
-                i = 0
-                while not stop.is_set():
-                    started = time.perf_counter()
-                    library.search(queries[i % len(queries)], k=10)
-                    out.append((time.perf_counter() - started) * 1000)
-                    i += 1
-                    time.sleep(0.05)
-
             for q in queries:
                 library.search(q, k=10)
-            idle: list[float] = []
-            stop = threading.Event()
-            thread = threading.Thread(target=searching, args=(stop, idle))
-            thread.start()
-            time.sleep(seconds_idle)
-            stop.set()
-            thread.join()
-            busy: list[float] = []
-            stop = threading.Event()
-            thread = threading.Thread(target=searching, args=(stop, busy))
-            thread.start()
-            started = time.perf_counter()
-            report = sources.sync("tree")[0]
-            took = time.perf_counter() - started
-            stop.set()
-            thread.join()
-    a, b = Timing("idle", tuple(idle)), Timing("sync", tuple(busy))
+            for round_ in range(rounds):
+                gate = round_ % 2 == 0
+                idle += _stopped(_searching(library, queries, seconds_idle))
+                for path in sorted(root.rglob("*.txt")):  # every file changes
+                    path.write_text(prose(rng, 120))
+                    _old(path)
+                _searches_first(library, gate)
+                running = _searching(library, queries)
+                started = time.perf_counter()
+                report = sources.sync("tree")[0]
+                took[gate].append(time.perf_counter() - started)
+                busy[gate] += _stopped(running)
+                _searches_first(library, True)
+                assert report.counts["changed"] == files, report.summary()
+                loads.append(os.getloadavg()[0])
+            idle += _stopped(_searching(library, queries, seconds_idle))
+    a = Timing("idle", tuple(idle))
     print(f"## Searching while {files:,} changed files sync ({model or 'bundled model'}; {machine()})\n")
-    print(f"The sync: {report.summary()} ({took:.0f} s).\n")
-    print(
-        table(
-            ["while", "searches", "p50 ms", "p95 ms", "p95 / idle p95", "target"],
-            [
-                ["idle", len(idle), f"{a.p50:.0f}", f"{a.p95:.0f}", "1.00", ""],
-                ["syncing", len(busy), f"{b.p50:.0f}", f"{b.p95:.0f}", f"{b.p95 / a.p95:.2f}", "≤ 2"],
-            ],
-        )
-    )
-    print(f"\nmedian of idle: {statistics.median(idle):.1f} ms")
+    print(f"Load average during the run: {min(loads):.1f} to {max(loads):.1f}.\n")
+    rows = [["idle (between the syncs)", len(idle), f"{a.p50:.0f}", f"{a.p95:.0f}", "1.00", "", ""]]
+    for gate in (True, False):
+        if busy[gate]:
+            b = Timing("sync", tuple(busy[gate]))
+            rows.append(
+                [
+                    f"syncing, search gate {'on' if gate else 'off'}",
+                    len(busy[gate]),
+                    f"{b.p50:.0f}",
+                    f"{b.p95:.0f}",
+                    f"{b.p95 / a.p95:.2f}",
+                    median_range(took[gate], 0),
+                    "≤ 2" if gate else "",
+                ]
+            )
+    print(table(["while", "searches", "p50 ms", "p95 ms", "p95 / idle p95", "sync, s", "target"], rows))
 
 
 def main() -> None:
@@ -268,20 +314,21 @@ def main() -> None:
     parser.add_argument("what", choices=["unchanged", "rename", "watch", "load"])
     parser.add_argument("--files", type=int, default=0)
     parser.add_argument("--pages", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=None, help="default 5 (load: 2 syncs)")
+    parser.add_argument("--idle", type=float, default=10.0, help="load: seconds of each idle window")
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument(
         "--model", default=None, help="load: an embedder other than the bundled model (hash:384)"
     )
     args = parser.parse_args()
     if args.what == "unchanged":
-        unchanged(args.files or 10_000, args.rounds)
+        unchanged(args.files or 10_000, args.rounds or 5)
     elif args.what == "rename":
-        rename(args.pages, args.rounds)
+        rename(args.pages, args.rounds or 5)
     elif args.what == "watch":
         watch(args.trials)
     else:
-        load(args.files or 1000, 20.0, args.model)
+        load(args.files or 1000, args.idle, args.rounds or 2, args.model)
 
 
 if __name__ == "__main__":

@@ -154,13 +154,17 @@ class SlowWriter:
 
 def library_state(library: Library, prefix: str = "") -> dict[str, tuple[str, str, tuple[str, ...]]]:
     """name (without `prefix`) -> (title, file type, chunk texts in order), for done documents."""
+    stored: dict[str, list[tuple[int, str, str]]] = defaultdict(list)  # doc id -> (chunk, text, source)
+    for _, texts, metadatas, _ in library.store.iter_chunks(include_embeddings=False):
+        for text, meta in zip(texts, metadatas, strict=True):
+            stored[str(meta["doc_id"])].append((int(meta["chunk"]), text, str(meta["source"])))
     out = {}
     for record in library.documents():
-        result = library.store.get_chunks(where={"doc_id": record.doc_id})
-        chunks = sorted(zip([m["chunk"] for m in result["metadatas"]], result["documents"], strict=True))
+        chunks = sorted(stored.pop(record.doc_id, []))
         name = record.source.removeprefix(prefix)
-        out[name] = (record.title, record.file_type, tuple(text for _, text in chunks))
-        assert all(m["source"] == record.source for m in result["metadatas"]), record.source
+        out[name] = (record.title, record.file_type, tuple(text for _, text, _ in chunks))
+        assert all(source == record.source for _, _, source in chunks), record.source
+    assert not stored, f"chunks of no document: {sorted(stored)}"
     return out
 
 

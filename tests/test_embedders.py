@@ -175,3 +175,26 @@ def test_cuda_fp16_matches_cpu_fp32(fp32: SentenceTransformerEmbedder) -> None:
     assert gpu.device == "cuda" and gpu.backend == "torch (fp16)" and gpu.batch_size == 256
     cos = (vectors[: len(TEXTS)] * fp32.embed_documents(TEXTS)).sum(axis=1)
     assert cos.min() >= 0.999
+
+
+@pytest.mark.model
+def test_a_query_goes_before_the_rest_of_a_long_document_embedding(fp32: SentenceTransformerEmbedder) -> None:
+    """A search's query waits for one batch of an ingest's embedding at most, never for all of it."""
+    import threading
+    import time
+
+    texts = [f"passage {i} about refunds, travel and the budget of the year" for i in range(400)]
+    expected = fp32.embed_documents(["when are refunds paid"])[0]
+    documents: list[np.ndarray] = []
+    ingest = threading.Thread(target=lambda: documents.append(fp32.embed_documents(texts)))
+    ingest.start()
+    try:
+        while not fp32._lock.locked():  # the first document batch is running
+            time.sleep(0.001)
+        query = fp32.embed_query("when are refunds paid")
+        assert ingest.is_alive(), "the query waited for the whole document embedding"
+    finally:
+        ingest.join()
+    assert float(query @ expected) > 0.9999
+    assert documents[0].shape == (400, fp32.info.dimension)
+    assert np.allclose(documents[0][:3], fp32.embed_documents(texts[:3]), atol=1e-4)

@@ -41,6 +41,7 @@ from searchapp.embedding.tokens import (
     truncate_ids,
 )
 from searchapp.errors import ModelError
+from searchapp.priority import Priority
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ Vectors = npt.NDArray[np.float32]
 
 CPU_BATCH_SIZE = 32
 GPU_BATCH_SIZE = 256
+QUERYING_BATCH = 8  # texts per document batch while queries come: a query waits for one at most
 
 
 class Embedder(Protocol):
@@ -132,7 +134,9 @@ def set_offline_environment() -> None:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use, on the best backend available.
 
-    Thread-safe: Streamlit sessions share one instance, and inference runs under a lock.
+    Thread-safe: Streamlit sessions share one instance, and inference runs under a lock,
+    one batch at a time. Queries go first (`searchapp.priority`): a batch of documents
+    waits while a query is waiting, and batches are small while queries come.
     """
 
     def __init__(
@@ -156,6 +160,7 @@ class SentenceTransformerEmbedder:
         self._device = "none"
         self._backend = "none"
         self._lock = threading.Lock()
+        self._queries = Priority()
         self._tokens: TokenCounter | None = None
 
     @property
@@ -248,14 +253,22 @@ class SentenceTransformerEmbedder:
             if token_ids is not None
             else self.tokens.ids(texts)
         )
-        with self._lock:
-            self._ensure_loaded()
-            if self._openvino is not None:
-                vectors: Vectors = self._openvino.embed(ids, self.batch_size)
-                return vectors
-            return self._torch_embed(ids)
+        out = np.zeros((len(ids), self.info.dimension), dtype=np.float32)
+        order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths, little padding
+        start = 0
+        while start < len(order):
+            self._queries.wait_turn()
+            batch = order[start : start + self._queries.step(self.batch_size, QUERYING_BATCH)]
+            with self._lock:
+                self._ensure_loaded()
+                out[batch] = self._embed_batch([ids[i] for i in batch])
+            start += len(batch)
+        return out
 
-    def _torch_embed(self, ids: Sequence[TokenIds]) -> Vectors:
+    def _embed_batch(self, ids: Sequence[TokenIds]) -> Vectors:
+        if self._openvino is not None:
+            vectors: Vectors = self._openvino.embed(ids, len(ids))
+            return vectors
         import torch
 
         from searchapp.embedding.openvino import pad
@@ -265,25 +278,21 @@ class SentenceTransformerEmbedder:
         autocast: AbstractContextManager[Any] = (
             torch.autocast("cpu", dtype=torch.bfloat16) if self._backend == "torch-bf16" else nullcontext()
         )
-        out = np.zeros((len(ids), self.info.dimension), dtype=np.float32)
-        order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths, little padding
         with torch.inference_mode(), autocast:
-            for start in range(0, len(order), self.batch_size):
-                batch = order[start : start + self.batch_size]
-                input_ids, mask = pad([ids[i] for i in batch])
-                features = {
-                    "input_ids": torch.from_numpy(input_ids).to(self._device, non_blocking=True),
-                    "attention_mask": torch.from_numpy(mask).to(self._device, non_blocking=True),
-                }
-                if wants_types:
-                    features["token_type_ids"] = torch.zeros_like(features["input_ids"])
-                embedded = model(features)["sentence_embedding"].float()
-                embedded = torch.nn.functional.normalize(embedded, p=2, dim=1)
-                out[batch] = embedded.cpu().numpy()
-        return out
+            input_ids, mask = pad(list(ids))
+            features = {
+                "input_ids": torch.from_numpy(input_ids).to(self._device, non_blocking=True),
+                "attention_mask": torch.from_numpy(mask).to(self._device, non_blocking=True),
+            }
+            if wants_types:
+                features["token_type_ids"] = torch.zeros_like(features["input_ids"])
+            embedded = model(features)["sentence_embedding"].float()
+            vectors = torch.nn.functional.normalize(embedded, p=2, dim=1).cpu().numpy()
+        return vectors
 
     def embed_query(self, text: str) -> Vectors:
-        result: Vectors = self.embed_documents([text])[0]
+        with self._queries.urgent():
+            result: Vectors = self.embed_documents([text])[0]
         return result
 
 

@@ -102,7 +102,8 @@ class DocumentReads:
             changes["like"] = self.passage_id(request.like)
         if changes:
             request = dataclasses.replace(request, **changes)
-        response = self.searcher.search(request)
+        with self.store.search_gate.searching():
+            response = self.searcher.search(request)
         paged = request.scope.page_min is not None or request.scope.page_max is not None
         notice = unpaged_notice(request.scope, self.documents()) if paged else None  # the catalog: only then
         if notice is None:

@@ -30,8 +30,9 @@ class Catalog:
         if not records:
             return
         with chroma_errors(f"recording {len(records)} documents in the catalog"):
-            for start in range(0, len(records), self._max_batch()):
-                part = records[start : start + self._max_batch()]
+            step = self._max_batch()
+            for start in range(0, len(records), step):
+                part = records[start : start + step]
                 self._collection().upsert(
                     ids=[r.doc_id for r in part],
                     embeddings=[_PLACEHOLDER] * len(part),
@@ -45,7 +46,9 @@ class Catalog:
         if not doc_ids:
             return
         with chroma_errors(f"removing {len(doc_ids)} documents from the catalog"):
-            self._collection().delete(ids=list(doc_ids))
+            step = self._max_batch()
+            for start in range(0, len(doc_ids), step):
+                self._collection().delete(ids=list(doc_ids[start : start + step]))
 
     def delete_record(self, doc_id: str) -> None:
         self.delete_records([doc_id])

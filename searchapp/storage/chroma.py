@@ -35,6 +35,7 @@ from searchapp.storage.chroma_client import chroma_errors, get_or_create, open_c
 from searchapp.storage.chroma_swap import CATALOG_SUFFIX
 from searchapp.storage.lock import DataDirLock
 from searchapp.storage.records import RecordTable
+from searchapp.storage.search_gate import GatedCollection, SearchGate
 from searchapp.types import MetaValue
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class ChromaStore:
         self._chunks: Any = None
         self._catalog: Any = None
         self._changes: Any = None
-        self.catalog = Catalog(self._catalog_collection, lambda: self._max_batch)
+        self.catalog = Catalog(self._catalog_collection, self._write_batch)
         # Who writes: pending records carry it (their lease), change-log entries too.
         self.client_id = (
             f"{re.sub(r'[^A-Za-z0-9.-]', '', socket.gethostname())[:24]}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -66,6 +67,8 @@ class ChromaStore:
         self.changes = ChangeLog(self._changes_collection, self.client_id)
         self._max_batch = 1000
         self._tables: dict[str, Any] = {}  # record-table collections, opened on first use
+        # Embedded, a write stops every thread of this process: it waits for searches in flight.
+        self.search_gate = SearchGate()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -108,9 +111,9 @@ class ChromaStore:
             "schema": SCHEMA_VERSION,
             "created_at": int(time.time()),
         }
-        self._chunks = get_or_create(self._client, name, wanted)
-        self._catalog = get_or_create(
-            self._client, name + CATALOG_SUFFIX, {"schema": SCHEMA_VERSION, "of": name}
+        self._chunks = self._gated(get_or_create(self._client, name, wanted))
+        self._catalog = self._gated(
+            get_or_create(self._client, name + CATALOG_SUFFIX, {"schema": SCHEMA_VERSION, "of": name})
         )
         if self.settings.is_server:
             self._changes = get_or_create(
@@ -118,6 +121,16 @@ class ChromaStore:
             )
         if check_model:
             self._check_model(self._chunks.metadata or {})
+
+    def _write_batch(self) -> int:
+        """Records per write call: as many as Chroma takes, fewer while searches come (embedded)."""
+        most = max(1, self._max_batch)
+        return most if self.settings.is_server else self.search_gate.write_batch(most)
+
+    def _gated(self, collection: Any) -> Any:
+        """Embedded, the collection's writes wait for searches (`searchapp.storage.search_gate`);
+        a server's client gives up the GIL while it waits for the network."""
+        return collection if self.settings.is_server else GatedCollection(collection, self.search_gate)
 
     def _check_model(self, metadata: Mapping[str, Any]) -> None:
         stored_name = metadata.get("model")
@@ -228,11 +241,13 @@ class ChromaStore:
         def collection() -> Any:
             found = self._tables.get(full_name)
             if found is None:
-                found = get_or_create(self.client, full_name, {"schema": SCHEMA_VERSION, "records": True})
+                found = self._gated(
+                    get_or_create(self.client, full_name, {"schema": SCHEMA_VERSION, "records": True})
+                )
                 self._tables[full_name] = found
             return found
 
-        return RecordTable(full_name, collection, lambda: self._max_batch)
+        return RecordTable(full_name, collection, self._write_batch)
 
     @property
     def collection_metadata(self) -> dict[str, Any]:
@@ -277,23 +292,17 @@ class ChromaStore:
 
     def set_chunk_tags(self, doc_id: str, tags: Sequence[str]) -> None:
         """Replace the tags on every chunk of a document (no tags: remove the key)."""
-        with chroma_errors(f"retagging {doc_id[:12]}"):
-            ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
-            # `update` merges metadata, and a None value deletes a key (Chroma has no empty lists).
-            value: Any = list(tags) if tags else None
-            for start in range(0, len(ids), self._max_batch):
-                batch = ids[start : start + self._max_batch]
-                self.chunks.update(ids=batch, metadatas=[{"tags": value}] * len(batch))
+        # `update` merges metadata, and a None value deletes a key (Chroma has no empty lists).
+        self.set_chunk_fields(doc_id, {"tags": list(tags) if tags else None})
 
-    def set_chunk_fields(self, doc_id: str, fields: Mapping[str, MetaValue]) -> int:
-        """Set these metadata fields on every chunk of a document (a rename); returns how many.
-
-        Only the fields change (`update` merges): the vectors, texts and other fields stay.
-        """
+    def set_chunk_fields(self, doc_id: str, fields: Mapping[str, MetaValue | None]) -> int:
+        """Set these metadata fields on every chunk of a document (a rename), None removing one;
+        returns how many. The vectors, texts and other fields stay (`update` merges)."""
         with chroma_errors(f"updating the chunks of {doc_id[:12]}"):
             ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
-            for start in range(0, len(ids), self._max_batch):
-                batch = ids[start : start + self._max_batch]
+            step = self._write_batch()
+            for start in range(0, len(ids), step):
+                batch = ids[start : start + step]
                 self.chunks.update(ids=batch, metadatas=[dict(fields)] * len(batch))
         return len(ids)
 
@@ -312,7 +321,7 @@ class ChromaStore:
                 f"add_chunks needs equal lengths; got {len(ids)} ids, {len(embeddings)} vectors, "
                 f"{len(documents)} texts and {len(metadatas)} metadata rows"
             )
-        step = max(1, self._max_batch)
+        step = self._write_batch()
         for start in range(0, len(ids), step):
             end = start + step
             with chroma_errors(f"writing {len(ids[start:end])} chunks"):
@@ -334,8 +343,9 @@ class ChromaStore:
         where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
         with chroma_errors(f"deleting the chunks of {len(doc_ids)} documents"):
             ids = self.chunks.get(where=where, include=[])["ids"]
-            for start in range(0, len(ids), self._max_batch):
-                self.chunks.delete(ids=ids[start : start + self._max_batch])
+            step = self._write_batch()
+            for start in range(0, len(ids), step):
+                self.chunks.delete(ids=ids[start : start + step])
         return len(ids)
 
     def count_chunks(self) -> int:

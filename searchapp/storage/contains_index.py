@@ -84,7 +84,8 @@ class ContainsIndex:
 
     # ----------------------------------------------------------------- reads
 
-    def _reader(self) -> sqlite3.Connection:
+    def reader(self) -> sqlite3.Connection:
+        """This thread's read-only connection: it sees committed transactions only."""
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
@@ -107,7 +108,7 @@ class ContainsIndex:
         return rows if within is None else rows[np.isin(rows, within, assume_unique=True)]
 
     def _match(self, expressions: Sequence[str]) -> IntArray:
-        db = self._reader()
+        db = self.reader()
         found = [
             np.fromiter(
                 (r for (r,) in db.execute(f"SELECT rowid FROM {self.fts} WHERE {self.fts} MATCH ?", (e,))),
@@ -123,7 +124,7 @@ class ContainsIndex:
         last = "\U0010ffff" * (3 - len(wanted))
         terms = [
             term
-            for (term,) in self._reader().execute(
+            for (term,) in self.reader().execute(
                 f"SELECT term FROM {self.fts}_vocab WHERE term >= ? AND term <= ? LIMIT ?",
                 (wanted, wanted + last, MAX_SHORT_TERMS + 1),
             )
@@ -137,7 +138,7 @@ class ContainsIndex:
 
     def _check(self, wanted: str, within: IntArray | None) -> IntArray:
         """Read the texts and test each (the exact definition)."""
-        db = self._reader()
+        db = self.reader()
         select = f"SELECT {self.row}, {self.text} FROM {self.table}"
         if within is None:
             batches: Iterable[Iterable[tuple[int, str]]] = [db.execute(select)]

@@ -68,7 +68,10 @@ class LocalIndex:
         self.mirror_vectors = mirror_vectors
         directory.mkdir(parents=True, exist_ok=True)
         self._rows = Rows(directory / "index.sqlite3")
+        # Searches take `_lock` only to read the in-memory state or swap it; a write does its
+        # SQLite transaction under `_write_lock` alone, and takes `_lock` to publish the result.
         self._lock = threading.RLock()
+        self._write_lock = threading.RLock()
         self._keyword = KeywordIndex()
         self._generation = ""
         self._columns_saved = ""  # the generation columns.bin holds, when known
@@ -192,7 +195,7 @@ class LocalIndex:
         deleted = list(delete_docs)
         chunks = [ChunkRow(*c) for c in add]  # a plain (id, text, metadata, vector, terms) tuple too
         chunks = [c if c.terms else c._replace(terms=" ".join(keyword_tokens(c.text))) for c in chunks]
-        with self._lock:
+        with self._write_lock:
             with self._rows.transaction(write=True):
                 # Rows that go: the documents' chunks, and older rows of re-added chunk ids.
                 gone = self._rows.remove(deleted, [c.chunk_id for c in chunks])
@@ -200,40 +203,54 @@ class LocalIndex:
                 for doc_id, tags in (retag or {}).items():
                     self._rows.retag(doc_id, tags)
                 self._rows.set_meta(self._stamp(generation))
-            self._generation = generation
-            cols = self._cols
-            size = cols.size
-            removed = np.searchsorted(cols.row[:size], np.array(gone, dtype=np.int64))
-            for doc_id in deleted:
-                self._forget_doc(doc_id)
-            for row, chunk in zip(inserted, chunks, strict=True):
-                old = self._by_id.get(chunk.chunk_id)
-                if old is not None:
-                    cols.alive[old] = False
-                code = self._docs.upsert(str(chunk.metadata["doc_id"]), chunk.metadata)
-                page = page_of(chunk.metadata)
-                self._by_id[chunk.chunk_id] = cols.append(chunk.chunk_id, row, code, page, chunk.vector)
-            for doc_id, tags in (retag or {}).items():
-                known = self._docs.code.get(doc_id)
-                if known is not None:
-                    self._docs.tags[known] = tuple(tags)
-            self._keyword.apply(
-                remove=removed[removed < size],
-                add_positions=np.arange(size, cols.size, dtype=np.int64),
-                add_tokens=[c.terms.split() for c in chunks],
-                add_keys=np.array(inserted, dtype=np.int64),
-                generation=generation,
-            )
+            with self._lock:
+                self._publish(generation, deleted, chunks, inserted, gone, retag or {})
+
+    def _publish(
+        self,
+        generation: str,
+        deleted: Sequence[str],
+        chunks: Sequence[ChunkRow],
+        inserted: Sequence[int],
+        gone: Sequence[int],
+        retag: Mapping[str, Sequence[str]],
+    ) -> None:
+        """The in-memory side of a committed write, all at once for searches (under `_lock`)."""
+        self._generation = generation
+        cols = self._cols
+        size = cols.size
+        removed = np.searchsorted(cols.row[:size], np.array(gone, dtype=np.int64))
+        for doc_id in deleted:
+            self._forget_doc(doc_id)
+        for row, chunk in zip(inserted, chunks, strict=True):
+            old = self._by_id.get(chunk.chunk_id)
+            if old is not None:
+                cols.alive[old] = False
+            code = self._docs.upsert(str(chunk.metadata["doc_id"]), chunk.metadata)
+            page = page_of(chunk.metadata)
+            self._by_id[chunk.chunk_id] = cols.append(chunk.chunk_id, row, code, page, chunk.vector)
+        for doc_id, tags in retag.items():
+            known = self._docs.code.get(doc_id)
+            if known is not None:
+                self._docs.tags[known] = tuple(tags)
+        self._keyword.apply(
+            remove=removed[removed < size],
+            add_positions=np.arange(size, cols.size, dtype=np.int64),
+            add_tokens=[c.terms.split() for c in chunks],
+            add_keys=np.array(inserted, dtype=np.int64),
+            generation=generation,
+        )
 
     def update_document_fields(self, doc_id: str, fields: Mapping[str, Any], *, generation: str) -> None:
         """Set metadata fields on every chunk of one document (a rename), atomically with a
         new generation. Text, vectors and terms stay, and no filter column reads these."""
-        with self._lock:
+        with self._write_lock:
             with self._rows.transaction(write=True):
                 self._rows.update_fields(doc_id, fields)
                 self._rows.set_meta(self._stamp(generation))
-            self._generation = generation
-            self._keyword.set_generation(generation)
+            with self._lock:
+                self._generation = generation
+                self._keyword.set_generation(generation)
 
     def _forget_doc(self, doc_id: str) -> None:
         code = self._docs.code.get(doc_id)
@@ -251,7 +268,7 @@ class LocalIndex:
         generation: str,
     ) -> None:
         """Replace everything with the chunks Chroma holds, page by page of `get`."""
-        with self._lock:
+        with self._write_lock:
             with self._rows.transaction(write=True):
                 self._rows.replace_all(pages)
                 self._rows.set_meta(self._stamp(generation))
@@ -363,11 +380,11 @@ class LocalIndex:
         with self._lock:
             size = self._cols.size
             rows = [int(self._cols.row[p]) for p in positions if 0 <= p < size]
-            found = self._rows.read(rows)
+        found = self._rows.read(rows)  # committed rows: a write in progress is not waited for
         return [found[row] for row in rows if row in found]
 
     def close(self) -> None:
-        with self._lock:
+        with self._write_lock, self._lock:
             try:
                 self._keyword.close()  # saves what was not saved yet: a faster next open
                 self._save_columns()

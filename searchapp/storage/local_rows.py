@@ -188,10 +188,11 @@ class Rows:
         return out
 
     def read(self, rows: Sequence[int]) -> dict[int, ChunkRow]:
-        """Id, text and metadata of these rows (those that exist)."""
+        """Id, text and metadata of these rows (those that exist), as last committed: a
+        search reads beside a write in progress, never waiting for it."""
         return {
             row: ChunkRow(chunk_id=cid, text=text, metadata=json.loads(meta))
-            for row, cid, text, meta in self._db.execute(
+            for row, cid, text, meta in self.contains.reader().execute(
                 f"SELECT row, id, text, metadata FROM chunks WHERE row IN ({','.join('?' * len(rows))})",
                 list(rows),
             )
