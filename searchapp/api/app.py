@@ -1,0 +1,62 @@
+"""The HTTP API as an ASGI application: `/api/v1/...`, its OpenAPI schema at `/api/openapi.json`.
+
+`create_app` builds it over an `ApiContext`. `searchapp serve` runs it alone with uvicorn;
+`searchapp ui` mounts the same application under `/api` beside the web UI (one process,
+so an embedded data directory, which admits one process, serves both).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.routing import Mount
+
+from searchapp.api import errors
+from searchapp.api.body_limit import BodyLimit
+from searchapp.api.context import ApiContext
+from searchapp.api.routes import documents, search, service
+from searchapp.units import MB
+
+API_PREFIX = "/api"
+JSON_LIMIT = 1 * MB  # every request but an upload
+
+
+def create_api(ctx: ApiContext) -> FastAPI:
+    """The FastAPI application (paths `/v1/...`), to be mounted under `/api`."""
+    api = FastAPI(
+        title="searchapp",
+        summary="Semantic search over a team's documents",
+        description=(
+            "Every path but `/v1/health` needs `Authorization: Bearer <token>`: an API token "
+            "(`searchapp tokens create`) or the identity provider's JWT. A token sees its own "
+            "team's collection only; ids of other teams' documents, passages and jobs are not found (404)."
+        ),
+        version="1",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    api.state.ctx = ctx
+    errors.install(api)
+    for router in (search.router, documents.router, service.router):
+        api.include_router(router, prefix="/v1")
+    # Sources and sync (issue 22) go here as their own router module, under /v1/sources.
+    return api
+
+
+def upload_limit(ctx: ApiContext) -> Any:
+    upload_bytes = ctx.config.max_upload_mb * MB
+
+    def limit_for(scope: dict[str, Any]) -> int:
+        path = str(scope.get("path", ""))
+        uploading = scope.get("method") == "POST" and path.rstrip("/").endswith("/v1/documents")
+        return upload_bytes if uploading else JSON_LIMIT
+
+    return limit_for
+
+
+def mounted(ctx: ApiContext) -> Mount:
+    """The API as a route under `/api`, for another ASGI application (the web UI's)."""
+    limited: Any = BodyLimit(create_api(ctx), upload_limit(ctx))
+    return Mount(API_PREFIX, app=limited)

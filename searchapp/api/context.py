@@ -1,0 +1,96 @@
+"""Everything a request needs, built once per server: libraries, tokens, sign-in, limits, jobs.
+
+`ApiContext.authenticate` is the one lock on every door of the HTTP API and the MCP
+server: a bearer token in, a `Caller` (collection, role, groups) out, or an error that
+becomes 401, 403 or 429.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Mapping
+from typing import Any
+
+from searchapp.api.callers import Caller, Role
+from searchapp.api.config import ApiConfig
+from searchapp.api.identity import caller_from_claims
+from searchapp.api.jobs import TABLE as JOBS_TABLE
+from searchapp.api.jobs import Jobs
+from searchapp.api.libraries import Libraries
+from searchapp.api.oidc import OidcVerifier
+from searchapp.api.ratelimit import RateLimiter
+from searchapp.api.tokens import PREFIX, TokenStore
+from searchapp.errors import AccessDeniedError, AuthError
+from searchapp.library import Library
+
+logger = logging.getLogger(__name__)
+
+TOKEN_HINT = "send 'Authorization: Bearer <token>' (`searchapp tokens create` makes an API token)"
+
+
+class ApiContext:
+    def __init__(self, libraries: Libraries, config: ApiConfig, *, token_cache_s: float = 5.0) -> None:
+        self.libraries = libraries
+        self.config = config
+        self.settings = libraries.settings
+        home = libraries.library(self.settings.collection)  # opened now: a bad store fails at start
+        # Files of uploads that a crash left behind (their jobs died with the process).
+        shutil.rmtree(self.settings.data_dir / "uploads", ignore_errors=True)
+        self.tokens = TokenStore(home.store.global_table("tokens"), cache_s=token_cache_s)
+        self.oidc = OidcVerifier(config.providers)
+        self.limiter = RateLimiter(config.rate)
+        self.jobs = Jobs(
+            lambda collection: self.libraries.library(collection).store.table(JOBS_TABLE),
+            self.libraries.ingestor,
+        )
+
+    def close(self) -> None:
+        self.jobs.close()
+
+    # ------------------------------------------------------------------ who is calling
+
+    def authenticate(self, authorization: str | None) -> Caller:
+        """The caller an ``Authorization`` header proves, after its rate limit.
+
+        Raises:
+            AuthError: no bearer token, or one that is not valid here (401).
+            AccessDeniedError: a signed-in user who has no team here (403).
+            RateLimitedError: the caller is over its rate limit (429).
+        """
+        scheme, _, value = (authorization or "").strip().partition(" ")
+        value = value.strip()
+        if not authorization:
+            raise AuthError(f"this API needs a bearer token: {TOKEN_HINT}")
+        if scheme.lower() != "bearer" or not value:
+            raise AuthError(f"the Authorization header must be 'Bearer <token>': {TOKEN_HINT}")
+        caller = self.caller_for_token(value)
+        self.limiter.check(caller.rate_key)
+        return caller
+
+    def caller_for_token(self, token: str) -> Caller:
+        """The caller of an API token or an OIDC bearer token (no rate limit)."""
+        if token.startswith(PREFIX):
+            return self.tokens.verify(token).caller()
+        claims = self.oidc.claims(token)
+        return caller_from_claims(claims, self.config, self.settings.collection)
+
+    @staticmethod
+    def require(caller: Caller, role: Role) -> None:
+        if not caller.may(role):
+            raise AccessDeniedError(
+                f"this needs a token with the {role} role; this one ({caller.subject}) has {caller.role}"
+            )
+
+    # ------------------------------------------------------------------ what it may see
+
+    def library_for(self, caller: Caller) -> Library:
+        """The library `caller` may use: its own collection's, and nothing else."""
+        return self.libraries.library(caller.collection)
+
+    def describe(self) -> Mapping[str, Any]:
+        return {
+            "collection": self.settings.collection,
+            "oidc_providers": [p.metadata_url for p in self.config.providers],
+            "rate": self.config.rate,
+        }

@@ -1,0 +1,82 @@
+"""Search, more like this, compare, and one passage with its neighbours."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from searchapp.api.deps import ERRORS, NOT_FOUND, Ctx, Reader, api_base, original_link, with_links
+from searchapp.api.models import CompareIn, CompareOut, PassageOut, SearchIn, SearchOut, SimilarIn
+from searchapp.errors import DocumentNotFoundError
+from searchapp.retrieval.scoring import dense_score
+from searchapp.types import Hit
+
+router = APIRouter(tags=["search"])
+
+
+@router.post("/search", response_model=SearchOut, responses=ERRORS)
+def search(body: SearchIn, request: Request, caller: Reader, ctx: Ctx) -> dict[str, Any]:
+    """Ranked passages for a query, in any mode, with filters, grouping and a minimum score.
+
+    `weak_match` says that even the best hit matches poorly; `dense_weight` is the share the
+    adaptive ranking gave meaning over keywords. Each hit's `link` downloads its original.
+    """
+    response = ctx.library_for(caller).search(
+        body.query,
+        k=body.k,
+        filters=body.filters.to_mapping() if body.filters else None,
+        min_score=body.min_score,
+        mode=body.mode,
+        group=body.group,
+    )
+    return with_links(response.to_dict(), api_base(request, ctx))
+
+
+@router.post("/similar", response_model=SearchOut, responses={**ERRORS, **NOT_FOUND})
+def similar(body: SimilarIn, request: Request, caller: Reader, ctx: Ctx) -> dict[str, Any]:
+    """Passages like a stored one ("more like this"), the passage itself left out."""
+    response = ctx.library_for(caller).similar(
+        body.passage_id,
+        k=body.k,
+        filters=body.filters.to_mapping() if body.filters else None,
+        min_score=body.min_score,
+        mode=body.mode,
+        group=body.group,
+    )
+    return with_links(response.to_dict(), api_base(request, ctx))
+
+
+@router.post("/compare", response_model=CompareOut, responses=ERRORS)
+def compare(body: CompareIn, caller: Reader, ctx: Ctx) -> dict[str, float]:
+    """How close two texts are in meaning: the cosine of their embeddings, and on 0-1."""
+    cosine = ctx.library_for(caller).compare(body.text_a, body.text_b)
+    return {"cosine": round(cosine, 6), "similarity": round(dense_score(cosine), 6)}
+
+
+@router.get("/passages/{passage_id}", response_model=PassageOut, responses={**ERRORS, **NOT_FOUND})
+def passage(
+    passage_id: str,
+    request: Request,
+    caller: Reader,
+    ctx: Ctx,
+    before: Annotated[int, Query(ge=0, le=20)] = 1,
+    after: Annotated[int, Query(ge=0, le=20)] = 1,
+) -> dict[str, Any]:
+    """One stored passage (by its `chunk_id`) with the passages before and after it."""
+    library = ctx.library_for(caller)
+    full_id = library.passage_id(passage_id)
+    found = library.store.get_chunks(ids=[full_id])
+    if not found["ids"]:
+        raise DocumentNotFoundError(f"no stored passage has the id {passage_id!r}")
+    hit = Hit(rank=1, score=1.0, chunk_id=full_id, text=found["documents"][0], metadata=found["metadatas"][0])
+    data = hit.to_dict()
+    data["link"] = original_link(
+        api_base(request, ctx), hit.doc_id, hit.page if hit.file_type == "pdf" else None
+    )
+    around = library.neighbours(hit.doc_id, hit.chunk_index, before=before, after=after)
+    return {
+        "passage": data,
+        "before": [{"chunk": i, "text": t} for i, t in around if i < hit.chunk_index],
+        "after": [{"chunk": i, "text": t} for i, t in around if i > hit.chunk_index],
+    }
