@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.routing import Mount
 
 from searchapp.api import errors
 from searchapp.api.body_limit import BodyLimit
@@ -56,7 +55,29 @@ def upload_limit(ctx: ApiContext) -> Any:
     return limit_for
 
 
-def mounted(ctx: ApiContext) -> Mount:
-    """The API as a route under `/api`, for another ASGI application (the web UI's)."""
-    limited: Any = BodyLimit(create_api(ctx), upload_limit(ctx))
-    return Mount(API_PREFIX, app=limited)
+def api_app(ctx: ApiContext) -> Any:
+    """The API with its body limits, as an ASGI app to be served under `/api` (see `ApiFirst`)."""
+    return BodyLimit(create_api(ctx), upload_limit(ctx))
+
+
+class ApiFirst:
+    """ASGI middleware: every request under `/api` goes to the API, anything else to `app`.
+
+    A plain `Mount("/api")` misses paths its pattern cannot match (an encoded newline in a
+    document id), which would then reach the application behind it and be answered in
+    its own way; here every `/api/...` path gets the API's JSON answer.
+    """
+
+    def __init__(self, app: Any, api: Any) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            root = str(scope.get("root_path", ""))
+            path = str(scope.get("path", ""))
+            route = path[len(root) :] if root and path.startswith(root) else path
+            if route == API_PREFIX or route.startswith(API_PREFIX + "/"):
+                await self.api({**scope, "root_path": root + API_PREFIX}, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from searchapp.api.app import mounted
+from searchapp.api.app import ApiFirst, api_app
 from searchapp.api.config import ApiConfig, read_secrets, secrets_paths
 from searchapp.api.context import ApiContext
 from searchapp.api.libraries import Libraries, OwnLibraries
@@ -33,9 +33,9 @@ def open_context(
     return ApiContext(libraries or OwnLibraries(settings), ApiConfig.load(secrets))
 
 
-def serve_app(ctx: ApiContext, *, http_base: str, mcp: bool = True) -> Starlette:
+def serve_app(ctx: ApiContext, *, http_base: str, mcp: bool = True) -> ApiFirst:
     """The API under /api and, with `mcp`, the MCP server at /mcp (bearer tokens on both)."""
-    routes: list[Any] = [mounted(ctx)]
+    routes: list[Any] = []
     server = build_mcp(ctx, http_base=http_base) if mcp else None
     if server is not None:
         host = http_base.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
@@ -53,4 +53,4 @@ def serve_app(ctx: ApiContext, *, http_base: str, mcp: bool = True) -> Starlette
             ctx.close()
             ctx.libraries.close()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return ApiFirst(Starlette(routes=routes, lifespan=lifespan), api_app(ctx))
