@@ -14,6 +14,7 @@ Messages say what was expected and what was got, and what to do next.
     │   ├── EmptyQueryError        the query has no text
     │   └── InvalidFilterError     a filter key or value is not allowed
     ├── DocumentNotFoundError      no document matches the given name or id
+    ├── AccessDeniedError          the caller may not use this library, or not this way
     ├── IngestError                one file could not be ingested (carries a FailureReason)
     └── EvalDataError              evaluation data is missing or malformed
 """
@@ -72,6 +73,14 @@ class DocumentNotFoundError(SearchAppError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it plain.
         return str(self.args[0]) if self.args else ""
+
+
+class AccessDeniedError(SearchAppError):
+    """The caller may not use this library (no team, an unusable identity), or not this way.
+
+    A document the caller may not see is never reported with this error: to them it does
+    not exist (`DocumentNotFoundError`), so nothing reveals that it does.
+    """
 
 
 class EvalDataError(SearchAppError):
