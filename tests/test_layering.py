@@ -3,6 +3,7 @@
 Layers, lowest first; a module imports only its own layer's modules and those below:
 
     searchapp (the core)          types, settings, errors, filters, progress
+      searchapp.access              identities, teams, per-group visibility
       searchapp.embedding           models, tokenizers, embedders
       searchapp.storage             Chroma, originals, the local index, BM25
       searchapp.retrieval           the search modes and fusion
@@ -38,7 +39,9 @@ ALLOWED = {
 }
 CORE = "core"
 # Inside the core, by rank: a module may import modules of its own rank or lower.
-CORE_RANKS = {"embedding": 1, "storage": 2, "retrieval": 3, "library": 4, "health": 5}
+# `access` (identities, teams, visibility) sits just above types/settings/filters: the
+# library applies it, and every front end asks it the same questions.
+CORE_RANKS = {"access": 1, "embedding": 2, "storage": 3, "retrieval": 4, "library": 5, "health": 6}
 THIRD_PARTY_ONLY_ABOVE = {"streamlit": {"ui"}, "fastapi": {"api"}, "mcp": {"api"}}
 
 

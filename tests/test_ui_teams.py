@@ -17,18 +17,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from searchapp import Library, Settings
-from searchapp.errors import ConfigError, SearchAppError
+from searchapp.access import Identity, TeamsTable
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.ingest.types import SourceFile
 from searchapp.storage.lock import DataDirLock
 from searchapp.ui import resources
-from searchapp.ui.teams import (
-    TeamAccessDenied,
-    collection_for,
-    normalized_teams,
-    team_settings,
-    teams_config,
-)
 from tests.conftest import ROOT, make_settings
 
 APP = str(ROOT / "searchapp" / "ui" / "app.py")
@@ -56,154 +49,20 @@ def user(email: Any = "ada@alpha.example", **claims: Any) -> dict[str, Any]:
     return {"is_logged_in": True, "email": email, **claims}
 
 
-# ------------------------------------------------------------------ collection_for
+# The mapping rules themselves (addresses, domains, providers, groups) are unit-tested in
+# tests/test_access.py; here is how the UI wires them.
 
 
-def test_exact_address_matches_ignoring_case() -> None:
-    assert collection_for(user("ADA@alpha.EXAMPLE"), TEAMS, "documents") == "team-alpha"
-    assert collection_for(user("  ada@alpha.example "), TEAMS, "documents") == "team-alpha"
-
-
-def test_domain_matches_every_address_at_it() -> None:
-    assert collection_for(user("bob@beta.example"), TEAMS, "documents") == "team-beta"
-    assert collection_for(user("Bob@BETA.example"), TEAMS, "documents") == "team-beta"
-
-
-def test_exact_address_beats_its_domain() -> None:
-    assert collection_for(user("ada@alpha.example"), TEAMS, "documents") == "team-alpha"
-    assert collection_for(user("grace@alpha.example"), TEAMS, "documents") == "alpha-all"
-
-
-@pytest.mark.parametrize(
-    "email",
-    ["bob@sub.beta.example", "bob@notbeta.example", "bob@beta.example.evil", "ada@alpha.example.org"],
-)
-def test_domain_is_compared_whole(email: str) -> None:
-    with pytest.raises(TeamAccessDenied, match="not assigned to a team"):
-        collection_for(user(email), TEAMS, "documents")
-
-
-def test_no_match_is_refused_with_a_clear_message() -> None:
-    with pytest.raises(TeamAccessDenied) as caught:
-        collection_for(user("carol@gamma.example"), TEAMS, "documents")
-    message = str(caught.value)
-    assert "carol@gamma.example" in message and "@gamma.example" in message
-    assert "[searchapp.teams]" in message
-    assert isinstance(caught.value, SearchAppError) and not isinstance(caught.value, ConfigError)
-
-
-@pytest.mark.parametrize("verified", [False, "false", "FALSE", 0, "no", "", []])
-def test_an_unverified_email_is_never_used(verified: Any) -> None:
-    with pytest.raises(TeamAccessDenied, match="not verified"):
-        collection_for(user(email_verified=verified), TEAMS, "documents")
-
-
-@pytest.mark.parametrize("verified", [True, "true", " True ", None])
-def test_a_verified_or_unreported_email_is_used(verified: Any) -> None:
-    assert collection_for(user(email_verified=verified), TEAMS, "documents") == "team-alpha"
-
-
-@pytest.mark.parametrize(
-    "who",
-    [
-        {},
-        {"email": "ada@alpha.example"},  # AppTest's default user, and a session without sign-in
-        {"is_logged_in": False, "email": "ada@alpha.example"},
-        {"is_logged_in": "true", "email": "ada@alpha.example"},
-        user(None),
-        user(""),
-        user("ada"),
-        user("@alpha.example"),
-        user(["ada@alpha.example"]),
-        {"is_logged_in": True, "name": "Ada"},
-    ],
-)
-def test_without_a_signed_in_email_there_is_no_collection(who: Mapping[str, Any]) -> None:
-    with pytest.raises(TeamAccessDenied):
-        collection_for(who, TEAMS, "documents")
-
-
-def test_no_teams_means_the_configured_collection_for_anyone() -> None:
-    assert collection_for({}, {}, "documents") == "documents"
-    assert collection_for(user("carol@gamma.example"), {}, "shared") == "shared"
-
-
-@pytest.mark.parametrize(
-    "key", ["alpha.example", "*@alpha.example", "*", "@", "ada@", "a@b@c.example", "a b@c"]
-)
-def test_malformed_keys_are_configuration_errors(key: str) -> None:
-    with pytest.raises(ConfigError, match="must be an email address"):
-        collection_for(user(), {key: "team-x"}, "documents")
-
-
-@pytest.mark.parametrize("value", [None, 3, "", "  ", ["team-a"], {"name": "team-a"}])
-def test_a_value_must_be_a_collection_name(value: Any) -> None:
-    with pytest.raises(ConfigError, match="must name a collection"):
-        normalized_teams({"@alpha.example": value})
-
-
-def test_two_spellings_of_one_key_must_agree() -> None:
-    assert normalized_teams({"Ada@alpha.example": "team-a", "ada@ALPHA.example": " team-a "}) == {
-        "ada@alpha.example": "team-a"
-    }
-    with pytest.raises(ConfigError, match="twice"):
-        normalized_teams({"Ada@alpha.example": "team-a", "ada@alpha.example": "team-b"})
-
-
-# ------------------------------------------------------------- loading and settings
-
-
-def test_teams_are_read_from_searchapp_teams_or_a_top_level_teams_table() -> None:
-    assert teams_config({}) is None
-    assert teams_config({"searchapp": {"collection": "x"}, "auth": AUTH}) is None
-    assert teams_config({"searchapp": {"teams": TEAMS}}) == TEAMS
-    assert teams_config({"teams": TEAMS}) == TEAMS
-
-
-@pytest.mark.parametrize(
-    ("secrets", "message"),
-    [
-        ({"searchapp": {"teams": TEAMS}, "teams": TEAMS}, "twice"),
-        ({"searchapp": {"teams": {}}}, "empty"),
-        ({"teams": {}}, "empty"),
-        ({"teams": "team-a"}, "must be a table"),
-        ({"searchapp": {"teams": ["a"]}}, "must be a table"),
-    ],
-)
-def test_a_teams_table_that_cannot_work_is_an_error_not_open(
-    secrets: Mapping[str, Any], message: str
-) -> None:
-    with pytest.raises(ConfigError, match=message):
-        teams_config(secrets)
+def team_settings(base: Settings, email: str) -> Settings:
+    """The settings the UI gives a user with this address (one provider: `default`)."""
+    table = TeamsTable.parse(TEAMS, ("default",))
+    return base.with_overrides(collection=table.resolve(Identity.from_claims(user(email))).collection)
 
 
 def test_teams_table_does_not_disturb_settings(tmp_path: Path) -> None:
     secrets = {"searchapp": {"collection": "shared", "teams": TEAMS}}
     settings = Settings.load(environ={"SEARCHAPP_DATA_DIR": str(tmp_path)}, secrets=secrets)
     assert settings.collection == "shared"
-
-
-def test_team_settings_use_the_team_collection(tmp_path: Path) -> None:
-    base = make_settings(tmp_path, model="hash:64", collection="shared")
-    chosen = team_settings(base, TEAMS, user("bob@beta.example"), sign_in=True)
-    assert chosen == base.with_overrides(collection="team-beta")
-    assert team_settings(base, None, user("bob@beta.example"), sign_in=False) is base
-    assert team_settings(base, None, {}, sign_in=True) is base
-
-
-def test_teams_without_sign_in_are_refused(tmp_path: Path) -> None:
-    base = make_settings(tmp_path, model="hash:64")
-    with pytest.raises(ConfigError, match="sign-in is not configured"):
-        team_settings(base, TEAMS, user(), sign_in=False)
-
-
-def test_every_team_collection_name_is_checked_like_settings(tmp_path: Path) -> None:
-    base = make_settings(tmp_path, model="hash:64")
-    teams = {"ada@alpha.example": "team-alpha", "@beta.example": "bad name!"}
-    with pytest.raises(ConfigError) as caught:
-        team_settings(base, teams, user("ada@alpha.example"), sign_in=True)  # not Bob: still an error
-    assert "'@beta.example'" in str(caught.value) and "3-62 characters" in str(caught.value)
-    assert isinstance(caught.value.__cause__, ConfigError)
 
 
 # ------------------------------------------------------- the seam: settings_or_stop
@@ -382,8 +241,8 @@ def test_teams_without_sign_in_stop_every_page(env: Path, monkeypatch: pytest.Mo
 
 def test_two_team_libraries_share_one_data_directory_in_one_process(tmp_path: Path) -> None:
     base = make_settings(tmp_path, model="hash:64", collection="shared")
-    alpha = team_settings(base, TEAMS, user("ada@alpha.example"), sign_in=True)
-    beta = team_settings(base, TEAMS, user("bob@beta.example"), sign_in=True)
+    alpha = team_settings(base, "ada@alpha.example")
+    beta = team_settings(base, "bob@beta.example")
     try:
         lib_alpha, lib_beta = resources.get_library(alpha), resources.get_library(beta)
         assert lib_alpha is not lib_beta

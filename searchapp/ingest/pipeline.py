@@ -294,7 +294,7 @@ class Ingestor:
             return planned_ids[doc_id]
         planned_ids[doc_id] = index
         if not resuming:  # a resumed or re-ingested file is committed again on purpose
-            admission = self.library.admit(source, doc_id, tags=file.tags)
+            admission = self.library.admit(source, doc_id, tags=file.tags, groups=file.groups)
             if not admission.wanted:
                 chunks = admission.record.chunks if admission.record else 0
                 seconds = time.monotonic() - started
@@ -422,11 +422,17 @@ def _prepared(work: _Work) -> PreparedDocument:
         mtime=file.mtime,
         tags=tuple(dict.fromkeys(file.tags)),
         external_id=file.external_id,
+        groups=tuple(dict.fromkeys(file.groups)),
     )
 
 
 def _again(record: DocumentRecord, data: bytes) -> SourceFile:
     """A stored document as a file to ingest again: its original, under its recorded name and tags."""
     return SourceFile(
-        source=record.source, data=data, mtime=record.mtime, tags=record.tags, external_id=record.external_id
+        source=record.source,
+        data=data,
+        mtime=record.mtime,
+        tags=record.tags,
+        external_id=record.external_id,
+        groups=record.groups,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,30 @@ class Stats:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def find_document(records: list[DocumentRecord], ref: str) -> DocumentRecord:
+    """The one record `ref` names among `records` (see `DocumentReads.document`)."""
+    ref = ref.strip()
+    exact = [r for r in records if r.doc_id == ref or r.source == ref]
+    if len(exact) == 1:
+        return exact[0]
+    if len(ref) >= 8:
+        prefixed = [r for r in records if r.doc_id.startswith(ref.lower())]
+        if len(prefixed) == 1:
+            return prefixed[0]
+        if len(prefixed) > 1:
+            raise DocumentNotFoundError(f"{ref!r} matches {len(prefixed)} documents; give more of the id")
+    raise DocumentNotFoundError(f"no document named or with id {ref!r}; `searchapp docs` lists them")
+
+
+def full_passage_id(ref: str, document: Callable[[str], DocumentRecord]) -> str:
+    """A full chunk id from a full one or from ``<8+ characters of the doc id>:<n>``,
+    resolving the short form with `document`."""
+    doc, sep, index = ref.strip().rpartition(":")
+    if not sep or not index.isdigit() or len(doc) == 64:
+        return ref.strip()
+    return f"{document(doc).doc_id}:{int(index)}"
 
 
 class DocumentReads:
@@ -79,18 +104,7 @@ class DocumentReads:
         Raises:
             DocumentNotFoundError: nothing matches, or a prefix matches several documents.
         """
-        ref = ref.strip()
-        records = self.documents()
-        exact = [r for r in records if r.doc_id == ref or r.source == ref]
-        if len(exact) == 1:
-            return exact[0]
-        if len(ref) >= 8:
-            prefixed = [r for r in records if r.doc_id.startswith(ref.lower())]
-            if len(prefixed) == 1:
-                return prefixed[0]
-            if len(prefixed) > 1:
-                raise DocumentNotFoundError(f"{ref!r} matches {len(prefixed)} documents; give more of the id")
-        raise DocumentNotFoundError(f"no document named or with id {ref!r}; `searchapp docs` lists them")
+        return find_document(self.documents(), ref)
 
     def find_by_source(self, source: str) -> DocumentRecord | None:
         """The current (done or pending) record for a source name, if any."""

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from searchapp.filters import SearchFilters
+from searchapp.filters import SearchFilters, group_fields
 from searchapp.storage import exact_scan
 from searchapp.storage.contains_index import ContainsIndex
 from searchapp.storage.exact_scan import exact_top_k, matvec, top_k
@@ -237,10 +237,12 @@ class LocalIndex:
         add: Sequence[tuple[str, str, Mapping[str, Any], FloatArray | None, str]] = (),
         delete_docs: Iterable[str] = (),
         retag: Mapping[str, Sequence[str]] | None = None,
+        regroup: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        """One atomic change: delete documents' chunks, add chunks, retag, new generation.
+        """One atomic change: delete documents' chunks, add chunks, retag, regroup, new generation.
 
-        `add` holds (chunk id, text, metadata, vector, BM25 terms space-separated) tuples.
+        `add` holds (chunk id, text, metadata, vector, BM25 terms space-separated) tuples;
+        `retag` and `regroup` give documents new tags and groups.
         """
         deleted = list(delete_docs)
         prepared = [(cid, text, dict(meta), vector, terms.split()) for cid, text, meta, vector, terms in add]
@@ -288,7 +290,9 @@ class LocalIndex:
                     (str(first + len(prepared)),),
                 )
                 for doc_id, tags in (retag or {}).items():
-                    self._retag_rows(doc_id, tags)
+                    self._retag_rows(doc_id, {"tags": list(tags) if tags else None})
+                for doc_id, groups in (regroup or {}).items():
+                    self._retag_rows(doc_id, group_fields(groups))
                 self._set_meta(generation)
                 db.execute("COMMIT")
             except BaseException:
@@ -309,6 +313,10 @@ class LocalIndex:
                 known = self._docs.code.get(doc_id)
                 if known is not None:
                     self._docs.tags[known] = tuple(tags)
+            for doc_id, groups in (regroup or {}).items():
+                known = self._docs.code.get(doc_id)
+                if known is not None:
+                    self._docs.groups[known] = tuple(groups)
             self._keyword.apply(
                 remove=removed[removed < size],
                 add_positions=np.arange(size, self._cols.size, dtype=np.int64),
@@ -322,15 +330,17 @@ class LocalIndex:
         top = self._db.execute("SELECT max(row) FROM chunks").fetchone()[0]
         return max(int(self._meta("next_row") or 0), int(top or 0) + 1)
 
-    def _retag_rows(self, doc_id: str, tags: Sequence[str]) -> None:
+    def _retag_rows(self, doc_id: str, values: Mapping[str, Any]) -> None:
+        """Set these metadata keys on every row of a document (None: remove the key)."""
         for row, metadata in self._db.execute(
             "SELECT row, metadata FROM chunks WHERE doc_id = ?", (doc_id,)
         ).fetchall():
             meta = json.loads(metadata)
-            if tags:
-                meta["tags"] = list(tags)
-            else:
-                meta.pop("tags", None)
+            for key, value in values.items():
+                if value is None:
+                    meta.pop(key, None)
+                else:
+                    meta[key] = value
             self._db.execute(
                 "UPDATE chunks SET metadata = ? WHERE row = ?", (json.dumps(meta, ensure_ascii=False), row)
             )
