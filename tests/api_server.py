@@ -43,14 +43,18 @@ class LiveApi:
 
 
 def server_env(data_dir: Path, home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SEARCHAPP_") or k == "SEARCHAPP_SHARED_DIR"}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("SEARCHAPP_") or k == "SEARCHAPP_SHARED_DIR"
+    }
     env.update(HASH_ENV)
     env.update({"SEARCHAPP_DATA_DIR": str(data_dir), "HOME": str(home), "HF_HUB_OFFLINE": "1"})
     env.update(extra or {})
     return env
 
 
-def make_tokens(settings: Settings, wanted: Mapping[str, dict[str, object]]) -> tuple[dict[str, str], dict[str, str]]:
+def make_tokens(
+    settings: Settings, wanted: Mapping[str, dict[str, object]]
+) -> tuple[dict[str, str], dict[str, str]]:
     """Create tokens (name -> TokenStore.create arguments); `revoked: True` revokes one after."""
     secrets: dict[str, str] = {}
     ids: dict[str, str] = {}
@@ -99,7 +103,9 @@ def live_api(
                 process.wait(10)
 
 
-def wait_for_job(client: object, status_url: str, headers: Mapping[str, str], timeout: float = 120) -> dict[str, object]:
+def wait_for_job(
+    client: object, status_url: str, headers: Mapping[str, str], timeout: float = 120
+) -> dict[str, object]:
     """Poll a job until it is done or failed."""
     deadline = time.monotonic() + timeout
     while True:

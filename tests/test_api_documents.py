@@ -28,12 +28,18 @@ TOKENS: dict[str, dict[str, object]] = {
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveApi, httpx.Client]]:
     root = tmp_path_factory.mktemp("api-docs")
-    env = {"SEARCHAPP_MAX_FILE_MB": "1", "SEARCHAPP_API_MAX_UPLOAD_MB": "3", "SEARCHAPP_API_RATE_BURST": "400"}
+    env = {
+        "SEARCHAPP_MAX_FILE_MB": "1",
+        "SEARCHAPP_API_MAX_UPLOAD_MB": "3",
+        "SEARCHAPP_API_RATE_BURST": "400",
+    }
     with live_api(root, TOKENS, env=env) as server, httpx.Client(timeout=60) as client:
         yield server, client
 
 
-def post_files(live: LiveApi, client: httpx.Client, files: list[tuple[str, bytes, str]], **data: Any) -> httpx.Response:
+def post_files(
+    live: LiveApi, client: httpx.Client, files: list[tuple[str, bytes, str]], **data: Any
+) -> httpx.Response:
     return client.post(
         f"{live.api}/documents",
         headers=live.auth("writer"),
@@ -44,29 +50,42 @@ def post_files(live: LiveApi, client: httpx.Client, files: list[tuple[str, bytes
 
 def test_an_encrypted_pdf_needs_its_password_and_then_is_found_at_its_page(live: Any) -> None:
     server, client = live
-    locked = make_pdf(["Cover page", "The narwhal budget is approved on page two."], encrypt_user_password="s3cret")
+    locked = make_pdf(
+        ["Cover page", "The narwhal budget is approved on page two."], encrypt_user_password="s3cret"
+    )
     first = post_files(server, client, [("locked.pdf", locked, "application/pdf")])
     assert first.status_code == 202 and first.headers["location"] == first.json()["status_url"]
     job = wait_for_job(client, first.json()["status_url"], server.auth("writer"))
     outcome = job["report"]["files"][0]  # type: ignore[index]
-    assert job["state"] == "done" and outcome["status"] == "failed" and outcome["reason"] == "password_protected"
+    assert (
+        job["state"] == "done" and outcome["status"] == "failed" and outcome["reason"] == "password_protected"
+    )
 
-    wrong = post_files(server, client, [("locked.pdf", locked, "application/pdf")], passwords='{"locked.pdf": "nope"}')
+    wrong = post_files(
+        server, client, [("locked.pdf", locked, "application/pdf")], passwords='{"locked.pdf": "nope"}'
+    )
     job = wait_for_job(client, wrong.json()["status_url"], server.auth("writer"))
     assert job["report"]["files"][0]["reason"] == "password_protected"  # type: ignore[index]
 
     right = post_files(
-        server, client, [("locked.pdf", locked, "application/pdf")], passwords=json.dumps({"locked.pdf": "s3cret"})
+        server,
+        client,
+        [("locked.pdf", locked, "application/pdf")],
+        passwords=json.dumps({"locked.pdf": "s3cret"}),
     )
     job = wait_for_job(client, right.json()["status_url"], server.auth("writer"))
     assert job["report"]["files"][0]["status"] == "ingested", job  # type: ignore[index]
     assert "s3cret" not in json.dumps(job)
 
-    found = client.post(f"{server.api}/search", headers=server.auth("limited"), json={"query": "narwhal budget", "k": 1})
+    found = client.post(
+        f"{server.api}/search", headers=server.auth("limited"), json={"query": "narwhal budget", "k": 1}
+    )
     hit = found.json()["results"][0]
     assert hit["page"] == 2 and hit["link"].endswith(f"/documents/{hit['doc_id']}/original#page=2")
     pdf = client.get(hit["link"].split("#")[0], headers=server.auth("limited"))
-    assert pdf.status_code == 200 and pdf.content == locked and pdf.headers["content-type"] == "application/pdf"
+    assert (
+        pdf.status_code == 200 and pdf.content == locked and pdf.headers["content-type"] == "application/pdf"
+    )
 
 
 def test_one_bad_file_does_not_sink_the_upload_and_the_job_reports_each(live: Any) -> None:
@@ -74,9 +93,11 @@ def test_one_bad_file_does_not_sink_the_upload_and_the_job_reports_each(live: An
     response = post_files(
         server,
         client,
-        [("good.md", b"# Good\n\nOcelot migration schedule for the spring.\n", "text/markdown"),
-         ("empty.txt", b"", "text/plain"),
-         ("binary.exe", b"MZ\x00\x01", "application/octet-stream")],
+        [
+            ("good.md", b"# Good\n\nOcelot migration schedule for the spring.\n", "text/markdown"),
+            ("empty.txt", b"", "text/plain"),
+            ("binary.exe", b"MZ\x00\x01", "application/octet-stream"),
+        ],
         tags=["batch-1"],
     )
     job = wait_for_job(client, response.json()["status_url"], server.auth("writer"))
@@ -84,8 +105,10 @@ def test_one_bad_file_does_not_sink_the_upload_and_the_job_reports_each(live: An
     assert statuses["good.md"] == ("ingested", None)
     assert statuses["empty.txt"][0] == "failed" and statuses["binary.exe"][0] == "failed"
     assert job["files_total"] == 3 and job["files_done"] == 3
-    listed = client.get(f"{server.api}/jobs", headers=server.auth("limited")).json()["jobs"]
+    listed = client.get(f"{server.api}/jobs", headers=server.auth("writer")).json()["jobs"]
     assert job["job_id"] in {j["job_id"] for j in listed}
+    others = client.get(f"{server.api}/jobs", headers=server.auth("limited")).json()["jobs"]
+    assert job["job_id"] not in {j["job_id"] for j in others}  # a job is its starter's
     docs = client.get(f"{server.api}/documents", headers=server.auth("limited")).json()["documents"]
     good = next(d for d in docs if d["source"] == "good.md")
     assert good["tags"] == ["batch-1"]
@@ -120,7 +143,9 @@ def test_size_limits_answer_413_and_keep_nothing(live: Any) -> None:
         ({"k": 3}, 422, "query"),
     ],
 )
-def test_the_cores_messages_come_back_with_fitting_statuses(live: Any, body: Any, status: int, words: str) -> None:
+def test_the_cores_messages_come_back_with_fitting_statuses(
+    live: Any, body: Any, status: int, words: str
+) -> None:
     server, client = live
     response = client.post(f"{server.api}/search", headers=server.auth("limited"), json=body)
     assert response.status_code == status, response.text
@@ -129,19 +154,28 @@ def test_the_cores_messages_come_back_with_fitting_statuses(live: Any, body: Any
 
 def test_retag_delete_and_unknown_ids(live: Any) -> None:
     server, client = live
-    response = post_files(server, client, [("retag.md", b"# Retag\n\nPlatypus inventory notes.\n", "text/markdown")])
+    response = post_files(
+        server, client, [("retag.md", b"# Retag\n\nPlatypus inventory notes.\n", "text/markdown")]
+    )
     job = wait_for_job(client, response.json()["status_url"], server.auth("writer"))
     doc_id = job["report"]["files"][0]["doc_id"]  # type: ignore[index]
-    retagged = client.patch(f"{server.api}/documents/{doc_id[:10]}", headers=server.auth("writer"), json={"tags": ["a", "b"]})
+    retagged = client.patch(
+        f"{server.api}/documents/{doc_id[:10]}", headers=server.auth("writer"), json={"tags": ["a", "b"]}
+    )
     assert retagged.json()["tags"] == ["a", "b"]
     hits = client.post(
-        f"{server.api}/search", headers=server.auth("limited"), json={"query": "platypus", "filters": {"tags": ["b"]}}
+        f"{server.api}/search",
+        headers=server.auth("limited"),
+        json={"query": "platypus", "filters": {"tags": ["b"]}},
     ).json()["results"]
     assert hits and hits[0]["doc_id"] == doc_id
     assert client.delete(f"{server.api}/documents/{doc_id}", headers=server.auth("writer")).status_code == 200
     gone = client.get(f"{server.api}/documents/{doc_id}", headers=server.auth("limited"))
     assert gone.status_code == 404
-    assert client.get(f"{server.api}/documents/{doc_id}/original", headers=server.auth("limited")).status_code == 404
+    assert (
+        client.get(f"{server.api}/documents/{doc_id}/original", headers=server.auth("limited")).status_code
+        == 404
+    )
     assert client.get(f"{server.api}/passages/{doc_id}:0", headers=server.auth("limited")).status_code == 404
     assert client.get(f"{server.api}/jobs/{'0' * 32}", headers=server.auth("limited")).status_code == 404
     assert client.get(f"{server.api}/nowhere", headers=server.auth("limited")).status_code == 404
@@ -149,12 +183,18 @@ def test_retag_delete_and_unknown_ids(live: Any) -> None:
 
 def test_a_passage_comes_with_its_neighbours(live: Any) -> None:
     server, client = live
-    text = "\n\n".join(f"Paragraph {i} talks about the heron number {i} and nothing else at all." for i in range(12))
+    text = "\n\n".join(
+        f"Paragraph {i} talks about the heron number {i} and nothing else at all." for i in range(12)
+    )
     response = post_files(server, client, [("long.md", f"# Long\n\n{text}\n".encode(), "text/markdown")])
     job = wait_for_job(client, response.json()["status_url"], server.auth("writer"))
     doc_id = job["report"]["files"][0]["doc_id"]  # type: ignore[index]
     assert job["report"]["files"][0]["chunks"] >= 3  # type: ignore[index]
-    got = client.get(f"{server.api}/passages/{doc_id[:8]}:1", params={"before": 1, "after": 2}, headers=server.auth("limited"))
+    got = client.get(
+        f"{server.api}/passages/{doc_id[:8]}:1",
+        params={"before": 1, "after": 2},
+        headers=server.auth("limited"),
+    )
     data = got.json()
     assert got.status_code == 200 and data["passage"]["chunk"] == 1
     assert [n["chunk"] for n in data["before"]] == [0] and [n["chunk"] for n in data["after"]] == [2, 3]
@@ -170,7 +210,17 @@ def test_the_schema_is_served_and_versioned(live: Any) -> None:
 
 def test_rate_limits_answer_429_with_retry_after(tmp_path: Any) -> None:
     env = {"SEARCHAPP_API_RATE_PER_MINUTE": "60", "SEARCHAPP_API_RATE_BURST": "5"}
-    with live_api(tmp_path, {"one": {"collection": "rate-a", "role": "read"}, "two": {"collection": "rate-a", "role": "read"}}, env=env) as server, httpx.Client(timeout=30) as client:
+    with (
+        live_api(
+            tmp_path,
+            {
+                "one": {"collection": "rate-a", "role": "read"},
+                "two": {"collection": "rate-a", "role": "read"},
+            },
+            env=env,
+        ) as server,
+        httpx.Client(timeout=30) as client,
+    ):
         statuses = [client.get(f"{server.api}/me", headers=server.auth("one")).status_code for _ in range(8)]
         assert statuses[:5] == [200] * 5 and statuses[5:] == [429] * 3
         limited = client.get(f"{server.api}/me", headers=server.auth("one"))

@@ -32,7 +32,9 @@ TOKENS: dict[str, dict[str, object]] = {
     "a_revoked": {"collection": "documents", "role": "read", "revoked": True},
     "b_read": {"collection": "team-b", "role": "read"},
 }
-A_TEXT = "# Kiwi\n\n" + "\n\n".join(f"Section {i}: the kiwi orchard rota for week {i} is posted." for i in range(8))
+A_TEXT = "# Kiwi\n\n" + "\n\n".join(
+    f"Section {i}: the kiwi orchard rota for week {i} is posted." for i in range(8)
+)
 B_TEXT = "# Bravo\n\nThe marmot archive moves to the basement in March.\n"
 
 
@@ -57,7 +59,9 @@ def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
 
 def http_client(live: LiveApi, token: str | None) -> Client:
     headers = {"Authorization": f"Bearer {live.tokens[token]}"} if token else {}
-    return Client(streamable_http_client(f"{live.url}/mcp", http_client=httpx2.AsyncClient(headers=headers, timeout=60)))
+    return Client(
+        streamable_http_client(f"{live.url}/mcp", http_client=httpx2.AsyncClient(headers=headers, timeout=60))
+    )
 
 
 async def exercise(client: Client, word: str) -> dict[str, Any]:
@@ -72,7 +76,9 @@ async def exercise(client: Client, word: str) -> dict[str, Any]:
     citation = result["passages"][0]["citation"]
     assert set(citation) == {"document", "doc_id", "page", "heading", "passage_id", "link"}
     assert citation["link"].endswith(f"/api/v1/documents/{citation['doc_id']}/original")
-    passage = await client.call_tool("fetch_passage", {"passage_id": citation["passage_id"], "before": 1, "after": 1})
+    passage = await client.call_tool(
+        "fetch_passage", {"passage_id": citation["passage_id"], "before": 1, "after": 1}
+    )
     assert not passage.is_error and passage.structured_content["passage"]["citation"] == citation  # type: ignore[index]
     similar = await client.call_tool("similar_passages", {"passage_id": citation["passage_id"], "k": 2})
     assert not similar.is_error
@@ -116,7 +122,9 @@ def test_http_without_a_valid_token_is_refused(http_server: LiveApi, token: str 
 def stdio(root: Path, extra: dict[str, str]) -> Client:
     env = server_env(root / "data", root / "home", extra)
     return Client(
-        StdioServerParameters(command=sys.executable, args=["-m", "searchapp.cli.main", "mcp"], env=env, cwd=str(root))
+        StdioServerParameters(
+            command=sys.executable, args=["-m", "searchapp.cli.main", "mcp"], env=env, cwd=str(root)
+        )
     )
 
 
@@ -148,5 +156,7 @@ def test_stdio_with_a_revoked_token_does_not_start(tmp_path: Path) -> None:
             async with stdio(tmp_path, {"SEARCHAPP_TOKEN": secrets["a_revoked"]}) as client:
                 await client.list_tools()
 
-    with pytest.raises(Exception, match="unhandled errors|Connection closed"):  # it exits before the handshake
+    with pytest.raises(
+        Exception, match="unhandled errors|Connection closed"
+    ):  # it exits before the handshake
         anyio.run(run)

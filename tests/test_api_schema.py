@@ -50,11 +50,17 @@ SETTINGS = hypothesis.settings(
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     root = tmp_path_factory.mktemp("api-fuzz")
-    env = {"SEARCHAPP_API_RATE_PER_MINUTE": "0", "SEARCHAPP_MAX_FILE_MB": "2", "SEARCHAPP_API_MAX_UPLOAD_MB": "4"}
+    env = {
+        "SEARCHAPP_API_RATE_PER_MINUTE": "0",
+        "SEARCHAPP_MAX_FILE_MB": "2",
+        "SEARCHAPP_API_MAX_UPLOAD_MB": "4",
+    }
     with live_api(root, TOKENS, env=env) as server, httpx.Client(timeout=60) as client:
         text = "# Seed\n\n" + "\n\n".join(f"Paragraph {i} on the otter survey." for i in range(10))
         made = client.post(
-            f"{server.api}/documents", headers=server.auth("admin"), files=[("files", ("seed.md", text.encode()))]
+            f"{server.api}/documents",
+            headers=server.auth("admin"),
+            files=[("files", ("seed.md", text.encode()))],
         )
         assert wait_for_job(client, made.json()["status_url"], server.auth("admin"))["state"] == "done"
         yield server
@@ -74,12 +80,16 @@ def test_stateful_sequences_meet_the_schema(live: LiveApi) -> None:
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"headers": headers, "timeout": 60}
 
-        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+        def validate_response(
+            self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
+        ) -> None:
             case.validate_response(response, checks=CHECKS)
 
     Machine.run(
         settings=hypothesis.settings(
-            SETTINGS, max_examples=sized(ci=12, full=200, fast=5), stateful_step_count=sized(ci=6, full=12, fast=4)
+            SETTINGS,
+            max_examples=sized(ci=12, full=200, fast=5),
+            stateful_step_count=sized(ci=6, full=12, fast=4),
         )
     )
 

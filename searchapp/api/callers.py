@@ -3,17 +3,21 @@
 A caller is bound to one collection (its team's) and holds one role:
 
     read   search, similar, compare, passages, documents, originals, jobs, stats
-    write  read, plus upload, retag and delete
+    write  read, plus upload, retag, regroup and delete
     admin  write, plus the collection's API tokens (create, list, revoke)
 
-`groups` are the caller's groups inside the collection (from the token or the OIDC
-groups claim); `all_groups` is set for the local operator, who sees every document.
+and a `visibility` inside the collection (`searchapp.access.visibility`): None sees every
+document (the local operator, an admin token, a teams entry marked admin), else the
+caller's groups (a token's groups, or the OIDC groups claim plus its teams entry's), and
+a document restricted to groups is visible only to a caller sharing one of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal, get_args
+
+from searchapp.access import Visibility
 
 Role = Literal["read", "write", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -22,18 +26,17 @@ Via = Literal["token", "oidc", "operator"]
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """An authenticated caller: its collection, role and groups, and how it proved who it is.
+    """An authenticated caller: its collection, role and visibility, and how it proved who it is.
 
     `subject` names it in logs and in the jobs it starts (``token:<id>``,
-    ``oidc:<issuer>#<sub>``, ``operator``); `rate_key` is what rate limits count by.
+    ``oidc:<provider>:<issuer>#<sub>``, ``operator``); rate limits count by it.
     """
 
     collection: str
     role: Role
     subject: str
     via: Via
-    groups: tuple[str, ...] = ()
-    all_groups: bool = False
+    visibility: Visibility = frozenset()
     email: str = field(default="", compare=False)
 
     def may(self, role: Role) -> bool:
@@ -43,3 +46,12 @@ class Caller:
     @property
     def rate_key(self) -> str:
         return self.subject
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The caller's groups, sorted (empty for one who sees everything)."""
+        return tuple(sorted(self.visibility or ()))
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.visibility is None

@@ -3,7 +3,8 @@
 One deployment has one configuration: the API reads the same secrets file as the web UI
 (`.streamlit/secrets.toml` under the directory it starts from, then
 `~/.streamlit/secrets.toml`, or the file given with ``--secrets``), so its identity
-provider (`[auth]`) and its teams (`[searchapp.teams]`) are the UI's. API-only settings go
+provider (`[auth]`) and its teams (`[searchapp.teams]`, read and checked by
+`searchapp.access`, exactly as the UI reads them) are the UI's. API-only settings go
 in a `[searchapp.api]` table or in ``SEARCHAPP_API_*`` variables (which win):
 
     rate_per_minute   requests a minute per caller (600; 0 turns limits off)
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from searchapp.access import TeamsTable, provider_names, teams_config
 from searchapp.api.oidc import OidcProvider, providers_from_auth
 from searchapp.api.ratelimit import RateLimit
 from searchapp.errors import ConfigError
@@ -58,7 +60,7 @@ def read_secrets(paths: list[Path]) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
     providers: tuple[OidcProvider, ...] = ()
-    teams: Mapping[str, Any] | None = None  # the raw teams table; None: teams are off
+    teams: TeamsTable | None = None  # None: teams are off (everyone uses the configured collection)
     rate: RateLimit = field(default_factory=RateLimit)
     max_upload_mb: int = 200
     public_url: str = ""
@@ -87,9 +89,11 @@ class ApiConfig:
         if isinstance(audiences, str):
             audiences = [a.strip() for a in audiences.split(",") if a.strip()]
         auth = secrets.get("auth")
+        auth = auth if isinstance(auth, Mapping) else None
+        table = teams_config(secrets)
         return cls(
-            providers=providers_from_auth(auth if isinstance(auth, Mapping) else None, list(audiences)),
-            teams=teams_table(secrets),
+            providers=providers_from_auth(auth, list(audiences)),
+            teams=None if table is None else TeamsTable.parse(table, provider_names(auth)),
             rate=RateLimit(
                 per_minute=_int(values, "rate_per_minute", 600), burst=_int(values, "rate_burst", 60)
             ),
@@ -98,20 +102,6 @@ class ApiConfig:
             groups_claim=str(values.get("groups_claim", "groups")).strip() or "groups",
             secrets=secrets,
         )
-
-
-def teams_table(secrets: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The teams table, where the UI reads it (`[searchapp.teams]` or a top-level `[teams]`)."""
-    nested = secrets.get("searchapp")
-    if isinstance(nested, Mapping) and "teams" in nested:
-        table = nested["teams"]
-    elif "teams" in secrets:
-        table = secrets["teams"]
-    else:
-        return None
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"the teams table in the secrets must be a table; got {table!r}")
-    return table
 
 
 def _int(values: Mapping[str, Any], name: str, default: int, *, minimum: int = 0) -> int:

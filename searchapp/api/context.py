@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Mapping
-from typing import Any
 
 from searchapp.api.callers import Caller, Role
 from searchapp.api.config import ApiConfig
@@ -21,8 +19,9 @@ from searchapp.api.libraries import Libraries
 from searchapp.api.oidc import OidcVerifier
 from searchapp.api.ratelimit import RateLimiter
 from searchapp.api.tokens import PREFIX, TokenStore
-from searchapp.errors import AccessDeniedError, AuthError
-from searchapp.library import Library
+from searchapp.errors import AccessDeniedError, AuthError, DocumentNotFoundError
+from searchapp.library.view import LibraryView
+from searchapp.types import Hit
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +71,8 @@ class ApiContext:
         """The caller of an API token or an OIDC bearer token (no rate limit)."""
         if token.startswith(PREFIX):
             return self.tokens.verify(token).caller()
-        claims = self.oidc.claims(token)
-        return caller_from_claims(claims, self.config, self.settings.collection)
+        provider, claims = self.oidc.claims(token)
+        return caller_from_claims(provider, claims, self.config, self.settings.collection)
 
     @staticmethod
     def require(caller: Caller, role: Role) -> None:
@@ -84,13 +83,31 @@ class ApiContext:
 
     # ------------------------------------------------------------------ what it may see
 
-    def library_for(self, caller: Caller) -> Library:
-        """The library `caller` may use: its own collection's, and nothing else."""
-        return self.libraries.library(caller.collection)
+    def library_for(self, caller: Caller) -> LibraryView:
+        """What `caller` may read and write: its own collection, as far as its groups see."""
+        return self.libraries.library(caller.collection).view(caller.visibility)
 
-    def describe(self) -> Mapping[str, Any]:
-        return {
-            "collection": self.settings.collection,
-            "oidc_providers": [p.metadata_url for p in self.config.providers],
-            "rate": self.config.rate,
-        }
+    def passage(
+        self, caller: Caller, ref: str, *, before: int, after: int
+    ) -> tuple[Hit, list[tuple[int, str]]]:
+        """One passage the caller may see, and the passages around it (itself included), in order.
+
+        Raises:
+            DocumentNotFoundError: no such passage, or one in a document the caller may not see.
+        """
+        view = self.library_for(caller)
+        full_id = view.passage_id(ref)
+        doc_id = full_id.rpartition(":")[0]
+        found = (
+            self.libraries.library(caller.collection).store.get_chunks(ids=[full_id])
+            if view.find_by_id(doc_id) is not None
+            else {"ids": []}
+        )
+        if not found["ids"]:
+            raise DocumentNotFoundError(
+                f"no stored passage has the id {ref!r}; search results carry passage ids (chunk_id)"
+            )
+        hit = Hit(
+            rank=1, score=1.0, chunk_id=full_id, text=found["documents"][0], metadata=found["metadatas"][0]
+        )
+        return hit, view.neighbours(doc_id, hit.chunk_index, before=before, after=after)

@@ -1,8 +1,11 @@
-"""From a verified sign-in token's claims to a `Caller`: the team, as the UI's sign-in chooses it.
+"""From a verified sign-in token to a `Caller`: the team and groups, as the UI's sign-in gives them.
 
-Without a teams table every signed-in user gets the configured collection (as in the UI).
-A signed-in user may search and write (upload, retag, delete), as in the UI; token
-administration needs an API token with the admin role.
+The claims become an `Identity` (provider included: the `[auth]` section whose keys
+checked the token), and `searchapp.access.membership` picks the collection and the
+visibility exactly as for a browser session: the teams table when there is one (an
+unknown or unverified address is refused, 403), else the configured collection. A
+signed-in user may search and write, as in the UI; a teams entry marked ``admin`` also
+manages the collection's API tokens.
 """
 
 from __future__ import annotations
@@ -10,29 +13,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from searchapp.access import DEFAULT_PROVIDER, Identity, membership
 from searchapp.api.callers import Caller
 from searchapp.api.config import ApiConfig
-from searchapp.errors import AccessDeniedError
 
 
-def caller_from_claims(claims: Mapping[str, Any], config: ApiConfig, default_collection: str) -> Caller:
-    """The caller of a verified OIDC token.
+def caller_from_claims(
+    provider: str, claims: Mapping[str, Any], config: ApiConfig, default_collection: str
+) -> Caller:
+    """The caller of a verified OIDC token issued by `provider` ("" for the default one).
 
     Raises:
-        AccessDeniedError: teams are on and the claims name no team (403).
+        AccessDeniedError: teams are on and the identity has no team (403).
     """
-    if config.teams is not None:
-        raise AccessDeniedError(
-            "teams are configured, and choosing a signed-in user's team from a bearer token needs "
-            "searchapp.access (not in this build); use an API token"
-        )
-    groups_raw = claims.get(config.groups_claim)
-    groups = tuple(str(g) for g in groups_raw) if isinstance(groups_raw, list) else ()
+    identity = Identity.from_claims(
+        {**claims, "groups": claims.get(config.groups_claim)}, provider=provider or DEFAULT_PROVIDER
+    )
+    member = membership(identity, config.teams, default_collection=default_collection)
     return Caller(
-        collection=default_collection,
-        role="write",
-        subject=f"oidc:{claims.get('iss', '')}#{claims.get('sub', '')}",
+        collection=member.collection,
+        role="admin" if member.admin else "write",
+        subject=f"oidc:{identity.key.replace(chr(31), ':')}",
         via="oidc",
-        groups=groups,
-        email=str(claims.get("email", "")),
+        visibility=member.visibility,
+        email=identity.email,
     )

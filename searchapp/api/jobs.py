@@ -122,24 +122,31 @@ class Jobs:
         executor.submit(self._run, job, list(files), spool)
         return job
 
-    def get(self, collection: str, job_id: str) -> Job:
-        """A job of `collection`.
+    def get(self, collection: str, job_id: str, *, started_by: str | None = None) -> Job:
+        """A job of `collection` (with `started_by`: only one that caller started).
+
+        A job names the files it was given, which may be restricted to groups: so a caller
+        sees the jobs it started, and only one who sees every document sees all of them.
 
         Raises:
-            DocumentNotFoundError: no job with this id in this collection.
+            DocumentNotFoundError: no such job (in this collection, by this caller).
         """
         with self._lock:
             job = self._running.get(job_id)
-        if job is not None and job.collection == collection:
-            return job
-        record = self._table_of(collection).get(job_id) if _looks_like_id(job_id) else None
-        if record is None or record.get("collection") != collection:
+        if job is None or job.collection != collection:
+            record = self._table_of(collection).get(job_id) if _looks_like_id(job_id) else None
+            job = Job.from_record(record) if record is not None else None
+        if job is None or job.collection != collection or started_by not in (None, job.started_by):
             raise DocumentNotFoundError(f"no upload job {job_id!r} in this collection")
-        return Job.from_record(record)
+        return job
 
-    def recent(self, collection: str, limit: int = 50) -> list[Job]:
+    def recent(self, collection: str, limit: int = 50, *, started_by: str | None = None) -> list[Job]:
         records = self._table_of(collection).find({"kind": "job"})
-        jobs = [Job.from_record(r) for r in records.values() if r.get("collection") == collection]
+        jobs = [
+            Job.from_record(r)
+            for r in records.values()
+            if r.get("collection") == collection and started_by in (None, r.get("started_by"))
+        ]
         with self._lock:
             live = {j.job_id: j for j in self._running.values() if j.collection == collection}
         jobs = [live.get(j.job_id, j) for j in jobs]

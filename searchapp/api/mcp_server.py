@@ -170,19 +170,7 @@ def build_mcp(ctx: ApiContext, *, http_base: str = "", stdio_caller: Caller | No
             caller = who()
             if not (0 <= before <= 20 and 0 <= after <= 20):
                 raise ToolError(f"before and after are 0-20; got {before} and {after}")
-            library = ctx.library_for(caller)
-            full_id = library.passage_id(passage_id)
-            found = library.store.get_chunks(ids=[full_id])
-            if not found["ids"]:
-                raise ToolError(f"no stored passage has the id {passage_id!r}")
-            hit = Hit(
-                rank=1,
-                score=1.0,
-                chunk_id=full_id,
-                text=found["documents"][0],
-                metadata=found["metadatas"][0],
-            )
-            around = library.neighbours(hit.doc_id, hit.chunk_index, before=before, after=after)
+            hit, around = ctx.passage(caller, passage_id, before=before, after=after)
             return PassageWithContext(
                 passage=Passage(rank=1, score=1.0, text=hit.text, citation=cite(hit)),
                 before=[Neighbour(chunk=i, text=t) for i, t in around if i < hit.chunk_index],
@@ -225,7 +213,7 @@ def stdio_caller(ctx: ApiContext, environ: dict[str, str] | None = None) -> Call
     if token:
         return ctx.caller_for_token(token)
     return Caller(
-        collection=ctx.settings.collection, role="admin", subject="operator", via="operator", all_groups=True
+        collection=ctx.settings.collection, role="admin", subject="operator", via="operator", visibility=None
     )
 
 

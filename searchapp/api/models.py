@@ -66,7 +66,10 @@ class CompareIn(_In):
 
 
 class RetagIn(_In):
-    tags: list[str] = Field(..., description="the document's new tags (replacing the old ones)")
+    tags: list[str] | None = Field(None, description="the document's new tags (replacing the old ones)")
+    groups: list[str] | None = Field(
+        None, description="restrict the document to these groups ([]: open to the whole collection)"
+    )
 
 
 class TokenIn(_In):
@@ -146,6 +149,7 @@ class DocumentOut(BaseModel):
     ingested_at: int
     pages: int
     tags: list[str]
+    groups: list[str]
     mtime: int
     encoding: str
     state: str

@@ -142,8 +142,8 @@ class OidcVerifier:
     def enabled(self) -> bool:
         return bool(self._issuers)
 
-    def claims(self, token: str) -> dict[str, Any]:
-        """The verified claims of `token`, with ``iss`` as its provider names it.
+    def claims(self, token: str) -> tuple[str, dict[str, Any]]:
+        """The name of the provider that issued `token` ("" for the default) and its verified claims.
 
         Raises:
             AuthError: no provider is configured, or none accepts the token.
@@ -163,5 +163,5 @@ class OidcVerifier:
                 last = exc
                 continue
             if iss == issuer.issuer:
-                return issuer.decode(token)
+                return issuer.provider.name, issuer.decode(token)
         raise last or AuthError("the sign-in token was issued by a provider this server does not trust")

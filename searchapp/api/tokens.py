@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from searchapp.access import normalize_groups
 from searchapp.api.callers import ROLES, Caller, Role
 from searchapp.config import Settings
 from searchapp.errors import AuthError, ConfigError, DocumentNotFoundError
@@ -32,9 +33,7 @@ from searchapp.storage.records import RecordTable
 
 PREFIX = "sapi_"
 _TOKEN_RE = re.compile(r"^sapi_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-_GROUP_RE = re.compile(r"^[^\s,][^,]{0,99}$")
 _DURATION_RE = re.compile(r"^(\d{1,5})\s*([hdw])$")
-MAX_GROUPS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +57,13 @@ class ApiToken:
         return "active"
 
     def caller(self) -> Caller:
+        """An admin token sees every document of its collection; others see theirs and the open ones."""
         return Caller(
             collection=self.collection,
             role=self.role,
             subject=f"token:{self.token_id}",
             via="token",
-            groups=self.groups,
+            visibility=None if self.role == "admin" else frozenset(self.groups),
         )
 
     def to_dict(self, now: float | None = None) -> dict[str, Any]:
@@ -128,14 +128,11 @@ def parse_expiry(text: str | None, *, now: float | None = None) -> int:
 
 
 def check_groups(groups: Sequence[str]) -> tuple[str, ...]:
-    """Stripped, de-duplicated group names; each 1-100 characters, no comma, not blank."""
-    clean = tuple(dict.fromkeys(g.strip() for g in groups if g.strip()))
-    if len(clean) > MAX_GROUPS:
-        raise ConfigError(f"a token holds at most {MAX_GROUPS} groups; got {len(clean)}")
-    for group in clean:
-        if not _GROUP_RE.match(group):
-            raise ConfigError(f"a group name is 1-100 characters without commas; got {group!r}")
-    return clean
+    """Group names as `searchapp.access` keeps them (stripped, no duplicates, no control characters)."""
+    try:
+        return normalize_groups([g for g in groups if g.strip()])
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 class TokenStore:

@@ -7,18 +7,21 @@ import mimetypes
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 
+from searchapp.access import check_assignable, normalize_groups
+from searchapp.api.callers import Caller
 from searchapp.api.deps import ERRORS, NOT_FOUND, Ctx, Reader, Writer, api_base, original_link
 from searchapp.api.errors import ApiError
 from searchapp.api.models import DocumentListOut, DocumentOut, ErrorOut, JobOut, RetagIn
 from searchapp.errors import DocumentNotFoundError, QueryError
 from searchapp.ingest.types import SourceFile
-from searchapp.library import Library
+from searchapp.library.view import LibraryView
 from searchapp.types import DocumentRecord
 from searchapp.units import MB
 
@@ -41,7 +44,7 @@ def document_out(record: DocumentRecord, base: str) -> dict[str, Any]:
     return data
 
 
-def settled(library: Library, ref: str) -> DocumentRecord:
+def settled(library: LibraryView, ref: str) -> DocumentRecord:
     """The document `ref` names (full id or 8+ character prefix), if no write is on it now.
 
     Raises:
@@ -118,10 +121,17 @@ def download_original(doc_id: str, caller: Reader, ctx: Ctx) -> Response:
     "/documents/{doc_id}", response_model=DocumentOut, responses={**ERRORS, **NOT_FOUND, **CONFLICT}
 )
 def retag_document(doc_id: str, body: RetagIn, request: Request, caller: Writer, ctx: Ctx) -> dict[str, Any]:
-    """Replace a document's tags (on its record and on every passage)."""
+    """Replace a document's tags and/or its groups (on its record and on every passage).
+
+    A caller may restrict a document only to groups it is in (an admin: to any).
+    """
     library = ctx.library_for(caller)
     record = settled(library, doc_id)
-    return document_out(library.update_tags(record.doc_id, body.tags), api_base(request, ctx))
+    if body.groups is not None:
+        record = library.update_groups(record.doc_id, body.groups)
+    if body.tags is not None:
+        record = library.update_tags(record.doc_id, body.tags)
+    return document_out(record, api_base(request, ctx))
 
 
 @router.delete(
@@ -131,7 +141,7 @@ def delete_document(doc_id: str, request: Request, caller: Writer, ctx: Ctx) -> 
     """Delete a document: its passages, its record and its kept original. Returns what was deleted."""
     library = ctx.library_for(caller)
     record = settled(library, doc_id)
-    library.delete_by_id(record.doc_id)
+    library.delete(record.doc_id)
     return document_out(record, api_base(request, ctx))
 
 
@@ -143,6 +153,9 @@ def upload(
     ctx: Ctx,
     files: Annotated[list[UploadFile], File(description="the files (PDF, DOCX, MD, HTML, TXT)")],
     tags: Annotated[list[str] | None, Form(description="tags for every file of this upload")] = None,
+    groups: Annotated[
+        list[str] | None, Form(description="restrict every file of this upload to these groups (yours only)")
+    ] = None,
     passwords: Annotated[
         str | None,
         Form(description='JSON object of file name -> password, for encrypted PDFs: {"a.pdf": "…"}'),
@@ -167,6 +180,7 @@ def upload(
                 f"{name} is {file.size / MB:.1f} MB; files may be at most {library.settings.max_file_mb} MB",
             )
     clean_tags = tuple(t.strip() for t in tags or () if t.strip())
+    clean_groups = _groups(groups or (), caller)
     spool = Path(tempfile.mkdtemp(prefix="upload-", dir=_spool_root(library)))
     try:
         sources: list[SourceFile] = []
@@ -174,7 +188,11 @@ def upload(
             path = spool / str(i)
             with path.open("wb") as out:
                 shutil.copyfileobj(file.file, out, 1024 * 1024)
-            sources.append(SourceFile(name, path=path, tags=clean_tags, password=secrets.get(name, "")))
+            sources.append(
+                SourceFile(
+                    name, path=path, tags=clean_tags, groups=clean_groups, password=secrets.get(name, "")
+                )
+            )
         job = ctx.jobs.submit(caller.collection, caller.subject, sources, spool)
     except BaseException:
         shutil.rmtree(spool, ignore_errors=True)
@@ -182,6 +200,15 @@ def upload(
     status_url = f"{api_base(request, ctx)}/v1/jobs/{job.job_id}"
     response.headers["Location"] = status_url
     return {**job.to_dict(), "status_url": status_url}
+
+
+def _groups(raw: Sequence[str], caller: Caller) -> tuple[str, ...]:
+    try:
+        groups = normalize_groups([g for g in raw if g.strip()])
+    except ValueError as exc:
+        raise QueryError(str(exc)) from None
+    check_assignable(groups, caller.visibility)
+    return groups
 
 
 def _file_name(raw: str | None) -> str:
@@ -205,7 +232,7 @@ def _passwords(raw: str | None) -> dict[str, str]:
     return value
 
 
-def _spool_root(library: Library) -> Path:
+def _spool_root(library: LibraryView) -> Path:
     root = library.settings.data_dir / "uploads"
     root.mkdir(parents=True, exist_ok=True)
     return root

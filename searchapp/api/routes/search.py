@@ -8,9 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from searchapp.api.deps import ERRORS, NOT_FOUND, Ctx, Reader, api_base, original_link, with_links
 from searchapp.api.models import CompareIn, CompareOut, PassageOut, SearchIn, SearchOut, SimilarIn
-from searchapp.errors import DocumentNotFoundError
 from searchapp.retrieval.scoring import dense_score
-from searchapp.types import Hit
 
 router = APIRouter(tags=["search"])
 
@@ -64,17 +62,10 @@ def passage(
     after: Annotated[int, Query(ge=0, le=20)] = 1,
 ) -> dict[str, Any]:
     """One stored passage (by its `chunk_id`) with the passages before and after it."""
-    library = ctx.library_for(caller)
-    full_id = library.passage_id(passage_id)
-    found = library.store.get_chunks(ids=[full_id])
-    if not found["ids"]:
-        raise DocumentNotFoundError(f"no stored passage has the id {passage_id!r}")
-    hit = Hit(rank=1, score=1.0, chunk_id=full_id, text=found["documents"][0], metadata=found["metadatas"][0])
+    hit, around = ctx.passage(caller, passage_id, before=before, after=after)
     data = hit.to_dict()
-    data["link"] = original_link(
-        api_base(request, ctx), hit.doc_id, hit.page if hit.file_type == "pdf" else None
-    )
-    around = library.neighbours(hit.doc_id, hit.chunk_index, before=before, after=after)
+    page = hit.page if hit.file_type == "pdf" else None
+    data["link"] = original_link(api_base(request, ctx), hit.doc_id, page)
     return {
         "passage": data,
         "before": [{"chunk": i, "text": t} for i, t in around if i < hit.chunk_index],

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
+from searchapp.api.callers import Caller
 from searchapp.api.deps import ERRORS, NOT_FOUND, Admin, Ctx, Reader, api_base
 from searchapp.api.models import (
     CallerOut,
@@ -70,12 +71,12 @@ def me(caller: Reader) -> dict[str, Any]:
 def jobs(
     request: Request, caller: Reader, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> dict[str, Any]:
-    """The collection's recent upload jobs, newest first."""
+    """Recent upload jobs, newest first: the caller's own (an admin: the collection's)."""
     base = api_base(request, ctx)
     return {
         "jobs": [
             {**job.to_dict(), "status_url": f"{base}/v1/jobs/{job.job_id}"}
-            for job in ctx.jobs.recent(caller.collection, limit)
+            for job in ctx.jobs.recent(caller.collection, limit, started_by=_owner(caller))
         ]
     }
 
@@ -83,8 +84,13 @@ def jobs(
 @router.get("/jobs/{job_id}", response_model=JobOut, tags=["documents"], responses={**ERRORS, **NOT_FOUND})
 def job(job_id: str, request: Request, caller: Reader, ctx: Ctx) -> dict[str, Any]:
     """One upload job: its state, progress, and when done, each file's outcome."""
-    found = ctx.jobs.get(caller.collection, job_id)
+    found = ctx.jobs.get(caller.collection, job_id, started_by=_owner(caller))
     return {**found.to_dict(), "status_url": f"{api_base(request, ctx)}/v1/jobs/{found.job_id}"}
+
+
+def _owner(caller: Caller) -> str | None:
+    """Whose jobs a caller sees: its own, or (seeing every document) everyone's."""
+    return None if caller.sees_everything else caller.subject
 
 
 @router.get("/tokens", response_model=TokenListOut, tags=["tokens"], responses=ERRORS)
