@@ -167,7 +167,7 @@ def _replace_ids(text: str, old: dict[str, str], new: dict[str, str]) -> str:
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=IDS)
 def test_another_teams_token_finds_nothing_of_theirs(world: Any, endpoint: Any) -> None:
     live, client, ids = world
-    method, path, _, role = endpoint
+    method, path, _, _ = endpoint
     token = "b_admin"
     response = call(client, live, ids, endpoint, live.auth(token))
     names_a_thing = any(key in path for key in ("{doc_a}", "{passage_a}", "{job_a}", "{token_a}"))
@@ -204,7 +204,7 @@ def as_group_probe(ids: dict[str, str]) -> dict[str, str]:
 def test_another_group_of_the_same_team_finds_nothing_of_theirs(world: Any, endpoint: Any) -> None:
     """a_hr (write, group hr) asks for the legal-only document: as if it did not exist."""
     live, client, ids = world
-    method, path, _, role = endpoint
+    _, path, _, role = endpoint
     probe = as_group_probe(ids)
     secrets = (ids["doc_g"], ids["job_g"], G_WORD, "legal.md", ids["doc_g"][:12])
     response = call(client, live, probe, endpoint, live.auth("a_hr"))

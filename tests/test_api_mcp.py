@@ -157,6 +157,6 @@ def test_stdio_with_a_revoked_token_does_not_start(tmp_path: Path) -> None:
                 await client.list_tools()
 
     with pytest.raises(
-        Exception, match="unhandled errors|Connection closed"
+        Exception, match=r"unhandled errors|Connection closed"
     ):  # it exits before the handshake
         anyio.run(run)
