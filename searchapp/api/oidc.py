@@ -111,16 +111,16 @@ class _Issuer:
         self.refresh()
         assert self._keys is not None
         try:
-            key = self._keys.get_signing_key_from_jwt(token)
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key.key,
-                algorithms=ALGORITHMS,
-                audience=list(self.provider.audiences),
-                issuer=self.issuer,
-                leeway=LEEWAY_S,
-                options={"require": ["exp", "iss", "aud", "sub"]},
-            )
+            if jwt.get_unverified_header(token).get("kid"):
+                keys = [self._keys.get_signing_key_from_jwt(token)]
+            else:  # a provider that names no key id (some do): each of its signing keys may have signed it
+                keys = self._keys.get_signing_keys()
+            for key in keys[:-1]:
+                try:
+                    return self._checked(token, key)
+                except jwt.InvalidSignatureError:
+                    continue
+            return self._checked(token, keys[-1])
         except jwt.ExpiredSignatureError:
             raise AuthError("the sign-in token has expired; sign in again") from None
         except jwt.PyJWKClientConnectionError as exc:
@@ -129,6 +129,17 @@ class _Issuer:
             ) from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"the sign-in token is not valid here: {exc}") from None
+
+    def _checked(self, token: str, key: jwt.PyJWK) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key.key,
+            algorithms=ALGORITHMS,
+            audience=list(self.provider.audiences),
+            issuer=self.issuer,
+            leeway=LEEWAY_S,
+            options={"require": ["exp", "iss", "aud", "sub"]},
+        )
         return claims
 
 
