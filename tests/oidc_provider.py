@@ -61,11 +61,11 @@ def oidc_provider(users: Sequence[User]) -> Iterator[Provider]:
         yield Provider(f"http://127.0.0.1:{server.server_port}")
 
 
-def auth_secrets(provider: Provider, teams: dict[str, object]) -> str:
+def auth_secrets(provider: Provider, teams: dict[str, object], redirect_uri: str = REDIRECT_URI) -> str:
     """A secrets.toml with `[auth]` for `provider` and a teams table (TOML text)."""
     lines = [
         "[auth]",
-        f'redirect_uri = "{REDIRECT_URI}"',
+        f'redirect_uri = "{redirect_uri}"',
         'cookie_secret = "test-cookie-secret-0123456789abcdef"',
         'client_id = "searchapp"',
         'client_secret = "not-checked-by-the-mock"',
