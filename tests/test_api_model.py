@@ -48,7 +48,11 @@ def same(api: dict[str, Any], local: dict[str, Any]) -> None:
 
 
 def test_the_api_search_matches_the_python_api(tmp_path: Path) -> None:
-    env = {"SEARCHAPP_MODEL": "all-MiniLM-L6-v2", "SEARCHAPP_CHUNK_TOKENS": "200", "SEARCHAPP_CHUNK_OVERLAP": "32"}
+    env = {
+        "SEARCHAPP_MODEL": "all-MiniLM-L6-v2",
+        "SEARCHAPP_CHUNK_TOKENS": "200",
+        "SEARCHAPP_CHUNK_OVERLAP": "32",
+    }
     data_dir = tmp_path / "data"
     settings = Settings.load(environ={}, data_dir=data_dir, workers=1, min_free_mb=1)
     with Library.open(settings) as library:
@@ -59,13 +63,13 @@ def test_the_api_search_matches_the_python_api(tmp_path: Path) -> None:
         local_similar = library.similar(first, k=4).to_dict()
     assert all(r["results"] for r in local[:-1])
 
-    with live_api(tmp_path, {"reader": {"collection": "documents", "role": "read"}}, env=env) as live:
-        with httpx.Client(timeout=120) as client:
-            for request, expected in zip(REQUESTS, local, strict=True):
-                answer = client.post(f"{live.api}/search", headers=live.auth("reader"), json=request)
-                assert answer.status_code == 200, answer.text
-                same(answer.json(), expected)
-            similar = client.post(
-                f"{live.api}/similar", headers=live.auth("reader"), json={"passage_id": first, "k": 4}
-            )
-            same(similar.json(), local_similar)
+    tokens: dict[str, dict[str, object]] = {"reader": {"collection": "documents", "role": "read"}}
+    with live_api(tmp_path, tokens, env=env) as live, httpx.Client(timeout=120) as client:
+        for request, expected in zip(REQUESTS, local, strict=True):
+            answer = client.post(f"{live.api}/search", headers=live.auth("reader"), json=request)
+            assert answer.status_code == 200, answer.text
+            same(answer.json(), expected)
+        similar = client.post(
+            f"{live.api}/similar", headers=live.auth("reader"), json={"passage_id": first, "k": 4}
+        )
+        same(similar.json(), local_similar)

@@ -42,22 +42,31 @@ class Filters(_In):
         return self.model_dump(exclude_none=True)
 
 
-class SearchIn(_In):
-    query: str = Field(..., description="what to look for, in natural language")
+class _Ranking(_In):
+    """How to rank and cut: the keyword arguments `Library.search` and `similar` share."""
+
     k: int = Field(10, description="how many passages (1-1000); with group, how many documents")
     mode: SearchMode | None = Field(None, description="adaptive (default), hybrid, dense or keyword")
     filters: Filters | None = None
     min_score: float | None = Field(None, description="drop passages whose score (0-1) is lower")
     group: bool = Field(False, description="one group per document, best first")
 
+    def options(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "mode": self.mode,
+            "filters": self.filters.to_mapping() if self.filters else None,
+            "min_score": self.min_score,
+            "group": self.group,
+        }
 
-class SimilarIn(_In):
+
+class SearchIn(_Ranking):
+    query: str = Field(..., description="what to look for, in natural language")
+
+
+class SimilarIn(_Ranking):
     passage_id: str = Field(..., description="a hit's chunk_id, or '<8+ characters of the document id>:<n>'")
-    k: int = 10
-    mode: SearchMode | None = None
-    filters: Filters | None = None
-    min_score: float | None = None
-    group: bool = False
 
 
 class CompareIn(_In):

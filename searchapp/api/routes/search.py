@@ -20,28 +20,14 @@ def search(body: SearchIn, request: Request, caller: Reader, ctx: Ctx) -> dict[s
     `weak_match` says that even the best hit matches poorly; `dense_weight` is the share the
     adaptive ranking gave meaning over keywords. Each hit's `link` downloads its original.
     """
-    response = ctx.library_for(caller).search(
-        body.query,
-        k=body.k,
-        filters=body.filters.to_mapping() if body.filters else None,
-        min_score=body.min_score,
-        mode=body.mode,
-        group=body.group,
-    )
+    response = ctx.library_for(caller).search(body.query, **body.options())
     return with_links(response.to_dict(), api_base(request, ctx))
 
 
 @router.post("/similar", response_model=SearchOut, responses={**ERRORS, **NOT_FOUND})
 def similar(body: SimilarIn, request: Request, caller: Reader, ctx: Ctx) -> dict[str, Any]:
     """Passages like a stored one ("more like this"), the passage itself left out."""
-    response = ctx.library_for(caller).similar(
-        body.passage_id,
-        k=body.k,
-        filters=body.filters.to_mapping() if body.filters else None,
-        min_score=body.min_score,
-        mode=body.mode,
-        group=body.group,
-    )
+    response = ctx.library_for(caller).similar(body.passage_id, **body.options())
     return with_links(response.to_dict(), api_base(request, ctx))
 
 
