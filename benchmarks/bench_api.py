@@ -6,8 +6,9 @@ same one; it is reused when it is there). Two measurements, each query text used
 (so every query is embedded, as a user's would be):
 
 1. What the API adds: in one process, one `Library` behind an in-process uvicorn; each
-   round times `library.search(q)` and `POST /api/v1/search` (keep-alive httpx, a token,
-   JSON both ways) for two fresh queries, interleaved, so machine noise hits both alike.
+   round times `library.search(q)` and `POST /api/v1/search` (keep-alive httpx with
+   TCP_NODELAY as curl and requests use, a token, JSON both ways) for two fresh queries,
+   interleaved, so machine noise hits both alike; wall time and this process's CPU time.
 2. Concurrency: `searchapp serve` in its own process; 8 clients (asyncio, one
    connection each, no pause between requests) search for `--seconds`, while a 9th
    client uploads SciFact abstracts (5 files a request) and polls each job to its end;
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -47,9 +49,12 @@ from searchapp.evaluation.runner import prepare_index
 from searchapp.evaluation.scratch import document_text
 
 
-def free_port() -> int:
-    import socket
+# Like curl and urllib3 (requests), the clients send each request at once; httpx's default
+# (Nagle's algorithm on) holds a request's body back for the server's delayed ACK.
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
+
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -90,7 +95,12 @@ def overhead(settings: Settings, queries: list[str], rounds: int) -> tuple[Timin
     api_ms: list[float] = []
     python_cpu: list[float] = []
     api_cpu: list[float] = []
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", headers=headers, timeout=60) as client:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}/api/v1",
+        headers=headers,
+        timeout=60,
+        transport=httpx.HTTPTransport(socket_options=NODELAY),
+    ) as client:
         for i in range(10):  # warm up: model, connections, caches of the code paths
             library.search(f"warm up {i}", k=10)
             client.post("/search", json={"query": f"warm up api {i}", "k": 10}).raise_for_status()
@@ -174,7 +184,10 @@ async def _load(
     upload_seconds: list[float] = []
 
     async def searcher() -> None:
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+        transport = httpx.AsyncHTTPTransport(socket_options=NODELAY)
+        async with httpx.AsyncClient(
+            base_url=base, headers=headers, timeout=60, transport=transport
+        ) as client:
             while time.monotonic() < stop:
                 query = next(next_query)
                 started = time.perf_counter()

@@ -208,12 +208,23 @@ class TokenStore:
         Raises:
             AuthError: otherwise (the message says which, never anything about other tokens).
         """
-        now = time.time() if now is None else now
+        found = self._verify(text, time.time() if now is None else now, cached_only=False)
+        assert found is not None
+        return found
+
+    def verify_cached(self, text: str) -> ApiToken | None:
+        """`verify` without reading the store: None when the token's record is not cached now."""
+        return self._verify(text, time.time(), cached_only=True)
+
+    def _verify(self, text: str, now: float, *, cached_only: bool) -> ApiToken | None:
         match = _TOKEN_RE.match(text.strip())
         if match is None:
             raise AuthError("the bearer token is not a searchapp API token or a valid sign-in token")
         token_id = match.group(1)
-        token, hashed = self._lookup(token_id, now)
+        looked_up = self._lookup(token_id, now, cached_only=cached_only)
+        if looked_up is None:
+            return None
+        token, hashed = looked_up
         if token is None or not hmac.compare_digest(hashed, digest(text.strip())):
             raise AuthError("the API token is not known here (revoked and deleted, or mistyped)")
         state = token.state(now)
@@ -221,11 +232,15 @@ class TokenStore:
             raise AuthError(f"the API token {token_id} is {state}; ask for a new one")
         return token
 
-    def _lookup(self, token_id: str, now: float) -> tuple[ApiToken | None, str]:
+    def _lookup(
+        self, token_id: str, now: float, *, cached_only: bool = False
+    ) -> tuple[ApiToken | None, str] | None:
         with self._lock:
             cached = self._cache.get(token_id)
         if cached is not None and now - cached[0] < self.cache_s:
             return cached[1], cached[2]
+        if cached_only:
+            return None
         record = self.table.get(token_id)
         token = ApiToken.from_record(record) if record is not None else None
         hashed = str(record.get("hash", "")) if record is not None else ""
