@@ -48,7 +48,6 @@ from searchapp.evaluation.beir import load_beir
 from searchapp.evaluation.runner import prepare_index
 from searchapp.evaluation.scratch import document_text
 
-
 # Like curl and urllib3 (requests), the clients send each request at once; httpx's default
 # (Nagle's algorithm on) holds a request's body back for the server's delayed ACK.
 NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
