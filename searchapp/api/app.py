@@ -60,17 +60,22 @@ def api_app(ctx: ApiContext) -> Any:
     return BodyLimit(create_api(ctx), upload_limit(ctx))
 
 
+MCP_PATHS = ("/mcp", "/.well-known/oauth-protected-resource/mcp")
+
+
 class ApiFirst:
     """ASGI middleware: every request under `/api` goes to the API, anything else to `app`.
 
     A plain `Mount("/api")` misses paths its pattern cannot match (an encoded newline in a
     document id), which would then reach the application behind it and be answered in
-    its own way; here every `/api/...` path gets the API's JSON answer.
+    its own way; here every `/api/...` path gets the API's JSON answer. With `mcp`, the
+    MCP server's paths go to it too.
     """
 
-    def __init__(self, app: Any, api: Any) -> None:
+    def __init__(self, app: Any, api: Any, mcp: Any = None) -> None:
         self.app = app
         self.api = api
+        self.mcp = mcp
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -79,5 +84,8 @@ class ApiFirst:
             route = path[len(root) :] if root and path.startswith(root) else path
             if route == API_PREFIX or route.startswith(API_PREFIX + "/"):
                 await self.api({**scope, "root_path": root + API_PREFIX}, receive, send)
+                return
+            if self.mcp is not None and route in MCP_PATHS:
+                await self.mcp(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -83,14 +83,14 @@ class PassageWithContext(BaseModel):
 class _Verifier:
     """The SDK's token check over HTTP: the same tokens and sign-in as the HTTP API."""
 
-    def __init__(self, ctx: ApiContext) -> None:
-        self.ctx = ctx
+    def __init__(self, context: Callable[[], ApiContext]) -> None:
+        self.context = context
 
     async def verify_token(self, token: str) -> AccessToken | None:
         import anyio.to_thread
 
         try:
-            caller = await anyio.to_thread.run_sync(self.ctx.caller_for_token, token)
+            caller = await anyio.to_thread.run_sync(lambda: self.context().caller_for_token(token))
         except SearchAppError:
             return None
         return AccessToken(
@@ -98,12 +98,17 @@ class _Verifier:
         )
 
 
-def build_mcp(ctx: ApiContext, *, http_base: str = "", stdio_caller: Caller | None = None) -> MCPServer[Any]:
+def build_mcp(
+    ctx: ApiContext | Callable[[], ApiContext], *, http_base: str = "", stdio_caller: Caller | None = None
+) -> MCPServer[Any]:
     """The MCP server over `ctx`. With `http_base` (the server's own URL) it checks bearer tokens.
+
+    `ctx` may be a function that gives the context on first use (the web UI builds its
+    context on the first request, not while its server starts).
 
     `stdio_caller` is who a stdio server acts for (see `stdio_caller`).
     """
-    base = f"{ctx.config.public_url or http_base}/api"
+    context: Callable[[], ApiContext] = ctx if callable(ctx) else (lambda: ctx)
     auth = None
     verifier = None
     if http_base:
@@ -113,11 +118,11 @@ def build_mcp(ctx: ApiContext, *, http_base: str = "", stdio_caller: Caller | No
             resource_server_url=AnyHttpUrl(f"{http_base}/mcp"),
             validate_token_resource=False,
         )
-        verifier = _Verifier(ctx)
+        verifier = _Verifier(context)
     server: MCPServer[Any] = MCPServer(
         name="searchapp", instructions=INSTRUCTIONS, token_verifier=verifier, auth=auth, log_level="WARNING"
     )
-    who = _caller_source(ctx, stdio_caller)
+    who = _caller_source(context, stdio_caller)
 
     def cite(hit: Hit) -> Citation:
         page = hit.page if hit.file_type == "pdf" else None
@@ -127,7 +132,7 @@ def build_mcp(ctx: ApiContext, *, http_base: str = "", stdio_caller: Caller | No
             page=hit.page,
             heading=hit.heading,
             passage_id=hit.chunk_id,
-            link=original_link(base, hit.doc_id, page),
+            link=original_link(f"{context().config.public_url or http_base}/api", hit.doc_id, page),
         )
 
     def result(response: SearchResponse) -> SearchResult:
@@ -158,8 +163,10 @@ def build_mcp(ctx: ApiContext, *, http_base: str = "", stdio_caller: Caller | No
         """
         with _tool_errors():
             caller = who()
-            response = ctx.library_for(caller).search(
-                query, k=k, mode=mode, filters=filters, min_score=min_score
+            response = (
+                context()
+                .library_for(caller)
+                .search(query, k=k, mode=mode, filters=filters, min_score=min_score)
             )
             return result(response)
 
@@ -170,7 +177,7 @@ def build_mcp(ctx: ApiContext, *, http_base: str = "", stdio_caller: Caller | No
             caller = who()
             if not (0 <= before <= 20 and 0 <= after <= 20):
                 raise ToolError(f"before and after are 0-20; got {before} and {after}")
-            hit, around = ctx.passage(caller, passage_id, before=before, after=after)
+            hit, around = context().passage(caller, passage_id, before=before, after=after)
             return PassageWithContext(
                 passage=Passage(rank=1, score=1.0, text=hit.text, citation=cite(hit)),
                 before=[Neighbour(chunk=i, text=t) for i, t in around if i < hit.chunk_index],
@@ -182,13 +189,14 @@ def build_mcp(ctx: ApiContext, *, http_base: str = "", stdio_caller: Caller | No
         """Passages like the one with this id (from a citation), the passage itself left out."""
         with _tool_errors():
             caller = who()
-            return result(ctx.library_for(caller).similar(passage_id, k=k, mode=mode))
+            return result(context().library_for(caller).similar(passage_id, k=k, mode=mode))
 
     return server
 
 
-def _caller_source(ctx: ApiContext, stdio_caller: Caller | None) -> Callable[[], Caller]:
+def _caller_source(context: Callable[[], ApiContext], stdio_caller: Caller | None) -> Callable[[], Caller]:
     def who() -> Caller:
+        ctx = context()
         access = get_access_token()
         if access is not None:
             caller = ctx.caller_for_token(access.token)
