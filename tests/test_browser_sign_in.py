@@ -208,6 +208,7 @@ def test_sign_in_teams_groups_links_and_log_out_in_a_real_browser(tmp_path: Path
                 bob, bob_page = sign_in(browser, app, "bob")
                 search(bob_page, "refund")
                 assert result_names(bob_page) == {"beta-plan.pdf"}
+                beta_plan = links_of(bob_page, app)["beta-plan.pdf"]
 
                 # 2. Ada's links, copied elsewhere: refused without sign-in, to another group, another team.
                 for url in lawsuit.values():
@@ -256,6 +257,8 @@ def test_sign_in_teams_groups_links_and_log_out_in_a_real_browser(tmp_path: Path
 
             # 5. Grace leaves the team; the app restarts. Old links still work for who may see them.
             with app.start(with_grace=False):
+                # Nobody has opened a page of the new process: the route opens beta's library itself.
+                assert fetch(bob, beta_plan["download"]) == 200
                 assert fetch(grace, handbook["open"]) == 403  # her session is still active: not her team now
                 ada_again, _ = sign_in(browser, app, "ada")
                 assert fetch(ada_again, lawsuit["open"]) == 200  # a link from before the restart

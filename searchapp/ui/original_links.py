@@ -156,7 +156,7 @@ def answer(token: str, cookies: dict[str, str], *, download: bool) -> tuple[int,
         return _text(404, "This document is not in your library (it may have been deleted).")
     name = file_name(record.source)
     disposition = "attachment" if download else "inline"
-    ascii_name = name.encode("ascii", "replace").decode().replace('"', "'").replace("?", "_")
+    ascii_name = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in name)
     headers = {
         "Content-Type": MIME_TYPES.get(record.file_type, "application/octet-stream")
         if download
