@@ -117,6 +117,7 @@ class FailureReason(StrEnum):
     TIMEOUT = "timeout"
     UNREADABLE = "unreadable"
     STORAGE_FULL = "storage_full"
+    NOT_ALLOWED = "not_allowed"
     INTERNAL = "internal_error"
 
     @property
@@ -135,6 +136,7 @@ _REASON_LABELS = {
     FailureReason.TIMEOUT: "took too long",
     FailureReason.UNREADABLE: "unreadable file",
     FailureReason.STORAGE_FULL: "storage full",
+    FailureReason.NOT_ALLOWED: "not allowed",
     FailureReason.INTERNAL: "internal error",
 }
 

@@ -29,6 +29,7 @@ for command in (
     searching.similar,
     searching.compare,
     documents.docs,
+    documents.groups,
     documents.delete,
     documents.stats,
 ):

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from searchapp.access.visibility import Visibility, check_assignable
 from searchapp.embedding.tokens import TokenizerSpec
-from searchapp.errors import FailureReason, IngestError
+from searchapp.errors import AccessDeniedError, FailureReason, IngestError
 from searchapp.ingest.chunking import ChunkerConfig
 from searchapp.ingest.extract import file_type_of
 from searchapp.ingest.prepare import Prepared, PrepareJob, init_worker, prepare
@@ -90,6 +91,7 @@ class Ingestor:
         self._workers = workers or settings.workers or default_workers()
         self._pool: WorkerPool[PrepareJob, Prepared] | None = None
         self._run_lock = threading.Lock()
+        self._visibility: Visibility = None  # the uploader's, during `ingest` (under `_run_lock`)
 
     @property
     def busy(self) -> bool:
@@ -110,12 +112,26 @@ class Ingestor:
     # ------------------------------------------------------------------ public
 
     def ingest(
-        self, files: Iterable[SourceFile], *, progress: ProgressCallback | None = None
+        self,
+        files: Iterable[SourceFile],
+        *,
+        progress: ProgressCallback | None = None,
+        visibility: Visibility = None,
     ) -> IngestReport:
-        """Ingest `files`; first finish any document a crash left pending."""
+        """Ingest `files`; first finish any document a crash left pending.
+
+        `visibility` is the uploader's (`searchapp.access.visibility`; None: sees
+        everything). A caller who does not see everything may give files only its own
+        groups, and may not replace, retag or learn the name of a document hidden from
+        it: such a file fails as "not allowed".
+        """
         with self._run_lock:
             resumed = self._run(self._pending_files(), resuming=True, progress=progress)
-            report = self._run(list(files), resuming=False, progress=progress)
+            self._visibility = visibility
+            try:
+                report = self._run(list(files), resuming=False, progress=progress)
+            finally:
+                self._visibility = None
         return IngestReport(outcomes=resumed.outcomes + report.outcomes)
 
     def reingest(self, doc_ids: Iterable[str], *, progress: ProgressCallback | None = None) -> IngestReport:
@@ -294,7 +310,15 @@ class Ingestor:
             return planned_ids[doc_id]
         planned_ids[doc_id] = index
         if not resuming:  # a resumed or re-ingested file is committed again on purpose
-            admission = self.library.admit(source, doc_id, tags=file.tags, groups=file.groups)
+            try:
+                check_assignable(file.groups, self._visibility)
+            except AccessDeniedError as exc:
+                return failed(source, FailureReason.NOT_ALLOWED, str(exc), started)
+            admission = self.library.admit(
+                source, doc_id, tags=file.tags, groups=file.groups, visibility=self._visibility
+            )
+            if admission.kind == "hidden":
+                return failed(source, FailureReason.NOT_ALLOWED, admission.detail, started)
             if not admission.wanted:
                 chunks = admission.record.chunks if admission.record else 0
                 seconds = time.monotonic() - started

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from searchapp.access.identity import normalize_groups
-from searchapp.access.visibility import Visibility
+from searchapp.access.visibility import Visibility, can_see
 from searchapp.config import Settings
 from searchapp.embedding.embedders import Embedder, get_embedder
 from searchapp.errors import ConfigError, DocumentNotFoundError, QueryError, StorageFullError
@@ -42,6 +42,10 @@ from searchapp.types import DocumentRecord, PreparedDocument, SearchResponse
 from searchapp.units import MB, megabytes
 
 logger = logging.getLogger(__name__)
+HIDDEN_DETAIL = (
+    "a document with this name or the same content is already in the library, restricted to groups "
+    "you are not in; ask someone in them, or an administrator"
+)
 
 
 class Library(DocumentReads):
@@ -298,16 +302,27 @@ class Library(DocumentReads):
         return LibraryView(self, visibility)
 
     def admit(
-        self, source: str, doc_id: str, *, tags: Sequence[str] = (), groups: Sequence[str] = ()
+        self,
+        source: str,
+        doc_id: str,
+        *,
+        tags: Sequence[str] = (),
+        groups: Sequence[str] = (),
+        visibility: Visibility = None,
     ) -> Admission:
         """Whether a file (`source` with bytes hashing to `doc_id`) needs storing.
 
         The same bytes under the same name are `unchanged` (new `tags` or `groups`, if
         given, replace the stored ones); the same bytes already stored under another name,
         or being written by another client, are a `duplicate`; anything else is `new`, or
-        `replace` when it is an edit of `source`.
+        `replace` when it is an edit of `source`. For an uploader with a `visibility`, a
+        stored version of either kind that it may not see makes the file `hidden`.
         """
         current = self.find_by_source(source)
+        if visibility is not None:
+            concerned = [current, self.find_by_id(doc_id)]
+            if any(r is not None and not can_see(r.groups, visibility) for r in concerned):
+                return Admission("hidden", None, HIDDEN_DETAIL)
         if current is not None and current.doc_id == doc_id and current.state == "done":
             record, changed = current, []
             if tags and set(tags) != set(current.tags):

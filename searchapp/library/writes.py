@@ -49,7 +49,7 @@ from searchapp.types import DocumentRecord, MetaValue, PreparedChunk, PreparedDo
 
 logger = logging.getLogger(__name__)
 
-AdmissionKind = Literal["new", "replace", "unchanged", "duplicate"]
+AdmissionKind = Literal["new", "replace", "unchanged", "duplicate", "hidden"]
 LEASE_S = 60  # a writer renews its pending records' lease every third of this
 
 
@@ -59,7 +59,8 @@ class Admission:
 
     `new` and `replace` are to be prepared and committed; `unchanged` (the same bytes
     under the same name) and `duplicate` (the same bytes already stored under another
-    name) are not. `record` is the stored version concerned, if any.
+    name) are not, nor is `hidden` (the stored version concerned is one the uploader may
+    not see; `record` is then None). `record` is the stored version concerned, if any.
     """
 
     kind: AdmissionKind

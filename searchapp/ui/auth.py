@@ -2,19 +2,25 @@
 
 Without `[auth]` the app is open to anyone who can reach it (the default for a laptop
 or a trusted network). With it, nothing but the sign-in screen renders until the user
-is logged in. A configuration that cannot work (Authlib missing, unreadable secrets)
-stops the app instead of silently leaving it open.
+is logged in; then every page run checks the sign-in on the server (`ui.callers`), and
+**Log out** ends its server-side session (`ui.sessions`) before Streamlit deletes the
+cookie. A configuration that cannot work (Authlib missing, unreadable secrets) stops
+the app instead of silently leaving it open.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 
-from searchapp.ui import resources
+from searchapp.access import DEFAULT_PROVIDER, provider_names
+from searchapp.ui import identity_cookie, resources
+
+logger = logging.getLogger(__name__)
 
 
 def auth_config() -> Mapping[str, Any] | None:
@@ -30,10 +36,33 @@ def auth_enabled() -> bool:
         return True  # unreadable secrets: report sign-in as on, and `require_login` stops
 
 
+def cookie_secret() -> str:
+    """The key Streamlit signs its identity cookie with: `[auth].cookie_secret`, else its own."""
+    from streamlit import config
+
+    auth = auth_config()
+    configured = auth.get("cookie_secret") if auth else None
+    return str(configured) if configured else str(config.get_option("server.cookieSecret"))
+
+
+def expected_origin() -> str | None:
+    """The origin the identity cookie must name: that of `[auth].redirect_uri`."""
+    from streamlit import config
+
+    auth = auth_config()
+    redirect = auth.get("redirect_uri") if auth else None
+    port = int(config.get_option("server.port"))
+    return identity_cookie.origin_of(redirect, port) if isinstance(redirect, str) else None
+
+
+def request_cookies() -> Mapping[str, str]:
+    """The cookies this session's browser sent when it connected (tests replace it)."""
+    return dict(st.context.cookies)
+
+
 def providers(auth: Mapping[str, Any]) -> list[str | None]:
     """None for the default provider (`client_id` directly in `[auth]`), then `[auth.NAME]`s."""
-    named: list[str | None] = [name for name, value in auth.items() if isinstance(value, Mapping)]
-    return ([None] if "client_id" in auth else []) + named
+    return [None if name == DEFAULT_PROVIDER else name for name in provider_names(auth)]
 
 
 def authlib_available() -> bool:
@@ -90,10 +119,26 @@ def require_login() -> None:
     if is_logged_in():
         with st.sidebar:
             st.caption(f"Signed in as {user_label()}")
-            st.button("Log out", on_click=st.logout, icon=":material/logout:", key="auth_logout")
+            st.button("Log out", on_click=log_out, icon=":material/logout:", key="auth_logout")
         return
     st.title("searchapp", anchor=False)
     st.write("Sign in to search your team's documents.")
+    login_buttons(auth)
+    st.stop()
+
+
+def log_out() -> None:
+    """End this sign-in's session on the server (every copy of its cookie), then Streamlit's."""
+    from searchapp.ui import callers
+
+    try:
+        callers.end_session(resources.load_settings(), request_cookies())
+    except Exception:  # log out anyway; `/auth/logout` tries again
+        logger.exception("could not end the session on the server")
+    st.logout()
+
+
+def login_buttons(auth: Mapping[str, Any], *, key: str = "auth_login") -> None:
     for provider in providers(auth) or [None]:
         label = "Log in" if provider is None else f"Log in with {provider.replace('_', ' ').title()}"
         st.button(
@@ -102,6 +147,5 @@ def require_login() -> None:
             args=() if provider is None else (provider,),
             type="primary",
             icon=":material/login:",
-            key=f"auth_login_{provider or 'default'}",
+            key=f"{key}_{provider or 'default'}",
         )
-    st.stop()

@@ -1,11 +1,14 @@
-"""The web server `searchapp ui` starts: the Streamlit app (`ui/app.py`), the API, MCP, one route.
+"""The web server `searchapp ui` starts: the Streamlit app (`ui/app.py`), our routes, the API, MCP.
 
 `streamlit run ui/server.py` finds the `st.App` below and serves it with uvicorn, with
-every Streamlit route as usual, `/searchapp/original/<token>/<name>` beside them (the
-one-click "Open at page" links, `ui.original_links`), the HTTP API under `/api` and the
-MCP server at `/mcp` (`ui.api_mount`: the same API and MCP server as `searchapp serve`,
-behind its tokens). `streamlit run ui/app.py` still works, without the API; its cards
-then fall back to opening the PDF from the page.
+every Streamlit route as usual and ours before them (`ui.routes`: originals checked at
+each request, and a log-out that ends the server-side session), plus the HTTP API under
+`/api` and the MCP server at `/mcp` (`ui.api_mount`: the same API and MCP server as
+`searchapp serve`, behind its tokens, over the UI's own libraries).
+
+`streamlit run ui/app.py` still works, without the API: without these routes, cards open
+PDFs from the page, downloads use Streamlit's download button where sign-in is off (and
+are not offered where it is on), and the Log out button ends the session itself.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import streamlit as st  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from searchapp.api.app import ApiFirst  # noqa: E402
-from searchapp.ui import original_links  # noqa: E402
+from searchapp.ui import original_links, routes  # noqa: E402
 from searchapp.ui.api_mount import LazyApi, mcp_server  # noqa: E402
 
 original_links.mark_mounted()
@@ -40,7 +43,7 @@ async def _lifespan(app: Any) -> AsyncIterator[None]:
 
 app = st.App(
     str(Path(__file__).resolve().parent / "app.py"),
-    routes=[original_links.route()],
+    routes=routes.all_routes(),
     middleware=[Middleware(ApiFirst, api=_api, mcp=_mcp_app)],
     lifespan=_lifespan,
 )
