@@ -22,12 +22,20 @@ from searchapp.api.models import DocumentListOut, DocumentOut, ErrorOut, JobOut,
 from searchapp.errors import DocumentNotFoundError, QueryError
 from searchapp.ingest.types import SourceFile
 from searchapp.library.view import LibraryView
-from searchapp.types import DocumentRecord
+from searchapp.types import FILE_TYPES, DocumentRecord
 from searchapp.units import MB
 
 router = APIRouter(tags=["documents"])
 HIDDEN_FIELDS = ("replaces", "owner", "lease_until")  # write bookkeeping, not the caller's business
 MAX_FILES = 100
+
+
+def media_type(file_type: str) -> str:
+    """The Content-Type of an original, from its file type (never from the uploaded name)."""
+    return mimetypes.guess_type(f"original.{file_type}")[0] or "application/octet-stream"
+
+
+ORIGINAL_TYPES = sorted({media_type(t) for t in FILE_TYPES} | {"application/octet-stream"})
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "the document is being written right now"}
 }
@@ -95,7 +103,7 @@ def get_document(doc_id: str, request: Request, caller: Reader, ctx: Ctx) -> dic
     responses={
         **ERRORS,
         **NOT_FOUND,
-        200: {"content": {"application/octet-stream": {}}, "description": "the file"},
+        200: {"content": {media: {} for media in ORIGINAL_TYPES}, "description": "the file as uploaded"},
     },
 )
 def download_original(doc_id: str, caller: Reader, ctx: Ctx) -> Response:
@@ -104,10 +112,9 @@ def download_original(doc_id: str, caller: Reader, ctx: Ctx) -> Response:
     record = settled(library, doc_id)
     data = library.original(record.doc_id)
     name = PurePosixPath(record.source).name or "document"
-    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return Response(
         data,
-        media_type=media,
+        media_type=media_type(record.file_type),
         headers={
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
             "Cache-Control": "private, no-store",
