@@ -34,11 +34,18 @@ def test_the_ui_serves_the_api_and_mcp_in_its_own_process(tmp_path: Path) -> Non
         made = client.post(
             f"{api}/documents",
             headers=headers,
-            files=[("files", ("kestrel.md", b"# Kestrel\n\nThe kestrel census runs every June.\n", "text/markdown"))],
+            files=[
+                (
+                    "files",
+                    ("kestrel.md", b"# Kestrel\n\nThe kestrel census runs every June.\n", "text/markdown"),
+                )
+            ],
         )
         assert made.status_code == 202
         assert wait_for_job(client, made.json()["status_url"], headers)["state"] == "done"
-        hits = client.post(f"{api}/search", headers=headers, json={"query": "kestrel census"}).json()["results"]
+        hits = client.post(f"{api}/search", headers=headers, json={"query": "kestrel census"}).json()[
+            "results"
+        ]
         assert hits[0]["source"] == "kestrel.md"
         assert client.get(f"{app.url}/_stcore/health").text == "ok"  # the UI itself is still there
 
