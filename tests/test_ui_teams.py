@@ -10,6 +10,7 @@ and each user sees only their team's documents, and of those only what their gro
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -309,6 +310,20 @@ def test_each_user_sees_only_the_documents_of_their_groups(jar: CookieJar) -> No
     )
     assert "not allowed" in shown and "restricted to groups you are not in" in shown, shown
     assert _search(ada, "lawsuit Fridays") >= {"secret.txt"}
+
+    # On the Library page Ada restricts the open file to her group: Grace no longer sees it.
+    _run(ada, "library")
+    ada.selectbox(key="library_doc").set_value(hashlib.sha256(b"Refunds are paid on Mondays.").hexdigest())
+    _run(ada)
+    groups = next(m for m in ada.multiselect if m.key and m.key.startswith("library_groups_"))
+    assert groups.options == ["legal"] and groups.value == []  # only her own groups to choose from
+    groups.set_value(["legal"])
+    next(b for b in ada.button if b.label == "Save groups").click()
+    _run(ada)
+    assert "Saved who may see" in plain(ada.success[0].value)
+    assert _status(grace)[1] == "0"
+    _run(grace, "search")
+    assert any("Your library is empty" in str(i.value) for i in grace.info)  # for her, it is
 
     boss = _app(user("boss@alpha.example"), GROUP_SECRETS)  # an admin sees everything
     assert _status(boss)[1] == "2"

@@ -16,6 +16,10 @@ two questions here, so a user reaches the same documents through each:
    for a caller: search, similar, documents, originals, neighbours and stats all see
    only what the caller may see (`access.visibility`).
 
+3. **Which uploads?** `Ingestor.ingest(files, visibility=...)` lets a caller give files
+   only its own groups, and never replace, retag or learn of a document hidden from it
+   (the file fails as "not allowed"); `LibraryView.update_groups` checks the same.
+
 Interface (stable):
 
     Identity(provider, issuer, subject, email, email_verified, groups, name)
