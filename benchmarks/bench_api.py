@@ -45,8 +45,7 @@ from searchapp.api.libraries import OwnLibraries
 from searchapp.api.server import serve_app
 from searchapp.api.tokens import TokenStore
 from searchapp.evaluation.beir import load_beir
-from searchapp.evaluation.runner import prepare_index
-from searchapp.evaluation.scratch import document_text
+from searchapp.evaluation.scratch import document_text, prepare_index
 
 # Like curl and urllib3 (requests), the clients send each request at once; httpx's default
 # (Nagle's algorithm on) holds a request's body back for the server's delayed ACK.

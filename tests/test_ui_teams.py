@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +62,9 @@ def test_teams_table_does_not_disturb_settings(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("SEARCHAPP_DATA_DIR", str(data_dir))
+def env(ui_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SEARCHAPP_COLLECTION", "shared")
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    yield data_dir
-    resources.release_all()
+    return ui_env
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from searchapp import Library, SearchFilters, Settings
-from searchapp.errors import AccessDeniedError, DocumentNotFoundError, InvalidFilterError
+from searchapp import Library, SearchFilters, SearchRequest, Settings
+from searchapp.errors import AccessDeniedError, DocumentNotFoundError, InvalidFilterError, QueryError
 from searchapp.ingest import Ingestor, SourceFile
 from searchapp.ingest.reindex import rebuild_from_originals, reindex
 from searchapp.library.view import LibraryView
@@ -93,6 +93,50 @@ def test_a_caller_cannot_widen_its_visibility_through_filters(library: Library) 
     assert set(sources(view, k=20, filters={"file_types": ["md"]})) <= set(OPEN)
     # Someone who sees everything may narrow it, like any filter.
     assert set(sources(library.view(None), k=20, filters=sneaky)) <= set(OPEN) | set(RESTRICTED)
+
+
+def refusal(view: LibraryView, request: SearchRequest) -> str:
+    with pytest.raises(DocumentNotFoundError) as caught:
+        view.find(request)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "hybrid", "dense", "keyword"])
+def test_the_query_syntax_cannot_reach_a_hidden_document(library: Library, mode: str) -> None:
+    """Filters typed in the query merge with the view's visibility; `doc:` resolves only among
+    what the caller sees, so naming a hidden document answers exactly as naming none."""
+    view, hidden = library.view(NOBODY), doc_id(library, "hr-0.md")
+    for query in ("refund type:md", "refund after:2000-01-01", '"refund" -minutes', "refund doc:.md"):
+        found = sources(view, query, k=20, mode=mode)
+        assert found and set(found) <= set(OPEN), query
+    assert set(sources(library.view(None), "refund doc:.md", k=20, mode=mode)) & set(RESTRICTED)
+    # By name, part of a name, id and id prefix: as if the document did not exist.
+    for ref in ("hr-0.md", "board", hidden, hidden[:10]):
+        request = SearchRequest(query=f"refund doc:{ref}", mode=mode)
+        none = SearchRequest(query="refund doc:nowhere-at-all", mode=mode)
+        assert refusal(view, request) == refusal(view, none).replace("nowhere-at-all", ref)
+    assert sources(library.view(HR), "refund doc:hr-0.md", k=20, mode=mode) == ["hr-0.md"]
+    # A hidden document's id among the filters finds what an id that exists nowhere finds.
+    for ids in ([hidden], ["0" * 64]):
+        assert view.find(SearchRequest(query="refund", filters=SearchFilters(doc_ids=tuple(ids)))).hits == ()
+    # `like` a hidden passage, with a query that narrows it: as if it did not exist.
+    like = SearchRequest(like=f"{hidden}:0", query="type:md", mode=mode)
+    nowhere = SearchRequest(like=f"{'0' * 64}:0", query="type:md", mode=mode)
+    assert refusal(view, like).replace(hidden, "X") == refusal(view, nowhere).replace("0" * 64, "X")
+
+
+def test_a_request_cannot_carry_its_own_visibility(library: Library) -> None:
+    view = library.view(NOBODY)
+    with pytest.raises(QueryError, match="unknown search request key 'visible_to'"):
+        SearchRequest.from_mapping({"query": "refund", "visible_to": ["hr"]})
+    with pytest.raises(InvalidFilterError, match="unknown filter 'visible_to'"):
+        SearchRequest.from_mapping({"query": "refund", "filters": {"visible_to": ["hr"]}})
+    # Built in Python with a wider visibility, the view's own replaces it, typed filters or not.
+    for query in ("refund", "refund type:md"):
+        sneaky = SearchRequest(query=query, k=20, filters=SearchFilters(visible_to=("hr", "board")))
+        assert {h.source for h in view.find(sneaky).hits} <= set(OPEN)
+        grouped = view.find(dataclasses.replace(sneaky, group=True, k=3))
+        assert grouped.groups is not None and {g.best.source for g in grouped.groups} <= set(OPEN)
 
 
 def test_similar_never_starts_from_or_returns_a_hidden_passage(library: Library) -> None:
@@ -254,6 +298,8 @@ def test_server_mode_filters_in_chroma_and_follows_another_clients_group_change(
             for mode in a.search_modes:
                 found = sources(a.view(NOBODY), k=3, mode=mode)
                 assert len(found) == 3 and set(found) <= set(OPEN), mode
+                typed = sources(a.view(NOBODY), "refund type:md -minutes", k=3, mode=mode)
+                assert len(typed) == 3 and set(typed) <= set(OPEN), mode
             deadline = time.monotonic() + 30
             while len(b.documents()) < 7 or "hr-0.md" in sources(b.view(NOBODY), k=20, mode="keyword"):
                 assert time.monotonic() < deadline, "the second client never saw the first one's documents"

@@ -1,24 +1,30 @@
-"""Reading a library: its catalog of documents, their stored passages and originals, its stats.
+"""Reading a library: searching it, its catalog of documents, their passages and originals, its stats.
 
 `DocumentReads` is the reading half of `Library` (`searchapp.library.facade`), kept apart
-so that each file says one thing; it reads the attributes `Library` sets.
+so that each file says one thing. It owns what reading needs: the store, the embedder,
+the originals, the searcher, and the catalog cached between writes (`catalog_changed`
+marks it stale; the writing half calls it around every write).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from searchapp.config import Settings
 from searchapp.embedding.embedders import Embedder
 from searchapp.embedding.models import ModelInfo
-from searchapp.errors import DocumentNotFoundError
+from searchapp.filters import unpaged_notice
+from searchapp.library.finding import Finder, find_document, full_passage_id, resolved
+from searchapp.request import SEARCH_MODES, SearchRequest
+from searchapp.retrieval.search import Searcher
 from searchapp.storage.chroma import ChromaStore
-from searchapp.storage.originals import OriginalsStore
-from searchapp.types import DocumentRecord
+from searchapp.storage.chunk_index import ChunkIndex
+from searchapp.storage.local_index import LocalIndex
+from searchapp.storage.originals import OriginalsStore, originals_for
+from searchapp.types import DocumentRecord, SearchResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,39 +45,73 @@ class Stats:
         return dataclasses.asdict(self)
 
 
-def find_document(records: list[DocumentRecord], ref: str) -> DocumentRecord:
-    """The one record `ref` names among `records` (see `DocumentReads.document`)."""
-    ref = ref.strip()
-    exact = [r for r in records if r.doc_id == ref or r.source == ref]
-    if len(exact) == 1:
-        return exact[0]
-    if len(ref) >= 8:
-        prefixed = [r for r in records if r.doc_id.startswith(ref.lower())]
-        if len(prefixed) == 1:
-            return prefixed[0]
-        if len(prefixed) > 1:
-            raise DocumentNotFoundError(f"{ref!r} matches {len(prefixed)} documents; give more of the id")
-    raise DocumentNotFoundError(f"no document named or with id {ref!r}; `searchapp docs` lists them")
+class DocumentReads(Finder):
+    """Searches, the catalog, the stored chunks and the originals of one collection, read."""
 
+    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder, local: LocalIndex) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.local = local
+        self.originals: OriginalsStore = originals_for(settings)
+        self.searcher = Searcher(ChunkIndex(store, local), embedder)
+        # The catalog, cached between writes (every UI rerun lists the documents); the
+        # version moves on at every write, and a cached catalog is valid for one version.
+        self._version = 0
+        self._catalog: tuple[int, list[DocumentRecord]] | None = None
 
-def full_passage_id(ref: str, document: Callable[[str], DocumentRecord]) -> str:
-    """A full chunk id from a full one or from ``<8+ characters of the doc id>:<n>``,
-    resolving the short form with `document`."""
-    doc, sep, index = ref.strip().rpartition(":")
-    if not sep or not index.isdigit() or len(doc) == 64:
-        return ref.strip()
-    return f"{document(doc).doc_id}:{int(index)}"
+    def catalog_changed(self) -> None:
+        """The cached catalog is stale (a write starts or ended)."""
+        self._version += 1
 
+    # ------------------------------------------------------------------ searching
 
-class DocumentReads:
-    """The catalog, the stored chunks and the originals of one collection, read."""
+    @property
+    def search_modes(self) -> tuple[str, ...]:
+        """The retrieval modes this library offers."""
+        return SEARCH_MODES
 
-    settings: Settings
-    store: ChromaStore
-    embedder: Embedder
-    originals: OriginalsStore
-    _version: int  # moves on at every write: the cached catalog is valid for one version
-    _catalog: tuple[int, list[DocumentRecord]] | None
+    def find(self, request: SearchRequest) -> SearchResponse:
+        """The answer to one search request (`searchapp.request`): ranked passages, or documents.
+
+        The request's mode defaults to the settings' `search_mode`; ``doc:`` names in its
+        query and a short `like` id are resolved here (`searchapp.library.finding`).
+
+        Raises:
+            EmptyQueryError, QueryError, InvalidFilterError: invalid input.
+            DocumentNotFoundError: a ``doc:`` name or a `like` id matches nothing.
+            StoreError: the store failed.
+        """
+        return self.answer(resolved(request, self, default_mode=self.settings.search_mode))
+
+    def answer(self, request: SearchRequest) -> SearchResponse:
+        """The searcher's answer to a request `resolved` already (its names read, its mode set),
+        with a notice where a page filter leaves out documents that have no pages."""
+        response = self.searcher.search(request)
+        paged = request.scope.page_min is not None or request.scope.page_max is not None
+        # The catalog is read only then; `unpaged_notice` counts only documents the scope admits.
+        notice = unpaged_notice(request.scope, self.documents()) if paged else None
+        if notice is None:
+            return response
+        return dataclasses.replace(response, notices=(*response.notices, notice))
+
+    # ---- the similarity of two texts (issue 15) ------------------------------------------
+
+    def compare(self, text_a: str, text_b: str) -> float:
+        """The cosine similarity (-1 to 1) of the embeddings of two texts.
+
+        `searchapp.retrieval.scoring.dense_score` turns it into the 0-1 scale search scores use.
+
+        Raises:
+            EmptyQueryError: a text is empty.
+        """
+        return self.searcher.compare(text_a, text_b)
+
+    def passage_id(self, ref: str) -> str:
+        """A full chunk id from a full one or from ``<8+ characters of the doc id>:<n>``."""
+        return full_passage_id(ref, self.document)
+
+    # ------------------------------------------------------------------ the catalog
 
     @property
     def model(self) -> ModelInfo:

@@ -3,9 +3,14 @@
 `Library.view(visibility)` gives it; `visibility` (`searchapp.access.visibility`) is None
 for a caller who sees everything, else the caller's groups. Through a view:
 
-- every search, in every mode, and `similar` take the caller's visibility into the
-  filters' row mask (`SearchFilters.visible_to`), so the k best are the k best the
-  caller may see, never fewer after dropping;
+- every search (`find`, and `search` and `similar`, which build a `SearchRequest` for
+  it), in every mode, takes the caller's visibility into the filters' row mask
+  (`SearchFilters.visible_to`), so the k best are the k best the caller may see, never
+  fewer after dropping; nothing in the request can lift it (the query syntax and
+  `from_mapping` cannot set it, and the view sets it on every request it is given);
+- the names in a request (``doc:`` values, a short `like` id) are resolved among the
+  visible documents only, and a `like` passage of a hidden document is missing, so a
+  name of a hidden document answers exactly as a name of none;
 - `documents`, `document`, `find_by_id`, `stats` and the filter notices count only
   visible documents;
 - `original`, `neighbours`, `similar` (its source passage) and the writes (`delete`,
@@ -14,7 +19,7 @@ for a caller who sees everything, else the caller's groups. Through a view:
 
 A front end that holds a view cannot forget the caller: there is no unscoped read on it.
 
-Interface (stable): search, similar, compare, documents, document, find_by_id,
+Interface (stable): find, search, similar, compare, documents, document, find_by_id,
 passage_id, neighbours, original, stats, delete, update_tags, update_groups, can_see,
 and the properties visibility, settings, model, search_modes, device.
 """
@@ -23,25 +28,50 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from searchapp.access.identity import normalize_groups
 from searchapp.access.visibility import Visibility, as_filter, can_see, check_assignable
 from searchapp.config import Settings
+from searchapp.embedding.embedders import Embedder
 from searchapp.embedding.models import ModelInfo
 from searchapp.errors import AccessDeniedError, ConfigError, DocumentNotFoundError
 from searchapp.filters import SearchFilters
-from searchapp.library.reads import Stats, find_document, full_passage_id
+from searchapp.library.finding import Finder, as_filters, find_document, full_passage_id, resolved
+from searchapp.library.reads import Stats
+from searchapp.request import SearchRequest
 from searchapp.types import DocumentRecord, SearchResponse
 
-if TYPE_CHECKING:
-    from searchapp.library.facade import Library
+
+class Viewed(Protocol):
+    """What a view reads and writes through: a `Library` (`searchapp.library.facade`), which
+    makes views (`Library.view`); named here so that this module does not import it back."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def embedder(self) -> Embedder: ...
+    @property
+    def model(self) -> ModelInfo: ...
+    @property
+    def search_modes(self) -> tuple[str, ...]: ...
+    def answer(self, request: SearchRequest) -> SearchResponse: ...
+    def compare(self, text_a: str, text_b: str) -> float: ...
+    def documents(self, *, include_pending: bool = False) -> list[DocumentRecord]: ...
+    def pending_documents(self) -> list[DocumentRecord]: ...
+    def find_by_id(self, doc_id: str) -> DocumentRecord | None: ...
+    def neighbours(self, doc_id: str, chunk: int, *, before: int, after: int) -> list[tuple[int, str]]: ...
+    def original(self, doc_id: str) -> bytes: ...
+    def stats(self) -> Stats: ...
+    def delete_by_id(self, doc_id: str) -> None: ...
+    def update_tags(self, doc_id: str, tags: Sequence[str]) -> DocumentRecord: ...
+    def update_groups(self, doc_id: str, groups: Sequence[str]) -> DocumentRecord: ...
 
 
-class LibraryView:
+class LibraryView(Finder):
     """See the module docstring. Cheap to make: one per caller and request."""
 
-    def __init__(self, library: Library, visibility: Visibility) -> None:
+    def __init__(self, library: Viewed, visibility: Visibility) -> None:
         self._library = library
         self._visibility = None if visibility is None else frozenset(visibility)
 
@@ -72,48 +102,25 @@ class LibraryView:
 
     def scoped(self, filters: SearchFilters | Mapping[str, Any] | None) -> SearchFilters:
         """`filters` with the caller's visibility (a caller who sees everything may narrow it)."""
-        if filters is None:
-            filters = SearchFilters()
-        elif not isinstance(filters, SearchFilters):
-            filters = SearchFilters.from_mapping(filters)
+        filters = as_filters(filters)
         if self._visibility is None:
             return filters
         return dataclasses.replace(filters, visible_to=as_filter(self._visibility))
 
-    def search(
-        self,
-        query: str,
-        *,
-        k: int = 10,
-        filters: SearchFilters | Mapping[str, Any] | None = None,
-        min_score: float | None = None,
-        mode: str | None = None,
-        group: bool = False,
-    ) -> SearchResponse:
-        """`Library.search`, over the documents this caller may see."""
-        return self._library.search(
-            query, k=k, filters=self.scoped(filters), min_score=min_score, mode=mode, group=group
-        )
+    def find(self, request: SearchRequest) -> SearchResponse:
+        """`Library.find`, over the documents this caller may see (see the module docstring).
 
-    def similar(
-        self,
-        chunk_id: str,
-        *,
-        k: int = 10,
-        filters: SearchFilters | Mapping[str, Any] | None = None,
-        min_score: float | None = None,
-        mode: str | None = None,
-        group: bool = False,
-    ) -> SearchResponse:
-        """`Library.similar`, from a passage this caller may see, over what it may see."""
-        full = self.passage_id(chunk_id)
-        if self.find_by_id(full.rpartition(":")[0]) is None:
+        Raises:
+            DocumentNotFoundError: a ``doc:`` name or a `like` id names nothing visible.
+        """
+        scoped = dataclasses.replace(request, filters=self.scoped(request.filters))
+        ready = resolved(scoped, self, default_mode=self.settings.search_mode)
+        hidden = self._visibility is not None and ready.like
+        if hidden and self.find_by_id(ready.like.rpartition(":")[0]) is None:
             raise DocumentNotFoundError(
-                f"no stored passage has the id {chunk_id!r}; search results carry passage ids (chunk_id)"
+                f"no stored passage has the id {request.like!r}; search results carry passage ids (chunk_id)"
             )
-        return self._library.similar(
-            full, k=k, filters=self.scoped(filters), min_score=min_score, mode=mode, group=group
-        )
+        return self._library.answer(ready)
 
     def compare(self, text_a: str, text_b: str) -> float:
         return self._library.compare(text_a, text_b)

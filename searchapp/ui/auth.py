@@ -2,16 +2,16 @@
 
 Without `[auth]` the app is open to anyone who can reach it (the default for a laptop
 or a trusted network). With it, nothing but the sign-in screen renders until the user
-is logged in; then every page run checks the sign-in on the server (`ui.callers`), and
-**Log out** ends its server-side session (`ui.sessions`) before Streamlit deletes the
-cookie. A configuration that cannot work (Authlib missing, unreadable secrets) stops
-the app instead of silently leaving it open.
+is logged in (`ui.sign_in` draws that screen and the **Log out** button); then every
+page run checks the sign-in on the server (`ui.callers`). A configuration that cannot
+work (Authlib missing, unreadable secrets) stops the app instead of silently leaving it
+open. This module reads the configuration and the browser's identity; it imports no
+other page code, so every module of the UI may use it.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +19,6 @@ import streamlit as st
 
 from searchapp.access import DEFAULT_PROVIDER, provider_names
 from searchapp.ui import identity_cookie, resources
-
-logger = logging.getLogger(__name__)
 
 
 def auth_config() -> Mapping[str, Any] | None:
@@ -33,7 +31,7 @@ def auth_enabled() -> bool:
     try:
         return auth_config() is not None
     except Exception:
-        return True  # unreadable secrets: report sign-in as on, and `require_login` stops
+        return True  # unreadable secrets: report sign-in as on, and `sign_in.require_login` stops
 
 
 def cookie_secret() -> str:
@@ -102,50 +100,3 @@ def user_label() -> str:
         if isinstance(value, str) and value:
             return value
     return "signed in"
-
-
-def require_login() -> None:
-    """Return if the app may render for this session; otherwise draw sign-in and stop."""
-    auth = auth_config()
-    if auth is None:
-        return
-    if not authlib_available():
-        st.error(
-            "**Sign-in is configured but cannot work.** The secrets have an `[auth]` table, but the "
-            "Authlib package is missing. Install it with `pip install 'searchapp[auth]'` and restart.",
-            icon=":material/lock:",
-        )
-        st.stop()
-    if is_logged_in():
-        with st.sidebar:
-            st.caption(f"Signed in as {user_label()}")
-            st.button("Log out", on_click=log_out, icon=":material/logout:", key="auth_logout")
-        return
-    st.title("searchapp", anchor=False)
-    st.write("Sign in to search your team's documents.")
-    login_buttons(auth)
-    st.stop()
-
-
-def log_out() -> None:
-    """End this sign-in's session on the server (every copy of its cookie), then Streamlit's."""
-    from searchapp.ui import callers
-
-    try:
-        callers.end_session(resources.load_settings(), request_cookies())
-    except Exception:  # log out anyway; `/auth/logout` tries again
-        logger.exception("could not end the session on the server")
-    st.logout()
-
-
-def login_buttons(auth: Mapping[str, Any], *, key: str = "auth_login") -> None:
-    for provider in providers(auth) or [None]:
-        label = "Log in" if provider is None else f"Log in with {provider.replace('_', ' ').title()}"
-        st.button(
-            label,
-            on_click=st.login,
-            args=() if provider is None else (provider,),
-            type="primary",
-            icon=":material/login:",
-            key=f"{key}_{provider or 'default'}",
-        )

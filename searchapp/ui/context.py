@@ -18,7 +18,7 @@ from searchapp.config import Settings
 from searchapp.errors import AccessDeniedError, SearchAppError
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.library.view import LibraryView
-from searchapp.ui import auth, callers, resources
+from searchapp.ui import auth, callers, resources, sign_in
 from searchapp.ui.callers import Caller
 from searchapp.ui.feedback import show_error
 from searchapp.ui.render import escape_markdown
@@ -103,7 +103,7 @@ def _sign_in_again(exc: SessionEnded) -> None:
     )
     config = auth.auth_config()
     if config is not None:
-        auth.login_buttons(config, key="auth_again")
+        sign_in.login_buttons(config, key="auth_again")
 
 
 def _sentence(message: str) -> str:
