@@ -87,6 +87,9 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/me", None, "read"),
     ("GET", "/stats", None, "read"),
     ("POST", "/search", {"query": A_WORD, "k": 5}, "read"),
+    # The query syntax and the request's `like` name documents and passages too.
+    ("POST", "/search", {"query": "travel doc:{doc_a}", "k": 5}, "read"),
+    ("POST", "/search", {"like": "{passage_a}", "query": "type:md", "k": 5}, "read"),
     ("POST", "/similar", {"passage_id": "{passage_a}", "k": 5}, "read"),
     ("POST", "/compare", {"text_a": "travel", "text_b": "claims"}, "read"),
     ("GET", "/passages/{passage_a}", None, "read"),
@@ -102,7 +105,16 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("POST", "/tokens", {"role": "read"}, "admin"),
     ("DELETE", "/tokens/{token_a}", None, "admin"),
 ]
-IDS = [f"{m} {p}" for m, p, _, _ in ENDPOINTS]
+IDS = [
+    f"{m} {p}" + ("".join(f" {k}" for k in ("doc:", "like") if k in json.dumps(b)) if p == "/search" else "")
+    for m, p, b, _ in ENDPOINTS
+]
+
+
+def names_a_thing(endpoint: tuple[str, str, Any, str], keys: tuple[str, ...]) -> bool:
+    """True when the endpoint's path or body names one of these ids."""
+    _, path, body, _ = endpoint
+    return any(key in path or key in json.dumps(body) for key in keys)
 
 
 def call(
@@ -170,8 +182,7 @@ def test_another_teams_token_finds_nothing_of_theirs(world: Any, endpoint: Any) 
     method, path, _, _ = endpoint
     token = "b_admin"
     response = call(client, live, ids, endpoint, live.auth(token))
-    names_a_thing = any(key in path for key in ("{doc_a}", "{passage_a}", "{job_a}", "{token_a}"))
-    if names_a_thing or (method == "POST" and path == "/similar"):
+    if names_a_thing(endpoint, ("{doc_a}", "{passage_a}", "{job_a}", "{token_a}")):
         assert response.status_code == 404, response.text
         assert response.json()["code"] == "not_found"
         # Indistinguishable from an id that exists nowhere: the answer tells nothing.
@@ -210,7 +221,7 @@ def test_another_group_of_the_same_team_finds_nothing_of_theirs(world: Any, endp
     response = call(client, live, probe, endpoint, live.auth("a_hr"))
     if role == "admin":
         assert response.status_code == 403, response.text
-    elif any(key in path for key in ("{doc_a}", "{passage_a}", "{job_a}")) or path == "/similar":
+    elif names_a_thing(endpoint, ("{doc_a}", "{passage_a}", "{job_a}")):
         assert response.status_code == 404, response.text
         unknown = {**probe, "doc_a": "f" * 64, "passage_a": "f" * 64 + ":0", "job_a": "f" * 32}
         other = call(client, live, unknown, endpoint, live.auth("a_hr"))

@@ -134,13 +134,22 @@ def test_size_limits_answer_413_and_keep_nothing(live: Any) -> None:
     [
         ({"query": "   "}, 400, "empty"),
         ({"query": "x", "k": 0}, 400, "k must be"),
-        ({"query": "x", "mode": "magic"}, 422, "mode"),
+        ({"query": "x", "mode": "magic"}, 400, "search mode must be one of"),
         ({"query": "x", "filters": {"file_types": ["exe"]}}, 400, "unknown file type"),
         ({"query": "x", "filters": {"pages": "7-3"}}, 400, "page range is empty"),
         ({"query": "x", "filters": {"ingested_after": "yesterday"}}, 400, "YYYY-MM-DD"),
-        ({"query": "x", "filters": {"$where": 1}}, 422, "filters"),
-        ({"query": 5}, 422, "query"),
-        ({"k": 3}, 422, "query"),
+        ({"query": "x", "filters": {"$where": 1}}, 400, "unknown filter '$where'"),
+        ({"query": "x", "filters": {"visible_to": ["legal"]}}, 400, "unknown filter 'visible_to'"),
+        ({"query": "x", "visible_to": ["legal"]}, 400, "unknown search request key 'visible_to'"),
+        ({"query": 5}, 400, "'query' must be text"),
+        ({"query": "x", "k": "5"}, 400, "k must be an integer"),
+        ({"k": 3}, 400, "the query is empty"),
+        # The query syntax, read by the core.
+        ({"query": "refund type:xls"}, 400, "type:xls is not a file type"),
+        ({"query": 'refund "open phrase'}, 400, "a phrase is not closed"),
+        ({"query": "x page:2-3", "filters": {"pages": "4-5"}}, 400, "given twice"),
+        ({"query": "x doc:nowhere-at-all.md"}, 404, "doc:nowhere-at-all.md names no document"),
+        ([1, 2], 400, "a search request must be a mapping"),
     ],
 )
 def test_the_cores_messages_come_back_with_fitting_statuses(
@@ -150,6 +159,47 @@ def test_the_cores_messages_come_back_with_fitting_statuses(
     response = client.post(f"{server.api}/search", headers=server.auth("limited"), json=body)
     assert response.status_code == status, response.text
     assert words in response.json()["detail"] and "Traceback" not in response.text
+
+
+def test_search_reads_the_query_syntax_and_every_field_of_the_request(live: Any) -> None:
+    """The body is the core's `SearchRequest` as JSON: the same answers as the core gives it."""
+    server, client = live
+    texts = {
+        "walrus-ledger.md": b"# Ledger\n\nThe walrus ledger lists every walrus by name.\n",
+        "walrus-census.md": b"# Census\n\nThe walrus census counts each walrus twice a year.\n",
+    }
+    made = post_files(server, client, [(name, data, "text/markdown") for name, data in texts.items()])
+    job = wait_for_job(client, made.json()["status_url"], server.auth("writer"))
+    ids = {f["source"]: f["doc_id"] for f in job["report"]["files"]}  # type: ignore[index]
+
+    def found(body: dict[str, Any], path: str = "search") -> list[str]:
+        response = client.post(f"{server.api}/{path}", headers=server.auth("limited"), json=body)
+        assert response.status_code == 200, response.text
+        return [hit["source"] for hit in response.json()["results"]]
+
+    assert found({"query": "walrus doc:walrus-ledger.md", "k": 20}) == ["walrus-ledger.md"]
+    assert set(found({"query": "walrus doc:walrus", "k": 20, "mode": "keyword"})) == set(texts)
+    assert "walrus-census.md" not in found({"query": "walrus -census", "k": 20})
+    assert found({"query": 'walrus "census counts"', "k": 20}) == ["walrus-census.md"]
+    assert found({"query": "walrus tag:none-such", "k": 20}) == []
+    # Filters typed in the query add to the request's own.
+    both = {"query": "walrus type:md", "filters": {"documents": [ids["walrus-census.md"]]}, "k": 20}
+    assert found(both) == ["walrus-census.md"]
+    assert found({**both, "syntax": False, "query": "walrus"}) == ["walrus-census.md"]
+    grouped = client.post(
+        f"{server.api}/search",
+        headers=server.auth("limited"),
+        json={"query": "walrus doc:walrus", "group": True, "k": 2, "min_score": 0.0},
+    ).json()
+    assert sorted(g["source"] for g in grouped["groups"]) == sorted(texts)
+    # `like` on /search, and /similar with a query that narrows it.
+    like = f"{ids['walrus-ledger.md'][:10]}:0"
+    assert found({"like": like, "query": "doc:walrus-census.md"}) == ["walrus-census.md"]
+    assert found({"passage_id": like, "query": "doc:walrus-census.md"}, "similar") == ["walrus-census.md"]
+    refused = client.post(
+        f"{server.api}/similar", headers=server.auth("limited"), json={"passage_id": like, "like": like}
+    )
+    assert refused.status_code == 400 and "passage_id" in refused.json()["detail"]
 
 
 def test_retag_delete_and_unknown_ids(live: Any) -> None:

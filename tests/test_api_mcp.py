@@ -94,6 +94,22 @@ def test_http_with_a_token_searches_its_own_team(http_server: LiveApi) -> None:
             assert result["passages"][0]["citation"]["document"] == "kiwi.md"
             bad = await client.call_tool("fetch_passage", {"passage_id": "f" * 64 + ":0"})
             assert bad.is_error and "no stored passage" in bad.content[0].text  # type: ignore[union-attr]
+            # The search tool takes the core's request: the query syntax, its errors as the core words them.
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            schema = tools["search"].input_schema["properties"]
+            assert "doc:NAME" in schema["query"]["description"] and schema["k"]["maximum"] == 1000
+            typed = await client.call_tool("search", {"query": 'rota "week 3" doc:kiwi type:md', "k": 5})
+            assert not typed.is_error, typed.content
+            passages = typed.structured_content["passages"]  # type: ignore[index]
+            assert passages and all("week 3" in p["text"] for p in passages)
+            for arguments, words in (
+                ({"query": "rota doc:bravo.md"}, "doc:bravo.md names no document"),  # team B's
+                ({"query": "rota type:xls"}, "type:xls is not a file type"),
+                ({"query": "rota", "k": 0}, "k must be an integer from 1 to 1000"),
+                ({"query": "rota", "filters": {"visible_to": ["x"]}}, "unknown filter 'visible_to'"),
+            ):
+                refused = await client.call_tool("search", arguments)
+                assert refused.is_error and words in refused.content[0].text, refused.content  # type: ignore[union-attr]
         async with http_client(http_server, "b_read") as client:
             result = await exercise(client, "kiwi orchard rota")
             assert all(p["citation"]["document"] == "bravo.md" for p in result["passages"])

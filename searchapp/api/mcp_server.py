@@ -4,7 +4,8 @@ Built with the official `mcp` SDK (`MCPServer`). Three tools, each answering wit
 citations an assistant can quote (document, page, heading, passage id and a link to the
 original, which needs the same token):
 
-    search            ranked passages for a question (any mode, filters, minimum score)
+    search            ranked passages for a question (the query syntax, any mode, filters,
+                      minimum score: the core's `SearchRequest`, validated by the core)
     fetch_passage     one passage by id, with the passages before and after it
     similar_passages  passages like a given one ("more like this")
 
@@ -22,19 +23,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field, WithJsonSchema
 
 from searchapp.api.callers import Caller
 from searchapp.api.context import ApiContext
 from searchapp.api.deps import original_link
 from searchapp.errors import AuthError, SearchAppError
+from searchapp.request import SearchRequest
+from searchapp.request_schema import request_schema
 from searchapp.types import Hit, SearchResponse
 
 TOKEN_ENV = "SEARCHAPP_TOKEN"
@@ -149,26 +152,26 @@ def build_mcp(
 
     @server.tool()
     def search(
-        query: str,
-        k: int = 5,
-        mode: str | None = None,
-        filters: dict[str, Any] | None = None,
-        min_score: float | None = None,
+        query: Annotated[Any, _described("query")],
+        k: Annotated[Any, _described("k", default=5)] = 5,
+        mode: Annotated[Any, _described("mode")] = None,
+        filters: Annotated[Any, _described("filters", nullable=True)] = None,
+        min_score: Annotated[Any, _described("min_score")] = None,
     ) -> SearchResult:
-        """Find the passages of the team's documents that answer `query` (natural language).
+        """Find the passages of the team's documents that answer `query`.
 
+        `query` is natural language, with the query syntax if useful: "exact phrase",
+        -word, type:pdf, tag:hr, doc:NAME, page:3-7, after:2026-01-31, before:2026-03.
         `mode`: adaptive (default), hybrid, dense or keyword. `filters` (all optional):
         file_types (["pdf"]), pages ("3-7"), tags (["hr"]), documents (doc ids),
         ingested_after / ingested_before ("2026-01-31"), text_contains ("laptop").
         """
         with _tool_errors():
             caller = who()
-            response = (
-                context()
-                .library_for(caller)
-                .search(query, k=k, mode=mode, filters=filters, min_score=min_score)
+            request = SearchRequest.from_mapping(
+                {"query": query, "k": k, "mode": mode, "filters": filters, "min_score": min_score}
             )
-            return result(response)
+            return result(context().library_for(caller).find(request))
 
     @server.tool()
     def fetch_passage(passage_id: str, before: int = 1, after: int = 1) -> PassageWithContext:
@@ -185,11 +188,16 @@ def build_mcp(
             )
 
     @server.tool()
-    def similar_passages(passage_id: str, k: int = 5, mode: str | None = None) -> SearchResult:
+    def similar_passages(
+        passage_id: str,
+        k: Annotated[Any, _described("k", default=5)] = 5,
+        mode: Annotated[Any, _described("mode")] = None,
+    ) -> SearchResult:
         """Passages like the one with this id (from a citation), the passage itself left out."""
         with _tool_errors():
             caller = who()
-            return result(context().library_for(caller).similar(passage_id, k=k, mode=mode))
+            request = SearchRequest.from_mapping({"like": passage_id, "k": k, "mode": mode})
+            return result(context().library_for(caller).find(request))
 
     return server
 
@@ -223,6 +231,17 @@ def stdio_caller(ctx: ApiContext, environ: dict[str, str] | None = None) -> Call
     return Caller(
         collection=ctx.settings.collection, role="admin", subject="operator", via="operator", visibility=None
     )
+
+
+def _described(name: str, *, default: Any = None, nullable: bool = False) -> WithJsonSchema:
+    """A tool argument's schema: the core's for that key of a search request
+    (`searchapp.request_schema`); the core validates the value (`SearchRequest.from_mapping`)."""
+    schema = dict(request_schema()["properties"][name])
+    if default is not None:
+        schema["default"] = default
+    if nullable:
+        schema = {"anyOf": [schema, {"type": "null"}], "description": schema.get("description", "")}
+    return WithJsonSchema(schema)
 
 
 @contextmanager

@@ -1,18 +1,21 @@
 """The API's request and response bodies, as pydantic models for the OpenAPI schema.
 
-They mirror the core's frozen dataclasses and their `to_dict` shapes (tests/test_api_models.py
-checks that every key of each `to_dict` is a field here, and back), and check only the shape
-of a request: values (modes, filters, k, scores) are checked by the core, whose errors the
-API returns as they are (`searchapp.api.errors`).
+The responses mirror the core's frozen dataclasses and their `to_dict` shapes
+(tests/test_api_units.py checks that every key of each `to_dict` is a field here, and
+back). A search request is the core's `SearchRequest` as JSON: its schema is the core's
+(`searchapp.request_schema`) and the core alone validates it (`SearchRequest.from_mapping`);
+the other request bodies check only their shape, and the core their values. The core's
+errors come back as they are (`searchapp.api.errors`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Body
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from searchapp.config import SearchMode
+from searchapp.request_schema import request_schema
 
 MetaValue = str | int | float | bool | list[str]
 
@@ -21,52 +24,27 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Filters(_In):
-    """What a search may return (`searchapp.SearchFilters`); empty fields do not filter."""
-
-    documents: list[str] | None = Field(
-        None, description="document ids (full SHA-256 ids, as `doc_id` in every answer)"
-    )
-    file_types: list[str] | None = Field(None, description="pdf, txt, md, html, docx")
-    pages: str | None = Field(None, description="PDF page range: '3-7', '5', '3-' or '-7'")
-    page_min: int | None = None
-    page_max: int | None = None
-    tags: list[str] | None = Field(None, description="documents carrying at least one of these tags")
-    ingested_after: str | int | None = Field(None, description="YYYY-MM-DD, ISO date-time or epoch seconds")
-    ingested_before: str | int | None = Field(
-        None, description="YYYY-MM-DD (to the end of that day), ISO or epoch"
-    )
-    text_contains: str | None = Field(None, description="only passages containing this text, ignoring case")
-
-    def to_mapping(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+def similar_schema() -> dict[str, Any]:
+    """The body of ``/similar``: a search request (`request_schema`) whose passage is
+    `passage_id` (the core's `like`, required) rather than words."""
+    schema = request_schema()
+    properties = dict(schema["properties"])
+    like = properties.pop("like")
+    return {
+        **schema,
+        "title": "SimilarRequest",
+        "description": "Passages like a stored one, with the options of a search.",
+        "properties": {"passage_id": {**like, "description": PASSAGE_ID}, **properties},
+        "required": ["passage_id"],
+    }
 
 
-class _Ranking(_In):
-    """How to rank and cut: the keyword arguments `Library.search` and `similar` share."""
-
-    k: int = Field(10, description="how many passages (1-1000); with group, how many documents")
-    mode: SearchMode | None = Field(None, description="adaptive (default), hybrid, dense or keyword")
-    filters: Filters | None = None
-    min_score: float | None = Field(None, description="drop passages whose score (0-1) is lower")
-    group: bool = Field(False, description="one group per document, best first")
-
-    def options(self) -> dict[str, Any]:
-        return {
-            "k": self.k,
-            "mode": self.mode,
-            "filters": self.filters.to_mapping() if self.filters else None,
-            "min_score": self.min_score,
-            "group": self.group,
-        }
-
-
-class SearchIn(_Ranking):
-    query: str = Field(..., description="what to look for, in natural language")
-
-
-class SimilarIn(_Ranking):
-    passage_id: str = Field(..., description="a hit's chunk_id, or '<8+ characters of the document id>:<n>'")
+PASSAGE_ID = "a hit's chunk_id, or '<8+ characters of the document id>:<n>'"
+# A search request as JSON. The schema only describes it: `SearchRequest.from_mapping`
+# validates the body as received (typed Any, FastAPI checks nothing first), so a value
+# the core refuses comes back 400 with the core's own message.
+SearchBody = Annotated[Any, Body(), WithJsonSchema(request_schema())]
+SimilarBody = Annotated[Any, Body(), WithJsonSchema(similar_schema())]
 
 
 class CompareIn(_In):
