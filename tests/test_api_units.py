@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 
 from searchapp import Library
-from searchapp.api import models
+from searchapp.api import jobs, models
 from searchapp.api.errors import status_of
 from searchapp.api.jobs import Job
 from searchapp.api.ratelimit import RateLimit, RateLimiter
@@ -148,3 +149,39 @@ def test_rate_limits_refill_at_the_given_rate() -> None:
     with pytest.raises(RateLimitedError):
         limiter.check("a", now=101.1)
     RateLimiter(RateLimit(per_minute=0)).check("a")  # 0: no limit
+
+
+def test_a_job_left_by_a_dead_process_reads_as_failed_while_a_held_one_beats(
+    hash_library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = hash_library.store.table("jobs")
+    now = time.time()
+    dead = Job("a" * 32, "docs", "running", now - 600, now - jobs.STALE_AFTER_S - 1, "alice", ("x.md",))
+    table.put(dead.job_id, dead.to_dict(), kind="job", created_at=dead.created_at)
+    release = threading.Event()
+
+    class Blocking:  # an ingest that holds its job until the test lets go
+        def ingest(self, files: object, progress: object) -> IngestReport:
+            release.wait(10)
+            return IngestReport()
+
+    monkeypatch.setattr(jobs, "HEARTBEAT_S", 0.05)
+    runner = jobs.Jobs(lambda _: table, lambda _: Blocking())  # type: ignore[arg-type,return-value]
+    try:
+        read = runner.get("docs", dead.job_id)
+        assert (read.state, read.error) == ("failed", jobs.STOPPED)
+        held = runner.submit("docs", "bob", [], spool=None)
+        time.sleep(0.3)
+        record = table.get(held.job_id)
+        assert record is not None and record["state"] == "running"
+        assert time.time() - float(record["updated_at"]) < 0.25  # written again and again
+        later = Job.from_record(record).settled(time.time() + jobs.STALE_AFTER_S + 1)
+        assert later.state == "failed"  # what any reader says once its beats stop
+        assert {j.job_id: j.state for j in runner.recent("docs")} == {
+            dead.job_id: "failed",
+            held.job_id: "running",
+        }
+    finally:
+        release.set()
+        runner.close()
+    assert runner.get("docs", held.job_id).state == "done"

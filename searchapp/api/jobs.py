@@ -8,8 +8,10 @@ most once a second while a job runs, and always when it changes state.
 
 States: ``queued`` -> ``running`` -> ``done`` (the ingest report says how each file
 went; a file that failed is a file outcome, not a failed job) or ``failed`` (the batch
-could not run at all: the store or the model failed). A job a process was running when it
-died stays ``running`` in the table; its `updated_at` stops moving.
+could not run at all: the store or the model failed). While a process holds a job, queued
+or running, it writes the job again every `HEARTBEAT_S`; a job whose process died stops
+moving, and after `STALE_AFTER_S` every reader, on any replica, answers for it as
+``failed`` ("the server running it stopped"), so a poll never waits forever.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ JobState = Literal["queued", "running", "done", "failed"]
 TABLE = "jobs"
 SAVE_EVERY_S = 1.0
 KEEP_JOBS = 200  # per collection; older finished jobs are removed when a new one starts
+HEARTBEAT_S = 10.0  # a held job is written at least this often, progress or not
+STALE_AFTER_S = 6 * HEARTBEAT_S  # a held job silent this long belongs to a process that died
+STOPPED = "the server running this job stopped before it finished; upload the files again"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +88,12 @@ class Job:
             error=str(record.get("error", "")),
         )
 
+    def settled(self, now: float) -> Job:
+        """This job as a reader should see it: one left unfinished by a dead process failed."""
+        if self.state in ("queued", "running") and now - self.updated_at > STALE_AFTER_S:
+            return replace(self, state="failed", error=STOPPED)
+        return self
+
 
 class Jobs:
     """Starts upload jobs and answers for them; `table_of` gives a collection's jobs table."""
@@ -95,6 +106,8 @@ class Jobs:
         self._running: dict[str, Job] = {}  # job id -> its latest state, while this process runs it
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
 
     def submit(
         self, collection: str, started_by: str, files: Sequence[SourceFile], spool: Path | None
@@ -119,6 +132,11 @@ class Jobs:
                     max_workers=1, thread_name_prefix=f"searchapp-jobs-{collection}"
                 )
                 self._executors[collection] = executor
+            if self._heartbeat is None:
+                self._heartbeat = threading.Thread(
+                    target=self._beat, name="searchapp-jobs-heartbeat", daemon=True
+                )
+                self._heartbeat.start()
         executor.submit(self._run, job, list(files), spool)
         return job
 
@@ -135,15 +153,16 @@ class Jobs:
             job = self._running.get(job_id)
         if job is None or job.collection != collection:
             record = self._table_of(collection).get(job_id) if _looks_like_id(job_id) else None
-            job = Job.from_record(record) if record is not None else None
+            job = Job.from_record(record).settled(time.time()) if record is not None else None
         if job is None or job.collection != collection or started_by not in (None, job.started_by):
             raise DocumentNotFoundError(f"no upload job {job_id!r} in this collection")
         return job
 
     def recent(self, collection: str, limit: int = 50, *, started_by: str | None = None) -> list[Job]:
         records = self._table_of(collection).find({"kind": "job"})
+        now = time.time()
         jobs = [
-            Job.from_record(r)
+            Job.from_record(r).settled(now)
             for r in records.values()
             if r.get("collection") == collection and started_by in (None, r.get("started_by"))
         ]
@@ -158,6 +177,18 @@ class Jobs:
             self._executors.clear()
         for executor in executors:
             executor.shutdown(wait=True, cancel_futures=True)
+        self._stop.set()
+
+    def _beat(self) -> None:
+        """Write every job this process holds, so readers elsewhere know it is alive."""
+        while not self._stop.wait(HEARTBEAT_S):
+            now = time.time()
+            # Saved under the lock: a runner's own save of a newer state then comes after it.
+            with self._lock:
+                for job in list(self._running.values()):
+                    job = replace(job, updated_at=now)
+                    self._running[job.job_id] = job
+                    self._save(job)
 
     # ------------------------------------------------------------------ running
 
@@ -209,8 +240,9 @@ class Jobs:
     def _trim(self, collection: str) -> None:
         table = self._table_of(collection)
         records = table.find({"kind": "job"})
+        now = time.time()
         finished = sorted(
-            (r for r in records.values() if r.get("state") in ("done", "failed")),
+            (r for r in records.values() if Job.from_record(r).settled(now).state in ("done", "failed")),
             key=lambda r: -float(r.get("created_at", 0)),
         )
         table.delete([str(r["job_id"]) for r in finished[KEEP_JOBS:]])
