@@ -28,6 +28,7 @@ import numpy as np
 from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.embedding.models import ModelInfo
 from searchapp.errors import ModelMismatchError, StoreError
+from searchapp.filters import group_fields
 from searchapp.storage import chroma_swap
 from searchapp.storage.catalog import Catalog
 from searchapp.storage.changes import CHANGES_SUFFIX, ChangeLog
@@ -293,17 +294,24 @@ class ChromaStore:
     def set_chunk_tags(self, doc_id: str, tags: Sequence[str]) -> None:
         """Replace the tags on every chunk of a document (no tags: remove the key)."""
         # `update` merges metadata, and a None value deletes a key (Chroma has no empty lists).
-        self.set_chunk_fields(doc_id, {"tags": list(tags) if tags else None})
+        self._update_chunks(doc_id, {"tags": list(tags) if tags else None}, f"retagging {doc_id[:12]}")
+
+    def set_chunk_groups(self, doc_id: str, groups: Sequence[str]) -> None:
+        """Replace the groups every chunk of a document is restricted to (none: open to all)."""
+        self._update_chunks(doc_id, group_fields(groups), f"changing the groups of {doc_id[:12]}")
 
     def set_chunk_fields(self, doc_id: str, fields: Mapping[str, MetaValue | None]) -> int:
         """Set these metadata fields on every chunk of a document (a rename), None removing one;
         returns how many. The vectors, texts and other fields stay (`update` merges)."""
-        with chroma_errors(f"updating the chunks of {doc_id[:12]}"):
+        return self._update_chunks(doc_id, fields, f"updating the chunks of {doc_id[:12]}")
+
+    def _update_chunks(self, doc_id: str, values: Mapping[str, Any], doing: str) -> int:
+        with chroma_errors(doing):
             ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
             step = self._write_batch()
             for start in range(0, len(ids), step):
                 batch = ids[start : start + step]
-                self.chunks.update(ids=batch, metadatas=[dict(fields)] * len(batch))
+                self.chunks.update(ids=batch, metadatas=[dict(values)] * len(batch))
         return len(ids)
 
     # ------------------------------------------------------------------ chunks

@@ -137,15 +137,17 @@ class Rows:
         self.set_meta({"next_row": str(first + len(chunks))})
         return rows
 
-    def retag(self, doc_id: str, tags: Sequence[str]) -> None:
-        self.update_fields(doc_id, {"tags": list(tags)} if tags else {}, drop=() if tags else ("tags",))
-
-    def update_fields(self, doc_id: str, fields: Mapping[str, Any], *, drop: Sequence[str] = ()) -> None:
-        """Set `fields` (and remove `drop`) in the metadata of every row of one document."""
+    def set_keys(self, doc_id: str, values: Mapping[str, Any]) -> None:
+        """Set these metadata keys on every row of a document (None: remove the key)."""
         for row, metadata in self._db.execute(
             "SELECT row, metadata FROM chunks WHERE doc_id = ?", (doc_id,)
         ).fetchall():
-            meta = {k: v for k, v in json.loads(metadata).items() if k not in drop} | dict(fields)
+            meta = json.loads(metadata)
+            for key, value in values.items():
+                if value is None:
+                    meta.pop(key, None)
+                else:
+                    meta[key] = value
             self._db.execute(
                 "UPDATE chunks SET metadata = ? WHERE row = ?", (json.dumps(meta, ensure_ascii=False), row)
             )

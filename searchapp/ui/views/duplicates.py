@@ -3,7 +3,8 @@
 Identical files are one document (shown with every path that holds it). Near-duplicates
 (a v2 of a policy, the same report exported twice) are pairs of documents that share most
 of their text (`searchapp.sources.duplicates`); either version can be hidden from search
-here, and shown again.
+here, and shown again. A caller sees only what its groups may see: pairs and copies of
+visible documents (`Library.view`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from searchapp.ui.render import escape_markdown, format_size, format_time, one_l
 
 def render() -> None:
     st.title("Duplicates", anchor=False)
-    library = library_or_stop()
+    view = library_or_stop()
     sources = sources_or_stop()
+    library = sources.library
     threshold = st.slider(
         "How alike",
         min_value=0.1,
@@ -33,10 +35,11 @@ def render() -> None:
         help="The share of their word sequences two documents have in common (Jaccard of word 3-grams).",
     )
     try:
-        copies = sources.copies()
-        pairs = near_duplicates(library, threshold=threshold)
-        hidden = library.hidden_ids()
-        names = {r.doc_id: r.source for r in library.documents()}
+        visible = view.documents()
+        names = {r.doc_id: r.source for r in visible}
+        copies = {doc_id: paths for doc_id, paths in sources.copies().items() if doc_id in names}
+        pairs = near_duplicates(library, threshold=threshold, documents=visible)
+        hidden = library.hidden_ids() & names.keys()
     except SearchAppError as exc:
         show_error(exc)
         return
