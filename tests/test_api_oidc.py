@@ -156,3 +156,34 @@ def test_the_mcp_server_takes_the_same_sign_in_token(world: Any) -> None:
             return [p["citation"]["document"] for p in result.structured_content["passages"]]  # type: ignore[index]
 
     assert anyio.run(run)[0] == "legal.md"
+
+
+def test_a_member_removed_from_the_teams_table_loses_access_without_a_restart(world: Any) -> None:
+    live, provider, _ = world
+    assert live.log is not None
+    secrets = live.log.parent / ".streamlit" / "secrets.toml"
+    before = secrets.read_text()
+    alice, carol = provider.id_token("alice"), provider.id_token("carol")
+
+    def answers(token: str, wanted: int) -> httpx.Response:
+        deadline = time.monotonic() + 15  # the server re-reads the secrets every few seconds
+        while True:
+            answer = httpx.get(f"{live.api}/me", headers=bearer(token), timeout=30)
+            if answer.status_code == wanted or time.monotonic() > deadline:
+                return answer
+            time.sleep(0.3)
+
+    assert answers(carol, 200).status_code == 200
+    try:
+        secrets.write_text(
+            auth_secrets(provider, {"alice@example.com": "team-a", "bob@partner.org": "team-b"})
+        )
+        removed = answers(carol, 403)
+        assert removed.status_code == 403 and "not assigned to a team" in removed.json()["detail"]
+        assert answers(alice, 200).json()["collection"] == "team-a"  # an exact entry still holds
+        secrets.write_text(before.replace("[searchapp.teams]", '[searchapp.teams]\n"@example.com" = 7'))
+        broken = answers(alice, 503)  # never judged by the old table while the new one is broken
+        assert broken.status_code == 503 and "teams table" in broken.json()["detail"], broken.text
+    finally:
+        secrets.write_text(before)
+    assert answers(carol, 200).status_code == 200

@@ -3,15 +3,25 @@
 `ApiContext.authenticate` is the one lock on every door of the HTTP API and the MCP
 server: a bearer token in, a `Caller` (collection, role, groups) out, or an error that
 becomes 401, 403 or 429.
+
+The teams table is re-read from the secrets while the server runs (at most every
+`TEAMS_RELOAD_S`): a member removed from it loses access without a restart. While an
+edited file cannot be read, sign-ins are refused (503) rather than judged by the old table.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
 
 from searchapp.api.callers import Caller, Role
 from searchapp.api.config import ApiConfig
+from searchapp.api.errors import ApiError
 from searchapp.api.identity import caller_from_claims
 from searchapp.api.jobs import TABLE as JOBS_TABLE
 from searchapp.api.jobs import Jobs
@@ -19,19 +29,32 @@ from searchapp.api.libraries import Libraries
 from searchapp.api.oidc import OidcVerifier
 from searchapp.api.ratelimit import RateLimiter
 from searchapp.api.tokens import PREFIX, TokenStore
-from searchapp.errors import AccessDeniedError, AuthError, DocumentNotFoundError
+from searchapp.errors import AccessDeniedError, AuthError, ConfigError, DocumentNotFoundError
 from searchapp.library.view import LibraryView
 from searchapp.types import Hit
 
 logger = logging.getLogger(__name__)
 
+TEAMS_RELOAD_S = 2.0
 TOKEN_HINT = "send 'Authorization: Bearer <token>' (`searchapp tokens create` makes an API token)"
 
 
 class ApiContext:
-    def __init__(self, libraries: Libraries, config: ApiConfig, *, token_cache_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        libraries: Libraries,
+        config: ApiConfig,
+        *,
+        token_cache_s: float = 5.0,
+        secrets: Callable[[], Mapping[str, Any]] | None = None,
+    ) -> None:
+        """`secrets`, when given, reads the secrets again: the teams table follows its edits."""
         self.libraries = libraries
         self.config = config
+        self._secrets = secrets
+        self._teams_checked = time.monotonic()
+        self._teams_error: ConfigError | None = None
+        self._teams_lock = threading.Lock()
         self.settings = libraries.settings
         home = libraries.library(self.settings.collection)  # opened now: a bad store fails at start
         # Files of uploads that a crash left behind (their jobs died with the process).
@@ -87,7 +110,37 @@ class ApiContext:
         if token.startswith(PREFIX):
             return self.tokens.verify(token).caller()
         provider, claims = self.oidc.claims(token)
-        return caller_from_claims(provider, claims, self.config, self.settings.collection)
+        return caller_from_claims(provider, claims, self.current_teams(), self.settings.collection)
+
+    def current_teams(self) -> ApiConfig:
+        """The config with the teams table as the secrets hold it now (re-read every few seconds).
+
+        Raises:
+            ApiError: the secrets were edited and cannot be read or checked (503).
+        """
+        if self._secrets is None:
+            return self.config
+        with self._teams_lock:
+            if time.monotonic() - self._teams_checked >= TEAMS_RELOAD_S:
+                self._teams_checked = time.monotonic()
+                try:
+                    fresh = dict(self._secrets())
+                    if fresh != dict(self.config.secrets):
+                        teams = ApiConfig.load(fresh).teams
+                        self.config = replace(self.config, teams=teams, secrets=fresh)
+                        logger.info("the teams table changed; sign-ins follow the new one")
+                    self._teams_error = None
+                except ConfigError as exc:
+                    if self._teams_error is None:
+                        logger.error("the edited secrets cannot be used; sign-ins wait: %s", exc)
+                    self._teams_error = exc
+            if self._teams_error is not None:
+                raise ApiError(
+                    503,
+                    "unavailable",
+                    f"sign-in is paused: the teams table was edited and cannot be read ({self._teams_error})",
+                )
+            return self.config
 
     @staticmethod
     def require(caller: Caller, role: Role) -> None:

@@ -28,9 +28,12 @@ def load_secrets(path: Path | None) -> dict[str, Any]:
 
 
 def open_context(
-    settings: Settings, secrets: dict[str, Any], libraries: Libraries | None = None
+    settings: Settings, secrets: dict[str, Any], libraries: Libraries | None = None, path: Path | None = None
 ) -> ApiContext:
-    return ApiContext(libraries or OwnLibraries(settings), ApiConfig.load(secrets))
+    """The context; the teams table follows edits of the secrets file (`path`, or Streamlit's)."""
+    return ApiContext(
+        libraries or OwnLibraries(settings), ApiConfig.load(secrets), secrets=lambda: load_secrets(path)
+    )
 
 
 def serve_app(ctx: ApiContext, *, http_base: str, mcp: bool = True) -> ApiFirst:

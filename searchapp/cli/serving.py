@@ -40,7 +40,7 @@ def serve(
     with cli_errors():
         found = load_secrets(secrets)
         settings = Settings.load(secrets=found, **_given(shared))
-        context = open_context(settings, found)
+        context = open_context(settings, found, path=secrets)
     shown = f"[{host}]" if ":" in host else host
     base = f"http://{shown}:{port}"
     also = f" and MCP on {base}/mcp" if mcp else ""
@@ -77,7 +77,7 @@ def mcp(
     with cli_errors():
         found = load_secrets(secrets)
         settings = Settings.load(secrets=found, **_given(shared))
-        context = open_context(settings, found)
+        context = open_context(settings, found, path=secrets)
         if not http:
             caller = stdio_caller(context)
     if http:

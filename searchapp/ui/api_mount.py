@@ -51,7 +51,9 @@ class LazyApi:
         with self._lock:
             if self._ctx is None:
                 self._ctx = ApiContext(
-                    UiLibraries(resources.load_settings()), ApiConfig.load(resources.secrets())
+                    UiLibraries(resources.load_settings()),
+                    ApiConfig.load(resources.secrets()),
+                    secrets=resources.secrets,  # Streamlit reloads the file when it changes
                 )
             return self._ctx
 
