@@ -374,6 +374,44 @@ def test_include_exclude_and_tags(hash_library: Library, tmp_path: Path) -> None
         ]
 
 
+def test_a_sources_groups_restrict_its_documents_as_an_uploads_do(hash_library: Library, tmp_path: Path) -> None:
+    """A source with groups: its documents are seen only by those groups, through every view,
+    after ingest, an edit and a rename; groups set on the source later reach every document.
+    Without groups (the default) a synced document is open to everyone, as an upload."""
+    root = tmp_path / "share"
+    write(root / "pay.md", "# Pay\n\nsalary bands and the bonus pool of the year")
+    write(root / "open.md", "# Open\n\nthe office opens at nine every weekday")
+    for path in root.iterdir():
+        backdate(path, random.Random(2))
+    with _source(hash_library, root, include=["pay.md"], groups=["hr"]) as sources:
+        sources.add(SourceSpec.create("all", root, include=["open.md"]))
+        sources.sync()
+        assert sources.get("team").spec.groups == ("hr",)
+        hr, staff, admin = hash_library.view({"hr"}), hash_library.view({"sales"}), hash_library.view(None)
+        assert [r.source for r in hr.documents()] == ["all/open.md", "team/pay.md"]
+        assert [r.source for r in staff.documents()] == ["all/open.md"]
+        assert len(admin.documents()) == 2
+        assert [h.source for h in hr.search("salary bands bonus pool", k=5).hits][:1] == ["team/pay.md"]
+        assert "team/pay.md" not in {h.source for h in staff.search("salary bands bonus pool", k=5).hits}
+        # An edit and a rename keep the restriction (a rename keeps the document).
+        write(root / "pay.md", "# Pay\n\nsalary bands, the bonus pool and overtime rates")
+        backdate(root / "pay.md", random.Random(3))
+        sources.sync("team")
+        (root / "pay.md").rename(root / "pay-2026.md")
+        sources.update("team", include=["pay*.md"])
+        report = sources.sync("team")[0]
+        assert report.counts["moved"] == 1, report.summary()
+        assert [r.source for r in staff.documents()] == ["all/open.md"]
+        assert hash_library.document("team/pay-2026.md").groups == ("hr",)
+        # Groups given to a source later reach its documents at the next sync; "all" had none.
+        sources.update("all", groups=["staff", "hr"])
+        assert sources.sync("all")[0].counts["retagged"] == 1
+        assert hash_library.document("all/open.md").groups == ("staff", "hr")
+        assert staff.documents() == [] and sources.sync("all")[0].plan.actions == ()
+        with pytest.raises(SourceError, match="groups"):
+            SourceSpec.create("bad", root, groups=["\x00"])
+
+
 def test_watching_follows_real_file_events(hash_library: Library, tmp_path: Path) -> None:
     root = tmp_path / "share"
     _tree(root, 2)

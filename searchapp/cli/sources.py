@@ -38,6 +38,15 @@ def add(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", "-t", help="Tag every document (repeatable).")
     ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--groups",
+            "-g",
+            help="Only members of this group may see its documents (repeatable; default: everyone "
+            "of the collection).",
+        ),
+    ] = None,
     watch: Annotated[
         bool, typer.Option("--watch/--no-watch", help="The app follows changes as they happen.")
     ] = False,
@@ -66,6 +75,7 @@ def add(
             include=include or (),
             exclude=exclude or (),
             tags=tag or (),
+            groups=group or (),
             watch=watch,
             poll_s=poll,
             max_delete_share=max_delete_share,
@@ -129,6 +139,10 @@ def set_options(
         bool | None, typer.Option("--watch/--no-watch", help="Follow changes as they happen.")
     ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Replace its tags.")] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--groups", "-g", help="Replace the groups that may see its documents."),
+    ] = None,
     include: Annotated[
         list[str] | None, typer.Option("--include", "-i", help="Replace its include globs.")
     ] = None,
@@ -145,6 +159,7 @@ def set_options(
     for key, value in (
         ("watch", watch),
         ("tags", tag),
+        ("groups", group),
         ("include", include),
         ("exclude", exclude),
         ("poll_s", poll),
@@ -224,6 +239,8 @@ def _print_info(info: SourceInfo) -> None:
     flags = [f"watch {'on' if spec.watch else 'off'}"]
     if spec.tags:
         flags.append("tags " + ",".join(spec.tags))
+    if spec.groups:
+        flags.append("groups " + ",".join(spec.groups))
     if spec.include:
         flags.append("include " + " ".join(spec.include))
     if spec.exclude:

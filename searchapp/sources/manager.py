@@ -23,7 +23,7 @@ from searchapp.ingest.pipeline import Ingestor
 from searchapp.library import Library
 from searchapp.progress import ProgressCallback
 from searchapp.sources.plan import SyncPlan
-from searchapp.sources.spec import SourceSpec, path_key
+from searchapp.sources.spec import SourceSpec, clean_groups, path_key
 from searchapp.sources.state import SourceState, SyncStatus
 from searchapp.sources.sync import DEFAULT_SETTLE_S, Syncer, SyncReport
 
@@ -91,13 +91,15 @@ class Sources:
         return spec
 
     def update(self, name: str, **changes: Any) -> SourceSpec:
-        """Change settings of a source (watch, tags, globs, poll_s, max_delete_share); not its name
-        or location (remove it and add it again)."""
+        """Change settings of a source (watch, tags, groups, globs, poll_s, max_delete_share); not
+        its name or location (remove it and add it again)."""
         if {"name", "location"} & changes.keys():
             raise SourceError("a source's name and location cannot change; remove it and add it again")
         for key in ("include", "exclude", "tags"):
             if key in changes:
                 changes[key] = tuple(dict.fromkeys(v.strip() for v in changes[key] if v.strip()))
+        if "groups" in changes:
+            changes["groups"] = clean_groups(changes["groups"])
         spec = dataclasses.replace(self.state.spec(name), **changes)
         self.state.put_spec(spec)
         return spec

@@ -37,11 +37,12 @@ STILL_WRITING = "still being written"
 
 @dataclass(frozen=True, slots=True)
 class CatalogEntry:
-    """What the plan needs of a stored document: its name, type and tags."""
+    """What the plan needs of a stored document: its name, type, tags and groups."""
 
     source: str
     file_type: str
     tags: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,8 @@ class Action:
     ingest: read `path` and store it as `name` (`replaces`: the version of that name it
     replaces). move: `old_name` becomes `name` (`retype`: the new name is another file
     type, so the document is read again from its kept original). delete: `old_name` goes.
-    retag: the document of `name` gets the source's tags (it keeps tags given by hand).
+    retag: the document of `name` gets the source's tags (it keeps tags given by hand),
+    and the source's groups where the source has any.
     """
 
     kind: ActionKind
@@ -217,13 +219,17 @@ def plan_sync(
         for doc_id in sorted(owned, key=lambda d: path_key(catalog[d].source))
         if doc_id not in names and doc_id not in replaced
     ]
-    # Documents this source names get its tags (a tag added to the source reaches them all).
+    # Documents this source names get its tags (a tag added to the source reaches them all),
+    # and its groups where it has any.
     retags = [
         Action("retag", doc_id, name=name)
         for doc_id, (name, _) in sorted(names.items(), key=lambda item: path_key(item[1][0]))
         if name.startswith(spec.prefix)
         and doc_id in catalog
-        and not set(spec.tags) <= set(catalog[doc_id].tags)
+        and (
+            not set(spec.tags) <= set(catalog[doc_id].tags)
+            or bool(spec.groups and set(spec.groups) != set(catalog[doc_id].groups))
+        )
     ]
     blocked, mass = "", False
     if deletes and len(deletes) > spec.max_delete_share * max(len(owned), 1) and not allow_mass_delete:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from searchapp.access.identity import normalize_groups
 from searchapp.errors import SourceError
 from searchapp.ingest.extract import EXTENSIONS
 from searchapp.ingest.text import display_name
@@ -37,6 +38,9 @@ class SourceSpec:
             path inside the source (``drafts/*``, where ``*`` crosses folders); one
             without matches the file name in any folder (``~$*``, ``*.tmp``).
         tags: put on every document of the source.
+        groups: every document of the source is restricted to these groups
+            (`searchapp.access.visibility`); none (the default): open to everyone of the
+            collection, as an upload without groups, and groups set on one document by hand stay.
         watch: follow changes as they happen (file events; polling on shares and S3).
         poll_s: seconds between polls where there are no file events (0: the default, 60).
         max_delete_share: a sync that would remove more than this share of the source's
@@ -49,6 +53,7 @@ class SourceSpec:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
     watch: bool = False
     poll_s: float = 0.0
     max_delete_share: float = DEFAULT_MAX_DELETE_SHARE
@@ -71,6 +76,11 @@ class SourceSpec:
             )
         if self.poll_s < 0:
             raise SourceError(f"poll_s is 0 (the default) or a number of seconds; got {self.poll_s!r}")
+        try:
+            if normalize_groups(self.groups) != self.groups:
+                raise ValueError(f"group names without spaces around or repeats; got {self.groups!r}")
+        except ValueError as exc:
+            raise SourceError(f"a source's groups: {exc}") from exc
         for pattern in (*self.include, *self.exclude):
             if not isinstance(pattern, str) or not pattern.strip():
                 raise SourceError(f"a glob pattern is non-empty text; got {pattern!r}")
@@ -84,6 +94,7 @@ class SourceSpec:
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
         tags: Sequence[str] = (),
+        groups: Sequence[str] = (),
         watch: bool = False,
         poll_s: float = 0.0,
         max_delete_share: float = DEFAULT_MAX_DELETE_SHARE,
@@ -99,6 +110,7 @@ class SourceSpec:
             include=_clean(include),
             exclude=_clean(exclude),
             tags=_clean(tags),
+            groups=clean_groups(groups),
             watch=watch,
             poll_s=float(poll_s),
             max_delete_share=float(max_delete_share),
@@ -131,7 +143,7 @@ class SourceSpec:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("include", "exclude", "tags"):
+        for key in ("include", "exclude", "tags", "groups"):
             data[key] = list(data[key])
         return data
 
@@ -143,6 +155,7 @@ class SourceSpec:
             include=tuple(str(p) for p in data.get("include") or ()),
             exclude=tuple(str(p) for p in data.get("exclude") or ()),
             tags=tuple(str(t) for t in data.get("tags") or ()),
+            groups=tuple(str(g) for g in data.get("groups") or ()),
             watch=bool(data.get("watch", False)),
             poll_s=float(data.get("poll_s", 0.0)),
             max_delete_share=float(data.get("max_delete_share", DEFAULT_MAX_DELETE_SHARE)),
@@ -159,6 +172,13 @@ def path_key(path: str) -> tuple[str, ...]:
 def _matches(path: str, pattern: str) -> bool:
     target = path if "/" in pattern else path.rsplit("/", 1)[-1]
     return fnmatch.fnmatchcase(target, pattern.strip().strip("/") if "/" in pattern else pattern.strip())
+
+
+def clean_groups(values: Sequence[str]) -> tuple[str, ...]:
+    try:
+        return normalize_groups([values] if isinstance(values, str) else values)
+    except ValueError as exc:
+        raise SourceError(f"a source's groups: {exc}") from exc
 
 
 def _clean(values: Sequence[str]) -> tuple[str, ...]:

@@ -231,7 +231,9 @@ class Syncer:
             else:
                 hashes[listed.path] = found[0]
         specs = self.state.specs()
-        catalog = {r.doc_id: CatalogEntry(r.source, r.file_type, r.tags) for r in self.library.documents()}
+        catalog = {
+            r.doc_id: CatalogEntry(r.source, r.file_type, r.tags, r.groups) for r in self.library.documents()
+        }
         elsewhere: dict[str, list[str]] = {}
         others = {s.name: s for s in specs if s.name != spec.name}
         if others:
@@ -285,8 +287,10 @@ class Syncer:
             for action in plan.of_kind("retag"):
                 with contextlib.suppress(DocumentNotFoundError):
                     tagged = self.library.find_by_id(action.doc_id)
-                    if tagged is not None:
+                    if tagged is not None and not set(spec.tags) <= set(tagged.tags):
                         self.library.update_tags(action.doc_id, (*tagged.tags, *spec.tags))
+                    if tagged is not None and spec.groups and set(spec.groups) != set(tagged.groups):
+                        self.library.update_groups(action.doc_id, spec.groups)
             retyped = [a.doc_id for a in plan.of_kind("move") if a.retype]
             if retyped:
                 self.ingestor.reingest(retyped, progress=progress)
@@ -327,7 +331,11 @@ class Syncer:
                         path.write_bytes(files.read(action.path))
                     except OSError as exc:
                         logger.warning("cannot read %s from %s: %s", action.path, spec.location, exc)
-                batch.append(SourceFile(source=action.name, path=path, mtime=action.mtime, tags=spec.tags))
+                batch.append(
+                    SourceFile(
+                        source=action.name, path=path, mtime=action.mtime, tags=spec.tags, groups=spec.groups
+                    )
+                )
             report = self.ingestor.ingest(batch, progress=progress)
         finally:
             if spool is not None:

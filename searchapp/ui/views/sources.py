@@ -6,6 +6,10 @@ changed ones, renames moved ones (no re-embedding) and removes deleted ones, and
 empties a source whose folder is missing or that would lose more than half its documents
 without a click on "Remove them anyway". With watching on, changes are followed as
 they happen while the app runs.
+
+With sign-in, a source reads folders on the server, so only a caller who sees every
+document (no sign-in, or a team admin) adds, changes or removes sources; everyone else
+sees the sources whose documents they may see (a source's groups), and may sync them.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from searchapp.access.visibility import can_see
 from searchapp.errors import SearchAppError
 from searchapp.sources import SourceInfo, Sources, SourceSpec, SyncReport
-from searchapp.ui.context import sources_or_stop
+from searchapp.ui.context import library_or_stop, sources_or_stop
 from searchapp.ui.feedback import show_error
+from searchapp.ui.groups import groups_input, groups_label
 from searchapp.ui.render import escape_markdown, format_time, one_line, parse_tags
 
 FLASH_KEY = "sources_flash"
@@ -30,10 +36,12 @@ def render() -> None:
         "Folders and buckets the library keeps in step with: new files are added, edited ones "
         "replaced, moved ones renamed and deleted ones removed."
     )
+    visibility = library_or_stop().visibility
+    manage = visibility is None
     sources = sources_or_stop()
     _flash()
     try:
-        infos = sources.all()
+        infos = [info for info in sources.all() if can_see(info.spec.groups, visibility)]
     except SearchAppError as exc:
         show_error(exc)
         return
@@ -42,17 +50,21 @@ def render() -> None:
             "No sources yet. Add a folder below to keep the library in step with it.", icon=":material/sync:"
         )
     for info in infos:
-        _source(sources, info)
-    _add_form(sources)
+        _source(sources, info, manage=manage)
+    if manage:
+        _add_form(sources)
+    else:
+        st.caption("Sources are added and changed by an administrator of this library.")
 
 
-def _source(sources: Sources, info: SourceInfo) -> None:
+def _source(sources: Sources, info: SourceInfo, *, manage: bool) -> None:
     spec, status = info.spec, info.status
     key = spec.name
     with st.container(border=True, key=f"source_{key}"):
         st.markdown(f"**{escape_markdown(spec.name)}** · {one_line(spec.location)}")
         details = [
             f"tags: {', '.join(spec.tags)}" if spec.tags else "",
+            f"visible to {groups_label(spec.groups)}" if spec.groups else "",
             f"only {', '.join(spec.include)}" if spec.include else "",
             f"not {', '.join(spec.exclude)}" if spec.exclude else "",
         ]
@@ -87,15 +99,16 @@ def _source(sources: Sources, info: SourceInfo) -> None:
                 "Watch for changes",
                 value=spec.watch,
                 key=f"watch_{key}",
+                disabled=not manage,
                 help="Follow changes as they happen while the app runs (polling on network shares and S3).",
             )
-            if st.button("Remove…", key=f"remove_{key}", icon=":material/delete:"):
+            if manage and st.button("Remove…", key=f"remove_{key}", icon=":material/delete:"):
                 st.session_state[CONFIRM_KEY] = key
         if watching != spec.watch:
             _set_watch(sources, spec, watching)
         if sync_now or anyway:
             _sync(sources, spec, allow_mass_delete=bool(anyway))
-        if st.session_state.get(CONFIRM_KEY) == key:
+        if manage and st.session_state.get(CONFIRM_KEY) == key:
             _confirm_remove(sources, info)
 
 
@@ -173,6 +186,12 @@ def _add_form(sources: Sources) -> None:
             "Name", key="source_name", placeholder="handbook", help="Its documents are named <name>/<path>."
         )
         tags = st.text_input("Tags", key="source_tags", placeholder="comma-separated, put on every document")
+        groups = groups_input(
+            "Visible to",
+            None,
+            key="source_groups",
+            help_text="Only members of these groups see the source's documents.",
+        )
         exclude = st.text_input(
             "Leave out", key="source_exclude", placeholder="drafts/*, ~$*  (glob patterns)"
         )
@@ -185,6 +204,7 @@ def _add_form(sources: Sources) -> None:
             name.strip() or _default_name(location),
             location,
             tags=parse_tags(tags),
+            groups=groups or (),
             exclude=_patterns(exclude),
             watch=watch,
         )
