@@ -374,7 +374,9 @@ def test_include_exclude_and_tags(hash_library: Library, tmp_path: Path) -> None
         ]
 
 
-def test_a_sources_groups_restrict_its_documents_as_an_uploads_do(hash_library: Library, tmp_path: Path) -> None:
+def test_a_sources_groups_restrict_its_documents_as_an_uploads_do(
+    hash_library: Library, tmp_path: Path
+) -> None:
     """A source with groups: its documents are seen only by those groups, through every view,
     after ingest, an edit and a rename; groups set on the source later reach every document.
     Without groups (the default) a synced document is open to everyone, as an upload."""
@@ -410,6 +412,21 @@ def test_a_sources_groups_restrict_its_documents_as_an_uploads_do(hash_library: 
         assert staff.documents() == [] and sources.sync("all")[0].plan.actions == ()
         with pytest.raises(SourceError, match="groups"):
             SourceSpec.create("bad", root, groups=["\x00"])
+
+
+def test_one_sync_of_a_source_at_a_time_in_one_process(hash_library: Library, tmp_path: Path) -> None:
+    """Embedded, the app's watcher, "Sync now" and an API call each sync with their own
+    `Syncer`: while one syncs a source, another's sync of it is "busy" and changes nothing."""
+    from searchapp.sources.sync import _SyncLease
+
+    root = tmp_path / "share"
+    _tree(root, 2)
+    with _source(hash_library, root) as sources, Sources(hash_library, workers=1) as other:
+        with _SyncLease(hash_library, "team"):
+            (busy,) = other.sync("team")
+            assert busy.outcome == "busy" and hash_library.documents() == []
+        assert other.sync("team")[0].counts["new"] == 2
+        assert sources.sync("team")[0].plan.actions == ()
 
 
 def test_watching_follows_real_file_events(hash_library: Library, tmp_path: Path) -> None:

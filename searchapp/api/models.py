@@ -242,3 +242,65 @@ class ErrorOut(BaseModel):
     detail: str
     code: str
     errors: list[dict[str, str]] | None = None
+
+
+class SyncStatusOut(BaseModel):
+    source: str
+    finished_at: float
+    took_s: float
+    outcome: str
+    message: str
+    files: int
+    documents: int
+    counts: dict[str, int]
+    errors: list[list[str]]
+    client: str
+
+
+class SourceOut(BaseModel):
+    name: str
+    kind: Literal["directory", "s3"]
+    location: str = Field(
+        description="The folder or s3:// prefix; empty for a caller who does not see everything."
+    )
+    include: list[str]
+    exclude: list[str]
+    tags: list[str]
+    groups: list[str]
+    watch: bool
+    poll_s: float
+    max_delete_share: float
+    endpoint_url: str
+    status: SyncStatusOut
+
+
+class SourceListOut(BaseModel):
+    sources: list[SourceOut]
+
+
+class SyncActionOut(BaseModel):
+    kind: Literal["ingest", "move", "delete", "retag"]
+    doc_id: str
+    name: str
+    old_name: str
+    path: str
+    mtime: int
+    replaces: str
+    retype: bool
+
+
+class ProblemOut(BaseModel):
+    path: str
+    detail: str
+
+
+class SyncReportOut(BaseModel):
+    source: str
+    outcome: Literal["ok", "blocked", "busy", "failed", "dry-run"]
+    message: str
+    counts: dict[str, int]
+    took_s: float
+    actions: list[SyncActionOut]
+    deferred: list[str]
+    problems: list[ProblemOut]
+    failures: list[ProblemOut]

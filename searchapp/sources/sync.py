@@ -376,19 +376,36 @@ class Syncer:
             logger.warning("could not record the status of source %s: %s", report.source, exc)
 
 
+# Embedded, one process holds the data directory; inside it, one sync of a source at a time
+# (the app's watcher, a "Sync now" and an API call each have their own `Syncer`).
+_LOCAL_SYNCS: dict[tuple[str, str, str], threading.Lock] = {}
+_LOCAL_SYNCS_LOCK = threading.Lock()
+
+
 class _SyncLease:
-    """The lease that makes one client at a time sync a source (server mode; local mode: always won)."""
+    """The lease that makes one client at a time sync a source (server mode: a lease in the
+    store; embedded: a lock of this process)."""
 
     def __init__(self, library: Library, name: str) -> None:
         self._library = library
         self._name = f"sync:{name}"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._local: threading.Lock | None = None
         self.won = True
         self.holder = ""
 
     def __enter__(self) -> _SyncLease:
-        if not self._library.settings.is_server:
+        settings = self._library.settings
+        if not settings.is_server:
+            with _LOCAL_SYNCS_LOCK:
+                key = (str(settings.data_dir), settings.collection, self._name)
+                lock = _LOCAL_SYNCS.setdefault(key, threading.Lock())
+            self.won = lock.acquire(blocking=False)
+            if self.won:
+                self._local = lock
+            else:
+                self.holder = "this process (another sync of it is running)"
             return self
         leases = self._library.store.leases()
         self.won = leases.claim(self._name, self._library.client_id, LEASE_S)
@@ -408,6 +425,9 @@ class _SyncLease:
                 logger.warning("could not renew the sync lease %s: %s", self._name, exc)
 
     def __exit__(self, *exc: object) -> None:
+        if self._local is not None:
+            self._local.release()
+            self._local = None
         self._stop.set()
         if self._thread is not None:
             self._thread.join()

@@ -1,0 +1,69 @@
+"""Sources over HTTP: the folders and buckets the collection follows, and "sync now".
+
+A caller sees the sources whose documents it may see (a source's groups,
+`searchapp.access.visibility`); the server paths and endpoints only a caller who sees
+everything. Syncing needs the write role; a sync that would remove more than the
+source's share of documents is blocked here as on the command line, and only a caller
+who sees everything may confirm it (`allow_mass_delete`). Adding, changing and removing
+sources stays with the CLI and the UI: a source reads the server's files.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from searchapp.access.visibility import can_see
+from searchapp.api.callers import Caller
+from searchapp.api.deps import ERRORS, NOT_FOUND, Ctx, Reader, Writer
+from searchapp.api.errors import ApiError
+from searchapp.api.models import SourceListOut, SyncReportOut
+from searchapp.sources import SourceInfo, Sources
+
+router = APIRouter()
+
+
+def _sources(caller: Caller, ctx: Ctx) -> Sources:
+    """The caller's collection's sources, syncing with the server's shared ingestor."""
+    collection = caller.collection
+    return Sources(ctx.libraries.library(collection), ingestor=ctx.libraries.ingestor(collection))
+
+
+def _shown(info: SourceInfo, caller: Caller) -> dict[str, Any]:
+    data = info.to_dict()
+    if not caller.sees_everything:
+        data["location"], data["endpoint_url"] = "", ""
+    return data
+
+
+@router.get("/sources", response_model=SourceListOut, tags=["sources"], responses=ERRORS)
+def list_sources(caller: Reader, ctx: Ctx) -> dict[str, Any]:
+    """The sources whose documents the caller may see, with how each one's last sync went."""
+    with _sources(caller, ctx) as sources:
+        infos = [i for i in sources.all() if can_see(i.spec.groups, caller.visibility)]
+    return {"sources": [_shown(info, caller) for info in infos]}
+
+
+@router.post(
+    "/sources/{name}/sync", response_model=SyncReportOut, tags=["sources"], responses={**ERRORS, **NOT_FOUND}
+)
+def sync_source(
+    name: str,
+    caller: Writer,
+    ctx: Ctx,
+    dry_run: Annotated[bool, Query(description="Say what a sync would do, changing nothing.")] = False,
+    allow_mass_delete: Annotated[
+        bool,
+        Query(description="Confirm a sync that removes more than the share allowed (callers who see all)."),
+    ] = False,
+) -> dict[str, Any]:
+    """Sync one source now; the answer is its report (``busy`` while another sync of it runs)."""
+    if allow_mass_delete and not caller.sees_everything:
+        raise ApiError(403, "forbidden", "only a caller who sees every document may confirm a mass delete")
+    with _sources(caller, ctx) as sources:
+        found = {i.spec.name: i for i in sources.all()}.get(name)
+        if found is None or not can_see(found.spec.groups, caller.visibility):
+            raise ApiError(404, "not_found", f"no source named {name!r}; GET /v1/sources lists them")
+        (report,) = sources.sync(name, dry_run=dry_run, allow_mass_delete=allow_mass_delete)
+    return report.to_dict()

@@ -1,0 +1,140 @@
+"""Sources over the HTTP API: listed as far as the caller's groups see, synced with the write role.
+
+In-process (FastAPI's TestClient) over a real library (hash embedder, real Chroma) and a
+real folder; the API's own token store, roles and errors.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from searchapp import Library, Settings
+from searchapp.api.app import create_api
+from searchapp.api.config import ApiConfig
+from searchapp.api.context import ApiContext
+from searchapp.ingest.pipeline import Ingestor
+from searchapp.sources import Sources, SourceSpec
+from tests.conftest import write
+from tests.sources_helpers import backdate
+
+
+class _Libraries:
+    """The `Libraries` of one open library (the collection of `hash_library`)."""
+
+    def __init__(self, library: Library) -> None:
+        self.settings: Settings = library.settings
+        self._library = library
+        self._ingestor = Ingestor(library, workers=1)
+
+    def library(self, collection: str) -> Library:
+        assert collection == self.settings.collection
+        return self._library
+
+    def ingestor(self, collection: str) -> Ingestor:
+        return self._ingestor
+
+    def close(self) -> None:
+        self._ingestor.close()
+
+
+@pytest.fixture
+def api(
+    hash_library: Library, tmp_path: Path
+) -> Iterator[tuple[TestClient, dict[str, dict[str, str]], Path]]:
+    root = tmp_path / "share"
+    write(root / "pay.md", "# Pay\n\nsalary bands and the bonus pool of the year")
+    write(root / "open.md", "# Open\n\nthe office opens at nine every weekday")
+    for path in root.iterdir():
+        backdate(path, random.Random(2))
+    with Sources(hash_library, workers=1) as sources:
+        sources.add(SourceSpec.create("hr", root, include=["pay.md"], groups=["hr"]))
+        sources.add(SourceSpec.create("all", root, include=["open.md"]))
+    libraries = _Libraries(hash_library)
+    ctx = ApiContext(libraries, ApiConfig())  # type: ignore[arg-type]
+    collection = hash_library.settings.collection
+    headers = {}
+    for name, role, groups in (
+        ("admin", "admin", ()),
+        ("sales_writer", "write", ("sales",)),
+        ("hr_writer", "write", ("hr",)),
+        ("hr_reader", "read", ("hr",)),
+    ):
+        _, secret = ctx.tokens.create(collection, role, groups=groups)
+        headers[name] = {"Authorization": f"Bearer {secret}"}
+    try:
+        with TestClient(create_api(ctx)) as client:
+            yield client, headers, root
+    finally:
+        ctx.close()
+        libraries.close()
+
+
+def _names(client: TestClient, auth: dict[str, str]) -> dict[str, Any]:
+    answer = client.get("/v1/sources", headers=auth)
+    assert answer.status_code == 200, answer.text
+    return {s["name"]: s for s in answer.json()["sources"]}
+
+
+def test_sources_are_listed_as_far_as_the_callers_groups_see(api: Any) -> None:
+    client, auth, root = api
+    admin = _names(client, auth["admin"])
+    assert sorted(admin) == ["all", "hr"] and admin["hr"]["location"] == str(root)
+    assert admin["hr"]["groups"] == ["hr"] and admin["hr"]["status"]["outcome"] == "never"
+    sales = _names(client, auth["sales_writer"])
+    assert sorted(sales) == ["all"] and sales["all"]["location"] == ""  # no server paths
+    assert sorted(_names(client, auth["hr_reader"])) == ["all", "hr"]
+    assert client.get("/v1/sources").status_code == 401
+
+
+def test_a_sync_through_the_api_follows_the_folder_and_keeps_the_sources_groups(
+    api: Any, hash_library: Library
+) -> None:
+    client, auth, root = api
+    # A reader may not sync; a source the caller cannot see is not found, as one that does not exist.
+    assert client.post("/v1/sources/hr/sync", headers=auth["hr_reader"]).status_code == 403
+    for name in ("hr", "nowhere"):
+        missing = client.post(f"/v1/sources/{name}/sync", headers=auth["sales_writer"])
+        assert missing.status_code == 404 and "no source named" in missing.json()["detail"]
+    dry = client.post("/v1/sources/hr/sync", params={"dry_run": "true"}, headers=auth["hr_writer"]).json()
+    assert dry["outcome"] == "dry-run" and [a["kind"] for a in dry["actions"]] == ["ingest"]
+    assert hash_library.documents() == []
+    report = client.post("/v1/sources/hr/sync", headers=auth["hr_writer"]).json()
+    assert report["outcome"] == "ok" and report["counts"]["new"] == 1, report
+    assert hash_library.document("hr/pay.md").groups == ("hr",)
+    assert client.post("/v1/sources/all/sync", headers=auth["sales_writer"]).json()["counts"]["new"] == 1
+    query = {"query": "salary bands bonus pool", "k": 5}
+    hits = client.post("/v1/search", json=query, headers=auth["hr_reader"]).json()["results"]
+    assert hits[0]["source"] == "hr/pay.md"
+    hits = client.post("/v1/search", json=query, headers=auth["sales_writer"]).json()["results"]
+    assert "hr/pay.md" not in {h["source"] for h in hits}
+    # A deletion follows; removing every document of a source needs a sees-all caller's confirmation.
+    (root / "pay.md").unlink()
+    blocked = client.post("/v1/sources/hr/sync", headers=auth["hr_writer"]).json()
+    assert blocked["outcome"] == "blocked" and hash_library.document("hr/pay.md")
+    confirm = {"allow_mass_delete": "true"}
+    assert client.post("/v1/sources/hr/sync", params=confirm, headers=auth["hr_writer"]).status_code == 403
+    done = client.post("/v1/sources/hr/sync", params=confirm, headers=auth["admin"]).json()
+    assert done["outcome"] == "ok" and done["counts"]["deleted"] == 1
+    assert [r.source for r in hash_library.documents()] == ["all/open.md"]
+    assert _names(client, auth["admin"])["hr"]["status"]["outcome"] == "ok"
+
+
+def test_the_response_models_mirror_the_sources_dicts(hash_library: Library, tmp_path: Path) -> None:
+    from searchapp.api import models
+
+    write(tmp_path / "a.md", "# A\n\nsome text")
+    backdate(tmp_path / "a.md", random.Random(1))  # settled: not a file being written
+    with Sources(hash_library, workers=1) as sources:
+        sources.add(SourceSpec.create("team", tmp_path))
+        (report,) = sources.sync("team")
+        (info,) = sources.all()
+    assert set(info.to_dict()) == set(models.SourceOut.model_fields)
+    assert set(info.status.to_dict()) == set(models.SyncStatusOut.model_fields)
+    assert set(report.to_dict()) == set(models.SyncReportOut.model_fields)
+    assert set(report.to_dict()["actions"][0]) == set(models.SyncActionOut.model_fields)
