@@ -59,6 +59,12 @@ def filters_schema() -> dict[str, Any]:
                 "only these documents: full ids, as `doc_id` in every answer (to name a "
                 "document, use doc: in the query)"
             ),
+            "exclude_documents": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "description": "never these documents: full ids (hidden versions are left out already, "
+                "unless `documents` names them)",
+            },
             "file_types": {
                 "type": "array",
                 "items": {"type": "string", "enum": list(FILE_TYPES)},

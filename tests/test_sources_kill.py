@@ -1,6 +1,6 @@
 """SIGKILL at a random moment of a sync, then sync again: the state of an uninterrupted sync.
 
-Each trial churns a tree of real files (60 in CI, 200 with --full), starts `searchapp sync` in its own process
+Each trial churns a tree of real files (40 in CI, 200 with --full), starts `searchapp sync` in its own process
 and kills it (SIGKILL) at a random moment of its work: from its first write to the data
 directory (never during the interpreter's start-up, where a kill proves nothing) to the
 end of an uninterrupted sync, so during the listing, a rename, a delete, an ingest or the
@@ -77,7 +77,7 @@ def _first_write(child: subprocess.Popen[bytes], data_dir: Path) -> float:
 def test_a_sync_killed_at_any_moment_ends_as_an_uninterrupted_one_after_the_next(tmp_path: Path) -> None:
     rng = random.Random(2026)
     root = tmp_path / "tree"
-    make_tree(root, sized(ci=60, full=200), rng)
+    make_tree(root, sized(ci=40, full=200), rng)
     settings = make_settings(tmp_path, model="hash:64", chunk_tokens=40, chunk_overlap=5)
     data_dir = settings.data_dir
     added = _cli(data_dir, "sources", "add", "team", str(root), "--no-sync")
