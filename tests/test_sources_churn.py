@@ -1,5 +1,5 @@
-"""Churn: a tree of real files in all five formats (200 with --full; 80 and 40 with the real
-model in CI), changed at random, synced after each round.
+"""Churn: a tree of real files in all five formats (200 with --full; in CI 80, one round, and
+25 with the real model), changed at random, synced after each round.
 
 After every sync the library equals a fresh ingest of the same tree (names, titles, types
 and chunk texts, compared document by document) and every document lists every path
@@ -57,7 +57,7 @@ def test_churn_rounds_keep_the_library_a_mirror_of_the_tree(tmp_path: Path) -> N
     root = tmp_path / "tree"
     make_tree(root, sized(ci=80, full=TREE_FILES), random.Random(7))
     with Library.open(settings) as library:
-        _rounds(library, settings, root, sized(ci=2, full=12), seed=11)
+        _rounds(library, settings, root, sized(ci=1, full=12), seed=11)
 
 
 @pytest.mark.slow
@@ -65,6 +65,6 @@ def test_churn_rounds_keep_the_library_a_mirror_of_the_tree(tmp_path: Path) -> N
 def test_a_churn_round_with_the_real_model(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     root = tmp_path / "tree"
-    make_tree(root, sized(ci=40, full=TREE_FILES), random.Random(8))  # embedding is the cost here
+    make_tree(root, sized(ci=25, full=TREE_FILES), random.Random(8))  # embedding is the cost here
     with Library.open(settings) as library:
         _rounds(library, settings, root, 1, seed=12)
