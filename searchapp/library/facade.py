@@ -28,6 +28,7 @@ from searchapp.errors import DocumentNotFoundError, QueryError, StorageFullError
 from searchapp.filters import SearchFilters, unpaged_notice
 from searchapp.library.reads import DocumentReads
 from searchapp.library.sync import ServerSync
+from searchapp.library.versions import resolve_for
 from searchapp.library.writes import Admission, UnitOfWork, original_info
 from searchapp.retrieval.response import SEARCH_MODES
 from searchapp.retrieval.search import Searcher
@@ -89,8 +90,20 @@ class Library(DocumentReads):
             ModelMismatchError: the collection was built with another model.
         """
         settings = settings or Settings.load()
-        embedder = embedder or get_embedder(settings)
-        store = ChromaStore.open(settings, embedder.info, check_model=check_model)
+        chosen = embedder or get_embedder(settings)
+        store = ChromaStore.open(settings, chosen.info, check_model=False)
+        try:
+            if embedder is None:  # the collection may hold a version tuned from the settings' model
+                tuned = resolve_for(store, chosen.info)
+                if tuned is not None:
+                    chosen = get_embedder(settings, tuned)
+                    store.model = tuned
+            if check_model:
+                store.check_model()
+        except BaseException:
+            store.close()
+            raise
+        embedder = chosen
         try:
             local = LocalIndex(
                 settings.index_dir, dimension=embedder.info.dimension, mirror_vectors=not settings.is_server

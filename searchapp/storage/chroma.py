@@ -118,6 +118,10 @@ class ChromaStore:
         if check_model:
             self._check_model(self._chunks.metadata or {})
 
+    def check_model(self) -> None:
+        """Raise `ModelMismatchError` unless the collection holds vectors of `self.model`."""
+        self._check_model(self.collection_metadata)
+
     def _check_model(self, metadata: Mapping[str, Any]) -> None:
         stored_name = metadata.get("model")
         stored_dim = metadata.get("dimension")
