@@ -29,6 +29,7 @@ from searchapp.filters import SearchFilters, unpaged_notice
 from searchapp.library.reads import DocumentReads
 from searchapp.library.sync import ServerSync
 from searchapp.library.versions import resolve_for
+from searchapp.retrieval.scoring import load_no_match
 from searchapp.library.writes import Admission, UnitOfWork, original_info
 from searchapp.retrieval.response import SEARCH_MODES
 from searchapp.retrieval.search import Searcher
@@ -55,21 +56,28 @@ class Library(DocumentReads):
         self.embedder = embedder
         self.local = local
         self.originals = originals_for(settings)
-        self.searcher = Searcher(ChunkIndex(store, local), embedder)
-        self._sync = ServerSync(store, local) if settings.is_server else None
-        self._writes = UnitOfWork(
-            store,
-            local,
-            self.originals,
-            self._new_generation,
-            local_stamp=self._local_stamp,
-            on_change=self._sync.note_own if self._sync is not None else None,
-        )
+        self._wire()
         self._write_lock = threading.RLock()
         # The catalog, cached between writes (every UI rerun lists the documents).
         self._version = 0
         self._catalog: tuple[int, list[DocumentRecord]] | None = None
         self._disk_full = False
+
+    def _wire(self) -> None:
+        """The searcher, the write path and the server follower, over the current store, index and model."""
+        self.searcher = Searcher(ChunkIndex(self.store, self.local), self.embedder)
+        self.searcher.no_match = load_no_match(self.store)
+        self._sync = (
+            ServerSync(self.store, self.local, on_replaced=self._follow_swap) if self.settings.is_server else None
+        )
+        self._writes = UnitOfWork(
+            self.store,
+            self.local,
+            self.originals,
+            self._new_generation,
+            local_stamp=self._local_stamp,
+            on_change=self._sync.note_own if self._sync is not None else None,
+        )
 
     @classmethod
     def open(
@@ -121,6 +129,52 @@ class Library(DocumentReads):
             library.close()
             raise
         return library
+
+    # ------------------------------------------------------------ model switches
+
+    def adopt_swapped(self, embedder: Embedder | None = None) -> None:
+        """Serve the collection now under this name (a rebuild was just swapped in), in place.
+
+        Every front end keeps its `Library` object: searches after this call use the new
+        index and its model (`embedder`, or the version the collection names).
+        """
+        with self._write_lock:
+            if self._sync is not None:
+                self._sync.stop()
+            self.store.reopen()
+            chosen = embedder or self._collection_embedder()
+            self.store.model = chosen.info
+            self.store.check_model()
+            self.embedder = chosen
+            self.local = LocalIndex(
+                self.settings.index_dir, dimension=chosen.info.dimension, mirror_vectors=not self.settings.is_server
+            )
+            self._wire()
+            self._version += 1
+            if self._sync is not None:
+                self._sync.start()
+            else:
+                self.sync_local_index(force=True)
+
+    def _collection_embedder(self) -> Embedder:
+        base = get_embedder(self.settings)
+        tuned = resolve_for(self.store, base.info)
+        return get_embedder(self.settings, tuned) if tuned is not None else base
+
+    def _follow_swap(self) -> None:
+        """Server mode: another client swapped a rebuild in; load its model and read it whole."""
+        self.store.reopen()
+        chosen = self._collection_embedder()
+        self.store.model = chosen.info
+        if chosen.info.name != self.embedder.info.name:
+            logger.warning("the collection now uses model %s; following it", chosen.info.name)
+        self.embedder = chosen
+        self.searcher = Searcher(ChunkIndex(self.store, self.local), chosen)
+        self.searcher.no_match = load_no_match(self.store)
+
+    def refresh_no_match(self) -> None:
+        """Read the "no good match" thresholds again (after a calibration was saved)."""
+        self.searcher.no_match = load_no_match(self.store)
 
     def close(self) -> None:
         if self._sync is not None:

@@ -32,7 +32,14 @@ from searchapp.filters import SearchFilters
 from searchapp.retrieval.fusion import RRF_K, dense_weight, fuse, keyword_gap, reciprocal_rank_fusion
 from searchapp.retrieval.query import PreparedQuery, QueryEmbeddingCache, prepare
 from searchapp.retrieval.response import MAX_K, check_k, check_mode, depth_for, finish_response
-from searchapp.retrieval.scoring import Evidence, dense_score, fused_score, keyword_score, weak_match
+from searchapp.retrieval.scoring import (
+    Evidence,
+    NoMatch,
+    dense_score,
+    fused_score,
+    keyword_score,
+    weak_match,
+)
 from searchapp.storage.chunk_index import ChunkIndex, Scored, Selection
 from searchapp.storage.terms import keyword_tokens
 from searchapp.types import Hit, SearchResponse
@@ -56,7 +63,16 @@ class Searcher:
     def __init__(self, index: ChunkIndex, embedder: Embedder) -> None:
         self.index = index
         self.embedder = embedder
+        self.no_match = NoMatch()  # the library's calibrated thresholds, when it has them
         self._cache = QueryEmbeddingCache()
+
+    def evidence(self, query: str, filters: SearchFilters | None = None) -> Evidence:
+        """What both candidate lists say about `query`'s best match (calibrating the notice)."""
+        prepared = self.prepare(query)
+        selection = self.index.select(filters or SearchFilters())
+        dense = self.index.dense(prepared.vector, FUSION_CANDIDATES, selection)
+        keyword = self.index.keyword(prepared.terms, FUSION_CANDIDATES, selection)
+        return self._evidence(prepared, dense, keyword)
 
     def prepare(self, query: str) -> PreparedQuery:
         """Validate the query, cut it to the model's window, and embed it (cached)."""
@@ -180,7 +196,7 @@ class Searcher:
             cosine=dict(candidates),
             dense_rank={cid: rank for rank, (cid, _) in enumerate(candidates, start=1)},
         )
-        return Ranking(hits, weak_match("dense", self._evidence(prepared, candidates, [])))
+        return Ranking(hits, weak_match("dense", self._evidence(prepared, candidates, []), self.no_match))
 
     def keyword(self, prepared: PreparedQuery, k: int, selection: Selection) -> Ranking:
         candidates = self.index.keyword(prepared.terms, k, selection)
@@ -191,7 +207,7 @@ class Searcher:
             cosine=dict(zip([cid for cid, _ in candidates], cosines, strict=True)),
             keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(candidates, start=1)},
         )
-        return Ranking(hits, weak_match("keyword", evidence))
+        return Ranking(hits, weak_match("keyword", evidence, self.no_match))
 
     def hybrid(self, prepared: PreparedQuery, k: int, selection: Selection) -> Ranking:
         depth = max(k, FUSION_CANDIDATES)
@@ -209,7 +225,7 @@ class Searcher:
             fused=rrf,
         )
         evidence = self._evidence(prepared, dense, keyword)
-        return Ranking(hits, weak_match("hybrid", evidence), evidence.weight)
+        return Ranking(hits, weak_match("hybrid", evidence, self.no_match), evidence.weight)
 
     def adaptive(self, prepared: PreparedQuery, k: int, selection: Selection) -> Ranking:
         """Both lists, weighted by what the query says about them (`searchapp.retrieval.fusion`)."""
@@ -227,7 +243,7 @@ class Searcher:
             keyword,
             fused=dict(fused),
         )
-        return Ranking(hits, weak_match("adaptive", evidence), evidence.weight)
+        return Ranking(hits, weak_match("adaptive", evidence, self.no_match), evidence.weight)
 
     def _evidence(self, prepared: PreparedQuery, dense: Scored, keyword: Scored) -> Evidence:
         """What the candidate lists say about this query's best match, and the lists' weights."""

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from searchapp.config import REBUILD_SUFFIX, Settings
+from searchapp.config import REBUILD_SUFFIX, RETIRED_SUFFIX, Settings
 from searchapp.embedding.models import ModelInfo
 from searchapp.errors import ModelMismatchError, StoreError
 from searchapp.storage.catalog import Catalog
@@ -148,38 +148,86 @@ class ChromaStore:
                 with chroma_errors(f"deleting collection {target!r}"):
                     self.client.delete_collection(target)
 
-    def mark_rebuild_complete(self) -> None:
-        """Flag this (rebuild) collection as complete, so a swap may use it."""
-        metadata = {**self.collection_metadata, "rebuild_complete": True}
+    def mark_rebuild_complete(self, *, retire: bool = False) -> None:
+        """Flag this (rebuild) collection as complete, so a swap may use it.
+
+        `retire`: the swap keeps the index it replaces as ``NAME-retired`` (a model
+        version's rollback), also when a crash leaves the swap to the next open.
+        """
+        metadata = {**self.collection_metadata, "rebuild_complete": True, "retire_live": retire}
         with chroma_errors("marking the rebuilt index complete"):
             self.chunks.modify(metadata=metadata)
 
-    def swap_in_rebuild(self) -> None:
+    def swap_in_rebuild(self, *, retire: bool = False) -> None:
         """Replace this collection with its complete rebuild. Idempotent, crash-safe.
 
         The catalog moves first and the chunks last; the rebuild's chunk collection
         carries the completion flag until the very end, so a crash at any step is
-        finished by `_finish_interrupted_swap` on the next open.
+        finished by `_finish_interrupted_swap` on the next open. With `retire`, the
+        replaced collections become ``NAME-retired`` (an older retired index is dropped)
+        instead of being deleted.
         """
         name = self.settings.collection
         rebuild = name + REBUILD_SUFFIX
+        retired = name + RETIRED_SUFFIX
         existing = self._collection_names()
         with chroma_errors("swapping in the rebuilt index"):
-            if rebuild + CATALOG_SUFFIX in existing:
-                if name + CATALOG_SUFFIX in existing:
-                    self.client.delete_collection(name + CATALOG_SUFFIX)
-                self.client.get_collection(rebuild + CATALOG_SUFFIX, embedding_function=None).modify(
-                    name=name + CATALOG_SUFFIX
-                )
-            if rebuild in existing:
-                if name in existing:
-                    self.client.delete_collection(name)
-                chunks = self.client.get_collection(rebuild, embedding_function=None)
-                metadata = {k: v for k, v in (chunks.metadata or {}).items() if k != "rebuild_complete"}
-                chunks.modify(name=name, metadata=metadata)
+            if retire and rebuild in existing and name in existing:
+                for old in (retired, retired + CATALOG_SUFFIX):
+                    if old in existing:
+                        self.client.delete_collection(old)
+            for suffix in (CATALOG_SUFFIX, ""):  # the catalog first, the chunks (and the flag) last
+                if rebuild + suffix not in existing:
+                    continue
+                if name + suffix in existing:
+                    if retire:
+                        self.client.get_collection(name + suffix, embedding_function=None).modify(
+                            name=retired + suffix
+                        )
+                    else:
+                        self.client.delete_collection(name + suffix)
+                moved = self.client.get_collection(rebuild + suffix, embedding_function=None)
+                flags = ("rebuild_complete", "retire_live")
+                metadata = {k: v for k, v in (moved.metadata or {}).items() if k not in flags}
+                moved.modify(name=name + suffix, metadata=metadata or None)
             if rebuild + CHANGES_SUFFIX in existing:  # the rebuild's own log: nobody reads it
                 self.client.delete_collection(rebuild + CHANGES_SUFFIX)
         self._chunks = self._catalog = self._changes = None
+
+    def retired_metadata(self) -> dict[str, Any] | None:
+        """The metadata of ``NAME-retired`` when both its collections exist, else None."""
+        retired = self.settings.collection + RETIRED_SUFFIX
+        existing = self._collection_names()
+        if retired not in existing or retired + CATALOG_SUFFIX not in existing:
+            return None
+        with chroma_errors("reading the retired index"):
+            return dict(self.client.get_collection(retired, embedding_function=None).metadata or {})
+
+    def unretire(self) -> None:
+        """Make ``NAME-retired`` the complete rebuild of NAME, so `swap_in_rebuild` brings it back."""
+        name = self.settings.collection
+        retired, rebuild = name + RETIRED_SUFFIX, name + REBUILD_SUFFIX
+        self.drop_collection(rebuild)
+        with chroma_errors("restoring the retired index"):
+            self.client.get_collection(retired + CATALOG_SUFFIX, embedding_function=None).modify(
+                name=rebuild + CATALOG_SUFFIX
+            )
+            chunks = self.client.get_collection(retired, embedding_function=None)
+            metadata = {**(chunks.metadata or {}), "rebuild_complete": True, "retire_live": True}
+            chunks.modify(name=rebuild, metadata=metadata)
+
+    def replaced(self) -> bool:
+        """True when the collection under this name is no longer the one this store has open
+        (another client swapped a rebuild in)."""
+        with chroma_errors("reading the collection"):
+            current = self.client.get_collection(self.settings.collection, embedding_function=None)
+        return bool(self._chunks is None or current.id != self._chunks.id)
+
+    def reopen(self) -> None:
+        """Open the collections under this name again (after a swap), keeping the client."""
+        self._chunks = self._catalog = self._changes = None
+        self._tables.clear()
+        self._open_collections(check_model=False)
 
     def _finish_interrupted_swap(self, name: str) -> None:
         rebuild = name + REBUILD_SUFFIX
@@ -189,7 +237,7 @@ class ChromaStore:
             metadata = self.client.get_collection(rebuild, embedding_function=None).metadata or {}
         if metadata.get("rebuild_complete"):
             logger.warning("finishing the swap of a rebuilt index that a crash interrupted")
-            self.swap_in_rebuild()
+            self.swap_in_rebuild(retire=bool(metadata.get("retire_live")))
 
     def reconnect(self) -> None:
         """Drop the Chroma client and open a fresh one, keeping the data-directory lock.

@@ -44,7 +44,7 @@ from searchapp.tuning.measure import (
     heldout_from_library,
 )
 from searchapp.tuning.mining import MiningStats, mine_negatives
-from searchapp.tuning.split import split_by_query
+from searchapp.splits import split_by_query
 from searchapp.tuning.train import TrainConfig, TrainResult, Validation, train
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class TuneRequest:
     check: bool = True
     keep: bool = True
     work_dir: Path | None = None
+    eval_root: Path | None = None  # scratch indexes; default <data dir>/eval
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +174,7 @@ def tune(library: Library, request: TuneRequest, note: Note | None = None) -> Tu
         f"validation nDCG@10 {result.base_score:.4f} -> {result.best_score:.4f}")
 
     started = time.perf_counter()
-    root = library.settings.data_dir / "eval"
+    root = request.eval_root or library.settings.data_dir / "eval"
     base_name = str(base_model.path)
     tuned_name = str(result.path)
     data = _heldout_data(library, request, test, relevant, work)

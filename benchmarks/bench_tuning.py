@@ -1,0 +1,120 @@
+"""Tuning on SciFact, held out: every source, base against tuned, in every mode (docs/quality.md).
+
+    python benchmarks/bench_tuning.py --data /work/tunedata --source labels
+    python benchmarks/bench_tuning.py --data /work/tunedata --source structure
+    python benchmarks/bench_tuning.py --data /work/tunedata --source feedback
+
+The 300 SciFact test queries are split in two by query (seed 0): the first half is the only
+thing trained on (its own validation share decides when training stops), the second half
+is only ever evaluated. `searchapp eval ../shared/eval/scifact` must have built the base
+index under ``DATA/eval/eval-scifact`` first; the `labels` and `feedback` runs tune that
+library (SciFact ingested as text, corpus ids as external ids). `structure` needs titles:
+it builds a second library with every abstract as Markdown (``# title`` over its text)
+and tunes on (title, abstract passage) pairs alone, no labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import machine
+from searchapp.config import Settings
+from searchapp.feedback import FeedbackLog
+from searchapp.library import Library
+from searchapp.tuning.labels import read_labels
+from searchapp.tuning.run import TuneRequest, tune
+from searchapp.splits import split_by_query
+from searchapp.tuning.train import TrainConfig
+
+SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "scifact"
+
+
+def split_files(out: Path) -> tuple[Path, Path]:
+    rows = [line.split("\t") for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:] if line.strip()]
+    train, test = split_by_query([r[0] for r in rows], 0.5, seed=0)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, keep in (("train.tsv", train), ("test.tsv", test)):
+        (out / name).write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rows if r[0] in keep))
+    return out / "train.tsv", out / "test.tsv"
+
+
+def markdown_library(data: Path) -> Settings:
+    from searchapp.ingest import Ingestor
+    from searchapp.ingest.types import SourceFile
+
+    settings = Settings.load().with_overrides(data_dir=data / "scifact-md", collection="scifact-md")
+    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").read_text().splitlines() if line.strip()]
+    files = [
+        SourceFile(source=f"{d['_id']}.md", data=f"# {d['title'].strip()}\n\n{d['text'].strip()}\n".encode(), external_id=d["_id"])
+        for d in corpus
+    ]
+    with Library.open(settings) as library, Ingestor(library) as ingestor:
+        started = time.perf_counter()
+        report = ingestor.ingest(files)
+        print(f"markdown library: {report.summary()} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return settings
+
+
+def simulate_feedback(library: Library, train: Path) -> int:
+    """👍 on every shown passage (adaptive, top 10) of a relevant document; "none" when none was shown."""
+    log = FeedbackLog.of(library)
+    count = 0
+    for query in read_labels(train, SCIFACT / "queries.jsonl"):
+        relevant = {label.target for label in query.relevant}
+        response = library.search(query.text, k=10)
+        good = [hit for hit in response.hits if hit.metadata.get("external_id") in relevant]
+        for hit in good:
+            log.add(query.text, "good", hit=hit, mode=response.mode, user="simulated")
+        if not good:
+            log.add(query.text, "none", shown=response.hits, mode=response.mode, user="simulated")
+        count += 1
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--source", choices=("labels", "structure", "feedback", "labels+structure"), required=True)
+    parser.add_argument("--loss", default="mnrl")
+    parser.add_argument("--lora", action="store_true")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=3e-5)
+    parser.add_argument("--no-check", action="store_true")
+    args = parser.parse_args()
+    print(machine(), f"load {os.getloadavg()}", file=sys.stderr)
+    train, test = split_files(args.data / "scifact-split")
+    if args.source in ("structure",):
+        settings = markdown_library(args.data)
+    else:
+        settings = Settings.load().with_overrides(data_dir=args.data / "eval" / "eval-scifact", collection="eval-scifact")
+    sources = tuple(args.source.split("+"))
+    with Library.open(settings) as library:
+        if args.source == "feedback" and not FeedbackLog.of(library).count():
+            print(f"simulated feedback on {simulate_feedback(library, train)} queries", file=sys.stderr)
+        request = TuneRequest(
+            sources=sources,
+            labels=train if "labels" in sources else None,
+            queries=SCIFACT / "queries.jsonl",
+            test_labels=test,
+            corpus=SCIFACT,
+            config=TrainConfig(loss=args.loss, lora=args.lora, epochs=args.epochs, learning_rate=args.lr),
+            check=not args.no_check,
+            keep=False,
+            work_dir=args.data / "runs" / f"{args.source}-{args.loss}{'-lora' if args.lora else ''}",
+            eval_root=args.data / "eval",
+        )
+        report = tune(library, request, note=lambda m: print(time.strftime("%H:%M:%S"), m, file=sys.stderr, flush=True))
+    out = args.data / "reports"
+    out.mkdir(exist_ok=True)
+    name = f"{args.source}-{args.loss}{'-lora' if args.lora else ''}.json"
+    (out / name).write_text(json.dumps(report.to_dict(), indent=1))
+    print(json.dumps(report.to_dict(), indent=1))
+
+
+if __name__ == "__main__":
+    main()
