@@ -9,8 +9,8 @@ thing trained on (its own validation share decides when training stops), the sec
 is only ever evaluated. `searchapp eval ../shared/eval/scifact` must have built the base
 index under ``DATA/eval/eval-scifact`` first; the `labels` and `feedback` runs tune that
 library (SciFact ingested as text, corpus ids as external ids). `structure` needs titles:
-it builds a second library with every abstract as Markdown (``# title`` over its text)
-and tunes on (title, abstract passage) pairs alone, no labels.
+it builds a second library of 1,200 abstracts (seeded draw) as Markdown (``# title`` over
+its text) and tunes on (title, abstract passage) pairs alone, no labels.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -26,37 +27,52 @@ from benchmarks.common import machine
 from searchapp.config import Settings
 from searchapp.feedback import FeedbackLog
 from searchapp.library import Library
+from searchapp.splits import split_by_query
 from searchapp.tuning.labels import read_labels
 from searchapp.tuning.run import TuneRequest, tune
-from searchapp.splits import split_by_query
 from searchapp.tuning.train import TrainConfig
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "scifact"
 
 
 def split_files(out: Path) -> tuple[Path, Path]:
-    rows = [line.split("\t") for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:] if line.strip()]
+    rows = [
+        line.split("\t")
+        for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]
+        if line.strip()
+    ]
     train, test = split_by_query([r[0] for r in rows], 0.5, seed=0)
     out.mkdir(parents=True, exist_ok=True)
     for name, keep in (("train.tsv", train), ("test.tsv", test)):
-        (out / name).write_text("query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rows if r[0] in keep))
+        (out / name).write_text(
+            "query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rows if r[0] in keep)
+        )
     return out / "train.tsv", out / "test.tsv"
 
 
-def markdown_library(data: Path) -> Settings:
+def markdown_library(data: Path, documents: int = 1200) -> Settings:
     from searchapp.ingest import Ingestor
     from searchapp.ingest.types import SourceFile
 
     settings = Settings.load().with_overrides(data_dir=data / "scifact-md", collection="scifact-md")
-    corpus = [json.loads(line) for line in (SCIFACT / "corpus.jsonl").read_text().splitlines() if line.strip()]
+    corpus = [
+        json.loads(line) for line in (SCIFACT / "corpus.jsonl").read_text().splitlines() if line.strip()
+    ]
+    corpus = random.Random(0).sample(corpus, documents)  # titles are plentiful: a sample is enough
     files = [
-        SourceFile(source=f"{d['_id']}.md", data=f"# {d['title'].strip()}\n\n{d['text'].strip()}\n".encode(), external_id=d["_id"])
+        SourceFile(
+            source=f"{d['_id']}.md",
+            data=f"# {d['title'].strip()}\n\n{d['text'].strip()}\n".encode(),
+            external_id=d["_id"],
+        )
         for d in corpus
     ]
     with Library.open(settings) as library, Ingestor(library) as ingestor:
         started = time.perf_counter()
         report = ingestor.ingest(files)
-        print(f"markdown library: {report.summary()} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        print(
+            f"markdown library: {report.summary()} in {time.perf_counter() - started:.0f} s", file=sys.stderr
+        )
     return settings
 
 
@@ -79,7 +95,11 @@ def simulate_feedback(library: Library, train: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--source", choices=("labels", "structure", "feedback", "labels+structure"), required=True)
+    parser.add_argument(
+        "--source",
+        choices=("labels", "structure", "feedback", "labels+structure", "markdown-library"),
+        required=True,
+    )
     parser.add_argument("--loss", default="mnrl")
     parser.add_argument("--lora", action="store_true")
     parser.add_argument("--epochs", type=int, default=3)
@@ -88,10 +108,15 @@ def main() -> None:
     args = parser.parse_args()
     print(machine(), f"load {os.getloadavg()}", file=sys.stderr)
     train, test = split_files(args.data / "scifact-split")
+    if args.source == "markdown-library":
+        markdown_library(args.data)
+        return
     if args.source in ("structure",):
         settings = markdown_library(args.data)
     else:
-        settings = Settings.load().with_overrides(data_dir=args.data / "eval" / "eval-scifact", collection="eval-scifact")
+        settings = Settings.load().with_overrides(
+            data_dir=args.data / "eval" / "eval-scifact", collection="eval-scifact"
+        )
     sources = tuple(args.source.split("+"))
     with Library.open(settings) as library:
         if args.source == "feedback" and not FeedbackLog.of(library).count():
@@ -108,7 +133,9 @@ def main() -> None:
             work_dir=args.data / "runs" / f"{args.source}-{args.loss}{'-lora' if args.lora else ''}",
             eval_root=args.data / "eval",
         )
-        report = tune(library, request, note=lambda m: print(time.strftime("%H:%M:%S"), m, file=sys.stderr, flush=True))
+        report = tune(
+            library, request, note=lambda m: print(time.strftime("%H:%M:%S"), m, file=sys.stderr, flush=True)
+        )
     out = args.data / "reports"
     out.mkdir(exist_ok=True)
     name = f"{args.source}-{args.loss}{'-lora' if args.lora else ''}.json"

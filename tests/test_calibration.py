@@ -13,9 +13,32 @@ from searchapp.library import Library
 from searchapp.retrieval.scoring import Evidence, NoMatch, weak_match
 from tests.conftest import write
 
-TOPICS = ["river", "mountain", "harbour", "castle", "forest", "desert", "glacier", "meadow", "canyon",
-          "island", "valley", "volcano", "lagoon", "prairie", "marsh", "tundra", "reef", "plateau",
-          "delta", "fjord", "savanna", "steppe", "oasis", "geyser"]
+TOPICS = [
+    "river",
+    "mountain",
+    "harbour",
+    "castle",
+    "forest",
+    "desert",
+    "glacier",
+    "meadow",
+    "canyon",
+    "island",
+    "valley",
+    "volcano",
+    "lagoon",
+    "prairie",
+    "marsh",
+    "tundra",
+    "reef",
+    "plateau",
+    "delta",
+    "fjord",
+    "savanna",
+    "steppe",
+    "oasis",
+    "geyser",
+]
 
 
 def test_fit_threshold_flags_at_most_five_percent_of_good_queries() -> None:
@@ -36,7 +59,10 @@ def test_thresholds_decide_the_verdict_in_every_mode() -> None:
 @pytest.fixture
 def library(hash_library: Library, tmp_path: Path) -> Library:
     for topic in TOPICS:
-        write(tmp_path / "docs" / f"{topic}.txt", f"The {topic} guide: {topic} walks, {topic} maps and {topic} tours.")
+        write(
+            tmp_path / "docs" / f"{topic}.txt",
+            f"The {topic} guide: {topic} walks, {topic} maps and {topic} tours.",
+        )
     ingest_paths(hash_library, [tmp_path / "docs"])
     return hash_library
 
@@ -58,10 +84,14 @@ def test_too_little_feedback_keeps_the_defaults_but_records_the_measurement(libr
     assert last_calibration(library) is not None and last_calibration(library)["kept"] is False
 
 
-def test_calibration_is_kept_when_it_separates_better_held_out_and_changes_the_notice(library: Library) -> None:
+def test_calibration_is_kept_when_it_separates_better_held_out_and_changes_the_notice(
+    library: Library,
+) -> None:
     # Good queries name six places: the best passage matches one of them, a sixth of the
     # query's attainable BM25, which the default (0.17 of it) calls weak. Bad ones match nothing.
-    good = [" ".join(TOPICS[(i + step * j) % len(TOPICS)] for j in range(6)) for step in (1, 5) for i in range(24)]
+    good = [
+        " ".join(TOPICS[(i + step * j) % len(TOPICS)] for j in range(6)) for step in (1, 5) for i in range(24)
+    ]
     bad = [f"invoice number {i} overdue payment reminder" for i in range(20)]
     _label(library, good, bad)
     before = library.search(good[0])

@@ -101,7 +101,11 @@ def test_cli_export_import_and_list(library: Library, hash_settings: Settings, t
     bad = tmp_path / "bad.jsonl"
     bad.write_text(exported.read_text() + '{"query": "x", "verdict": "good"}\n')
     result = runner.invoke(app, ["feedback", "import", str(bad)], env=other)
-    assert result.exit_code == 1 and "bad.jsonl:2" in result.output and "1 feedback records imported" in result.output
+    assert (
+        result.exit_code == 1
+        and "bad.jsonl:2" in result.output
+        and "1 feedback records imported" in result.output
+    )
     result = runner.invoke(app, ["feedback", "list", "--json"], env=other)
     assert result.exit_code == 0
     assert [r["feedback_id"] for r in json.loads(result.stdout)] == [record["feedback_id"]]

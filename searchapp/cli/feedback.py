@@ -11,7 +11,9 @@ import typer
 
 from searchapp.cli.common import EXIT_NOTHING, JsonOpt, cli_errors, emit_json, err, open_library, options
 
-app = typer.Typer(name="feedback", no_args_is_help=True, help="👍/👎 verdicts on results: list, export, import.")
+app = typer.Typer(
+    name="feedback", no_args_is_help=True, help="👍/👎 verdicts on results: list, export, import."
+)
 
 
 @app.command("list")
@@ -33,7 +35,9 @@ def list_feedback(
     for item in items:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(item.at))
         where = item.source or item.chunk_id or f"{len(item.shown)} shown"
-        typer.echo(f"{when}  {marks[item.verdict]} {item.query[:60]!r:64} {where}  {item.user or '-'}  [{item.mode}]")
+        typer.echo(
+            f"{when}  {marks[item.verdict]} {item.query[:60]!r:64} {where}  {item.user or '-'}  [{item.mode}]"
+        )
     err(f"{len(items)} verdicts")
 
 
@@ -104,9 +108,15 @@ def calibrate_notice(
         return
     for label, scored in (("defaults", result.default), ("fitted", result.calibrated)):
         d = scored.to_dict()
-        err(f"{label:8} held out: precision {d['precision']}, recall {d['recall']}, false alarms {d['false_alarms']} "
-            f"({scored.good} good, {scored.bad} bad queries)")
+        err(
+            f"{label:8} held out: precision {d['precision']}, recall {d['recall']}, "
+            f"false alarms {d['false_alarms']} "
+            f"({scored.good} good, {scored.bad} bad queries)"
+        )
     if result.kept:
-        err(f"kept: cosine below {result.dense:.3f} or keyword share below {result.keyword:.3f} says 'no good match'")
+        err(
+            f"kept: cosine below {result.dense:.3f} or keyword share below {result.keyword:.3f} "
+            "says 'no good match'"
+        )
     else:
         err("not kept: " + "; ".join(result.reasons))

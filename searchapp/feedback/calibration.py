@@ -33,7 +33,7 @@ MIN_GOOD, MIN_BAD = 10, 5  # per half, fewer says nothing
 
 @dataclass(frozen=True, slots=True)
 class NoticeScore:
-    """How the notice did on labelled queries: flagged bad ones are right, flagged good ones are false alarms."""
+    """How the notice did on labelled queries: flagged bad ones are right, flagged good ones false alarms."""
 
     good: int
     bad: int
@@ -161,7 +161,8 @@ def calibrate(library: Library, *, seed: int = 0, keep: bool = True) -> Calibrat
     if not reasons and calibrated.youden < default.youden + MIN_GAIN:
         reasons.append(
             f"held out, the fitted thresholds separate good from bad matches no better "
-            f"(recall - false alarms {calibrated.youden:.3f} against {default.youden:.3f}; +{MIN_GAIN} needed)"
+            f"(recall - false alarms {calibrated.youden:.3f} against {default.youden:.3f}; "
+            f"+{MIN_GAIN} needed)"
         )
     result = Calibration(
         mode=mode,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +88,9 @@ def rollback(library: Library, *, progress: ProgressCallback | None = None) -> S
     """
     previous = str(ModelVersions.of(library).state().get("previous", ""))
     if not previous:
-        raise ModelError("no earlier model is recorded for this library; `searchapp model use NAME` picks one")
+        raise ModelError(
+            "no earlier model is recorded for this library; `searchapp model use NAME` picks one"
+        )
     ref = version_id_of(previous) or "base"
     return use_model(library, ref, progress=progress)
 
@@ -106,8 +107,15 @@ def switch_to(library: Library, info: ModelInfo, *, progress: ProgressCallback |
             library.store.unretire()
             _rename_index(library.settings, RETIRED_SUFFIX, REBUILD_SUFFIX)
             _swap(library, embedder, versions, live)
-        return SwitchReport(info.name, live, len(library.documents()), library.store.count_chunks(), 0,
-                            time.perf_counter() - started, instant=True)
+        return SwitchReport(
+            info.name,
+            live,
+            len(library.documents()),
+            library.store.count_chunks(),
+            0,
+            time.perf_counter() - started,
+            instant=True,
+        )
     documents, chunks, resumed = _reembed(library, embedder, versions, live, progress)
     return SwitchReport(info.name, live, documents, chunks, resumed, time.perf_counter() - started)
 
@@ -124,7 +132,11 @@ def _retired_is_current(library: Library, versions: ModelVersions, info: ModelIn
 
 
 def _reembed(
-    library: Library, embedder: Embedder, versions: ModelVersions, live: str, progress: ProgressCallback | None
+    library: Library,
+    embedder: Embedder,
+    versions: ModelVersions,
+    live: str,
+    progress: ProgressCallback | None,
 ) -> tuple[int, int, int]:
     settings = library.settings
     rebuild_settings = settings.with_overrides(collection=settings.collection + REBUILD_SUFFIX)
@@ -156,7 +168,9 @@ def _reembed(
     return documents, chunks, resumed
 
 
-def _copy_missing(library: Library, rebuilt: Library, embedder: Embedder, progress: ProgressCallback | None) -> None:
+def _copy_missing(
+    library: Library, rebuilt: Library, embedder: Embedder, progress: ProgressCallback | None
+) -> None:
     """Every live document the rebuild lacks, re-embedded, in batches of about BATCH_CHUNKS passages."""
     done = {r.doc_id for r in rebuilt.documents()}
     records = library.documents()
@@ -170,8 +184,17 @@ def _copy_missing(library: Library, rebuilt: Library, embedder: Embedder, progre
             rebuilt.commit(stored_documents(library, batch, embedder))
             embedded += sum(r.chunks for r in batch)
             if progress is not None:
-                progress(Progress("embed", record.source, len(done) + index, len(records), embedded, total,
-                                  f"re-embedding with {embedder.info.name}"))
+                progress(
+                    Progress(
+                        "embed",
+                        record.source,
+                        len(done) + index,
+                        len(records),
+                        embedded,
+                        total,
+                        f"re-embedding with {embedder.info.name}",
+                    )
+                )
             batch = []
 
 
@@ -199,7 +222,9 @@ def _rename_index(settings: Settings, source_suffix: str, target_suffix: str) ->
 def _rebuild_metadata(library: Library, name: str) -> dict[str, Any] | None:
     try:
         with chroma_errors("reading the rebuild"):
-            if name not in {c if isinstance(c, str) else c.name for c in library.store.client.list_collections()}:
+            if name not in {
+                c if isinstance(c, str) else c.name for c in library.store.client.list_collections()
+            }:
                 return None
             return dict(library.store.client.get_collection(name, embedding_function=None).metadata or {})
     except StoreError:
@@ -212,20 +237,30 @@ def describe_models(library: Library) -> list[dict[str, Any]]:
     state = versions.state()
     live = library.embedder.info.name
     base = resolve_model(library.settings.model).name
-    rows: list[dict[str, Any]] = [{"name": base, "version": "base", "live": live == base,
-                                   "previous": state.get("previous") == base, "created_at": None, "gain": None}]
+    rows: list[dict[str, Any]] = [
+        {
+            "name": base,
+            "version": "base",
+            "live": live == base,
+            "previous": state.get("previous") == base,
+            "created_at": None,
+            "gain": None,
+        }
+    ]
     for version in versions.list():
         gate = version.report.get("heldout", {})
-        rows.append({
-            "name": version.name,
-            "version": version.version_id,
-            "live": live == version.name,
-            "previous": state.get("previous") == version.name,
-            "created_at": version.created_at,
-            "sources": version.report.get("sources", []),
-            "heldout": gate,
-            "megabytes": round(version.size / 1e6, 1),
-        })
+        rows.append(
+            {
+                "name": version.name,
+                "version": version.version_id,
+                "live": live == version.name,
+                "previous": state.get("previous") == version.name,
+                "created_at": version.created_at,
+                "sources": version.report.get("sources", []),
+                "heldout": gate,
+                "megabytes": round(version.size / 1e6, 1),
+            }
+        )
     return rows
 
 
@@ -238,7 +273,8 @@ def delete_version(library: Library, ref: str) -> None:
     retired = library.store.retired_metadata()
     if retired is not None and retired.get("model") == version.name:
         library.store.drop_collection(library.settings.collection + RETIRED_SUFFIX)
-        shutil.rmtree(library.settings.index_dir.parent / (library.settings.collection + RETIRED_SUFFIX), ignore_errors=True)
+        shutil.rmtree(
+            library.settings.index_dir.parent / (library.settings.collection + RETIRED_SUFFIX),
+            ignore_errors=True,
+        )
     versions.delete(version.version_id)
-
-

@@ -129,7 +129,9 @@ def stored_documents(
     for text, meta in zip(stored["documents"] or [], stored["metadatas"] or [], strict=True):
         rows[str((meta or {}).get("doc_id", ""))].append((text, dict(meta or {})))
     chunked = {
-        doc_id: tuple(_stored_chunk(text, meta) for text, meta in sorted(found, key=lambda r: int(r[1].get("chunk", 0))))
+        doc_id: tuple(
+            _stored_chunk(text, meta) for text, meta in sorted(found, key=lambda r: int(r[1].get("chunk", 0)))
+        )
         for doc_id, found in rows.items()
         if found
     }

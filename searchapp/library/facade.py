@@ -29,9 +29,9 @@ from searchapp.filters import SearchFilters, unpaged_notice
 from searchapp.library.reads import DocumentReads
 from searchapp.library.sync import ServerSync
 from searchapp.library.versions import resolve_for
-from searchapp.retrieval.scoring import load_no_match
 from searchapp.library.writes import Admission, UnitOfWork, original_info
 from searchapp.retrieval.response import SEARCH_MODES
+from searchapp.retrieval.scoring import load_no_match
 from searchapp.retrieval.search import Searcher
 from searchapp.storage.chroma import ChromaStore
 from searchapp.storage.chunk_index import ChunkIndex
@@ -68,7 +68,9 @@ class Library(DocumentReads):
         self.searcher = Searcher(ChunkIndex(self.store, self.local), self.embedder)
         self.searcher.no_match = load_no_match(self.store)
         self._sync = (
-            ServerSync(self.store, self.local, on_replaced=self._follow_swap) if self.settings.is_server else None
+            ServerSync(self.store, self.local, on_replaced=self._follow_swap)
+            if self.settings.is_server
+            else None
         )
         self._writes = UnitOfWork(
             self.store,
@@ -147,7 +149,9 @@ class Library(DocumentReads):
             self.store.check_model()
             self.embedder = chosen
             self.local = LocalIndex(
-                self.settings.index_dir, dimension=chosen.info.dimension, mirror_vectors=not self.settings.is_server
+                self.settings.index_dir,
+                dimension=chosen.info.dimension,
+                mirror_vectors=not self.settings.is_server,
             )
             self._wire()
             self._version += 1

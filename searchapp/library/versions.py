@@ -105,7 +105,9 @@ class ModelVersions:
             endpoint_url=settings.s3_endpoint_url,
         )
         self._cache = (
-            settings.data_dir / "model-cache" / collection if settings.originals_url else settings.data_dir / "models" / collection
+            settings.data_dir / "model-cache" / collection
+            if settings.originals_url
+            else settings.data_dir / "models" / collection
         )
 
     @classmethod

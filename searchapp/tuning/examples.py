@@ -28,7 +28,9 @@ from searchapp.types import DocumentRecord
 logger = logging.getLogger(__name__)
 
 SOURCES = ("feedback", "labels", "structure")
-MAX_STRUCTURE_EXAMPLES = 3000  # title/heading pairs are plentiful; more adds time, not signal
+# Title/heading pairs are plentiful; each costs training time (about 2 s a pair an epoch on
+# two loaded cores), so a seeded sample of this many is trained on.
+MAX_STRUCTURE_EXAMPLES = 400
 _MIN_HEADING_CHARS = 4
 
 
@@ -113,7 +115,9 @@ def from_labels(library: Library, queries: Sequence[LabelledQuery]) -> Resolved:
                 meta = (stored["metadatas"] or [{}])[0] or {}
                 text = (stored["documents"] or [""])[0]
                 examples.append(
-                    Example(query_id, texts[query_id], text, ref, str(meta.get("doc_id", "")), source="labels")
+                    Example(
+                        query_id, texts[query_id], text, ref, str(meta.get("doc_id", "")), source="labels"
+                    )
                 )
                 wanted_docs[query_id].add(str(meta.get("doc_id", "")))
             else:
@@ -133,7 +137,9 @@ def from_feedback(items: Iterable[Feedback]) -> list[Example]:
             bad[item.query].append(item.passage)
     examples = []
     for query, items_for_query in good.items():
-        wrong = tuple(dict.fromkeys(p for p in bad.get(query, ()) if p not in {i.passage for i in items_for_query}))
+        wrong = tuple(
+            dict.fromkeys(p for p in bad.get(query, ()) if p not in {i.passage for i in items_for_query})
+        )
         for item in {i.passage: i for i in items_for_query}.values():
             examples.append(
                 Example(
@@ -174,7 +180,9 @@ def from_structure(library: Library, *, seed: int = 0, limit: int = MAX_STRUCTUR
             if len(body) < 40:
                 continue
             seen.add((doc_id, query))
-            examples.append(Example(f"st:{doc_id[:12]}:{query}", query, body, chunk_id, doc_id, source="structure"))
+            examples.append(
+                Example(f"st:{doc_id[:12]}:{query}", query, body, chunk_id, doc_id, source="structure")
+            )
     if len(examples) > limit:
         examples = random.Random(seed).sample(examples, limit)
     return examples

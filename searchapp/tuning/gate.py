@@ -37,7 +37,9 @@ class GateVerdict:
         }
 
 
-def check(heldout: SetComparison, checks: Sequence[SetComparison], mode: str, *, checked: bool = True) -> GateVerdict:
+def check(
+    heldout: SetComparison, checks: Sequence[SetComparison], mode: str, *, checked: bool = True
+) -> GateVerdict:
     gain = heldout.mode(mode).gain
     reasons = []
     if gain < MIN_GAIN:
@@ -45,7 +47,10 @@ def check(heldout: SetComparison, checks: Sequence[SetComparison], mode: str, *,
     changes = tuple((c.dataset, c.mode(mode).gain) for c in checks)
     for name, change in changes:
         if change < -MAX_CHECK_DROP:
-            reasons.append(f"the general check set {name} lost {-change:.4f} nDCG@10; at most {MAX_CHECK_DROP} may be lost")
+            reasons.append(
+                f"the general check set {name} lost {-change:.4f} nDCG@10; "
+                f"at most {MAX_CHECK_DROP} may be lost"
+            )
     if not checked:
         reasons.append("the general check set was not run")
     return GateVerdict(not reasons, mode, gain, changes, tuple(reasons))

@@ -92,7 +92,13 @@ def model_tag(model: str) -> str:
 
 
 def evaluate(
-    data: BeirDataset, settings: Settings, model: str, root: Path, *, base: bool, modes: Sequence[str] | None = None
+    data: BeirDataset,
+    settings: Settings,
+    model: str,
+    root: Path,
+    *,
+    base: bool,
+    modes: Sequence[str] | None = None,
 ) -> EvalReport:
     """`data` through `model` (its own scratch index under `root`, reused while it matches)."""
     name = default_collection(data.label)
@@ -111,7 +117,9 @@ def check_sets() -> list[BeirDataset]:
     return [load_beir(CHECK_DIR / name) for name in CHECK_SETS]
 
 
-def heldout_from_beir(corpus_dir: Path, queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, int]]) -> BeirDataset:
+def heldout_from_beir(
+    corpus_dir: Path, queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, int]]
+) -> BeirDataset:
     """The BEIR dataset in `corpus_dir`, cut to the held-out queries and their judgements."""
     full = load_beir(corpus_dir)
     kept = {q: dict(j) for q, j in qrels.items() if q in queries}

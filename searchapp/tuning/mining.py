@@ -85,5 +85,7 @@ def _candidates(library: Library, query: str) -> list[tuple[str, str, str, float
     found = []
     for item, _ in fused:
         hit = hits[order[item]]
-        found.append((hit.chunk_id, hit.text, hit.doc_id, float(hit.cosine if hit.cosine is not None else -1.0)))
+        found.append(
+            (hit.chunk_id, hit.text, hit.doc_id, float(hit.cosine if hit.cosine is not None else -1.0))
+        )
     return found

@@ -25,6 +25,7 @@ from searchapp.errors import EvalDataError, ModelError
 from searchapp.feedback import FeedbackLog
 from searchapp.library import Library
 from searchapp.library.versions import ModelVersion, ModelVersions
+from searchapp.splits import split_by_query
 from searchapp.tuning.examples import (
     SOURCES,
     Example,
@@ -44,7 +45,6 @@ from searchapp.tuning.measure import (
     heldout_from_library,
 )
 from searchapp.tuning.mining import MiningStats, mine_negatives
-from searchapp.splits import split_by_query
 from searchapp.tuning.train import TrainConfig, TrainResult, Validation, train
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,9 @@ def tune(library: Library, request: TuneRequest, note: Note | None = None) -> Tu
         raise ModelError(f"{library.embedder.info.name} is not a model that can be trained")
     unknown = set(request.sources) - set(SOURCES)
     if unknown or not request.sources:
-        raise EvalDataError(f"tuning sources are {', '.join(SOURCES)}; got {', '.join(request.sources) or 'none'}")
+        raise EvalDataError(
+            f"tuning sources are {', '.join(SOURCES)}; got {', '.join(request.sources) or 'none'}"
+        )
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     examples, relevant, unmatched, test = _examples(library, request, say)
@@ -145,17 +147,24 @@ def tune(library: Library, request: TuneRequest, note: Note | None = None) -> Tu
         rest, held = split_by_query(keys, request.test_share, request.seed)
         test = {e.query_id: e.query for e in examples if e.query_id in held}
         examples = [e for e in examples if e.query_id in rest]
-    train_keys, val_keys = split_by_query(sorted({e.query_id for e in examples}), request.validation_share, request.seed + 1)
+    train_keys, val_keys = split_by_query(
+        sorted({e.query_id for e in examples}), request.validation_share, request.seed + 1
+    )
     if not val_keys or not train_keys:
         raise EvalDataError(f"too few queries to train and validate on ({len(keys)}); label at least 10")
-    say(f"{len(examples)} examples: {len(train_keys)} training and {len(val_keys)} validation queries, "
-        f"{len(test)} held out")
+    say(
+        f"{len(examples)} examples: {len(train_keys)} training and {len(val_keys)} validation queries, "
+        f"{len(test)} held out"
+    )
 
     started = time.perf_counter()
     mined, stats = mine_negatives(library, examples, per_example=request.negatives, relevant_docs=relevant)
     validation = _validation(library, [e for e in mined if e.query_id in val_keys], relevant)
     seconds["mining"] = time.perf_counter() - started
-    say(f"hard negatives for {stats.with_negative} of {stats.examples} examples ({stats.guarded} candidates guarded)")
+    say(
+        f"hard negatives for {stats.with_negative} of {stats.examples} examples "
+        f"({stats.guarded} candidates guarded)"
+    )
 
     work = request.work_dir or Path(tempfile.mkdtemp(prefix="searchapp-tune-"))
     base_model = library.embedder.info
@@ -170,8 +179,10 @@ def tune(library: Library, request: TuneRequest, note: Note | None = None) -> Tu
         on_step=lambda done, total: say(f"training step {done}/{total}") if done % 10 == 0 else None,
     )
     seconds["training"] = time.perf_counter() - started
-    say(f"trained {result.steps} steps in {result.seconds:.0f} s on {result.device} ({result.precision}); "
-        f"validation nDCG@10 {result.base_score:.4f} -> {result.best_score:.4f}")
+    say(
+        f"trained {result.steps} steps in {result.seconds:.0f} s on {result.device} ({result.precision}); "
+        f"validation nDCG@10 {result.base_score:.4f} -> {result.best_score:.4f}"
+    )
 
     started = time.perf_counter()
     root = request.eval_root or library.settings.data_dir / "eval"
@@ -203,9 +214,16 @@ def tune(library: Library, request: TuneRequest, note: Note | None = None) -> Tu
         version = ModelVersions.of(library).add(
             result.path,
             parent=base_model.name,
-            report={"heldout": heldout.to_dict(), "check": [c.to_dict() for c in checks], "sources": list(request.sources)},
+            report={
+                "heldout": heldout.to_dict(),
+                "check": [c.to_dict() for c in checks],
+                "sources": list(request.sources),
+            },
         )
-        say(f"kept as model version {version.version_id}; `searchapp model use {version.version_id}` adopts it")
+        say(
+            f"kept as model version {version.version_id}; "
+            f"`searchapp model use {version.version_id}` adopts it"
+        )
     else:
         say("not kept: " + "; ".join(verdict.reasons) if not verdict.passed else "measured only (not kept)")
     if request.work_dir is None and version is not None:
@@ -243,7 +261,10 @@ def _examples(
         examples.extend(resolved.examples)
         relevant.update(resolved.relevant_docs)
         unmatched.extend(resolved.unmatched)
-        say(f"{len(resolved.examples)} examples from {request.labels} ({len(resolved.unmatched)} labels unmatched)")
+        say(
+            f"{len(resolved.examples)} examples from {request.labels} "
+            f"({len(resolved.unmatched)} labels unmatched)"
+        )
     if "feedback" in request.sources:
         found = from_feedback(FeedbackLog.of(library).list())
         examples.extend(found)
@@ -266,7 +287,9 @@ def _examples(
     return examples, relevant, unmatched, test
 
 
-def _validation(library: Library, examples: Sequence[Example], relevant: dict[str, frozenset[str]]) -> Validation:
+def _validation(
+    library: Library, examples: Sequence[Example], relevant: dict[str, frozenset[str]]
+) -> Validation:
     """Validation queries against their own candidates: positives, negatives and the top of both lists."""
     queries: dict[str, str] = {}
     corpus: dict[str, str] = {}
@@ -286,7 +309,11 @@ def _validation(library: Library, examples: Sequence[Example], relevant: dict[st
 
 
 def _heldout_data(
-    library: Library, request: TuneRequest, test: dict[str, str], relevant: dict[str, frozenset[str]], work: Path
+    library: Library,
+    request: TuneRequest,
+    test: dict[str, str],
+    relevant: dict[str, frozenset[str]],
+    work: Path,
 ) -> Any:
     if not test:
         raise EvalDataError("no held-out queries to measure on: label more queries, or give --test-labels")

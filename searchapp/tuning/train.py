@@ -134,7 +134,7 @@ def train(
         batch_size=64,
     )
     base_score = float(evaluator(model)["val_cosine_ndcg@10"])
-    bf16 = device == "cpu" and cpu_has_bf16() or device == "cuda" and torch.cuda.is_bf16_supported()
+    bf16 = (device == "cpu" and cpu_has_bf16()) or (device == "cuda" and torch.cuda.is_bf16_supported())
     fp16 = device == "cuda" and not bf16
     work = out_dir / "checkpoints"
     args = SentenceTransformerTrainingArguments(
@@ -161,7 +161,7 @@ def train(
         disable_tqdm=True,
     )
 
-    class _Steps(TrainerCallback):  # type: ignore[misc]
+    class _Steps(TrainerCallback):
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if on_step is not None:
                 on_step(int(state.global_step), int(state.max_steps))
@@ -185,7 +185,8 @@ def train(
     )
     best = max((score for _, score in history), default=base_score)
     if config.lora:
-        model[0].auto_model = model[0].auto_model.merge_and_unload()
+        transformer: Any = model[0]
+        transformer.auto_model = transformer.auto_model.merge_and_unload()
     target = out_dir / "model"
     shutil.rmtree(target, ignore_errors=True)
     model.save(str(target))

@@ -21,7 +21,7 @@ import streamlit as st
 from searchapp.errors import SearchAppError
 from searchapp.library import Library
 from searchapp.types import DocumentGroup, Hit
-from searchapp.ui import original_links
+from searchapp.ui import original_links, votes
 from searchapp.ui.feedback import show_error
 from searchapp.ui.pdf_link import MAX_INLINE_BYTES, open_pdf_html
 from searchapp.ui.render import (
@@ -53,7 +53,9 @@ def download_name(source: str) -> str:
 
 
 @st.fragment
-def result_card(number: int, group: DocumentGroup, library: Library, terms: Sequence[str], mode: str) -> None:
+def result_card(
+    number: int, group: DocumentGroup, library: Library, terms: Sequence[str], mode: str, query: str = ""
+) -> None:
     hit = group.best
     with st.container(border=True, key=f"hit-{number}"):
         head, score = st.columns([0.66, 0.34], vertical_alignment="center")
@@ -81,6 +83,7 @@ def result_card(number: int, group: DocumentGroup, library: Library, terms: Sequ
             if hit.file_type == "pdf" and hit.page is not None:
                 _open_at_page(hit, library)
             _more_like_this(hit, number)
+        votes.feedback_row(hit, library, query, mode)
         if group.others:
             _other_passages(group, library, terms, mode, number)
 

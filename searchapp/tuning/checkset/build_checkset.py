@@ -29,7 +29,12 @@ def _qrels(path: Path) -> list[tuple[str, str, int]]:
     return [(q, d, int(s)) for q, d, s in rows]
 
 
-def _write(target: Path, corpus: list[dict[str, object]], queries: list[dict[str, object]], qrels: list[tuple[str, str, int]]) -> None:
+def _write(
+    target: Path,
+    corpus: list[dict[str, object]],
+    queries: list[dict[str, object]],
+    qrels: list[tuple[str, str, int]],
+) -> None:
     (target / "qrels").mkdir(parents=True, exist_ok=True)
     for name, rows in (("corpus.jsonl", corpus), ("queries.jsonl", queries)):
         with (target / name).open("w", encoding="utf-8") as handle:
@@ -62,7 +67,11 @@ def build(dbpedia: Path) -> None:
     needed |= set(rng.sample(others, min(len(needed), len(others))))
     _write(
         HERE / "dbpedia-entity-check",
-        [{"_id": doc["_id"], "title": doc.get("title", ""), "text": doc["text"]} for doc in corpus if str(doc["_id"]) in needed],
+        [
+            {"_id": doc["_id"], "title": doc.get("title", ""), "text": doc["text"]}
+            for doc in corpus
+            if str(doc["_id"]) in needed
+        ],
         [q for q in _jsonl(dbpedia / "queries.jsonl") if str(q["_id"]) in chosen],
         kept,
     )

@@ -17,7 +17,7 @@ from searchapp.links import SearchLink
 from searchapp.retrieval.scoring import match_strength
 from searchapp.samples import EXAMPLE_QUERIES, SAMPLE_TAG
 from searchapp.types import DocumentGroup, DocumentRecord, SearchResponse
-from searchapp.ui import url_state
+from searchapp.ui import url_state, votes
 from searchapp.ui.cards import LIKE_FROM_KEY, LIKE_KEY, result_card
 from searchapp.ui.compare_panel import compare_panel
 from searchapp.ui.context import library_or_stop
@@ -181,7 +181,9 @@ def _results(
     st.caption(_summary(response, len(groups), documents, filters))
     terms = [] if similar else query_terms(response.query)
     for number, group in enumerate(groups, start=1):
-        result_card(number, group, library, terms, response.mode)
+        result_card(number, group, library, terms, response.mode, "" if similar else response.query)
+    if not similar:
+        votes.none_of_these(response.query, response.hits, library, response.mode)
     k = int(st.session_state.get("top_k", url_state.DEFAULT_K))
     if len(groups) >= k and k < MAX_K:
         st.button(

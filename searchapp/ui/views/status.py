@@ -10,6 +10,7 @@ from searchapp.library import Library
 from searchapp.ui.auth import auth_enabled
 from searchapp.ui.context import library_or_stop
 from searchapp.ui.feedback import show_error
+from searchapp.ui.model_panel import notice_precision, render_models
 from searchapp.ui.render import escape_markdown, format_size
 
 REPAIR_ADVICE = {
@@ -51,7 +52,10 @@ def render() -> None:
     ]
     if stats.pending:
         rows.append(("Interrupted ingests", f"{stats.pending}; the next upload finishes them"))
+    rows.append(("'No good match' notice", notice_precision(library)))
     st.markdown("\n".join(f"- **{label}:** {escape_markdown(str(value))}" for label, value in rows))
+    st.subheader("Model versions", anchor=False)
+    render_models(library)
     render_health(library)
 
 
