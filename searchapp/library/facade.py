@@ -160,21 +160,28 @@ class Library(DocumentReads):
             else:
                 self.sync_local_index(force=True)
 
-    def _collection_embedder(self) -> Embedder:
+    def _collection_embedder(self, *, live: bool = False) -> Embedder:
         base = get_embedder(self.settings)
-        tuned = resolve_for(self.store, base.info)
+        tuned = resolve_for(self.store, base.info, live=live)
         return get_embedder(self.settings, tuned) if tuned is not None else base
 
     def _follow_swap(self) -> None:
-        """Server mode: another client swapped a rebuild in; load its model and read it whole."""
-        self.store.reopen()
-        chosen = self._collection_embedder()
-        self.store.model = chosen.info
+        """Server mode: another client swapped a rebuild in; load its model, then switch to it.
+
+        The model is loaded before the switch, so no search embeds with one model against
+        the other's vectors (searches meanwhile use the old collection, kept as NAME-retired).
+        """
+        chosen = self._collection_embedder(live=True)
+        load = getattr(chosen, "load", None)
+        if callable(load):
+            load()
         if chosen.info.name != self.embedder.info.name:
             logger.warning("the collection now uses model %s; following it", chosen.info.name)
-        self.embedder = chosen
-        self.searcher = Searcher(ChunkIndex(self.store, self.local), chosen)
-        self.searcher.no_match = load_no_match(self.store)
+        self.store.reopen()
+        self.store.model = chosen.info
+        searcher = Searcher(ChunkIndex(self.store, self.local), chosen)
+        searcher.no_match = load_no_match(self.store)
+        self.embedder, self.searcher = chosen, searcher
 
     def refresh_no_match(self) -> None:
         """Read the "no good match" thresholds again (after a calibration was saved)."""

@@ -221,13 +221,15 @@ def _complete(directory: Path, version: ModelVersion) -> bool:
     return True
 
 
-def resolve_for(store: ChromaStore, base: ModelInfo) -> ModelInfo | None:
+def resolve_for(store: ChromaStore, base: ModelInfo, *, live: bool = False) -> ModelInfo | None:
     """The model a collection's vectors come from, when it is a version tuned from `base`.
 
     None when the collection holds `base`'s vectors (or another model's: the caller's
-    model check then says so).
+    model check then says so). `live`: read the collection now under the name (after a swap
+    by another client), not the one this store has open.
     """
-    stored = str(store.collection_metadata.get("model", ""))
+    metadata = store.live_metadata() if live else store.collection_metadata
+    stored = str(metadata.get("model", ""))
     version_id = version_id_of(stored)
     if version_id is None:
         return None

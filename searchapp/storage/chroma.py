@@ -224,10 +224,19 @@ class ChromaStore:
         return bool(self._chunks is None or current.id != self._chunks.id)
 
     def reopen(self) -> None:
-        """Open the collections under this name again (after a swap), keeping the client."""
-        self._chunks = self._catalog = self._changes = None
+        """Open the collections under this name again (after a swap), keeping the client.
+
+        Each handle is replaced in one assignment, so a search running meanwhile uses the
+        old collection or the new one, never none.
+        """
         self._tables.clear()
         self._open_collections(check_model=False)
+
+    def live_metadata(self) -> dict[str, Any]:
+        """The metadata of the collection under this name now (a swap may have replaced it)."""
+        with chroma_errors("reading the collection"):
+            metadata = self.client.get_collection(self.settings.collection, embedding_function=None).metadata
+        return dict(metadata or {})
 
     def _finish_interrupted_swap(self, name: str) -> None:
         rebuild = name + REBUILD_SUFFIX
