@@ -56,7 +56,9 @@ def perturbed_version(library: Library, tmp_path: Path, scale: float = 0.02) -> 
 
 
 def answers(library: Library, mode: str | None = None) -> list[list[tuple[str, float]]]:
-    return [[(h.chunk_id, round(h.score, 6)) for h in library.search(q, k=4, mode=mode).hits] for q in QUERIES]
+    return [
+        [(h.chunk_id, round(h.score, 6)) for h in library.search(q, k=4, mode=mode).hits] for q in QUERIES
+    ]
 
 
 def fill(library: Library, tmp_path: Path) -> None:

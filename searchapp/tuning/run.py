@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from searchapp.embedding.models import resolve_model
 from searchapp.errors import EvalDataError, ModelError
 from searchapp.feedback import FeedbackLog
 from searchapp.library import Library
@@ -186,7 +187,13 @@ def tune(library: Library, request: TuneRequest, note: Note | None = None) -> Tu
 
     started = time.perf_counter()
     root = request.eval_root or library.settings.data_dir / "eval"
-    base_name = str(base_model.path)
+    # The settings' own model string when it is the live model, so the base index is the one
+    # `searchapp eval` builds (a scratch index is keyed by the model's name).
+    base_name = (
+        library.settings.model
+        if resolve_model(library.settings.model).name == base_model.name
+        else str(base_model.path)
+    )
     tuned_name = str(result.path)
     data = _heldout_data(library, request, test, relevant, work)
     say(f"measuring {len(data.queries)} held-out queries, base against tuned")
