@@ -28,6 +28,7 @@ from searchapp.library import Library
 from searchapp.library.versions import ModelVersion, ModelVersions
 from searchapp.splits import split_by_query
 from searchapp.tuning.examples import (
+    MAX_STRUCTURE_EXAMPLES,
     SOURCES,
     Example,
     from_feedback,
@@ -81,6 +82,7 @@ class TuneRequest:
     keep: bool = True
     work_dir: Path | None = None
     eval_root: Path | None = None  # scratch indexes; default <data dir>/eval
+    structure_limit: int = MAX_STRUCTURE_EXAMPLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +281,7 @@ def _examples(
             relevant[example.query_id] = relevant.get(example.query_id, frozenset()) | {example.positive_doc}
         say(f"{len(found)} examples from feedback")
     if "structure" in request.sources:
-        found = from_structure(library, seed=request.seed)
+        found = from_structure(library, seed=request.seed, limit=request.structure_limit)
         examples.extend(found)
         for example in found:
             relevant[example.query_id] = frozenset({example.positive_doc})
