@@ -66,9 +66,9 @@ def _vote_in_the_browser(server: Server, tmp_path: Path) -> None:
             first = page.locator('[class*="st-key-hit-1"]')
             second = page.locator('[class*="st-key-hit-2"]')
             expect(first).to_contain_text("receipts")
-            first.get_by_role("button", name="Thumbs up").click()
+            first.get_by_role("radio", name="Thumbs up").click()
             settle(page)
-            second.get_by_role("button", name="Thumbs down").click()
+            second.get_by_role("radio", name="Thumbs down").click()
             settle(page)
             page.screenshot(path=str(tmp_path / "votes.png"), full_page=True)
 
@@ -79,12 +79,14 @@ def _vote_in_the_browser(server: Server, tmp_path: Path) -> None:
 
             # A reload shows this browser's earlier verdicts (read back from the library).
             ask(page, "how do I claim travel expenses")
-            expect(first.get_by_role("button", name="Thumbs up")).to_have_attribute("aria-pressed", "true")
+            expect(first.get_by_role("radio", name="Thumbs up")).to_have_attribute("aria-checked", "true")
 
             page.get_by_role("link", name="Tune").click()
             settle(page)
             expect(page.get_by_text("👍 passages")).to_be_visible(timeout=60_000)
-            metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-            assert metrics[:3] == ["1", "1", "1"], metrics
+            metrics = [
+                " ".join(t.split()) for t in page.locator('[data-testid="stMetric"]').all_inner_texts()
+            ]
+            assert metrics[:3] == ["👍 passages 1", "👎 passages 1", "None right 1"], metrics
         finally:
             browser.close()
