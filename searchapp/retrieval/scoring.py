@@ -49,6 +49,8 @@ class NoMatch:
 def load_no_match(store: ChromaStore) -> NoMatch:
     """The library's calibrated thresholds when a calibration was kept, else the defaults."""
     try:
+        if not store.has_table(NO_MATCH_TABLE):
+            return NoMatch()
         record: dict[str, Any] | None = store.table(NO_MATCH_TABLE).get("current")
     except Exception as exc:  # a damaged record never stops searching: the defaults hold
         logger.warning("cannot read the calibrated no-match thresholds: %s", exc)

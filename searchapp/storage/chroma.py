@@ -311,6 +311,10 @@ class ChromaStore:
         """The record table `name` kept with this collection (`<collection>.<name>`)."""
         return self._record_table(f"{self.settings.collection}.{_table_name(name)}")
 
+    def has_table(self, name: str) -> bool:
+        """True when the record table `name` of this collection exists (reading one creates it)."""
+        return f"{self.settings.collection}.{_table_name(name)}" in self._collection_names()
+
     def leases(self) -> RecordTable:
         """Named leases of this collection (one syncing client per source, say)."""
         return self.table("leases")
