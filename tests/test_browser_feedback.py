@@ -84,7 +84,7 @@ def _vote_in_the_browser(server: Server, tmp_path: Path) -> None:
 
             page.get_by_role("link", name="Tune").click()
             settle(page)
-            expect(page.get_by_text("👍 passages")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("👍 passages", exact=True)).to_be_visible(timeout=60_000)
             main = " ".join(page.locator('[data-testid="stMain"]').inner_text().split())
             for label in ("👍 passages", "👎 passages", "None right"):
                 assert re.search(rf"{label} 1\b", main), main[:500]
