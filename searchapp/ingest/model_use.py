@@ -100,7 +100,14 @@ def switch_to(library: Library, info: ModelInfo, *, progress: ProgressCallback |
     live = library.embedder.info.name
     if info.name == live:
         return SwitchReport(info.name, live, 0, 0, 0, 0.0, instant=True)
-    embedder = get_embedder(library.settings, info)
+    settings = library.settings
+    if settings.is_server and not settings.shared_originals and version_id_of(info.name):
+        raise ModelError(
+            "other clients of the server could not load this version: model versions are kept in the "
+            "shared originals store, and none is set. Set SEARCHAPP_ORIGINALS_URL on every client "
+            "(docs/deployment.md), tune again, then switch."
+        )
+    embedder = get_embedder(settings, info)
     versions = ModelVersions.of(library)
     if _retired_is_current(library, versions, info):
         with library._write_lock:
