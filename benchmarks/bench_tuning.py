@@ -145,7 +145,7 @@ def main() -> None:
     parser.add_argument(
         "--source",
         choices=("labels", "structure", "feedback", "labels+structure", "markdown-library"),
-        required=True,
+        default="labels",
     )
     parser.add_argument("--loss", default="mnrl")
     parser.add_argument("--lora", action="store_true")
