@@ -23,6 +23,7 @@ from searchapp.config import Settings
 from searchapp.feedback import FeedbackLog
 from searchapp.feedback.calibration import calibrate, reset
 from searchapp.library import Library
+from searchapp.request import SearchRequest
 from searchapp.tuning.labels import read_labels
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def main() -> None:
         added = []
         for query in read_labels(SCIFACT):
             relevant = {label.target for label in query.relevant}
-            response = library.search(query.text, k=10)
+            response = library.find(SearchRequest(query.text, syntax=False))
             good = [h for h in response.hits if h.metadata.get("external_id") in relevant]
             if good:
                 added.append(
@@ -60,7 +61,7 @@ def main() -> None:
             json.loads(line)["text"] for line in (OFF_TOPIC[1] / "queries.jsonl").read_text().splitlines()
         ]
         for question in questions:
-            response = library.search(question, k=10)
+            response = library.find(SearchRequest(question, syntax=False))
             added.append(
                 log.add(question, "none", shown=response.hits, mode=response.mode, user="calibration-bench")
             )

@@ -27,6 +27,7 @@ from benchmarks.common import machine
 from searchapp.config import Settings
 from searchapp.feedback import FeedbackLog
 from searchapp.library import Library
+from searchapp.request import SearchRequest
 from searchapp.splits import split_by_query
 from searchapp.tuning.labels import read_labels
 from searchapp.tuning.run import TuneRequest, tune
@@ -82,7 +83,7 @@ def simulate_feedback(library: Library, train: Path) -> int:
     count = 0
     for query in read_labels(train, SCIFACT / "queries.jsonl"):
         relevant = {label.target for label in query.relevant}
-        response = library.search(query.text, k=10)
+        response = library.find(SearchRequest(query.text, syntax=False))
         good = [hit for hit in response.hits if hit.metadata.get("external_id") in relevant]
         for hit in good:
             log.add(query.text, "good", hit=hit, mode=response.mode, user="simulated")

@@ -19,7 +19,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from searchapp.errors import DocumentNotFoundError, QueryError
 from searchapp.feedback.log import Feedback, FeedbackLog
+from searchapp.request import SearchRequest
+from searchapp.retrieval.ranking import FUSION_CANDIDATES, evidence_of
 from searchapp.retrieval.scoring import NO_MATCH_TABLE, Evidence, NoMatch, weak_match
 from searchapp.splits import split_by_query
 
@@ -135,14 +138,30 @@ def score(evidence: Sequence[tuple[Evidence, bool]], mode: str, thresholds: NoMa
     )
 
 
+def evidence(library: Library, query: str) -> Evidence | None:
+    """What both candidate lists say about `query`'s best match in the library as it is now
+    (the notice's inputs), or None when the query no longer reads (its syntax, a ``doc:``
+    name that is gone)."""
+    try:  # both lists, as deep as the fused modes take them
+        request = library.resolve(SearchRequest(query=query, k=FUSION_CANDIDATES, mode="hybrid"))
+        prepared = library.searcher.prepare(request)
+    except (QueryError, DocumentNotFoundError):
+        return None
+    return evidence_of(prepared, library.searcher.index.candidates(request, prepared, FUSION_CANDIDATES))
+
+
 def calibrate(library: Library, *, seed: int = 0, keep: bool = True) -> Calibration:
     """Fit, measure and (if it is better held out) keep the library's own thresholds."""
-    labels = labelled(FeedbackLog.of(library).list())
     mode = library.settings.search_mode
+    found: dict[str, Evidence] = {}
+    labels: dict[str, bool] = {}
+    for query, good in labelled(FeedbackLog.of(library).list()).items():
+        seen = evidence(library, query)
+        if seen is not None:
+            found[query], labels[query] = seen, good
     train_keys, held_keys = split_by_query(sorted(labels), 0.5, seed)
-    evidence = {query: library.searcher.evidence(query) for query in labels}
-    train = [(evidence[q], labels[q]) for q in sorted(train_keys)]
-    held = [(evidence[q], labels[q]) for q in sorted(held_keys)]
+    train = [(found[q], labels[q]) for q in sorted(train_keys)]
+    held = [(found[q], labels[q]) for q in sorted(held_keys)]
     fitted = NoMatch(
         dense=fit_threshold([e.top_cosine for e, good in train if good]),
         keyword=fit_threshold([e.keyword_share for e, good in train if good]),

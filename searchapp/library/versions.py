@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.embedding.models import ModelInfo, describe_model
 from searchapp.errors import ModelError
+from searchapp.storage import chroma_swap
 from searchapp.storage.originals import Blobs, open_blobs
 from searchapp.storage.records import RecordTable
 
 if TYPE_CHECKING:
-    from searchapp.library.facade import Library
+    from searchapp.library.reads import DocumentReads
     from searchapp.storage.chroma import ChromaStore
 
 TABLE = "models"
@@ -111,7 +112,7 @@ class ModelVersions:
         )
 
     @classmethod
-    def of(cls, library: Library) -> ModelVersions:
+    def of(cls, library: DocumentReads) -> ModelVersions:
         return cls.for_store(library.store)
 
     @classmethod
@@ -228,7 +229,8 @@ def resolve_for(store: ChromaStore, base: ModelInfo, *, live: bool = False) -> M
     model check then says so). `live`: read the collection now under the name (after a swap
     by another client), not the one this store has open.
     """
-    metadata = store.live_metadata() if live else store.collection_metadata
+    name = store.settings.collection
+    metadata = chroma_swap.live_metadata(store.client, name) if live else store.collection_metadata
     stored = str(metadata.get("model", ""))
     version_id = version_id_of(stored)
     if version_id is None:

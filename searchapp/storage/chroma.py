@@ -25,12 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from searchapp.config import REBUILD_SUFFIX, RETIRED_SUFFIX, Settings
+from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.embedding.models import ModelInfo
 from searchapp.errors import ModelMismatchError, StoreError
+from searchapp.storage import chroma_swap
 from searchapp.storage.catalog import Catalog
 from searchapp.storage.changes import CHANGES_SUFFIX, ChangeLog
 from searchapp.storage.chroma_client import chroma_errors, get_or_create, open_client
+from searchapp.storage.chroma_swap import CATALOG_SUFFIX
 from searchapp.storage.lock import DataDirLock
 from searchapp.storage.records import RecordTable
 from searchapp.types import MetaValue
@@ -38,7 +40,6 @@ from searchapp.types import MetaValue
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-CATALOG_SUFFIX = ".catalog"
 GLOBAL_PREFIX = "searchapp.global."
 
 
@@ -100,7 +101,7 @@ class ChromaStore:
     def _open_collections(self, *, check_model: bool) -> None:
         name = self.settings.collection
         if not name.endswith(REBUILD_SUFFIX):
-            self._finish_interrupted_swap(name)
+            chroma_swap.finish_interrupted_swap(self._client, name)
         wanted: dict[str, MetaValue] = {
             "model": self.model.name,
             "dimension": self.model.dimension,
@@ -136,117 +137,38 @@ class ChromaStore:
 
     # ----------------------------------------------------------------- rebuild
 
-    def _collection_names(self) -> set[str]:
-        with chroma_errors("listing collections"):
-            return {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
-
     def drop_collection(self, name: str) -> None:
         """Delete a collection and its catalog, if they exist."""
-        existing = self._collection_names()
-        for target in (name, name + CATALOG_SUFFIX, name + CHANGES_SUFFIX):
-            if target in existing:
-                with chroma_errors(f"deleting collection {target!r}"):
-                    self.client.delete_collection(target)
+        chroma_swap.drop(self.client, name)
 
     def mark_rebuild_complete(self, *, retire: bool = False) -> None:
-        """Flag this (rebuild) collection as complete, so a swap may use it.
-
-        `retire`: the swap keeps the index it replaces as ``NAME-retired`` (a model
-        version's rollback), also when a crash leaves the swap to the next open.
-        """
-        metadata = {**self.collection_metadata, "rebuild_complete": True, "retire_live": retire}
+        """Flag this (rebuild) collection as complete, so a swap may use it; `retire`: the
+        swap keeps the index it replaces as NAME-retired (`searchapp.storage.chroma_swap`)."""
+        metadata = {**self.collection_metadata, chroma_swap.COMPLETE: True, chroma_swap.RETIRE: retire}
         with chroma_errors("marking the rebuilt index complete"):
             self.chunks.modify(metadata=metadata)
 
     def swap_in_rebuild(self, *, retire: bool = False) -> None:
-        """Replace this collection with its complete rebuild. Idempotent, crash-safe.
-
-        The catalog moves first and the chunks last; the rebuild's chunk collection
-        carries the completion flag until the very end, so a crash at any step is
-        finished by `_finish_interrupted_swap` on the next open. With `retire`, the
-        replaced collections become ``NAME-retired`` (an older retired index is dropped)
-        instead of being deleted.
-        """
-        name = self.settings.collection
-        rebuild = name + REBUILD_SUFFIX
-        retired = name + RETIRED_SUFFIX
-        existing = self._collection_names()
-        with chroma_errors("swapping in the rebuilt index"):
-            if retire and rebuild in existing and name in existing:
-                for old in (retired, retired + CATALOG_SUFFIX):
-                    if old in existing:
-                        self.client.delete_collection(old)
-            for suffix in (CATALOG_SUFFIX, ""):  # the catalog first, the chunks (and the flag) last
-                if rebuild + suffix not in existing:
-                    continue
-                if name + suffix in existing:
-                    if retire:
-                        self.client.get_collection(name + suffix, embedding_function=None).modify(
-                            name=retired + suffix
-                        )
-                    else:
-                        self.client.delete_collection(name + suffix)
-                moved = self.client.get_collection(rebuild + suffix, embedding_function=None)
-                flags = ("rebuild_complete", "retire_live")
-                metadata = {k: v for k, v in (moved.metadata or {}).items() if k not in flags}
-                moved.modify(name=name + suffix, metadata=metadata or None)
-            if rebuild + CHANGES_SUFFIX in existing:  # the rebuild's own log: nobody reads it
-                self.client.delete_collection(rebuild + CHANGES_SUFFIX)
+        """Replace this collection with its complete rebuild (`searchapp.storage.chroma_swap`)."""
+        chroma_swap.swap_in_rebuild(self.client, self.settings.collection, retire=retire)
         self._chunks = self._catalog = self._changes = None
 
-    def retired_metadata(self) -> dict[str, Any] | None:
-        """The metadata of ``NAME-retired`` when both its collections exist, else None."""
-        retired = self.settings.collection + RETIRED_SUFFIX
-        existing = self._collection_names()
-        if retired not in existing or retired + CATALOG_SUFFIX not in existing:
-            return None
-        with chroma_errors("reading the retired index"):
-            return dict(self.client.get_collection(retired, embedding_function=None).metadata or {})
+    def retired_metadata(self) -> dict[str, Any] | None:  # see chroma_swap for these two
+        return chroma_swap.retired_metadata(self.client, self.settings.collection)
 
     def unretire(self) -> None:
-        """Make ``NAME-retired`` the complete rebuild of NAME, so `swap_in_rebuild` brings it back."""
-        name = self.settings.collection
-        retired, rebuild = name + RETIRED_SUFFIX, name + REBUILD_SUFFIX
-        self.drop_collection(rebuild)
-        with chroma_errors("restoring the retired index"):
-            self.client.get_collection(retired + CATALOG_SUFFIX, embedding_function=None).modify(
-                name=rebuild + CATALOG_SUFFIX
-            )
-            chunks = self.client.get_collection(retired, embedding_function=None)
-            metadata = {**(chunks.metadata or {}), "rebuild_complete": True, "retire_live": True}
-            chunks.modify(name=rebuild, metadata=metadata)
+        chroma_swap.unretire(self.client, self.settings.collection)
 
     def replaced(self) -> bool:
-        """True when the collection under this name is no longer the one this store has open
-        (another client swapped a rebuild in)."""
-        with chroma_errors("reading the collection"):
-            current = self.client.get_collection(self.settings.collection, embedding_function=None)
+        """True when another client swapped a rebuild in under this collection's name."""
+        current = chroma_swap.live(self.client, self.settings.collection)
         return bool(self._chunks is None or current.id != self._chunks.id)
 
     def reopen(self) -> None:
-        """Open the collections under this name again (after a swap), keeping the client.
-
-        Each handle is replaced in one assignment, so a search running meanwhile uses the
-        old collection or the new one, never none.
-        """
+        """Open the collections under this name again (after a swap), keeping the client; a
+        search meanwhile uses the old handle or the new one (each replaced in one assignment)."""
         self._tables.clear()
         self._open_collections(check_model=False)
-
-    def live_metadata(self) -> dict[str, Any]:
-        """The metadata of the collection under this name now (a swap may have replaced it)."""
-        with chroma_errors("reading the collection"):
-            metadata = self.client.get_collection(self.settings.collection, embedding_function=None).metadata
-        return dict(metadata or {})
-
-    def _finish_interrupted_swap(self, name: str) -> None:
-        rebuild = name + REBUILD_SUFFIX
-        if rebuild not in self._collection_names():
-            return
-        with chroma_errors("checking for an interrupted rebuild"):
-            metadata = self.client.get_collection(rebuild, embedding_function=None).metadata or {}
-        if metadata.get("rebuild_complete"):
-            logger.warning("finishing the swap of a rebuilt index that a crash interrupted")
-            self.swap_in_rebuild(retire=bool(metadata.get("retire_live")))
 
     def reconnect(self) -> None:
         """Drop the Chroma client and open a fresh one, keeping the data-directory lock.
@@ -313,7 +235,7 @@ class ChromaStore:
 
     def has_table(self, name: str) -> bool:
         """True when the record table `name` of this collection exists (reading one creates it)."""
-        return f"{self.settings.collection}.{_table_name(name)}" in self._collection_names()
+        return f"{self.settings.collection}.{_table_name(name)}" in chroma_swap.collection_names(self.client)
 
     def leases(self) -> RecordTable:
         """Named leases of this collection (one syncing client per source, say)."""

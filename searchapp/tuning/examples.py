@@ -19,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from searchapp.errors import EvalDataError
+from searchapp.errors import EvalDataError, QueryError
 from searchapp.feedback import Feedback
 from searchapp.library import Library
+from searchapp.query_syntax import parse_query, plain
 from searchapp.tuning.labels import LabelledQuery
 from searchapp.types import DocumentRecord
 
@@ -137,6 +138,9 @@ def from_feedback(items: Iterable[Feedback]) -> list[Example]:
             bad[item.query].append(item.passage)
     examples = []
     for query, items_for_query in good.items():
+        words = _words(query)
+        if not words:
+            continue
         wrong = tuple(
             dict.fromkeys(p for p in bad.get(query, ()) if p not in {i.passage for i in items_for_query})
         )
@@ -144,7 +148,7 @@ def from_feedback(items: Iterable[Feedback]) -> list[Example]:
             examples.append(
                 Example(
                     query_id=f"fb:{query}",
-                    query=query,
+                    query=words,
                     positive=item.passage,
                     positive_id=item.chunk_id,
                     positive_doc=item.doc_id,
@@ -153,6 +157,15 @@ def from_feedback(items: Iterable[Feedback]) -> list[Example]:
                 )
             )
     return examples
+
+
+def _words(query: str) -> str:
+    """What a model should learn from a typed query: its words, less the query syntax
+    (filters, exclusions, the quotes of a phrase)."""
+    try:
+        return parse_query(query).text
+    except QueryError:
+        return plain(query).text
 
 
 def from_structure(library: Library, *, seed: int = 0, limit: int = MAX_STRUCTURE_EXAMPLES) -> list[Example]:

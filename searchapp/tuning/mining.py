@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from searchapp.library import Library
+from searchapp.request import SearchRequest
 from searchapp.retrieval.fusion import reciprocal_rank_fusion
 from searchapp.tuning.examples import Example
 
@@ -74,8 +75,8 @@ def mine_negatives(
 
 def _candidates(library: Library, query: str) -> list[tuple[str, str, str, float]]:
     """(chunk id, text, doc id, cosine) by fused rank over the dense and keyword top lists."""
-    dense = library.search(query, k=CANDIDATES, mode="dense").hits
-    keyword = library.search(query, k=CANDIDATES, mode="keyword").hits
+    dense = library.find(SearchRequest(query, k=CANDIDATES, mode="dense", syntax=False)).hits
+    keyword = library.find(SearchRequest(query, k=CANDIDATES, mode="keyword", syntax=False)).hits
     hits = {hit.chunk_id: hit for hit in (*dense, *keyword)}
     order = list(hits)
     position = {cid: i for i, cid in enumerate(order)}

@@ -26,6 +26,7 @@ from searchapp.errors import EvalDataError, ModelError
 from searchapp.feedback import FeedbackLog
 from searchapp.library import Library
 from searchapp.library.versions import ModelVersion, ModelVersions
+from searchapp.request import SearchRequest
 from searchapp.splits import split_by_query
 from searchapp.tuning.examples import (
     MAX_STRUCTURE_EXAMPLES,
@@ -310,7 +311,7 @@ def _validation(
         wanted.setdefault(example.query_id, set()).add(key)
     for query_id, query in queries.items():
         for mode in ("dense", "keyword"):
-            for hit in library.search(query, k=20, mode=mode).hits:
+            for hit in library.find(SearchRequest(query, k=20, mode=mode, syntax=False)).hits:
                 corpus[hit.chunk_id] = hit.text
                 if hit.doc_id in relevant.get(query_id, frozenset()):
                     wanted[query_id].add(hit.chunk_id)
