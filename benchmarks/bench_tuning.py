@@ -16,6 +16,7 @@ its text) and tunes on (title, abstract passage) pairs alone, no labels.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import random
@@ -29,6 +30,7 @@ from searchapp.feedback import FeedbackLog
 from searchapp.library import Library
 from searchapp.request import SearchRequest
 from searchapp.splits import split_by_query
+from searchapp.tuning.examples import Example
 from searchapp.tuning.labels import read_labels
 from searchapp.tuning.run import TuneRequest, tune
 from searchapp.tuning.train import TrainConfig
@@ -140,6 +142,98 @@ def time_tuning(data: Path) -> None:
     )
 
 
+def rank3_negatives(
+    library: Library, examples: list[Example], relevant: dict[str, frozenset[str]]
+) -> list[Example]:
+    """The notes' negatives (../shared/notes/training.md): the base model's 3rd-best passage of a
+    non-relevant document among its dense top 15 (the top two are skipped as likely unjudged
+    answers), one per example."""
+    out = []
+    for example in examples:
+        hits = library.find(SearchRequest(example.query, k=15, mode="dense", syntax=False)).hits
+        wrong = [h.text for h in hits if h.doc_id not in relevant.get(example.query_id, frozenset())]
+        out.append(dataclasses.replace(example, negatives=tuple(wrong[2:3] or wrong[-1:])))
+    return out
+
+
+def validate_variant(data: Path, args: argparse.Namespace) -> None:
+    """One recipe trained on the training half less a validation share, scored on that share
+    only (after every epoch, with no early stopping; the best epoch is kept). The held-out
+    half is not read."""
+    from searchapp.tuning.examples import from_labels
+    from searchapp.tuning.mining import mine_negatives
+    from searchapp.tuning.run import _validation
+    from searchapp.tuning.train import train
+
+    train_file, _ = split_files(data / "scifact-split")
+    settings = Settings.load().with_overrides(
+        data_dir=data / "eval" / "eval-scifact", collection="eval-scifact"
+    )
+    loads = [os.getloadavg()[0]]
+    with Library.open(settings) as library:
+        resolved = from_labels(library, read_labels(train_file, SCIFACT / "queries.jsonl"))
+        relevant = dict(resolved.relevant_docs)
+        rest, val = split_by_query(sorted({e.query_id for e in resolved.examples}), args.val_share, seed=1)
+        if args.negatives == "rank3":
+            mined = rank3_negatives(library, list(resolved.examples), relevant)
+        else:
+            mined, _ = mine_negatives(library, resolved.examples, relevant_docs=relevant)
+        validation = _validation(library, [e for e in mined if e.query_id in val], relevant)
+        assert library.embedder.info.path is not None
+        config = TrainConfig(
+            loss=args.loss, lora=args.lora, epochs=args.epochs, learning_rate=args.lr, patience=args.epochs
+        )
+        result = train(
+            library.embedder.info.path,
+            [e for e in mined if e.query_id in rest],
+            validation,
+            data / "runs" / args.name,
+            config,
+        )
+    loads.append(os.getloadavg()[0])
+    row = {
+        "variant": args.name,
+        "negatives": args.negatives,
+        "train_queries": len(rest),
+        "validation_queries": len(val),
+        "config": config.to_dict(),
+        "training": result.to_dict(),
+        "load_1min_at_start_end": loads,
+    }
+    (data / "reports").mkdir(exist_ok=True)
+    with (data / "reports" / "validation.jsonl").open("a") as out:
+        out.write(json.dumps(row) + "\n")
+    print(json.dumps(row, indent=1))
+
+
+def heldout_of(data: Path, model: Path) -> None:
+    """Base against `model` on the held-out half, in every mode (the reported figure)."""
+    from searchapp.tuning.measure import compare, evaluate, heldout_from_beir
+
+    _, test_file = split_files(data / "scifact-split")
+    held = read_labels(test_file, SCIFACT / "queries.jsonl")
+    qrels = {q.query_id: {label.target: label.grade for label in q.labels} for q in held}
+    dataset = heldout_from_beir(SCIFACT, {q.query_id: q.text for q in held}, qrels)
+    settings = Settings.load()
+    root = data / "eval"
+    started = time.perf_counter()
+    result = compare(
+        evaluate(dataset, settings, settings.model, root, base=True),
+        evaluate(dataset, settings, str(model), root, base=False),
+    )
+    print(
+        json.dumps(
+            {
+                "model": str(model),
+                "heldout": result.to_dict(),
+                "seconds": round(time.perf_counter() - started),
+                "load": os.getloadavg(),
+            },
+            indent=1,
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, required=True)
@@ -153,6 +247,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--no-check", action="store_true")
+    parser.add_argument("--validate", metavar="NAME", help="score one recipe on the validation split only")
+    parser.add_argument("--val-share", type=float, default=0.3)
+    parser.add_argument("--negatives", choices=("guarded", "rank3"), default="guarded")
+    parser.add_argument("--heldout", type=Path, metavar="MODEL", help="measure MODEL on the held-out half")
     parser.add_argument(
         "--time-only", action="store_true", help="time tuning on all 300 queries; no evaluation"
     )
@@ -160,6 +258,13 @@ def main() -> None:
     print(machine(), f"load {os.getloadavg()}", file=sys.stderr)
     if args.time_only:
         time_tuning(args.data)
+        return
+    if args.validate:
+        args.name = args.validate
+        validate_variant(args.data, args)
+        return
+    if args.heldout:
+        heldout_of(args.data, args.heldout)
         return
     train, test = split_files(args.data / "scifact-split")
     if args.source == "markdown-library":

@@ -120,20 +120,28 @@ def test_hard_negatives_skip_the_positive_document_and_what_the_model_likes_as_m
     assert stats.with_negative == 1
 
 
-JARGON = {  # internal code names the model cannot know, and the passage each one means
-    "operation bluefin": "Salaries move to the new payroll provider in March and are paid on the 25th.",
-    "project quokka": "Every laptop must use full disk encryption and lock its screen after five minutes.",
-    "the zephyr rule": "Travel expenses are refunded only with receipts, within thirty days of the trip.",
-    "kestrel week": "New starters receive a badge, a laptop and a buddy during their first five days.",
-}
-FILLER = [
-    "The canteen opens at eight and serves breakfast until ten.",
-    "Meeting rooms on the second floor are booked through the calendar.",
-    "The car park closes at midnight; night staff use the side gate.",
-    "Printers print double-sided unless you change the default.",
-    "Fire drills take place on the first Monday of each quarter.",
-    "The library lends books for three weeks at a time.",
-]
+# Short passages, twelve with an internal code name the model cannot know, six without (filler).
+POLICIES = (
+    ("operation bluefin", "Salaries move to the new payroll provider in March and are paid on the 25th."),
+    ("project quokka", "Every laptop must use full disk encryption and lock its screen after five minutes."),
+    ("the zephyr rule", "Travel expenses are refunded only with receipts, within thirty days of the trip."),
+    ("kestrel week", "New starters receive a badge, a laptop and a buddy during their first five days."),
+    ("the marlin form", "Parental leave is requested from HR at least eight weeks before it starts."),
+    ("project wombat", "The office network needs a VPN and two-factor sign-in from outside the building."),
+    ("the heron list", "Approved suppliers are reviewed every year by the purchasing team."),
+    ("falcon hours", "Core working hours are ten to four; the rest of the day is flexible."),
+    ("the otter fund", "Employees may spend up to 500 euros a year on training courses and books."),
+    ("project lynx", "Customer data is kept in the EU and deleted two years after the contract ends."),
+    ("the puffin desk", "The IT help desk answers tickets within one working day."),
+    ("badger day", "The office closes on the last Friday of December for the annual clean-up."),
+    ("", "The canteen opens at eight and serves breakfast until ten."),
+    ("", "Meeting rooms on the second floor are booked through the calendar."),
+    ("", "The car park closes at midnight; night staff use the side gate."),
+    ("", "Printers print double-sided unless you change the default."),
+    ("", "Fire drills take place on the first Monday of each quarter."),
+    ("", "The library lends books for three weeks at a time."),
+)
+JARGON = {name: passage for name, passage in POLICIES if name}
 
 
 def _rank(embedder: SentenceTransformerEmbedder, query: str, target: str, passages: list[str]) -> int:
@@ -144,11 +152,11 @@ def _rank(embedder: SentenceTransformerEmbedder, query: str, target: str, passag
 
 
 @pytest.mark.model
-@pytest.mark.slow
 def test_tuning_on_a_tiny_labelled_set_makes_the_labelled_passage_rise(tmp_path: Path) -> None:
+    """Twelve (code name, passage) pairs, three steps: the passages rise to their names."""
     base = resolve_model("all-MiniLM-L6-v2")
     assert base.path is not None
-    passages = list(JARGON.values()) + FILLER
+    passages = [passage for _, passage in POLICIES]
     examples = [Example(f"q{i}", query, passage) for i, (query, passage) in enumerate(JARGON.items())]
     before = SentenceTransformerEmbedder(base, backend="torch")
     ranks_before = {q: _rank(before, q, p, passages) for q, p in JARGON.items()}
@@ -157,38 +165,36 @@ def test_tuning_on_a_tiny_labelled_set_makes_the_labelled_passage_rise(tmp_path:
         corpus={str(i): p for i, p in enumerate(passages)},
         relevant={e.query_id: {str(passages.index(e.positive))} for e in examples},
     )
-    result = train(
-        base.path,
-        examples * 4,
-        validation,
-        tmp_path / "run",
-        TrainConfig(epochs=3, batch_size=4, learning_rate=1e-4, max_steps=12),
-    )
-    assert 0 < result.steps <= 12 and (result.path / "model.safetensors").is_file()
-    assert result.best_score >= result.base_score  # early stopping keeps the best epoch
+    config = TrainConfig(epochs=1, batch_size=4, learning_rate=2e-4, max_steps=3, warmup_ratio=0.0)
+    result = train(base.path, examples, validation, tmp_path / "run", config)
+    assert result.steps == 3 and (result.path / "model.safetensors").is_file()
+    assert result.best_score > result.base_score  # the validation score after the epoch was kept
     tuned = SentenceTransformerEmbedder(describe_model("tuned:test", result.path), backend="torch")
     ranks_after = {q: _rank(tuned, q, p, passages) for q, p in JARGON.items()}
-    assert sum(ranks_after.values()) < sum(ranks_before.values()), (ranks_before, ranks_after)
-    assert all(rank == 1 for rank in ranks_after.values()), ranks_after
-    for query, passage in JARGON.items():  # the labelled passage moves closer to its query
-        gain = float(tuned.embed_query(passage) @ tuned.embed_query(query)) - float(
-            before.embed_query(passage) @ before.embed_query(query)
-        )
-        assert gain > 0.05, (query, gain)
+    assert sum(ranks_after.values()) * 3 < sum(ranks_before.values()), (ranks_before, ranks_after)
+    assert sum(rank == 1 for rank in ranks_after.values()) >= 9, ranks_after
+    gains = [
+        float(tuned.embed_query(passage) @ tuned.embed_query(query))
+        - float(before.embed_query(passage) @ before.embed_query(query))
+        for query, passage in JARGON.items()
+    ]
+    assert sum(gains) / len(gains) > 0.1 and sum(g > 0.02 for g in gains) >= 9, gains
 
 
 @pytest.mark.model
-@pytest.mark.slow
 def test_the_gate_refuses_a_tune_that_hurts_and_changes_nothing(
     real_library: Library, tmp_path: Path
 ) -> None:
-    corpus = [json.loads(line) for line in (CHECK / "corpus.jsonl").read_text().splitlines()][:40]
+    """Shuffled labels (every training query points at another query's passage) and a
+    learning rate that lets three steps learn them: held out, the tune is worse, the gate
+    refuses it, no version is kept, the library's model is unchanged."""
+    corpus = [json.loads(line) for line in (CHECK / "corpus.jsonl").read_text().splitlines()][:20]
     ids = {d["_id"] for d in corpus}
     rows = [line.split("\t") for line in (CHECK / "qrels" / "test.tsv").read_text().splitlines()[1:]]
     rows = [r for r in rows if r[1] in ids]
     train_rows, test_rows = rows[: len(rows) * 2 // 3], rows[len(rows) * 2 // 3 :]
     shuffled = [r[1] for r in train_rows]
-    random.Random(0).shuffle(shuffled)  # every training query points at someone else's passage
+    random.Random(0).shuffle(shuffled)
     header = "query-id\tcorpus-id\tscore\n"
     write(
         tmp_path / "train.tsv",
@@ -210,7 +216,7 @@ def test_the_gate_refuses_a_tune_that_hurts_and_changes_nothing(
         queries=CHECK / "queries.jsonl",
         check=False,
         work_dir=tmp_path / "run",
-        config=TrainConfig(epochs=2, batch_size=8, learning_rate=2e-4, max_steps=8, patience=5),
+        config=TrainConfig(epochs=1, batch_size=8, learning_rate=5e-4, max_steps=3, patience=5),
     )
     report = tune(real_library, request)
     adaptive = report.heldout.mode("adaptive")

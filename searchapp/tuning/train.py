@@ -150,6 +150,7 @@ def train(
         batch_sampler=BatchSamplers.NO_DUPLICATES,
         eval_strategy="epoch",
         save_strategy="epoch",
+        save_only_model=True,  # the best epoch's weights are all that is kept; no resuming
         save_total_limit=2,
         load_best_model_at_end=True,
         metric_for_best_model=VAL_METRIC,
