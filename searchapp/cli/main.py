@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from searchapp.cli import documents, feedback, launch, maintenance, searching, tuning
+from searchapp.cli import documents, feedback, launch, maintenance, searching, serving, tokens, tuning
 from searchapp.cli.common import SharedOptionsGroup, shared_options
 from searchapp.cli.eval import eval_command
 
@@ -29,6 +29,7 @@ for command in (
     searching.similar,
     searching.compare,
     documents.docs,
+    documents.groups,
     documents.delete,
     documents.stats,
 ):
@@ -40,6 +41,9 @@ app.command("eval")(eval_command)
 app.command()(tuning.tune)
 app.add_typer(feedback.app)
 app.add_typer(tuning.model_app)
+app.command()(serving.serve)
+app.command()(serving.mcp)
+app.add_typer(tokens.app, name="tokens")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from searchapp.errors import DocumentNotFoundError, QueryError
 from searchapp.feedback.log import Feedback, FeedbackLog
+from searchapp.library.finding import resolved
 from searchapp.request import SearchRequest
 from searchapp.retrieval.ranking import FUSION_CANDIDATES, evidence_of
 from searchapp.retrieval.scoring import NO_MATCH_TABLE, Evidence, NoMatch, weak_match
@@ -143,7 +144,8 @@ def evidence(library: Library, query: str) -> Evidence | None:
     (the notice's inputs), or None when the query no longer reads (its syntax, a ``doc:``
     name that is gone)."""
     try:  # both lists, as deep as the fused modes take them
-        request = library.resolve(SearchRequest(query=query, k=FUSION_CANDIDATES, mode="hybrid"))
+        asked = SearchRequest(query=query, k=FUSION_CANDIDATES, mode="hybrid")
+        request = resolved(asked, library, default_mode="hybrid")
         prepared = library.searcher.prepare(request)
     except (QueryError, DocumentNotFoundError):
         return None

@@ -72,6 +72,7 @@ def reindex(
             mtime=record.mtime,
             tags=record.tags,
             external_id=record.external_id,
+            groups=record.groups,
         )
         for record in records
     ]
@@ -158,6 +159,7 @@ def stored_documents(
                 mtime=record.mtime,
                 tags=record.tags,
                 external_id=record.external_id,
+                groups=record.groups,
             )
         )
         offset += len(chunks)
@@ -240,6 +242,7 @@ def _ingest_originals(
             mtime=info.mtime,
             tags=info.tags,
             external_id=info.external_id,
+            groups=info.groups,
         )
         for doc_id, info in described  # no sidecar: deleted, replaced or never acknowledged
     ]

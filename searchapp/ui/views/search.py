@@ -12,7 +12,7 @@ import streamlit as st
 
 from searchapp.errors import SearchAppError
 from searchapp.filters import SearchFilters
-from searchapp.library import Library
+from searchapp.library.view import LibraryView
 from searchapp.request import SearchRequest
 from searchapp.retrieval.scoring import match_strength
 from searchapp.samples import EXAMPLE_QUERIES, SAMPLE_TAG
@@ -20,7 +20,7 @@ from searchapp.types import DocumentGroup, DocumentRecord, SearchResponse
 from searchapp.ui import url_state, votes
 from searchapp.ui.cards import LIKE_FROM_KEY, LIKE_KEY, result_card
 from searchapp.ui.compare_panel import compare_panel
-from searchapp.ui.context import library_or_stop
+from searchapp.ui.context import caller_or_stop, library_or_stop
 from searchapp.ui.feedback import empty_library_guide, show_error
 from searchapp.ui.filters_panel import FilterInput, clear_filters, filter_panel
 from searchapp.ui.focus import focus_search_box
@@ -118,7 +118,7 @@ def _leave_similar() -> None:
     st.session_state.pop(LIKE_FROM_KEY, None)
 
 
-def _mode_selector(library: Library) -> str | None:
+def _mode_selector(library: LibraryView) -> str | None:
     modes = library.search_modes
     if len(modes) < 2:
         return None
@@ -161,7 +161,7 @@ def _similar_heading() -> None:
 def _results(
     response: SearchResponse,
     request: SearchRequest,
-    library: Library,
+    library: LibraryView,
     filters: FilterInput,
     documents: list[DocumentRecord],
 ) -> None:
@@ -188,7 +188,7 @@ def _results(
     for number, group in enumerate(groups, start=1):
         result_card(number, group, library, terms, response.mode, "" if similar else response.query)
     if not similar:
-        votes.none_of_these(response.query, response.hits, library, response.mode)
+        votes.none_of_these(response.query, response.hits, caller_or_stop(), response.mode)
     k = int(st.session_state.get("top_k", url_state.DEFAULT_K))
     if len(groups) >= k and k < MAX_K:
         st.button(

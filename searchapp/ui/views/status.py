@@ -8,8 +8,9 @@ from searchapp.errors import SearchAppError
 from searchapp.health import HealthReport, check_library
 from searchapp.library import Library
 from searchapp.ui.auth import auth_enabled
-from searchapp.ui.context import library_or_stop
+from searchapp.ui.context import caller_or_stop
 from searchapp.ui.feedback import show_error
+from searchapp.ui.groups import visibility_label
 from searchapp.ui.model_panel import notice_precision, render_models
 from searchapp.ui.render import escape_markdown, format_size
 
@@ -24,7 +25,8 @@ MODE_LABELS = {"local": "Local (embedded Chroma, this process only)", "server": 
 
 def render() -> None:
     st.title("Status", anchor=False)
-    library = library_or_stop()
+    caller = caller_or_stop()
+    library = caller.view
     try:
         stats = library.stats()
     except SearchAppError as exc:
@@ -49,14 +51,18 @@ def render() -> None:
         ("Chunks", f"{settings.chunk_tokens} tokens, {settings.chunk_overlap} overlap"),
         ("Largest upload", f"{min(settings.max_file_mb, int(st.get_option('server.maxUploadSize')))} MB"),
         ("Sign-in", "required (OIDC)" if auth_enabled() else "off: anyone who can reach this app can use it"),
+        ("You see", visibility_label(caller.membership.visibility)),
     ]
     if stats.pending:
         rows.append(("Interrupted ingests", f"{stats.pending}; the next upload finishes them"))
-    rows.append(("'No good match' notice", notice_precision(library)))
+    rows.append(("'No good match' notice", notice_precision(caller.library)))
     st.markdown("\n".join(f"- **{label}:** {escape_markdown(str(value))}" for label, value in rows))
     st.subheader("Model versions", anchor=False)
-    render_models(library)
-    render_health(library)
+    render_models(caller.library)
+    if caller.membership.visibility is None:  # it counts every document, hidden ones too
+        render_health(caller.library)
+    else:
+        st.caption("The health check counts every document, so it is for administrators; ask one.")
 
 
 def render_health(library: Library) -> None:

@@ -3,6 +3,9 @@
 Tuning and switching run in the background (`ui/jobs.py`), so searches go on; a tuned
 model is kept only if it passes the gate (held-out gain, general check set), and using it
 re-embeds the library beside the live index before an atomic swap.
+
+With sign-in and teams, the page is for callers who see every document (no sign-in, or an
+admin): tuning reads every passage's feedback and changes the model for the whole team.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from searchapp.ingest.model_use import rollback, use_model
 from searchapp.library import Library
 from searchapp.tuning.run import TuneRequest, tune
 from searchapp.ui import jobs
-from searchapp.ui.context import library_or_stop
+from searchapp.ui.context import caller_or_stop
 from searchapp.ui.feedback import show_error
 from searchapp.ui.model_panel import notice_precision, render_job, render_models
 from searchapp.ui.render import escape_markdown
@@ -28,7 +31,15 @@ from searchapp.ui.resources import settings_key
 
 def render() -> None:
     st.title("Tune", anchor=False)
-    library = library_or_stop()
+    caller = caller_or_stop()
+    if caller.membership.visibility is not None:
+        st.info(
+            "Tuning learns from every document's feedback and changes the model for the whole team, "
+            "so it is for administrators; ask one.",
+            icon=":material/admin_panel_settings:",
+        )
+        return
+    library = caller.library
     try:
         items = FeedbackLog.of(library).list()
     except SearchAppError as exc:
