@@ -13,6 +13,16 @@ from streamlit.testing.v1 import AppTest
 from searchapp import Library, Settings
 from searchapp.feedback import FeedbackLog
 from searchapp.ui import jobs, resources
+from tests.test_ui_teams import (
+    GROUP_SECRETS,
+    _app,
+    _run,
+    _search,
+    _upload,
+    env,  # noqa: F401 (a fixture: sign-in on, teams)
+    jar,  # noqa: F401 (a fixture: each AppTest's signed cookie)
+    user,
+)
 from tests.ui_helpers import ENV, build_corpus, new_app, open_page, run, search, texts
 
 
@@ -67,3 +77,24 @@ def test_a_tune_started_from_the_page_reports_why_it_cannot_run(corpus_app: AppT
         time.sleep(0.1)
     assert job.finished and "not a model that can be trained" in job.error  # the test-only hash embedder
     assert isinstance(resources.load_settings(), Settings)
+
+
+@pytest.mark.usefixtures("jar")
+def test_a_signed_in_member_gives_feedback_under_their_name_and_only_an_admin_tunes() -> None:
+    """With sign-in and teams (tests/test_ui_teams.py's cookie jar): the verdict names the
+    member who gave it, in their team's library; the Tune page (which reads every passage's
+    feedback and changes the model for the whole team) is for an admin only."""
+    ada = _app(user("ada@alpha.example", groups=["legal"]), GROUP_SECRETS)
+    _upload(ada, [("open.txt", b"Refunds are paid on Mondays.")])
+    assert _search(ada, "refunds paid") == {"open.txt"}
+    ada.button(key=next(b.key for b in ada.button if b.key and b.key.startswith("none-"))).click()
+    _run(ada)
+    team = resources.load_settings().with_overrides(collection="team-alpha")
+    (item,) = FeedbackLog.of(resources.get_library(team)).list()
+    assert (item.verdict, item.query, item.user) == ("none", "refunds paid", "ada@alpha.example")
+    _run(ada, "tune")
+    assert any("for administrators" in str(i.value) for i in ada.info) and not ada.metric
+
+    boss = _app(user("boss@alpha.example"), GROUP_SECRETS)  # an admin of the same team
+    _run(boss, "tune")
+    assert [m.value for m in boss.metric] == ["0", "0", "1"]
