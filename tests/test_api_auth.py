@@ -93,6 +93,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("POST", "/similar", {"passage_id": "{passage_a}", "k": 5}, "read"),
     ("POST", "/compare", {"text_a": "travel", "text_b": "claims"}, "read"),
     ("GET", "/passages/{passage_a}", None, "read"),
+    ("POST", "/feedback", {"query": "travel", "verdict": "good", "passage_id": "{passage_a}"}, "read"),
     ("GET", "/documents", None, "read"),
     ("GET", "/documents/{doc_a}", None, "read"),
     ("GET", "/documents/{doc_a}/original", None, "read"),
