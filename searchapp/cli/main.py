@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import typer
 
-from searchapp.cli import documents, launch, maintenance, searching, serving, sources, tokens
+from searchapp.cli import (
+    documents,
+    feedback,
+    launch,
+    maintenance,
+    searching,
+    serving,
+    sources,
+    tokens,
+    tuning,
+)
 from searchapp.cli.common import SharedOptionsGroup, shared_options
 from searchapp.cli.eval import eval_command
 
@@ -43,6 +53,9 @@ app.command()(sources.duplicates)
 app.command()(sources.hide)
 app.command()(sources.unhide)
 app.command("eval")(eval_command)
+app.command()(tuning.tune)
+app.add_typer(feedback.app)
+app.add_typer(tuning.model_app)
 app.command()(serving.serve)
 app.command()(serving.mcp)
 app.add_typer(tokens.app, name="tokens")

@@ -13,6 +13,7 @@ LIBRARY_PAGE = "views/library.py"
 SOURCES_PAGE = "views/sources.py"
 DUPLICATES_PAGE = "views/duplicates.py"
 STATUS_PAGE = "views/status.py"
+TUNE_PAGE = "views/tune.py"
 
 PAGES: tuple[tuple[str, str, str], ...] = (
     (SEARCH_PAGE, "Search", ":material/search:"),  # the default page
@@ -20,5 +21,6 @@ PAGES: tuple[tuple[str, str, str], ...] = (
     (LIBRARY_PAGE, "Library", ":material/folder_open:"),
     (SOURCES_PAGE, "Sources", ":material/sync:"),
     (DUPLICATES_PAGE, "Duplicates", ":material/content_copy:"),
+    (TUNE_PAGE, "Tune", ":material/model_training:"),
     (STATUS_PAGE, "Status", ":material/monitor_heart:"),
 )
