@@ -91,6 +91,22 @@ def test_ocr_pages_carry_ocr_in_their_metadata(hash_library: Library) -> None:
     assert (hits[0].page, hits[0].metadata.get("ocr")) == (2, True)
 
 
+def test_a_scan_read_by_ocr_holds_up_no_other_file_of_the_batch(hash_library: Library) -> None:
+    # The scan is first in the batch and takes seconds of OCR; the text files behind it
+    # are extracted by the other worker, embedded and written before it is done.
+    done: list[str] = []
+    files = [SourceFile(source="scan.pdf", data=make_scan_pdf(SCANNED * 3))]
+    files += [
+        SourceFile(source=f"note-{i}.txt", data=f"Plain note {i} about pears.".encode()) for i in range(4)
+    ]
+    with Ingestor(hash_library, workers=2) as ingestor:
+        report = ingestor.ingest(
+            files, progress=lambda p: done.append(p.source) if p.stage == "done" else None
+        )
+    assert [o.status for o in report.outcomes] == ["ingested"] * 5, [o.message for o in report.outcomes]
+    assert done[-1] == "scan.pdf", done
+
+
 def test_table_rules_are_removed_but_thick_bands_stay() -> None:
     page = np.full((100, 200), 255, dtype=np.uint8)
     page[10:12, :] = 0  # a rule across the page

@@ -43,6 +43,19 @@ def test_results_come_back_in_input_order() -> None:
     assert [result for _, result in pairs] == ["slept 0.8", 1, "slept 0.3", 3, 4, *range(5, 12)]
 
 
+def test_unordered_results_come_back_as_they_finish_and_idle_is_called_while_waiting() -> None:
+    # A slow first job holds up nothing behind it; `idle` runs while the pool waits.
+    jobs: list[tuple[str, Any]] = [("sleep", 1.5), *[("value", i) for i in range(6)]]
+    idle_calls: list[float] = []
+    with WorkerPool(run, workers=2, timeout_s=30) as pool:
+        pairs = list(pool.map(jobs, ordered=False, idle=lambda: idle_calls.append(time.monotonic())))
+    assert sorted(map(str, (job for job, _ in pairs))) == sorted(map(str, jobs))
+    assert [result for _, result in pairs][-1] == "slept 1.5"
+    assert [result for _, result in pairs][:6] == list(range(6))
+    # Called again every tick while the slow job runs, not only once.
+    assert len(idle_calls) >= 3
+
+
 def test_no_jobs_no_results() -> None:
     with WorkerPool(run, workers=2, timeout_s=5) as pool:
         assert list(pool.map([])) == []

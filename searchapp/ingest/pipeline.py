@@ -38,6 +38,11 @@ from searchapp.units import MB, format_size, megabytes
 logger = logging.getLogger(__name__)
 
 
+# A file read while others are still being extracted waits at most this long for more
+# chunks to fill an embedding batch with.
+EMBED_WAIT_S = 0.5
+
+
 def default_workers() -> int:
     return max(1, min(4, (os.cpu_count() or 2)))
 
@@ -227,8 +232,27 @@ class Ingestor:
 
         ready: list[_Work] = []
         flush_at = self.library.embedder.batch_size * 8
+
+        waiting_since = [0.0]  # when the oldest file in `ready` came back
+
+        def embed_ready(*, idle: bool = False) -> None:
+            chunks = sum(len(w.prepared.chunks) for w in ready if w.prepared)
+            if (
+                idle
+                and chunks < self.library.embedder.batch_size
+                and (not ready or time.monotonic() - waiting_since[0] < EMBED_WAIT_S)
+            ):
+                return  # a full batch is worth a short wait; a slow file is not
+            batch = ready[:]
+            ready.clear()
+            self._embed(batch, writer, counters, emit)
+
         try:
-            for job, result in self._get_pool().map(jobs()):
+            # Files come back as each is read, and what is ready is embedded whenever the
+            # pool would wait: a scan that OCR reads for a minute holds up no other file.
+            for job, result in self._get_pool().map(
+                jobs(), ordered=False, idle=lambda: embed_ready(idle=True)
+            ):
                 writer.drain()
                 work = works.pop(id(job))
                 if isinstance(result, BaseException):
@@ -236,11 +260,12 @@ class Ingestor:
                     continue
                 work.prepared = result
                 counters["chunks_total"] += len(result.chunks)
+                if not ready:
+                    waiting_since[0] = time.monotonic()
                 ready.append(work)
                 if sum(len(w.prepared.chunks) for w in ready if w.prepared) >= flush_at:
-                    self._embed(ready, writer, counters, emit)
-                    ready = []
-            self._embed(ready, writer, counters, emit)
+                    embed_ready()
+            embed_ready()
         finally:
             writer.close()
             writer.drain()

@@ -35,6 +35,7 @@ J = TypeVar("J")
 R = TypeVar("R")
 
 _EXIT_GRACE_S = 2.0
+IDLE_TICK_S = 0.25
 
 
 class TaskTimeout(Exception):
@@ -84,7 +85,8 @@ class _Worker:
 class WorkerPool(Generic[J, R]):
     """Runs `func(job)` in child processes, `timeout_s` at most per job.
 
-    Use as a context manager; `map` yields (job, result-or-exception) in input order.
+    Use as a context manager; `map` yields (job, result-or-exception), in input order or
+    as each finishes.
     """
 
     def __init__(
@@ -147,9 +149,15 @@ class WorkerPool(Generic[J, R]):
                 worker.process.wait(max(0.0, deadline - time.monotonic()))
             self._retire(worker)
 
-    def map(self, jobs: Iterable[J]) -> Iterator[tuple[J, R | BaseException]]:
-        """Run every job; yield each with its result or its exception, in input order.
+    def map(
+        self, jobs: Iterable[J], *, ordered: bool = True, idle: Callable[[], None] | None = None
+    ) -> Iterator[tuple[J, R | BaseException]]:
+        """Run every job; yield each with its result or its exception.
 
+        `ordered`: in input order; otherwise as each finishes, so one slow job (a scan read
+        by OCR) holds up no other. `idle` is called whenever nothing is ready, and every
+        `IDLE_TICK_S` while the pool waits for its workers: the caller's chance to use what
+        it already has.
         At most two jobs per worker are in flight or buffered, so memory stays bounded.
         """
         pending = iter(jobs)
@@ -161,10 +169,10 @@ class WorkerPool(Generic[J, R]):
         while True:
             # Keep every idle worker busy while the output buffer has room.
             while not exhausted and len(submitted) < self._size * 2:
-                idle = next((w for w in self._workers if w.ticket is None), None)
-                if idle is None and len(self._workers) < self._size:
-                    idle = self._spawn()
-                if idle is None:
+                free = next((w for w in self._workers if w.ticket is None), None)
+                if free is None and len(self._workers) < self._size:
+                    free = self._spawn()
+                if free is None:
                     break
                 try:
                     job = next(pending)
@@ -172,8 +180,11 @@ class WorkerPool(Generic[J, R]):
                     exhausted = True
                     break
                 submitted[next_ticket] = job
-                self._send(idle, next_ticket, job, results)
+                self._send(free, next_ticket, job, results)
                 next_ticket += 1
+            if not ordered:
+                for ticket in sorted(results):
+                    yield submitted.pop(ticket), results.pop(ticket)
             while next_out in results:
                 yield submitted.pop(next_out), results.pop(next_out)
                 next_out += 1
@@ -182,7 +193,9 @@ class WorkerPool(Generic[J, R]):
                 if exhausted and not submitted:
                     return
                 continue
-            self._wait(busy, results)
+            if idle is not None:
+                idle()
+            self._wait(busy, results, tick=IDLE_TICK_S if idle is not None else None)
 
     def _send(self, worker: _Worker, ticket: int, job: J, results: dict[int, R | BaseException]) -> None:
         worker.ticket = ticket
@@ -193,8 +206,12 @@ class WorkerPool(Generic[J, R]):
             results[ticket] = WorkerCrashed(f"could not hand the file to a worker: {exc}")
             self._retire(worker)
 
-    def _wait(self, busy: list[_Worker], results: dict[int, R | BaseException]) -> None:
+    def _wait(
+        self, busy: list[_Worker], results: dict[int, R | BaseException], tick: float | None = None
+    ) -> None:
         timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+        if tick is not None:
+            timeout = min(timeout, tick)
         # A dying child closes its end of the socket, so its connection turns readable too.
         ready = set(multiprocessing.connection.wait([w.conn for w in busy], timeout=timeout))
         now = time.monotonic()
