@@ -10,7 +10,7 @@ filter; callers see chunk ids and scores only, never row positions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,14 +22,29 @@ from searchapp.storage.chroma import ChromaStore
 from searchapp.storage.local_index import LocalIndex
 
 Scored = list[tuple[str, float]]  # (chunk id, score), best first
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float32]
+Ranked = Callable[[int, "npt.NDArray[np.bool_] | None"], tuple[IntArray, FloatArray]]  # (k, mask) -> top k
+
+
+# A "text contains" needle held by at least this share of the chunks is checked on the
+# best-ranked rows of the other filters instead of being looked up in the trigram index.
+RANK_THEN_CHECK_SHARE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """A filter resolved once, so that several lists of one query share the work."""
+    """A filter resolved once, so that several lists of one query share the work.
+
+    With `needle`, `mask` holds the other filters only, and a ranked list keeps the rows
+    whose text contains the needle (`ChunkIndex._checked`): for a needle most rows hold,
+    checking the first few hundred ranked rows is far cheaper than listing them all.
+    """
 
     filters: SearchFilters
     mask: npt.NDArray[np.bool_] | None = field(default=None, repr=False, compare=False)  # None: no filter
+    needle: str = ""
+    share: float = 1.0  # the needle's estimated share of the rows
 
 
 class ChunkIndex:
@@ -41,12 +56,25 @@ class ChunkIndex:
 
     def select(self, filters: SearchFilters) -> Selection:
         """Resolve `filters` to the rows they admit (nothing to resolve when empty)."""
-        return Selection(filters, None if filters.is_empty else self._local.mask(filters))
+        if filters.is_empty:
+            return Selection(filters)
+        needle = filters.text_contains or ""
+        # Local mode only: with a server, dense candidates come from Chroma's own filter.
+        if needle.casefold() and self._local.mirror_vectors:
+            share = self._local.contains_share(needle)
+            if share >= RANK_THEN_CHECK_SHARE:
+                return Selection(filters, self._local.mask(filters, contains=False), needle, share)
+        return Selection(filters, self._local.mask(filters))
 
     def dense(self, vector: npt.NDArray[np.float32], k: int, selection: Selection) -> Scored:
         """The `k` chunks nearest to `vector` by cosine similarity, among those selected."""
         if self._local.mirror_vectors and selection.mask is not None:
-            positions, scores = self._local.dense_search(vector, k, selection.mask)
+            every = selection.mask
+            positions, scores = self._checked(
+                lambda n, mask: self._local.dense_search(vector, n, every if mask is None else mask),
+                k,
+                selection,
+            )
             pairs = zip(self._local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
             return [(cid, score) for cid, score in pairs if cid]
         filters = selection.filters
@@ -57,9 +85,33 @@ class ChunkIndex:
 
     def keyword(self, terms: Sequence[str], k: int, selection: Selection) -> Scored:
         """The `k` best chunks for these terms by BM25 (only chunks that hold one of them)."""
-        positions, scores = self._local.keyword_search(terms, k, selection.mask)
+        positions, scores = self._checked(
+            lambda n, mask: self._local.keyword_search(terms, n, mask), k, selection
+        )
         pairs = zip(self._local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
         return [(cid, score) for cid, score in pairs if cid]
+
+    def _checked(self, ranked: Ranked, k: int, selection: Selection) -> tuple[IntArray, FloatArray]:
+        """`ranked(k, mask)`; with a needle, the best `k` ranked rows that contain it.
+
+        The top n of the other filters' rows are ranked and checked, n from about
+        k / share and growing fourfold until k rows pass or none are left: the rows that
+        pass are exactly the top k of the needle's rows too, since every row ranked above
+        the last one checked was checked. A needle far rarer among these rows than in the
+        sample falls back to the trigram index after a few rounds.
+        """
+        mask = selection.mask
+        if not selection.needle or mask is None:
+            return ranked(k, mask)
+        admitted = int(np.count_nonzero(mask))
+        n = min(admitted, int(k / max(selection.share, 1e-3) * 1.5) + 32)
+        for _ in range(3):
+            positions, scores = ranked(n, mask)
+            keep = self._local.containing(positions, selection.needle)
+            if int(keep.sum()) >= k or len(positions) < n or n >= admitted:
+                return positions[keep][:k], scores[keep][:k]
+            n = min(admitted, n * 4)
+        return ranked(k, self._local.mask(selection.filters))
 
     def keyword_ceiling(self, terms: Sequence[str]) -> float:
         """The most any chunk could score in BM25 for these terms (the sum of their IDFs)."""

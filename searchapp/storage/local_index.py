@@ -395,8 +395,9 @@ class LocalIndex:
 
     # --------------------------------------------------------------- reads
 
-    def mask(self, filters: SearchFilters) -> BoolArray:
-        """Which positions pass `filters` (and are alive)."""
+    def mask(self, filters: SearchFilters, *, contains: bool = True) -> BoolArray:
+        """Which positions pass `filters` (and are alive); without "text contains" when
+        `contains` is False (see `contains_share` and `containing`)."""
         with self._lock:
             cols, docs = self._cols, self._docs
             size = cols.size
@@ -413,7 +414,7 @@ class LocalIndex:
                 keep &= pages >= filters.page_min
             if filters.page_max is not None:
                 keep &= pages <= filters.page_max
-        if filters.text_contains and filters.text_contains.casefold():
+        if contains and filters.text_contains and filters.text_contains.casefold():
             admitted = np.flatnonzero(keep)
             # Rows are ascending with position (ids are never reused), so positions are found
             # by binary search; rows written since this mask began are not in `rows`.
@@ -425,6 +426,19 @@ class LocalIndex:
             before, keep = keep, np.zeros(size, dtype=np.bool_)
             keep[hits] = before[hits]
         return keep
+
+    def contains_share(self, needle: str) -> float:
+        """The estimated share of live chunks whose text contains `needle` (a sample's)."""
+        with self._lock:
+            cols = self._cols
+            rows = cols.row[: cols.size][cols.alive[: cols.size]]
+        return self._contains.share(needle, rows)
+
+    def containing(self, positions: IntArray, needle: str) -> BoolArray:
+        """For each position, whether its chunk's text contains `needle` (case-insensitive)."""
+        with self._lock:
+            rows = self._cols.row[: self._cols.size][positions]
+        return np.isin(rows, self._contains.check(needle, rows))
 
     def dense_search(self, query: FloatArray, k: int, mask: BoolArray) -> tuple[IntArray, FloatArray]:
         """Exact top-k by cosine similarity among the positions in `mask`."""
