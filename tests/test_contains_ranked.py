@@ -40,7 +40,8 @@ def fill(library: Library, docs: int = 60, chunks: int = 12) -> None:
                 title="",
                 original=f"doc {d}".encode(),
                 chunks=tuple(
-                    PreparedChunk(text=t, index=i, start=0, tokens=len(t.split())) for i, t in enumerate(texts)
+                    PreparedChunk(text=t, index=i, start=0, tokens=len(t.split()))
+                    for i, t in enumerate(texts)
                 ),
                 vectors=library.embedder.embed_documents(texts),
             )
