@@ -77,9 +77,10 @@ def test_rank_then_check_equals_the_index_path(
     filters = SearchFilters(text_contains=needle, **other)  # type: ignore[arg-type]
     vector = hash_library.embedder.embed_query("apple harvest festival")
     terms = keyword_tokens("apple harvest festival")
-    monkeypatch.setattr(chunk_index, "RANK_THEN_CHECK_SHARE", 2.0)  # never: the index path
+    monkeypatch.setattr(chunk_index, "MIN_SHARE", 2.0)  # never: the index path
     full = index.select(filters)
-    monkeypatch.setattr(chunk_index, "RANK_THEN_CHECK_SHARE", 0.0)  # always
+    monkeypatch.setattr(chunk_index, "MIN_SHARE", 0.0)  # always, however many texts
+    monkeypatch.setattr(chunk_index, "MAX_CHECKS", 10**9)
     ranked = index.select(filters)
     assert ranked.needle == needle and full.needle == ""
     for k in (1, 5, 50, 400):

@@ -10,6 +10,7 @@ filter; callers see chunk ids and scores only, never row positions.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +28,12 @@ FloatArray = npt.NDArray[np.float32]
 Ranked = Callable[[int, "npt.NDArray[np.bool_] | None"], tuple[IntArray, FloatArray]]  # (k, mask) -> top k
 
 
-# A "text contains" needle held by at least this share of the chunks is checked on the
-# best-ranked rows of the other filters instead of being looked up in the trigram index.
-RANK_THEN_CHECK_SHARE = 0.02
+# "Text contains": a needle estimated in at least MIN_SHARE of the chunks is checked on the
+# best-ranked rows of the other filters, when a list needs at most MAX_CHECKS texts checked
+# for it; otherwise (and after three rounds that found too few) the trigram index lists
+# the needle's rows, as it does for rarer needles.
+MIN_SHARE = 0.01
+MAX_CHECKS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +43,16 @@ class Selection:
     With `needle`, `mask` holds the other filters only, and a ranked list keeps the rows
     whose text contains the needle (`ChunkIndex._checked`): for a needle most rows hold,
     checking the first few hundred ranked rows is far cheaper than listing them all.
+    `everything`: the other filters admit every row, so dense candidates may come from
+    Chroma's HNSW index, as for a query without filters.
     """
 
     filters: SearchFilters
     mask: npt.NDArray[np.bool_] | None = field(default=None, repr=False, compare=False)  # None: no filter
     needle: str = ""
     share: float = 1.0  # the needle's estimated share of the rows
+    everything: bool = False
+    _index_mask: list[npt.NDArray[np.bool_]] = field(default_factory=list, repr=False, compare=False)
 
 
 class ChunkIndex:
@@ -62,19 +70,23 @@ class ChunkIndex:
         # Local mode only: with a server, dense candidates come from Chroma's own filter.
         if needle.casefold() and self._local.mirror_vectors:
             share = self._local.contains_share(needle)
-            if share >= RANK_THEN_CHECK_SHARE:
-                return Selection(filters, self._local.mask(filters, contains=False), needle, share)
+            if share >= MIN_SHARE:
+                others = dataclasses.replace(filters, text_contains="")
+                mask = self._local.mask(others)
+                return Selection(filters, mask, needle, share, everything=others.is_empty)
         return Selection(filters, self._local.mask(filters))
 
     def dense(self, vector: npt.NDArray[np.float32], k: int, selection: Selection) -> Scored:
         """The `k` chunks nearest to `vector` by cosine similarity, among those selected."""
         if self._local.mirror_vectors and selection.mask is not None:
-            every = selection.mask
-            positions, scores = self._checked(
-                lambda n, mask: self._local.dense_search(vector, n, every if mask is None else mask),
-                k,
-                selection,
-            )
+            admitted = selection.mask
+
+            def ranked(n: int, mask: npt.NDArray[np.bool_] | None) -> tuple[IntArray, FloatArray]:
+                if mask is None and selection.everything:
+                    return self._nearest(vector, n)
+                return self._local.dense_search(vector, n, admitted if mask is None else mask)
+
+            positions, scores = self._checked(ranked, k, selection)
             pairs = zip(self._local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
             return [(cid, score) for cid, score in pairs if cid]
         filters = selection.filters
@@ -83,35 +95,53 @@ class ChunkIndex:
         )
         return [(cid, 1.0 - distance) for cid, distance in zip(ids, distances, strict=True)]
 
+    def _nearest(self, vector: npt.NDArray[np.float32], n: int) -> tuple[IntArray, FloatArray]:
+        """Chroma's HNSW top n, as local positions (what an unfiltered dense query uses)."""
+        ids, distances = self._store.query_ids(vector, n)
+        found = [
+            (p, 1.0 - d)
+            for p, d in zip(self._local.positions_of(ids), distances, strict=True)
+            if p is not None
+        ]
+        return np.array([p for p, _ in found], dtype=np.int64), np.array(
+            [s for _, s in found], dtype=np.float32
+        )
+
     def keyword(self, terms: Sequence[str], k: int, selection: Selection) -> Scored:
         """The `k` best chunks for these terms by BM25 (only chunks that hold one of them)."""
         positions, scores = self._checked(
-            lambda n, mask: self._local.keyword_search(terms, n, mask), k, selection
+            lambda n, mask: self._local.keyword_search(terms, n, selection.mask if mask is None else mask),
+            k,
+            selection,
         )
         pairs = zip(self._local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
         return [(cid, score) for cid, score in pairs if cid]
 
     def _checked(self, ranked: Ranked, k: int, selection: Selection) -> tuple[IntArray, FloatArray]:
-        """`ranked(k, mask)`; with a needle, the best `k` ranked rows that contain it.
+        """`ranked(k, None)` (None: the selection's own rows); with a needle, the best `k`
+        ranked rows that contain it.
 
         The top n of the other filters' rows are ranked and checked, n from about
-        k / share and growing fourfold until k rows pass or none are left: the rows that
-        pass are exactly the top k of the needle's rows too, since every row ranked above
-        the last one checked was checked. A needle far rarer among these rows than in the
-        sample falls back to the trigram index after a few rounds.
+        1.5 k / share and growing fourfold until k rows pass or none are left: the rows
+        that pass are exactly the top k of the needle's rows too, since every row ranked
+        above the last one checked was checked. When that would check more than
+        `MAX_CHECKS` texts, or the needle is far rarer among these rows than in the sample,
+        the trigram index lists the needle's rows instead.
         """
-        mask = selection.mask
-        if not selection.needle or mask is None:
-            return ranked(k, mask)
-        admitted = int(np.count_nonzero(mask))
-        n = min(admitted, int(k / max(selection.share, 1e-3) * 1.5) + 32)
-        for _ in range(3):
-            positions, scores = ranked(n, mask)
+        if not selection.needle or selection.mask is None:
+            return ranked(k, None)
+        admitted = int(np.count_nonzero(selection.mask))
+        n = min(admitted, int(1.5 * k / max(selection.share, 1e-3)) + 32)
+        rounds = 3 if n <= MAX_CHECKS else 0
+        for _ in range(rounds):
+            positions, scores = ranked(n, None)
             keep = self._local.containing(positions, selection.needle)
             if int(keep.sum()) >= k or len(positions) < n or n >= admitted:
                 return positions[keep][:k], scores[keep][:k]
             n = min(admitted, n * 4)
-        return ranked(k, self._local.mask(selection.filters))
+        if not selection._index_mask:  # once per query, shared by its lists
+            selection._index_mask.append(self._local.mask(selection.filters))
+        return ranked(k, selection._index_mask[0])
 
     def keyword_ceiling(self, terms: Sequence[str]) -> float:
         """The most any chunk could score in BM25 for these terms (the sum of their IDFs)."""

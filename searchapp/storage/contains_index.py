@@ -25,6 +25,8 @@ Every path gives the same rows as the Python check, which the tests compare on e
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -61,7 +63,9 @@ class ContainsIndex:
         self.table, self.row, self.text = table, row, text
         self.fts = f"{table}_trigram"
         self._local = threading.local()
-        self._sample: tuple[int, list[str]] = (0, [])  # (rows when drawn, folded texts)
+        # (rows when drawn, the folded texts joined by NUL, where each starts)
+        self._sample: tuple[int, str, list[int]] = (0, "", [])
+        self._shares: dict[str, float] = {}  # needle -> share, for this sample
         self._sample_lock = threading.Lock()
 
     def create(self, db: sqlite3.Connection) -> bool:
@@ -124,11 +128,33 @@ class ContainsIndex:
         """
         wanted = needle.casefold()
         with self._sample_lock:
-            drawn, texts = self._sample
-            if not texts or not drawn / 2 <= len(rows) <= drawn * 2:
+            drawn, joined, starts = self._sample
+            if not starts or not drawn / 2 <= len(rows) <= drawn * 2:
                 texts = self._draw(rows)
-                self._sample = (len(rows), texts)
-        return sum(1 for text in texts if wanted in text) / len(texts) if texts else 0.0
+                # One string, texts apart by NUL: a rare needle costs one `find` over it.
+                joined = "\x00".join(texts)
+                starts = list(itertools.accumulate((len(t) + 1 for t in texts[:-1]), initial=0))
+                self._sample = (len(rows), joined, starts)
+                self._shares.clear()
+            known = self._shares.get(wanted)
+            if known is not None:
+                return known
+        if not starts:
+            return 0.0
+        if "\x00" in wanted:
+            found = sum(1 for text in joined.split("\x00") if wanted in text)
+        else:
+            found, at = 0, joined.find(wanted)
+            while at >= 0:
+                found += 1
+                following = bisect.bisect_right(starts, at)  # the first text after this one
+                at = joined.find(wanted, starts[following]) if following < len(starts) else -1
+        share = found / len(starts)
+        with self._sample_lock:
+            if len(self._shares) > 256:
+                self._shares.clear()
+            self._shares[wanted] = share
+        return share
 
     def _draw(self, rows: IntArray) -> list[str]:
         if not len(rows):

@@ -1,0 +1,199 @@
+""" "Text contains" at 100k-1M chunks: the trigram index's full row list against ranking first.
+
+The scale benchmark's real text (`benchmarks/scale_fixtures.py`: SciFact and the shared
+PDFs chunked by the app, repeated under distinct ids up to N chunks), written through
+`LocalIndex.apply` into `benchmarks/results/contains-N/` with random unit vectors (the
+cost of a "text contains" filter does not depend on what the vectors hold, and no model
+is needed). For every needle, two plans alternate query by query on the same index:
+
+- index: the filter's full row list from the trigram index, then ranking among those rows
+  (what every needle did before);
+- auto: what `ChunkIndex.select` picks: the index for a needle in under 1% of the chunks
+  (by its sampled share) or when a list would check more than 2,000 texts, else ranking
+  the other filters' rows first and checking the texts of the best. With no other filter,
+  dense ranking is Chroma's HNSW index in the app; here an exact scan of every row
+  stands in for it (an upper bound: tens of milliseconds where HNSW takes 2).
+
+Each timing is `select` plus the lists a search mode asks for, without embedding the query
+(add the query embedding, ~5-10 ms, for end to end): dense top 10, keyword top 10, and
+the two top-100 lists that hybrid and adaptive fuse. p50 / p95 ms; both plans' answers are
+compared (equal scores in order).
+
+    python benchmarks/bench_contains.py --sizes 100000 1000000 --queries 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.bench_scale import BATCH, DIM, LocalStore, chunk_rows, pct
+from benchmarks.common import machine, table
+from benchmarks.scale_fixtures import RESULTS, SHARED, load_chunks
+from searchapp.filters import SearchFilters
+from searchapp.storage import chunk_index
+from searchapp.storage.local_index import LocalIndex
+from searchapp.storage.terms import keyword_tokens
+
+NEEDLES = [
+    "e",
+    "a",
+    "th",
+    "the",
+    "ß",
+    "cell",
+    "protein",
+    "gene expression",
+    "mitochondria",
+    "zebrafish",
+    "中文",
+]
+
+
+def index_dir(n: int) -> Path:
+    return RESULTS / f"contains-{n}"
+
+
+def build(n: int) -> None:
+    directory = index_dir(n)
+    if (directory / "complete").exists():
+        return
+    chunks = load_chunks()
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((8192, DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = LocalIndex(directory, dimension=DIM, mirror_vectors=True)
+    started = time.perf_counter()
+    for start in range(index.count, n, BATCH):
+        index.apply(
+            generation=f"build-{start}", add=chunk_rows(chunks, vectors, start, min(n, start + BATCH))
+        )
+        if start % 100_000 == 0:
+            print(f"  {start + BATCH:,} chunks, {time.perf_counter() - started:.0f} s", flush=True)
+    index._keyword.merge_all()
+    index.close()
+    (directory / "complete").write_text(str(n))
+    print(f"built {n:,} chunks in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def measure(n: int, queries: int) -> list[list[object]]:
+    from searchapp.storage.chunk_index import ChunkIndex
+
+    local = LocalIndex(index_dir(n), dimension=DIM, mirror_vectors=True)
+    # Without Chroma, an exact scan of every row stands in for its HNSW index (an upper bound).
+    index = ChunkIndex(LocalStore(local), local)  # type: ignore[arg-type]
+    texts = [json.loads(line)["text"] for line in (SHARED / "scifact" / "queries.jsonl").open()]
+    rng = random.Random(0)
+    vrng = np.random.default_rng(1)
+    auto_share = chunk_index.MIN_SHARE
+    plans = {"index": 2.0, "auto": auto_share}
+    ops: dict[str, Any] = {
+        "dense 10": lambda v, t, s: index.dense(v, 10, s),
+        "keyword 10": lambda v, t, s: index.keyword(t, 10, s),
+        "dense 100 + keyword 100": lambda v, t, s: (index.dense(v, 100, s), index.keyword(t, 100, s)),
+    }
+    rows: list[list[object]] = []
+    index.select(SearchFilters(text_contains="warm"))  # the sample of texts, the readers
+    for needle in NEEDLES:
+        filters = SearchFilters(text_contains=needle)
+        samples: dict[tuple[str, str], list[float]] = {(p, o): [] for p in plans for o in ops}
+        plan_used = ""
+        admitted = 0
+        for _ in range(queries):
+            vector = vrng.standard_normal(DIM).astype(np.float32)
+            vector /= np.linalg.norm(vector)
+            terms = keyword_tokens(rng.choice(texts))
+            answers: dict[tuple[str, str], Any] = {}
+            for plan, threshold in plans.items():
+                chunk_index.MIN_SHARE = threshold
+                for op, run in ops.items():
+                    started = time.perf_counter()
+                    selection = index.select(filters)
+                    answers[(plan, op)] = run(vector, terms, selection)
+                    samples[(plan, op)].append((time.perf_counter() - started) * 1000)
+                    if plan == "auto":
+                        plan_used = (
+                            f"ranked, then checked (share {selection.share:.0%})"
+                            if selection.needle
+                            else "index"
+                        )
+                    elif selection.mask is not None:
+                        admitted = int(np.count_nonzero(selection.mask))
+            for op in ops:
+                got, want = answers[("auto", op)], answers[("index", op)]
+                assert _scores(got) == _scores(want), (needle, op)
+        chunk_index.MIN_SHARE = auto_share
+        for op in ops:
+            before, after = samples[("index", op)], samples[("auto", op)]
+            rows.append(
+                [
+                    f"{n:,}",
+                    repr(needle),
+                    f"{admitted:,}",
+                    op,
+                    f"{pct(before, 50):.1f} / {pct(before, 95):.1f}",
+                    f"**{pct(after, 50):.1f}** / {pct(after, 95):.1f}",
+                    plan_used,
+                ]
+            )
+            print(rows[-1], flush=True)
+    local.close()
+    return rows
+
+
+def _scores(answer: Any) -> Any:
+    if isinstance(answer, tuple):
+        return tuple(_scores(a) for a in answer)
+    return [round(score, 4) for _, score in answer]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--queries", type=int, default=20)
+    parser.add_argument("--measure", type=int, help="(internal) measure one size in this process")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    if args.measure:
+        print("ROWS " + json.dumps(measure(args.measure, args.queries)), flush=True)
+        return
+    print(machine(), flush=True)
+    rows: list[list[object]] = []
+    for n in args.sizes:
+        build(n)
+        out = subprocess.run(
+            [sys.executable, __file__, "--measure", str(n), "--queries", str(args.queries)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        rows += json.loads(next(line for line in out.splitlines() if line.startswith("ROWS "))[5:])
+    header = [
+        "chunks",
+        "needle",
+        "rows holding it",
+        "lists",
+        "index p50 / p95 ms",
+        "auto p50 / p95 ms",
+        "auto plan",
+    ]
+    result = f"{machine()}\n\n" + table(header, rows)
+    print(result)
+    if args.out:
+        args.out.write_text(result + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
