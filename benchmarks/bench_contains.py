@@ -8,8 +8,8 @@ is needed). For every needle, two plans alternate query by query on the same ind
 
 - index: the filter's full row list from the trigram index, then ranking among those rows
   (what every needle did before);
-- auto: what `ChunkIndex.select` picks: the index for a needle in under 1% of the chunks
-  (by its sampled share) or when a list would check more than 2,000 texts, else ranking
+- auto: what `ChunkIndex` picks: the index for a needle in under 1% of the chunks (by its
+  sampled share) or when checking would cost more than the index's list, else ranking
   the other filters' rows first and checking the texts of the best. With no other filter,
   dense ranking is Chroma's HNSW index in the app; here an exact scan of every row
   stands in for it (an upper bound: tens of milliseconds where HNSW takes 2).
@@ -105,7 +105,7 @@ def measure(n: int, queries: int) -> list[list[object]]:
     rows: list[list[object]] = []
     index.select(SearchFilters(text_contains="warm"))  # the sample of texts, the readers
     for needle in NEEDLES:
-        filters = SearchFilters(text_contains=needle)
+        filters = SearchFilters(text_contains=needle)  # "": no filter, the HNSW stand-in's cost
         samples: dict[tuple[str, str], list[float]] = {(p, o): [] for p in plans for o in ops}
         plan_used = ""
         admitted = 0

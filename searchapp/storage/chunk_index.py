@@ -28,12 +28,14 @@ FloatArray = npt.NDArray[np.float32]
 Ranked = Callable[[int, "npt.NDArray[np.bool_] | None"], tuple[IntArray, FloatArray]]  # (k, mask) -> top k
 
 
-# "Text contains": a needle estimated in at least MIN_SHARE of the chunks is checked on the
-# best-ranked rows of the other filters, when a list needs at most MAX_CHECKS texts checked
-# for it; otherwise (and after three rounds that found too few) the trigram index lists
-# the needle's rows, as it does for rarer needles.
+# "Text contains": a needle estimated in at least MIN_SHARE of the chunks may be checked on
+# the best-ranked rows of the other filters instead of being listed by the trigram index,
+# when checking n texts costs less than listing its rows: n * CHECK_COST <= rows holding it
+# (x SHORT_NEEDLE_COST for 1-2 characters, listed through many trigrams). Measured on
+# bench_contains.py at 100k chunks: a text checked costs about 25 listed rows.
 MIN_SHARE = 0.01
-MAX_CHECKS = 2000
+CHECK_COST = 25
+SHORT_NEEDLE_COST = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +126,18 @@ class ChunkIndex:
         The top n of the other filters' rows are ranked and checked, n from about
         1.5 k / share and growing fourfold until k rows pass or none are left: the rows
         that pass are exactly the top k of the needle's rows too, since every row ranked
-        above the last one checked was checked. When that would check more than
-        `MAX_CHECKS` texts, or the needle is far rarer among these rows than in the sample,
-        the trigram index lists the needle's rows instead.
+        above the last one checked was checked. When checking would cost more than the
+        index's list (`CHECK_COST`), or the needle is far rarer among these rows than in
+        the sample, the trigram index lists the needle's rows instead.
         """
         if not selection.needle or selection.mask is None:
             return ranked(k, None)
         admitted = int(np.count_nonzero(selection.mask))
         n = min(admitted, int(1.5 * k / max(selection.share, 1e-3)) + 32)
-        rounds = 3 if n <= MAX_CHECKS else 0
+        listed = selection.share * self._local.count  # what the index would list
+        if len(selection.needle.casefold()) < 3:
+            listed *= SHORT_NEEDLE_COST
+        rounds = 3 if n * CHECK_COST <= listed else 0
         for _ in range(rounds):
             positions, scores = ranked(n, None)
             keep = self._local.containing(positions, selection.needle)
