@@ -26,6 +26,7 @@ from searchapp.ingest.chunking import Chunker, ChunkerConfig
 from searchapp.ingest.extract import extract
 from searchapp.ingest.ocr import remove_rules, render_page, tesseract_text
 from searchapp.ingest.types import Limits
+from searchapp.progress import Progress
 from tests.helpers import join_pdfs, make_pdf, make_scan_pdf
 
 SCANNED = (
@@ -94,17 +95,21 @@ def test_ocr_pages_carry_ocr_in_their_metadata(hash_library: Library) -> None:
 def test_a_scan_read_by_ocr_holds_up_no_other_file_of_the_batch(hash_library: Library) -> None:
     # The scan is first in the batch and takes seconds of OCR; the text files behind it
     # are extracted by the other worker, embedded and written before it is done.
-    done: list[str] = []
+    done: dict[str, float] = {}
     files = [SourceFile(source="scan.pdf", data=make_scan_pdf(SCANNED * 3))]
     files += [
         SourceFile(source=f"note-{i}.txt", data=f"Plain note {i} about pears.".encode()) for i in range(4)
     ]
+
+    def note(progress: Progress) -> None:
+        if progress.stage == "done":
+            done.setdefault(progress.source, time.monotonic())
+
     with Ingestor(hash_library, workers=2) as ingestor:
-        report = ingestor.ingest(
-            files, progress=lambda p: done.append(p.source) if p.stage == "done" else None
-        )
+        report = ingestor.ingest(files, progress=note)
     assert [o.status for o in report.outcomes] == ["ingested"] * 5, [o.message for o in report.outcomes]
-    assert done[-1] == "scan.pdf", done
+    # Written and reported while the scan's six pages were still being read (seconds of OCR).
+    assert max(t for name, t in done.items() if name != "scan.pdf") < done["scan.pdf"] - 1.0, done
 
 
 def test_table_rules_are_removed_but_thick_bands_stay() -> None:

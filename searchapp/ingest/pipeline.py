@@ -250,9 +250,11 @@ class Ingestor:
         try:
             # Files come back as each is read, and what is ready is embedded whenever the
             # pool would wait: a scan that OCR reads for a minute holds up no other file.
-            for job, result in self._get_pool().map(
-                jobs(), ordered=False, idle=lambda: embed_ready(idle=True)
-            ):
+            def idle() -> None:
+                writer.drain()  # report what was written meanwhile, not when the slow file is back
+                embed_ready(idle=True)
+
+            for job, result in self._get_pool().map(jobs(), ordered=False, idle=idle):
                 writer.drain()
                 work = works.pop(id(job))
                 if isinstance(result, BaseException):
