@@ -214,7 +214,7 @@ def local_only(directory: Path, data: Any) -> tuple[float, float]:
 
 
 def local_index(directory: Path, data: Any) -> tuple[float, float]:
-    from searchapp.storage.local_index import LocalIndex
+    from searchapp.storage.local_index import ChunkRow, LocalIndex
     from searchapp.storage.terms import keyword_tokens
 
     ids, vectors, docs, metas = data
@@ -224,7 +224,7 @@ def local_index(directory: Path, data: Any) -> tuple[float, float]:
     tail = float("nan")
     for start in range(0, len(ids), 5000):
         end = min(start + 5000, len(ids))
-        rows = [(ids[i], docs[i], metas[i], vectors[i], terms[docs[i]]) for i in range(start, end)]
+        rows = [ChunkRow(ids[i], docs[i], metas[i], vectors[i], terms[docs[i]]) for i in range(start, end)]
         write_began = time.perf_counter()
         index.apply(generation=f"g{start}", add=rows)
         tail = (end - start) / (time.perf_counter() - write_began)  # the last write's rate

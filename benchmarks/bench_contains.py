@@ -14,10 +14,10 @@ is needed). For every needle, two plans alternate query by query on the same ind
   dense ranking is Chroma's HNSW index in the app; here an exact scan of every row
   stands in for it (an upper bound: tens of milliseconds where HNSW takes 2).
 
-Each timing is `select` plus the lists a search mode asks for, without embedding the query
-(add the query embedding, ~5-10 ms, for end to end): dense top 10, keyword top 10, and
-the two top-100 lists that hybrid and adaptive fuse. p50 / p95 ms; both plans' answers are
-compared (equal scores in order).
+Each timing is one `ChunkIndex.candidates` call, for the lists a search mode asks for,
+without embedding the query (add the query embedding, ~5-10 ms, for end to end): dense
+top 10, keyword top 10, and the two top-100 lists that hybrid and adaptive fuse. p50 /
+p95 ms; both plans' answers are compared (equal scores in order).
 
     python benchmarks/bench_contains.py --sizes 100000 1000000 --queries 20
 """
@@ -42,7 +42,8 @@ from benchmarks.bench_scale import build as scale_build
 from benchmarks.common import machine, table
 from benchmarks.scale_fixtures import RESULTS, SHARED
 from searchapp.filters import SearchFilters
-from searchapp.storage import chunk_index
+from searchapp.request import PreparedQuery, SearchRequest
+from searchapp.storage import contains_ranked
 from searchapp.storage.local_index import LocalIndex
 from searchapp.storage.terms import keyword_tokens
 
@@ -83,47 +84,43 @@ def measure(n: int, queries: int) -> list[list[object]]:
     texts = [json.loads(line)["text"] for line in (SHARED / "scifact" / "queries.jsonl").open()]
     rng = random.Random(0)
     vrng = np.random.default_rng(1)
-    auto_share = chunk_index.MIN_SHARE
+    auto_share = contains_ranked.MIN_SHARE
     plans = {"index": 2.0, "auto": auto_share}
-    ops: dict[str, Any] = {
-        "dense 10": lambda v, t, s: index.dense(v, 10, s),
-        "keyword 10": lambda v, t, s: index.keyword(t, 10, s),
-        "dense 100 + keyword 100": lambda v, t, s: (index.dense(v, 100, s), index.keyword(t, 100, s)),
+    ops = {
+        "dense 10": ("dense", 10),
+        "keyword 10": ("keyword", 10),
+        "dense 100 + keyword 100": ("hybrid", 100),
     }
     rows: list[list[object]] = []
-    index.select(SearchFilters(text_contains="warm"))  # the sample of texts, the readers
+    local.contains_share(["warm"])  # the sample of texts, the readers
     for needle in NEEDLES:
         filters = SearchFilters(text_contains=needle)  # "": no filter, the HNSW stand-in's cost
         samples: dict[tuple[str, str], list[float]] = {(p, o): [] for p in plans for o in ops}
-        plan_used = ""
-        admitted = 0
+        admitted = int(np.count_nonzero(local.mask(filters)))
+        common = bool(needle) and bool(contains_ranked.common(local, [needle]))
+        share = local.contains_share([needle]) if needle else 1.0
+        plan_used = f"ranked, then checked (share {share:.0%})" if common else "index"
         for _ in range(queries):
             vector = vrng.standard_normal(DIM).astype(np.float32)
             vector /= np.linalg.norm(vector)
-            terms = keyword_tokens(rng.choice(texts))
+            text = rng.choice(texts)
+            query = PreparedQuery(text, vector, terms=tuple(keyword_tokens(text)))
             answers: dict[tuple[str, str], Any] = {}
             for plan, threshold in plans.items():
-                chunk_index.MIN_SHARE = threshold
-                for op, run in ops.items():
+                contains_ranked.MIN_SHARE = threshold
+                for op, (mode, k) in ops.items():
                     if plan == "index" and samples[(plan, op)] and min(samples[(plan, op)]) > SLOW_MS:
                         continue  # seconds a query: its first samples say enough
+                    request = SearchRequest(text, k=k, mode=mode, filters=filters, syntax=False)
                     started = time.perf_counter()
-                    selection = index.select(filters)
-                    answers[(plan, op)] = run(vector, terms, selection)
+                    found = index.candidates(request, query, k)
                     samples[(plan, op)].append((time.perf_counter() - started) * 1000)
-                    if plan == "auto":
-                        plan_used = (
-                            f"ranked, then checked (share {selection.share:.0%})"
-                            if selection.needle
-                            else "index"
-                        )
-                    elif selection.mask is not None:
-                        admitted = int(np.count_nonzero(selection.mask))
+                    answers[(plan, op)] = (found.dense, found.keyword)
             for op in ops:
                 if ("index", op) in answers:
                     got, want = answers[("auto", op)], answers[("index", op)]
                     assert _scores(got) == _scores(want), (needle, op)
-        chunk_index.MIN_SHARE = auto_share
+        contains_ranked.MIN_SHARE = auto_share
         for op in ops:
             before, after = samples[("index", op)], samples[("auto", op)]
             rows.append(

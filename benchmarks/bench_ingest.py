@@ -37,7 +37,7 @@ from searchapp.embedding.tokens import TokenizerSpec
 from searchapp.ingest import Ingestor, SourceFile
 from searchapp.ingest.chunking import Chunker, ChunkerConfig
 from searchapp.ingest.extract import extract
-from searchapp.ingest.types import ChunkDraft, Limits, Section
+from searchapp.ingest.types import Limits, Section
 from searchapp.types import PreparedChunk, PreparedDocument
 
 DEFAULT_PDFS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "pdfs"
@@ -90,13 +90,13 @@ def stage_extract(files: list[Path], rounds: int) -> tuple[list[Row], dict[str, 
     return rows, docs
 
 
-def stage_chunk(sections: dict[str, list[Section]], rounds: int) -> tuple[list[Row], list[ChunkDraft]]:
+def stage_chunk(sections: dict[str, list[Section]], rounds: int) -> tuple[list[Row], list[PreparedChunk]]:
     info = resolve_model("all-MiniLM-L6-v2")
     chunker = Chunker(ChunkerConfig(200, 32, TokenizerSpec.for_model(info)))
     chunker.chunk(next(iter(sections.values())))  # warm: imports, tokenizer
     chars = sum(len(s.text) for secs in sections.values() for s in secs)
     rates, counts = [], []
-    drafts: list[ChunkDraft] = []
+    drafts: list[PreparedChunk] = []
     for _ in range(rounds):
         started = time.perf_counter()
         drafts = [d for secs in sections.values() for d in chunker.chunk(secs)]
@@ -115,7 +115,7 @@ def stage_chunk(sections: dict[str, list[Section]], rounds: int) -> tuple[list[R
     return rows, drafts
 
 
-def stage_embed(drafts: list[ChunkDraft], rounds: int, workdir: Path) -> list[Row]:
+def stage_embed(drafts: list[PreparedChunk], rounds: int, workdir: Path) -> list[Row]:
     info = resolve_model("all-MiniLM-L6-v2")
     embedders = {}
     for name in backends():
@@ -131,7 +131,8 @@ def stage_embed(drafts: list[ChunkDraft], rounds: int, workdir: Path) -> list[Ro
         part = drafts[r * slice_size : (r + 1) * slice_size] or drafts[:slice_size]
         for name, embedder in embedders.items():
             started = time.perf_counter()
-            out = embedder.embed_documents([d.text for d in part], token_ids=[d.token_ids for d in part])  # type: ignore[misc]
+            ids = [d.token_ids for d in part if d.token_ids is not None]
+            out = embedder.embed_documents([d.text for d in part], token_ids=ids)
             rates[name].append(len(part) / (time.perf_counter() - started))
             if r == 0:
                 vectors[name] = out
@@ -150,7 +151,7 @@ def stage_embed(drafts: list[ChunkDraft], rounds: int, workdir: Path) -> list[Ro
     return rows
 
 
-def stage_write(drafts: list[ChunkDraft], workdir: Path) -> list[Row]:
+def stage_write(drafts: list[PreparedChunk], workdir: Path) -> list[Row]:
     settings = Settings.load(environ={}, data_dir=workdir / "write", min_free_mb=1)
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((len(drafts), 384)).astype(np.float32)

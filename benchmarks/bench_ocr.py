@@ -39,13 +39,10 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import re
 import resource
 import statistics
 import sys
 import time
-import unicodedata
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +51,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import SHARED, machine, table
+from searchapp.evaluation.ocr_quality import cer_parts, normalise, word_recall
 from searchapp.ingest.garbage import garbage_reason
 from searchapp.ingest.ocr import render_page, tesseract_text
 
@@ -62,44 +60,6 @@ CATEGORIES = ("text", "multicolumn", "large")
 NOT_ENGLISH = {"pysample__GeoTopo-komprimiert.pdf"}
 NOT_PROSE = {"pdfjs__prefilled_f1040.pdf", "unst__reliance.pdf", "unst__embedded-images-tables.pdf"}
 MIN_CHARS = 800
-
-_FOLD = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u2013": "-",
-        "\u2014": "-",
-        "\u2212": "-",
-        "\u00ad": "",  # soft hyphen
-        "\ufffe": "",  # pdfium's mark for a word hyphenated at the end of a line
-        "\u2022": "*",
-    }
-)
-
-
-_LINE_END_HYPHEN_RE = re.compile(r"(?<=\w)-\s+(?=\w)")
-
-
-def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).translate(_FOLD)
-    text = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
-    # A word hyphenated across lines is one word, whichever way each side marks it.
-    return " ".join(_LINE_END_HYPHEN_RE.sub("", text).split())
-
-
-def cer_parts(reference: str, hypothesis: str) -> tuple[int, int]:
-    from rapidfuzz.distance import Levenshtein
-
-    return Levenshtein.distance(reference, hypothesis), len(reference)
-
-
-def word_recall(reference: str, hypothesis: str) -> float:
-    ref = Counter(w.strip(".,;:()[]\"'!?").lower() for w in reference.split())
-    hyp = Counter(w.strip(".,;:()[]\"'!?").lower() for w in hypothesis.split())
-    ref.pop("", None)
-    return sum((ref & hyp).values()) / max(1, sum(ref.values()))
 
 
 def children_cpu() -> float:

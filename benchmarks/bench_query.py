@@ -233,7 +233,7 @@ def local_only(n: int, queries: int, workdir: Path) -> list[list[object]]:
     the local index (mask + exact scan) and reading the hits, with the int8 first pass
     against a plain fp32 scan of the same rows, alternating."""
     from searchapp.storage import exact_scan
-    from searchapp.storage.local_index import LocalIndex
+    from searchapp.storage.local_index import ChunkRow, LocalIndex
 
     print(f"== {n} chunks, local index only")
     rng = np.random.default_rng(0)
@@ -255,7 +255,7 @@ def local_only(n: int, queries: int, workdir: Path) -> list[list[object]]:
             }
             if file_type == "pdf":
                 meta["page"] = 1 + (row % CHUNKS_PER_DOC) // 3
-            adds.append((f"{d:064x}:{row % CHUNKS_PER_DOC}", "text", meta, vector, "text"))
+            adds.append(ChunkRow(f"{d:064x}:{row % CHUNKS_PER_DOC}", "text", meta, vector, "text"))
         index.apply(generation=f"g{start}", add=adds)
     print(f"  built in {time.perf_counter() - started:.0f} s")
     probe = synthetic_vectors(queries, rng)

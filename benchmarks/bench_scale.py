@@ -42,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import machine, peak_rss_mb, table
 from benchmarks.scale_fixtures import RESULTS, SHARED, DistinctChunk, load_chunks, load_vectors
 from searchapp.filters import SearchFilters
-from searchapp.storage.local_index import LocalIndex
+from searchapp.request import SearchRequest
+from searchapp.storage.local_index import ChunkRow, LocalIndex
 
 DIM = 384
 BATCH = 10_000
@@ -54,9 +55,7 @@ def index_dir(n: int) -> Path:
     return RESULTS / f"scale-{n}"
 
 
-def chunk_rows(
-    chunks: list[DistinctChunk], vectors: np.ndarray, start: int, end: int
-) -> list[tuple[str, str, dict[str, Any], np.ndarray, str]]:
+def chunk_rows(chunks: list[DistinctChunk], vectors: np.ndarray, start: int, end: int) -> list[ChunkRow]:
     """Chunks start..end of the repeated corpus, as `LocalIndex.apply` takes them."""
     out = []
     for i in range(start, end):
@@ -76,7 +75,9 @@ def chunk_rows(
         tags = [t for b, t in enumerate(TAGS) if (doc >> b) % 3 == 0]
         if tags:
             meta["tags"] = tags
-        out.append((f"{doc_id}:{chunk.index}", chunk.text, meta, vectors[i % len(vectors)], chunk.keywords))
+        out.append(
+            ChunkRow(f"{doc_id}:{chunk.index}", chunk.text, meta, vectors[i % len(vectors)], chunk.terms)
+        )
     return out
 
 
@@ -141,7 +142,9 @@ def measure(n: int, queries: int) -> dict[str, Any]:
     texts = [json.loads(line)["text"] for line in (SHARED / "scifact" / "queries.jsonl").open()]
     rng = random.Random(n)
     fresh = iter(rng.sample(texts, len(texts)) * 1000)
-    searcher.search("warm up", k=10, mode="hybrid", filters=SearchFilters(text_contains="warm"))
+    searcher.search(
+        SearchRequest("warm up", k=10, mode="hybrid", filters=SearchFilters(text_contains="warm"))
+    )
     docs = sorted(local._docs.code)
     filters = {
         "none": SearchFilters(),
@@ -166,7 +169,7 @@ def measure(n: int, queries: int) -> dict[str, Any]:
             samples = []
             for _ in range(queries):
                 t0 = time.perf_counter()
-                searcher.search(next(fresh), k=10, filters=flt, mode=mode)
+                searcher.search(SearchRequest(next(fresh), k=10, filters=flt, mode=mode, syntax=False))
                 samples.append((time.perf_counter() - t0) * 1000)
             row[mode] = cell(samples)
         out["filters"].append(row)
@@ -196,10 +199,13 @@ def concurrent(
                 text = next(fresh)
             t0 = time.perf_counter()
             searcher.search(
-                text,
-                k=10,
-                filters=filters[pick.choice(names)],
-                mode=pick.choice(["dense", "keyword", "hybrid"]),
+                SearchRequest(
+                    text,
+                    k=10,
+                    filters=filters[pick.choice(names)],
+                    mode=pick.choice(["dense", "keyword", "hybrid"]),
+                    syntax=False,
+                )
             )
             end = time.perf_counter()
             with lock:
@@ -219,8 +225,14 @@ def concurrent(
         first = (u * 7919) % (len(chunks) - 10)
         rows = chunk_rows(chunks, vectors, first, first + 10)
         add = [
-            (f"{doc_id}:{i}", text + f" v{u}", {**meta, "doc_id": doc_id}, vec, kw)
-            for i, (_, text, meta, vec, kw) in enumerate(rows)
+            ChunkRow(
+                f"{doc_id}:{i}",
+                row.text + f" v{u}",
+                {**row.metadata, "doc_id": doc_id},
+                row.vector,
+                row.terms,
+            )
+            for i, row in enumerate(rows)
         ]
         t0 = time.perf_counter()
         local.apply(generation=f"upload-{u}", delete_docs=[doc_id], add=add)

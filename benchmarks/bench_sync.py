@@ -29,10 +29,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_query import CHUNKS_PER_DOC, TOPICS, synthetic_vectors
-from benchmarks.common import Timing, machine, table
+from benchmarks.common import Timing, chroma_server, machine, table
 from searchapp import Library, Settings
 from searchapp.types import PreparedChunk, PreparedDocument
-from tests.servers import chroma_server
 
 
 def document(d: int, n: int, rng: np.random.Generator, pyrng: random.Random) -> PreparedDocument:

@@ -8,8 +8,9 @@ import platform
 import resource
 import statistics
 import subprocess
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,3 +113,35 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def chroma_server(directory: Path) -> Iterator[str]:
+    """A `chroma run` child process on a free local port, storing under `directory`; yields
+    its URL. (The tests start theirs with tests/servers.py: tests and benchmarks share no code.)"""
+    import socket
+
+    import chromadb
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    binary = Path(sys.executable).parent / "chroma"
+    directory.mkdir(parents=True, exist_ok=True)
+    command = [str(binary), "run", "--path", str(directory), "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):  # a minute
+            try:
+                chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+                break
+            except Exception:
+                if process.poll() is not None:
+                    raise RuntimeError(f"chroma run exited with {process.returncode}") from None
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("chroma run did not answer within a minute")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(20)

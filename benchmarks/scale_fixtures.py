@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class DistinctChunk:
     page: int | None
     index: int  # chunk number within its document
     text: str
-    keywords: str  # BM25 terms, space-separated
+    terms: str  # BM25 terms, space-separated
 
 
 def make_chunks() -> list[DistinctChunk]:
@@ -74,16 +75,16 @@ def make_chunks() -> list[DistinctChunk]:
             document = extract(data, source, Limits())
         except IngestError:
             continue
-        for draft in chunker.chunk(document.sections):
+        for chunk in chunker.chunk(document.sections):
             out.append(
                 DistinctChunk(
                     doc=doc,
                     source=source,
                     file_type=document.file_type,
-                    page=draft.page,
-                    index=draft.index,
-                    text=draft.text,
-                    keywords=" ".join(keyword_tokens(draft.text)),
+                    page=chunk.page,
+                    index=chunk.index,
+                    text=chunk.text,
+                    terms=" ".join(keyword_tokens(chunk.text)),
                 )
             )
     return out
@@ -99,7 +100,8 @@ def load_chunks() -> list[DistinctChunk]:
                 out.write(json.dumps(_as_dict(c)) + "\n")
         partial.rename(CHUNKS_FILE)
     return [
-        DistinctChunk(**json.loads(line)) for line in CHUNKS_FILE.read_text(encoding="utf-8").splitlines()
+        DistinctChunk(**_renamed(json.loads(line)))
+        for line in CHUNKS_FILE.read_text(encoding="utf-8").splitlines()
     ]
 
 
@@ -147,3 +149,10 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _renamed(record: dict[str, Any]) -> dict[str, Any]:
+    """A cached chunk; files written before the field was named `terms` call it `keywords`."""
+    if "keywords" in record:
+        record["terms"] = record.pop("keywords")
+    return record

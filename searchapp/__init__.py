@@ -33,6 +33,7 @@ from searchapp.errors import (
 )
 from searchapp.filters import SearchFilters
 from searchapp.progress import Progress
+from searchapp.request import SearchRequest
 from searchapp.types import DocumentRecord, Hit, SearchResponse
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ __all__ = [
     "QueryError",
     "SearchAppError",
     "SearchFilters",
+    "SearchRequest",
     "SearchResponse",
     "Settings",
     "StorageFullError",

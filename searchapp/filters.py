@@ -132,6 +132,20 @@ class SearchFilters:
     def is_empty(self) -> bool:
         return self == SearchFilters()
 
+    def to_dict(self) -> dict[str, Any]:
+        """The filters that are set, JSON-ready, with the keys `from_mapping` reads back."""
+        data: dict[str, Any] = {
+            "documents": list(self.doc_ids),
+            "file_types": list(self.file_types),
+            "page_min": self.page_min,
+            "page_max": self.page_max,
+            "tags": list(self.tags),
+            "ingested_after": self.ingested_after,
+            "ingested_before": self.ingested_before,
+            "text_contains": self.text_contains,
+        }
+        return {key: value for key, value in data.items() if value not in (None, "", [])}
+
     # ----------------------------------------------------------------- output
 
     def to_where(self) -> dict[str, Any] | None:
@@ -154,11 +168,10 @@ class SearchFilters:
             clauses.append({"ingested_at": {"$lte": self.ingested_before}})
         return combine_and(clauses)
 
-    def to_where_document(self) -> dict[str, Any] | None:
-        """A Chroma `where_document` clause for `text_contains` (case-insensitive)."""
-        if not self.text_contains:
-            return None
-        return {"$regex": "(?i)" + re.escape(self.text_contains)}
+    def to_where_document(self, *, contains: Sequence[str] = ()) -> dict[str, Any] | None:
+        """A Chroma `where_document` clause for `text_contains` and each of `contains` (any case)."""
+        clauses = [{"$regex": "(?i)" + re.escape(text)} for text in (self.text_contains, *contains) if text]
+        return combine_and(clauses)
 
     def matches(self, metadata: Mapping[str, Any], text: str = "") -> bool:
         """The same filter as a Python predicate over one chunk's metadata and text."""

@@ -119,11 +119,13 @@ def _list(value: Any) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class PreparedChunk:
-    """One passage of a prepared document, before it is stored.
+    """One passage, the one shape it has from the chunker to the store.
 
     `start` is the character offset where it begins: within its page for PDFs, within the
-    document's text otherwise. `terms` are its BM25 terms, space-separated, when the
-    preparer computed them already ("" = the library computes them).
+    document's text otherwise; `tokens` its length in model tokens. `terms` are its BM25
+    terms, space-separated, when the preparer computed them already ("" = the library
+    computes them). `token_ids` are the chunker's exact tokenization, kept so that the
+    embedder need not tokenize again (None: it does).
     """
 
     text: str
@@ -132,8 +134,9 @@ class PreparedChunk:
     tokens: int
     page: int | None = None
     heading: str = ""
-    terms: str = ""
+    terms: str = field(default="", repr=False)
     ocr: bool = False  # the text was read from the page's image by OCR
+    token_ids: npt.NDArray[np.int32] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

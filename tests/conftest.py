@@ -92,3 +92,42 @@ def write(path: Path, content: str | bytes) -> Path:
     else:
         path.write_bytes(content)
     return path
+
+
+# ------------------------------------------------------------------ the UI's test apps
+# (imports inside: a test run that never starts the UI never imports Streamlit)
+
+
+@pytest.fixture
+def ui_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A fresh data directory for the UI, configured through the environment like a deployment."""
+    from searchapp.ui import resources
+    from tests.ui_helpers import ENV
+
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("SEARCHAPP_DATA_DIR", str(data_dir))
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    yield data_dir
+    resources.release_all()
+
+
+@pytest.fixture(scope="module")
+def ui_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding five documents of every type, tagged, ingested once per module."""
+    from tests.ui_helpers import build_corpus
+
+    return build_corpus(tmp_path_factory.mktemp("corpus") / "data")
+
+
+@pytest.fixture
+def ui_corpus_env(ui_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The UI configured to open `ui_corpus`."""
+    from searchapp.ui import resources
+    from tests.ui_helpers import ENV
+
+    monkeypatch.setenv("SEARCHAPP_DATA_DIR", str(ui_corpus))
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    yield ui_corpus
+    resources.release_all()

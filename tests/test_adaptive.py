@@ -11,6 +11,7 @@ import pytest
 from searchapp import Library
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.ingest.types import SourceFile
+from searchapp.request import SearchRequest
 from searchapp.retrieval.fusion import dense_weight, fuse, keyword_gap
 from tests.conftest import ROOT, make_settings
 
@@ -41,7 +42,7 @@ def test_the_default_mode_is_adaptive_and_follows_the_rule(filled: Library) -> N
         keyword = [
             (h.chunk_id, h.keyword_score or 0.0) for h in filled.search(query, k=100, mode="keyword").hits
         ]
-        prepared = filled.searcher.prepare(query)
+        prepared = filled.searcher.prepare(SearchRequest(query))
         weight = dense_weight(prepared.readable, keyword_gap([s for _, s in keyword]))
         assert response.dense_weight == pytest.approx(weight)
         expected = fuse(dense, keyword, weight)[:5]

@@ -100,7 +100,7 @@ def card_scores(page: Any) -> list[tuple[str, float]]:
 
 
 def ask(page: Any, query: str) -> None:
-    box = page.get_by_label("Search query")
+    box = page.get_by_label("Search query", exact=True)
     box.fill(query)
     box.press("Enter")
     settle(page)
@@ -194,7 +194,7 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
 
             # 4. On load the search box has the focus.
             page.reload()
-            box = page.get_by_label("Search query")
+            box = page.get_by_label("Search query", exact=True)
             expect(box).to_be_visible(timeout=60_000)
             page.wait_for_function(
                 "() => document.activeElement && document.activeElement.getAttribute('aria-label') === 'Search query'",
@@ -255,7 +255,10 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
             expect(cards.first).to_contain_text("the-modern-orchestra.txt", timeout=60_000)
             settle(page)
             expect(documents.locator("[data-tag]")).to_have_count(1)
-            assert page.get_by_label("Search query").input_value() == "how long is the term of a senator"
+            assert (
+                page.get_by_label("Search query", exact=True).input_value()
+                == "how long is the term of a senator"
+            )
             shot(page, "filter-restored-from-url")
 
             # 9. Clear filters: one click, and it stays cleared when the mode changes.

@@ -24,7 +24,8 @@ from tokenizers import Tokenizer
 from searchapp.embedding.models import resolve_model
 from searchapp.embedding.tokens import TokenizerSpec
 from searchapp.ingest.chunking import MAX_CHARS_PER_TOKEN, Chunker, ChunkerConfig
-from searchapp.ingest.types import ChunkDraft, Section
+from searchapp.ingest.types import Section
+from searchapp.types import PreparedChunk
 
 WINDOW = 256
 MODEL = resolve_model("all-MiniLM-L6-v2")
@@ -55,7 +56,7 @@ def true_counts(tokenizer: Tokenizer, texts: Sequence[str]) -> list[int]:
 
 
 def check_chunks(
-    chunks: list[ChunkDraft],
+    chunks: list[PreparedChunk],
     sections: Sequence[Section],
     tokenizer: Tokenizer,
     *,
@@ -72,7 +73,7 @@ def check_chunks(
     counts = true_counts(tokenizer, [c.text for c in chunks])
     assert max(counts, default=0) <= limit, max(counts)
     assert [c.tokens for c in chunks] == counts  # the recorded count is the real one
-    placed: dict[int, list[ChunkDraft]] = {}
+    placed: dict[int, list[PreparedChunk]] = {}
     for chunk in chunks:
         assert chunk.text and chunk.text == chunk.text.strip()
         homes = [

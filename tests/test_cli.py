@@ -101,6 +101,21 @@ def test_search_json_filters_and_exit_codes(run, corpus: Path) -> None:  # type:
     assert run("search", "x", "--doc", "no-such-doc").exit_code == 3
     assert run("search", "x", "-k", "0").exit_code == 2
 
+    # The query syntax: filters typed in the query, added to the options; bad syntax is a usage error.
+    typed = json.loads(run("search", "quarter type:pdf page:2", "--json").stdout)
+    assert [(r["source"], r["page"]) for r in typed["results"]] == [("report.pdf", 2)]
+    assert typed["query"] == "quarter type:pdf page:2"
+    both = json.loads(run("search", "quarter doc:guide", "--doc", "report.pdf", "--json").stdout)
+    assert {r["source"] for r in both["results"]} == {"guide.md", "report.pdf"}
+    excluded = json.loads(run("search", 'quarter -revenue "costs fell"', "--json").stdout)
+    assert [r["page"] for r in excluded["results"]] == [2]
+    assert json.loads(run("search", "ratio: 3 to 1", "--json").stdout)["query"] == "ratio: 3 to 1"
+    unclosed = run("search", 'quarter "costs fell')
+    assert unclosed.exit_code == 2 and "a phrase is not closed" in unclosed.stderr
+    assert run("search", "quarter type:xls").exit_code == 2
+    twice = run("search", "quarter page:2", "--pages", "1")  # given twice, differently
+    assert twice.exit_code == 2 and "given twice" in twice.stderr
+
 
 def test_docs_stats_delete(run, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     run("ingest", str(corpus), "-r")

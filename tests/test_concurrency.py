@@ -1,4 +1,10 @@
-"""8 query threads and 1 ingest thread share one library for 60 s (the UI's situation)."""
+"""8 query threads and 1 ingest thread share one library for 60 s (the UI's situation).
+
+Every query, in every mode (adaptive, the default, included), must keep its filters and
+number its hits; at the end the library must hold exactly what ingest acknowledged (each
+file's chunk count as its outcome reported it, nothing of a deleted one), and a search
+must find only those documents.
+"""
 
 from __future__ import annotations
 
@@ -37,10 +43,11 @@ def test_queries_and_ingest_in_parallel(real_library: Library, tmp_path: Path) -
     library = real_library
     rng = random.Random(11)
     with Ingestor(library, workers=1) as ingestor:
-        ingestor.ingest([_document(rng, n) for n in range(10)])
+        initial = ingestor.ingest([_document(rng, n) for n in range(10)])
         errors: list[str] = []
         queries = [0] * QUERY_THREADS
-        expected: dict[str, int] = {}  # source -> chunks, as acknowledged by ingest
+        expected = {o.source: o.chunks for o in initial.ingested}  # source -> chunks, as ingest acknowledged
+        assert len(expected) == 10
         deadline = time.monotonic() + DURATION_S
 
         def ingest_loop() -> None:
@@ -53,8 +60,11 @@ def test_queries_and_ingest_in_parallel(real_library: Library, tmp_path: Path) -
                     for outcome in report.outcomes:
                         if outcome.status == "failed":
                             errors.append(f"ingest {outcome.source}: {outcome.message}")
+                        elif outcome.status == "ingested":
+                            expected[outcome.source] = outcome.chunks
                     if n % 7 == 0:
                         library.delete(f"note{n}.md")
+                        expected.pop(f"note{n}.md")
                     n += 1
                 except Exception as exc:
                     errors.append(f"ingest: {type(exc).__name__}: {exc}")
@@ -62,7 +72,7 @@ def test_queries_and_ingest_in_parallel(real_library: Library, tmp_path: Path) -
         def query_loop(slot: int) -> None:
             local = random.Random(slot)
             while time.monotonic() < deadline:
-                mode = local.choice(["dense", "keyword", "hybrid"])
+                mode = local.choice(["adaptive", "dense", "keyword", "hybrid"])
                 filters = local.choice(
                     [
                         SearchFilters(),
@@ -74,7 +84,7 @@ def test_queries_and_ingest_in_parallel(real_library: Library, tmp_path: Path) -
                     response = library.search(local.choice(QUERIES), k=5, filters=filters, mode=mode)
                     ranks = [hit.rank for hit in response.hits]
                     assert ranks == list(range(1, len(ranks) + 1))
-                    assert all(-1.0 <= hit.score <= 1.0 for hit in response.hits)
+                    assert response.mode == mode and all(0.0 <= hit.score <= 1.0 for hit in response.hits)
                     assert all(filters.matches(hit.metadata, hit.text) for hit in response.hits)
                     queries[slot] += 1
                 except Exception as exc:
@@ -91,8 +101,11 @@ def test_queries_and_ingest_in_parallel(real_library: Library, tmp_path: Path) -
     assert not any(thread.is_alive() for thread in threads)
     records = library.documents(include_pending=True)
     assert all(r.state == "done" for r in records)
-    expected = {r.source: r.chunks for r in records}
+    assert {r.source: r.chunks for r in records} == expected  # what ingest acknowledged, no more
     assert library.store.count_chunks() == library.local.count == sum(expected.values())
+    for mode in ("adaptive", "dense", "keyword", "hybrid"):
+        found = {hit.source for hit in library.search("invoice refund audit", k=50, mode=mode).hits}
+        assert found and found <= set(expected), (mode, found - set(expected))
     assert check_library(library).ok
     print(f"{sum(queries)} queries and {len(records)} documents in {DURATION_S:.0f} s, no errors")
     assert sum(queries) > 100

@@ -1,10 +1,11 @@
-""" "Text contains" with a needle most chunks hold: ranked first, then checked, same answers.
+""" "Text contains" and phrases most chunks hold: ranked first, then checked, same answers.
 
-For a common needle, `ChunkIndex` ranks the rows the other filters admit and checks the
-best of them (`searchapp.storage.chunk_index.Selection`). Every mode, with and without
-another filter, must return exactly what the index path (the full row list) returns, also
-when the needle is rare among the other filter's rows (the fallback) and when fewer rows
-than asked for hold it.
+For a common needle, `ChunkIndex.candidates` ranks the rows the other filters, phrases and
+exclusions admit and checks the best of them (`searchapp.storage.contains_ranked`). Every
+mode, with and without another filter, a phrase or an exclusion from the query syntax,
+must return exactly what the index path (the full row list) returns, also when the needle
+is rare among the other filter's rows (the fallback), when fewer rows than asked for hold
+it, and for the document count a grouped request needs.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import numpy as np
 import pytest
 
 from searchapp import Library, SearchFilters
-from searchapp.storage import chunk_index
-from searchapp.storage.chunk_index import Selection
-from searchapp.storage.terms import keyword_tokens
+from searchapp.request import SEARCH_MODES, SearchRequest
+from searchapp.storage import contains_index, contains_ranked
+from searchapp.storage.chunk_index import Candidates
 from searchapp.types import PreparedChunk, PreparedDocument
 
 WORDS = "apple pear plum cider orchard harvest volunteer tuesday festival ledger quota river".split()
@@ -58,61 +59,110 @@ def same_up_to_ties(got: list[tuple[str, float]], expected: list[tuple[str, floa
         assert {c for c, s in got if round(s, 5) > cut} == {c for c, s in expected if round(s, 5) > cut}
 
 
+def candidates(library: Library, request: SearchRequest, depth: int) -> Candidates:
+    query = library.searcher.prepare(request)
+    return library.searcher.index.candidates(request, query, depth)
+
+
 CASES = [
-    ("e", {}),  # nearly every chunk
-    ("Pl", {}),  # mixed case, a short needle
-    ("apple pear", {}),  # a phrase across a space
-    ("e", {"file_types": ("md",)}),  # with another filter
-    ("e", {"doc_ids": tuple(f"{d:064x}" for d in (3, 13, 23))}),  # documents without it
-    ("zebrafish", {}),  # rare: the index path either way
+    ("apple harvest festival", {"text_contains": "e"}),  # nearly every chunk
+    ("apple harvest festival", {"text_contains": "Pl"}),  # mixed case, a short needle
+    ("apple harvest festival", {"text_contains": "apple pear"}),  # across a space
+    ("apple harvest festival", {"text_contains": "e", "file_types": ("md",)}),  # another filter
+    ("apple harvest festival", {"text_contains": "e", "doc_ids": tuple(f"{d:064x}" for d in (3, 13, 23))}),
+    ('apple "an" harvest', {}),  # a phrase of the query syntax
+    ('apple "an" harvest -cider', {"text_contains": "e"}),  # two needles and an exclusion
+    ('apple harvest -"plum"', {"text_contains": "r"}),  # an excluded phrase
+    ("apple zebrafish", {"text_contains": "zebrafish"}),  # rare: the index path either way
 ]
 
 
-@pytest.mark.parametrize(("needle", "other"), CASES)
+@pytest.mark.parametrize(("text", "filters"), CASES)
 def test_rank_then_check_equals_the_index_path(
-    hash_library: Library, monkeypatch: pytest.MonkeyPatch, needle: str, other: dict[str, object]
+    hash_library: Library, monkeypatch: pytest.MonkeyPatch, text: str, filters: dict[str, object]
 ) -> None:
     fill(hash_library)
-    index = hash_library.searcher.index
-    filters = SearchFilters(text_contains=needle, **other)  # type: ignore[arg-type]
-    vector = hash_library.embedder.embed_query("apple harvest festival")
-    terms = keyword_tokens("apple harvest festival")
-    monkeypatch.setattr(chunk_index, "MIN_SHARE", 2.0)  # never: the index path
-    full = index.select(filters)
-    monkeypatch.setattr(chunk_index, "MIN_SHARE", 0.0)  # always, however many texts
-    monkeypatch.setattr(chunk_index, "CHECK_COST", 0)
-    ranked = index.select(filters)
-    assert ranked.needle == needle and full.needle == ""
-    for k in (1, 5, 50, 400):
-        same_up_to_ties(index.dense(vector, k, ranked), index.dense(vector, k, full))
-        same_up_to_ties(index.keyword(terms, k, ranked), index.keyword(terms, k, full))
-    for mode in ("dense", "keyword", "hybrid", "adaptive"):
-        hits = hash_library.search("apple harvest", k=30, mode=mode, filters=filters).hits
-        assert all(needle.casefold() in hit.text.casefold() for hit in hits)
-        assert len(hits) == min(30, int(np.count_nonzero(full.mask))) or mode != "dense"
+    for mode in SEARCH_MODES:
+        for k in (1, 5, 50, 400):
+            for group in (False, True):
+                request = SearchRequest(text, k=k, mode=mode, filters=SearchFilters(**filters), group=group)  # type: ignore[arg-type]
+                monkeypatch.setattr(contains_ranked, "MIN_SHARE", 2.0)  # never: the index path
+                full = candidates(hash_library, request, k)
+                monkeypatch.setattr(contains_ranked, "MIN_SHARE", 0.0)  # always, however many texts
+                monkeypatch.setattr(contains_ranked, "CHECK_COST", 0)
+                ranked = candidates(hash_library, request, k)
+                same_up_to_ties(ranked.dense, full.dense)
+                same_up_to_ties(ranked.keyword, full.keyword)
+                assert ranked.ceiling == full.ceiling
+                # Grouped: the same count, or at least k documents (all the searcher asks).
+                assert ranked.documents == full.documents or min(ranked.documents, full.documents) >= k
+    for mode in SEARCH_MODES:
+        request = SearchRequest(text, k=30, mode=mode, filters=SearchFilters(**filters))  # type: ignore[arg-type]
+        monkeypatch.setattr(contains_ranked, "MIN_SHARE", 2.0)
+        admitted = len(candidates(hash_library, request, 1000).dense)  # the index path's every row
+        monkeypatch.setattr(contains_ranked, "MIN_SHARE", 0.0)
+        hits = hash_library.find(request).hits
+        needles = [str(filters.get("text_contains", "")), *request.parsed.phrases]
+        assert all(n.casefold() in h.text.casefold() for h in hits for n in needles)
+        if '-"plum"' in text:
+            assert not any("plum" in h.text.casefold() for h in hits)
+        if mode == "dense":  # an exact scan returns k when k pass
+            assert len(hits) == min(30, admitted)
 
 
-def test_a_common_needle_takes_the_ranked_path_and_a_rare_one_the_index(hash_library: Library) -> None:
+def test_a_common_needle_is_checked_on_ranked_rows_and_never_listed(
+    hash_library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fill(hash_library)
-    index = hash_library.searcher.index
-    common = index.select(SearchFilters(text_contains="e"))
-    rare = index.select(SearchFilters(text_contains="zebrafish"))
-    assert common.needle == "e" and common.share > 0.5
-    assert common.mask is not None and int(np.count_nonzero(common.mask)) == hash_library.local.count
-    assert rare.needle == "" and rare.mask is not None
-    assert int(np.count_nonzero(rare.mask)) == 6
+    local = hash_library.local
+    assert contains_ranked.common(local, ["e", "zebrafish", "E"]) == ("e", "E")
+    assert local.contains_share(["e"]) > 0.5 and local.contains_share(["zebrafish"]) < 0.01
+    listed: list[str] = []
+    original = contains_index.ContainsIndex.rows_containing
+
+    def spy(self: contains_index.ContainsIndex, needle: str, within: object = None) -> object:
+        listed.append(needle)
+        return original(self, needle, within)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(contains_index.ContainsIndex, "rows_containing", spy)
+    # At 720 rows the index lists a needle's rows about as fast as texts are checked; the
+    # measured cost (CHECK_COST) sends only large collections down the ranked path.
+    monkeypatch.setattr(contains_ranked, "CHECK_COST", 1)
+    for mode in SEARCH_MODES:
+        hits = hash_library.find(SearchRequest('apple "e" harvest', k=10, mode=mode)).hits
+        assert len(hits) == 10 and all("e" in h.text for h in hits)
+    assert listed == []
+    hits = hash_library.find(SearchRequest('apple "zebrafish"', k=10, mode="dense")).hits
+    assert len(hits) == 6 and listed == ["zebrafish"]
 
 
-def test_a_needle_far_rarer_than_its_estimate_falls_back_to_the_index(hash_library: Library) -> None:
-    # Estimated in every row but held by 6 of 720: three rounds of ranking and checking
-    # do not find k rows, and the trigram index answers instead, exactly.
+def test_a_needle_far_rarer_than_its_estimate_falls_back_to_the_index(
+    hash_library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Estimated in every row but held by 6 of 720: the rounds of ranking and checking do
+    # not find k rows, and the trigram index answers instead, exactly; or the last round
+    # has checked every row, which is exact too.
     fill(hash_library)
-    index = hash_library.searcher.index
-    filters = SearchFilters(text_contains="zebrafish")
-    full = index.select(filters)
-    wrong = Selection(filters, hash_library.local.mask(filters, contains=False), "zebrafish", share=1.0)
+    local = hash_library.local
     vector = hash_library.embedder.embed_query("apple zebrafish")
-    for k in (1, 10):
-        same_up_to_ties(index.dense(vector, k, wrong), index.dense(vector, k, full))
-        same_up_to_ties(index.keyword(["zebrafish"], k, wrong), index.keyword(["zebrafish"], k, full))
-    assert len(index.dense(vector, 10, wrong)) == int(np.count_nonzero(full.mask)) == 6
+    exact = local.mask(SearchFilters(text_contains="zebrafish"))
+    asked: list[tuple[int, bool]] = []  # (n, ranked among every row)
+
+    def ranked(n: int, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        asked.append((n, rows is None))
+        return local.dense_search(vector, n, local.mask(SearchFilters()) if rows is None else rows)
+
+    for rounds, k in ((3, 1), (3, 10), (1, 10)):
+        monkeypatch.setattr(contains_ranked, "ROUNDS", rounds)
+        asked.clear()
+        check = contains_ranked.Check(local, ("zebrafish",), None)
+        check.share, check.listed = 1.0, float("inf")
+        positions, scores = check.top(ranked, k)
+        expected, expected_scores = local.dense_search(vector, k, exact)
+        assert sorted(positions.tolist()) == sorted(expected.tolist())
+        assert np.allclose(np.sort(scores), np.sort(expected_scores))
+        assert check.documents(k) >= min(k, 6)
+    # One round of 47 rows finds fewer than 10: the index lists the rare word's 6 rows,
+    # and its six documents are counted exactly.
+    assert asked == [(47, True), (10, False)] and len(positions) == 6
+    assert check.documents(10) == 6

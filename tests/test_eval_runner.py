@@ -32,57 +32,15 @@ from searchapp import Library, Settings
 from searchapp.cli.main import app
 from searchapp.errors import EvalDataError
 from searchapp.evaluation import ModeNotOfferedError, resolve_modes, run_evaluation
-from searchapp.evaluation.beir import CorpusDoc
 from searchapp.evaluation.runner import document_ranking
-from searchapp.evaluation.scratch import STATE_FILE, document_text, read_state, write_state
+from searchapp.evaluation.scratch import STATE_FILE, read_state, write_state
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.progress import Progress
 from searchapp.types import Hit
 from tests.conftest import make_settings
+from tests.eval_data import CORPUS, write_dataset
 
-CORPUS: list[dict[str, Any]] = [
-    {"_id": "d1", "title": "Cats", "text": "Cats purr softly and chase mice around the old barn."},
-    {"_id": "d2", "text": "Dogs bark loudly at the mailman every single morning."},
-    {"_id": 3, "title": "Rockets", "text": "Rockets burn liquid fuel to climb into orbit."},
-    {"_id": "d4", "title": "Gardens", "text": "Tomatoes grow well in sunny gardens with plenty of water."},
-    {"_id": "d5", "title": "Gardens", "text": "Tomatoes grow well in sunny gardens with plenty of water."},
-    {"_id": "d6", "title": "Volcanoes", "text": "Lava flows slowly down the mountain after an eruption."},
-]
-
-
-def _doc(raw: dict[str, Any]) -> str:
-    return document_text(CorpusDoc(str(raw["_id"]), raw.get("title") or "", raw["text"]))
-
-
-QUERIES = [
-    {"_id": "q1", "text": _doc(CORPUS[0])},
-    {"_id": "q2", "text": _doc(CORPUS[1])},
-    {"_id": "3", "text": _doc(CORPUS[2])},
-    {"_id": "q4", "text": _doc(CORPUS[3])},
-    {"_id": "q5", "text": "an unjudged question"},
-]
-QRELS = "".join(
-    f"{line}\n"
-    for line in [
-        "query-id\tcorpus-id\tscore",
-        "q1\td1\t2",
-        "q1\tghost\t1",
-        "q2\td2\t1",
-        "q2\td6\t0",
-        "3\t3\t1",
-        "q4\td4\t1",
-        "q4\td5\t1",
-    ]
-)
 NDCG_10 = (2 / (2 + 1 / 1.584962500721156) + 3) / 4  # 0.940047
-
-
-def write_dataset(root: Path, corpus: list[dict[str, Any]] = CORPUS) -> Path:
-    (root / "qrels").mkdir(parents=True, exist_ok=True)
-    (root / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in corpus), encoding="utf-8")
-    (root / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in QUERIES), encoding="utf-8")
-    (root / "qrels" / "test.tsv").write_text(QRELS, encoding="utf-8")
-    return root
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def test_sampled_run_uses_its_own_scratch_index(big: Path, tmp_path: Path) -> No
 
 
 def test_cli_several_datasets_one_table_and_a_json_list(big: Path, tmp_path: Path) -> None:
-    from tests.test_eval_runner import write_dataset
+    from tests.eval_data import write_dataset
 
     tiny = write_dataset(tmp_path / "tiny")
     args = ["eval", str(tiny), str(big), "--model", "hash:64", "--data-dir", str(tmp_path / "eval")]
@@ -136,7 +136,7 @@ def test_cli_several_datasets_one_table_and_a_json_list(big: Path, tmp_path: Pat
 def test_cli_checks_every_dataset_before_building_and_refuses_one_collection_for_several(
     big: Path, tmp_path: Path
 ) -> None:
-    from tests.test_eval_runner import write_dataset
+    from tests.eval_data import write_dataset
 
     broken = write_dataset(tmp_path / "broken")
     (broken / "queries.jsonl").write_text("not json\n", encoding="utf-8")

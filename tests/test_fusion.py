@@ -10,6 +10,7 @@ import pytest
 from searchapp.embedding import readability as R
 from searchapp.embedding.models import resolve_model
 from searchapp.retrieval import fusion as F
+from searchapp.storage.bm25 import bm25_ceiling, lucene_idf
 from searchapp.storage.keyword_index import KeywordIndex
 
 
@@ -100,13 +101,13 @@ def test_bm25_ceiling_bounds_real_bm25_scores() -> None:
     index = KeywordIndex(background=False)
     index.add(np.arange(len(docs), dtype=np.int64), docs)
     rows, scores = index.search(["cat"], 10, None)
-    ceiling = F.bm25_ceiling([4], len(docs))
+    ceiling = bm25_ceiling([4], len(docs))
     assert ceiling == pytest.approx(math.log(1 + (6 - 4 + 0.5) / (4 + 0.5)))
     assert len(rows) == 4 and float(scores.max()) < ceiling
     assert float(scores.max()) > 0.8 * ceiling  # fifty repetitions come close to the bound
-    both = F.bm25_ceiling([4, 5, 0], len(docs))  # "cat dog unicorn": the absent term adds nothing
+    both = bm25_ceiling([4, 5, 0], len(docs))  # "cat dog unicorn": the absent term adds nothing
     _, scores = index.search(["cat", "dog", "unicorn"], 10, None)
-    assert float(scores.max()) < both == pytest.approx(ceiling + F.lucene_idf(5, 6))
+    assert float(scores.max()) < both == pytest.approx(ceiling + lucene_idf(5, 6))
     assert index.ceiling(["cat", "dog", "unicorn"]) == pytest.approx(both)  # the index agrees
 
 

@@ -106,6 +106,60 @@ def test_inside_the_core_no_import_runs_back_up() -> None:
     assert offenders == []
 
 
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the searchapp modules it imports (any depth, type-only imports included)."""
+    modules = {_module_name(path): path for path in _modules()}
+    graph: dict[str, set[str]] = {}
+    for own, path in modules.items():
+        targets = set()
+        for name in _imports(path):
+            # `from searchapp.x import y` names y: the module is x, unless y is one itself.
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name and name != own and name != "searchapp":
+                targets.add(name)
+        graph[own] = targets
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The loops of `graph` (each strongly connected set of 2+ modules), by Tarjan's algorithm."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            members = []
+            while True:
+                member = stack.pop()
+                members.append(member)
+                if member == node:
+                    break
+            if len(members) > 1:
+                found.append(sorted(members))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_modules_import_each_other_in_a_loop() -> None:
+    """Not even through imports inside functions or for type checking only."""
+    assert _cycles(_import_graph()) == []
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
 def test_the_layering_rules_catch_an_upward_import(tmp_path: Path) -> None:
     """The checks above parse real imports, lazy ones included."""
     source = tmp_path / "bad.py"
@@ -140,6 +194,7 @@ def test_exported_names_are_exactly_the_public_api() -> None:
         "QueryError",
         "SearchAppError",
         "SearchFilters",
+        "SearchRequest",
         "SearchResponse",
         "Settings",
         "StorageFullError",

@@ -1,4 +1,4 @@
-"""A search as URL parameters and back (`searchapp.links`), and the signed "Open at page" tokens."""
+"""A search request as URL parameters and back (`searchapp.ui.links`), and the signed "Open at page" tokens."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import time
 import pytest
 
 from searchapp import InvalidFilterError, QueryError, SearchFilters
-from searchapp.links import SearchLink
+from searchapp.request import SearchRequest
 from searchapp.ui import original_links
+from searchapp.ui.links import DEFAULTS, from_params, to_params
 
 DAY = dt.date(2026, 3, 14)
 
@@ -19,11 +20,11 @@ def _epoch(day: dt.date, end: bool) -> int:
 
 
 @pytest.mark.parametrize(
-    "link",
+    "search",
     [
-        SearchLink(),
-        SearchLink(query="refund policy & returns", mode="keyword"),
-        SearchLink(
+        DEFAULTS,
+        SearchRequest(query="refund policy & returns type:pdf -draft", mode="keyword", group=True),
+        SearchRequest(
             query="x",
             mode="hybrid",
             filters=SearchFilters(
@@ -41,17 +42,17 @@ def _epoch(day: dt.date, end: bool) -> int:
             group=False,
             like="a" * 64 + ":12",
         ),
-        SearchLink(filters=SearchFilters(page_min=4)),
-        SearchLink(filters=SearchFilters(page_max=9, ingested_after=1_700_000_123)),  # not a whole day
-        SearchLink(filters=SearchFilters(page_min=5, page_max=5), group=True),
+        SearchRequest(filters=SearchFilters(page_min=4), group=True),
+        SearchRequest(filters=SearchFilters(page_max=9, ingested_after=1_700_000_123)),  # not a whole day
+        SearchRequest(filters=SearchFilters(page_min=5, page_max=5), group=True, k=50, min_score=0.5),
     ],
 )
-def test_a_link_round_trips(link: SearchLink) -> None:
-    assert SearchLink.from_params(link.to_params()) == link
+def test_a_link_round_trips(search: SearchRequest) -> None:
+    assert from_params(to_params(search)) == search
 
 
 def test_params_are_short_and_readable() -> None:
-    link = SearchLink(
+    request = SearchRequest(
         query="refunds",
         mode="dense",
         filters=SearchFilters(
@@ -59,7 +60,7 @@ def test_params_are_short_and_readable() -> None:
         ),
         group=False,
     )
-    assert link.to_params() == {
+    assert to_params(request) == {
         "q": ["refunds"],
         "mode": ["dense"],
         "type": ["pdf"],
@@ -68,13 +69,15 @@ def test_params_are_short_and_readable() -> None:
         "after": ["2026-03-14"],
         "group": ["0"],
     }
-    assert SearchLink.from_params({"q": "refunds", "unknown": "ignored"}) == SearchLink(query="refunds")
+    assert from_params({"q": "refunds", "unknown": "ignored"}) == SearchRequest(query="refunds", group=True)
 
 
 @pytest.mark.parametrize(
     ("params", "error", "message"),
     [
         ({"mode": "psychic"}, QueryError, "mode must be one of"),
+        ({"q": 'refund "policy'}, QueryError, "a phrase is not closed"),
+        ({"q": "refund type:exe"}, InvalidFilterError, "type:exe is not a file type"),
         ({"k": "0"}, QueryError, "k must be a whole number"),
         ({"k": "ten"}, QueryError, "k must be a whole number"),
         ({"min": "2"}, QueryError, "min must be a number from 0 to 1"),
@@ -87,11 +90,11 @@ def test_params_are_short_and_readable() -> None:
 )
 def test_bad_params_are_clear_errors(params: dict[str, str], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
-        SearchLink.from_params(params)
+        from_params(params)
 
 
 def test_an_over_long_query_is_cut() -> None:
-    assert len(SearchLink.from_params({"q": "x" * 5000}).query) == 2000
+    assert len(from_params({"q": "x" * 5000}).query) == 2000
 
 
 # ----------------------------------------------------------- "Open at page" tokens

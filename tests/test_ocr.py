@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 import searchapp.ingest.ocr
-from benchmarks.bench_ocr import cer_parts, normalise
 from searchapp import Library
 from searchapp.embedding.models import resolve_model
 from searchapp.embedding.tokens import TokenizerSpec
 from searchapp.errors import FailureReason, IngestError
+from searchapp.evaluation.ocr_quality import cer_parts, normalise
 from searchapp.ingest import Ingestor, SourceFile
 from searchapp.ingest.chunking import Chunker, ChunkerConfig
 from searchapp.ingest.extract import extract

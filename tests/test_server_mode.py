@@ -100,3 +100,27 @@ def test_a_reader_that_just_read_the_collection_does_not_apply_older_writes_agai
             assert applied == [1]
             assert [h.source for h in reader.search("beavers", k=1, mode="keyword").hits] == ["late.txt"]
             assert reader.local.count == 4
+
+
+@pytest.mark.server
+@pytest.mark.timeout(300)
+def test_phrases_and_exclusions_filter_exactly_through_a_server(chroma_server: str, tmp_path: Path) -> None:
+    """Dense search goes to the server's own index there: a phrase becomes its document filter,
+    and an exclusion, which it cannot express, is asked for by as many more as it removes."""
+    from searchapp.request import SearchRequest
+    from searchapp.storage.terms import keyword_tokens
+
+    settings = make_settings(tmp_path, server_url=chroma_server, model="hash:64", chunk_tokens=40)
+    fruit = ["apples", "pears", "plums", "cherries"]
+    paths = [
+        write(tmp_path / f"note{i}.txt", f"Note {i}: the orchard keeps {fruit[i % 4]} and apples for winter.")
+        for i in range(24)
+    ]
+    with Library.open(settings) as library:
+        assert not ingest_paths(library, paths).failed
+        for mode in ("dense", "adaptive", "keyword"):
+            hits = library.find(SearchRequest('apples -pears "for winter" -"note 1"', k=10, mode=mode)).hits
+            assert len(hits) == 10, mode  # 24 notes, 6 with pears, 11 whose text has "note 1"
+            for hit in hits:
+                assert "pear" not in keyword_tokens(hit.text) and "for winter" in hit.text
+                assert "note 1" not in hit.text.casefold()

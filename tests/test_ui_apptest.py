@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,13 +27,11 @@ from searchapp.ui.outcomes import SEEN_KEY
 from searchapp.ui.render import escape_markdown
 from tests.conftest import PDF_DIR, ROOT
 from tests.ui_helpers import (
-    ENV,
     FAQ_HTML,
     GUIDE_MD,
     MANUAL_DOCX,
     NOTES_TXT,
     POLICY_PDF,
-    build_corpus,
     cards,
     doc_id,
     new_app,
@@ -60,36 +57,14 @@ HOSTILE_MD = (
 
 
 @pytest.fixture
-def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh data directory, configured through the environment like a deployment."""
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("SEARCHAPP_DATA_DIR", str(data_dir))
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    yield data_dir
-    resources.release_all()
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data directory holding five documents of every type, tagged, ingested once."""
-    return build_corpus(tmp_path_factory.mktemp("corpus") / "data")
-
-
-@pytest.fixture
-def corpus_app(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
-    monkeypatch.setenv("SEARCHAPP_DATA_DIR", str(corpus))
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    at = run(new_app())
-    yield at
-    resources.release_all()
+def corpus_app(ui_corpus_env: Path) -> AppTest:
+    return run(new_app())
 
 
 # ------------------------------------------------------------------ empty states
 
 
-def test_empty_library_guides_to_upload_on_search_and_library_pages(app_env: Path) -> None:
+def test_empty_library_guides_to_upload_on_search_and_library_pages(ui_env: Path) -> None:
     at = run(new_app())
     assert texts(at.title) == ["Search"]
     assert any("Your library is empty" in text for text in texts(at.info))
@@ -105,7 +80,7 @@ def test_empty_library_guides_to_upload_on_search_and_library_pages(app_env: Pat
 # ------------------------------------------------------------------------ upload
 
 
-def test_upload_several_files_with_tags_progress_and_summary(app_env: Path) -> None:
+def test_upload_several_files_with_tags_progress_and_summary(ui_env: Path) -> None:
     at = run(new_app())
     files = [
         ("policy.pdf", POLICY_PDF, "application/pdf"),
@@ -150,7 +125,7 @@ def test_upload_several_files_with_tags_progress_and_summary(app_env: Path) -> N
     assert all(list(tags) == ["hr", "policy"] for tags in table["Tags"])
 
 
-def test_same_file_in_a_new_session_is_reported_unchanged(app_env: Path) -> None:
+def test_same_file_in_a_new_session_is_reported_unchanged(ui_env: Path) -> None:
     first = upload(run(new_app()), [("policy.pdf", POLICY_PDF, "application/pdf")])
     assert first.success and not first.info
     second = upload(run(new_app()), [("policy.pdf", POLICY_PDF, "application/pdf")])
@@ -349,7 +324,7 @@ def test_mode_selector_switches_between_the_four_modes(corpus_app: AppTest) -> N
 # ---------------------------------------------------------------- untrusted text
 
 
-def test_hostile_html_and_markdown_render_inert(app_env: Path) -> None:
+def test_hostile_html_and_markdown_render_inert(ui_env: Path) -> None:
     at = run(new_app())
     hostile_name = "<img src=x onerror=alert(1)>[a](javascript:b).md"
     upload(
@@ -387,7 +362,7 @@ def test_hostile_html_and_markdown_render_inert(app_env: Path) -> None:
 # ----------------------------------------------------------------------- library
 
 
-def test_library_table_delete_with_confirmation(app_env: Path) -> None:
+def test_library_table_delete_with_confirmation(ui_env: Path) -> None:
     at = upload(
         run(new_app()),
         [("policy.pdf", POLICY_PDF, "application/pdf"), ("notes.txt", NOTES_TXT, "text/plain")],
@@ -422,7 +397,7 @@ def test_library_table_delete_with_confirmation(app_env: Path) -> None:
     assert sources(search(at, "refunds damaged goods")) == {"notes.txt"}
 
 
-def test_library_reingest_and_edit_tags(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_library_reingest_and_edit_tags(ui_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = upload(run(new_app()), [("policy.pdf", POLICY_PDF, "application/pdf")])
     open_page(at, "library")
     assert at.dataframe[0].value["Chunks"].tolist() == [3]
@@ -478,7 +453,7 @@ def test_status_health_check_reports_each_check(corpus_app: AppTest) -> None:
     assert [s.value for s in at.success] == [f"Healthy: 5 documents, {at.metric[1].value} chunks."]
 
 
-def test_status_health_check_finds_a_missing_original(app_env: Path) -> None:
+def test_status_health_check_finds_a_missing_original(ui_env: Path) -> None:
     at = upload(new_app(), [("notes.txt", NOTES_TXT, "text/plain")])
     originals = [
         p for p in resources.load_settings().originals_dir.rglob("*") if p.is_file() and not p.suffix
@@ -497,15 +472,15 @@ def test_status_health_check_finds_a_missing_original(app_env: Path) -> None:
 # ------------------------------------------------------------------------ errors
 
 
-def test_store_locked_by_another_process_is_a_clear_error(app_env: Path) -> None:
-    app_env.mkdir(parents=True)
+def test_store_locked_by_another_process_is_a_clear_error(ui_env: Path) -> None:
+    ui_env.mkdir(parents=True)
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import sys, time; from pathlib import Path; from searchapp.storage.lock import DataDirLock;"
             "DataDirLock(Path(sys.argv[1])).acquire(); print('locked', flush=True); time.sleep(60)",
-            str(app_env),
+            str(ui_env),
         ],
         stdout=subprocess.PIPE,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
@@ -526,7 +501,7 @@ def test_store_locked_by_another_process_is_a_clear_error(app_env: Path) -> None
     assert not at.error and any("Your library is empty" in text for text in texts(at.info))
 
 
-def test_bad_setting_is_a_clear_error(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_setting_is_a_clear_error(ui_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEARCHAPP_CHUNK_OVERLAP", "500")
     at = run(new_app())
     (error,) = at.error
@@ -555,13 +530,13 @@ AUTH = {
 }
 
 
-def test_without_auth_the_app_is_open(app_env: Path) -> None:
+def test_without_auth_the_app_is_open(ui_env: Path) -> None:
     at = run(new_app())
     assert texts(at.title) == ["Search"]
     assert all(not (button.key or "").startswith("auth_") for button in at.button)
 
 
-def test_auth_configured_requires_login(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auth_configured_requires_login(ui_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("searchapp.ui.auth.authlib_available", lambda: True)
     at = new_app()
     at.secrets["auth"] = AUTH
@@ -580,7 +555,7 @@ def test_auth_configured_requires_login(app_env: Path, monkeypatch: pytest.Monke
     assert "Signed in as ada@example.com" in texts(at.sidebar.caption)
 
 
-def test_auth_without_authlib_fails_closed(app_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auth_without_authlib_fails_closed(ui_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("searchapp.ui.auth.authlib_available", lambda: False)
     at = new_app()
     at.secrets["auth"] = AUTH

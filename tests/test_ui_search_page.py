@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -17,12 +16,11 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
-from searchapp.links import SearchLink
-from searchapp.ui import original_links, resources
+from searchapp.filters import SearchFilters
+from searchapp.request import SearchRequest
+from searchapp.ui import links, original_links
 from tests.ui_helpers import (
-    ENV,
     POLICY_PDF,
-    build_corpus,
     cards,
     doc_id,
     new_app,
@@ -34,22 +32,8 @@ from tests.ui_helpers import (
 )
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_corpus(tmp_path_factory.mktemp("corpus") / "data")
-
-
 @pytest.fixture
-def corpus_env(corpus: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("SEARCHAPP_DATA_DIR", str(corpus))
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    yield corpus
-    resources.release_all()
-
-
-@pytest.fixture
-def at(corpus_env: Path) -> AppTest:
+def at(ui_corpus_env: Path) -> AppTest:
     return run(new_app())
 
 
@@ -194,6 +178,19 @@ def test_clear_filters_empties_every_kind_of_filter(at: AppTest) -> None:
     assert len(sources(cards(at))) == 5
 
 
+def test_the_search_box_takes_the_query_syntax_and_says_so(at: AppTest) -> None:
+    assert "`type:pdf`" in (at.text_input(key="query").help or "")
+    mode_help = at.radio(key="mode").help or ""
+    assert "Adaptive (the default)" in mode_help and "Hybrid" in mode_help
+    assert sources(search(at, "refunds type:md,txt")) == {"guide.md", "notes.txt"}
+    assert sources(search(at, "refunds doc:policy")) == {"policy.pdf"}
+    found = search(at, "refunds -weeks")  # "a week" is the same word to the keyword index
+    assert found and "guide.md" not in sources(found) and "faq.html" not in sources(found)
+    search(at, 'refunds "open phrase')
+    assert any("a phrase is not closed" in e.value for e in at.error)
+    assert at.query_params["q"] == "refunds -weeks"  # the last request that could be read
+
+
 def test_a_page_range_says_which_documents_it_leaves_out(at: AppTest) -> None:
     search(at, "refunds")
     at.number_input(key="f_page_from").set_value(1)
@@ -229,16 +226,16 @@ def test_query_mode_filters_and_options_go_into_the_url(at: AppTest) -> None:
     }
 
 
-def test_a_shared_link_restores_the_search(corpus_env: Path) -> None:
-    link = SearchLink(
+def test_a_shared_link_restores_the_search(ui_corpus_env: Path) -> None:
+    request = SearchRequest(
         query="refunds",
         mode="dense",
-        filters=SearchLink.from_params({"type": ["txt", "md"], "tag": ["ops"]}).filters,
+        filters=SearchFilters(file_types=("txt", "md"), tags=("ops",)),
         k=3,
         group=False,
     )
     at = new_app()
-    for key, values in link.to_params().items():
+    for key, values in links.to_params(request).items():
         at.query_params[key] = values
     run(at)
     assert at.text_input(key="query").value == "refunds"
@@ -252,7 +249,7 @@ def test_a_shared_link_restores_the_search(corpus_env: Path) -> None:
     assert {c.mode for c in found} == {"Semantic"}
 
 
-def test_a_broken_link_says_so_and_searches_without_it(corpus_env: Path) -> None:
+def test_a_broken_link_says_so_and_searches_without_it(ui_corpus_env: Path) -> None:
     at = new_app()
     at.query_params["q"] = "refunds"
     at.query_params["pages"] = "seven"

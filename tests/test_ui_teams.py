@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -225,14 +225,9 @@ def _settings_app(secrets: Mapping[str, Any]) -> AppTest:
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("SEARCHAPP_DATA_DIR", str(data_dir))
+def env(ui_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SEARCHAPP_COLLECTION", "shared")
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    yield data_dir
-    resources.release_all()
+    return ui_env
 
 
 def _written(at: AppTest) -> list[str]:

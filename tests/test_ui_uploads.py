@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from searchapp.samples import EXAMPLE_QUERIES, SAMPLE_FILES
-from searchapp.ui import failed_uploads, resources
+from searchapp.ui import failed_uploads
 from tests.helpers import make_pdf
 from tests.ui_helpers import (
-    ENV,
     NOTES_TXT,
     cards,
     new_app,
@@ -33,16 +31,6 @@ LOCKED_PDF = make_pdf(
 BROKEN_PDF = b"%PDF-1.7 this is not really a PDF"
 
 
-@pytest.fixture
-def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("SEARCHAPP_DATA_DIR", str(data_dir))
-    for key, value in ENV.items():
-        monkeypatch.setenv(key, value)
-    yield data_dir
-    resources.release_all()
-
-
 def _password_box(at: AppTest, where: str) -> str:
     keys = [t.key for t in at.text_input if (t.key or "").startswith(f"{where}-pw-")]
     assert len(keys) == 1, keys
@@ -59,7 +47,7 @@ def _secret_anywhere(at: AppTest) -> bool:
     return any(PASSWORD in repr(value) for value in at.session_state.values())
 
 
-def test_an_encrypted_upload_asks_for_its_password_and_goes_in_with_it(app_env: Path) -> None:
+def test_an_encrypted_upload_asks_for_its_password_and_goes_in_with_it(ui_env: Path) -> None:
     at = upload(run(new_app()), [("budget.pdf", LOCKED_PDF, "application/pdf")], tags="finance")
     (error,) = at.error
     assert "**budget\\.pdf**: **password\\-protected**" in error.value
@@ -90,7 +78,7 @@ def test_an_encrypted_upload_asks_for_its_password_and_goes_in_with_it(app_env: 
     assert (row["Name"], list(row["Tags"])) == ("budget.pdf", ["finance"])
 
 
-def test_failed_uploads_stay_on_the_library_page_until_dismissed(app_env: Path) -> None:
+def test_failed_uploads_stay_on_the_library_page_until_dismissed(ui_env: Path) -> None:
     at = upload(
         run(new_app()),
         [
@@ -127,7 +115,7 @@ def test_failed_uploads_stay_on_the_library_page_until_dismissed(app_env: Path) 
     assert not [m for m in at.markdown if ":red[" in m.value]
 
 
-def test_a_damaged_pdf_is_named_damaged_not_scanned(app_env: Path) -> None:
+def test_a_damaged_pdf_is_named_damaged_not_scanned(ui_env: Path) -> None:
     blank = (
         b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
         b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
@@ -139,7 +127,7 @@ def test_a_damaged_pdf_is_named_damaged_not_scanned(app_env: Path) -> None:
     assert "scanned" not in error.value
 
 
-def test_the_sample_documents_button_fills_an_empty_library(app_env: Path) -> None:
+def test_the_sample_documents_button_fills_an_empty_library(ui_env: Path) -> None:
     at = run(new_app())
     assert any("Your library is empty" in text for text in texts(at.info))
     at.button(key="samples_search").click()
@@ -164,7 +152,7 @@ def test_the_sample_documents_button_fills_an_empty_library(app_env: Path) -> No
     assert any(re.search(r"· \d+\.\d kB of originals", c) for c in texts(at.caption))
 
 
-def test_the_library_page_offers_the_samples_too(app_env: Path) -> None:
+def test_the_library_page_offers_the_samples_too(ui_env: Path) -> None:
     at = open_page(run(new_app()), "library")
     at.button(key="samples_library").click()
     run(at)
@@ -173,7 +161,7 @@ def test_the_library_page_offers_the_samples_too(app_env: Path) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_a_scanned_pdf_uploaded_in_the_ui_is_found_by_its_words(app_env: Path, shared_pdfs: Path) -> None:
+def test_a_scanned_pdf_uploaded_in_the_ui_is_found_by_its_words(ui_env: Path, shared_pdfs: Path) -> None:
     name = "unst__loremipsum-flat.pdf"  # an image-only page: no text layer at all
     at = upload(run(new_app()), [(name, (shared_pdfs / name).read_bytes(), "application/pdf")])
     assert any(re.search(r"loremipsum\S*\*\*: \d+ chunks?", s.value) for s in at.success), texts(at.success)

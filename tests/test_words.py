@@ -78,7 +78,7 @@ def non_word_share(text: str, words: WordList) -> float:
 
 @pytest.mark.parametrize("reader", [_read_pdfium, _read_pypdf], ids=["pdfium", "pypdf"])
 def test_the_split_word_rate_falls_on_the_shared_two_column_papers(reader: object, shared_pdfs: Path) -> None:
-    """Figures for all English text PDFs are in docs/quality.md (benchmarks/bench_words.py)."""
+    """Figures for all English text PDFs are in docs/quality.md (bench_words.py, at commit d5574bf)."""
     words = system_words()
     if not words:
         pytest.fail("no word list at /usr/share/dict/words: apt-get install wamerican (scripts/setup.sh)")

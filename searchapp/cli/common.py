@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer._click.core import Context as ClickContext  # typer 0.29 vendors click (pinned)
 from typer.core import TyperGroup, TyperOption
 
 from searchapp.config import Settings
@@ -104,10 +103,12 @@ def options(ctx: typer.Context) -> SharedOptions:
 class SharedOptionsGroup(TyperGroup):
     """Moves shared options given after a command in front of it, unless the command has its own."""
 
-    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+    # `ctx` is click's Context (vendored in typer 0.29, a dependency before): typed Any so
+    # that nothing here names a private module.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, self._hoisted(ctx, args))
 
-    def _hoisted(self, ctx: ClickContext, args: list[str]) -> list[str]:
+    def _hoisted(self, ctx: Any, args: list[str]) -> list[str]:
         shared = {name for param in self.params if isinstance(param, TyperOption) for name in param.opts}
         position = _command_position(args, shared)
         command = self.get_command(ctx, args[position]) if position is not None else None

@@ -39,7 +39,13 @@ GroupOpt = Annotated[
 
 def search(
     ctx: typer.Context,
-    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            help='What to look for, in plain words; also "exact phrase", -word, type:pdf, tag:hr, '
+            "doc:NAME, page:3-7, after:2026-01-01, before:2026-03 (README: query syntax)."
+        ),
+    ],
     k: KOpt = 10,
     doc: DocOpt = None,
     file_type: TypeOpt = None,
@@ -54,9 +60,14 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Search by meaning; print ranked passages with their score (0-1) and how they got it."""
+    from searchapp.request import SearchRequest
+
     with open_library(options(ctx).settings()) as library:
         filters = _filters(library, doc, file_type, pages, tag, after, before, contains)
-        response = library.search(query, k=k, filters=filters, min_score=min_score, mode=mode, group=group)
+        request = SearchRequest(
+            query=query, k=k, filters=filters, min_score=min_score, mode=mode, group=group
+        )
+        response = library.find(request)
     _print_response(response, as_json)
 
 
@@ -82,11 +93,14 @@ def similar(
     as_json: JsonOpt = False,
 ) -> None:
     """More like this: passages similar to a stored one (its own vector; itself left out)."""
+    from searchapp.request import SearchRequest
+
     with open_library(options(ctx).settings()) as library:
         filters = _filters(library, doc, file_type, pages, tag, after, before, contains)
-        response = library.similar(
-            chunk_id, k=k, filters=filters, min_score=min_score, mode=mode, group=group
+        request = SearchRequest(
+            like=chunk_id, k=k, filters=filters, min_score=min_score, mode=mode, group=group
         )
+        response = library.find(request)
     _print_response(response, as_json, similar=True)
 
 

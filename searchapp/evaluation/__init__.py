@@ -15,15 +15,15 @@ from __future__ import annotations
 from searchapp.evaluation.beir import BeirDataset, CorpusDoc, SampleInfo, load_beir
 from searchapp.evaluation.metrics import mrr_at_k, ndcg_at_k, percentile, recall_at_k
 from searchapp.evaluation.report import EvalReport, IndexInfo, ModeResult, results_table
-from searchapp.evaluation.runner import (
+from searchapp.evaluation.runner import run_evaluation
+from searchapp.evaluation.sampling import sample_dataset
+from searchapp.evaluation.scratch import (
     EvalProgress,
     ModeNotOfferedError,
     ScratchIndex,
     prepare_index,
     resolve_modes,
-    run_evaluation,
 )
-from searchapp.evaluation.sampling import sample_dataset
 
 __all__ = [
     "BeirDataset",

@@ -1,95 +1,39 @@
 """Run a BEIR benchmark through searchapp's own ingest and search paths.
 
-    load the dataset -> build (or reuse) a scratch index through `ingest.Ingestor`
-      -> for each mode: every judged query through `Library.search` -> score documents
+    load the dataset -> build (or reuse) a scratch index (`searchapp.evaluation.scratch`)
+      -> for each mode: every judged query through `Library.find` -> score documents
 
 Scoring is per document, as BEIR scores: a document ranks where its best chunk ranks
 (its first appearance in the chunk ranking). Chunks carry their corpus id in the
 ``external_id`` metadata that `SourceFile.external_id` writes.
-
-`ingest` is imported inside the function that ingests, so that importing the CLI (for
-`--help`, say) does not load the write path.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from searchapp.config import Settings
-from searchapp.embedding.models import resolve_model
 from searchapp.errors import QueryError
 from searchapp.evaluation.beir import BeirDataset, load_beir
 from searchapp.evaluation.metrics import mean, mrr_at_k, ndcg_at_k, percentile, recall_at_k
-from searchapp.evaluation.report import EvalReport, IndexInfo, ModeResult
-from searchapp.evaluation.scratch import (
-    IndexState,
-    claim_directory,
-    default_collection,
-    document_text,
-    fingerprint,
-    scratch_settings,
-    sha256_file,
-    write_state,
-)
+from searchapp.evaluation.report import EvalReport, ModeResult
+from searchapp.evaluation.scratch import EvalProgress, Silent, document_text, prepare_index
 from searchapp.library import Library
-from searchapp.retrieval.response import MAX_K
+from searchapp.request import MAX_K, SearchRequest
 from searchapp.types import Hit
 
 if TYPE_CHECKING:
-    from searchapp.progress import Progress
+    pass
 
 RECALL_DEPTH = 100
 CHUNKS_PER_QUERY = 300  # >= 145 distinct SciFact abstracts at 200-token chunks; deepened if short
 WARM_UP_QUERY = "warm-up query for the evaluation"
-
-
-class ModeNotOfferedError(QueryError):
-    """An evaluation asked for a retrieval mode that the library does not offer."""
-
-
-class EvalProgress(Protocol):
-    """What an evaluation reports while it runs (the CLI draws bars from it)."""
-
-    def note(self, message: str) -> None: ...
-
-    def ingest(self, event: Progress) -> None: ...
-
-    def query(self, mode: str, done: int, total: int) -> None: ...
-
-
-class _Silent:
-    def note(self, message: str) -> None:
-        pass
-
-    def ingest(self, event: Progress) -> None:
-        pass
-
-    def query(self, mode: str, done: int, total: int) -> None:
-        pass
-
-
-def resolve_modes(requested: Sequence[str] | None, offered: Sequence[str]) -> tuple[str, ...]:
-    """`requested` in order (None or "all": every offered mode), each checked against `offered`.
-
-    Raises:
-        ModeNotOfferedError: a requested mode is not offered.
-    """
-    if not requested or "all" in requested:
-        return tuple(offered)
-    missing = [mode for mode in requested if mode not in offered]
-    if missing:
-        raise ModeNotOfferedError(
-            f"search mode {missing[0]!r} is not offered by this library; "
-            f"it offers: {', '.join(offered)} (or 'all')"
-        )
-    return tuple(dict.fromkeys(requested))
 
 
 def run_evaluation(
@@ -124,7 +68,7 @@ def run_evaluation(
     if not 1 <= k <= MAX_K:
         raise QueryError(f"k must be from 1 to {MAX_K}; got {k}")
     settings = settings or Settings.load()
-    progress = progress or _Silent()
+    progress = progress or Silent()
     data = dataset if isinstance(dataset, BeirDataset) else load_beir(dataset, split)
     scratch = prepare_index(
         data,
@@ -154,148 +98,6 @@ def run_evaluation(
         modes=tuple(results),
         sample=data.sample,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class ScratchIndex:
-    """A scratch index ready to search: open it with ``Library.open(settings)``."""
-
-    settings: Settings
-    index: IndexInfo
-    modes: tuple[str, ...]
-
-
-def prepare_index(
-    data: BeirDataset,
-    settings: Settings,
-    *,
-    modes: Sequence[str] | None = None,
-    data_dir: Path | None = None,
-    collection: str | None = None,
-    rebuild: bool = False,
-    progress: EvalProgress | None = None,
-) -> ScratchIndex:
-    """Build (or reuse) the scratch index of `data` and check `modes` against it.
-
-    The arguments mean what they mean for `run_evaluation`; the default collection of a
-    sample names its size and seed, so a sample never replaces the full set's index.
-
-    Raises:
-        ModeNotOfferedError: a requested mode is not offered (checked before embedding).
-        SearchAppError: settings, model or store problems.
-    """
-    progress = progress or _Silent()
-    root = data_dir if data_dir is not None else settings.data_dir / "eval"
-    scratch = scratch_settings(settings, root, collection or default_collection(data.label))
-    model_name = resolve_model(scratch.model).name
-    wanted = fingerprint(corpus_digest(data), scratch, model_name)
-
-    state = claim_directory(scratch, dict(wanted), rebuild=rebuild)
-    with Library.open(scratch) as library:
-        chosen = resolve_modes(modes, library.search_modes)  # before minutes of embedding
-        index = _ensure_index(library, data, wanted, state, progress)
-    return ScratchIndex(settings=scratch, index=index, modes=chosen)
-
-
-def corpus_digest(data: BeirDataset) -> str:
-    """SHA-256 of what is ingested: the corpus file, or for a sample its chosen documents."""
-    if data.sample is None:
-        return sha256_file(data.corpus_file)
-    digest = hashlib.sha256()
-    for doc_id, doc in data.corpus.items():
-        digest.update(json.dumps([doc_id, document_text(doc)], ensure_ascii=False).encode("utf-8") + b"\n")
-    return digest.hexdigest()
-
-
-# ------------------------------------------------------------------ indexing
-
-
-def _ensure_index(
-    library: Library,
-    data: BeirDataset,
-    wanted: dict[str, object],
-    state: IndexState | None,
-    progress: EvalProgress,
-) -> IndexInfo:
-    """Reuse the recorded index if it is complete and intact; otherwise (finish) ingesting."""
-    settings = library.settings
-    directory = settings.data_dir
-    if state is not None and state.complete:
-        chunks = library.store.count_chunks()
-        documents = len(library.documents())
-        if (documents, chunks) == (state.documents, state.chunks):
-            progress.note(
-                f"reusing the evaluation index in {directory} "
-                f"({documents:,} documents, {chunks:,} chunks; built in {state.ingest_seconds:.0f} s)"
-            )
-            return _index_info(settings, wanted, documents, chunks, state.ingest_seconds, reused=True)
-        write_state(directory, IndexState(fingerprint=dict(wanted), built_at=state.built_at))
-        progress.note(f"the evaluation index in {directory} does not match its record; completing it")
-    elif state is not None:
-        progress.note(f"finishing the interrupted evaluation index in {directory}")
-    else:
-        progress.note(f"building the evaluation index in {directory} (the corpus is embedded once)")
-    return _ingest(library, data, wanted, progress)
-
-
-def _index_info(
-    settings: Settings,
-    wanted: Mapping[str, object],
-    documents: int,
-    chunks: int,
-    seconds: float,
-    *,
-    reused: bool,
-    failed: int = 0,
-) -> IndexInfo:
-    return IndexInfo(
-        data_dir=str(settings.data_dir),
-        collection=settings.collection,
-        model=str(wanted["model"]),
-        chunk_tokens=settings.chunk_tokens,
-        chunk_overlap=settings.chunk_overlap,
-        documents=documents,
-        chunks=chunks,
-        reused=reused,
-        ingest_seconds=seconds,
-        failed_documents=failed,
-    )
-
-
-def _ingest(
-    library: Library, data: BeirDataset, wanted: dict[str, object], progress: EvalProgress
-) -> IndexInfo:
-    from searchapp.ingest.pipeline import Ingestor
-    from searchapp.ingest.types import SourceFile
-
-    # The source name is only a label (and ".txt" picks the plain-text extractor); the
-    # corpus id travels as the external id.
-    files = [
-        SourceFile(source=f"{doc_id}.txt", data=text.encode("utf-8"), external_id=doc_id)
-        for doc_id, doc in data.corpus.items()
-        if (text := document_text(doc))
-    ]
-    settings = library.settings
-    started = time.perf_counter()
-    with Ingestor(library) as ingestor:
-        report = ingestor.ingest(files, progress=progress.ingest)
-    seconds = time.perf_counter() - started
-    chunks = library.store.count_chunks()
-    documents = len(library.documents())
-    for outcome in report.failed[:5]:
-        progress.note(f"could not index {outcome.source}: {outcome.message}")
-    write_state(
-        settings.data_dir,
-        IndexState(
-            fingerprint=dict(wanted),
-            complete=not report.failed,
-            documents=documents,
-            chunks=chunks,
-            ingest_seconds=seconds,
-            built_at=int(time.time()),
-        ),
-    )
-    return _index_info(settings, wanted, documents, chunks, seconds, reused=False, failed=len(report.failed))
 
 
 def duplicate_groups(data: BeirDataset) -> dict[str, tuple[str, ...]]:
@@ -345,11 +147,12 @@ def _retrieve(
     """Rank at least `depth` distinct documents, asking for more chunks once if needed."""
     chunk_k = min(MAX_K, max(CHUNKS_PER_QUERY, 3 * depth))
     started = time.perf_counter()
-    hits = library.search(text, k=chunk_k, mode=mode).hits
+    # A dataset's query is plain text: quotes or a leading "-" in it are words, not syntax.
+    hits = library.find(SearchRequest(query=text, k=chunk_k, mode=mode, syntax=False)).hits
     ranking = document_ranking(hits, duplicates)
     deepened = False
     if len(ranking) < depth and len(hits) == chunk_k and chunk_k < MAX_K:
-        hits = library.search(text, k=MAX_K, mode=mode).hits
+        hits = library.find(SearchRequest(query=text, k=MAX_K, mode=mode, syntax=False)).hits
         ranking = document_ranking(hits, duplicates)
         deepened = True
     return _QueryRun(ranking=ranking, seconds=time.perf_counter() - started, deepened=deepened)

@@ -1,4 +1,4 @@
-"""The scratch index an evaluation searches: where it lives and when it can be reused.
+"""The scratch index an evaluation searches: where it lives, when it can be reused, building it.
 
 Each evaluation collection gets its own searchapp data directory,
 ``<root>/<collection>/`` (root: ``<settings.data_dir>/eval`` unless given), so an
@@ -11,6 +11,10 @@ content: the corpus file's SHA-256, the model, the chunk settings and the versio
 the document-text rule below. Same fingerprint and a complete build: reuse, skip
 ingestion entirely. Different fingerprint: empty the index and rebuild. Same fingerprint but
 incomplete (interrupted): ingest again, which skips what is already stored.
+
+`prepare_index` builds (or reuses) one through the app's own ingest path; `ingest` is
+imported inside the function that ingests, so that importing the CLI (for `--help`,
+say) does not load the write path.
 """
 
 from __future__ import annotations
@@ -18,17 +22,24 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from searchapp.config import Settings
-from searchapp.errors import EvalDataError
-from searchapp.evaluation.beir import CorpusDoc
+from searchapp.embedding.models import resolve_model
+from searchapp.errors import EvalDataError, QueryError
+from searchapp.evaluation.beir import BeirDataset, CorpusDoc
+from searchapp.evaluation.report import IndexInfo
+from searchapp.library import Library
+from searchapp.storage.atomic import write_atomically
+
+if TYPE_CHECKING:
+    from searchapp.progress import Progress
 
 STATE_FILE = "eval-state.json"
 # Bump when `document_text` or the way documents are ingested changes: it voids old indexes.
@@ -117,10 +128,7 @@ def read_state(directory: Path) -> IndexState | None:
 
 def write_state(directory: Path, state: IndexState) -> None:
     """Write atomically, so a crash leaves the old state or the new one, never half."""
-    directory.mkdir(parents=True, exist_ok=True)
-    temporary = directory / (STATE_FILE + ".tmp")
-    temporary.write_text(json.dumps(state.to_dict(), indent=2), encoding="utf-8")
-    os.replace(temporary, directory / STATE_FILE)
+    write_atomically(directory / STATE_FILE, json.dumps(state.to_dict(), indent=2).encode())
 
 
 def claim_directory(settings: Settings, wanted: dict[str, Any], *, rebuild: bool) -> IndexState | None:
@@ -167,3 +175,187 @@ def reset_index(settings: Settings) -> None:
         store.close()
     shutil.rmtree(settings.originals_dir, ignore_errors=True)
     shutil.rmtree(settings.index_dir, ignore_errors=True)
+
+
+class ModeNotOfferedError(QueryError):
+    """An evaluation asked for a retrieval mode that the library does not offer."""
+
+
+class EvalProgress(Protocol):
+    """What an evaluation reports while it runs (the CLI draws bars from it)."""
+
+    def note(self, message: str) -> None: ...
+
+    def ingest(self, event: Progress) -> None: ...
+
+    def query(self, mode: str, done: int, total: int) -> None: ...
+
+
+class Silent:
+    def note(self, message: str) -> None:
+        pass
+
+    def ingest(self, event: Progress) -> None:
+        pass
+
+    def query(self, mode: str, done: int, total: int) -> None:
+        pass
+
+
+def resolve_modes(requested: Sequence[str] | None, offered: Sequence[str]) -> tuple[str, ...]:
+    """`requested` in order (None or "all": every offered mode), each checked against `offered`.
+
+    Raises:
+        ModeNotOfferedError: a requested mode is not offered.
+    """
+    if not requested or "all" in requested:
+        return tuple(offered)
+    missing = [mode for mode in requested if mode not in offered]
+    if missing:
+        raise ModeNotOfferedError(
+            f"search mode {missing[0]!r} is not offered by this library; "
+            f"it offers: {', '.join(offered)} (or 'all')"
+        )
+    return tuple(dict.fromkeys(requested))
+
+
+@dataclass(frozen=True, slots=True)
+class ScratchIndex:
+    """A scratch index ready to search: open it with ``Library.open(settings)``."""
+
+    settings: Settings
+    index: IndexInfo
+    modes: tuple[str, ...]
+
+
+def prepare_index(
+    data: BeirDataset,
+    settings: Settings,
+    *,
+    modes: Sequence[str] | None = None,
+    data_dir: Path | None = None,
+    collection: str | None = None,
+    rebuild: bool = False,
+    progress: EvalProgress | None = None,
+) -> ScratchIndex:
+    """Build (or reuse) the scratch index of `data` and check `modes` against it.
+
+    The arguments mean what they mean for `run_evaluation`; the default collection of a
+    sample names its size and seed, so a sample never replaces the full set's index.
+
+    Raises:
+        ModeNotOfferedError: a requested mode is not offered (checked before embedding).
+        SearchAppError: settings, model or store problems.
+    """
+    progress = progress or Silent()
+    root = data_dir if data_dir is not None else settings.data_dir / "eval"
+    scratch = scratch_settings(settings, root, collection or default_collection(data.label))
+    model_name = resolve_model(scratch.model).name
+    wanted = fingerprint(corpus_digest(data), scratch, model_name)
+
+    state = claim_directory(scratch, dict(wanted), rebuild=rebuild)
+    with Library.open(scratch) as library:
+        chosen = resolve_modes(modes, library.search_modes)  # before minutes of embedding
+        index = _ensure_index(library, data, wanted, state, progress)
+    return ScratchIndex(settings=scratch, index=index, modes=chosen)
+
+
+def corpus_digest(data: BeirDataset) -> str:
+    """SHA-256 of what is ingested: the corpus file, or for a sample its chosen documents."""
+    if data.sample is None:
+        return sha256_file(data.corpus_file)
+    digest = hashlib.sha256()
+    for doc_id, doc in data.corpus.items():
+        digest.update(json.dumps([doc_id, document_text(doc)], ensure_ascii=False).encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------ indexing
+
+
+def _ensure_index(
+    library: Library,
+    data: BeirDataset,
+    wanted: dict[str, object],
+    state: IndexState | None,
+    progress: EvalProgress,
+) -> IndexInfo:
+    """Reuse the recorded index if it is complete and intact; otherwise (finish) ingesting."""
+    settings = library.settings
+    directory = settings.data_dir
+    if state is not None and state.complete:
+        chunks = library.store.count_chunks()
+        documents = len(library.documents())
+        if (documents, chunks) == (state.documents, state.chunks):
+            progress.note(
+                f"reusing the evaluation index in {directory} "
+                f"({documents:,} documents, {chunks:,} chunks; built in {state.ingest_seconds:.0f} s)"
+            )
+            return _index_info(settings, wanted, documents, chunks, state.ingest_seconds, reused=True)
+        write_state(directory, IndexState(fingerprint=dict(wanted), built_at=state.built_at))
+        progress.note(f"the evaluation index in {directory} does not match its record; completing it")
+    elif state is not None:
+        progress.note(f"finishing the interrupted evaluation index in {directory}")
+    else:
+        progress.note(f"building the evaluation index in {directory} (the corpus is embedded once)")
+    return _ingest(library, data, wanted, progress)
+
+
+def _index_info(
+    settings: Settings,
+    wanted: Mapping[str, object],
+    documents: int,
+    chunks: int,
+    seconds: float,
+    *,
+    reused: bool,
+    failed: int = 0,
+) -> IndexInfo:
+    return IndexInfo(
+        data_dir=str(settings.data_dir),
+        collection=settings.collection,
+        model=str(wanted["model"]),
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap,
+        documents=documents,
+        chunks=chunks,
+        reused=reused,
+        ingest_seconds=seconds,
+        failed_documents=failed,
+    )
+
+
+def _ingest(
+    library: Library, data: BeirDataset, wanted: dict[str, object], progress: EvalProgress
+) -> IndexInfo:
+    from searchapp.ingest.pipeline import Ingestor
+    from searchapp.ingest.types import SourceFile
+
+    # The source name is only a label (and ".txt" picks the plain-text extractor); the
+    # corpus id travels as the external id.
+    files = [
+        SourceFile(source=f"{doc_id}.txt", data=text.encode("utf-8"), external_id=doc_id)
+        for doc_id, doc in data.corpus.items()
+        if (text := document_text(doc))
+    ]
+    settings = library.settings
+    started = time.perf_counter()
+    with Ingestor(library) as ingestor:
+        report = ingestor.ingest(files, progress=progress.ingest)
+    seconds = time.perf_counter() - started
+    chunks = library.store.count_chunks()
+    documents = len(library.documents())
+    for outcome in report.failed[:5]:
+        progress.note(f"could not index {outcome.source}: {outcome.message}")
+    write_state(
+        settings.data_dir,
+        IndexState(
+            fingerprint=dict(wanted),
+            complete=not report.failed,
+            documents=documents,
+            chunks=chunks,
+            ingest_seconds=seconds,
+            built_at=int(time.time()),
+        ),
+    )
+    return _index_info(settings, wanted, documents, chunks, seconds, reused=False, failed=len(report.failed))

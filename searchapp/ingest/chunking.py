@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from searchapp.embedding.tokens import TokenCounter, TokenIds, TokenizerSpec
-from searchapp.ingest.types import ChunkDraft, Section
+from searchapp.ingest.types import Section
+from searchapp.types import PreparedChunk
 
 _NON_BLANK_RE = re.compile(r"\S")
 _SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "。", "; ", ", ", " ", ""]
@@ -73,20 +74,20 @@ class Chunker:
         self.config = config
         self.tokens = tokens or config.tokenizer.build()
 
-    def chunk(self, sections: Iterable[Section]) -> list[ChunkDraft]:
+    def chunk(self, sections: Iterable[Section]) -> list[PreparedChunk]:
         sections = [s for s in sections if s.text.strip()]
         # First pass: character splits sized from a sampled chars-per-token ratio.
         planned = [(section, self._char_pieces(section.text)) for section in sections]
         # Second pass: one batched, exact tokenization of every piece of the document.
         encoded = iter(self.tokens.encode([piece for _, pieces in planned for _, piece, _ in pieces]))
-        drafts: list[ChunkDraft] = []
+        chunks: list[PreparedChunk] = []
         for section, pieces in planned:
             for start, piece, ratio in pieces:
                 for offset, text, ids in self._fit(piece, start, next(encoded), ratio, depth=0):
-                    drafts.append(
-                        ChunkDraft(
+                    chunks.append(
+                        PreparedChunk(
                             text=text,
-                            index=len(drafts),
+                            index=len(chunks),
                             start=section.offset + offset,
                             tokens=len(ids),
                             page=section.page,
@@ -95,7 +96,7 @@ class Chunker:
                             token_ids=ids.astype(np.int32),
                         )
                     )
-        return drafts
+        return chunks
 
     def _ratio(self, text: str) -> float:
         sample = text[:_SAMPLE_CHARS]

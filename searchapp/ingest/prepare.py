@@ -1,4 +1,4 @@
-"""The work done in extraction worker processes: bytes to chunk drafts.
+"""The work done in extraction worker processes: bytes to chunks.
 
 Kept light on purpose: a worker imports the parsers and the tokenizer, never torch or
 Chroma, so it starts in about a second.
@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from searchapp.errors import FailureReason, IngestError
 from searchapp.ingest.chunking import Chunker, ChunkerConfig
 from searchapp.ingest.extract import extract
-from searchapp.ingest.types import ChunkDraft, Limits
+from searchapp.ingest.types import Limits
 from searchapp.storage.terms import keyword_tokens
-from searchapp.types import FileType
+from searchapp.types import FileType, PreparedChunk
 
 _chunker: Chunker | None = None
 
@@ -36,7 +36,7 @@ class Prepared:
     pages: int
     encoding: str
     warnings: tuple[str, ...]
-    chunks: tuple[ChunkDraft, ...]
+    chunks: tuple[PreparedChunk, ...]
 
 
 def init_worker(config: ChunkerConfig) -> None:
@@ -56,9 +56,7 @@ def prepare(job: PrepareJob) -> Prepared:
         raise RuntimeError("init_worker() must run before prepare()")
     document = extract(job.data, job.source, job.limits, password=job.password)
     # BM25 terms are computed here too: the workers run in parallel, the writer does not.
-    chunks = [
-        replace(c, keywords=" ".join(keyword_tokens(c.text))) for c in _chunker.chunk(document.sections)
-    ]
+    chunks = [replace(c, terms=" ".join(keyword_tokens(c.text))) for c in _chunker.chunk(document.sections)]
     if not chunks:
         raise IngestError(FailureReason.NO_TEXT, "no text to index after extraction")
     return Prepared(

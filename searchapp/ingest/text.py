@@ -1,7 +1,11 @@
 """Bytes to clean text: decoding with a recorded encoding, binary rejection, clean-up.
 
-Decoding order: a byte-order mark, then strict UTF-8, then cp1252. The BOM comes first
-because UTF-16 text is half NUL bytes and would otherwise look binary. Anything that
+Decoding order: a byte-order mark, then strict UTF-8, then the legacy encoding
+charset-normalizer finds (cp1251 Russian, Shift-JIS Japanese, Latin-1 / cp1252 Western
+European, GBK, Big5, EUC-KR...). The BOM comes first because UTF-16 text is half NUL bytes
+and would otherwise look binary. Where the detector's best guesses are near ties (short
+texts, related code pages that decode the same letters), the commonest encoding among them
+wins, cp1252 first: a German text is not read as Baltic because both fit. Anything that
 still looks binary (magic numbers of common formats, NUL or control characters) is
 rejected as "not text" rather than indexed as noise.
 """
@@ -75,12 +79,63 @@ def decode_text(data: bytes) -> tuple[str, str]:
         raise IngestError(FailureReason.NOT_TEXT, f"the content is {binary}, not text")
     if b"\x00" in data[:65536]:
         raise IngestError(FailureReason.NOT_TEXT, "the content contains NUL bytes: binary data, not text")
-    for encoding in ("utf-8", "cp1252"):
+    try:
+        return _checked(data.decode("utf-8")), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    detected = detect_encoding(data)
+    if detected is None:
+        raise IngestError(
+            FailureReason.NOT_TEXT, "the bytes are not text in UTF-8 or any encoding charset-normalizer knows"
+        )
+    return _checked(data.decode(detected, errors="replace")), detected
+
+
+# Among near ties, the commonest encodings first: Western and Central European, Cyrillic,
+# then the CJK ones, then the rest of Windows and ISO.
+_PREFERRED = (
+    "cp1252",
+    "cp1251",
+    "cp1250",
+    "cp932",
+    "shift_jis",
+    "gb18030",
+    "gbk",
+    "big5",
+    "euc_kr",
+    "cp949",
+    "euc_jp",
+    "koi8_r",
+    "cp1253",
+    "cp1254",
+    "cp1255",
+    "cp1256",
+    "cp1257",
+    "latin_1",
+)
+_CHAOS_TIE = 0.1  # mess ratios this close are a tie
+_COHERENCE_TIE = 0.05
+
+
+def detect_encoding(data: bytes) -> str | None:
+    """The legacy encoding `data` is most likely in (None: none fits); see the module docstring."""
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    if not matches:
         try:
-            return _checked(data.decode(encoding)), encoding
+            data.decode("cp1252")
         except UnicodeDecodeError:
-            continue
-    raise IngestError(FailureReason.NOT_TEXT, "the bytes are neither UTF-8 nor cp1252 text")
+            return None
+        return "cp1252"
+    best = min(m.chaos for m in matches)
+    near = [m for m in matches if m.chaos <= best + _CHAOS_TIE]
+    coherent = max(m.coherence for m in near)
+    near = [m for m in near if m.coherence >= coherent - _COHERENCE_TIE]
+    for name in _PREFERRED:
+        if any(name in m.could_be_from_charset for m in near):
+            return name
+    return str(near[0].encoding)
 
 
 def _checked(text: str) -> str:

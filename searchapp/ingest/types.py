@@ -1,13 +1,10 @@
-"""Value types of the write path: extracted sections, chunk drafts, per-file outcomes."""
+"""Value types of the write path: limits, extracted sections, files to ingest, per-file outcomes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-import numpy as np
-import numpy.typing as npt
 
 from searchapp.errors import FailureReason
 from searchapp.types import FileType
@@ -54,24 +51,6 @@ class ExtractedDocument:
     pages: int = 0
     encoding: str = ""
     warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkDraft:
-    """One chunk before embedding: its text, where it came from, and its token ids.
-
-    The ids are the chunker's exact count, kept so the embedder need not tokenize again.
-    """
-
-    text: str
-    index: int
-    start: int
-    tokens: int
-    page: int | None = None
-    heading: str = ""
-    ocr: bool = False
-    token_ids: npt.NDArray[np.int32] | None = field(default=None, compare=False, repr=False)
-    keywords: str = field(default="", compare=False, repr=False)  # BM25 terms, space-separated
 
 
 @dataclass(frozen=True, slots=True)

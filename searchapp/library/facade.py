@@ -18,24 +18,19 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 from searchapp.config import Settings
 from searchapp.embedding.embedders import Embedder, get_embedder
-from searchapp.errors import DocumentNotFoundError, QueryError, StorageFullError
-from searchapp.filters import SearchFilters, unpaged_notice
+from searchapp.errors import DocumentNotFoundError, StorageFullError
 from searchapp.library.reads import DocumentReads
 from searchapp.library.sync import ServerSync
 from searchapp.library.writes import Admission, UnitOfWork, original_info
-from searchapp.retrieval.response import SEARCH_MODES
-from searchapp.retrieval.search import Searcher
 from searchapp.storage.chroma import ChromaStore
-from searchapp.storage.chunk_index import ChunkIndex
 from searchapp.storage.local_index import LocalIndex
-from searchapp.storage.originals import originals_for
-from searchapp.types import DocumentRecord, PreparedDocument, SearchResponse
+from searchapp.types import DocumentRecord, PreparedDocument
 from searchapp.units import MB, megabytes
 
 logger = logging.getLogger(__name__)
@@ -49,12 +44,7 @@ class Library(DocumentReads):
     """
 
     def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder, local: LocalIndex) -> None:
-        self.settings = settings
-        self.store = store
-        self.embedder = embedder
-        self.local = local
-        self.originals = originals_for(settings)
-        self.searcher = Searcher(ChunkIndex(store, local), embedder)
+        super().__init__(settings, store, embedder, local)
         self._sync = ServerSync(store, local) if settings.is_server else None
         self._writes = UnitOfWork(
             store,
@@ -65,9 +55,6 @@ class Library(DocumentReads):
             on_change=self._sync.note_own if self._sync is not None else None,
         )
         self._write_lock = threading.RLock()
-        # The catalog, cached between writes (every UI rerun lists the documents).
-        self._version = 0
-        self._catalog: tuple[int, list[DocumentRecord]] | None = None
         self._disk_full = False
 
     @classmethod
@@ -153,7 +140,7 @@ class Library(DocumentReads):
         """One write at a time; the cached catalog is stale from its start to its end."""
         with self._write_lock:
             self._check_disk_recovered()
-            self._version += 1
+            self.catalog_changed()
             try:
                 yield
             except StorageFullError:
@@ -163,7 +150,7 @@ class Library(DocumentReads):
                 self._disk_full = True
                 raise
             finally:
-                self._version += 1
+                self.catalog_changed()
 
     def _check_disk_recovered(self) -> None:
         if not self._disk_full:
@@ -190,102 +177,6 @@ class Library(DocumentReads):
         self.close()
 
     # ------------------------------------------------------------------ reading
-
-    @property
-    def search_modes(self) -> tuple[str, ...]:
-        """The retrieval modes this library offers."""
-        return SEARCH_MODES
-
-    def search(
-        self,
-        query: str,
-        *,
-        k: int = 10,
-        filters: SearchFilters | Mapping[str, Any] | None = None,
-        min_score: float | None = None,
-        mode: str | None = None,
-        group: bool = False,
-    ) -> SearchResponse:
-        """Ranked passages for `query`.
-
-        Args:
-            query: what to look for, in natural language.
-            k: how many passages (1-1000); with `group`, how many documents.
-            filters: a `SearchFilters`, or a mapping that `SearchFilters.from_mapping` accepts.
-            min_score: drop passages whose score (0-1, `Hit.score`) is lower.
-            mode: one of `search_modes`; default: the settings' `search_mode`.
-            group: one group per document, best first (`SearchResponse.groups`).
-
-        Raises:
-            EmptyQueryError, QueryError, InvalidFilterError: invalid input.
-            StoreError: the store failed.
-        """
-        mode, filters = self._checked(mode, filters)
-        response = self.searcher.search(
-            query, k=k, filters=filters, min_score=min_score, mode=mode, group=group
-        )
-        return self._with_filter_notice(response, filters)
-
-    # ---- more like this, and the similarity of two texts (issue 15) --------------------
-
-    def similar(
-        self,
-        chunk_id: str,
-        *,
-        k: int = 10,
-        filters: SearchFilters | Mapping[str, Any] | None = None,
-        min_score: float | None = None,
-        mode: str | None = None,
-        group: bool = False,
-    ) -> SearchResponse:
-        """Passages like a stored one: its stored vector as the query, itself left out.
-
-        `chunk_id` is a hit's `chunk_id`, or its document id shortened to 8+ characters
-        (``1a2b3c4d:7``). The response's `query` is the passage's text. Other arguments as
-        in `search`.
-
-        Raises:
-            DocumentNotFoundError: no stored passage has this id.
-        """
-        mode, filters = self._checked(mode, filters)
-        response = self.searcher.similar(
-            self.passage_id(chunk_id), k=k, filters=filters, min_score=min_score, mode=mode, group=group
-        )
-        return self._with_filter_notice(response, filters)
-
-    def compare(self, text_a: str, text_b: str) -> float:
-        """The cosine similarity (-1 to 1) of the embeddings of two texts.
-
-        `searchapp.retrieval.scoring.dense_score` turns it into the 0-1 scale search scores use.
-
-        Raises:
-            EmptyQueryError: a text is empty.
-        """
-        return self.searcher.compare(text_a, text_b)
-
-    def passage_id(self, ref: str) -> str:
-        """A full chunk id from a full one or from ``<8+ characters of the doc id>:<n>``."""
-        doc, sep, index = ref.strip().rpartition(":")
-        if not sep or not index.isdigit() or len(doc) == 64:
-            return ref.strip()
-        return f"{self.document(doc).doc_id}:{int(index)}"
-
-    def _checked(
-        self, mode: str | None, filters: SearchFilters | Mapping[str, Any] | None
-    ) -> tuple[str, SearchFilters | None]:
-        mode = mode or self.settings.search_mode
-        if mode not in self.search_modes:
-            raise QueryError(f"search mode must be one of {', '.join(self.search_modes)}; got {mode!r}")
-        if filters is not None and not isinstance(filters, SearchFilters):
-            filters = SearchFilters.from_mapping(filters)
-        return mode, filters
-
-    def _with_filter_notice(self, response: SearchResponse, filters: SearchFilters | None) -> SearchResponse:
-        paged = filters is not None and (filters.page_min is not None or filters.page_max is not None)
-        notice = unpaged_notice(filters, self.documents()) if filters is not None and paged else None
-        if notice is None:
-            return response
-        return dataclasses.replace(response, notices=(*response.notices, notice))
 
     # ------------------------------------------------------------------ writing
 

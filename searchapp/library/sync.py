@@ -20,12 +20,10 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from typing import Any
 
 from searchapp.storage.changes import RETENTION_MS, SKEW_MS, Change, now_ms
 from searchapp.storage.chroma import ChromaStore
-from searchapp.storage.local_index import LocalIndex
-from searchapp.storage.terms import keyword_tokens
+from searchapp.storage.local_index import ChunkRow, LocalIndex
 
 logger = logging.getLogger(__name__)
 
@@ -151,20 +149,18 @@ class ServerSync:
         )
         return True
 
-    def _read(self, doc_ids: list[str]) -> dict[str, list[tuple[str, str, dict[str, Any], Any, str]]]:
+    def _read(self, doc_ids: list[str]) -> dict[str, list[ChunkRow]]:
         """The chunks of these documents as local index rows, by document."""
         if not doc_ids:
             return {}
         where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": doc_ids}}
         result = self._store.get_chunks(where=where, include_embeddings=self._local.mirror_vectors)
         vectors = result.get("embeddings") if self._local.mirror_vectors else None
-        rows: dict[str, list[tuple[str, str, dict[str, Any], Any, str]]] = defaultdict(list)
+        rows: dict[str, list[ChunkRow]] = defaultdict(list)
         for i, (cid, text, meta) in enumerate(
             zip(result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True)
         ):
             meta = dict(meta or {})
             vector = vectors[i] if vectors is not None else None
-            rows[str(meta.get("doc_id", ""))].append(
-                (cid, text, meta, vector, " ".join(keyword_tokens(text)))
-            )
+            rows[str(meta.get("doc_id", ""))].append(ChunkRow(cid, text, meta, vector))
         return rows

@@ -41,9 +41,8 @@ from searchapp.errors import StorageFullError
 from searchapp.storage.catalog import Catalog
 from searchapp.storage.changes import RETENTION_MS, Change, now_ms
 from searchapp.storage.chroma import ChromaStore
-from searchapp.storage.local_index import LocalIndex
+from searchapp.storage.local_index import ChunkRow, LocalIndex
 from searchapp.storage.originals import OriginalInfo, OriginalsStore
-from searchapp.storage.terms import keyword_tokens
 from searchapp.types import DocumentRecord, MetaValue, PreparedChunk, PreparedDocument
 
 logger = logging.getLogger(__name__)
@@ -259,7 +258,7 @@ class UnitOfWork:
             generation=self._local_stamp(generation),
             delete_docs=replaced + [p.doc.doc_id for p in planned],
             add=[
-                (cid, chunk.text, meta, p.doc.vectors[i], chunk.terms or " ".join(keyword_tokens(chunk.text)))
+                ChunkRow(cid, chunk.text, meta, p.doc.vectors[i], chunk.terms)
                 for p in planned
                 for i, (cid, chunk, meta) in enumerate(zip(p.ids, p.doc.chunks, p.metadatas, strict=True))
             ],

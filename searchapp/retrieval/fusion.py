@@ -22,7 +22,6 @@ the same sets, asking the list the rule trusts more.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 # The BM25 gap up to which the dense list gets the full weight: fitted by 5-fold
@@ -88,26 +87,12 @@ def fuse(
     return sorted(fused.items(), key=lambda pair: -pair[1])
 
 
-def lucene_idf(document_frequency: int, documents: int) -> float:
-    """BM25's IDF as Lucene (and bm25s's "lucene" method) computes it."""
-    return math.log(1 + (documents - document_frequency + 0.5) / (document_frequency + 0.5))
-
-
-def bm25_ceiling(document_frequencies: Sequence[int], documents: int) -> float:
-    """The largest BM25 score a query can reach: the sum of its terms' IDF.
-
-    Lucene's BM25 scores a term ``idf * tf / (tf + k1 * norm)``, below ``idf``; terms
-    absent from the index (frequency 0) add nothing. Repeated query terms count each
-    time, as the scorer sums them.
-    """
-    return sum(lucene_idf(df, documents) for df in document_frequencies if df > 0)
-
-
 def no_good_match(top_cosine: float, top_bm25: float, ceiling: float, weight: float) -> bool:
     """Whether to say "no good match": the verdict of the list the rule trusts more.
 
     `top_cosine` is the dense list's best cosine, `top_bm25` the keyword list's best
-    score and `ceiling` the query's `bm25_ceiling`; `weight` is `dense_weight`.
+    score and `ceiling` the query's `searchapp.storage.bm25.bm25_ceiling`; `weight`
+    is `dense_weight`.
     """
     if weight >= 0.5:
         return top_cosine < DENSE_NO_MATCH_BELOW

@@ -1,27 +1,20 @@
-"""A query made ready to search: cleaned, cut to the model's window, embedded (cached), analysed."""
+"""A request made ready to score: its words cut to the model's window, embedded (cached), analysed."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
 
 from searchapp.embedding.embedders import Embedder, Vectors
 from searchapp.embedding.readability import piece_stats, readable_share
-from searchapp.errors import EmptyQueryError, QueryError
+from searchapp.errors import EmptyQueryError
+from searchapp.request import MAX_QUERY_CHARS, PreparedQuery, SearchRequest
 from searchapp.storage.terms import keyword_tokens
 
-MAX_QUERY_CHARS = 20_000  # cut before tokenizing, so a pasted book cannot stall a query
 QUERY_CACHE_SIZE = 512
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedQuery:
-    text: str
-    truncated: bool
-    vector: Vectors
-    terms: tuple[str, ...]  # what BM25 matches
-    readable: float = 1.0  # how much of it the embedding model can read (0-1)
 
 
 class QueryEmbeddingCache:
@@ -47,15 +40,13 @@ class QueryEmbeddingCache:
                 self._items.popitem(last=False)
 
 
-def prepare(query: str, embedder: Embedder, cache: QueryEmbeddingCache) -> PreparedQuery:
-    """Validate the query, cut it to the model's window, and embed it (cached).
+def embedded(text: str, embedder: Embedder, cache: QueryEmbeddingCache) -> tuple[str, bool, Vectors]:
+    """(the text cut to the model's window, whether it was cut, its vector).
 
     Raises:
-        EmptyQueryError: the query has no text.
+        EmptyQueryError: the text has no words.
     """
-    if not isinstance(query, str):
-        raise QueryError(f"the query must be text; got {type(query).__name__}")
-    text = " ".join(query.split())
+    text = " ".join(text.split())
     if not text:
         raise EmptyQueryError("the query is empty: type a few words to search for")
     truncated = False
@@ -69,10 +60,52 @@ def prepare(query: str, embedder: Embedder, cache: QueryEmbeddingCache) -> Prepa
     if vector is None:
         vector = embedder.embed_query(text)
         cache.put(text, vector)
+    return text, truncated, vector
+
+
+def prepare(request: SearchRequest, embedder: Embedder, cache: QueryEmbeddingCache) -> PreparedQuery:
+    """The request's words, cut to the model's window and embedded, with their BM25 terms.
+
+    Raises:
+        EmptyQueryError: the request has no words to search for.
+    """
+    if not request.text.strip() and request.query.strip():
+        raise EmptyQueryError("the query holds only filters or exclusions: add a few words to search for")
+    text, truncated, vector = embedded(request.text, embedder, cache)
+    return _analysed(request, text, vector, embedder, truncated=truncated)
+
+
+def from_passage(
+    request: SearchRequest, text: str, vector: npt.NDArray[np.float32], embedder: Embedder
+) -> PreparedQuery:
+    """A stored passage as the query of a "more like this" request: its text and its own vector."""
+    return _analysed(request, text, vector, embedder, truncated=False)
+
+
+def _analysed(
+    request: SearchRequest, text: str, vector: Vectors, embedder: Embedder, *, truncated: bool
+) -> PreparedQuery:
+    exclude_terms: list[str] = []
+    notices: list[str] = []
+    for word in request.parsed.exclude:
+        terms = keyword_tokens(word)
+        if not terms:
+            notices.append(
+                f"-{word} keeps nothing out: the keyword index leaves out words this common; "
+                f'use -"{word}" to leave out passages containing it'
+            )
+        exclude_terms += terms
+    if truncated:
+        notices.append(
+            "The query was longer than the embedding model can read; only its first "
+            f"{len(text)} characters were used."
+        )
     return PreparedQuery(
         text=text,
-        truncated=truncated,
         vector=vector,
         terms=tuple(keyword_tokens(text)),
-        readable=readable_share(piece_stats(tokens.pieces(text))),
+        exclude_terms=tuple(dict.fromkeys(exclude_terms)),
+        readable=readable_share(piece_stats(embedder.tokens.pieces(text))),
+        truncated=truncated,
+        notices=tuple(notices),
     )

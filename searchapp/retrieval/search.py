@@ -1,295 +1,194 @@
-"""Ranked, filtered passages for a query: the one retrieval layer behind UI, CLI and API.
+"""Ranked, filtered passages for a `SearchRequest`: the one retrieval layer behind UI, CLI and API.
 
-Four modes, with the same filters and the same meaning of `Hit.score` in each:
-
-- **adaptive** (the default): both lists fused with weights read from the query: how
-  much of it the embedding model can read, and how decisive BM25's best match is
-  (`searchapp.retrieval.fusion`).
-- **hybrid**: the two rankings fused by reciprocal rank, with fixed weights.
-- **dense**: nearest passages by cosine similarity of embeddings.
-- **keyword**: BM25 over the same chunks (see `searchapp.storage.keyword_index`).
+A query is four steps, each one call: the request is made ready (its words embedded,
+`searchapp.retrieval.query`), storage gives the candidates its mode ranks by
+(`ChunkIndex.candidates`: both lists with their cosines and BM25 scores, and the BM25
+ceiling), they are ranked (`searchapp.retrieval.ranking`), and storage reads the passages
+shown (`ChunkIndex.read`). Building the response (numbering, the score floor, grouping,
+notices) happens here.
 
 Where the candidates come from (Chroma's HNSW index, or an exact scan of just the rows a
 filter admits) is `searchapp.storage.chunk_index`'s business. `Hit.score` is the score
 the ranking used, on 0-1, in every mode (`searchapp.retrieval.scoring`); every hit also
 carries its cosine similarity to the query, and its rank in each list and its BM25
-score where it has them. `similar` ranks by a stored passage's own vector (no
-re-embedding), and `compare` gives the cosine similarity of two texts.
+score where it has them. A "more like this" request ranks by a stored passage's own
+vector (no re-embedding), and `compare` gives the cosine similarity of two texts.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from searchapp.embedding.embedders import Embedder
-from searchapp.embedding.readability import piece_stats, readable_share
 from searchapp.errors import DocumentNotFoundError, QueryError
-from searchapp.filters import SearchFilters
-from searchapp.retrieval.fusion import RRF_K, dense_weight, fuse, keyword_gap, reciprocal_rank_fusion
-from searchapp.retrieval.query import PreparedQuery, QueryEmbeddingCache, prepare
-from searchapp.retrieval.response import MAX_K, check_k, check_mode, depth_for, finish_response
-from searchapp.retrieval.scoring import Evidence, dense_score, fused_score, keyword_score, weak_match
-from searchapp.storage.chunk_index import ChunkIndex, Scored, Selection
-from searchapp.storage.terms import keyword_tokens
+from searchapp.request import MAX_K, PreparedQuery, SearchRequest
+from searchapp.retrieval.grouping import GROUP_DEPTH, group_by_document, passages_for
+from searchapp.retrieval.query import QueryEmbeddingCache, embedded, from_passage, prepare
+from searchapp.retrieval.ranking import FUSION_CANDIDATES, Ranked, Ranking, rank
+from searchapp.storage.chunk_index import Candidates, ChunkIndex, Passage
 from searchapp.types import Hit, SearchResponse
 
-# Each list contributes this many candidates to the fusion (at least k).
-FUSION_CANDIDATES = 100
-
-
-@dataclass(frozen=True, slots=True)
-class Ranking:
-    """Ranked hits, best first, and what the candidate lists said about the best match."""
-
-    hits: list[Hit]
-    weak: bool
-    dense_weight: float | None = None
+DEFAULT_MODE = "adaptive"
+# A document group shows at most this many passages (its best and the next best).
+GROUP_PASSAGES = 4 * GROUP_DEPTH
 
 
 class Searcher:
-    """Dense, keyword and hybrid retrieval over one collection."""
+    """Adaptive, hybrid, dense and keyword retrieval over one collection."""
 
     def __init__(self, index: ChunkIndex, embedder: Embedder) -> None:
         self.index = index
         self.embedder = embedder
         self._cache = QueryEmbeddingCache()
 
-    def prepare(self, query: str) -> PreparedQuery:
-        """Validate the query, cut it to the model's window, and embed it (cached)."""
-        return prepare(query, self.embedder, self._cache)
+    def search(self, request: SearchRequest) -> SearchResponse:
+        """The top `request.k` passages, best first (with `group`, the top `k` documents).
 
-    def search(
-        self,
-        query: str,
-        *,
-        k: int = 10,
-        filters: SearchFilters | None = None,
-        min_score: float | None = None,
-        mode: str = "dense",
-        group: bool = False,
-    ) -> SearchResponse:
-        """The top `k` passages, best first (with `group`, the top `k` documents).
-
-        Args:
-            query: what to look for, in natural language.
-            k: how many passages (or documents) to return (1-1000).
-            filters: what the passages must match; None matches everything.
-            min_score: drop passages whose score (0-1) is below this.
-            mode: one of `SEARCH_MODES` ("adaptive", "hybrid", "dense", "keyword").
-            group: one group per document, its best passage first (`SearchResponse.groups`).
+        `request.like` ranks by that stored passage instead of words (itself left out).
+        Names given with ``doc:`` must be resolved into `filters.doc_ids` first
+        (`Library.find` does).
 
         Raises:
-            EmptyQueryError, QueryError, InvalidFilterError: invalid input.
+            EmptyQueryError: the request has no words and no passage to search by.
+            DocumentNotFoundError: no stored passage has the `like` id.
             StoreError: the store failed.
         """
         started = time.perf_counter()
-        check_k(k)
-        check_mode(mode)
-        prepared = self.prepare(query)
-        ranking = self.ranked(prepared, mode, depth_for(k, min_score, group), filters or SearchFilters())
-        return finish_response(
-            query,
-            mode,
-            k,
-            ranking.hits,
-            prepared,
-            min_score=min_score,
-            started=started,
-            weak=ranking.weak,
-            dense_weight=ranking.dense_weight,
-            group=group,
-        )
+        mode = request.mode or DEFAULT_MODE
+        query = self.prepare(request)
+        depth = _depth(request)
+        found = self.index.candidates(request, query, _list_depth(mode, depth))
+        ranking = rank(mode, query, found, depth)
+        while request.group and _deeper(request, found, ranking, depth):
+            depth *= 4
+            found = self.index.candidates(request, query, _list_depth(mode, depth))
+            ranking = rank(mode, query, found, depth)
+        shown = _shown(request, ranking)
+        entries = [entry for _, entry in shown]
+        passages = self.index.read([e.chunk_id for e in entries], query.vector, _cosines(entries))
+        return _response(request, mode, query, ranking, shown, passages, started)
 
-    def similar(
-        self,
-        chunk_id: str,
-        *,
-        k: int = 10,
-        filters: SearchFilters | None = None,
-        min_score: float | None = None,
-        mode: str = "dense",
-        group: bool = False,
-    ) -> SearchResponse:
-        """Passages like a stored one: its own vector (and text, for keywords) as the query.
-
-        The passage itself is left out; everything else is as in `search`.
-
-        Raises:
-            DocumentNotFoundError: no stored passage has this id.
-        """
-        started = time.perf_counter()
-        check_k(k)
-        check_mode(mode)
-        prepared = self.stored_passage(chunk_id)
-        depth = min(MAX_K, depth_for(k, min_score, group) + 1)
-        ranking = self.ranked(prepared, mode, depth, filters or SearchFilters())
-        hits = [hit for hit in ranking.hits if hit.chunk_id != chunk_id]
-        return finish_response(
-            prepared.text,
-            mode,
-            k,
-            hits,
-            prepared,
-            min_score=min_score,
-            started=started,
-            dense_weight=ranking.dense_weight,
-            group=group,
-        )
-
-    def compare(self, text_a: str, text_b: str) -> float:
-        """The cosine similarity of two texts' embeddings (each cut to the model's window)."""
-        a, b = self.prepare(text_a), self.prepare(text_b)
-        return float(np.clip(np.dot(a.vector, b.vector), -1.0, 1.0))
-
-    def stored_passage(self, chunk_id: str) -> PreparedQuery:
-        """A stored passage as a prepared query: its text and its stored vector."""
-        if not isinstance(chunk_id, str) or not chunk_id.strip():
-            raise QueryError(f"a passage id is text like '<document id>:<n>'; got {chunk_id!r}")
-        found = self.index.passage(chunk_id.strip())
+    def prepare(self, request: SearchRequest) -> PreparedQuery:
+        """The request's words embedded, or the stored passage it names."""
+        if not request.like:
+            return prepare(request, self.embedder, self._cache)
+        chunk_id = request.like.strip()
+        found = self.index.passage(chunk_id)
         if found is None:
             raise DocumentNotFoundError(
                 f"no stored passage has the id {chunk_id!r}; search results carry passage ids (chunk_id)"
             )
-        text, vector = found
-        readable = readable_share(piece_stats(self.embedder.tokens.pieces(text)))
-        return PreparedQuery(
-            text=text, truncated=False, vector=vector, terms=tuple(keyword_tokens(text)), readable=readable
-        )
+        return from_passage(request, found[0], found[1], self.embedder)
 
-    def ranked(self, prepared: PreparedQuery, mode: str, depth: int, filters: SearchFilters) -> Ranking:
-        selection = self.index.select(filters)  # resolved once, for every list of this query
-        if mode == "dense":
-            return self.dense(prepared, depth, selection)
-        if mode == "keyword":
-            return self.keyword(prepared, depth, selection)
-        if mode == "hybrid":
-            return self.hybrid(prepared, depth, selection)
-        return self.adaptive(prepared, depth, selection)
+    def compare(self, text_a: str, text_b: str) -> float:
+        """The cosine similarity of two texts' embeddings (each cut to the model's window)."""
+        for text in (text_a, text_b):
+            if not isinstance(text, str):
+                raise QueryError(f"a text to compare must be text; got {type(text).__name__}")
+        a = embedded(text_a, self.embedder, self._cache)[2]
+        b = embedded(text_b, self.embedder, self._cache)[2]
+        return float(np.clip(np.dot(a, b), -1.0, 1.0))
 
-    # ------------------------------------------------------------------ modes
-    # Candidates are (chunk id, score) pairs; only the final k are read in full.
 
-    def dense(self, prepared: PreparedQuery, k: int, selection: Selection) -> Ranking:
-        candidates = self.index.dense(prepared.vector, k, selection)
-        hits = self._hits(
-            [(cid, dense_score(cosine)) for cid, cosine in candidates],
-            cosine=dict(candidates),
-            dense_rank={cid: rank for rank, (cid, _) in enumerate(candidates, start=1)},
-        )
-        return Ranking(hits, weak_match("dense", self._evidence(prepared, candidates, [])))
+def _depth(request: SearchRequest) -> int:
+    """How many passages to rank for `request.k` results."""
+    depth = passages_for(request.k, MAX_K) if request.group else request.k
+    # min_score drops hits after ranking, so rank more to still return k when it can.
+    depth = depth if request.min_score is None else min(MAX_K, depth * 3)
+    return min(MAX_K, depth + 1) if request.like else depth  # the passage itself is left out
 
-    def keyword(self, prepared: PreparedQuery, k: int, selection: Selection) -> Ranking:
-        candidates = self.index.keyword(prepared.terms, k, selection)
-        cosines = self.index.cosines([cid for cid, _ in candidates], prepared.vector)
-        evidence = self._evidence(prepared, [], candidates)
-        hits = self._hits(
-            [(cid, keyword_score(bm25, evidence.ceiling)) for cid, bm25 in candidates],
-            cosine=dict(zip([cid for cid, _ in candidates], cosines, strict=True)),
-            keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(candidates, start=1)},
-        )
-        return Ranking(hits, weak_match("keyword", evidence))
 
-    def hybrid(self, prepared: PreparedQuery, k: int, selection: Selection) -> Ranking:
-        depth = max(k, FUSION_CANDIDATES)
-        dense = self.index.dense(prepared.vector, depth, selection)
-        keyword = self.index.keyword(prepared.terms, depth, selection)
-        ids = list(dict.fromkeys([cid for cid, _ in dense] + [cid for cid, _ in keyword]))
-        index = {cid: i for i, cid in enumerate(ids)}
-        fused = reciprocal_rank_fusion([[index[c] for c, _ in dense], [index[c] for c, _ in keyword]])[:k]
-        rrf = {ids[item]: score for item, score in fused}
-        hits = self._fused_hits(
-            prepared,
-            [(cid, fused_score(score, lists=2, rank_constant=RRF_K)) for cid, score in rrf.items()],
-            dense,
-            keyword,
-            fused=rrf,
-        )
-        evidence = self._evidence(prepared, dense, keyword)
-        return Ranking(hits, weak_match("hybrid", evidence), evidence.weight)
+def _list_depth(mode: str, depth: int) -> int:
+    """How many candidates each list brings for `depth` ranked entries."""
+    return depth if mode in ("dense", "keyword") else max(depth, FUSION_CANDIDATES)
 
-    def adaptive(self, prepared: PreparedQuery, k: int, selection: Selection) -> Ranking:
-        """Both lists, weighted by what the query says about them (`searchapp.retrieval.fusion`)."""
-        depth = max(k, FUSION_CANDIDATES)
-        dense = self.index.dense(prepared.vector, depth, selection)
-        keyword = self.index.keyword(prepared.terms, depth, selection)
-        evidence = self._evidence(prepared, dense, keyword)
-        fused = fuse(dense, keyword, evidence.weight)[:k]
-        # The fused scores are relative to each list's best; scaled by the best match's
-        # strength they keep their order and say how good the best match is.
-        hits = self._fused_hits(
-            prepared,
-            [(cid, score * evidence.strength) for cid, score in fused],
-            dense,
-            keyword,
-            fused=dict(fused),
-        )
-        return Ranking(hits, weak_match("adaptive", evidence), evidence.weight)
 
-    def _evidence(self, prepared: PreparedQuery, dense: Scored, keyword: Scored) -> Evidence:
-        """What the candidate lists say about this query's best match, and the lists' weights."""
-        return Evidence(
-            top_cosine=dense[0][1] if dense else -1.0,
-            top_bm25=keyword[0][1] if keyword else 0.0,
-            ceiling=self.index.keyword_ceiling(prepared.terms) if prepared.terms else 0.0,
-            readable=prepared.readable,
-            weight=dense_weight(prepared.readable, keyword_gap([score for _, score in keyword])),
-        )
+def _kept(request: SearchRequest, ranking: Ranking) -> list[Ranked]:
+    """The entries a response may show: not the `like` passage, none below the floor."""
+    floor, seed = request.min_score, request.like.strip()
+    return [e for e in ranking.entries if e.chunk_id != seed and (floor is None or e.score >= floor)]
 
-    def _fused_hits(
-        self,
-        prepared: PreparedQuery,
-        scored: list[tuple[str, float]],
-        dense: Scored,
-        keyword: Scored,
-        *,
-        fused: dict[str, float] | None = None,
-    ) -> list[Hit]:
-        """Hits for fused candidates, with each one's cosine and its rank in each list."""
-        cosine = dict(dense)
-        missing = [cid for cid, _ in scored if cid not in cosine]
-        cosine.update(zip(missing, self.index.cosines(missing, prepared.vector), strict=True))
-        return self._hits(
-            scored,
-            cosine=cosine,
-            keyword={cid: (rank, bm25) for rank, (cid, bm25) in enumerate(keyword, start=1)},
-            fused=fused,
-            dense_rank={cid: rank for rank, (cid, _) in enumerate(dense, start=1)},
-        )
 
-    def _hits(
-        self,
-        scored: Sequence[tuple[str, float]],
-        *,
-        cosine: dict[str, float],
-        keyword: dict[str, tuple[int, float]] | None = None,
-        fused: dict[str, float] | None = None,
-        dense_rank: dict[str, int] | None = None,
-    ) -> list[Hit]:
-        """Read text and metadata for the chosen chunks and build the hits, in order."""
-        chunks = self.index.read([cid for cid, _ in scored])
-        hits: list[Hit] = []
-        for cid, score in scored:
-            chunk = chunks.get(cid)
-            if chunk is None:  # deleted by another server client a moment ago
-                continue
-            text, metadata = chunk
-            rank_score = (keyword or {}).get(cid)
-            hits.append(
-                Hit(
-                    rank=0,
-                    score=score,
-                    chunk_id=cid,
-                    text=text,
-                    metadata=metadata,
-                    fused_score=fused.get(cid) if fused is not None else None,
-                    dense_rank=dense_rank.get(cid) if dense_rank is not None else None,
-                    keyword_rank=rank_score[0] if rank_score else None,
-                    keyword_score=rank_score[1] if rank_score else None,
-                    cosine=cosine.get(cid),
-                )
+def _document(chunk_id: str) -> str:
+    """The document of a chunk id (``<doc id>:<n>``, `searchapp.library.writes.chunk_id`)."""
+    return chunk_id.rpartition(":")[0] or chunk_id
+
+
+def _deeper(request: SearchRequest, found: Candidates, ranking: Ranking, depth: int) -> bool:
+    """True while grouping holds fewer documents than asked for and than there are, and
+    the ranking or a list was cut at its depth (so more candidates exist)."""
+    groups = len({_document(e.chunk_id) for e in _kept(request, ranking)})
+    asked = _list_depth(request.mode or DEFAULT_MODE, depth)
+    cut = len(ranking.entries) >= depth or len(found.dense) >= asked or len(found.keyword) >= asked
+    return cut and groups < min(request.k, found.documents)
+
+
+def _shown(request: SearchRequest, ranking: Ranking) -> list[tuple[int, Ranked]]:
+    """The entries the response shows, with their places among those kept: the first `k`,
+    or the passages of the first `k` documents."""
+    kept = list(enumerate(_kept(request, ranking), start=1))
+    if not request.group:
+        return kept[: request.k]
+    counts: dict[str, int] = {}
+    shown = []
+    for place, entry in kept:
+        document = _document(entry.chunk_id)
+        if document not in counts and len(counts) == request.k:
+            continue
+        if counts.get(document, 0) < GROUP_PASSAGES:
+            counts[document] = counts.get(document, 0) + 1
+            shown.append((place, entry))
+    return shown
+
+
+def _cosines(entries: Sequence[Ranked]) -> dict[str, float]:
+    return {e.chunk_id: e.cosine for e in entries if e.cosine is not None}
+
+
+def _response(
+    request: SearchRequest,
+    mode: str,
+    query: PreparedQuery,
+    ranking: Ranking,
+    shown: Sequence[tuple[int, Ranked]],
+    passages: Mapping[str, Passage],
+    started: float,
+) -> SearchResponse:
+    """Number the hits 1..n, group them if asked, and attach the notices."""
+    hits: list[Hit] = []
+    for place, entry in shown:
+        passage = passages.get(entry.chunk_id)
+        if passage is None:  # deleted by another server client a moment ago
+            continue
+        hits.append(
+            Hit(
+                rank=place if request.group else len(hits) + 1,
+                score=float(np.clip(entry.score, 0.0, 1.0)),
+                chunk_id=entry.chunk_id,
+                text=passage.text,
+                metadata=passage.metadata,
+                fused_score=entry.fused,
+                dense_rank=entry.dense_rank,
+                keyword_rank=entry.keyword_rank,
+                keyword_score=entry.keyword_score,
+                cosine=entry.cosine if entry.cosine is not None else passage.cosine,
             )
-        return hits
+        )
+    groups = group_by_document(hits, limit=request.k) if request.group else None
+    if groups is not None:
+        hits = sorted((h for g in groups for h in g.hits), key=lambda h: h.rank)
+    return SearchResponse(
+        query=query.text if request.like else request.query,
+        mode=mode,
+        k=request.k,
+        hits=tuple(hits),
+        query_truncated=query.truncated,
+        notices=query.notices,
+        took_ms=(time.perf_counter() - started) * 1000,
+        groups=groups,
+        weak_match=bool(hits) and ranking.weak and not request.like,
+        dense_weight=ranking.dense_weight,
+    )

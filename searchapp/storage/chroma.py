@@ -28,9 +28,11 @@ import numpy as np
 from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.embedding.models import ModelInfo
 from searchapp.errors import ModelMismatchError, StoreError
+from searchapp.storage import chroma_swap
 from searchapp.storage.catalog import Catalog
 from searchapp.storage.changes import CHANGES_SUFFIX, ChangeLog
 from searchapp.storage.chroma_client import chroma_errors, get_or_create, open_client
+from searchapp.storage.chroma_swap import CATALOG_SUFFIX
 from searchapp.storage.lock import DataDirLock
 from searchapp.storage.records import RecordTable
 from searchapp.types import MetaValue
@@ -38,7 +40,6 @@ from searchapp.types import MetaValue
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-CATALOG_SUFFIX = ".catalog"
 GLOBAL_PREFIX = "searchapp.global."
 
 
@@ -100,7 +101,7 @@ class ChromaStore:
     def _open_collections(self, *, check_model: bool) -> None:
         name = self.settings.collection
         if not name.endswith(REBUILD_SUFFIX):
-            self._finish_interrupted_swap(name)
+            chroma_swap.finish_interrupted_swap(self._client, name)
         wanted: dict[str, MetaValue] = {
             "model": self.model.name,
             "dimension": self.model.dimension,
@@ -132,60 +133,20 @@ class ChromaStore:
 
     # ----------------------------------------------------------------- rebuild
 
-    def _collection_names(self) -> set[str]:
-        with chroma_errors("listing collections"):
-            return {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
-
     def drop_collection(self, name: str) -> None:
         """Delete a collection and its catalog, if they exist."""
-        existing = self._collection_names()
-        for target in (name, name + CATALOG_SUFFIX, name + CHANGES_SUFFIX):
-            if target in existing:
-                with chroma_errors(f"deleting collection {target!r}"):
-                    self.client.delete_collection(target)
+        chroma_swap.drop(self.client, name)
 
     def mark_rebuild_complete(self) -> None:
         """Flag this (rebuild) collection as complete, so a swap may use it."""
-        metadata = {**self.collection_metadata, "rebuild_complete": True}
+        metadata = {**self.collection_metadata, chroma_swap.COMPLETE: True}
         with chroma_errors("marking the rebuilt index complete"):
             self.chunks.modify(metadata=metadata)
 
     def swap_in_rebuild(self) -> None:
-        """Replace this collection with its complete rebuild. Idempotent, crash-safe.
-
-        The catalog moves first and the chunks last; the rebuild's chunk collection
-        carries the completion flag until the very end, so a crash at any step is
-        finished by `_finish_interrupted_swap` on the next open.
-        """
-        name = self.settings.collection
-        rebuild = name + REBUILD_SUFFIX
-        existing = self._collection_names()
-        with chroma_errors("swapping in the rebuilt index"):
-            if rebuild + CATALOG_SUFFIX in existing:
-                if name + CATALOG_SUFFIX in existing:
-                    self.client.delete_collection(name + CATALOG_SUFFIX)
-                self.client.get_collection(rebuild + CATALOG_SUFFIX, embedding_function=None).modify(
-                    name=name + CATALOG_SUFFIX
-                )
-            if rebuild in existing:
-                if name in existing:
-                    self.client.delete_collection(name)
-                chunks = self.client.get_collection(rebuild, embedding_function=None)
-                metadata = {k: v for k, v in (chunks.metadata or {}).items() if k != "rebuild_complete"}
-                chunks.modify(name=name, metadata=metadata)
-            if rebuild + CHANGES_SUFFIX in existing:  # the rebuild's own log: nobody reads it
-                self.client.delete_collection(rebuild + CHANGES_SUFFIX)
+        """Replace this collection with its complete rebuild (`searchapp.storage.chroma_swap`)."""
+        chroma_swap.swap_in_rebuild(self.client, self.settings.collection)
         self._chunks = self._catalog = self._changes = None
-
-    def _finish_interrupted_swap(self, name: str) -> None:
-        rebuild = name + REBUILD_SUFFIX
-        if rebuild not in self._collection_names():
-            return
-        with chroma_errors("checking for an interrupted rebuild"):
-            metadata = self.client.get_collection(rebuild, embedding_function=None).metadata or {}
-        if metadata.get("rebuild_complete"):
-            logger.warning("finishing the swap of a rebuilt index that a crash interrupted")
-            self.swap_in_rebuild()
 
     def reconnect(self) -> None:
         """Drop the Chroma client and open a fresh one, keeping the data-directory lock.

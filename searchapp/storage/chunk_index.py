@@ -1,156 +1,173 @@
-"""The chunks of one collection as the search layer sees them: score by vector, by terms, read.
+"""The chunks of one collection as the search layer sees them: candidates for a request, then passages.
+
+A query asks two things of storage: `candidates` (both ranked lists a request's mode
+needs, with their cosines and BM25 scores and the query's BM25 ceiling, among the rows
+its filters, phrases and exclusions admit) and, once ranked, `read` (the text, metadata
+and cosine of the few passages shown).
 
 Behind this interface are two stores. Chroma is the system of record (every chunk, its
 vector, text and metadata; its HNSW index answers unfiltered vector queries). The local
 index is derived from it: filters as arrays, BM25, and in local mode a copy of the
 vectors for an exact scan of the rows a filter admits (faster than Chroma's metadata
-filter, and equal to brute force). Which of the two answers depends on the mode and the
-filter; callers see chunk ids and scores only, never row positions.
+filter, and equal to brute force). Filters, phrases and exclusions become one row mask,
+so every list holds only admitted rows and still holds as many as asked for; a "text
+contains" or phrase that most rows hold is checked on each list's best rows instead
+(`searchapp.storage.contains_ranked`), with the same answers. Callers see chunk ids and
+scores only, never row positions.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from searchapp.filters import SearchFilters
+from searchapp.request import PreparedQuery, SearchRequest
+from searchapp.storage import contains_ranked
 from searchapp.storage.chroma import ChromaStore
 from searchapp.storage.local_index import LocalIndex
 
 Scored = list[tuple[str, float]]  # (chunk id, score), best first
+BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
-Ranked = Callable[[int, "npt.NDArray[np.bool_] | None"], tuple[IntArray, FloatArray]]  # (k, mask) -> top k
-
-
-# "Text contains": a needle estimated in at least MIN_SHARE of the chunks may be checked on
-# the best-ranked rows of the other filters instead of being listed by the trigram index,
-# when checking n texts costs less than listing its rows: n * CHECK_COST <= rows holding it
-# (x SHORT_NEEDLE_COST for 1-2 characters, listed through many trigrams). Measured on
-# bench_contains.py at 100k chunks: a text checked costs about 25 listed rows.
-MIN_SHARE = 0.01
-CHECK_COST = 25
-SHORT_NEEDLE_COST = 4
+# The lists each mode ranks by: (dense, keyword); a mode not named here fuses both.
+_LISTS = {"dense": (True, False), "keyword": (False, True)}
 
 
 @dataclass(frozen=True, slots=True)
-class Selection:
-    """A filter resolved once, so that several lists of one query share the work.
+class Candidates:
+    """What storage holds for one request, before ranking.
 
-    With `needle`, `mask` holds the other filters only, and a ranked list keeps the rows
-    whose text contains the needle (`ChunkIndex._checked`): for a needle most rows hold,
-    checking the first few hundred ranked rows is far cheaper than listing them all.
-    `everything`: the other filters admit every row, so dense candidates may come from
-    Chroma's HNSW index, as for a query without filters.
+    `dense` is (chunk id, cosine) and `keyword` (chunk id, BM25), each best first and at
+    most the depth asked for (empty where the mode does not use the list); `ceiling` is
+    the most any passage could score in BM25 for the query's terms; `documents` is how
+    many documents the filters admit, counted for grouped requests only (else 0), and
+    where needles are checked on ranked rows only until it reaches the request's `k`.
     """
 
-    filters: SearchFilters
-    mask: npt.NDArray[np.bool_] | None = field(default=None, repr=False, compare=False)  # None: no filter
-    needle: str = ""
-    share: float = 1.0  # the needle's estimated share of the rows
-    everything: bool = False
-    _index_mask: list[npt.NDArray[np.bool_]] = field(default_factory=list, repr=False, compare=False)
+    dense: Scored
+    keyword: Scored
+    ceiling: float
+    documents: int
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A stored chunk as a hit shows it: its text, metadata and cosine similarity to the query."""
+
+    text: str
+    metadata: dict[str, Any]
+    cosine: float
 
 
 class ChunkIndex:
-    """Dense and keyword candidates, cosines and passages, by chunk id."""
+    """Candidates and passages by chunk id, for the search layer."""
 
     def __init__(self, store: ChromaStore, local: LocalIndex) -> None:
         self._store = store
         self._local = local
 
-    def select(self, filters: SearchFilters) -> Selection:
-        """Resolve `filters` to the rows they admit (nothing to resolve when empty)."""
-        if filters.is_empty:
-            return Selection(filters)
-        needle = filters.text_contains or ""
-        # Local mode only: with a server, dense candidates come from Chroma's own filter.
-        if needle.casefold() and self._local.mirror_vectors:
-            share = self._local.contains_share(needle)
-            if share >= MIN_SHARE:
-                others = dataclasses.replace(filters, text_contains="")
-                mask = self._local.mask(others)
-                return Selection(filters, mask, needle, share, everything=others.is_empty)
-        return Selection(filters, self._local.mask(filters))
+    def candidates(self, request: SearchRequest, query: PreparedQuery, depth: int) -> Candidates:
+        """The lists `request.mode` ranks by, `depth` candidates each, among the admitted rows."""
+        use_dense, use_keyword = _LISTS.get(request.mode or "", (True, True))
+        base, mask, check = self._admitted(request, query)
+        dense = self._dense(request, query.vector, depth, base, mask, check) if use_dense else []
+        keyword: Scored = []
+        ceiling = 0.0
+        if use_keyword:
+            terms = query.terms
+            if check is None:
+                keyword = self._at(*self._local.keyword_search(terms, depth, mask))
+            else:
+                keyword = self._at(
+                    *check.top(lambda n, rows: self._local.keyword_search(terms, n, rows), depth)
+                )
+            ceiling = self._local.keyword_ceiling(terms) if terms else 0.0
+        documents = 0
+        if request.group:
+            documents = self._local.documents_in(mask) if check is None else check.documents(request.k)
+        return Candidates(dense, keyword, ceiling, documents)
 
-    def dense(self, vector: npt.NDArray[np.float32], k: int, selection: Selection) -> Scored:
-        """The `k` chunks nearest to `vector` by cosine similarity, among those selected."""
-        if self._local.mirror_vectors and selection.mask is not None:
-            admitted = selection.mask
+    def _admitted(
+        self, request: SearchRequest, query: PreparedQuery
+    ) -> tuple[BoolArray | None, BoolArray | None, contains_ranked.Check | None]:
+        """The rows the request admits: the mask of its filters and phrases (None: every
+        row), the same less its exclusions, and the needles left to check on ranked rows
+        (`searchapp.storage.contains_ranked`: in local mode, those most rows hold)."""
+        parsed = request.parsed
+        needles = (request.scope.text_contains, *parsed.phrases)
+        later = contains_ranked.common(self._local, needles) if self._local.mirror_vectors else ()
+        now = [n for n in needles if n not in later]
+        scope = replace(request.scope, text_contains="")
+        excluding = bool(query.exclude_terms or parsed.exclude_phrases)
+        base = None
+        if not scope.is_empty or excluding or any(n.casefold() for n in now):
+            base = self._local.mask(scope, contains=now)
+        mask = base
+        if base is not None and excluding:
+            mask = self._local.without(base, terms=query.exclude_terms, texts=parsed.exclude_phrases)
+        return base, mask, contains_ranked.Check(self._local, later, mask) if later else None
 
-            def ranked(n: int, mask: npt.NDArray[np.bool_] | None) -> tuple[IntArray, FloatArray]:
-                if mask is None and selection.everything:
+    def _dense(
+        self,
+        request: SearchRequest,
+        vector: npt.NDArray[np.float32],
+        depth: int,
+        base: BoolArray | None,
+        mask: BoolArray | None,
+        check: contains_ranked.Check | None,
+    ) -> Scored:
+        """The `depth` admitted chunks nearest to `vector` by cosine similarity."""
+        if check is not None:
+
+            def ranked(n: int, rows: BoolArray | None) -> tuple[IntArray, FloatArray]:
+                if rows is None:  # no other filter: HNSW, as for a query without filters
                     return self._nearest(vector, n)
-                return self._local.dense_search(vector, n, admitted if mask is None else mask)
+                return self._local.dense_search(vector, n, rows)
 
-            positions, scores = self._checked(ranked, k, selection)
-            pairs = zip(self._local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
-            return [(cid, score) for cid, score in pairs if cid]
-        filters = selection.filters
+            return self._at(*check.top(ranked, depth))
+        if mask is not None and self._local.mirror_vectors:
+            return self._at(*self._local.dense_search(vector, depth, mask))
+        # Chroma's own filter takes the metadata filters, "text contains" and the phrases;
+        # exclusions it cannot express are dropped after asking for as many more as they remove.
+        dropped = int(base.sum() - mask.sum()) if base is not None and mask is not None else 0
         ids, distances = self._store.query_ids(
-            vector, k, where=filters.to_where(), where_document=filters.to_where_document()
+            vector,
+            depth + dropped,
+            where=request.scope.to_where(),
+            where_document=request.scope.to_where_document(contains=request.parsed.phrases),
         )
-        return [(cid, 1.0 - distance) for cid, distance in zip(ids, distances, strict=True)]
+        found = [(cid, 1.0 - distance) for cid, distance in zip(ids, distances, strict=True)]
+        if dropped and mask is not None:
+            positions = self._local.positions_of([cid for cid, _ in found])
+            # A row this process has not loaded yet (another client's write) cannot be checked.
+            found = [
+                pair
+                for pair, p in zip(found, positions, strict=True)
+                if p is None or p >= len(mask) or mask[p]
+            ]
+        return found[:depth]
 
     def _nearest(self, vector: npt.NDArray[np.float32], n: int) -> tuple[IntArray, FloatArray]:
-        """Chroma's HNSW top n, as local positions (what an unfiltered dense query uses)."""
+        """Chroma's HNSW top `n` as local positions (what an unfiltered dense query uses)."""
         ids, distances = self._store.query_ids(vector, n)
         found = [
             (p, 1.0 - d)
             for p, d in zip(self._local.positions_of(ids), distances, strict=True)
             if p is not None
         ]
-        return np.array([p for p, _ in found], dtype=np.int64), np.array(
-            [s for _, s in found], dtype=np.float32
+        return (
+            np.array([p for p, _ in found], dtype=np.int64),
+            np.array([s for _, s in found], dtype=np.float32),
         )
 
-    def keyword(self, terms: Sequence[str], k: int, selection: Selection) -> Scored:
-        """The `k` best chunks for these terms by BM25 (only chunks that hold one of them)."""
-        positions, scores = self._checked(
-            lambda n, mask: self._local.keyword_search(terms, n, selection.mask if mask is None else mask),
-            k,
-            selection,
-        )
+    def _at(self, positions: IntArray, scores: FloatArray) -> Scored:
         pairs = zip(self._local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
-        return [(cid, score) for cid, score in pairs if cid]
-
-    def _checked(self, ranked: Ranked, k: int, selection: Selection) -> tuple[IntArray, FloatArray]:
-        """`ranked(k, None)` (None: the selection's own rows); with a needle, the best `k`
-        ranked rows that contain it.
-
-        The top n of the other filters' rows are ranked and checked, n from about
-        1.5 k / share and growing fourfold until k rows pass or none are left: the rows
-        that pass are exactly the top k of the needle's rows too, since every row ranked
-        above the last one checked was checked. When checking would cost more than the
-        index's list (`CHECK_COST`), or the needle is far rarer among these rows than in
-        the sample, the trigram index lists the needle's rows instead.
-        """
-        if not selection.needle or selection.mask is None:
-            return ranked(k, None)
-        admitted = int(np.count_nonzero(selection.mask))
-        n = min(admitted, int(1.5 * k / max(selection.share, 1e-3)) + 32)
-        listed = selection.share * self._local.count  # what the index would list
-        if len(selection.needle.casefold()) < 3:
-            listed *= SHORT_NEEDLE_COST
-        rounds = 3 if n * CHECK_COST <= listed else 0
-        for _ in range(rounds):
-            positions, scores = ranked(n, None)
-            keep = self._local.containing(positions, selection.needle)
-            if int(keep.sum()) >= k or len(positions) < n or n >= admitted:
-                return positions[keep][:k], scores[keep][:k]
-            n = min(admitted, n * 4)
-        if not selection._index_mask:  # once per query, shared by its lists
-            selection._index_mask.append(self._local.mask(selection.filters))
-        return ranked(k, selection._index_mask[0])
-
-    def keyword_ceiling(self, terms: Sequence[str]) -> float:
-        """The most any chunk could score in BM25 for these terms (the sum of their IDFs)."""
-        return self._local.keyword_ceiling(terms)
+        return [(cid, score) for cid, score in pairs if cid]  # "": renumbered by a rebuild
 
     def passage(self, chunk_id: str) -> tuple[str, npt.NDArray[np.float32]] | None:
         """A stored chunk's text and its own stored vector (None: no such chunk)."""
@@ -160,35 +177,38 @@ class ChunkIndex:
         text = str((result["documents"] or [""])[0])
         return text, np.asarray(result["embeddings"][0], dtype=np.float32)
 
-    def cosines(self, chunk_ids: Sequence[str], vector: npt.NDArray[np.float32]) -> list[float]:
-        """The cosine similarity of `vector` and each chunk (0.0 for a chunk that is gone)."""
-        if not chunk_ids:
-            return []
-        if self._local.mirror_vectors:
-            positions = self._local.positions_of(chunk_ids)
-            if all(p is not None for p in positions):
-                scores = self._local.cosine(np.asarray(positions, dtype=np.int64), vector)
-                return [float(s) for s in scores]
-        result: dict[str, Any] = self._store.get_chunks(ids=list(chunk_ids), include_embeddings=True)
-        vectors = {
-            cid: np.asarray(v, dtype=np.float32)
-            for cid, v in zip(result["ids"], result["embeddings"], strict=True)
-        }
-        return [float(vectors[cid] @ vector) if cid in vectors else 0.0 for cid in chunk_ids]
+    def read(
+        self, chunk_ids: Sequence[str], vector: npt.NDArray[np.float32], cosines: Mapping[str, float]
+    ) -> dict[str, Passage]:
+        """The passages by chunk id, each with its cosine to `vector` (from `cosines` where known).
 
-    def read(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        """Text and metadata by chunk id: from the local index, else (server mode) from Chroma.
-
-        A chunk deleted a moment ago (by another client of a server) is simply absent.
+        Text and metadata come from the local index, else (server mode) from Chroma, as do
+        the vectors of cosines not known. A chunk deleted a moment ago (by another client
+        of a server) is simply absent.
         """
         positions = self._local.positions_of(chunk_ids)
-        known = [p for p in positions if p is not None]
-        found = {c.chunk_id: (c.text, c.metadata) for c in self._local.chunks(known)}
-        missing = [cid for cid in chunk_ids if cid not in found]
+        local = [(cid, p) for cid, p in zip(chunk_ids, positions, strict=True) if p is not None]
+        found = {c.chunk_id: (c.text, dict(c.metadata)) for c in self._local.chunks([p for _, p in local])}
+        known = dict(cosines)
+        if self._local.mirror_vectors:
+            todo = [(cid, p) for cid, p in local if cid not in known and cid in found]
+            scores = self._local.cosine(np.asarray([p for _, p in todo], dtype=np.int64), vector)
+            known.update(zip([cid for cid, _ in todo], (float(s) for s in scores), strict=True))
+        missing = [cid for cid in chunk_ids if cid not in found or cid not in known]
         if missing:
-            result = self._store.get_chunks(ids=missing)
-            for cid, text, meta in zip(
-                result["ids"], result["documents"] or [], result["metadatas"] or [], strict=True
+            result = self._store.get_chunks(ids=missing, include_embeddings=True)
+            for cid, text, meta, stored in zip(
+                result["ids"],
+                result["documents"] or [],
+                result["metadatas"] or [],
+                result["embeddings"],
+                strict=True,
             ):
-                found[cid] = (text, dict(meta or {}))
-        return found
+                found.setdefault(cid, (text, dict(meta or {})))
+                known.setdefault(cid, float(np.asarray(stored, dtype=np.float32) @ vector))
+        passages: dict[str, Passage] = {}
+        for cid in chunk_ids:
+            if cid in found:
+                text, metadata = found[cid]
+                passages[cid] = Passage(text, metadata, known.get(cid, 0.0))
+        return passages

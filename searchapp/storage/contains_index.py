@@ -65,7 +65,7 @@ class ContainsIndex:
         self._local = threading.local()
         # (rows when drawn, the folded texts joined by NUL, where each starts)
         self._sample: tuple[int, str, list[int]] = (0, "", [])
-        self._shares: dict[str, float] = {}  # needle -> share, for this sample
+        self._shares: dict[tuple[str, ...], float] = {}  # folded needles -> share, for this sample
         self._sample_lock = threading.Lock()
 
     def create(self, db: sqlite3.Connection) -> bool:
@@ -111,22 +111,23 @@ class ContainsIndex:
         if not wanted:
             raise ValueError("expected a non-empty needle")
         if within is not None and len(within) <= CHECK_DIRECTLY:
-            return self._check(wanted, within)
+            return self._check([wanted], within)
         rows: IntArray | None = None
         if SENTINEL not in wanted and "\x00" not in wanted:
             rows = self._match([_phrase(wanted)]) if len(wanted) >= 3 else self._short(wanted)
         if rows is None:
-            return self._check(wanted, within)
+            return self._check([wanted], within)
         return rows if within is None else rows[np.isin(rows, within, assume_unique=True)]
 
-    def share(self, needle: str, rows: IntArray) -> float:
-        """The estimated share of `rows` (every live row, sorted) whose text contains `needle`.
+    def share(self, needles: Sequence[str], rows: IntArray) -> float:
+        """The estimated share of `rows` (every live row, sorted) whose text contains every
+        one of `needles`.
 
         From up to `SAMPLE_ROWS` texts drawn at random from `rows`, drawn again when the
         rows have doubled or halved since; a text deleted since it was drawn still stands
         for the kind of text the collection holds.
         """
-        wanted = needle.casefold()
+        wanted = tuple(sorted({needle.casefold() for needle in needles}))
         with self._sample_lock:
             drawn, joined, starts = self._sample
             if not starts or not drawn / 2 <= len(rows) <= drawn * 2:
@@ -141,14 +142,14 @@ class ContainsIndex:
                 return known
         if not starts:
             return 0.0
-        if "\x00" in wanted:
-            found = sum(1 for text in joined.split("\x00") if wanted in text)
+        if len(wanted) != 1 or "\x00" in wanted[0]:
+            found = sum(1 for text in joined.split("\x00") if all(w in text for w in wanted))
         else:
-            found, at = 0, joined.find(wanted)
+            found, at = 0, joined.find(wanted[0])
             while at >= 0:
                 found += 1
                 following = bisect.bisect_right(starts, at)  # the first text after this one
-                at = joined.find(wanted, starts[following]) if following < len(starts) else -1
+                at = joined.find(wanted[0], starts[following]) if following < len(starts) else -1
         share = found / len(starts)
         with self._sample_lock:
             if len(self._shares) > 256:
@@ -174,9 +175,10 @@ class ContainsIndex:
             ]
         return texts
 
-    def check(self, needle: str, rows: IntArray) -> IntArray:
-        """Those of `rows` whose text contains `needle` (sorted), read and tested one by one."""
-        return self._check(needle.casefold(), np.sort(rows))
+    def check(self, needles: Sequence[str], rows: IntArray) -> IntArray:
+        """Those of `rows` whose text contains every one of `needles` (sorted), read and
+        tested one by one."""
+        return self._check([needle.casefold() for needle in needles], np.sort(rows))
 
     def _match(self, expressions: Sequence[str]) -> IntArray:
         db = self._reader()
@@ -207,8 +209,8 @@ class ContainsIndex:
             [" OR ".join(_phrase(t) for t in terms[i : i + _BATCH]) for i in range(0, len(terms), _BATCH)]
         )
 
-    def _check(self, wanted: str, within: IntArray | None) -> IntArray:
-        """Read the texts and test each (the exact definition)."""
+    def _check(self, wanted: Sequence[str], within: IntArray | None) -> IntArray:
+        """Read the texts and test each for every needle (the exact definition)."""
         db = self._reader()
         select = f"SELECT {self.row}, {self.text} FROM {self.table}"
         if within is None:
@@ -220,7 +222,7 @@ class ContainsIndex:
                 )
                 for part in (within[i : i + _BATCH] for i in range(0, len(within), _BATCH))
             )
-        hits = [row for batch in batches for row, text in batch if wanted in text.casefold()]
+        hits = [row for batch in batches for row, text in batch if _holds(text.casefold(), wanted)]
         return np.sort(np.asarray(hits, dtype=np.int64))
 
     def close(self) -> None:
@@ -228,6 +230,10 @@ class ContainsIndex:
         if db is not None:
             db.close()
             self._local.db = None
+
+
+def _holds(text: str, needles: Sequence[str]) -> bool:
+    return all(needle in text for needle in needles)
 
 
 def _phrase(text: str) -> str:

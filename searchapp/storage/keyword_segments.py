@@ -11,17 +11,13 @@ A segment holds some documents ("slots") and, per term, their raw term frequenci
 Nothing in a segment changes after it is built except `alive` (replaced, never written in
 place, when documents are removed), so searches read segments without a lock.
 
-A segment file is a small JSON header (array names, dtypes, lengths, a CRC-32 of the
-payload) and the arrays' bytes; a torn or altered file fails the CRC and is not used.
+A segment file is an array file (`searchapp.storage.array_file`): a torn or altered one
+fails its checks and is not used.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import struct
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,14 +26,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from searchapp.storage import keyword_kernels
+from searchapp.storage import array_file, keyword_kernels
 
 IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
 TfArray = npt.NDArray[Any]  # uint16, or uint32 where a term occurs 65,536 times in a document
 
-_MAGIC = b"SAKWSEG1"
 _ARRAYS = ("terms", "indptr", "slots", "tfs", "keys", "lengths", "fwd_indptr", "fwd_terms")
 
 
@@ -74,8 +69,12 @@ class Segment:
             return int(self.indptr[i]), int(self.indptr[i + 1])
         return 0, 0
 
-    def terms_of(self, slot: int) -> Int32Array:
-        return self.fwd_terms[self.fwd_indptr[slot] : self.fwd_indptr[slot + 1]]
+    def distinct_terms(self, slots: IntArray) -> Int32Array:
+        """The distinct terms of each of `slots`, concatenated."""
+        starts, ends = self.fwd_indptr[slots], self.fwd_indptr[np.asarray(slots) + 1]
+        counts = ends - starts
+        firsts = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        return self.fwd_terms[firsts + np.arange(int(counts.sum()))]
 
     def without(self, slots: IntArray) -> Segment:
         alive = self.alive.copy()
@@ -198,70 +197,50 @@ def merge(seg_id: int, segments: Sequence[Segment]) -> tuple[Segment, list[Int32
     )
 
 
+def plan_merge(
+    segments: Sequence[Segment], max_deltas: int, base_fraction: float, dead_fraction: float
+) -> list[int] | None:
+    """Ids of the segments worth merging now (a contiguous run), or None.
+
+    All of them when the deltas hold `base_fraction` of the base's postings or the base has
+    `dead_fraction` dead documents; the deltas alone when there are more than `max_deltas`.
+    """
+    if len(segments) < 2:
+        return None
+    base, deltas = segments[0], segments[1:]
+    delta_postings = sum(s.postings for s in deltas)
+    base_dead = 1 - base.alive.sum() / max(base.size, 1)
+    if delta_postings >= base_fraction * base.postings or base_dead >= dead_fraction:
+        return [s.seg_id for s in segments]
+    if len(deltas) > max_deltas:
+        return [s.seg_id for s in deltas]
+    return None
+
+
 # ------------------------------------------------------------------------ files
 
 
 def write(path: Path, seg: Segment) -> int:
-    """Write `seg` (less positions and alive, which are per process) durably; returns its CRC."""
-    arrays = [(name, np.ascontiguousarray(getattr(seg, name))) for name in _ARRAYS]
-    crc = 0
-    for _, array in arrays:
-        crc = zlib.crc32(_bytes(array), crc)
-    header = json.dumps(
-        {
-            "seg_id": seg.seg_id,
-            "crc32": crc,
-            "arrays": [[name, array.dtype.str, len(array)] for name, array in arrays],
-        }
-    ).encode()
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as out:
-        out.write(_MAGIC + struct.pack("<Q", len(header)) + header)
-        for _, array in arrays:
-            out.write(_bytes(array))
-        out.flush()
-        os.fsync(out.fileno())
-    partial.rename(path)
-    return crc
+    """Write `seg` (less positions and alive, which are per process) durably; returns its checksum."""
+    return array_file.write(path, {name: getattr(seg, name) for name in _ARRAYS}, {"seg_id": seg.seg_id})
 
 
-def _bytes(array: npt.NDArray[Any]) -> memoryview:
-    # memoryview.cast refuses empty arrays (a segment whose documents are all empty)
-    return array.data.cast("B") if array.nbytes else memoryview(b"")
-
-
-def read(path: Path, crc: int) -> Segment:
-    """Read a segment file and check it against the CRC its manifest recorded.
+def read(path: Path, checksum: int) -> Segment:
+    """Read a segment file and check it against the checksum its manifest recorded.
 
     Raises:
         SegmentFileError: the file is missing, torn, or not the one the manifest names.
     """
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SegmentFileError(f"cannot read {path.name}: {exc}") from exc
-    if data[:8] != _MAGIC or len(data) < 16:
-        raise SegmentFileError(f"{path.name} is not a keyword segment file")
-    (size,) = struct.unpack("<Q", data[8:16])
-    try:
-        header = json.loads(data[16 : 16 + size])
-        payload = memoryview(data)[16 + size :]
-        if header["crc32"] != crc or zlib.crc32(payload) != crc:
-            raise SegmentFileError(f"{path.name}: checksum mismatch (torn or altered)")
-        arrays: dict[str, npt.NDArray[Any]] = {}
-        at = 0
-        for name, dtype, length in header["arrays"]:
-            width = np.dtype(dtype).itemsize * length
-            arrays[name] = np.frombuffer(payload[at : at + width], dtype=dtype)
-            at += width
-        if at != len(payload):
-            raise SegmentFileError(f"{path.name}: expected {at} bytes of arrays, found {len(payload)}")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise SegmentFileError(f"{path.name}: unreadable header ({exc})") from exc
-    n = len(arrays["keys"])
-    return Segment(
-        seg_id=int(header["seg_id"]),
-        positions=np.full(n, -1, dtype=np.int64),
-        alive=np.ones(n, dtype=np.bool_),
-        **arrays,
-    )
+        meta, arrays = array_file.read(path, checksum=checksum)
+        n = len(arrays["keys"])
+        return Segment(
+            seg_id=int(meta["seg_id"]),
+            positions=np.full(n, -1, dtype=np.int64),
+            alive=np.ones(n, dtype=np.bool_),
+            **{name: arrays[name] for name in _ARRAYS},
+        )
+    except array_file.ArrayFileError as exc:
+        raise SegmentFileError(str(exc)) from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SegmentFileError(f"{path.name}: not a keyword segment ({exc})") from exc

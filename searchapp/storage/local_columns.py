@@ -3,7 +3,7 @@
 Positions are dense within one process (0..n-1 in load order); each maps to a SQLite row.
 Per-row arrays (row, document, page, liveness, vectors and their int8 copy) and
 per-document filter fields. At close the live columns are saved to one file
-(`searchapp.storage.column_snapshot`); the next open reads it instead of every row, when
+(`searchapp.storage.array_file`); the next open reads it instead of every row, when
 it reflects exactly the rows there are.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from searchapp.filters import SearchFilters
-from searchapp.storage import column_snapshot
+from searchapp.storage import array_file
 from searchapp.storage.exact_scan import Int8Rows, quantize
 
 FloatArray = npt.NDArray[np.float32]
@@ -148,6 +148,23 @@ class Documents:
         return keep
 
 
+def row_mask(cols: Columns, docs: Documents, filters: SearchFilters) -> BoolArray:
+    """Which live positions pass the document and page filters (text is the caller's)."""
+    size = cols.size
+    keep = cols.alive[:size].copy()
+    doc_mask = docs.mask(filters)
+    if doc_mask is not None:
+        keep &= doc_mask[cols.doc[:size]]
+    if filters.page_min is not None or filters.page_max is not None:
+        pages = cols.page[:size]
+        keep &= pages > 0
+        if filters.page_min is not None:
+            keep &= pages >= filters.page_min
+        if filters.page_max is not None:
+            keep &= pages <= filters.page_max
+    return keep
+
+
 def read_snapshot(
     path: Path, *, generation: str, schema: int, dimension: int, mirror_vectors: bool, top: int
 ) -> tuple[Columns, Documents, dict[str, int]] | None:
@@ -157,8 +174,8 @@ def read_snapshot(
     largest row id (`top`) guards against a stray file.
     """
     try:
-        meta, arrays = column_snapshot.read(path, capacity_of)
-    except column_snapshot.SnapshotError:
+        meta, arrays = array_file.read(path, capacity=capacity_of)
+    except array_file.ArrayFileError:
         return None
     expected = [generation, schema, dimension, mirror_vectors, top]
     if [meta.get(k) for k in ("generation", "schema", "dimension", "vectors", "top")] != expected:
@@ -208,7 +225,7 @@ def write_snapshot(
     ids = [cols.ids[i] for i in live]
     arrays["ids"] = np.frombuffer(json.dumps(ids).encode(), dtype=np.uint8)
     by_code = sorted(docs.code.items(), key=lambda item: item[1])
-    column_snapshot.write(
+    array_file.write(
         path,
         arrays,
         {

@@ -3,38 +3,32 @@
 Chroma stays the source of truth. Beside it, in ``<data_dir>/indexes/<collection>/``,
 this index keeps what Chroma cannot do fast (or at all, in local mode):
 
-- **filters as arrays**: document, type, tags and dates per document, pages per chunk,
-  so a filter becomes a boolean mask in microseconds instead of a 60-110 ms metadata
-  scan at 100k chunks;
+- **filters as arrays** (`searchapp.storage.local_columns`): document, type, tags and
+  dates per document, pages per chunk, so a filter becomes a boolean mask in
+  microseconds instead of a 60-110 ms metadata scan at 100k chunks;
 - **the vectors** (local mode), and an int8 copy of them, so a filtered query is an
-  exact scan of the rows the filter admits (`searchapp.exact_scan`): a filtered top-k
-  equals brute force;
+  exact scan of the rows the filter admits (`searchapp.storage.exact_scan`): a filtered
+  top-k equals brute force;
 - **BM25** over the same chunks, for keyword and hybrid retrieval: an incremental index
-  (`searchapp.keyword_index`) that each write updates with its own chunks only, saved
-  under ``keyword-<epoch>/`` and reconciled with the rows at open;
-- **"text contains"** from an FTS5 trigram table in the same database, written in the
-  same transactions (`searchapp.contains_index`).
-
-SQLite row ids are never reused (a counter in `meta`), so a row id names one chunk's text
-for good, and the keyword index's saved segments can be checked against the rows.
+  (`searchapp.storage.keyword_index`) that each write updates with its own chunks only,
+  saved under ``keyword-<epoch>/`` and reconciled with the rows at open;
+- **"text contains"**, phrases and exclusions, from an FTS5 trigram table in the same
+  database as the rows (`searchapp.storage.local_rows`), written in the same transactions.
 
 It is kept in step with Chroma by the same writes (`Library` applies every change to
 both), persisted in SQLite (atomic, incremental), and stamped with a *generation*
 token that every write also records in the Chroma collection's metadata. If the two
 stamps differ (a crash between the two writes, or another client of a Chroma server),
-the index is rebuilt from Chroma.
+the index is rebuilt from Chroma. At close the columns are saved for a fast reopen.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import shutil
-import sqlite3
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,42 +37,26 @@ import numpy.typing as npt
 
 from searchapp.filters import SearchFilters
 from searchapp.storage import exact_scan
-from searchapp.storage.contains_index import ContainsIndex
 from searchapp.storage.exact_scan import exact_top_k, matvec, top_k
 from searchapp.storage.keyword_index import KeywordIndex
-from searchapp.storage.local_columns import Columns, Documents, page_of, read_snapshot, write_snapshot
+from searchapp.storage.local_columns import (
+    Columns,
+    Documents,
+    page_of,
+    read_snapshot,
+    row_mask,
+    write_snapshot,
+)
+from searchapp.storage.local_rows import SCHEMA, ChunkRow, Rows
 from searchapp.storage.terms import keyword_tokens
 
 logger = logging.getLogger(__name__)
-
-SCHEMA = 1
-_REBUILD_PAGE = 2000
-
-_DDL = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS chunks (
-    row INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    doc_id TEXT NOT NULL,
-    text TEXT NOT NULL,
-    metadata TEXT NOT NULL,
-    tokens TEXT NOT NULL,
-    vector BLOB
-);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_id);
-"""
-_INSERT = "INSERT INTO chunks (row, id, doc_id, text, metadata, tokens, vector) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-
-@dataclass(frozen=True, slots=True)
-class StoredChunk:
-    chunk_id: str
-    text: str
-    metadata: dict[str, Any]
+__all__ = ["ChunkRow", "LocalIndex"]
 
 
 class LocalIndex:
@@ -89,16 +67,8 @@ class LocalIndex:
         self.dimension = dimension
         self.mirror_vectors = mirror_vectors
         directory.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(directory / "index.sqlite3", check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_DDL)
+        self._rows = Rows(directory / "index.sqlite3")
         self._lock = threading.RLock()
-        self._contains = ContainsIndex(directory / "index.sqlite3")
-        if self._contains.create(self._db) and self._db.execute("SELECT 1 FROM chunks LIMIT 1").fetchone():
-            self._db.execute("BEGIN IMMEDIATE")  # an index from before the trigram table
-            self._contains.rebuild(self._db)
-            self._db.execute("COMMIT")
         self._keyword = KeywordIndex()
         self._generation = ""
         self._columns_saved = ""  # the generation columns.bin holds, when known
@@ -117,52 +87,44 @@ class LocalIndex:
         with self._lock:
             return int(self._cols.alive[: self._cols.size].sum())
 
-    def _meta(self, key: str) -> str:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return str(row[0]) if row else ""
-
     def matches(self, generation: str, count: int) -> bool:
         """True when this index reflects the collection with that generation and size."""
-        return (
-            bool(generation)
-            and self.generation == generation
-            and self.count == count
-            and self._meta("schema") == str(SCHEMA)
-            and self._meta("vectors") == str(int(self.mirror_vectors))
-            and self._meta("dimension") == str(self.dimension)
-        )
+        return bool(generation) and self.generation == generation and self.count == count and self._current()
+
+    def _current(self) -> bool:
+        """True when the rows were written under this schema, dimension and vector setting."""
+        stamp = self._stamp("")
+        return all(self._rows.meta(key) == stamp[key] for key in ("schema", "vectors", "dimension"))
+
+    def _stamp(self, generation: str) -> dict[str, str]:
+        """What every write records beside its rows."""
+        return {
+            "generation": generation,
+            "schema": str(SCHEMA),
+            "vectors": str(int(self.mirror_vectors)),
+            "dimension": str(self.dimension),
+        }
 
     def _load(self) -> None:
-        """Read every row from SQLite into fresh, dense in-memory columns."""
+        """Read every row from SQLite (or the saved columns) into fresh in-memory columns."""
         cols = Columns(self.dimension, self.mirror_vectors)
         docs = Documents()
         by_id: dict[str, int] = {}
-        select = "SELECT row, id, doc_id, metadata" + (", vector" if self.mirror_vectors else "")
-        self._db.execute("BEGIN")  # one consistent snapshot of rows and stamp
-        try:
-            generation = self._meta("generation")
+        with self._rows.transaction(write=False):  # one consistent snapshot of rows and stamp
+            generation = self._rows.meta("generation")
             # Rows written under another schema, model dimension or vector setting are not
             # read: they stay out of memory until `rebuild` replaces them.
-            readable = self._meta("schema") in ("", str(SCHEMA)) and self._meta("dimension") in (
-                "",
-                str(self.dimension),
+            readable = all(
+                self._rows.meta(k) in ("", v) for k, v in self._stamp("").items() if k != "generation"
             )
-            readable = readable and self._meta("vectors") in ("", str(int(self.mirror_vectors)))
             saved = self._read_columns(generation) if readable else None
             if saved is not None:
                 cols, docs, by_id = saved
-            rows = self._db.execute(select + " FROM chunks ORDER BY row") if readable and not saved else ()
-            for record in rows:
-                row, chunk_id, doc_id, metadata = record[:4]
-                meta = json.loads(metadata)
-                vector = (
-                    np.frombuffer(record[4], dtype=np.float32) if self.mirror_vectors and record[4] else None
-                )
-                code = docs.upsert(doc_id, meta)
-                by_id[chunk_id] = cols.append(chunk_id, row, code, page_of(meta), vector)
+            for loaded in self._rows.scan(vectors=self.mirror_vectors) if readable and not saved else ():
+                code = docs.upsert(loaded.doc_id, loaded.metadata)
+                page = page_of(loaded.metadata)
+                by_id[loaded.chunk_id] = cols.append(loaded.chunk_id, loaded.row, code, page, loaded.vector)
             keyword = self._open_keyword(cols, generation)
-        finally:
-            self._db.execute("COMMIT")
         with self._lock:
             old = self._keyword
             self._cols, self._docs, self._by_id, self._keyword = cols, docs, by_id, keyword
@@ -170,14 +132,13 @@ class LocalIndex:
         old.close(save=False)
 
     def _read_columns(self, generation: str) -> tuple[Columns, Documents, dict[str, int]] | None:
-        top = int(self._db.execute("SELECT max(row) FROM chunks").fetchone()[0] or 0)
         saved = read_snapshot(
             self.directory / "columns.bin",
             generation=generation,
             schema=SCHEMA,
             dimension=self.dimension,
             mirror_vectors=self.mirror_vectors,
-            top=top,
+            top=self._rows.top_row(),
         )
         if saved is not None:
             self._columns_saved = generation
@@ -200,10 +161,10 @@ class LocalIndex:
     def _open_keyword(self, cols: Columns, generation: str) -> KeywordIndex:
         """The saved keyword index, reconciled with the rows: rows it lacks are added from
         their stored terms (all of them when nothing usable was saved)."""
-        epoch = self._meta("keyword_epoch")
+        epoch = self._rows.meta("keyword_epoch")
         if not epoch:
             epoch = secrets.token_hex(6)
-            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('keyword_epoch', ?)", (epoch,))
+            self._rows.set_meta({"keyword_epoch": epoch})
         directory = self.directory / f"keyword-{epoch}"
         for stale in [*self.directory.glob("keyword-*"), self.directory / "bm25"]:
             if stale != directory:
@@ -212,21 +173,10 @@ class LocalIndex:
         keyword, missing = KeywordIndex.open(directory, positions, cols.row[: cols.size])
         for start in range(0, len(missing), 100_000):
             part = missing[start : start + 100_000]
-            terms = dict(self._rows_where("SELECT row, tokens FROM chunks", cols.row[part]))
-            keyword.add(part, [terms[int(r)].split() for r in cols.row[part]], keys=cols.row[part])
+            terms = self._rows.terms(cols.row[part])
+            keyword.add(part, [terms[int(r)] for r in cols.row[part]], keys=cols.row[part])
         keyword.set_generation(generation)
         return keyword
-
-    def _rows_where(self, select: str, rows: IntArray) -> list[tuple[Any, ...]]:
-        """`select` restricted to these rows (all of them, read in one pass, when many)."""
-        if len(rows) > 50_000:
-            wanted = set(rows.tolist())
-            return [r for r in self._db.execute(select) if r[0] in wanted]
-        out: list[tuple[Any, ...]] = []
-        for start in range(0, len(rows), 500):
-            part = [int(r) for r in rows[start : start + 500]]
-            out += self._db.execute(f"{select} WHERE row IN ({','.join('?' * len(part))})", part).fetchall()
-        return out
 
     # --------------------------------------------------------------- writes
 
@@ -234,105 +184,45 @@ class LocalIndex:
         self,
         *,
         generation: str,
-        add: Sequence[tuple[str, str, Mapping[str, Any], FloatArray | None, str]] = (),
+        add: Sequence[ChunkRow] = (),
         delete_docs: Iterable[str] = (),
         retag: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        """One atomic change: delete documents' chunks, add chunks, retag, new generation.
-
-        `add` holds (chunk id, text, metadata, vector, BM25 terms space-separated) tuples.
-        """
+        """One atomic change: delete documents' chunks, add chunks, retag, new generation."""
         deleted = list(delete_docs)
-        prepared = [(cid, text, dict(meta), vector, terms.split()) for cid, text, meta, vector, terms in add]
+        chunks = [ChunkRow(*c) for c in add]  # a plain (id, text, metadata, vector, terms) tuple too
+        chunks = [c if c.terms else c._replace(terms=" ".join(keyword_tokens(c.text))) for c in chunks]
         with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._rows.transaction(write=True):
                 # Rows that go: the documents' chunks, and older rows of re-added chunk ids.
-                gone = [
-                    (row, text)
-                    for doc_id in deleted
-                    for row, text in db.execute("SELECT row, text FROM chunks WHERE doc_id = ?", (doc_id,))
-                ]
-                going = {row for row, _ in gone}
-                gone += [
-                    (row, text)
-                    for cid, *_ in prepared
-                    for row, text in db.execute("SELECT row, text FROM chunks WHERE id = ?", (cid,))
-                    if row not in going
-                ]
-                db.executemany("DELETE FROM chunks WHERE row = ?", [(row,) for row, _ in gone])
-                self._contains.delete(db, gone)
-                first = self._next_row()
-                inserted = list(range(first, first + len(prepared)))
-                db.executemany(
-                    _INSERT,
-                    [
-                        (
-                            row,
-                            cid,
-                            str(meta["doc_id"]),
-                            text,
-                            json.dumps(meta, ensure_ascii=False),
-                            " ".join(tokens),
-                            np.asarray(vector, dtype=np.float32).tobytes()
-                            if self.mirror_vectors and vector is not None
-                            else None,
-                        )
-                        for row, (cid, text, meta, vector, tokens) in zip(inserted, prepared, strict=True)
-                    ],
-                )
-                self._contains.insert(db, [(row, p[1]) for row, p in zip(inserted, prepared, strict=True)])
-                db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_row', ?)",
-                    (str(first + len(prepared)),),
-                )
+                gone = self._rows.remove(deleted, [c.chunk_id for c in chunks])
+                inserted = self._rows.insert(chunks, vectors=self.mirror_vectors)
                 for doc_id, tags in (retag or {}).items():
-                    self._retag_rows(doc_id, tags)
-                self._set_meta(generation)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                    self._rows.retag(doc_id, tags)
+                self._rows.set_meta(self._stamp(generation))
             self._generation = generation
-            size = self._cols.size
-            removed = np.searchsorted(self._cols.row[:size], np.array([r for r, _ in gone], dtype=np.int64))
+            cols = self._cols
+            size = cols.size
+            removed = np.searchsorted(cols.row[:size], np.array(gone, dtype=np.int64))
             for doc_id in deleted:
                 self._forget_doc(doc_id)
-            for row, (cid, _, meta, vector, _) in zip(inserted, prepared, strict=True):
-                old = self._by_id.get(cid)
+            for row, chunk in zip(inserted, chunks, strict=True):
+                old = self._by_id.get(chunk.chunk_id)
                 if old is not None:
-                    self._cols.alive[old] = False
-                code = self._docs.upsert(str(meta["doc_id"]), meta)
-                self._by_id[cid] = self._cols.append(cid, row, code, page_of(meta), vector)
+                    cols.alive[old] = False
+                code = self._docs.upsert(str(chunk.metadata["doc_id"]), chunk.metadata)
+                page = page_of(chunk.metadata)
+                self._by_id[chunk.chunk_id] = cols.append(chunk.chunk_id, row, code, page, chunk.vector)
             for doc_id, tags in (retag or {}).items():
                 known = self._docs.code.get(doc_id)
                 if known is not None:
                     self._docs.tags[known] = tuple(tags)
             self._keyword.apply(
                 remove=removed[removed < size],
-                add_positions=np.arange(size, self._cols.size, dtype=np.int64),
-                add_tokens=[tokens for *_, tokens in prepared],
+                add_positions=np.arange(size, cols.size, dtype=np.int64),
+                add_tokens=[c.terms.split() for c in chunks],
                 add_keys=np.array(inserted, dtype=np.int64),
                 generation=generation,
-            )
-
-    def _next_row(self) -> int:
-        """The next row id: never one used before, even by a row since deleted."""
-        top = self._db.execute("SELECT max(row) FROM chunks").fetchone()[0]
-        return max(int(self._meta("next_row") or 0), int(top or 0) + 1)
-
-    def _retag_rows(self, doc_id: str, tags: Sequence[str]) -> None:
-        for row, metadata in self._db.execute(
-            "SELECT row, metadata FROM chunks WHERE doc_id = ?", (doc_id,)
-        ).fetchall():
-            meta = json.loads(metadata)
-            if tags:
-                meta["tags"] = list(tags)
-            else:
-                meta.pop("tags", None)
-            self._db.execute(
-                "UPDATE chunks SET metadata = ? WHERE row = ?", (json.dumps(meta, ensure_ascii=False), row)
             )
 
     def _forget_doc(self, doc_id: str) -> None:
@@ -345,15 +235,6 @@ class LocalIndex:
         for position in positions:
             self._by_id.pop(cols.ids[position], None)
 
-    def _set_meta(self, generation: str) -> None:
-        values = {
-            "generation": generation,
-            "schema": str(SCHEMA),
-            "vectors": str(int(self.mirror_vectors)),
-            "dimension": str(self.dimension),
-        }
-        self._db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", values.items())
-
     def rebuild(
         self,
         pages: Iterable[tuple[list[str], list[str], list[dict[str, Any]], FloatArray | None]],
@@ -361,84 +242,78 @@ class LocalIndex:
     ) -> None:
         """Replace everything with the chunks Chroma holds, page by page of `get`."""
         with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._next_row()
-                db.execute("DELETE FROM chunks")
-                for ids, texts, metas, vectors in pages:
-                    rows = []
-                    for i, (cid, text, meta) in enumerate(zip(ids, texts, metas, strict=True)):
-                        blob = vectors[i].astype(np.float32).tobytes() if vectors is not None else None
-                        tokens = " ".join(keyword_tokens(text))
-                        row += 1
-                        rows.append(
-                            (
-                                row,
-                                cid,
-                                str(meta.get("doc_id", "")),
-                                text,
-                                json.dumps(meta, ensure_ascii=False),
-                                tokens,
-                                blob,
-                            )
-                        )
-                    db.executemany(_INSERT, rows)
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_row', ?)", (str(row + 1),))
-                self._contains.rebuild(db)
-                self._set_meta(generation)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            with self._rows.transaction(write=True):
+                self._rows.replace_all(pages)
+                self._rows.set_meta(self._stamp(generation))
             self._load()
 
     # --------------------------------------------------------------- reads
 
-    def mask(self, filters: SearchFilters, *, contains: bool = True) -> BoolArray:
-        """Which positions pass `filters` (and are alive); without "text contains" when
-        `contains` is False (see `contains_share` and `containing`)."""
+    def mask(self, filters: SearchFilters, *, contains: Sequence[str] = ()) -> BoolArray:
+        """Which positions pass `filters` and contain each of `contains` (and are alive)."""
         with self._lock:
-            cols, docs = self._cols, self._docs
-            size = cols.size
-            keep = cols.alive[:size].copy()
-            doc_mask = docs.mask(filters)
-            doc_codes = cols.doc[:size]
-            pages = cols.page[:size]
-            rows = cols.row[:size]
-        if doc_mask is not None:
-            keep &= doc_mask[doc_codes]
-        if filters.page_min is not None or filters.page_max is not None:
-            keep &= pages > 0
-            if filters.page_min is not None:
-                keep &= pages >= filters.page_min
-            if filters.page_max is not None:
-                keep &= pages <= filters.page_max
-        if contains and filters.text_contains and filters.text_contains.casefold():
-            admitted = np.flatnonzero(keep)
-            # Rows are ascending with position (ids are never reused), so positions are found
-            # by binary search; rows written since this mask began are not in `rows`.
-            found = self._contains.rows_containing(
-                filters.text_contains, rows[admitted] if len(admitted) < size else None
-            )
-            at = np.minimum(np.searchsorted(rows, found), max(size - 1, 0))
-            hits = at[rows[at] == found] if size else at
-            before, keep = keep, np.zeros(size, dtype=np.bool_)
-            keep[hits] = before[hits]
+            keep = row_mask(self._cols, self._docs, filters)
+        return self.narrow(keep, (filters.text_contains, *contains))
+
+    def narrow(self, mask: BoolArray, contains: Sequence[str]) -> BoolArray:
+        """`mask` less the positions whose text lacks one of `contains` (from the trigram index)."""
+        with self._lock:
+            rows = self._cols.row[: len(mask)]
+        for needle in contains:
+            if needle.casefold():
+                mask = mask & self._containing(needle, mask, rows)
+        return mask
+
+    def without(self, mask: BoolArray, *, terms: Sequence[str] = (), texts: Sequence[str] = ()) -> BoolArray:
+        """`mask` less the positions holding any of these index `terms` or containing any of `texts`."""
+        keep = mask.copy()
+        if terms:
+            with self._lock:
+                keyword = self._keyword
+            holding = keyword.holding(list(terms))
+            keep[holding[holding < len(keep)]] = False
+        with self._lock:
+            rows = self._cols.row[: len(keep)]
+        for needle in texts:
+            if needle.casefold():
+                keep &= ~self._containing(needle, keep, rows)
         return keep
 
-    def contains_share(self, needle: str) -> float:
-        """The estimated share of live chunks whose text contains `needle` (a sample's)."""
+    def _containing(self, needle: str, admitted: BoolArray, rows: IntArray) -> BoolArray:
+        """Which of the `admitted` positions contain `needle`, ignoring case."""
+        size = len(admitted)
+        within = np.flatnonzero(admitted)
+        # Rows are ascending with position (ids are never reused), so positions are found
+        # by binary search; rows written since this mask began are not in `rows`.
+        found = self._rows.contains.rows_containing(needle, rows[within] if len(within) < size else None)
+        at = np.minimum(np.searchsorted(rows, found), max(size - 1, 0))
+        hits = at[rows[at] == found] if size else at
+        out = np.zeros(size, dtype=np.bool_)
+        out[hits] = admitted[hits]
+        return out
+
+    def documents_in(self, mask: BoolArray | None) -> int:
+        """How many documents have a live chunk in `mask` (None: anywhere)."""
+        with self._lock:
+            cols = self._cols
+            admitted = cols.alive[: cols.size] if mask is None else mask & cols.alive[: len(mask)]
+            codes = cols.doc[: len(admitted)][admitted]
+        return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
+
+    def contains_share(self, needles: Sequence[str]) -> float:
+        """The estimated share of live chunks whose text contains every one of `needles`
+        (from a sample of texts: `ContainsIndex.share`)."""
         with self._lock:
             cols = self._cols
             rows = cols.row[: cols.size][cols.alive[: cols.size]]
-        return self._contains.share(needle, rows)
+        return self._rows.contains.share(needles, rows)
 
-    def containing(self, positions: IntArray, needle: str) -> BoolArray:
-        """For each position, whether its chunk's text contains `needle` (case-insensitive)."""
+    def containing(self, positions: IntArray, needles: Sequence[str]) -> BoolArray:
+        """For each position, whether its chunk's text contains every one of `needles`
+        (ignoring case), read and checked text by text."""
         with self._lock:
             rows = self._cols.row[: self._cols.size][positions]
-        return np.isin(rows, self._contains.check(needle, rows))
+        return np.isin(rows, self._rows.contains.check(needles, rows))
 
     def dense_search(self, query: FloatArray, k: int, mask: BoolArray) -> tuple[IntArray, FloatArray]:
         """Exact top-k by cosine similarity among the positions in `mask`."""
@@ -493,18 +368,12 @@ class LocalIndex:
         with self._lock:
             return [self._by_id.get(cid) for cid in chunk_ids]
 
-    def chunks(self, positions: Sequence[int]) -> list[StoredChunk]:
-        """Text and metadata of chunks by position, in the same order."""
+    def chunks(self, positions: Sequence[int]) -> list[ChunkRow]:
+        """Id, text and metadata of chunks by position, in the same order."""
         with self._lock:
             size = self._cols.size
             rows = [int(self._cols.row[p]) for p in positions if 0 <= p < size]
-            found = {
-                row: StoredChunk(chunk_id=cid, text=text, metadata=json.loads(meta))
-                for row, cid, text, meta in self._db.execute(
-                    f"SELECT row, id, text, metadata FROM chunks WHERE row IN ({','.join('?' * len(rows))})",
-                    rows,
-                )
-            }
+            found = self._rows.read(rows)
         return [found[row] for row in rows if row in found]
 
     def close(self) -> None:
@@ -514,5 +383,4 @@ class LocalIndex:
                 self._save_columns()
             except OSError as exc:  # the rows have it all; the next open reads them
                 logger.warning("could not save the local index for a fast reopen: %s", exc)
-            self._contains.close()
-            self._db.close()
+            self._rows.close()

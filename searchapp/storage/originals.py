@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,9 +30,9 @@ from searchapp.errors import (
     ConfigError,
     DocumentNotFoundError,
     SearchAppError,
-    StorageFullError,
     StoreUnavailableError,
 )
+from searchapp.storage.atomic import write_atomically
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -81,7 +79,7 @@ class LocalBlobs:
             return None
 
     def write(self, key: str, data: bytes) -> None:
-        _atomic_write(self.root / key, data)
+        write_atomically(self.root / key, data)
 
     def exists(self, key: str) -> bool:
         return (self.root / key).is_file()
@@ -274,24 +272,3 @@ class OriginalsStore:
     def ids(self) -> Iterator[str]:
         for key in self.blobs.blob_keys():
             yield key.rsplit("/", 1)[-1]
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        if exc.errno == 28:  # ENOSPC
-            raise StorageFullError(
-                f"cannot keep the original file: the disk holding {target.parent} is full"
-            ) from exc
-        raise

@@ -13,7 +13,7 @@ import streamlit as st
 from searchapp.errors import SearchAppError
 from searchapp.filters import SearchFilters
 from searchapp.library import Library
-from searchapp.links import SearchLink
+from searchapp.request import SearchRequest
 from searchapp.retrieval.scoring import match_strength
 from searchapp.samples import EXAMPLE_QUERIES, SAMPLE_TAG
 from searchapp.types import DocumentGroup, DocumentRecord, SearchResponse
@@ -29,6 +29,18 @@ from searchapp.ui.samples import offer_samples, samples_flash
 
 MAX_K = url_state.MAX_K
 MORE_STEP = 10
+SYNTAX_HELP = (
+    'Type a question or a few words. Also: `"exact phrase"` (only passages containing it), '
+    "`-word` (none holding the word), `type:pdf`, `tag:hr`, `doc:handbook` (a document's name or "
+    "part of it), `page:3-7`, `after:2026-01-01`, `before:2026-03` (whole months and years too). "
+    "A colon after any other word is just text."
+)
+MODE_HELP = (
+    "Adaptive (the default): meaning and keywords together, weighted per query by how much of "
+    "it the model can read and how clearly its words single out a passage. Semantic: by meaning. "
+    "Keyword: by exact words (BM25). Hybrid: both, fused by rank with fixed weights. "
+    "Each result's score is the one its mode ranked by, from 0 to 1."
+)
 
 
 def render() -> None:
@@ -67,43 +79,37 @@ def render() -> None:
         placeholder="Ask a question or type a few words, then press Enter",
         icon=":material/search:",
         on_change=_leave_similar,
+        help=SYNTAX_HELP,
     )
     focus_search_box()
     compare_panel(library)
     like = str(st.session_state.get(LIKE_KEY) or "")
 
     try:
-        search_filters = SearchFilters.from_mapping(filters.raw)
+        request = SearchRequest(
+            query=query.strip(),
+            like=like,
+            k=int(k),
+            filters=SearchFilters.from_mapping(filters.raw),
+            mode=mode,
+            min_score=filters.min_score,
+            group=bool(group),
+        )
     except SearchAppError as exc:
         show_error(exc)
         return
-    link = SearchLink(
-        query=query.strip(),
-        mode=mode,
-        filters=search_filters,
-        min_score=filters.min_score,
-        k=None if k == url_state.DEFAULT_K else int(k),
-        group=None if group else False,
-        like=like,
-    )
-    url_state.write(link)
+    url_state.write(request)
     if not query.strip() and not like:
         _hints(documents)
         return
     try:
         if like:
             _similar_heading()
-            response = library.similar(
-                like, k=int(k), filters=search_filters, min_score=filters.min_score, mode=mode, group=group
-            )
-        else:
-            response = library.search(
-                query, k=int(k), filters=search_filters, min_score=filters.min_score, mode=mode, group=group
-            )
+        response = library.find(request)
     except SearchAppError as exc:
         show_error(exc)
         return
-    _results(response, library, filters, documents, similar=bool(like))
+    _results(response, request, library, filters, documents)
 
 
 def _leave_similar() -> None:
@@ -124,8 +130,7 @@ def _mode_selector(library: Library) -> str | None:
         format_func=lambda m: MODE_LABELS.get(m, m),
         horizontal=True,
         key="mode",
-        help="Semantic: by meaning. Keyword: by exact words (BM25). Hybrid: both, fused by rank. "
-        "Each result's score is the one its mode ranked by, from 0 to 1.",
+        help=MODE_HELP,
     )
     return str(choice)
 
@@ -155,16 +160,16 @@ def _similar_heading() -> None:
 
 def _results(
     response: SearchResponse,
+    request: SearchRequest,
     library: Library,
     filters: FilterInput,
     documents: list[DocumentRecord],
-    *,
-    similar: bool,
 ) -> None:
+    similar = bool(request.like)
     for notice in response.notices:
         st.warning(notice, icon=":material/info:")
     if not response.hits:
-        _no_results(filters)
+        _no_results(filters, request)
         return
     if response.weak_match and not similar:
         strength = match_strength(response)
@@ -178,8 +183,8 @@ def _results(
     groups = (
         response.groups if response.groups is not None else tuple(DocumentGroup(h) for h in response.hits)
     )
-    st.caption(_summary(response, len(groups), documents, filters))
-    terms = [] if similar else query_terms(response.query)
+    st.caption(_summary(response, len(groups), documents, request))
+    terms = [] if similar else query_terms(request.text)
     for number, group in enumerate(groups, start=1):
         result_card(number, group, library, terms, response.mode)
     k = int(st.session_state.get("top_k", url_state.DEFAULT_K))
@@ -198,7 +203,7 @@ def _show_more() -> None:
 
 
 def _summary(
-    response: SearchResponse, cards: int, documents: list[DocumentRecord], filters: FilterInput
+    response: SearchResponse, cards: int, documents: list[DocumentRecord], request: SearchRequest
 ) -> str:
     """'3 documents, 12 passages · searched 166 passages in 3 documents · 85 ms'."""
     passages = len(response.hits)
@@ -207,16 +212,23 @@ def _summary(
         if response.groups is not None
         else f"{passages} passage{'s' if passages != 1 else ''}"
     )
-    raw = filters.raw
+    f = request.scope
     scope = [
         r
         for r in documents
-        if (not raw.get("documents") or r.doc_id in raw["documents"])
-        and (not raw.get("file_types") or r.file_type in raw["file_types"])
-        and (not raw.get("tags") or any(t in r.tags for t in raw["tags"]))
+        if (not f.doc_ids or r.doc_id in f.doc_ids)
+        and (not f.file_types or r.file_type in f.file_types)
+        and (not f.tags or any(t in r.tags for t in f.tags))
     ]
     chunks = sum(r.chunks for r in scope)
-    narrowed = any(key in raw for key in ("page_min", "page_max", "text_contains", "ingested_after"))
+    narrowed = (
+        request.parsed.narrows
+        or bool(request.parsed.documents)
+        or any(
+            value not in (None, "")
+            for value in (f.page_min, f.page_max, f.text_contains, f.ingested_after, f.ingested_before)
+        )
+    )
     searched = (
         f"searched {'up to ' if narrowed else ''}{chunks:,} passages in {len(scope)} "
         f"document{'s' if len(scope) != 1 else ''}"
@@ -228,11 +240,15 @@ def _summary(
     return f"{mode} · {shown} · {searched} · {response.took_ms:.0f} ms"
 
 
-def _no_results(filters: FilterInput) -> None:
-    if filters.active:
+def _no_results(filters: FilterInput, request: SearchRequest) -> None:
+    typed = request.parsed
+    active = [*filters.active]
+    if typed.narrows or not typed.filters.is_empty or typed.documents:
+        active.append("the query's own phrases, exclusions or filters")
+    if active:
         st.info(
             "**No passages matched.** Filters are narrowing the search: "
-            f"{', '.join(filters.active)}. Try loosening or clearing them.",
+            f"{', '.join(active)}. Try loosening or clearing them.",
             icon=":material/filter_alt:",
         )
         st.button(
