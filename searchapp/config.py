@@ -30,6 +30,11 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _COLLECTION_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}[a-zA-Z0-9]$")
 
 
+def is_collection_name(name: str) -> bool:
+    """3-62 of letters, digits, '.', '_' or '-', a letter or digit at both ends (Chroma's rule)."""
+    return bool(_COLLECTION_RE.match(name))
+
+
 def default_data_dir() -> Path:
     """Where data lives when SEARCHAPP_DATA_DIR is not set (XDG data home)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")

@@ -14,8 +14,11 @@ Messages say what was expected and what was got, and what to do next.
     │   ├── EmptyQueryError        the query has no text
     │   └── InvalidFilterError     a filter key or value is not allowed
     ├── DocumentNotFoundError      no document matches the given name or id
+    ├── AccessDeniedError          the caller may not use this library, or not this way
     ├── IngestError                one file could not be ingested (carries a FailureReason)
-    └── EvalDataError              evaluation data is missing or malformed
+    ├── EvalDataError              evaluation data is missing or malformed
+    ├── AuthError                  a caller of the API or MCP server could not be authenticated
+    └── RateLimitedError           a caller sent more requests than its rate limit allows
 """
 
 from __future__ import annotations
@@ -74,8 +77,31 @@ class DocumentNotFoundError(SearchAppError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class AccessDeniedError(SearchAppError):
+    """The caller may not use this library (no team, an unusable identity), or not this way.
+
+    A document the caller may not see is never reported with this error: to them it does
+    not exist (`DocumentNotFoundError`), so nothing reveals that it does.
+    """
+
+
 class EvalDataError(SearchAppError):
     """Evaluation data is missing or malformed."""
+
+
+class AuthError(SearchAppError):
+    """No credentials, or credentials that are malformed, unknown, expired or revoked."""
+
+
+class RateLimitedError(SearchAppError):
+    """Too many requests from one caller; `retry_after` says how many seconds to wait."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[type[RateLimitedError], tuple[str, float]]:
+        return (RateLimitedError, (str(self), self.retry_after))
 
 
 class FailureReason(StrEnum):
@@ -91,6 +117,7 @@ class FailureReason(StrEnum):
     TIMEOUT = "timeout"
     UNREADABLE = "unreadable"
     STORAGE_FULL = "storage_full"
+    NOT_ALLOWED = "not_allowed"
     INTERNAL = "internal_error"
 
     @property
@@ -109,6 +136,7 @@ _REASON_LABELS = {
     FailureReason.TIMEOUT: "took too long",
     FailureReason.UNREADABLE: "unreadable file",
     FailureReason.STORAGE_FULL: "storage full",
+    FailureReason.NOT_ALLOWED: "not allowed",
     FailureReason.INTERNAL: "internal error",
 }
 

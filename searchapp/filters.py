@@ -33,6 +33,9 @@ class SearchFilters:
         tags: only documents carrying at least one of these tags.
         ingested_after, ingested_before: epoch seconds, inclusive.
         text_contains: only passages containing this text, ignoring case.
+        visible_to: the caller's groups: only documents restricted to none, or to one of
+            them (`searchapp.access.visibility`); None: every document. Set by
+            `Library.view`, never from user input (`from_mapping` refuses it).
     """
 
     doc_ids: tuple[str, ...] = ()
@@ -43,6 +46,7 @@ class SearchFilters:
     ingested_after: int | None = None
     ingested_before: int | None = None
     text_contains: str = ""
+    visible_to: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("doc_ids", "file_types", "tags"):
@@ -55,6 +59,11 @@ class SearchFilters:
                 raise InvalidFilterError(
                     f"filter {name!r} takes at most {MAX_LIST_ITEMS} values; got {len(value)}"
                 )
+        if self.visible_to is not None and (
+            not isinstance(self.visible_to, tuple)
+            or not all(isinstance(g, str) and g for g in self.visible_to)
+        ):
+            raise InvalidFilterError(f"'visible_to' expects a tuple of group names; got {self.visible_to!r}")
         unknown = [t for t in self.file_types if t not in FILE_TYPES]
         if unknown:
             raise InvalidFilterError(
@@ -166,6 +175,8 @@ class SearchFilters:
             clauses.append({"ingested_at": {"$gte": self.ingested_after}})
         if self.ingested_before is not None:
             clauses.append({"ingested_at": {"$lte": self.ingested_before}})
+        if self.visible_to is not None:
+            clauses.append(visibility_clause(self.visible_to))
         return combine_and(clauses)
 
     def to_where_document(self, *, contains: Sequence[str] = ()) -> dict[str, Any] | None:
@@ -200,6 +211,8 @@ class SearchFilters:
             isinstance(ingested, int) and ingested <= self.ingested_before
         ):
             return False
+        if self.visible_to is not None and not visible(metadata.get("groups"), self.visible_to):
+            return False
         return not (self.text_contains and self.text_contains.casefold() not in text.casefold())
 
 
@@ -223,6 +236,7 @@ def unpaged_notice(filters: SearchFilters, records: Sequence[DocumentRecord]) ->
         and (not filters.tags or any(tag in r.tags for tag in filters.tags))
         and (filters.ingested_after is None or r.ingested_at >= filters.ingested_after)
         and (filters.ingested_before is None or r.ingested_at <= filters.ingested_before)
+        and (filters.visible_to is None or visible(r.groups, filters.visible_to))
     ]
     if not dropped:
         return None
@@ -253,7 +267,32 @@ _ALIASES = {
     "tag": "tags",
     "doc": "doc_ids",
 }
-_ALLOWED = {f.name for f in fields(SearchFilters)} | {"pages"}
+_ALLOWED = {f.name for f in fields(SearchFilters)} - {"visible_to"} | {"pages"}
+
+
+def visible(groups: Any, visible_to: Sequence[str]) -> bool:
+    """A document with `groups` (a list, or none) is visible to a caller in `visible_to`."""
+    return not groups or any(group in visible_to for group in groups)
+
+
+def group_fields(groups: Sequence[str]) -> dict[str, Any]:
+    """The metadata keys a document's groups put on its chunks: both, or both None (removed).
+
+    ``restricted`` lets Chroma filter (`visibility_clause`): it cannot test for a missing list.
+    """
+    return {"groups": list(groups), "restricted": True} if groups else {"groups": None, "restricted": None}
+
+
+def visibility_clause(visible_to: Sequence[str]) -> dict[str, Any]:
+    """Chroma's form of `visible_to`: chunks not restricted, or restricted to one of these groups.
+
+    Restricted chunks carry ``restricted: true`` beside their ``groups`` list; ``$ne``
+    also matches chunks without the key (every unrestricted one).
+    """
+    open_to_all: dict[str, Any] = {"restricted": {"$ne": True}}
+    if not visible_to:
+        return open_to_all
+    return {"$or": [open_to_all, *({"groups": {"$contains": group}} for group in visible_to)]}
 
 
 def combine_and(clauses: list[dict[str, Any]]) -> dict[str, Any] | None:

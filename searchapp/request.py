@@ -169,7 +169,8 @@ def merged(given: SearchFilters, typed: SearchFilters) -> SearchFilters:
                 "the query); give it once"
             )
         values[name] = mine if mine not in (None, "") else theirs
-    return SearchFilters(**values)
+    # Visibility is never typed (`Library.view` sets it on the given filters): it must survive.
+    return SearchFilters(**values, visible_to=given.visible_to)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ class DocumentRecord:
     external_id: str = ""  # the caller's own id for the document (`SourceFile.external_id`)
     owner: str = ""  # while pending: the client writing it (`Library.client_id`)
     lease_until: int = 0  # while pending: the owner's lease, renewed while it works (epoch s)
+    groups: tuple[str, ...] = ()  # restricted to these groups; none: everyone (`searchapp.access`)
 
     def lease_live(self, now: float) -> bool:
         """True while another client may still be writing this pending document."""
@@ -76,6 +77,7 @@ class DocumentRecord:
             "external_id": self.external_id,
             "owner": self.owner,
             "lease_until": self.lease_until,
+            "groups": json.dumps(list(self.groups), ensure_ascii=False),
         }
 
     @classmethod
@@ -98,12 +100,14 @@ class DocumentRecord:
             external_id=str(meta.get("external_id", "")),
             owner=str(meta.get("owner", "")),
             lease_until=int(meta.get("lease_until", 0)),
+            groups=_list(meta.get("groups")),
         )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["tags"] = list(self.tags)
         data["warnings"] = list(self.warnings)
+        data["groups"] = list(self.groups)
         return data
 
 
@@ -144,7 +148,8 @@ class PreparedDocument:
     """One file, read, chunked and embedded: everything the library needs to store it.
 
     `doc_id` is the SHA-256 of `original`. `vectors` holds one row per chunk. Empty `tags`
-    means "keep the tags of the version this replaces, if any".
+    means "keep the tags of the version this replaces, if any"; so do empty `groups` (a
+    new version of a restricted document stays restricted).
     """
 
     doc_id: str
@@ -160,6 +165,7 @@ class PreparedDocument:
     mtime: int = 0
     tags: tuple[str, ...] = ()
     external_id: str = ""
+    groups: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.vectors) != len(self.chunks):
@@ -222,6 +228,12 @@ class Hit:
     @property
     def tags(self) -> tuple[str, ...]:
         value = self.metadata.get("tags")
+        return tuple(value) if isinstance(value, list) else ()
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The groups its document is restricted to (none: everyone of the collection)."""
+        value = self.metadata.get("groups")
         return tuple(value) if isinstance(value, list) else ()
 
     def to_dict(self) -> dict[str, Any]:

@@ -51,9 +51,10 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout
 
 
 @contextmanager
-def running_app(settings: Settings, workdir: Path) -> Iterator[Server]:
-    """Start the app on 127.0.0.1 with `settings`; stop it by its PID afterwards."""
-    port = free_port()
+def running_app(settings: Settings, workdir: Path, *, port: int | None = None) -> Iterator[Server]:
+    """Start the app on 127.0.0.1 with `settings` (in `workdir`: its `.streamlit/secrets.toml`
+    is the app's); stop it by its PID afterwards."""
+    port = port or free_port()
     command, env = streamlit_command(settings, host="127.0.0.1", port=port, given=settings.to_environment())
     env.update(
         PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),

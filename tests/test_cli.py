@@ -138,6 +138,26 @@ def test_docs_stats_delete(run, corpus: Path) -> None:  # type: ignore[no-untype
     assert run("delete", "guide.md", "--yes").exit_code == 3
 
 
+def test_groups_at_ingest_in_docs_and_changed_later(run, corpus: Path) -> None:  # type: ignore[no-untyped-def]
+    result = run("ingest", str(corpus / "guide.md"), "--groups", "legal", "-g", "hr")
+    assert result.exit_code == 0, result.output
+    run("ingest", str(corpus / "sub" / "memo.txt"))
+    docs = {d["source"]: d["groups"] for d in json.loads(run("docs", "--json").stdout)}
+    assert docs == {"guide.md": ["legal", "hr"], "memo.txt": []}
+    table = run("docs").stdout.splitlines()
+    assert table[0].split()[:7] == ["document", "type", "pages", "chunks", "size", "tags", "groups"]
+    assert "legal,hr" in next(line for line in table if line.startswith("guide.md"))
+    assert run("groups", "guide.md").stdout.strip() == "legal, hr"
+    assert run("groups", "memo.txt").stdout.strip() == "(everyone)"
+    assert run("groups", "memo.txt", "board").stdout.strip() == "board"
+    assert run("groups", "guide.md", "--clear").stdout.strip() == "(everyone)"
+    docs = {d["source"]: d["groups"] for d in json.loads(run("docs", "--json").stdout)}
+    assert docs == {"guide.md": [], "memo.txt": ["board"]}
+    assert run("groups", "memo.txt", "x", "--clear").exit_code == 2
+    bad = run("ingest", str(corpus / "report.pdf"), "--groups", " ")
+    assert bad.exit_code == 3 and "group name" in bad.stderr
+
+
 def test_reindex_rebuilds_everything(run, corpus: Path) -> None:  # type: ignore[no-untyped-def]
     run("ingest", str(corpus), "-r")
     before = json.loads(run("stats", "--json").stdout)

@@ -370,7 +370,16 @@ def test_library_table_delete_with_confirmation(ui_env: Path) -> None:
     )
     open_page(at, "library")
     table = at.dataframe[0].value
-    assert list(table.columns) == ["Name", "Type", "Pages", "Chunks", "Size", "Tags", "Ingested"]
+    assert list(table.columns) == [
+        "Name",
+        "Type",
+        "Pages",
+        "Chunks",
+        "Size",
+        "Tags",
+        "Visible to",
+        "Ingested",
+    ]
     row = table[table["Name"] == "policy.pdf"].iloc[0]
     assert (row["Type"], row["Pages"], row["Chunks"], list(row["Tags"])) == ("PDF", "3", 3, ["ops"])
     assert table[table["Name"] == "notes.txt"].iloc[0]["Pages"] == "—"  # a dash, not "None"
@@ -415,10 +424,19 @@ def test_library_reingest_and_edit_tags(ui_env: Path, monkeypatch: pytest.Monkey
     assert chunks > 3 and f"{chunks} chunks" in success.value
 
     at.text_input(key=f"library_tags_{doc_id('policy.pdf')}").input("legal, 2026")
-    at.button[-1].click()  # the form's "Save tags"
+    next(b for b in at.button if b.label == "Save tags").click()
     run(at)
     assert texts(at.success) == ["Saved the tags of **policy\\.pdf**."]
     assert list(at.dataframe[0].value["Tags"][0]) == ["legal", "2026"]
+
+    # Without sign-in the page may restrict it to any groups; the table says who sees it.
+    assert list(at.dataframe[0].value["Visible to"][0]) == ["everyone"]
+    at.text_input(key=f"library_groups_{doc_id('policy.pdf')}").input("legal, board")
+    next(b for b in at.button if b.label == "Save groups").click()
+    run(at)
+    assert texts(at.success) == ["Saved who may see **policy\\.pdf**."]
+    assert list(at.dataframe[0].value["Visible to"][0]) == ["legal", "board"]
+    assert "Visible to groups legal, board" in [c.value for c in at.caption]
 
 
 # ------------------------------------------------------------------------ status

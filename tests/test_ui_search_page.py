@@ -7,7 +7,6 @@ five small documents and the hash embedder.
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -308,32 +307,36 @@ def test_compare_with_an_empty_text_is_a_clear_error(at: AppTest) -> None:
 # ------------------------------------------------------------------- open at page
 
 
-def test_open_at_page_is_one_signed_link_served_by_the_route(
+def test_open_at_page_and_download_are_signed_links_served_by_the_routes(
     at: AppTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Sign-in off here; what the routes check with it on is in tests/test_original_routes.py."""
     monkeypatch.setitem(original_links._state, "mounted", True)
     found = search(at, "refunds for damaged goods")
-    assert not at.get("iframe")  # nothing of the PDF is in the page
+    assert not at.get("iframe") and not at.get("download_button")  # no PDF, no /media URL in the page
     links = [b.proto.url for b in at.link_button if b.proto.label == "Open at page 3"]
     assert len(links) == 1
     url = links[0]
     match = re.fullmatch(r"/searchapp/original/([A-Za-z0-9_.-]+)/policy\.pdf#page=3", url)
     assert match, url
     assert source_of(found[0]) == "policy.pdf"
+    downloads = {b.proto.url for b in at.link_button if b.proto.label == "Download original"}
+    assert f"/searchapp/download/{match.group(1)}/policy.pdf" in downloads
 
-    client = TestClient(Starlette(routes=[original_links.route()]))
+    client = TestClient(Starlette(routes=original_links.routes()))
     response = client.get(url.split("#")[0])
     assert response.status_code == 200 and response.content == POLICY_PDF
     assert response.headers["content-type"] == "application/pdf"
     assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-disposition"].startswith("inline")
+    download = client.get(f"/searchapp/download/{match.group(1)}/policy.pdf")
+    assert download.status_code == 200 and download.content == POLICY_PDF
+    assert download.headers["content-disposition"].startswith('attachment; filename="policy.pdf"')
+    assert download.headers["content-security-policy"] == "sandbox"
     token = match.group(1)
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert client.get(f"/searchapp/original/{tampered}/policy.pdf").status_code == 403
     assert client.get(f"/searchapp/original/{token}/other.pdf").status_code == 200  # the name is cosmetic
-    expired = original_links.make_token(
-        original_links.read_token(token).library,  # type: ignore[union-attr]
-        doc_id("policy.pdf"),
-        now=time.time() - original_links.LINK_LIFETIME_S - 1,
-    )
-    assert client.get(f"/searchapp/original/{expired}/policy.pdf").status_code == 403
+    other = original_links.make_token("another-team", doc_id("policy.pdf"))
+    assert client.get(f"/searchapp/original/{other}/policy.pdf").status_code == 404  # not this library's
     assert unquote(url.split("/")[-1]).startswith("policy.pdf")

@@ -1,14 +1,18 @@
-"""Per-team collections (`ui.teams`): chosen on the server from the signed-in user only.
+"""Sign-in, teams, sessions and groups in the UI, through AppTest.
 
-Unit tests for the mapping rules, then the wiring: `settings_or_stop` through the
-`ui.auth.current_user` seam, the whole app through AppTest's `user` (what `st.user`
-reads), and two team collections cached side by side on one data directory.
+The mapping rules (addresses, domains, providers, groups) are unit-tested in
+tests/test_access.py, and visibility in the library in tests/test_visibility.py; here
+is how the UI wires them: the identity comes only from Streamlit's signed cookie
+(verified on the server; `tests.auth_helpers.CookieJar` plays the browser, since AppTest
+cannot send cookies), every page run checks the server-side session, log-out ends it,
+and each user sees only their team's documents, and of those only what their groups may.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,164 +21,38 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from searchapp import Library, Settings
-from searchapp.errors import ConfigError, SearchAppError
+from searchapp.access import Identity, TeamsTable
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.ingest.types import SourceFile
 from searchapp.storage.lock import DataDirLock
-from searchapp.ui import resources
-from searchapp.ui.teams import (
-    TeamAccessDenied,
-    collection_for,
-    normalized_teams,
-    team_settings,
-    teams_config,
-)
+from searchapp.ui import original_links, resources, sessions
+from tests.auth_helpers import AUTH, CookieJar, signed_cookies
 from tests.conftest import ROOT, make_settings
+from tests.ui_helpers import cards, sources
 
 APP = str(ROOT / "searchapp" / "ui" / "app.py")
 ENV = {"SEARCHAPP_MODEL": "hash:64", "SEARCHAPP_WORKERS": "1", "SEARCHAPP_MIN_FREE_MB": "1"}
-AUTH = {
-    "redirect_uri": "http://localhost:8501/oauth2callback",
-    "cookie_secret": "x" * 32,
-    "client_id": "searchapp",
-    "client_secret": "s",
-    "server_metadata_url": "https://id.example/.well-known/openid-configuration",
-}
 TEAMS = {
     "Ada@Alpha.example": "team-alpha",
     "@alpha.example": "alpha-all",
     "@beta.example": "team-beta",
 }
+TEAM_SECRETS = {"auth": AUTH, "searchapp": {"teams": TEAMS}}
 
 
 def plain(markdown: str) -> str:
-    """Markdown as the reader sees it (`show_error` escapes the message)."""
-    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")  # escapes, word joiners
+    """Markdown as the reader sees it (messages are escaped)."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "").replace("**", "")
 
 
 def user(email: Any = "ada@alpha.example", **claims: Any) -> dict[str, Any]:
-    return {"is_logged_in": True, "email": email, **claims}
+    return {"is_logged_in": True, "email": email, "iss": "https://id.example", "sub": str(email), **claims}
 
 
-# ------------------------------------------------------------------ collection_for
-
-
-def test_exact_address_matches_ignoring_case() -> None:
-    assert collection_for(user("ADA@alpha.EXAMPLE"), TEAMS, "documents") == "team-alpha"
-    assert collection_for(user("  ada@alpha.example "), TEAMS, "documents") == "team-alpha"
-
-
-def test_domain_matches_every_address_at_it() -> None:
-    assert collection_for(user("bob@beta.example"), TEAMS, "documents") == "team-beta"
-    assert collection_for(user("Bob@BETA.example"), TEAMS, "documents") == "team-beta"
-
-
-def test_exact_address_beats_its_domain() -> None:
-    assert collection_for(user("ada@alpha.example"), TEAMS, "documents") == "team-alpha"
-    assert collection_for(user("grace@alpha.example"), TEAMS, "documents") == "alpha-all"
-
-
-@pytest.mark.parametrize(
-    "email",
-    ["bob@sub.beta.example", "bob@notbeta.example", "bob@beta.example.evil", "ada@alpha.example.org"],
-)
-def test_domain_is_compared_whole(email: str) -> None:
-    with pytest.raises(TeamAccessDenied, match="not assigned to a team"):
-        collection_for(user(email), TEAMS, "documents")
-
-
-def test_no_match_is_refused_with_a_clear_message() -> None:
-    with pytest.raises(TeamAccessDenied) as caught:
-        collection_for(user("carol@gamma.example"), TEAMS, "documents")
-    message = str(caught.value)
-    assert "carol@gamma.example" in message and "@gamma.example" in message
-    assert "[searchapp.teams]" in message
-    assert isinstance(caught.value, SearchAppError) and not isinstance(caught.value, ConfigError)
-
-
-@pytest.mark.parametrize("verified", [False, "false", "FALSE", 0, "no", "", []])
-def test_an_unverified_email_is_never_used(verified: Any) -> None:
-    with pytest.raises(TeamAccessDenied, match="not verified"):
-        collection_for(user(email_verified=verified), TEAMS, "documents")
-
-
-@pytest.mark.parametrize("verified", [True, "true", " True ", None])
-def test_a_verified_or_unreported_email_is_used(verified: Any) -> None:
-    assert collection_for(user(email_verified=verified), TEAMS, "documents") == "team-alpha"
-
-
-@pytest.mark.parametrize(
-    "who",
-    [
-        {},
-        {"email": "ada@alpha.example"},  # AppTest's default user, and a session without sign-in
-        {"is_logged_in": False, "email": "ada@alpha.example"},
-        {"is_logged_in": "true", "email": "ada@alpha.example"},
-        user(None),
-        user(""),
-        user("ada"),
-        user("@alpha.example"),
-        user(["ada@alpha.example"]),
-        {"is_logged_in": True, "name": "Ada"},
-    ],
-)
-def test_without_a_signed_in_email_there_is_no_collection(who: Mapping[str, Any]) -> None:
-    with pytest.raises(TeamAccessDenied):
-        collection_for(who, TEAMS, "documents")
-
-
-def test_no_teams_means_the_configured_collection_for_anyone() -> None:
-    assert collection_for({}, {}, "documents") == "documents"
-    assert collection_for(user("carol@gamma.example"), {}, "shared") == "shared"
-
-
-@pytest.mark.parametrize(
-    "key", ["alpha.example", "*@alpha.example", "*", "@", "ada@", "a@b@c.example", "a b@c"]
-)
-def test_malformed_keys_are_configuration_errors(key: str) -> None:
-    with pytest.raises(ConfigError, match="must be an email address"):
-        collection_for(user(), {key: "team-x"}, "documents")
-
-
-@pytest.mark.parametrize("value", [None, 3, "", "  ", ["team-a"], {"name": "team-a"}])
-def test_a_value_must_be_a_collection_name(value: Any) -> None:
-    with pytest.raises(ConfigError, match="must name a collection"):
-        normalized_teams({"@alpha.example": value})
-
-
-def test_two_spellings_of_one_key_must_agree() -> None:
-    assert normalized_teams({"Ada@alpha.example": "team-a", "ada@ALPHA.example": " team-a "}) == {
-        "ada@alpha.example": "team-a"
-    }
-    with pytest.raises(ConfigError, match="twice"):
-        normalized_teams({"Ada@alpha.example": "team-a", "ada@alpha.example": "team-b"})
-
-
-# ------------------------------------------------------------- loading and settings
-
-
-def test_teams_are_read_from_searchapp_teams_or_a_top_level_teams_table() -> None:
-    assert teams_config({}) is None
-    assert teams_config({"searchapp": {"collection": "x"}, "auth": AUTH}) is None
-    assert teams_config({"searchapp": {"teams": TEAMS}}) == TEAMS
-    assert teams_config({"teams": TEAMS}) == TEAMS
-
-
-@pytest.mark.parametrize(
-    ("secrets", "message"),
-    [
-        ({"searchapp": {"teams": TEAMS}, "teams": TEAMS}, "twice"),
-        ({"searchapp": {"teams": {}}}, "empty"),
-        ({"teams": {}}, "empty"),
-        ({"teams": "team-a"}, "must be a table"),
-        ({"searchapp": {"teams": ["a"]}}, "must be a table"),
-    ],
-)
-def test_a_teams_table_that_cannot_work_is_an_error_not_open(
-    secrets: Mapping[str, Any], message: str
-) -> None:
-    with pytest.raises(ConfigError, match=message):
-        teams_config(secrets)
+def team_settings(base: Settings, email: str) -> Settings:
+    """The settings the UI gives a user with this address (one provider: `default`)."""
+    table = TeamsTable.parse(TEAMS, ("default",))
+    return base.with_overrides(collection=table.resolve(Identity.from_claims(user(email))).collection)
 
 
 def test_teams_table_does_not_disturb_settings(tmp_path: Path) -> None:
@@ -183,27 +61,21 @@ def test_teams_table_does_not_disturb_settings(tmp_path: Path) -> None:
     assert settings.collection == "shared"
 
 
-def test_team_settings_use_the_team_collection(tmp_path: Path) -> None:
-    base = make_settings(tmp_path, model="hash:64", collection="shared")
-    chosen = team_settings(base, TEAMS, user("bob@beta.example"), sign_in=True)
-    assert chosen == base.with_overrides(collection="team-beta")
-    assert team_settings(base, None, user("bob@beta.example"), sign_in=False) is base
-    assert team_settings(base, None, {}, sign_in=True) is base
+@pytest.fixture
+def env(ui_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SEARCHAPP_COLLECTION", "shared")
+    return ui_env
 
 
-def test_teams_without_sign_in_are_refused(tmp_path: Path) -> None:
-    base = make_settings(tmp_path, model="hash:64")
-    with pytest.raises(ConfigError, match="sign-in is not configured"):
-        team_settings(base, TEAMS, user(), sign_in=False)
-
-
-def test_every_team_collection_name_is_checked_like_settings(tmp_path: Path) -> None:
-    base = make_settings(tmp_path, model="hash:64")
-    teams = {"ada@alpha.example": "team-alpha", "@beta.example": "bad name!"}
-    with pytest.raises(ConfigError) as caught:
-        team_settings(base, teams, user("ada@alpha.example"), sign_in=True)  # not Bob: still an error
-    assert "'@beta.example'" in str(caught.value) and "3-62 characters" in str(caught.value)
-    assert isinstance(caught.value.__cause__, ConfigError)
+@pytest.fixture
+def jar(env: Path, monkeypatch: pytest.MonkeyPatch) -> CookieJar:
+    """The browsers: each AppTest presents the signed cookie of its `at.user`."""
+    cookies = CookieJar()
+    monkeypatch.setattr("searchapp.ui.auth.request_cookies", cookies.current)
+    monkeypatch.setattr("searchapp.ui.auth.authlib_available", lambda: True)
+    monkeypatch.setattr("searchapp.ui.context.RECHECK_S", 0.0)  # check at every run (else every 2 s)
+    monkeypatch.setitem(original_links._state, "mounted", True)  # as under `searchapp ui`
+    return cookies
 
 
 # ------------------------------------------------------- the seam: settings_or_stop
@@ -217,28 +89,20 @@ def _show_collection() -> None:
     st.write(f"collection={settings_or_stop().collection}")
 
 
-def _settings_app(secrets: Mapping[str, Any]) -> AppTest:
+def _settings_app(who: dict[str, Any], secrets: Mapping[str, Any] = TEAM_SECRETS) -> AppTest:
     at = AppTest.from_function(_show_collection, default_timeout=60)
     for key, value in secrets.items():
         at.secrets[key] = value
+    at.user = who
     return at
-
-
-@pytest.fixture
-def env(ui_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("SEARCHAPP_COLLECTION", "shared")
-    return ui_env
 
 
 def _written(at: AppTest) -> list[str]:
     return [str(m.value) for m in at.markdown]
 
 
-def test_settings_or_stop_uses_the_team_of_the_current_user(
-    env: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("searchapp.ui.auth.current_user", lambda: user("bob@beta.example"))
-    at = _settings_app({"auth": AUTH, "searchapp": {"teams": TEAMS}})
+def test_the_collection_is_the_team_of_the_signed_in_user_only(jar: CookieJar) -> None:
+    at = _settings_app(user("bob@beta.example"))
     # Nothing the browser sends can pick another collection.
     at.query_params["collection"] = "team-alpha"
     at.session_state["collection"] = "team-alpha"
@@ -247,56 +111,37 @@ def test_settings_or_stop_uses_the_team_of_the_current_user(
     assert _written(at) == ["collection=team-beta"]
 
 
-def test_settings_or_stop_refuses_a_user_without_a_team(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("searchapp.ui.auth.current_user", lambda: user("carol@gamma.example"))
-    at = _settings_app({"auth": AUTH, "searchapp": {"teams": TEAMS}})
-    at.run()
-    assert not at.exception and not _written(at)
-    (error,) = at.error
-    assert "not assigned to a team" in plain(error.value)
-
-
-def test_settings_or_stop_without_teams_is_unchanged(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("searchapp.ui.auth.current_user", lambda: user("carol@gamma.example"))
-    at = _settings_app({"auth": AUTH})
+def test_without_teams_every_signed_in_user_uses_the_configured_collection(jar: CookieJar) -> None:
+    at = _settings_app(user("carol@gamma.example"), {"auth": AUTH})
     at.run()
     assert not at.error and _written(at) == ["collection=shared"]
 
 
-def _show_user() -> None:
-    import json as json_module
-
-    import streamlit as st
-
-    from searchapp.ui import auth
-
-    st.code(json_module.dumps(dict(auth.current_user()), sort_keys=True))
-
-
 @pytest.mark.parametrize(
-    ("claims", "expected"),
+    "cookies",
     [
-        (
-            {"is_logged_in": True, "email": "ada@alpha.example", "tokens": {"id": "secret-token"}},
-            {"is_logged_in": True, "email": "ada@alpha.example"},
-        ),
-        ({"email": "test@example.com"}, {}),  # no sign-in: AppTest's default user is nobody
-        ({"is_logged_in": False, "email": "ada@alpha.example"}, {}),
+        {},
+        signed_cookies(user("bob@beta.example"), secret="another secret" * 3),  # forged
+        signed_cookies(user("bob@beta.example"), origin="https://evil.example"),  # another deployment's
+        {"_streamlit_user": "not a cookie"},
     ],
 )
-def test_current_user_is_st_user_without_tokens(claims: dict[str, Any], expected: dict[str, Any]) -> None:
-    at = AppTest.from_function(_show_user, default_timeout=60)
-    at.user = claims
+def test_st_user_alone_is_not_enough_the_cookie_must_verify(
+    jar: CookieJar, monkeypatch: pytest.MonkeyPatch, cookies: dict[str, str]
+) -> None:
+    monkeypatch.setattr("searchapp.ui.auth.request_cookies", lambda: cookies)
+    at = _settings_app(user("bob@beta.example"))
     at.run()
-    assert not at.exception
-    assert json.loads(at.code[0].value) == expected
+    assert not at.exception and not _written(at)
+    (warning,) = at.warning
+    assert plain(warning.value).startswith("Please sign in again.")
+    assert [b.label for b in at.button] == ["Log in"]
 
 
 # ------------------------------------------------------------- the whole app (AppTest)
 
 
-def _app(who: dict[str, Any], monkeypatch: pytest.MonkeyPatch, secrets: Mapping[str, Any]) -> AppTest:
-    monkeypatch.setattr("searchapp.ui.auth.authlib_available", lambda: True)
+def _app(who: dict[str, Any], secrets: Mapping[str, Any] = TEAM_SECRETS) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     for key, value in secrets.items():
         at.secrets[key] = value
@@ -320,20 +165,28 @@ def _status(at: AppTest) -> tuple[str, str]:
     return plain(collection), str(metrics["Documents"])
 
 
-TEAM_SECRETS = {"auth": AUTH, "searchapp": {"teams": TEAMS}}
+def _upload(at: AppTest, files: list[tuple[str, bytes]], groups: list[str] | None = None) -> AppTest:
+    _run(at, "upload")
+    if groups is not None:
+        at.multiselect(key="upload_groups").set_value(groups)
+    at.file_uploader(key="uploads").set_value([(name, data, "text/plain") for name, data in files])
+    return _run(at)
 
 
-def test_each_team_sees_only_its_own_collection(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ada = _app(user("ada@alpha.example", email_verified=True), monkeypatch, TEAM_SECRETS)
-    _run(ada, "upload")
-    ada.file_uploader(key="uploads").set_value(
-        [("alpha.txt", b"Alpha team plans. Refunds on Mondays.", "text/plain")]
-    )
-    _run(ada)
+def _search(at: AppTest, query: str) -> set[str]:
+    _run(at, "search")
+    at.text_input(key="query").input(query)
+    _run(at)
+    return sources(cards(at))
+
+
+def test_each_team_sees_only_its_own_collection(jar: CookieJar) -> None:
+    ada = _app(user("ada@alpha.example", email_verified=True))
+    _upload(ada, [("alpha.txt", b"Alpha team plans. Refunds on Mondays.")])
     assert ada.success and not ada.error
     assert _status(ada) == ("team-alpha", "1")
 
-    bob = _app(user("bob@beta.example"), monkeypatch, TEAM_SECRETS)
+    bob = _app(user("bob@beta.example"))
     bob.query_params["collection"] = "team-alpha"
     _run(bob)
     assert any("Your library is empty" in str(i.value) for i in bob.info)
@@ -347,29 +200,128 @@ def test_each_team_sees_only_its_own_collection(env: Path, monkeypatch: pytest.M
 
 
 @pytest.mark.parametrize("page", ["search", "upload", "library", "status"])
-def test_a_user_without_a_team_gets_no_page(env: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
-    carol = _app(user("carol@gamma.example"), monkeypatch, TEAM_SECRETS)
+def test_a_user_without_a_team_is_told_so_kindly(jar: CookieJar, page: str) -> None:
+    carol = _app(user("carol@gamma.example"))
     _run(carol, page)
-    (error,) = carol.error
-    assert "not assigned to a team" in plain(error.value) and "carol@gamma.example" in plain(error.value)
+    assert not carol.error  # not "Something went wrong": nothing is broken
+    (info,) = carol.info
+    text = plain(info.value)
+    assert text.startswith("You are signed in, but there is no library for you on this server yet.")
+    assert "not assigned to a team" in text and "carol@gamma.example" in text and "log out" in text
     assert not carol.metric and not carol.text_input and not carol.dataframe
     assert not carol.get("file_uploader")
-    assert "Signed in as carol@gamma.example" in [str(c.value) for c in carol.sidebar.caption]  # can log out
+    assert "Signed in as carol@gamma.example" in [str(c.value) for c in carol.sidebar.caption]
+    assert [b.label for b in carol.sidebar.button] == ["Log out"]
 
 
-def test_an_unverified_address_gets_no_page(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ada = _app(user("ada@alpha.example", email_verified=False), monkeypatch, TEAM_SECRETS)
+def test_an_unverified_address_gets_no_page(jar: CookieJar) -> None:
+    ada = _app(user("ada@alpha.example", email_verified=False))
     _run(ada, "status")
-    (error,) = ada.error
-    assert "not verified" in plain(error.value) and not ada.metric
+    (info,) = ada.info
+    assert "not verified" in plain(info.value) and not ada.metric and not ada.error
 
 
-def test_teams_without_sign_in_stop_every_page(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    anyone = _app({"email": "ada@alpha.example"}, monkeypatch, {"searchapp": {"teams": TEAMS}})
+def test_teams_without_sign_in_stop_every_page(env: Path) -> None:
+    anyone = _app({"email": "ada@alpha.example"}, {"searchapp": {"teams": TEAMS}})
     _run(anyone, "status")
     (error,) = anyone.error
     assert "A setting is wrong" in plain(error.value) and "sign-in is not configured" in plain(error.value)
     assert not anyone.metric
+
+
+# ------------------------------------------------------------------ sessions
+
+
+def _signed_out(at: AppTest) -> bool:
+    return any(plain(w.value).startswith("Please sign in again.") for w in at.warning)
+
+
+def test_log_out_ends_the_session_for_every_copy_of_the_cookie_and_every_open_tab(jar: CookieJar) -> None:
+    ada = user("ada@alpha.example")
+    tab = _app(ada)  # one tab left open on the search page
+    _upload(tab, [("alpha.txt", b"Alpha team plans. Refunds on Mondays.")])
+    assert _search(tab, "refunds") == {"alpha.txt"}
+
+    other = _app(ada)  # another tab of the same browser (the same cookie) logs out
+    _run(other)
+    other.sidebar.button(key="auth_logout").click()
+    _run(other)
+
+    # The open tab stops at its next interaction, and searches no more.
+    tab.text_input(key="query").input("Mondays")
+    _run(tab)
+    assert _signed_out(tab) and not [m for m in tab.markdown if m.value.startswith("**#")]
+    assert "signed out" in plain(tab.warning[0].value)
+    # The cookie copied before log-out does not sign anyone in, in a fresh browser either.
+    fresh = _app(ada)
+    _run(fresh, "library")
+    assert _signed_out(fresh) and not fresh.dataframe
+    # Signing in again is a new session (a new cookie) and works.
+    jar.cookies.clear()
+    _run(fresh, "library")
+    assert not _signed_out(fresh) and fresh.dataframe
+
+
+def test_a_sign_in_the_server_never_recorded_is_refused_once_it_is_old(
+    jar: CookieJar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = signed_cookies(user("ada@alpha.example"), signed_at=time.time() - sessions.ADOPT_WINDOW_S - 60)
+    monkeypatch.setattr("searchapp.ui.auth.request_cookies", lambda: old)
+    at = _run(_app(user("ada@alpha.example")))
+    assert _signed_out(at) and "not known to the server" in plain(at.warning[0].value)
+
+
+# ------------------------------------------------------------------ groups
+
+
+GROUP_SECRETS = {
+    "auth": AUTH,
+    "searchapp": {
+        "teams": {
+            "@alpha.example": "team-alpha",
+            "boss@alpha.example": {"collection": "team-alpha", "admin": True},
+        }
+    },
+}
+
+
+def test_each_user_sees_only_the_documents_of_their_groups(jar: CookieJar) -> None:
+    ada = _app(user("ada@alpha.example", groups=["legal"]), GROUP_SECRETS)
+    _upload(ada, [("open.txt", b"Refunds are paid on Mondays.")])
+    _upload(ada, [("secret.txt", b"Refunds for the lawsuit are paid on Fridays.")], groups=["legal"])
+    assert _search(ada, "refunds paid") == {"open.txt", "secret.txt"}
+    assert _status(ada)[1] == "2"
+
+    grace = _app(user("grace@alpha.example", groups=["hr"]), GROUP_SECRETS)
+    assert _search(grace, "refunds paid") == {"open.txt"}
+    assert grace.multiselect(key="f_docs").options == ["open.txt"]  # the filters list no hidden name
+    assert _status(grace)[1] == "1"
+    _run(grace, "library")
+    assert grace.dataframe[0].value["Name"].tolist() == ["open.txt"]
+    # Grace cannot replace (or learn the name of) the hidden document by uploading over it.
+    _upload(grace, [("secret.txt", b"Overwritten by grace.")])
+    shown = " ".join(
+        plain(str(e.value)) for e in [*grace.error, *grace.warning, *grace.markdown, *grace.caption]
+    )
+    assert "not allowed" in shown and "restricted to groups you are not in" in shown, shown
+    assert _search(ada, "lawsuit Fridays") >= {"secret.txt"}
+
+    # On the Library page Ada restricts the open file to her group: Grace no longer sees it.
+    _run(ada, "library")
+    ada.selectbox(key="library_doc").set_value(hashlib.sha256(b"Refunds are paid on Mondays.").hexdigest())
+    _run(ada)
+    groups = next(m for m in ada.multiselect if m.key and m.key.startswith("library_groups_"))
+    assert groups.options == ["legal"] and groups.value == []  # only her own groups to choose from
+    groups.set_value(["legal"])
+    next(b for b in ada.button if b.label == "Save groups").click()
+    _run(ada)
+    assert "Saved who may see" in plain(ada.success[0].value)
+    assert _status(grace)[1] == "0"
+    _run(grace, "search")
+    assert any("Your library is empty" in str(i.value) for i in grace.info)  # for her, it is
+
+    boss = _app(user("boss@alpha.example"), GROUP_SECRETS)  # an admin sees everything
+    assert _status(boss)[1] == "2"
 
 
 # ------------------------------------------- two team libraries, one data directory
@@ -377,8 +329,8 @@ def test_teams_without_sign_in_stop_every_page(env: Path, monkeypatch: pytest.Mo
 
 def test_two_team_libraries_share_one_data_directory_in_one_process(tmp_path: Path) -> None:
     base = make_settings(tmp_path, model="hash:64", collection="shared")
-    alpha = team_settings(base, TEAMS, user("ada@alpha.example"), sign_in=True)
-    beta = team_settings(base, TEAMS, user("bob@beta.example"), sign_in=True)
+    alpha = team_settings(base, "ada@alpha.example")
+    beta = team_settings(base, "bob@beta.example")
     try:
         lib_alpha, lib_beta = resources.get_library(alpha), resources.get_library(beta)
         assert lib_alpha is not lib_beta

@@ -81,8 +81,10 @@ def cards(at: AppTest) -> list[Card]:
         markdown = [n.value for n in node if type(n).__name__ == "Markdown"]
         progress = [n.proto.text for n in node if type(n).__name__ == "Progress"]
         captions = [n.value for n in node if type(n).__name__ == "Caption"]
-        downloads = [n.key for n in node if type(n).__name__ == "DownloadButton"]
         links = [n for n in node if type(n).__name__ == "LinkButton"]
+        downloads = [n.key for n in node if type(n).__name__ == "DownloadButton"] + [
+            n.key for n in links if n.proto.label == "Download original"
+        ]
         popovers = [n for n in node if getattr(n, "type", "") == "popover"]
         expanders = [n.label for n in node if type(n).__name__ == "Expander"]
         more = [
@@ -99,7 +101,7 @@ def cards(at: AppTest) -> list[Card]:
                 details=captions[0] if captions else "",
                 passage=markdown[1],
                 chunk_id=downloads[0].removeprefix("dl-"),
-                has_open_link=bool(links or popovers),
+                has_open_link=any(n.proto.label.startswith("Open at page") for n in links) or bool(popovers),
                 more=more[0] if more else 0,
             )
         )

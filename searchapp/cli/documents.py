@@ -1,4 +1,4 @@
-"""Commands on the documents of a library: ingest, docs, delete, stats."""
+"""Commands on the documents of a library: ingest, docs, groups, delete, stats."""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
     tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Tag every file (repeatable).")] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--groups",
+            "-g",
+            help="Only members of this group may see the files in the UI, the API and MCP (repeatable; "
+            "default: everyone of the collection).",
+        ),
+    ] = None,
     recursive: Annotated[
         bool, typer.Option("--recursive", "-r", help="Descend into subdirectories.")
     ] = False,
@@ -40,7 +49,8 @@ def ingest(
     from searchapp.ingest.pipeline import Ingestor
 
     settings = options(ctx).settings()
-    found = discover(paths, recursive=recursive, tags=tag or ())
+    with cli_errors():
+        found = discover(paths, recursive=recursive, tags=tag or (), groups=group or ())
     if found.skipped:
         err(f"skipping {len(found.skipped)} files of unsupported types (supported: pdf, txt, md, html, docx)")
     if not found.files:
@@ -103,6 +113,23 @@ def docs(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         emit_json([r.to_dict() for r in records])
     else:
         print_documents(records)
+
+
+def groups(
+    ctx: typer.Context,
+    document: Annotated[str, typer.Argument(help="A document name or id (8+ characters of the id).")],
+    names: Annotated[list[str] | None, typer.Argument(help="The groups that may see it.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Open it to everyone of the collection.")] = False,
+) -> None:
+    """Show, or set, the groups that may see a document (none: everyone of the collection)."""
+    with open_library(options(ctx).settings(), check_model=False) as library, cli_errors():
+        record = library.document(document)
+        if names or clear:
+            if names and clear:
+                err("give groups or --clear, not both")
+                raise typer.Exit(2)
+            record = library.update_groups(record.doc_id, names or ())
+    typer.echo(", ".join(record.groups) if record.groups else "(everyone)")
 
 
 def delete(

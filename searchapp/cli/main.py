@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from searchapp.cli import documents, launch, maintenance, searching
+from searchapp.cli import documents, launch, maintenance, searching, serving, tokens
 from searchapp.cli.common import SharedOptionsGroup, shared_options
 from searchapp.cli.eval import eval_command
 
@@ -29,6 +29,7 @@ for command in (
     searching.similar,
     searching.compare,
     documents.docs,
+    documents.groups,
     documents.delete,
     documents.stats,
 ):
@@ -37,6 +38,9 @@ app.command()(maintenance.reindex)
 app.command()(maintenance.doctor)
 app.command()(launch.ui)
 app.command("eval")(eval_command)
+app.command()(serving.serve)
+app.command()(serving.mcp)
+app.add_typer(tokens.app, name="tokens")
 
 
 def main() -> None:

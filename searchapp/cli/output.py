@@ -140,12 +140,13 @@ def print_documents(records: Sequence[DocumentRecord]) -> None:
             str(r.chunks),
             format_size(r.size),
             ",".join(r.tags),
+            ",".join(r.groups) or "-",
             time.strftime("%Y-%m-%d %H:%M", time.localtime(r.ingested_at)),
             r.doc_id[:12] + ("  (pending)" if r.state == "pending" else ""),
         )
         for r in records
     ]
-    header = ("document", "type", "pages", "chunks", "size", "tags", "ingested", "id")
+    header = ("document", "type", "pages", "chunks", "size", "tags", "groups", "ingested", "id")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

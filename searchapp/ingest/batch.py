@@ -20,7 +20,8 @@ from typing import Protocol
 
 import numpy as np
 
-from searchapp.errors import FailureReason, IngestError
+from searchapp.access.visibility import Visibility, check_assignable
+from searchapp.errors import AccessDeniedError, FailureReason, IngestError
 from searchapp.ingest.extract import file_type_of
 from searchapp.ingest.prepare import Prepared, PrepareJob
 from searchapp.ingest.types import FileOutcome, IngestReport, Limits, SourceFile
@@ -82,6 +83,7 @@ class Work:
             mtime=file.mtime,
             tags=tuple(dict.fromkeys(file.tags)),
             external_id=file.external_id,
+            groups=tuple(dict.fromkeys(file.groups)),
         )
 
 
@@ -95,12 +97,16 @@ class Batch:
         *,
         resuming: bool,
         progress: ProgressCallback | None,
+        visibility: Visibility = None,
     ) -> None:
         self.ingestor = ingestor
         self.library = ingestor.library
         self.files = list(files)
         self.resuming = resuming  # a resumed or re-ingested file is committed again on purpose
         self.progress = progress
+        # The uploader's (`searchapp.access.visibility`; None: sees everything): it may give
+        # files only its own groups, and not replace or learn of a document hidden from it.
+        self.visibility = visibility
         self.outcomes: dict[int, FileOutcome] = {}
         self.chunks_total = 0
         self.chunks_embedded = 0
@@ -250,7 +256,15 @@ class Batch:
             return self.first_with[doc_id]
         self.first_with[doc_id] = index
         if not self.resuming:
-            admission = self.library.admit(source, doc_id, tags=file.tags)
+            try:
+                check_assignable(file.groups, self.visibility)
+            except AccessDeniedError as exc:
+                return failed(source, FailureReason.NOT_ALLOWED, str(exc), started)
+            admission = self.library.admit(
+                source, doc_id, tags=file.tags, groups=file.groups, visibility=self.visibility
+            )
+            if admission.kind == "hidden":
+                return failed(source, FailureReason.NOT_ALLOWED, admission.detail, started)
             if not admission.wanted:
                 chunks = admission.record.chunks if admission.record else 0
                 seconds = time.monotonic() - started
@@ -304,7 +318,11 @@ class Batch:
                 self.finish(outcome, index)
         if retry:
             again = Batch(
-                self.ingestor, [files[i] for i in retry], resuming=self.resuming, progress=None
+                self.ingestor,
+                [files[i] for i in retry],
+                resuming=self.resuming,
+                progress=None,
+                visibility=self.visibility,
             ).run()
             for index, outcome in zip(retry, again.outcomes, strict=True):
                 self.finish(outcome, index)

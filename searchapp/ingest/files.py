@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from searchapp.access.identity import normalize_groups
+from searchapp.errors import ConfigError
 from searchapp.ingest.extract import EXTENSIONS
 from searchapp.ingest.text import display_name
 from searchapp.ingest.types import IngestReport, SourceFile
@@ -18,14 +20,24 @@ class Discovery:
     skipped: tuple[Path, ...]  # files inside directories with unsupported types
 
 
-def discover(paths: Iterable[Path | str], *, recursive: bool = False, tags: Sequence[str] = ()) -> Discovery:
-    """The files to ingest under `paths`.
+def discover(
+    paths: Iterable[Path | str],
+    *,
+    recursive: bool = False,
+    tags: Sequence[str] = (),
+    groups: Sequence[str] = (),
+) -> Discovery:
+    """The files to ingest under `paths`, each with these tags and restricted to these groups.
 
     A file named directly is always taken (an unsupported type then fails with a clear
     reason). Inside a directory, only supported types are taken, hidden entries are
     skipped, and each file's display name is its path relative to that directory.
     """
     tag_tuple = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
+    try:
+        group_tuple = normalize_groups(groups)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     files: list[SourceFile] = []
     skipped: list[Path] = []
     seen: set[Path] = set()
@@ -39,7 +51,7 @@ def discover(paths: Iterable[Path | str], *, recursive: bool = False, tags: Sequ
             mtime = int(path.stat().st_mtime)
         except OSError:
             mtime = 0
-        files.append(SourceFile(source=source, path=path, mtime=mtime, tags=tag_tuple))
+        files.append(SourceFile(source=source, path=path, mtime=mtime, tags=tag_tuple, groups=group_tuple))
 
     for raw in paths:
         path = Path(raw).expanduser()
@@ -63,12 +75,16 @@ def ingest_paths(
     paths: Iterable[Path | str],
     *,
     tags: Sequence[str] = (),
+    groups: Sequence[str] = (),
     recursive: bool = False,
     workers: int | None = None,
 ) -> IngestReport:
-    """Ingest files and directories into `library` and return one outcome per file."""
+    """Ingest files and directories into `library` and return one outcome per file.
+
+    `groups` restricts every file to those groups (`searchapp.access.visibility`).
+    """
     from searchapp.ingest.pipeline import Ingestor
 
-    found = discover(paths, recursive=recursive, tags=tags)
+    found = discover(paths, recursive=recursive, tags=tags, groups=groups)
     with Ingestor(library, workers=workers) as ingestor:
         return ingestor.ingest(found.files)

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 
+from searchapp.access.visibility import Visibility
 from searchapp.embedding.tokens import TokenizerSpec
 from searchapp.errors import FailureReason
 from searchapp.ingest.batch import Batch
@@ -87,12 +88,22 @@ class Ingestor:
     # ------------------------------------------------------------------ public
 
     def ingest(
-        self, files: Iterable[SourceFile], *, progress: ProgressCallback | None = None
+        self,
+        files: Iterable[SourceFile],
+        *,
+        progress: ProgressCallback | None = None,
+        visibility: Visibility = None,
     ) -> IngestReport:
-        """Ingest `files`; first finish any document a crash left pending."""
+        """Ingest `files`; first finish any document a crash left pending.
+
+        `visibility` is the uploader's (`searchapp.access.visibility`; None: sees
+        everything). A caller who does not see everything may give files only its own
+        groups, and may not replace, retag or learn the name of a document hidden from
+        it: such a file fails as "not allowed".
+        """
         with self._run_lock:
             resumed = self._run(self._pending_files(), resuming=True, progress=progress)
-            report = self._run(list(files), resuming=False, progress=progress)
+            report = self._run(list(files), resuming=False, progress=progress, visibility=visibility)
         return IngestReport(outcomes=resumed.outcomes + report.outcomes)
 
     def reingest(self, doc_ids: Iterable[str], *, progress: ProgressCallback | None = None) -> IngestReport:
@@ -135,9 +146,14 @@ class Ingestor:
         return [_again(record, data) for record, data in self.library.interrupted()]
 
     def _run(
-        self, files: Sequence[SourceFile], *, resuming: bool, progress: ProgressCallback | None
+        self,
+        files: Sequence[SourceFile],
+        *,
+        resuming: bool,
+        progress: ProgressCallback | None,
+        visibility: Visibility = None,
     ) -> IngestReport:
-        return Batch(self, files, resuming=resuming, progress=progress).run()
+        return Batch(self, files, resuming=resuming, progress=progress, visibility=visibility).run()
 
     def disk_problem(self) -> Abort | None:
         """Why no file can be written now (too little free disk), or None."""
@@ -169,5 +185,10 @@ class Ingestor:
 def _again(record: DocumentRecord, data: bytes) -> SourceFile:
     """A stored document as a file to ingest again: its original, under its recorded name and tags."""
     return SourceFile(
-        source=record.source, data=data, mtime=record.mtime, tags=record.tags, external_id=record.external_id
+        source=record.source,
+        data=data,
+        mtime=record.mtime,
+        tags=record.tags,
+        external_id=record.external_id,
+        groups=record.groups,
     )

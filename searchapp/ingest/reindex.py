@@ -71,6 +71,7 @@ def reindex(
             mtime=record.mtime,
             tags=record.tags,
             external_id=record.external_id,
+            groups=record.groups,
         )
         for record in records
     ]
@@ -129,6 +130,7 @@ def _keep_what_could_not_be_reread(
                     mtime=record.mtime,
                     tags=record.tags,
                     external_id=record.external_id,
+                    groups=record.groups,
                 )
             ]
         )[0]
@@ -212,6 +214,7 @@ def _ingest_originals(
             mtime=info.mtime,
             tags=info.tags,
             external_id=info.external_id,
+            groups=info.groups,
         )
         for doc_id, info in described  # no sidecar: deleted, replaced or never acknowledged
     ]

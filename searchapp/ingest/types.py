@@ -58,7 +58,9 @@ class SourceFile:
     """One file to ingest: bytes from an upload, or a path on disk.
 
     `source` is the display name and the key under which an edited file replaces its
-    older version. It is never used as a path. `external_id` is the caller's own id for
+    older version. It is never used as a path. `groups` restricts the document to those
+    groups (`searchapp.access.visibility`); none keeps the groups of the version it
+    replaces, if any. `external_id` is the caller's own id for
     the document (a corpus id, a database key); when given, every chunk and the catalog
     record carry it as metadata ``external_id``, so hits map back to the caller's ids.
     `password` opens an encrypted PDF; it is never stored, logged or shown in a repr.
@@ -71,6 +73,7 @@ class SourceFile:
     tags: tuple[str, ...] = ()
     external_id: str = ""
     password: str = field(default="", repr=False, compare=False)
+    groups: tuple[str, ...] = ()  # restricted to these groups; none: everyone of the collection
 
     def read(self) -> bytes:
         if self.data is not None:

@@ -22,11 +22,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from searchapp.access.identity import normalize_groups
+from searchapp.access.visibility import Visibility, can_see
 from searchapp.config import Settings
 from searchapp.embedding.embedders import Embedder, get_embedder
-from searchapp.errors import DocumentNotFoundError, StorageFullError
+from searchapp.errors import ConfigError, DocumentNotFoundError, StorageFullError
 from searchapp.library.reads import DocumentReads
 from searchapp.library.sync import ServerSync
+from searchapp.library.view import LibraryView
 from searchapp.library.writes import Admission, UnitOfWork, original_info
 from searchapp.storage.chroma import ChromaStore
 from searchapp.storage.local_index import LocalIndex
@@ -34,6 +37,10 @@ from searchapp.types import DocumentRecord, PreparedDocument
 from searchapp.units import MB, megabytes
 
 logger = logging.getLogger(__name__)
+HIDDEN_DETAIL = (
+    "a document with this name or the same content is already in the library, restricted to groups "
+    "you are not in; ask someone in them, or an administrator"
+)
 
 
 class Library(DocumentReads):
@@ -176,23 +183,47 @@ class Library(DocumentReads):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ reading
+    # ------------------------------------------------------------------ one caller's view
+
+    def view(self, visibility: Visibility) -> LibraryView:
+        """This library as one caller may see it: only documents visible to `visibility`.
+
+        Every front end reads for a caller through this (`searchapp.library.view`);
+        `visibility` is required on purpose: None (everything) has to be said.
+        """
+        return LibraryView(self, visibility)
 
     # ------------------------------------------------------------------ writing
 
-    def admit(self, source: str, doc_id: str, *, tags: Sequence[str] = ()) -> Admission:
+    def admit(
+        self,
+        source: str,
+        doc_id: str,
+        *,
+        tags: Sequence[str] = (),
+        groups: Sequence[str] = (),
+        visibility: Visibility = None,
+    ) -> Admission:
         """Whether a file (`source` with bytes hashing to `doc_id`) needs storing.
 
-        The same bytes under the same name are `unchanged` (new `tags`, if given, replace
-        the stored ones); the same bytes already stored under another name, or being
-        written by another client, are a `duplicate`; anything else is `new`, or
-        `replace` when it is an edit of `source`.
+        The same bytes under the same name are `unchanged` (new `tags` or `groups`, if
+        given, replace the stored ones); the same bytes already stored under another name,
+        or being written by another client, are a `duplicate`; anything else is `new`, or
+        `replace` when it is an edit of `source`. For an uploader with a `visibility`, a
+        stored version of either kind that it may not see makes the file `hidden`.
         """
         current = self.find_by_source(source)
+        if visibility is not None:
+            concerned = [current, self.find_by_id(doc_id)]
+            if any(r is not None and not can_see(r.groups, visibility) for r in concerned):
+                return Admission("hidden", None, HIDDEN_DETAIL)
         if current is not None and current.doc_id == doc_id and current.state == "done":
+            record, changed = current, []
             if tags and set(tags) != set(current.tags):
-                return Admission("unchanged", self.update_tags(doc_id, tags), "tags updated")
-            return Admission("unchanged", current)
+                record, changed = self.update_tags(doc_id, tags), ["tags"]
+            if groups and set(groups) != set(current.groups):
+                record, changed = self.update_groups(doc_id, groups), [*changed, "groups"]
+            return Admission("unchanged", record, " and ".join(changed) + " updated" if changed else "")
         twin = self.find_by_id(doc_id)
         if twin is not None and twin.state == "done" and twin.source != source:
             return Admission("duplicate", twin, f"same content as {twin.source!r}, already indexed")
@@ -264,15 +295,45 @@ class Library(DocumentReads):
 
     def update_tags(self, doc_id: str, tags: Sequence[str]) -> DocumentRecord:
         """Replace a document's tags on its catalog record and on every chunk."""
+        return self._relabel(doc_id, tags=tuple(dict.fromkeys(t.strip() for t in tags if t.strip())))
+
+    def update_groups(self, doc_id: str, groups: Sequence[str]) -> DocumentRecord:
+        """Restrict a document to `groups` (none: open to everyone of the collection).
+
+        Its catalog record, every chunk, its original's sidecar (so a rebuild keeps it)
+        and the local index change together.
+
+        Raises:
+            ConfigError: a group name that is not printable text.
+        """
+        try:
+            clean = normalize_groups(groups)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        return self._relabel(doc_id, groups=clean)
+
+    def _relabel(
+        self, doc_id: str, *, tags: tuple[str, ...] | None = None, groups: tuple[str, ...] | None = None
+    ) -> DocumentRecord:
         with self._writing():
             record = self.store.catalog.record(doc_id)
             if record is None:
                 raise DocumentNotFoundError(f"no document with id {doc_id[:12]}")
-            clean = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
             generation = self._new_generation()
-            self.store.set_chunk_tags(doc_id, clean)
-            self.local.apply(generation=self._local_stamp(generation), retag={doc_id: clean})
-            updated = dataclasses.replace(record, tags=clean)
+            if groups is not None:  # restrict the chunks first: a crash leaves them no more open
+                self.store.set_chunk_groups(doc_id, groups)
+            if tags is not None:
+                self.store.set_chunk_tags(doc_id, tags)
+            self.local.apply(
+                generation=self._local_stamp(generation),
+                retag={doc_id: tags} if tags is not None else None,
+                regroup={doc_id: groups} if groups is not None else None,
+            )
+            updated = dataclasses.replace(
+                record,
+                tags=record.tags if tags is None else tags,
+                groups=record.groups if groups is None else groups,
+            )
             self.originals.describe(doc_id, original_info(updated))
             self.store.catalog.put_record(updated)
             self._writes.announce(retagged=[doc_id])

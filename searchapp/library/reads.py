@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from searchapp.config import Settings
 from searchapp.embedding.embedders import Embedder
 from searchapp.embedding.models import ModelInfo
-from searchapp.errors import DocumentNotFoundError, QueryError
-from searchapp.filters import SearchFilters, unpaged_notice
+from searchapp.filters import unpaged_notice
+from searchapp.library.finding import Finder, find_document, full_passage_id, resolved
 from searchapp.request import SEARCH_MODES, SearchRequest
 from searchapp.retrieval.search import Searcher
 from searchapp.storage.chroma import ChromaStore
@@ -46,7 +45,7 @@ class Stats:
         return dataclasses.asdict(self)
 
 
-class DocumentReads:
+class DocumentReads(Finder):
     """Searches, the catalog, the stored chunks and the originals of one collection, read."""
 
     def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder, local: LocalIndex) -> None:
@@ -76,88 +75,27 @@ class DocumentReads:
         """The answer to one search request (`searchapp.request`): ranked passages, or documents.
 
         The request's mode defaults to the settings' `search_mode`; ``doc:`` names in its
-        query and a short `like` id are resolved here.
+        query and a short `like` id are resolved here (`searchapp.library.finding`).
 
         Raises:
             EmptyQueryError, QueryError, InvalidFilterError: invalid input.
             DocumentNotFoundError: a ``doc:`` name or a `like` id matches nothing.
             StoreError: the store failed.
         """
-        changes: dict[str, Any] = {}
-        if request.mode is None:
-            changes["mode"] = self.settings.search_mode
-        if request.parsed.documents:
-            doc_ids = request.filters.doc_ids + self._document_ids(request.parsed.documents)
-            changes["filters"] = dataclasses.replace(request.filters, doc_ids=tuple(dict.fromkeys(doc_ids)))
-        if request.like:
-            changes["like"] = self.passage_id(request.like)
-        if changes:
-            request = dataclasses.replace(request, **changes)
+        return self.answer(resolved(request, self, default_mode=self.settings.search_mode))
+
+    def answer(self, request: SearchRequest) -> SearchResponse:
+        """The searcher's answer to a request `resolved` already (its names read, its mode set),
+        with a notice where a page filter leaves out documents that have no pages."""
         response = self.searcher.search(request)
         paged = request.scope.page_min is not None or request.scope.page_max is not None
-        notice = unpaged_notice(request.scope, self.documents()) if paged else None  # the catalog: only then
+        # The catalog is read only then; `unpaged_notice` counts only documents the scope admits.
+        notice = unpaged_notice(request.scope, self.documents()) if paged else None
         if notice is None:
             return response
         return dataclasses.replace(response, notices=(*response.notices, notice))
 
-    def search(
-        self,
-        query: str,
-        *,
-        k: int = 10,
-        filters: SearchFilters | Mapping[str, Any] | None = None,
-        min_score: float | None = None,
-        mode: str | None = None,
-        group: bool = False,
-    ) -> SearchResponse:
-        """Ranked passages for `query` (which may use the query syntax, `searchapp.query_syntax`).
-
-        Args:
-            query: what to look for, in natural language.
-            k: how many passages (1-1000); with `group`, how many documents.
-            filters: a `SearchFilters`, or a mapping that `SearchFilters.from_mapping` accepts.
-            min_score: drop passages whose score (0-1, `Hit.score`) is lower.
-            mode: one of `search_modes`; default: the settings' `search_mode`.
-            group: one group per document, best first (`SearchResponse.groups`).
-
-        Raises:
-            EmptyQueryError, QueryError, InvalidFilterError: invalid input.
-            StoreError: the store failed.
-        """
-        return self.find(
-            SearchRequest(
-                query=query, k=k, filters=_filters(filters), min_score=min_score, mode=mode, group=group
-            )
-        )
-
-    # ---- more like this, and the similarity of two texts (issue 15) --------------------
-
-    def similar(
-        self,
-        chunk_id: str,
-        *,
-        k: int = 10,
-        filters: SearchFilters | Mapping[str, Any] | None = None,
-        min_score: float | None = None,
-        mode: str | None = None,
-        group: bool = False,
-    ) -> SearchResponse:
-        """Passages like a stored one: its stored vector as the query, itself left out.
-
-        `chunk_id` is a hit's `chunk_id`, or its document id shortened to 8+ characters
-        (``1a2b3c4d:7``). The response's `query` is the passage's text. Other arguments as
-        in `search`.
-
-        Raises:
-            DocumentNotFoundError: no stored passage has this id.
-        """
-        if not isinstance(chunk_id, str) or not chunk_id.strip():
-            raise QueryError(f"a passage id is text like '<document id>:<n>'; got {chunk_id!r}")
-        return self.find(
-            SearchRequest(
-                like=chunk_id, k=k, filters=_filters(filters), min_score=min_score, mode=mode, group=group
-            )
-        )
+    # ---- the similarity of two texts (issue 15) ------------------------------------------
 
     def compare(self, text_a: str, text_b: str) -> float:
         """The cosine similarity (-1 to 1) of the embeddings of two texts.
@@ -171,31 +109,7 @@ class DocumentReads:
 
     def passage_id(self, ref: str) -> str:
         """A full chunk id from a full one or from ``<8+ characters of the doc id>:<n>``."""
-        doc, sep, index = ref.strip().rpartition(":")
-        if not sep or not index.isdigit() or len(doc) == 64:
-            return ref.strip()
-        return f"{self.document(doc).doc_id}:{int(index)}"
-
-    def _document_ids(self, refs: Sequence[str]) -> tuple[str, ...]:
-        """The documents ``doc:`` values name: each a name, an id or an id prefix, else
-        every document whose name contains it (any case).
-
-        Raises:
-            DocumentNotFoundError: a value that names no document.
-        """
-        found: list[str] = []
-        for ref in refs:
-            try:
-                found.append(self.document(ref).doc_id)
-                continue
-            except DocumentNotFoundError:
-                named = [r.doc_id for r in self.documents() if ref.casefold() in r.source.casefold()]
-            if not named:
-                raise DocumentNotFoundError(
-                    f"doc:{ref} names no document in this library; `searchapp docs` lists them"
-                )
-            found += named
-        return tuple(found)
+        return full_passage_id(ref, self.document)
 
     # ------------------------------------------------------------------ the catalog
 
@@ -230,18 +144,7 @@ class DocumentReads:
         Raises:
             DocumentNotFoundError: nothing matches, or a prefix matches several documents.
         """
-        ref = ref.strip()
-        records = self.documents()
-        exact = [r for r in records if r.doc_id == ref or r.source == ref]
-        if len(exact) == 1:
-            return exact[0]
-        if len(ref) >= 8:
-            prefixed = [r for r in records if r.doc_id.startswith(ref.lower())]
-            if len(prefixed) == 1:
-                return prefixed[0]
-            if len(prefixed) > 1:
-                raise DocumentNotFoundError(f"{ref!r} matches {len(prefixed)} documents; give more of the id")
-        raise DocumentNotFoundError(f"no document named or with id {ref!r}; `searchapp docs` lists them")
+        return find_document(self.documents(), ref)
 
     def find_by_source(self, source: str) -> DocumentRecord | None:
         """The current (done or pending) record for a source name, if any."""
@@ -292,9 +195,3 @@ class DocumentReads:
     def free_disk_bytes(self) -> int:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         return shutil.disk_usage(self.settings.data_dir).free
-
-
-def _filters(filters: SearchFilters | Mapping[str, Any] | None) -> SearchFilters:
-    if filters is None:
-        return SearchFilters()
-    return filters if isinstance(filters, SearchFilters) else SearchFilters.from_mapping(filters)

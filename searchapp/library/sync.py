@@ -136,16 +136,17 @@ class ServerSync:
             if record is not None and record.state == "done" and record.chunks == expected:
                 return False  # read while a later write of the same bytes was replacing it
             rows.pop(doc_id, None)  # replaced or deleted since: a later entry says so
-        retag = {}
-        for doc_id in change.retagged:
+        retag, regroup = {}, {}
+        for doc_id in change.retagged:  # tags or groups changed: the record has both
             record = self._store.catalog.record(doc_id)
             if record is not None:
-                retag[doc_id] = record.tags
+                retag[doc_id], regroup[doc_id] = record.tags, record.groups
         self._local.apply(
             generation=f"{CURSOR_PREFIX}{max(self.cursor_ms, change.at_ms)}",
             delete_docs=[*change.removed, *wanted],
             add=[row for doc_rows in rows.values() for row in doc_rows],
             retag=retag,
+            regroup=regroup,
         )
         return True
 

@@ -2,8 +2,8 @@
 
     1. each document finds the version it replaces: for a document already `pending`
        (an interrupted write being finished) the one its record names, else the `done`
-       record of the same source with other bytes; without tags of its own, it keeps
-       that version's tags
+       record of the same source with other bytes; without tags (or groups) of its own,
+       it keeps that version's
     2. the original bytes are stored by hash (idempotent), with a sidecar naming them
     3. a new generation is stamped; the catalog records the batch as `pending`, each
        record naming what it replaces
@@ -38,6 +38,7 @@ from typing import Literal
 import numpy as np
 
 from searchapp.errors import StorageFullError
+from searchapp.filters import group_fields
 from searchapp.storage.catalog import Catalog
 from searchapp.storage.changes import RETENTION_MS, Change, now_ms
 from searchapp.storage.chroma import ChromaStore
@@ -47,7 +48,7 @@ from searchapp.types import DocumentRecord, MetaValue, PreparedChunk, PreparedDo
 
 logger = logging.getLogger(__name__)
 
-AdmissionKind = Literal["new", "replace", "unchanged", "duplicate"]
+AdmissionKind = Literal["new", "replace", "unchanged", "duplicate", "hidden"]
 LEASE_S = 60  # a writer renews its pending records' lease every third of this
 
 
@@ -57,7 +58,8 @@ class Admission:
 
     `new` and `replace` are to be prepared and committed; `unchanged` (the same bytes
     under the same name) and `duplicate` (the same bytes already stored under another
-    name) are not. `record` is the stored version concerned, if any.
+    name) are not, nor is `hidden` (the stored version concerned is one the uploader may
+    not see; `record` is then None). `record` is the stored version concerned, if any.
     """
 
     kind: AdmissionKind
@@ -75,7 +77,7 @@ def chunk_id(doc_id: str, index: int) -> str:
 
 
 def chunk_metadata(
-    doc: PreparedDocument, chunk: PreparedChunk, tags: Sequence[str], now: int
+    doc: PreparedDocument, chunk: PreparedChunk, tags: Sequence[str], now: int, groups: Sequence[str] = ()
 ) -> dict[str, MetaValue]:
     """The flat metadata every chunk carries: what filters and hits read."""
     meta: dict[str, MetaValue] = {
@@ -98,6 +100,7 @@ def chunk_metadata(
         meta["mtime"] = doc.mtime
     if tags:
         meta["tags"] = list(tags)
+    meta.update({key: value for key, value in group_fields(groups).items() if value is not None})
     if doc.encoding:
         meta["encoding"] = doc.encoding
     if doc.external_id:
@@ -107,7 +110,11 @@ def chunk_metadata(
 
 def original_info(record: DocumentRecord) -> OriginalInfo:
     return OriginalInfo(
-        source=record.source, tags=record.tags, mtime=record.mtime, external_id=record.external_id
+        source=record.source,
+        tags=record.tags,
+        mtime=record.mtime,
+        external_id=record.external_id,
+        groups=record.groups,
     )
 
 
@@ -199,6 +206,7 @@ class UnitOfWork:
             replaced = current[0] if current and current[0].doc_id != doc.doc_id else None
             replaces = replaced.doc_id if replaced is not None else ""
         tags = tuple(dict.fromkeys(doc.tags)) or (replaced.tags if replaced is not None else ())
+        groups = tuple(dict.fromkeys(doc.groups)) or (replaced.groups if replaced is not None else ())
         now = int(time.time())
         record = DocumentRecord(
             doc_id=doc.doc_id,
@@ -214,13 +222,14 @@ class UnitOfWork:
             encoding=doc.encoding,
             warnings=doc.warnings,
             external_id=doc.external_id,
+            groups=groups,
         )
         return _Planned(
             doc=doc,
             record=record,
             replaces=replaces,
             ids=[chunk_id(doc.doc_id, chunk.index) for chunk in doc.chunks],
-            metadatas=[chunk_metadata(doc, chunk, tags, now) for chunk in doc.chunks],
+            metadatas=[chunk_metadata(doc, chunk, tags, now, groups) for chunk in doc.chunks],
         )
 
     def _add_new_versions(self, planned: Sequence[_Planned], lease: _LeaseKeeper) -> str:

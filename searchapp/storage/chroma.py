@@ -28,6 +28,7 @@ import numpy as np
 from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.embedding.models import ModelInfo
 from searchapp.errors import ModelMismatchError, StoreError
+from searchapp.filters import group_fields
 from searchapp.storage import chroma_swap
 from searchapp.storage.catalog import Catalog
 from searchapp.storage.changes import CHANGES_SUFFIX, ChangeLog
@@ -272,13 +273,19 @@ class ChromaStore:
 
     def set_chunk_tags(self, doc_id: str, tags: Sequence[str]) -> None:
         """Replace the tags on every chunk of a document (no tags: remove the key)."""
-        with chroma_errors(f"retagging {doc_id[:12]}"):
+        self._update_chunks(doc_id, {"tags": list(tags) if tags else None}, f"retagging {doc_id[:12]}")
+
+    def set_chunk_groups(self, doc_id: str, groups: Sequence[str]) -> None:
+        """Replace the groups every chunk of a document is restricted to (none: open to all)."""
+        self._update_chunks(doc_id, group_fields(groups), f"changing the groups of {doc_id[:12]}")
+
+    def _update_chunks(self, doc_id: str, values: Mapping[str, Any], doing: str) -> None:
+        with chroma_errors(doing):
             ids = self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
             # `update` merges metadata, and a None value deletes a key (Chroma has no empty lists).
-            value: Any = list(tags) if tags else None
             for start in range(0, len(ids), self._max_batch):
                 batch = ids[start : start + self._max_batch]
-                self.chunks.update(ids=batch, metadatas=[{"tags": value}] * len(batch))
+                self.chunks.update(ids=batch, metadatas=[dict(values)] * len(batch))
 
     # ------------------------------------------------------------------ chunks
 

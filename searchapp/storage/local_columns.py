@@ -100,19 +100,23 @@ class Documents:
         self.file_type: list[str] = []
         self.ingested_at: list[int] = []
         self.tags: list[tuple[str, ...]] = []
+        self.groups: list[tuple[str, ...]] = []  # () : open to everyone of the collection
 
     def upsert(self, doc_id: str, meta: Mapping[str, Any]) -> int:
         tags = tuple(meta.get("tags") or ())
+        groups = tuple(meta.get("groups") or ())
         code = self.code.get(doc_id)
         if code is None:
             code = self.code[doc_id] = len(self.file_type)
             self.file_type.append(str(meta.get("file_type", "")))
             self.ingested_at.append(int(meta.get("ingested_at", 0)))
             self.tags.append(tags)
+            self.groups.append(groups)
         else:
             self.file_type[code] = str(meta.get("file_type", ""))
             self.ingested_at[code] = int(meta.get("ingested_at", 0))
             self.tags[code] = tags
+            self.groups[code] = groups
         return code
 
     def mask(self, filters: SearchFilters) -> BoolArray | None:
@@ -123,6 +127,7 @@ class Documents:
             filters.tags,
             filters.ingested_after is not None,
             filters.ingested_before is not None,
+            filters.visible_to is not None,
         ]
         if not any(conditions):
             return None
@@ -145,6 +150,13 @@ class Documents:
             keep &= ingested >= filters.ingested_after
         if filters.ingested_before is not None:
             keep &= ingested <= filters.ingested_before
+        if filters.visible_to is not None:
+            caller = set(filters.visible_to)
+            keep &= np.fromiter(
+                (not g or not caller.isdisjoint(g) for g in self.groups),
+                dtype=np.bool_,
+                count=len(self.groups),
+            )
         return keep
 
 
@@ -197,6 +209,9 @@ def read_snapshot(
     docs.code = {doc_id: code for code, doc_id in enumerate(table["doc_id"])}
     docs.file_type, docs.ingested_at = table["file_type"], table["ingested_at"]
     docs.tags = [tuple(t) for t in table["tags"]]
+    if "groups" not in table:
+        return None  # saved before documents had groups: read the rows, which carry them
+    docs.groups = [tuple(g) for g in table["groups"]]
     return cols, docs, dict(zip(cols.ids, range(len(cols.ids)), strict=True))
 
 
@@ -241,6 +256,7 @@ def write_snapshot(
                 "file_type": docs.file_type,
                 "ingested_at": docs.ingested_at,
                 "tags": [list(t) for t in docs.tags],
+                "groups": [list(g) for g in docs.groups],
             },
         },
     )

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from searchapp.filters import SearchFilters
+from searchapp.filters import SearchFilters, group_fields
 from searchapp.storage import exact_scan
 from searchapp.storage.exact_scan import exact_top_k, matvec, top_k
 from searchapp.storage.keyword_index import KeywordIndex
@@ -187,8 +187,12 @@ class LocalIndex:
         add: Sequence[ChunkRow] = (),
         delete_docs: Iterable[str] = (),
         retag: Mapping[str, Sequence[str]] | None = None,
+        regroup: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        """One atomic change: delete documents' chunks, add chunks, retag, new generation."""
+        """One atomic change: delete documents' chunks, add chunks, retag, regroup, new generation.
+
+        `retag` and `regroup` give documents new tags and groups.
+        """
         deleted = list(delete_docs)
         chunks = [ChunkRow(*c) for c in add]  # a plain (id, text, metadata, vector, terms) tuple too
         chunks = [c if c.terms else c._replace(terms=" ".join(keyword_tokens(c.text))) for c in chunks]
@@ -198,7 +202,9 @@ class LocalIndex:
                 gone = self._rows.remove(deleted, [c.chunk_id for c in chunks])
                 inserted = self._rows.insert(chunks, vectors=self.mirror_vectors)
                 for doc_id, tags in (retag or {}).items():
-                    self._rows.retag(doc_id, tags)
+                    self._rows.set_keys(doc_id, {"tags": list(tags) if tags else None})
+                for doc_id, groups in (regroup or {}).items():
+                    self._rows.set_keys(doc_id, group_fields(groups))
                 self._rows.set_meta(self._stamp(generation))
             self._generation = generation
             cols = self._cols
@@ -217,6 +223,10 @@ class LocalIndex:
                 known = self._docs.code.get(doc_id)
                 if known is not None:
                     self._docs.tags[known] = tuple(tags)
+            for doc_id, groups in (regroup or {}).items():
+                known = self._docs.code.get(doc_id)
+                if known is not None:
+                    self._docs.groups[known] = tuple(groups)
             self._keyword.apply(
                 remove=removed[removed < size],
                 add_positions=np.arange(size, cols.size, dtype=np.int64),

@@ -137,15 +137,17 @@ class Rows:
         self.set_meta({"next_row": str(first + len(chunks))})
         return rows
 
-    def retag(self, doc_id: str, tags: Sequence[str]) -> None:
+    def set_keys(self, doc_id: str, values: Mapping[str, Any]) -> None:
+        """Set these metadata keys on every row of a document (None: remove the key)."""
         for row, metadata in self._db.execute(
             "SELECT row, metadata FROM chunks WHERE doc_id = ?", (doc_id,)
         ).fetchall():
             meta = json.loads(metadata)
-            if tags:
-                meta["tags"] = list(tags)
-            else:
-                meta.pop("tags", None)
+            for key, value in values.items():
+                if value is None:
+                    meta.pop(key, None)
+                else:
+                    meta[key] = value
             self._db.execute(
                 "UPDATE chunks SET metadata = ? WHERE row = ?", (json.dumps(meta, ensure_ascii=False), row)
             )

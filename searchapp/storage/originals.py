@@ -50,6 +50,7 @@ class OriginalInfo:
     mtime: int = 0
     external_id: str = ""
     stored_at: float = 0.0  # when this version was stored: the newest of a name wins a rebuild
+    groups: tuple[str, ...] = ()  # a rebuild from the originals keeps a document restricted
 
 
 class Blobs(Protocol):
@@ -231,7 +232,8 @@ class OriginalsStore:
         """Write (or rewrite) the sidecar of an original."""
         stored_at = info.stored_at or time.time()
         payload = json.dumps(
-            {**asdict(info), "tags": list(info.tags), "stored_at": stored_at}, ensure_ascii=False
+            {**asdict(info), "tags": list(info.tags), "groups": list(info.groups), "stored_at": stored_at},
+            ensure_ascii=False,
         )
         self.blobs.write(self.key_for(doc_id) + ".json", payload.encode("utf-8"))
 
@@ -248,6 +250,7 @@ class OriginalsStore:
                 mtime=int(data.get("mtime") or 0),
                 external_id=str(data.get("external_id") or ""),
                 stored_at=float(data.get("stored_at") or 0.0),
+                groups=tuple(str(g) for g in data.get("groups") or ()),
             )
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             return None

@@ -17,9 +17,9 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from searchapp.errors import SearchAppError  # noqa: E402
-from searchapp.ui.auth import require_login  # noqa: E402
 from searchapp.ui.feedback import show_error  # noqa: E402
 from searchapp.ui.nav import PAGES  # noqa: E402
+from searchapp.ui.sign_in import require_login  # noqa: E402
 
 
 def main() -> None:

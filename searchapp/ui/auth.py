@@ -2,8 +2,11 @@
 
 Without `[auth]` the app is open to anyone who can reach it (the default for a laptop
 or a trusted network). With it, nothing but the sign-in screen renders until the user
-is logged in. A configuration that cannot work (Authlib missing, unreadable secrets)
-stops the app instead of silently leaving it open.
+is logged in (`ui.sign_in` draws that screen and the **Log out** button); then every
+page run checks the sign-in on the server (`ui.callers`). A configuration that cannot
+work (Authlib missing, unreadable secrets) stops the app instead of silently leaving it
+open. This module reads the configuration and the browser's identity; it imports no
+other page code, so every module of the UI may use it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any
 
 import streamlit as st
 
-from searchapp.ui import resources
+from searchapp.access import DEFAULT_PROVIDER, provider_names
+from searchapp.ui import identity_cookie, resources
 
 
 def auth_config() -> Mapping[str, Any] | None:
@@ -27,13 +31,36 @@ def auth_enabled() -> bool:
     try:
         return auth_config() is not None
     except Exception:
-        return True  # unreadable secrets: report sign-in as on, and `require_login` stops
+        return True  # unreadable secrets: report sign-in as on, and `sign_in.require_login` stops
+
+
+def cookie_secret() -> str:
+    """The key Streamlit signs its identity cookie with: `[auth].cookie_secret`, else its own."""
+    from streamlit import config
+
+    auth = auth_config()
+    configured = auth.get("cookie_secret") if auth else None
+    return str(configured) if configured else str(config.get_option("server.cookieSecret"))
+
+
+def expected_origin() -> str | None:
+    """The origin the identity cookie must name: that of `[auth].redirect_uri`."""
+    from streamlit import config
+
+    auth = auth_config()
+    redirect = auth.get("redirect_uri") if auth else None
+    port = int(config.get_option("server.port"))
+    return identity_cookie.origin_of(redirect, port) if isinstance(redirect, str) else None
+
+
+def request_cookies() -> Mapping[str, str]:
+    """The cookies this session's browser sent when it connected (tests replace it)."""
+    return dict(st.context.cookies)
 
 
 def providers(auth: Mapping[str, Any]) -> list[str | None]:
     """None for the default provider (`client_id` directly in `[auth]`), then `[auth.NAME]`s."""
-    named: list[str | None] = [name for name, value in auth.items() if isinstance(value, Mapping)]
-    return ([None] if "client_id" in auth else []) + named
+    return [None if name == DEFAULT_PROVIDER else name for name in provider_names(auth)]
 
 
 def authlib_available() -> bool:
@@ -73,35 +100,3 @@ def user_label() -> str:
         if isinstance(value, str) and value:
             return value
     return "signed in"
-
-
-def require_login() -> None:
-    """Return if the app may render for this session; otherwise draw sign-in and stop."""
-    auth = auth_config()
-    if auth is None:
-        return
-    if not authlib_available():
-        st.error(
-            "**Sign-in is configured but cannot work.** The secrets have an `[auth]` table, but the "
-            "Authlib package is missing. Install it with `pip install 'searchapp[auth]'` and restart.",
-            icon=":material/lock:",
-        )
-        st.stop()
-    if is_logged_in():
-        with st.sidebar:
-            st.caption(f"Signed in as {user_label()}")
-            st.button("Log out", on_click=st.logout, icon=":material/logout:", key="auth_logout")
-        return
-    st.title("searchapp", anchor=False)
-    st.write("Sign in to search your team's documents.")
-    for provider in providers(auth) or [None]:
-        label = "Log in" if provider is None else f"Log in with {provider.replace('_', ' ').title()}"
-        st.button(
-            label,
-            on_click=st.login,
-            args=() if provider is None else (provider,),
-            type="primary",
-            icon=":material/login:",
-            key=f"auth_login_{provider or 'default'}",
-        )
-    st.stop()

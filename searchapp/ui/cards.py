@@ -19,10 +19,11 @@ from pathlib import PurePosixPath
 import streamlit as st
 
 from searchapp.errors import SearchAppError
-from searchapp.library import Library
+from searchapp.library.view import LibraryView
 from searchapp.types import DocumentGroup, Hit
-from searchapp.ui import original_links
+from searchapp.ui import auth, context, original_links
 from searchapp.ui.feedback import show_error
+from searchapp.ui.groups import groups_label
 from searchapp.ui.pdf_link import MAX_INLINE_BYTES, open_pdf_html
 from searchapp.ui.render import (
     location_label,
@@ -33,15 +34,7 @@ from searchapp.ui.render import (
     score_label,
     tags_label,
 )
-from searchapp.ui.resources import settings_key
 
-MIME_TYPES = {
-    "pdf": "application/pdf",
-    "txt": "text/plain",
-    "md": "text/markdown",
-    "html": "text/html",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-}
 LIKE_KEY = "like"  # the passage "More like this" was asked for
 LIKE_FROM_KEY = "like_from"  # where that passage is, for the heading
 MAX_OTHERS_SHOWN = 5  # a long document can match dozens of times; the rest are a click away
@@ -52,8 +45,33 @@ def download_name(source: str) -> str:
     return PurePosixPath(source).name or "document"
 
 
+def download_original(library: LibraryView, doc_id: str, source: str, file_type: str, *, key: str) -> None:
+    """A "Download original" link to our checked route; never a Streamlit ``/media`` URL with sign-in."""
+    if original_links.route_mounted():
+        st.link_button(
+            "Download original",
+            original_links.download_url(library.settings.collection, doc_id, source),
+            key=key,
+            icon=":material/download:",
+            help="Checked when you click it: only while you are signed in and may see the document.",
+        )
+    elif not auth.auth_enabled():  # `streamlit run ui/app.py` of an open app: Streamlit's own button
+        st.download_button(
+            "Download original",
+            data=lambda: library.original(doc_id),
+            file_name=download_name(source),
+            mime=original_links.MIME_TYPES.get(file_type, "application/octet-stream"),
+            key=key,
+            on_click="ignore",
+            icon=":material/download:",
+        )
+
+
 @st.fragment
-def result_card(number: int, group: DocumentGroup, library: Library, terms: Sequence[str], mode: str) -> None:
+def result_card(
+    number: int, group: DocumentGroup, library: LibraryView, terms: Sequence[str], mode: str
+) -> None:
+    library = context.library_or_stop()  # a card's own reruns check the caller again
     hit = group.best
     with st.container(border=True, key=f"hit-{number}"):
         head, score = st.columns([0.66, 0.34], vertical_alignment="center")
@@ -67,17 +85,11 @@ def result_card(number: int, group: DocumentGroup, library: Library, terms: Sequ
             st.caption("Text read by OCR from the page image: it may contain misread words.")
         if hit.tags:
             st.caption(f"Tags: {tags_label(hit.tags)}")
+        if hit.groups:
+            st.caption(f"Visible to {groups_label(hit.groups)}")
         _context(hit, library, terms)
         with st.container(horizontal=True, gap="small"):
-            st.download_button(
-                "Download original",
-                data=lambda: library.original(hit.doc_id),
-                file_name=download_name(hit.source),
-                mime=MIME_TYPES.get(hit.file_type, "application/octet-stream"),
-                key=f"dl-{hit.chunk_id}",
-                on_click="ignore",
-                icon=":material/download:",
-            )
+            download_original(library, hit.doc_id, hit.source, hit.file_type, key=f"dl-{hit.chunk_id}")
             if hit.file_type == "pdf" and hit.page is not None:
                 _open_at_page(hit, library)
             _more_like_this(hit, number)
@@ -86,7 +98,7 @@ def result_card(number: int, group: DocumentGroup, library: Library, terms: Sequ
 
 
 def _other_passages(
-    group: DocumentGroup, library: Library, terms: Sequence[str], mode: str, number: int
+    group: DocumentGroup, library: LibraryView, terms: Sequence[str], mode: str, number: int
 ) -> None:
     count = len(group.others)
     with st.expander(
@@ -134,7 +146,7 @@ def _more_like_this(hit: Hit, number: int) -> None:
         st.rerun()  # the whole page: it shows the similar passages now
 
 
-def _context(hit: Hit, library: Library, terms: Sequence[str]) -> None:
+def _context(hit: Hit, library: LibraryView, terms: Sequence[str]) -> None:
     panel = st.expander(
         "Context: the passages around this one",
         key=f"ctx-{hit.chunk_id}",
@@ -158,21 +170,21 @@ def _context(hit: Hit, library: Library, terms: Sequence[str]) -> None:
             st.markdown(passage_markdown(text, terms))
 
 
-def _open_at_page(hit: Hit, library: Library) -> None:
+def _open_at_page(hit: Hit, library: LibraryView) -> None:
     page = hit.page or 1
     if original_links.route_mounted():
         # One click: a signed link to the kept file; nothing is loaded into this page.
         st.link_button(
             f"Open at page {page}",
-            original_links.url_for(settings_key(library.settings), hit.doc_id, hit.source, page),
+            original_links.open_url(library.settings.collection, hit.doc_id, hit.source, page),
             icon=":material/open_in_new:",
-            help="Opens the PDF in a new tab at this page.",
+            help="Opens the PDF in a new tab at this page (checked when you click it).",
         )
         return
     _open_at_page_inline(hit, library, page)
 
 
-def _open_at_page_inline(hit: Hit, library: Library, page: int) -> None:
+def _open_at_page_inline(hit: Hit, library: LibraryView, page: int) -> None:
     """Without the route (`streamlit run ui/app.py`): the PDF travels in the page, on request."""
     panel = st.popover(
         f"Open at page {page}",

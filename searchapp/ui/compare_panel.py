@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from searchapp.errors import SearchAppError
-from searchapp.library import Library
+from searchapp.library.view import LibraryView
 from searchapp.retrieval.scoring import dense_score
 from searchapp.ui.feedback import show_error
 from searchapp.ui.render import format_score
@@ -13,7 +13,7 @@ from searchapp.ui.render import format_score
 RESULT_KEY = "compare_result"
 
 
-def compare_panel(library: Library) -> None:
+def compare_panel(library: LibraryView) -> None:
     with st.expander("Compare two texts", icon=":material/compare_arrows:", key="compare_panel"):
         st.caption(
             "How close in meaning two texts are: the cosine similarity of their embeddings, "

@@ -15,7 +15,7 @@ import streamlit as st
 
 from searchapp.errors import FailureReason
 from searchapp.ingest.types import FileOutcome, SourceFile
-from searchapp.ui.context import ingestor_or_stop
+from searchapp.ui.context import caller_or_stop, ingestor_or_stop
 from searchapp.ui.feedback import show_error
 from searchapp.ui.outcomes import record_retry, show_summary
 from searchapp.ui.progress import IngestProgress
@@ -32,6 +32,7 @@ class FailedUpload:
     data: bytes = field(repr=False)
     tags: tuple[str, ...]
     outcome: FileOutcome
+    groups: tuple[str, ...] = ()
 
     @property
     def needs_password(self) -> bool:
@@ -44,13 +45,16 @@ def _store() -> dict[str, FailedUpload]:
 
 
 def remember(
-    files: Sequence[tuple[str, str, bytes]], outcomes: Sequence[FileOutcome], tags: tuple[str, ...]
+    files: Sequence[tuple[str, str, bytes]],
+    outcomes: Sequence[FileOutcome],
+    tags: tuple[str, ...],
+    groups: tuple[str, ...] = (),
 ) -> None:
     """Keep the failed ones of a batch; forget earlier failures of files that now went in."""
     store = _store()
     for (key, name, data), outcome in zip(files, outcomes, strict=True):
         if outcome.status == "failed":
-            store[key] = FailedUpload(key, name, data, tags, outcome)
+            store[key] = FailedUpload(key, name, data, tags, outcome, groups)
         else:
             store.pop(key, None)
 
@@ -121,16 +125,16 @@ def _password_form(item: FailedUpload, where: str) -> None:
 def _retry(item: FailedUpload, *, password: str) -> None:
     shared = ingestor_or_stop()
     progress = IngestProgress([item.name], label=f"Indexing {item.name}…")
-    file = SourceFile(source=item.name, data=item.data, tags=item.tags, password=password)
+    file = SourceFile(source=item.name, data=item.data, tags=item.tags, password=password, groups=item.groups)
     try:
-        report = shared.ingest([file], progress=progress)
+        report = shared.ingest([file], progress=progress, visibility=caller_or_stop().membership.visibility)
     except Exception as exc:  # the status box must not stay "running"
         progress.status.update(label="Indexing stopped", state="error", expanded=True)
         show_error(exc)
         return
     outcome = report.outcomes[-1]
     if outcome.status == "failed":
-        _store()[item.key] = FailedUpload(item.key, item.name, item.data, item.tags, outcome)
+        _store()[item.key] = FailedUpload(item.key, item.name, item.data, item.tags, outcome, item.groups)
     else:
         dismiss(item.key)
     st.session_state[FLASH_KEY] = ([outcome], record_retry(item.key, outcome))

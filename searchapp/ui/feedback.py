@@ -12,6 +12,7 @@ import logging
 import streamlit as st
 
 from searchapp.errors import (
+    AccessDeniedError,
     ConfigError,
     EmptyQueryError,
     InvalidFilterError,
@@ -38,6 +39,7 @@ _TITLES: tuple[tuple[type[SearchAppError], str], ...] = (
     (StorageFullError, "The disk is full"),
     (ModelError, "The embedding model cannot be loaded"),
     (ConfigError, "A setting is wrong"),
+    (AccessDeniedError, "Not allowed"),
     (SearchAppError, "Something went wrong"),
 )
 

@@ -20,7 +20,6 @@ from searchapp.config import Settings
 from searchapp.errors import ConfigError
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.library import Library
-from searchapp.ui import original_links
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +67,6 @@ def _library(key: str, _settings: Settings) -> Library:
     load = getattr(library.embedder, "load", None)
     if callable(load):  # load now, under the spinner, rather than in the first search
         load()
-    original_links.register(key, library.originals)  # "Open at page" links may now name it
     logger.info("opened collection %s (%s)", _settings.collection, _settings.server_url or _settings.data_dir)
     return library
 

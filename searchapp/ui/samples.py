@@ -6,7 +6,7 @@ import streamlit as st
 
 from searchapp.ingest.types import SourceFile
 from searchapp.samples import SAMPLE_FILES, SAMPLE_TAG, sample_paths
-from searchapp.ui.context import ingestor_or_stop
+from searchapp.ui.context import caller_or_stop, ingestor_or_stop
 from searchapp.ui.feedback import show_error
 from searchapp.ui.progress import IngestProgress
 
@@ -33,7 +33,7 @@ def load_samples() -> None:
     files = [SourceFile(path.name, data=path.read_bytes(), tags=(SAMPLE_TAG,)) for path in sample_paths()]
     progress = IngestProgress([f.source for f in files], label="Adding the sample documents…")
     try:
-        report = shared.ingest(files, progress=progress)
+        report = shared.ingest(files, progress=progress, visibility=caller_or_stop().membership.visibility)
     except Exception as exc:  # the status box must not stay "running"
         progress.status.update(label="Adding the samples stopped", state="error", expanded=True)
         show_error(exc)

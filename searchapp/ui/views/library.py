@@ -10,13 +10,14 @@ import streamlit as st
 
 from searchapp.errors import SearchAppError
 from searchapp.ingest.types import FileOutcome
-from searchapp.library import Library
+from searchapp.library.view import LibraryView
 from searchapp.types import DocumentRecord
 from searchapp.ui import failed_uploads
-from searchapp.ui.cards import MIME_TYPES, download_name
+from searchapp.ui.cards import download_original
 from searchapp.ui.context import ingestor_or_stop, library_or_stop
 from searchapp.ui.feedback import show_error
 from searchapp.ui.filters_panel import TYPE_LABELS
+from searchapp.ui.groups import can_choose, groups_input, groups_label
 from searchapp.ui.nav import UPLOAD_PAGE
 from searchapp.ui.outcomes import show_summary
 from searchapp.ui.progress import IngestProgress
@@ -93,6 +94,7 @@ def table_rows(records: Sequence[DocumentRecord]) -> list[dict[str, Any]]:
             "Chunks": r.chunks,
             "Size": format_size(r.size),
             "Tags": list(r.tags),
+            "Visible to": list(r.groups) or ["everyone"],
             "Ingested": dt.datetime.fromtimestamp(r.ingested_at) if r.ingested_at else None,
         }
         for r in records
@@ -104,11 +106,12 @@ _COLUMNS: dict[str, Any] = {
     "Pages": st.column_config.TextColumn("Pages", help="Only PDFs have pages."),
     "Chunks": st.column_config.NumberColumn("Chunks", format="%d"),
     "Tags": st.column_config.ListColumn("Tags"),
+    "Visible to": st.column_config.ListColumn("Visible to", help="The groups that may see it."),
     "Ingested": st.column_config.DatetimeColumn("Ingested", format="YYYY-MM-DD HH:mm"),
 }
 
 
-def _manage(library: Library, record: DocumentRecord) -> None:
+def _manage(library: LibraryView, record: DocumentRecord) -> None:
     details = [
         TYPE_LABELS.get(record.file_type, record.file_type),
         f"{record.pages} pages" if record.pages else "",
@@ -120,18 +123,13 @@ def _manage(library: Library, record: DocumentRecord) -> None:
     st.markdown(f"**{one_line(record.source)}** · " + " · ".join(d for d in details if d))
     if record.tags:
         st.caption(f"Tags: {tags_label(record.tags)}")
+    st.caption(f"Visible to {groups_label(record.groups)}")
     for warning in record.warnings:
         st.warning(one_line(warning), icon=":material/warning:")
 
     with st.container(horizontal=True, gap="small"):
-        st.download_button(
-            "Download original",
-            data=lambda: library.original(record.doc_id),
-            file_name=download_name(record.source),
-            mime=MIME_TYPES.get(record.file_type, "application/octet-stream"),
-            key=f"library_download_{record.doc_id}",
-            on_click="ignore",
-            icon=":material/download:",
+        download_original(
+            library, record.doc_id, record.source, record.file_type, key=f"library_download_{record.doc_id}"
         )
         reingest = st.button(
             "Re-ingest",
@@ -147,9 +145,10 @@ def _manage(library: Library, record: DocumentRecord) -> None:
     if st.session_state.get(CONFIRM_KEY) == record.doc_id:
         _confirm_delete(library, record)
     _edit_tags(library, record)
+    _edit_groups(library, record)
 
 
-def _confirm_delete(library: Library, record: DocumentRecord) -> None:
+def _confirm_delete(library: LibraryView, record: DocumentRecord) -> None:
     with st.container(border=True):
         st.warning(
             f"Delete **{one_line(record.source)}**? Its {record.chunks} chunks and its kept original are "
@@ -165,7 +164,7 @@ def _confirm_delete(library: Library, record: DocumentRecord) -> None:
     if confirmed:
         st.session_state.pop(CONFIRM_KEY, None)
         try:
-            library.delete_by_id(record.doc_id)
+            library.delete(record.doc_id)
         except SearchAppError as exc:
             show_error(exc)
             return
@@ -188,7 +187,7 @@ def _reingest(record: DocumentRecord) -> None:
     st.rerun()
 
 
-def _edit_tags(library: Library, record: DocumentRecord) -> None:
+def _edit_tags(library: LibraryView, record: DocumentRecord) -> None:
     with st.form(key="library_tags_form", border=False):
         text = st.text_input(
             "Tags",
@@ -206,6 +205,28 @@ def _edit_tags(library: Library, record: DocumentRecord) -> None:
             st.rerun()
 
 
+def _edit_groups(library: LibraryView, record: DocumentRecord) -> None:
+    if not can_choose(library.visibility, record.groups):
+        return  # a signed-in user without groups can only leave it open to everyone
+    with st.form(key="library_groups_form", border=False):
+        chosen = groups_input(
+            "Visible to groups",
+            library.visibility,
+            current=record.groups,
+            key=f"library_groups_{record.doc_id}",
+            help_text="Only members of these groups see the document in searches, lists and links; "
+            "empty: everyone in this library.",
+        )
+        if st.form_submit_button("Save groups", icon=":material/group:"):
+            try:
+                library.update_groups(record.doc_id, chosen or ())
+            except SearchAppError as exc:
+                show_error(exc)
+                return
+            st.session_state[FLASH_KEY] = ("grouped", record.source)
+            st.rerun()
+
+
 def _flash() -> None:
     flash = st.session_state.pop(FLASH_KEY, None)
     if flash is None:
@@ -215,6 +236,8 @@ def _flash() -> None:
         st.success(f"Deleted **{one_line(value)}**.", icon=":material/delete:")
     elif kind == "tagged":
         st.success(f"Saved the tags of **{one_line(value)}**.", icon=":material/sell:")
+    elif kind == "grouped":
+        st.success(f"Saved who may see **{one_line(value)}**.", icon=":material/group:")
     elif kind == "reingested":
         outcomes: list[FileOutcome] = value
         show_summary(outcomes)

@@ -12,7 +12,7 @@ import streamlit as st
 
 from searchapp.errors import SearchAppError
 from searchapp.filters import SearchFilters
-from searchapp.library import Library
+from searchapp.library.view import LibraryView
 from searchapp.request import SearchRequest
 from searchapp.retrieval.scoring import match_strength
 from searchapp.samples import EXAMPLE_QUERIES, SAMPLE_TAG
@@ -118,7 +118,7 @@ def _leave_similar() -> None:
     st.session_state.pop(LIKE_FROM_KEY, None)
 
 
-def _mode_selector(library: Library) -> str | None:
+def _mode_selector(library: LibraryView) -> str | None:
     modes = library.search_modes
     if len(modes) < 2:
         return None
@@ -161,7 +161,7 @@ def _similar_heading() -> None:
 def _results(
     response: SearchResponse,
     request: SearchRequest,
-    library: Library,
+    library: LibraryView,
     filters: FilterInput,
     documents: list[DocumentRecord],
 ) -> None:

@@ -8,8 +8,9 @@ from searchapp.errors import SearchAppError
 from searchapp.health import HealthReport, check_library
 from searchapp.library import Library
 from searchapp.ui.auth import auth_enabled
-from searchapp.ui.context import library_or_stop
+from searchapp.ui.context import caller_or_stop
 from searchapp.ui.feedback import show_error
+from searchapp.ui.groups import visibility_label
 from searchapp.ui.render import escape_markdown, format_size
 
 REPAIR_ADVICE = {
@@ -23,7 +24,8 @@ MODE_LABELS = {"local": "Local (embedded Chroma, this process only)", "server": 
 
 def render() -> None:
     st.title("Status", anchor=False)
-    library = library_or_stop()
+    caller = caller_or_stop()
+    library = caller.view
     try:
         stats = library.stats()
     except SearchAppError as exc:
@@ -48,11 +50,15 @@ def render() -> None:
         ("Chunks", f"{settings.chunk_tokens} tokens, {settings.chunk_overlap} overlap"),
         ("Largest upload", f"{min(settings.max_file_mb, int(st.get_option('server.maxUploadSize')))} MB"),
         ("Sign-in", "required (OIDC)" if auth_enabled() else "off: anyone who can reach this app can use it"),
+        ("You see", visibility_label(caller.membership.visibility)),
     ]
     if stats.pending:
         rows.append(("Interrupted ingests", f"{stats.pending}; the next upload finishes them"))
     st.markdown("\n".join(f"- **{label}:** {escape_markdown(str(value))}" for label, value in rows))
-    render_health(library)
+    if caller.membership.visibility is None:  # it counts every document, hidden ones too
+        render_health(caller.library)
+    else:
+        st.caption("The health check counts every document, so it is for administrators; ask one.")
 
 
 def render_health(library: Library) -> None:

@@ -15,12 +15,14 @@ from typing import Any
 
 import streamlit as st
 
+from searchapp.access import Visibility
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.ingest.text import display_name
 from searchapp.ingest.types import FileOutcome, SourceFile
 from searchapp.ui import failed_uploads
-from searchapp.ui.context import ingestor_or_stop, library_or_stop
+from searchapp.ui.context import caller_or_stop, ingestor_or_stop
 from searchapp.ui.feedback import show_error
+from searchapp.ui.groups import groups_input
 from searchapp.ui.nav import SEARCH_PAGE
 from searchapp.ui.outcomes import LAST_KEY, SEEN_KEY, show_summary, upload_key
 from searchapp.ui.progress import IngestProgress
@@ -36,7 +38,8 @@ def render() -> None:
         "Add PDF, Word (DOCX), text, Markdown or HTML files. Each file is split into passages and "
         "indexed, so you can search it by meaning. Uploading the same file again is instant."
     )
-    library = library_or_stop()
+    caller = caller_or_stop()
+    library = caller.view
     shared = ingestor_or_stop()
 
     tags_text = st.text_input(
@@ -44,6 +47,13 @@ def render() -> None:
         key="upload_tags",
         placeholder="e.g. handbook, 2026",
         help="Comma-separated. They are added to the files you upload next, and you can filter by them.",
+    )
+    groups = groups_input(
+        "Visible to groups (optional)",
+        library.visibility,
+        key="upload_groups",
+        help_text="Only members of these groups will see the files you upload next; empty: everyone "
+        "in this library. You can change it later on the Library page.",
     )
     uploads = st.file_uploader(
         "Documents",
@@ -56,7 +66,7 @@ def render() -> None:
     )
     new = _new_files(uploads or [])
     if new:
-        _ingest(shared, new, parse_tags(tags_text))
+        _ingest(shared, new, parse_tags(tags_text), groups or (), library.visibility)
 
     last: list[FileOutcome] = st.session_state.get(LAST_KEY, [])
     if last:
@@ -82,7 +92,13 @@ def _new_files(uploads: Sequence[Any]) -> list[tuple[str, str, bytes]]:
     return new
 
 
-def _ingest(shared: Ingestor, new: list[tuple[str, str, bytes]], tags: tuple[str, ...]) -> None:
+def _ingest(
+    shared: Ingestor,
+    new: list[tuple[str, str, bytes]],
+    tags: tuple[str, ...],
+    groups: tuple[str, ...],
+    visibility: Visibility,
+) -> None:
     if shared.busy:
         st.info(
             "Another upload is being indexed; yours starts as soon as it is done.",
@@ -90,9 +106,9 @@ def _ingest(shared: Ingestor, new: list[tuple[str, str, bytes]], tags: tuple[str
         )
     names = [name for _, name, _ in new]
     progress = IngestProgress(names, label=f"Indexing {len(new)} file{'s' if len(new) != 1 else ''}…")
-    files = [SourceFile(source=name, data=data, tags=tags) for _, name, data in new]
+    files = [SourceFile(source=name, data=data, tags=tags, groups=groups) for _, name, data in new]
     try:
-        report = shared.ingest(files, progress=progress)
+        report = shared.ingest(files, progress=progress, visibility=visibility)
     except Exception as exc:  # the status box must not stay "running"
         progress.status.update(label="Indexing stopped", state="error", expanded=True)
         show_error(exc)
@@ -103,7 +119,7 @@ def _ingest(shared: Ingestor, new: list[tuple[str, str, bytes]], tags: tuple[str
     for (key, _, _), outcome in zip(new, outcomes, strict=True):
         seen[key] = outcome
     st.session_state[LAST_KEY] = outcomes
-    failed_uploads.remember(new, outcomes, tags)
+    failed_uploads.remember(new, outcomes, tags, groups)
     progress.raise_deferred()
     progress.finish(report)
     if report.ingested:

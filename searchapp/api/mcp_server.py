@@ -1,0 +1,253 @@
+"""The MCP server: search, a passage with its neighbours, and similar passages, with citations.
+
+Built with the official `mcp` SDK (`MCPServer`). Three tools, each answering with
+citations an assistant can quote (document, page, heading, passage id and a link to the
+original, which needs the same token):
+
+    search            ranked passages for a question (the query syntax, any mode, filters,
+                      minimum score: the core's `SearchRequest`, validated by the core)
+    fetch_passage     one passage by id, with the passages before and after it
+    similar_passages  passages like a given one ("more like this")
+
+Who may call is decided exactly as for the HTTP API (`ApiContext.caller_for_token`):
+over streamable HTTP every request carries ``Authorization: Bearer <token>`` (an API
+token or the identity provider's JWT; the SDK answers 401 without one), and each tool
+call counts against that caller's rate limit. Over stdio the server is a child process
+of the assistant: it runs as the token in ``SEARCHAPP_TOKEN`` when that is set, and
+otherwise as the local operator (who can read the data directory anyway) with full access
+to the configured collection.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import AnyHttpUrl, BaseModel, Field, WithJsonSchema
+
+from searchapp.api.callers import Caller
+from searchapp.api.context import ApiContext
+from searchapp.api.deps import original_link
+from searchapp.errors import AuthError, SearchAppError
+from searchapp.request import SearchRequest
+from searchapp.request_schema import request_schema
+from searchapp.types import Hit, SearchResponse
+
+TOKEN_ENV = "SEARCHAPP_TOKEN"
+INSTRUCTIONS = (
+    "Search the team's documents by meaning. Use `search` with a question in natural language; "
+    "quote passages with their citation (document, page) and link. `fetch_passage` gives more "
+    "context around a passage; `similar_passages` finds passages like one you found."
+)
+
+
+class Citation(BaseModel):
+    document: str = Field(..., description="the document's name")
+    doc_id: str
+    page: int | None = Field(None, description="PDF page, 1-based")
+    heading: str = ""
+    passage_id: str = Field(..., description="pass to fetch_passage or similar_passages")
+    link: str = Field(..., description="the original file (PDFs at the page); needs the same token")
+
+
+class Passage(BaseModel):
+    rank: int
+    score: float = Field(..., description="0-1, the score the ranking used")
+    text: str
+    citation: Citation
+
+
+class SearchResult(BaseModel):
+    query: str
+    mode: str
+    weak_match: bool = Field(..., description="even the best passage matches poorly")
+    notices: list[str]
+    passages: list[Passage]
+
+
+class Neighbour(BaseModel):
+    chunk: int
+    text: str
+
+
+class PassageWithContext(BaseModel):
+    passage: Passage
+    before: list[Neighbour]
+    after: list[Neighbour]
+
+
+class _Verifier:
+    """The SDK's token check over HTTP: the same tokens and sign-in as the HTTP API."""
+
+    def __init__(self, context: Callable[[], ApiContext]) -> None:
+        self.context = context
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        import anyio.to_thread
+
+        try:
+            caller = await anyio.to_thread.run_sync(lambda: self.context().caller_for_token(token))
+        except SearchAppError:
+            return None
+        return AccessToken(
+            token=token, client_id=caller.subject, scopes=[caller.role], subject=caller.subject
+        )
+
+
+def build_mcp(
+    ctx: ApiContext | Callable[[], ApiContext], *, http_base: str = "", stdio_caller: Caller | None = None
+) -> MCPServer[Any]:
+    """The MCP server over `ctx`. With `http_base` (the server's own URL) it checks bearer tokens.
+
+    `ctx` may be a function that gives the context on first use (the web UI builds its
+    context on the first request, not while its server starts).
+
+    `stdio_caller` is who a stdio server acts for (see `stdio_caller`).
+    """
+    context: Callable[[], ApiContext] = ctx if callable(ctx) else (lambda: ctx)
+    auth = None
+    verifier = None
+    if http_base:
+        # Tokens come from `searchapp tokens` or the identity provider: the SDK only checks them.
+        auth = AuthSettings(
+            issuer_url=AnyHttpUrl(http_base),
+            resource_server_url=AnyHttpUrl(f"{http_base}/mcp"),
+            validate_token_resource=False,
+        )
+        verifier = _Verifier(context)
+    server: MCPServer[Any] = MCPServer(
+        name="searchapp", instructions=INSTRUCTIONS, token_verifier=verifier, auth=auth, log_level="WARNING"
+    )
+    who = _caller_source(context, stdio_caller)
+
+    def cite(hit: Hit) -> Citation:
+        page = hit.page if hit.file_type == "pdf" else None
+        return Citation(
+            document=hit.source,
+            doc_id=hit.doc_id,
+            page=hit.page,
+            heading=hit.heading,
+            passage_id=hit.chunk_id,
+            link=original_link(f"{context().config.public_url or http_base}/api", hit.doc_id, page),
+        )
+
+    def result(response: SearchResponse) -> SearchResult:
+        return SearchResult(
+            query=response.query,
+            mode=response.mode,
+            weak_match=response.weak_match,
+            notices=list(response.notices),
+            passages=[
+                Passage(rank=h.rank, score=round(h.score, 4), text=h.text, citation=cite(h))
+                for h in response.hits
+            ],
+        )
+
+    @server.tool()
+    def search(
+        query: Annotated[Any, _described("query")],
+        k: Annotated[Any, _described("k", default=5)] = 5,
+        mode: Annotated[Any, _described("mode")] = None,
+        filters: Annotated[Any, _described("filters", nullable=True)] = None,
+        min_score: Annotated[Any, _described("min_score")] = None,
+    ) -> SearchResult:
+        """Find the passages of the team's documents that answer `query`.
+
+        `query` is natural language, with the query syntax if useful: "exact phrase",
+        -word, type:pdf, tag:hr, doc:NAME, page:3-7, after:2026-01-31, before:2026-03.
+        `mode`: adaptive (default), hybrid, dense or keyword. `filters` (all optional):
+        file_types (["pdf"]), pages ("3-7"), tags (["hr"]), documents (doc ids),
+        ingested_after / ingested_before ("2026-01-31"), text_contains ("laptop").
+        """
+        with _tool_errors():
+            caller = who()
+            request = SearchRequest.from_mapping(
+                {"query": query, "k": k, "mode": mode, "filters": filters, "min_score": min_score}
+            )
+            return result(context().library_for(caller).find(request))
+
+    @server.tool()
+    def fetch_passage(passage_id: str, before: int = 1, after: int = 1) -> PassageWithContext:
+        """One passage by its id (from a citation), with `before`/`after` passages around it (0-20)."""
+        with _tool_errors():
+            caller = who()
+            if not (0 <= before <= 20 and 0 <= after <= 20):
+                raise ToolError(f"before and after are 0-20; got {before} and {after}")
+            hit, around = context().passage(caller, passage_id, before=before, after=after)
+            return PassageWithContext(
+                passage=Passage(rank=1, score=1.0, text=hit.text, citation=cite(hit)),
+                before=[Neighbour(chunk=i, text=t) for i, t in around if i < hit.chunk_index],
+                after=[Neighbour(chunk=i, text=t) for i, t in around if i > hit.chunk_index],
+            )
+
+    @server.tool()
+    def similar_passages(
+        passage_id: str,
+        k: Annotated[Any, _described("k", default=5)] = 5,
+        mode: Annotated[Any, _described("mode")] = None,
+    ) -> SearchResult:
+        """Passages like the one with this id (from a citation), the passage itself left out."""
+        with _tool_errors():
+            caller = who()
+            request = SearchRequest.from_mapping({"like": passage_id, "k": k, "mode": mode})
+            return result(context().library_for(caller).find(request))
+
+    return server
+
+
+def _caller_source(context: Callable[[], ApiContext], stdio_caller: Caller | None) -> Callable[[], Caller]:
+    def who() -> Caller:
+        ctx = context()
+        access = get_access_token()
+        if access is not None:
+            caller = ctx.caller_for_token(access.token)
+        elif stdio_caller is not None:
+            caller = stdio_caller
+        else:
+            raise AuthError("this MCP server needs a bearer token")
+        ctx.limiter.check(caller.rate_key)
+        return caller
+
+    return who
+
+
+def stdio_caller(ctx: ApiContext, environ: dict[str, str] | None = None) -> Caller:
+    """Who a stdio server acts for: the token in SEARCHAPP_TOKEN, else the local operator.
+
+    Raises:
+        AuthError: SEARCHAPP_TOKEN is set but not valid here.
+    """
+    environ = dict(os.environ) if environ is None else environ
+    token = environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return ctx.caller_for_token(token)
+    return Caller(
+        collection=ctx.settings.collection, role="admin", subject="operator", via="operator", visibility=None
+    )
+
+
+def _described(name: str, *, default: Any = None, nullable: bool = False) -> WithJsonSchema:
+    """A tool argument's schema: the core's for that key of a search request
+    (`searchapp.request_schema`); the core validates the value (`SearchRequest.from_mapping`)."""
+    schema = dict(request_schema()["properties"][name])
+    if default is not None:
+        schema["default"] = default
+    if nullable:
+        schema = {"anyOf": [schema, {"type": "null"}], "description": schema.get("description", "")}
+    return WithJsonSchema(schema)
+
+
+@contextmanager
+def _tool_errors() -> Iterator[None]:
+    """The core's errors as tool errors the assistant reads (never a traceback)."""
+    try:
+        yield
+    except SearchAppError as exc:
+        raise ToolError(str(exc)) from exc

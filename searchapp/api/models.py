@@ -1,0 +1,244 @@
+"""The API's request and response bodies, as pydantic models for the OpenAPI schema.
+
+The responses mirror the core's frozen dataclasses and their `to_dict` shapes
+(tests/test_api_units.py checks that every key of each `to_dict` is a field here, and
+back). A search request is the core's `SearchRequest` as JSON: its schema is the core's
+(`searchapp.request_schema`) and the core alone validates it (`SearchRequest.from_mapping`);
+the other request bodies check only their shape, and the core their values. The core's
+errors come back as they are (`searchapp.api.errors`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import Body
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from searchapp.request_schema import request_schema
+
+MetaValue = str | int | float | bool | list[str]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def similar_schema() -> dict[str, Any]:
+    """The body of ``/similar``: a search request (`request_schema`) whose passage is
+    `passage_id` (the core's `like`, required) rather than words."""
+    schema = request_schema()
+    properties = dict(schema["properties"])
+    like = properties.pop("like")
+    return {
+        **schema,
+        "title": "SimilarRequest",
+        "description": "Passages like a stored one, with the options of a search.",
+        "properties": {"passage_id": {**like, "description": PASSAGE_ID}, **properties},
+        "required": ["passage_id"],
+    }
+
+
+PASSAGE_ID = "a hit's chunk_id, or '<8+ characters of the document id>:<n>'"
+# A search request as JSON. The schema only describes it: `SearchRequest.from_mapping`
+# validates the body as received (typed Any, FastAPI checks nothing first), so a value
+# the core refuses comes back 400 with the core's own message.
+SearchBody = Annotated[Any, Body(), WithJsonSchema(request_schema())]
+SimilarBody = Annotated[Any, Body(), WithJsonSchema(similar_schema())]
+
+
+class CompareIn(_In):
+    text_a: str
+    text_b: str
+
+
+class RetagIn(_In):
+    tags: list[str] | None = Field(None, description="the document's new tags (replacing the old ones)")
+    groups: list[str] | None = Field(
+        None, description="restrict the document to these groups ([]: open to the whole collection)"
+    )
+
+
+class TokenIn(_In):
+    role: Literal["read", "write", "admin"]
+    groups: list[str] = Field(default_factory=list)
+    expires: str = Field("90d", description="never, a duration (12h, 90d, 8w) or a date (2027-01-31)")
+    name: str = ""
+
+
+# ---------------------------------------------------------------------------- responses
+
+
+class HitOut(BaseModel):
+    rank: int
+    score: float
+    chunk_id: str
+    text: str
+    doc_id: str
+    source: str
+    file_type: str
+    page: int | None
+    heading: str
+    chunk: int
+    metadata: dict[str, MetaValue]
+    cosine: float | None
+    fused_score: float | None = None
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+    keyword_score: float | None = None
+    link: str = Field("", description="the original (a PDF at its page), behind the same token")
+
+
+class GroupOut(BaseModel):
+    doc_id: str
+    source: str
+    score: float
+    best: HitOut
+    others: list[HitOut]
+
+
+class SearchOut(BaseModel):
+    query: str
+    mode: str
+    k: int
+    query_truncated: bool
+    weak_match: bool
+    dense_weight: float | None
+    notices: list[str]
+    took_ms: float
+    results: list[HitOut]
+    groups: list[GroupOut] | None = None
+
+
+class CompareOut(BaseModel):
+    cosine: float = Field(..., description="cosine similarity of the two texts' embeddings, -1 to 1")
+    similarity: float = Field(..., description="the same on the 0-1 scale search scores use")
+
+
+class NeighbourOut(BaseModel):
+    chunk: int
+    text: str
+
+
+class PassageOut(BaseModel):
+    passage: HitOut
+    before: list[NeighbourOut]
+    after: list[NeighbourOut]
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    source: str
+    file_type: str
+    title: str
+    size: int
+    chunks: int
+    ingested_at: int
+    pages: int
+    tags: list[str]
+    groups: list[str]
+    mtime: int
+    encoding: str
+    state: str
+    warnings: list[str]
+    external_id: str
+    link: str
+
+
+class DocumentListOut(BaseModel):
+    total: int
+    offset: int
+    documents: list[DocumentOut]
+
+
+class StatsOut(BaseModel):
+    documents: int
+    pending: int
+    chunks: int
+    collection: str
+    model: str
+    dimension: int
+    mode: str
+    originals_bytes: int
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    version: str
+    detail: str = ""
+
+
+class FileOutcomeOut(BaseModel):
+    source: str
+    status: str
+    chunks: int
+    doc_id: str
+    reason: str | None
+    detail: str
+    warnings: list[str]
+    seconds: float
+
+
+class ReportOut(BaseModel):
+    ingested: int
+    unchanged: int
+    failed: int
+    chunks_written: int
+    files: list[FileOutcomeOut]
+
+
+class JobOut(BaseModel):
+    job_id: str
+    collection: str
+    state: Literal["queued", "running", "done", "failed"]
+    created_at: float
+    updated_at: float
+    started_by: str
+    files: list[str]
+    files_total: int
+    files_done: int
+    stage: str
+    current: str
+    chunks_embedded: int
+    chunks_total: int
+    report: ReportOut | None
+    error: str
+    status_url: str = ""
+
+
+class JobListOut(BaseModel):
+    jobs: list[JobOut]
+
+
+class CallerOut(BaseModel):
+    collection: str
+    role: str
+    via: str
+    subject: str
+    groups: list[str]
+
+
+class TokenOut(BaseModel):
+    token_id: str
+    collection: str
+    role: str
+    groups: list[str]
+    name: str
+    created_at: int
+    expires_at: int
+    revoked_at: int
+    state: str
+
+
+class NewTokenOut(TokenOut):
+    token: str = Field(..., description="the token itself: shown this once, never again")
+
+
+class TokenListOut(BaseModel):
+    tokens: list[TokenOut]
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    code: str
+    errors: list[dict[str, str]] | None = None

@@ -1,0 +1,44 @@
+"""Our routes beside Streamlit's (mounted by `ui/server.py`, before Streamlit's own).
+
+- ``/searchapp/original/…`` and ``/searchapp/download/…``: kept originals, checked at
+  each request (`ui.original_links`);
+- ``/auth/logout``: ends the sign-in's server-side session (`ui.sessions`), then hands
+  over to Streamlit's own log-out, which deletes the cookie and signs out at the
+  provider. So a log-out by any path ends every copy of the cookie.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from searchapp.ui import callers, original_links, resources
+
+logger = logging.getLogger(__name__)
+
+
+def all_routes() -> list[Any]:
+    return [*original_links.routes(), logout_route()]
+
+
+def logout_route() -> Any:
+    """Streamlit's ``/auth/logout``, preceded by the end of the server-side session."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.routing import Route
+    from streamlit import config
+    from streamlit.web.server.starlette.starlette_auth_routes import create_auth_routes
+
+    base = str(config.get_option("server.baseUrlPath") or "")
+    (streamlit_logout,) = [r for r in create_auth_routes(base) if r.path.rstrip("/").endswith("auth/logout")]
+
+    def end(cookies: dict[str, str]) -> None:
+        try:
+            callers.end_session(resources.load_settings(), cookies)
+        except Exception:  # the cookie still goes; the log says the server could not record it
+            logger.exception("could not end the session on the server")
+
+    async def logout(request: Any) -> Any:
+        await run_in_threadpool(end, dict(request.cookies))
+        return await streamlit_logout.endpoint(request)
+
+    return Route(streamlit_logout.path, logout, methods=["GET"])

@@ -1,0 +1,66 @@
+"""The API and the MCP server inside `searchapp ui`: one process for an embedded data directory.
+
+The UI's server answers `/api/v1/...` and `/mcp` behind the same tokens, over the UI's own
+libraries: a file uploaded through the API is found over MCP and on the UI's search page
+(AppTest's page would open its own library; the real server shares one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.api_server import make_tokens, wait_for_job
+from tests.app_server import running_app
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.server
+
+
+def test_the_ui_serves_the_api_and_mcp_in_its_own_process(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, model="hash:64", chunk_tokens=40, chunk_overlap=5)
+    secrets, _ = make_tokens(settings, {"writer": {"collection": settings.collection, "role": "write"}})
+    headers = {"Authorization": f"Bearer {secrets['writer']}"}
+    with running_app(settings, tmp_path) as app, httpx.Client(timeout=60) as client:
+        api = f"{app.url}/api/v1"
+        assert client.get(f"{api}/me").status_code == 401
+        assert client.get(f"{api}/documents/a%0Ab", headers=headers).json()["code"] == "not_found"
+        made = client.post(
+            f"{api}/documents",
+            headers=headers,
+            files=[
+                (
+                    "files",
+                    ("kestrel.md", b"# Kestrel\n\nThe kestrel census runs every June.\n", "text/markdown"),
+                )
+            ],
+        )
+        assert made.status_code == 202
+        assert wait_for_job(client, made.json()["status_url"], headers)["state"] == "done"
+        hits = client.post(f"{api}/search", headers=headers, json={"query": "kestrel census"}).json()[
+            "results"
+        ]
+        assert hits[0]["source"] == "kestrel.md"
+        assert client.get(f"{app.url}/_stcore/health").text == "ok"  # the UI itself is still there
+
+        async def over_mcp(token_headers: dict[str, str]) -> list[str]:
+            transport = streamable_http_client(
+                f"{app.url}/mcp", http_client=httpx2.AsyncClient(headers=token_headers, timeout=60)
+            )
+            async with Client(transport) as mcp:
+                result = await mcp.call_tool("search", {"query": "kestrel census", "k": 2})
+                return [p["citation"]["document"] for p in result.structured_content["passages"]]  # type: ignore[index]
+
+        assert anyio.run(over_mcp, headers) == ["kestrel.md"]
+        raw = client.post(
+            f"{app.url}/mcp",
+            headers={"Accept": "application/json, text/event-stream"},
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        )
+        assert raw.status_code == 401

@@ -1,0 +1,178 @@
+"""The MCP server through the SDK's own client: over stdio (a child process) and streamable HTTP.
+
+The tools list, a search with citations, a passage with neighbours and similar passages;
+over HTTP without a token (401), with a revoked one (401) and with another team's token
+(that team's documents only); over stdio as the local operator or as SEARCHAPP_TOKEN's caller.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from searchapp import Library, Settings
+from searchapp.ingest import ingest_paths
+from tests.api_server import LiveApi, live_api, server_env
+from tests.conftest import write
+
+pytestmark = pytest.mark.server
+
+TOKENS: dict[str, dict[str, object]] = {
+    "a_read": {"collection": "documents", "role": "read"},
+    "a_revoked": {"collection": "documents", "role": "read", "revoked": True},
+    "b_read": {"collection": "team-b", "role": "read"},
+}
+A_TEXT = "# Kiwi\n\n" + "\n\n".join(
+    f"Section {i}: the kiwi orchard rota for week {i} is posted." for i in range(8)
+)
+B_TEXT = "# Bravo\n\nThe marmot archive moves to the basement in March.\n"
+
+
+def seed(root: Path) -> None:
+    """Team A's document in the default collection, team B's in team-b (before any server runs)."""
+    environ = server_env(root / "data", root / "home")
+    (root / "home").mkdir(parents=True, exist_ok=True)
+    for collection, name, text in (("documents", "kiwi.md", A_TEXT), ("team-b", "bravo.md", B_TEXT)):
+        settings = Settings.load(environ=environ, collection=collection)
+        with Library.open(settings) as library:
+            report = ingest_paths(library, [write(root / "files" / name, text)])
+            assert not report.failed
+
+
+@pytest.fixture(scope="module")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
+    root = tmp_path_factory.mktemp("mcp-http")
+    seed(root)
+    with live_api(root, TOKENS) as live:
+        yield live
+
+
+def http_client(live: LiveApi, token: str | None) -> Client:
+    headers = {"Authorization": f"Bearer {live.tokens[token]}"} if token else {}
+    return Client(
+        streamable_http_client(f"{live.url}/mcp", http_client=httpx2.AsyncClient(headers=headers, timeout=60))
+    )
+
+
+async def exercise(client: Client, word: str) -> dict[str, Any]:
+    """List the tools, search for `word`, fetch the top passage with neighbours, find similar ones."""
+    tools = await client.list_tools()
+    assert {t.name for t in tools.tools} == {"search", "fetch_passage", "similar_passages"}
+    found = await client.call_tool("search", {"query": word, "k": 3})
+    assert not found.is_error, found.content
+    result = found.structured_content or {}
+    if not result.get("passages"):
+        return result
+    citation = result["passages"][0]["citation"]
+    assert set(citation) == {"document", "doc_id", "page", "heading", "passage_id", "link"}
+    assert citation["link"].endswith(f"/api/v1/documents/{citation['doc_id']}/original")
+    passage = await client.call_tool(
+        "fetch_passage", {"passage_id": citation["passage_id"], "before": 1, "after": 1}
+    )
+    assert not passage.is_error and passage.structured_content["passage"]["citation"] == citation  # type: ignore[index]
+    similar = await client.call_tool("similar_passages", {"passage_id": citation["passage_id"], "k": 2})
+    assert not similar.is_error
+    ids = [p["citation"]["passage_id"] for p in similar.structured_content["passages"]]  # type: ignore[index]
+    assert citation["passage_id"] not in ids
+    return result
+
+
+def test_http_with_a_token_searches_its_own_team(http_server: LiveApi) -> None:
+    async def run() -> None:
+        async with http_client(http_server, "a_read") as client:
+            result = await exercise(client, "kiwi orchard rota")
+            assert result["passages"][0]["citation"]["document"] == "kiwi.md"
+            bad = await client.call_tool("fetch_passage", {"passage_id": "f" * 64 + ":0"})
+            assert bad.is_error and "no stored passage" in bad.content[0].text  # type: ignore[union-attr]
+            # The search tool takes the core's request: the query syntax, its errors as the core words them.
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            schema = tools["search"].input_schema["properties"]
+            assert "doc:NAME" in schema["query"]["description"] and schema["k"]["maximum"] == 1000
+            typed = await client.call_tool("search", {"query": 'rota "week 3" doc:kiwi type:md', "k": 5})
+            assert not typed.is_error, typed.content
+            passages = typed.structured_content["passages"]  # type: ignore[index]
+            assert passages and all("week 3" in p["text"] for p in passages)
+            for arguments, words in (
+                ({"query": "rota doc:bravo.md"}, "doc:bravo.md names no document"),  # team B's
+                ({"query": "rota type:xls"}, "type:xls is not a file type"),
+                ({"query": "rota", "k": 0}, "k must be an integer from 1 to 1000"),
+                ({"query": "rota", "filters": {"visible_to": ["x"]}}, "unknown filter 'visible_to'"),
+            ):
+                refused = await client.call_tool("search", arguments)
+                assert refused.is_error and words in refused.content[0].text, refused.content  # type: ignore[union-attr]
+        async with http_client(http_server, "b_read") as client:
+            result = await exercise(client, "kiwi orchard rota")
+            assert all(p["citation"]["document"] == "bravo.md" for p in result["passages"])
+
+    anyio.run(run)
+
+
+@pytest.mark.parametrize("token", [None, "a_revoked"])
+def test_http_without_a_valid_token_is_refused(http_server: LiveApi, token: str | None) -> None:
+    async def run() -> None:
+        async with http_client(http_server, token) as client:
+            await client.list_tools()
+
+    with pytest.raises(Exception, match="unhandled errors"):  # the SDK's client cannot connect
+        anyio.run(run)
+    headers = {"Authorization": f"Bearer {http_server.tokens[token]}"} if token else {}
+    raw = httpx.post(
+        f"{http_server.url}/mcp",
+        headers={**headers, "Accept": "application/json, text/event-stream"},
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        timeout=30,
+    )
+    assert raw.status_code == 401 and raw.headers["www-authenticate"].startswith("Bearer")
+
+
+def stdio(root: Path, extra: dict[str, str]) -> Client:
+    env = server_env(root / "data", root / "home", extra)
+    return Client(
+        StdioServerParameters(
+            command=sys.executable, args=["-m", "searchapp.cli.main", "mcp"], env=env, cwd=str(root)
+        )
+    )
+
+
+def test_stdio_as_the_operator_and_as_a_token(tmp_path: Path) -> None:
+    seed(tmp_path)
+    from tests.api_server import make_tokens
+
+    secrets, _ = make_tokens(Settings.load(environ=server_env(tmp_path / "data", tmp_path / "home")), TOKENS)
+
+    async def run() -> None:
+        async with stdio(tmp_path, {}) as client:  # no token: the local operator, default collection
+            result = await exercise(client, "kiwi orchard rota")
+            assert result["passages"][0]["citation"]["document"] == "kiwi.md"
+        async with stdio(tmp_path, {"SEARCHAPP_TOKEN": secrets["b_read"]}) as client:
+            result = await exercise(client, "marmot archive")
+            assert {p["citation"]["document"] for p in result["passages"]} == {"bravo.md"}
+
+    anyio.run(run)
+
+
+def test_stdio_with_a_revoked_token_does_not_start(tmp_path: Path) -> None:
+    seed(tmp_path)
+    from tests.api_server import make_tokens
+
+    secrets, _ = make_tokens(Settings.load(environ=server_env(tmp_path / "data", tmp_path / "home")), TOKENS)
+
+    async def run() -> None:
+        with anyio.fail_after(60):
+            async with stdio(tmp_path, {"SEARCHAPP_TOKEN": secrets["a_revoked"]}) as client:
+                await client.list_tools()
+
+    with pytest.raises(
+        Exception, match=r"unhandled errors|Connection closed"
+    ):  # it exits before the handshake
+        anyio.run(run)
