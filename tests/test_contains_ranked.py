@@ -5,7 +5,8 @@ exclusions admit and checks the best of them (`searchapp.storage.contains_ranked
 mode, with and without another filter, a phrase or an exclusion from the query syntax,
 must return exactly what the index path (the full row list) returns, also when the needle
 is rare among the other filter's rows (the fallback), when fewer rows than asked for hold
-it, and for the document count a grouped request needs.
+it, for the document count a grouped request needs, and for a caller who sees only some
+groups (`SearchFilters.visible_to`: hidden rows are never among those ranked).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def fill(library: Library, docs: int = 60, chunks: int = 12) -> None:
                     for i, t in enumerate(texts)
                 ),
                 vectors=library.embedder.embed_documents(texts),
+                groups=("hr",) if d % 4 == 1 else (),  # hidden from callers outside "hr"
             )
         )
     library.commit(prepared)
@@ -74,6 +76,8 @@ CASES = [
     ('apple "an" harvest -cider', {"text_contains": "e"}),  # two needles and an exclusion
     ('apple harvest -"plum"', {"text_contains": "r"}),  # an excluded phrase
     ("apple zebrafish", {"text_contains": "zebrafish"}),  # rare: the index path either way
+    ("apple harvest festival", {"text_contains": "e", "visible_to": ()}),  # a caller in no group
+    ('apple "an" harvest', {"visible_to": ("hr",)}),  # the caller's groups and a phrase
 ]
 
 
@@ -106,6 +110,8 @@ def test_rank_then_check_equals_the_index_path(
         assert all(n.casefold() in h.text.casefold() for h in hits for n in needles)
         if '-"plum"' in text:
             assert not any("plum" in h.text.casefold() for h in hits)
+        if filters.get("visible_to") == ():  # restricted documents are not there for it
+            assert hits and not any(int(h.doc_id, 16) % 4 == 1 for h in hits)
         if mode == "dense":  # an exact scan returns k when k pass
             assert len(hits) == min(30, admitted)
 
