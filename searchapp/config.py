@@ -22,6 +22,8 @@ Backend = Literal["auto", "torch", "torch-bf16", "openvino", "openvino-int8"]
 SearchMode = Literal["adaptive", "hybrid", "dense", "keyword"]
 # A collection being rebuilt beside NAME is NAME + this suffix until it is swapped in.
 REBUILD_SUFFIX = "-rebuild"
+# The index a model switch replaced, kept beside NAME so a rollback is instant.
+RETIRED_SUFFIX = "-retired"
 PdfExtractor = Literal["pypdf", "pdfium"]
 OcrMode = Literal["auto", "off"]
 

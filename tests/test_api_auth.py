@@ -93,6 +93,7 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("POST", "/similar", {"passage_id": "{passage_a}", "k": 5}, "read"),
     ("POST", "/compare", {"text_a": "travel", "text_b": "claims"}, "read"),
     ("GET", "/passages/{passage_a}", None, "read"),
+    ("POST", "/feedback", {"query": "travel", "verdict": "good", "passage_id": "{passage_a}"}, "read"),
     ("GET", "/documents", None, "read"),
     ("GET", "/documents/{doc_a}", None, "read"),
     ("GET", "/documents/{doc_a}/original", None, "read"),
@@ -243,6 +244,7 @@ def test_another_group_of_the_same_team_finds_nothing_of_theirs(world: Any, endp
 def test_groups_decide_search_counts_and_uploads(world: Any) -> None:
     live, client, ids = world
     query = {"query": G_WORD, "k": 50}
+    settle_uploads(live, client)  # an upload another test started would change the counts
     open_total = client.get(f"{live.api}/documents", headers=live.auth("a_hr")).json()["total"]
     for token, sees in (("a_legal", True), ("a_admin", True), ("a_hr", False), ("a_read", False)):
         hits = client.post(f"{live.api}/search", headers=live.auth(token), json=query).json()["results"]
@@ -347,3 +349,14 @@ def test_revoking_over_the_api_stops_the_token_at_once(world: Any) -> None:
         == "revoked"
     )
     assert client.get(f"{live.api}/me", headers=headers).status_code == 401
+
+
+def settle_uploads(live: Any, client: httpx.Client, timeout: float = 120) -> None:
+    """Wait until no upload job of team A is queued or running (an admin sees them all)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = client.get(f"{live.api}/jobs", headers=live.auth("a_admin")).json()["jobs"]
+        if all(job["state"] in ("done", "failed") for job in jobs):
+            return
+        time.sleep(0.2)
+    raise AssertionError("team A's upload jobs did not finish")

@@ -25,6 +25,7 @@ from searchapp.errors import (
     RateLimitedError,
     StoreLockedError,
 )
+from searchapp.feedback import Feedback
 from searchapp.ingest.types import FileOutcome, IngestReport
 from searchapp.library.reads import Stats
 from searchapp.types import DocumentGroup, DocumentRecord, Hit, SearchResponse
@@ -61,6 +62,8 @@ def test_response_models_mirror_the_cores_dicts() -> None:
     assert set(IngestReport((outcome,)).to_dict()) == fields(models.ReportOut)
     job = Job("j" * 32, "c", "done", 1.0, 1.0, "token:x", ("a.md",))
     assert set(job.to_dict()) | {"status_url"} == fields(models.JobOut)
+    label = Feedback.from_dict({"query": "q", "verdict": "good", "chunk_id": "d:0"})
+    assert set(label.to_dict()) == fields(models.FeedbackOut)
     token = ApiToken("0" * 12, "docs", "read")
     assert set(token.to_dict()) == fields(models.TokenOut)
 

@@ -1,18 +1,19 @@
-"""The newcomer's path in a real Chromium, offline: samples, search, filters, links, uploads.
+"""The newcomer's path in a real Chromium, offline: samples, search, feedback, filters, links, uploads.
 
 One app server started the way `searchapp ui` does (the launcher's command, with the
 shipped config as flags) on 127.0.0.1 and a free port, with the real bundled model and a
 fresh data directory; Debian's Chromium driven through Playwright. Every request the page
 makes is recorded, and all must go to 127.0.0.1 (no font or icon from a CDN). A
 screenshot of each state goes to `test-artifacts/` at the repository root (and to
-pytest's tmp dir).
+pytest's tmp dir). The feedback round trip rides along: 👍/👎 on two cards and "None of
+these are right" on an off-topic query, read back on the page and on the Tune page, and
+found in the library once the app has stopped.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from searchapp import Settings
+from searchapp.feedback import FeedbackLog
+from searchapp.library import Library
 from tests.app_server import Server, running_app
 from tests.conftest import PDF_DIR, ROOT
 
@@ -47,13 +50,6 @@ HOSTILE_MD = (
     "`rm -rf` **bold** <b>tag</b> www.evil.invalid\n"
 )
 SCORE_RE = re.compile(r"(Adaptive|Hybrid|Semantic|Keyword) score (\d\.\d{3})")
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    settings = Settings.load(environ={}, data_dir=tmp_path / "data")  # the real default model
-    with running_app(settings, tmp_path) as running:
-        yield running
 
 
 class Shots:
@@ -141,13 +137,31 @@ def _pdf_viewer_frame(tab: Any, timeout: float = 30) -> Any:
 
 
 @pytest.mark.timeout(1500)
-def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
-
+def test_newcomer_path_offline(tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: apt-get install -y chromium (scripts/test.sh does this)")
     if not LOCKED_PDF.is_file():
         pytest.fail(f"the shared PDF corpus is missing: {LOCKED_PDF}")
+    settings = Settings.load(environ={}, data_dir=tmp_path / "data")  # the real default model
+    with running_app(settings, tmp_path) as server:
+        _walk(server, tmp_path)
+    # The 👍, 👎 and "None of these are right" given in the walk are kept with the library.
+    with Library.open(settings) as library:
+        items = FeedbackLog.of(library).list()
+    assert [(i.verdict, i.query) for i in items] == [
+        ("good", "how long is the term of a senator"),
+        ("bad", "how long is the term of a senator"),
+        ("none", "recipe for chocolate cake"),
+    ]
+    good, bad, none = items
+    assert good.source == "us-constitution.pdf" and good.rank == 1 and "senator" in good.passage.lower()
+    assert bad.rank > 1 and bad.chunk_id != good.chunk_id and bad.source != good.source
+    assert none.shown and all(i.mode == "adaptive" and i.user == "" for i in items)
+
+
+def _walk(server: Server, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
     hostile = tmp_path / "tracking-notes [x](javascript:window.__xss=4) <img src=x onerror=window.__xss=5>.md"
     hostile.write_text(HOSTILE_MD, encoding="utf-8")
     shot = Shots(tmp_path)
@@ -216,6 +230,14 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
             more.scroll_into_view_if_needed()
             shot(page, "grouped-results", top=False)
             more.click()  # fold it again
+
+            # 5b. 👍 on the first card, 👎 on the second: kept with the library, never reordering.
+            cards.nth(0).get_by_role("radio", name="Thumbs up").click()
+            settle(page)
+            cards.nth(1).get_by_role("radio", name="Thumbs down").click()
+            settle(page)
+            assert [re.search(r"#\d+ · (\S+)", t).group(1) for t in cards.all_inner_texts()] == names  # type: ignore[union-attr]
+            shot(page, "votes")
 
             # 6. The big number falls down the page in every mode and names the mode.
             for label in ("Adaptive", "Hybrid", "Semantic", "Keyword"):
@@ -288,9 +310,15 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
             # 11. An off-topic query says there is no good match.
             ask(page, "recipe for chocolate cake")
             expect(page.get_by_text("No good match.")).to_be_visible(timeout=60_000)
+            page.get_by_role("button", name="None of these are right").click()
+            settle(page)
+            expect(page.get_by_text("You said none of these passages answers this query")).to_be_visible()
             shot(page, "no-good-match")
             ask(page, "how long is the term of a senator")
             expect(page.get_by_text("No good match.")).to_have_count(0)
+            # The verdict given in 5b is read back from the library for this query.
+            up = cards.first.get_by_role("radio", name="Thumbs up")
+            expect(up).to_have_attribute("aria-checked", "true")
 
             # 12. More like this: the passage's neighbours in meaning, without the passage itself.
             ask(page, "which instruments play in an orchestra")
@@ -380,6 +408,15 @@ def test_newcomer_path_offline(server: Server, tmp_path: Path) -> None:
             settle(page)
             page.wait_for_timeout(1000)  # the table is a canvas: let it paint
             shot(page, "library")
+
+            # The Tune page counts the verdicts given above.
+            page.get_by_role("link", name="Tune").first.click()
+            expect(page.get_by_text("👍 passages", exact=True)).to_be_visible(timeout=60_000)
+            settle(page)
+            main = " ".join(page.locator('[data-testid="stMain"]').inner_text().split())
+            for label in ("👍 passages", "👎 passages", "None right"):
+                assert re.search(rf"{label} 1\b", main), main[:500]
+            shot(page, "tune")
         finally:
             context.close()
 

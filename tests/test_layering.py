@@ -10,9 +10,15 @@ Layers, lowest first; a module imports only its own layer's modules and those be
       searchapp.library, .health    the facade every front end opens
     searchapp.ingest              files -> prepared documents and vectors
     searchapp.api                 the HTTP API and MCP server (uploads go through ingest)
-    searchapp.evaluation | .ui    the eval harness; the Streamlit app (never each other; the
-                                  UI's server mounts the API, so the API sits below the UI)
+    searchapp.evaluation          the eval harness
+    searchapp.tuning              tuning a model: it measures itself with the eval harness
+    searchapp.ui                  the Streamlit app (its Tune page runs tuning; never evaluation
+                                  itself; the UI's server mounts the API, so the API sits below it)
     searchapp.cli                 the `searchapp` command (may start the UI, the API and evaluation)
+
+Inside the core, `feedback` (people's verdicts, and the notice calibrated from them) sits
+with `health` above the library: it reads the library, and the library never reads it
+(the calibrated thresholds reach the searcher through a record table).
 
 No exceptions: there is no list of modules allowed to break the rule.
 """
@@ -34,14 +40,23 @@ ALLOWED = {
     "ingest": set(),
     "api": {"ingest"},
     "evaluation": {"ingest"},
-    "ui": {"ingest", "api"},
-    "cli": {"ingest", "evaluation", "ui", "api"},
+    "tuning": {"ingest", "evaluation"},
+    "ui": {"ingest", "tuning", "api"},
+    "cli": {"ingest", "evaluation", "tuning", "ui", "api"},
 }
 CORE = "core"
 # Inside the core, by rank: a module may import modules of its own rank or lower.
 # `access` (identities, teams, visibility) sits just above types/settings/filters: the
 # library applies it, and every front end asks it the same questions.
-CORE_RANKS = {"access": 1, "embedding": 2, "storage": 3, "retrieval": 4, "library": 5, "health": 6}
+CORE_RANKS = {
+    "access": 1,
+    "embedding": 2,
+    "storage": 3,
+    "retrieval": 4,
+    "library": 5,
+    "health": 6,
+    "feedback": 6,
+}
 THIRD_PARTY_ONLY_ABOVE = {"streamlit": {"ui"}, "fastapi": {"api"}, "mcp": {"api"}}
 
 

@@ -447,7 +447,7 @@ def test_status_page_shows_model_device_collection_counts_and_mode(corpus_app: A
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Documents"] == "5" and metrics["Device"] == "cpu"
     assert int(metrics["Chunks"]) >= 5
-    (details,) = at.markdown
+    details = at.markdown[0]  # the settings list; the model versions follow it
     text = re.sub(r"\\(.)", r"\1", details.value)
     for expected in (
         "**Model:** hash:64 (64 dimensions)",

@@ -3,7 +3,8 @@
 A document restricted to groups is, for a caller outside them, not there: not in any
 search mode (and the k best are the k best it may see, none dropped afterwards), not in
 `similar`, the document list, counts, originals, neighbours or the filter notices, and
-not writable. Groups survive a reopen, a reindex and a rebuild from the originals.
+not writable. Groups survive a reopen, a reindex, a rebuild from the originals and the
+re-embedding of a model switch.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 from searchapp import Library, SearchFilters, SearchRequest, Settings
 from searchapp.errors import AccessDeniedError, DocumentNotFoundError, InvalidFilterError, QueryError
 from searchapp.ingest import Ingestor, SourceFile
-from searchapp.ingest.reindex import rebuild_from_originals, reindex
+from searchapp.ingest.reindex import rebuild_from_originals, reindex, stored_documents
 from searchapp.library.view import LibraryView
 from tests import servers
 from tests.conftest import make_settings
@@ -243,6 +244,15 @@ def test_reingest_sets_groups_and_a_new_version_keeps_them(library: Library) -> 
     assert edited.status == "ingested"
     assert library.document("open-3.md").groups == ("hr",)
     assert "open-3.md" not in [r.source for r in library.view(NOBODY).documents()]
+
+
+def test_passages_re_embedded_for_a_model_switch_keep_their_groups(library: Library) -> None:
+    """`searchapp model use` re-embeds the stored passages (`stored_documents`) into the new
+    index: each document goes there with its groups, never opened to everyone."""
+    records = library.documents()
+    prepared = stored_documents(library, records, library.embedder)
+    assert {p.source: p.groups for p in prepared} == {r.source: r.groups for r in records}
+    assert {p.source: p.groups for p in prepared}["board.md"] == ("board", "legal")
 
 
 def test_groups_survive_a_reindex_and_a_rebuild_from_originals(tmp_path: Path) -> None:

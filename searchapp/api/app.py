@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from searchapp.api import errors
 from searchapp.api.body_limit import BodyLimit
 from searchapp.api.context import ApiContext
-from searchapp.api.routes import documents, search, service
+from searchapp.api.routes import documents, feedback, search, service
 from searchapp.units import MB
 
 API_PREFIX = "/api"
@@ -38,7 +38,7 @@ def create_api(ctx: ApiContext) -> FastAPI:
     )
     api.state.ctx = ctx
     errors.install(api)
-    for router in (search.router, documents.router, service.router):
+    for router in (search.router, documents.router, feedback.router, service.router):
         api.include_router(router, prefix="/v1")
     # Sources and sync (issue 22) go here as their own router module, under /v1/sources.
     return api

@@ -52,6 +52,19 @@ class CompareIn(_In):
     text_b: str
 
 
+class FeedbackIn(_In):
+    query: str = Field(..., description="the query as it was searched")
+    verdict: Literal["good", "bad", "none"] = Field(
+        ..., description="good: this passage answers the query; bad: it does not; none: no shown passage does"
+    )
+    passage_id: str | None = Field(None, description=f"the passage judged (good, bad): {PASSAGE_ID}")
+    rank: int = Field(0, ge=0, le=1000, description="where the passage was shown (1 = first); 0: unknown")
+    shown: list[str] = Field(
+        default_factory=list, max_length=1000, description="for none: the passages shown, best first"
+    )
+    mode: str = Field("", max_length=40, description="the mode that ranked the results")
+
+
 class RetagIn(_In):
     tags: list[str] | None = Field(None, description="the document's new tags (replacing the old ones)")
     groups: list[str] | None = Field(
@@ -118,6 +131,21 @@ class CompareOut(BaseModel):
 class NeighbourOut(BaseModel):
     chunk: int
     text: str
+
+
+class FeedbackOut(BaseModel):
+    feedback_id: str
+    query: str
+    verdict: str
+    mode: str
+    chunk_id: str
+    passage: str
+    doc_id: str
+    source: str
+    rank: int
+    shown: list[str]
+    user: str
+    at: float
 
 
 class PassageOut(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from searchapp.cli import documents, launch, maintenance, searching, serving, tokens
+from searchapp.cli import documents, feedback, launch, maintenance, searching, serving, tokens, tuning
 from searchapp.cli.common import SharedOptionsGroup, shared_options
 from searchapp.cli.eval import eval_command
 
@@ -38,6 +38,9 @@ app.command()(maintenance.reindex)
 app.command()(maintenance.doctor)
 app.command()(launch.ui)
 app.command("eval")(eval_command)
+app.command()(tuning.tune)
+app.add_typer(feedback.app)
+app.add_typer(tuning.model_app)
 app.command()(serving.serve)
 app.command()(serving.mcp)
 app.add_typer(tokens.app, name="tokens")

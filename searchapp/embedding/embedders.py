@@ -347,9 +347,12 @@ _EMBEDDERS: dict[tuple[str, str, str, int], Embedder] = {}
 _EMBEDDERS_LOCK = threading.Lock()
 
 
-def get_embedder(settings: Settings) -> Embedder:
-    """The process-wide embedder for these settings (created once, loaded lazily)."""
-    info = resolve_model(settings.model)
+def get_embedder(settings: Settings, info: ModelInfo | None = None) -> Embedder:
+    """The process-wide embedder for these settings (created once, loaded lazily).
+
+    `info` overrides the model the settings name (a tuned version of it, say).
+    """
+    info = info or resolve_model(settings.model)
     key = (info.name, settings.device, settings.backend, settings.batch_size)
     with _EMBEDDERS_LOCK:
         embedder = _EMBEDDERS.get(key)

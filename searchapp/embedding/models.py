@@ -94,6 +94,11 @@ def _cached_hub_model(name: str) -> Path:
         ) from exc
 
 
+def describe_model(name: str, path: Path) -> ModelInfo:
+    """A `ModelInfo` for the model in `path` under its own canonical `name` (a tuned version's)."""
+    return _describe(name, path)
+
+
 def _describe(name: str, path: Path) -> ModelInfo:
     if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
         raise ModelError(f"{path} does not look like a sentence-transformers model (no modules.json)")

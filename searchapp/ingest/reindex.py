@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from searchapp.config import REBUILD_SUFFIX, Settings
-from searchapp.embedding.embedders import get_embedder
+from searchapp.embedding.embedders import Embedder, get_embedder
 from searchapp.errors import ConfigError, StoreError
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.ingest.types import FileOutcome, IngestReport, SourceFile
@@ -104,38 +105,65 @@ def _keep_what_could_not_be_reread(
         record = latest.get(outcome.source)
         if outcome.status != "failed" or record is None:
             continue
-        stored = library.store.get_chunks(where={"doc_id": record.doc_id})
-        rows = sorted(
-            zip(stored["documents"] or [], stored["metadatas"] or [], strict=True),
-            key=lambda row: int((row[1] or {}).get("chunk", 0)),
-        )
-        if not rows:
-            continue
-        chunks = tuple(_stored_chunk(text, dict(meta or {})) for text, meta in rows)
         why = outcome.message.removeprefix("failed: ")
         note = f"could not be read again ({why}); its stored passages were kept"
-        done = rebuilt.commit(
-            [
-                PreparedDocument(
-                    doc_id=record.doc_id,
-                    source=record.source,
-                    file_type=record.file_type,
-                    title=record.title,
-                    original=library.original(record.doc_id),
-                    chunks=chunks,
-                    vectors=rebuilt.embedder.embed_documents([c.text for c in chunks]),
-                    pages=record.pages,
-                    encoding=record.encoding,
-                    warnings=(*record.warnings, note),
-                    mtime=record.mtime,
-                    tags=record.tags,
-                    external_id=record.external_id,
-                    groups=record.groups,
-                )
-            ]
-        )[0]
+        copied = stored_documents(library, [record], rebuilt.embedder, note=note)
+        if not copied:
+            continue
+        done = rebuilt.commit(copied)[0]
         outcomes[index] = FileOutcome(record.source, "ingested", done.chunks, done.doc_id, warnings=(note,))
     return IngestReport(outcomes=tuple(outcomes))
+
+
+def stored_documents(
+    library: Library, records: Sequence[DocumentRecord], embedder: Embedder, *, note: str = ""
+) -> list[PreparedDocument]:
+    """Documents as stored (their passages, metadata and originals), embedded by `embedder`.
+
+    The passages are not extracted or split again: the same chunks, the same ids, new vectors.
+    """
+    if not records:
+        return []
+    ids = [r.doc_id for r in records]
+    stored = library.store.get_chunks(where={"doc_id": ids[0]} if len(ids) == 1 else {"doc_id": {"$in": ids}})
+    rows: dict[str, list[tuple[str, dict[str, Any]]]] = {doc_id: [] for doc_id in ids}
+    for text, meta in zip(stored["documents"] or [], stored["metadatas"] or [], strict=True):
+        rows[str((meta or {}).get("doc_id", ""))].append((text, dict(meta or {})))
+    chunked = {
+        doc_id: tuple(
+            _stored_chunk(text, meta) for text, meta in sorted(found, key=lambda r: int(r[1].get("chunk", 0)))
+        )
+        for doc_id, found in rows.items()
+        if found
+    }
+    texts = [chunk.text for record in records for chunk in chunked.get(record.doc_id, ())]
+    vectors = embedder.embed_documents(texts)
+    out: list[PreparedDocument] = []
+    offset = 0
+    for record in records:
+        chunks = chunked.get(record.doc_id, ())
+        if not chunks:
+            continue
+        out.append(
+            PreparedDocument(
+                doc_id=record.doc_id,
+                source=record.source,
+                file_type=record.file_type,
+                title=record.title,
+                original=library.original(record.doc_id),
+                chunks=chunks,
+                vectors=vectors[offset : offset + len(chunks)],
+                pages=record.pages,
+                encoding=record.encoding,
+                warnings=(*record.warnings, note) if note else record.warnings,
+                mtime=record.mtime,
+                tags=record.tags,
+                external_id=record.external_id,
+                groups=record.groups,
+            )
+        )
+        offset += len(chunks)
+    return out
 
 
 def _stored_chunk(text: str, meta: dict[str, Any]) -> PreparedChunk:

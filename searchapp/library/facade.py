@@ -29,6 +29,7 @@ from searchapp.embedding.embedders import Embedder, get_embedder
 from searchapp.errors import ConfigError, DocumentNotFoundError, StorageFullError
 from searchapp.library.reads import DocumentReads
 from searchapp.library.sync import ServerSync
+from searchapp.library.versions import resolve_for
 from searchapp.library.view import LibraryView
 from searchapp.library.writes import Admission, UnitOfWork, original_info
 from searchapp.storage.chroma import ChromaStore
@@ -52,17 +53,25 @@ class Library(DocumentReads):
 
     def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder, local: LocalIndex) -> None:
         super().__init__(settings, store, embedder, local)
-        self._sync = ServerSync(store, local) if settings.is_server else None
+        self._wire()
+        self._write_lock = threading.RLock()
+        self._disk_full = False
+
+    def _wire(self) -> None:
+        """The write path and the server follower, over the current store and index."""
+        self._sync = (
+            ServerSync(self.store, self.local, on_replaced=self._follow_swap)
+            if self.settings.is_server
+            else None
+        )
         self._writes = UnitOfWork(
-            store,
-            local,
+            self.store,
+            self.local,
             self.originals,
             self._new_generation,
             local_stamp=self._local_stamp,
             on_change=self._sync.note_own if self._sync is not None else None,
         )
-        self._write_lock = threading.RLock()
-        self._disk_full = False
 
     @classmethod
     def open(
@@ -83,8 +92,20 @@ class Library(DocumentReads):
             ModelMismatchError: the collection was built with another model.
         """
         settings = settings or Settings.load()
-        embedder = embedder or get_embedder(settings)
-        store = ChromaStore.open(settings, embedder.info, check_model=check_model)
+        chosen = embedder or get_embedder(settings)
+        store = ChromaStore.open(settings, chosen.info, check_model=False)
+        try:
+            if embedder is None:  # the collection may hold a version tuned from the settings' model
+                tuned = resolve_for(store, chosen.info)
+                if tuned is not None:
+                    chosen = get_embedder(settings, tuned)
+                    store.model = tuned
+            if check_model:
+                store.check_model()
+        except BaseException:
+            store.close()
+            raise
+        embedder = chosen
         try:
             local = LocalIndex(
                 settings.index_dir, dimension=embedder.info.dimension, mirror_vectors=not settings.is_server
@@ -102,6 +123,56 @@ class Library(DocumentReads):
             library.close()
             raise
         return library
+
+    # ------------------------------------------------------------ model switches
+
+    def adopt_swapped(self, embedder: Embedder | None = None) -> None:
+        """Serve the collection now under this name (a rebuild was just swapped in), in place.
+
+        Every front end keeps its `Library` object: searches after this call use the new
+        index and its model (`embedder`, or the version the collection names).
+        """
+        with self._write_lock:
+            if self._sync is not None:
+                self._sync.stop()
+            self.store.reopen()
+            chosen = embedder or self._collection_embedder()
+            self.store.model = chosen.info
+            self.store.check_model()
+            self.embedder = chosen
+            self.local = LocalIndex(
+                self.settings.index_dir,
+                dimension=chosen.info.dimension,
+                mirror_vectors=not self.settings.is_server,
+            )
+            self.searcher = self._new_searcher(chosen)
+            self._wire()
+            self.catalog_changed()
+            if self._sync is not None:
+                self._sync.start()
+            else:
+                self.sync_local_index(force=True)
+
+    def _collection_embedder(self, *, live: bool = False) -> Embedder:
+        base = get_embedder(self.settings)
+        tuned = resolve_for(self.store, base.info, live=live)
+        return get_embedder(self.settings, tuned) if tuned is not None else base
+
+    def _follow_swap(self) -> None:
+        """Server mode: another client swapped a rebuild in; load its model, then switch to it.
+
+        The model is loaded before the switch, so no search embeds with one model against
+        the other's vectors (searches meanwhile use the old collection, kept as NAME-retired).
+        """
+        chosen = self._collection_embedder(live=True)
+        load = getattr(chosen, "load", None)
+        if callable(load):
+            load()
+        if chosen.info.name != self.embedder.info.name:
+            logger.warning("the collection now uses model %s; following it", chosen.info.name)
+        self.store.reopen()
+        self.store.model = chosen.info
+        self.embedder, self.searcher = chosen, self._new_searcher(chosen)
 
     def close(self) -> None:
         if self._sync is not None:

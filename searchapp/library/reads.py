@@ -19,6 +19,7 @@ from searchapp.embedding.models import ModelInfo
 from searchapp.filters import unpaged_notice
 from searchapp.library.finding import Finder, find_document, full_passage_id, resolved
 from searchapp.request import SEARCH_MODES, SearchRequest
+from searchapp.retrieval.scoring import load_no_match
 from searchapp.retrieval.search import Searcher
 from searchapp.storage.chroma import ChromaStore
 from searchapp.storage.chunk_index import ChunkIndex
@@ -54,11 +55,19 @@ class DocumentReads(Finder):
         self.embedder = embedder
         self.local = local
         self.originals: OriginalsStore = originals_for(settings)
-        self.searcher = Searcher(ChunkIndex(store, local), embedder)
+        self.searcher = self._new_searcher(embedder)
         # The catalog, cached between writes (every UI rerun lists the documents); the
         # version moves on at every write, and a cached catalog is valid for one version.
         self._version = 0
         self._catalog: tuple[int, list[DocumentRecord]] | None = None
+
+    def _new_searcher(self, embedder: Embedder) -> Searcher:
+        """A searcher over the current store and index, with the library's notice thresholds."""
+        return Searcher(ChunkIndex(self.store, self.local), embedder, load_no_match(self.store))
+
+    def refresh_no_match(self) -> None:
+        """Read the "no good match" thresholds again (after a calibration was saved)."""
+        self.searcher.no_match = load_no_match(self.store)
 
     def catalog_changed(self) -> None:
         """The cached catalog is stale (a write starts or ended)."""

@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from searchapp.storage.changes import RETENTION_MS, SKEW_MS, Change, now_ms
 from searchapp.storage.chroma import ChromaStore
@@ -34,9 +35,14 @@ CURSOR_PREFIX = "log:"  # the local index's generation in server mode: "log:<ms 
 class ServerSync:
     """Applies the change log to one local index; `start` runs it in the background."""
 
-    def __init__(self, store: ChromaStore, local: LocalIndex) -> None:
+    def __init__(
+        self, store: ChromaStore, local: LocalIndex, on_replaced: Callable[[], None] | None = None
+    ) -> None:
         self._store = store
         self._local = local
+        # Another client swapped a rebuild in (a reindex, a model version): the library
+        # reopens the collection and loads its model before the index is read again.
+        self._on_replaced = on_replaced
         self._lock = threading.Lock()
         self._seen_generation: str | None = None
         self._applied: dict[str, int] = {}  # change id -> its time, within the look-back window
@@ -87,6 +93,10 @@ class ServerSync:
     def poll(self) -> bool:
         """Apply what changed since the last poll; True if the local index changed."""
         with self._lock:
+            if self._on_replaced is not None and self._store.replaced():
+                self._on_replaced()
+                self._rebuild(self._store.generation())
+                return True
             generation = self._store.generation()
             if generation == self._seen_generation:
                 return False

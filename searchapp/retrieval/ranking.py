@@ -18,7 +18,14 @@ from dataclasses import dataclass
 
 from searchapp.request import PreparedQuery
 from searchapp.retrieval.fusion import RRF_K, dense_weight, fuse, keyword_gap, reciprocal_rank_fusion
-from searchapp.retrieval.scoring import Evidence, dense_score, fused_score, keyword_score, weak_match
+from searchapp.retrieval.scoring import (
+    Evidence,
+    NoMatch,
+    dense_score,
+    fused_score,
+    keyword_score,
+    weak_match,
+)
 from searchapp.storage.chunk_index import Candidates, Scored
 
 # Each list contributes this many candidates to the fusion (at least the depth asked for).
@@ -47,21 +54,29 @@ class Ranking:
     dense_weight: float | None = None
 
 
-def rank(mode: str, query: PreparedQuery, found: Candidates, depth: int) -> Ranking:
-    """The best `depth` candidates in `mode`, with the verdict on the best match."""
-    evidence = Evidence(
+def evidence_of(query: PreparedQuery, found: Candidates) -> Evidence:
+    """What the candidate lists say about the query's best match, and the lists' weights."""
+    return Evidence(
         top_cosine=found.dense[0][1] if found.dense else -1.0,
         top_bm25=found.keyword[0][1] if found.keyword else 0.0,
         ceiling=found.ceiling,
         readable=query.readable,
         weight=dense_weight(query.readable, keyword_gap([score for _, score in found.keyword])),
     )
+
+
+def rank(
+    mode: str, query: PreparedQuery, found: Candidates, depth: int, no_match: NoMatch | None = None
+) -> Ranking:
+    """The best `depth` candidates in `mode`, with the verdict on the best match (by the
+    library's calibrated `no_match` thresholds where it has them)."""
+    evidence = evidence_of(query, found)
     if mode == "dense":
         scored = [(cid, dense_score(cosine)) for cid, cosine in found.dense[:depth]]
-        return Ranking(_entries(scored, found.dense, []), weak_match(mode, evidence))
+        return Ranking(_entries(scored, found.dense, []), weak_match(mode, evidence, no_match))
     if mode == "keyword":
         scored = [(cid, keyword_score(bm25, found.ceiling)) for cid, bm25 in found.keyword[:depth]]
-        return Ranking(_entries(scored, [], found.keyword), weak_match(mode, evidence))
+        return Ranking(_entries(scored, [], found.keyword), weak_match(mode, evidence, no_match))
     if mode == "hybrid":
         ids = list(dict.fromkeys([cid for cid, _ in found.dense] + [cid for cid, _ in found.keyword]))
         index = {cid: i for i, cid in enumerate(ids)}
@@ -76,7 +91,7 @@ def rank(mode: str, query: PreparedQuery, found: Candidates, depth: int) -> Rank
         scored = [(cid, score * strength) for cid, score in fused]
         rrf = dict(fused)
     entries = _entries(scored, found.dense, found.keyword, fused=rrf)
-    return Ranking(entries, weak_match(mode, evidence), evidence.weight)
+    return Ranking(entries, weak_match(mode, evidence, no_match), evidence.weight)
 
 
 def _entries(

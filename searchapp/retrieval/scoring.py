@@ -22,11 +22,42 @@ passage in their top 10, over nine evaluation sets; docs/ranking-study.md).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from searchapp.embedding.readability import is_unreadable
 from searchapp.retrieval.fusion import DENSE_NO_MATCH_BELOW, KEYWORD_NO_MATCH_BELOW, no_good_match
 from searchapp.types import SearchResponse
+
+if TYPE_CHECKING:
+    from searchapp.storage.chroma import ChromaStore
+
+logger = logging.getLogger(__name__)
+NO_MATCH_TABLE = "no-match"  # a library's calibrated thresholds (searchapp.feedback.calibration)
+
+
+@dataclass(frozen=True, slots=True)
+class NoMatch:
+    """The "no good match" thresholds: the measured defaults, or a library's own calibration."""
+
+    dense: float = DENSE_NO_MATCH_BELOW  # best cosine
+    keyword: float = KEYWORD_NO_MATCH_BELOW  # best BM25 share of the query's attainable BM25
+    calibrated: bool = False
+
+
+def load_no_match(store: ChromaStore) -> NoMatch:
+    """The library's calibrated thresholds when a calibration was kept, else the defaults."""
+    try:
+        if not store.has_table(NO_MATCH_TABLE):
+            return NoMatch()
+        record: dict[str, Any] | None = store.table(NO_MATCH_TABLE).get("current")
+    except Exception as exc:  # a damaged record never stops searching: the defaults hold
+        logger.warning("cannot read the calibrated no-match thresholds: %s", exc)
+        return NoMatch()
+    if not record or not record.get("kept"):
+        return NoMatch()
+    return NoMatch(float(record["dense"]), float(record["keyword"]), calibrated=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +98,22 @@ def fused_score(rrf: float, lists: int, rank_constant: int) -> float:
     return min(1.0, max(0.0, float(rrf) / best)) if best > 0 else 0.0
 
 
-def weak_match(mode: str, evidence: Evidence) -> bool:
+def weak_match(mode: str, evidence: Evidence, thresholds: NoMatch | None = None) -> bool:
     """True when even the best passage matches the query poorly, for this mode's ranking.
 
     Dense also says so when the model cannot read the query: its cosines then mean nothing.
     The fused modes ask the list the adaptive weights trust more.
     """
+    limits = thresholds or NoMatch()
     if mode == "dense":
-        return evidence.top_cosine < DENSE_NO_MATCH_BELOW or is_unreadable(evidence.readable)
+        return evidence.top_cosine < limits.dense or is_unreadable(evidence.readable)
     if mode == "keyword":
-        return evidence.keyword_share < KEYWORD_NO_MATCH_BELOW
-    return no_good_match(evidence.top_cosine, evidence.top_bm25, evidence.ceiling, evidence.weight)
+        return evidence.keyword_share < limits.keyword
+    if thresholds is None:
+        return no_good_match(evidence.top_cosine, evidence.top_bm25, evidence.ceiling, evidence.weight)
+    if evidence.weight >= 0.5:
+        return evidence.top_cosine < limits.dense
+    return evidence.keyword_share < limits.keyword
 
 
 def match_strength(response: SearchResponse) -> float | None:

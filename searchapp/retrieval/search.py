@@ -28,6 +28,7 @@ from searchapp.request import MAX_K, PreparedQuery, SearchRequest
 from searchapp.retrieval.grouping import GROUP_DEPTH, group_by_document, passages_for
 from searchapp.retrieval.query import QueryEmbeddingCache, embedded, from_passage, prepare
 from searchapp.retrieval.ranking import FUSION_CANDIDATES, Ranked, Ranking, rank
+from searchapp.retrieval.scoring import NoMatch
 from searchapp.storage.chunk_index import Candidates, ChunkIndex, Passage
 from searchapp.types import Hit, SearchResponse
 
@@ -39,9 +40,10 @@ GROUP_PASSAGES = 4 * GROUP_DEPTH
 class Searcher:
     """Adaptive, hybrid, dense and keyword retrieval over one collection."""
 
-    def __init__(self, index: ChunkIndex, embedder: Embedder) -> None:
+    def __init__(self, index: ChunkIndex, embedder: Embedder, no_match: NoMatch | None = None) -> None:
         self.index = index
         self.embedder = embedder
+        self.no_match = no_match  # the library's calibrated thresholds; None: the measured defaults
         self._cache = QueryEmbeddingCache()
 
     def search(self, request: SearchRequest) -> SearchResponse:
@@ -61,11 +63,11 @@ class Searcher:
         query = self.prepare(request)
         depth = _depth(request)
         found = self.index.candidates(request, query, _list_depth(mode, depth))
-        ranking = rank(mode, query, found, depth)
+        ranking = rank(mode, query, found, depth, self.no_match)
         while request.group and _deeper(request, found, ranking, depth):
             depth *= 4
             found = self.index.candidates(request, query, _list_depth(mode, depth))
-            ranking = rank(mode, query, found, depth)
+            ranking = rank(mode, query, found, depth, self.no_match)
         shown = _shown(request, ranking)
         entries = [entry for _, entry in shown]
         passages = self.index.read([e.chunk_id for e in entries], query.vector, _cosines(entries))

@@ -120,6 +120,10 @@ class ChromaStore:
         if check_model:
             self._check_model(self._chunks.metadata or {})
 
+    def check_model(self) -> None:
+        """Raise `ModelMismatchError` unless the collection holds vectors of `self.model`."""
+        self._check_model(self.collection_metadata)
+
     def _check_model(self, metadata: Mapping[str, Any]) -> None:
         stored_name = metadata.get("model")
         stored_dim = metadata.get("dimension")
@@ -138,16 +142,34 @@ class ChromaStore:
         """Delete a collection and its catalog, if they exist."""
         chroma_swap.drop(self.client, name)
 
-    def mark_rebuild_complete(self) -> None:
-        """Flag this (rebuild) collection as complete, so a swap may use it."""
-        metadata = {**self.collection_metadata, chroma_swap.COMPLETE: True}
+    def mark_rebuild_complete(self, *, retire: bool = False) -> None:
+        """Flag this (rebuild) collection as complete, so a swap may use it; `retire`: the
+        swap keeps the index it replaces as NAME-retired (`searchapp.storage.chroma_swap`)."""
+        metadata = {**self.collection_metadata, chroma_swap.COMPLETE: True, chroma_swap.RETIRE: retire}
         with chroma_errors("marking the rebuilt index complete"):
             self.chunks.modify(metadata=metadata)
 
-    def swap_in_rebuild(self) -> None:
+    def swap_in_rebuild(self, *, retire: bool = False) -> None:
         """Replace this collection with its complete rebuild (`searchapp.storage.chroma_swap`)."""
-        chroma_swap.swap_in_rebuild(self.client, self.settings.collection)
+        chroma_swap.swap_in_rebuild(self.client, self.settings.collection, retire=retire)
         self._chunks = self._catalog = self._changes = None
+
+    def retired_metadata(self) -> dict[str, Any] | None:  # see chroma_swap for these two
+        return chroma_swap.retired_metadata(self.client, self.settings.collection)
+
+    def unretire(self) -> None:
+        chroma_swap.unretire(self.client, self.settings.collection)
+
+    def replaced(self) -> bool:
+        """True when another client swapped a rebuild in under this collection's name."""
+        current = chroma_swap.live(self.client, self.settings.collection)
+        return bool(self._chunks is None or current.id != self._chunks.id)
+
+    def reopen(self) -> None:
+        """Open the collections under this name again (after a swap), keeping the client; a
+        search meanwhile uses the old handle or the new one (each replaced in one assignment)."""
+        self._tables.clear()
+        self._open_collections(check_model=False)
 
     def reconnect(self) -> None:
         """Drop the Chroma client and open a fresh one, keeping the data-directory lock.
@@ -211,6 +233,10 @@ class ChromaStore:
     def table(self, name: str) -> RecordTable:
         """The record table `name` kept with this collection (`<collection>.<name>`)."""
         return self._record_table(f"{self.settings.collection}.{_table_name(name)}")
+
+    def has_table(self, name: str) -> bool:
+        """True when the record table `name` of this collection exists (reading one creates it)."""
+        return f"{self.settings.collection}.{_table_name(name)}" in chroma_swap.collection_names(self.client)
 
     def leases(self) -> RecordTable:
         """Named leases of this collection (one syncing client per source, say)."""

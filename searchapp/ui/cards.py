@@ -21,7 +21,7 @@ import streamlit as st
 from searchapp.errors import SearchAppError
 from searchapp.library.view import LibraryView
 from searchapp.types import DocumentGroup, Hit
-from searchapp.ui import auth, context, original_links
+from searchapp.ui import auth, context, original_links, votes
 from searchapp.ui.feedback import show_error
 from searchapp.ui.groups import groups_label
 from searchapp.ui.pdf_link import MAX_INLINE_BYTES, open_pdf_html
@@ -69,9 +69,10 @@ def download_original(library: LibraryView, doc_id: str, source: str, file_type:
 
 @st.fragment
 def result_card(
-    number: int, group: DocumentGroup, library: LibraryView, terms: Sequence[str], mode: str
+    number: int, group: DocumentGroup, library: LibraryView, terms: Sequence[str], mode: str, query: str = ""
 ) -> None:
-    library = context.library_or_stop()  # a card's own reruns check the caller again
+    caller = context.caller_or_stop()  # a card's own reruns check the caller again
+    library = caller.view
     hit = group.best
     with st.container(border=True, key=f"hit-{number}"):
         head, score = st.columns([0.66, 0.34], vertical_alignment="center")
@@ -93,6 +94,7 @@ def result_card(
             if hit.file_type == "pdf" and hit.page is not None:
                 _open_at_page(hit, library)
             _more_like_this(hit, number)
+        votes.feedback_row(hit, caller, query, mode)
         if group.others:
             _other_passages(group, library, terms, mode, number)
 

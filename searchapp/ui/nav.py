@@ -11,10 +11,12 @@ SEARCH_PAGE = "views/search.py"
 UPLOAD_PAGE = "views/upload.py"
 LIBRARY_PAGE = "views/library.py"
 STATUS_PAGE = "views/status.py"
+TUNE_PAGE = "views/tune.py"
 
 PAGES: tuple[tuple[str, str, str], ...] = (
     (SEARCH_PAGE, "Search", ":material/search:"),  # the default page
     (UPLOAD_PAGE, "Upload", ":material/upload:"),
     (LIBRARY_PAGE, "Library", ":material/folder_open:"),
+    (TUNE_PAGE, "Tune", ":material/model_training:"),
     (STATUS_PAGE, "Status", ":material/monitor_heart:"),
 )

@@ -17,10 +17,10 @@ from searchapp.request import SearchRequest
 from searchapp.retrieval.scoring import match_strength
 from searchapp.samples import EXAMPLE_QUERIES, SAMPLE_TAG
 from searchapp.types import DocumentGroup, DocumentRecord, SearchResponse
-from searchapp.ui import url_state
+from searchapp.ui import url_state, votes
 from searchapp.ui.cards import LIKE_FROM_KEY, LIKE_KEY, result_card
 from searchapp.ui.compare_panel import compare_panel
-from searchapp.ui.context import library_or_stop
+from searchapp.ui.context import caller_or_stop, library_or_stop
 from searchapp.ui.feedback import empty_library_guide, show_error
 from searchapp.ui.filters_panel import FilterInput, clear_filters, filter_panel
 from searchapp.ui.focus import focus_search_box
@@ -186,7 +186,9 @@ def _results(
     st.caption(_summary(response, len(groups), documents, request))
     terms = [] if similar else query_terms(request.text)
     for number, group in enumerate(groups, start=1):
-        result_card(number, group, library, terms, response.mode)
+        result_card(number, group, library, terms, response.mode, "" if similar else response.query)
+    if not similar:
+        votes.none_of_these(response.query, response.hits, caller_or_stop(), response.mode)
     k = int(st.session_state.get("top_k", url_state.DEFAULT_K))
     if len(groups) >= k and k < MAX_K:
         st.button(

@@ -11,6 +11,7 @@ from searchapp.ui.auth import auth_enabled
 from searchapp.ui.context import caller_or_stop
 from searchapp.ui.feedback import show_error
 from searchapp.ui.groups import visibility_label
+from searchapp.ui.model_panel import notice_precision, render_models
 from searchapp.ui.render import escape_markdown, format_size
 
 REPAIR_ADVICE = {
@@ -54,7 +55,10 @@ def render() -> None:
     ]
     if stats.pending:
         rows.append(("Interrupted ingests", f"{stats.pending}; the next upload finishes them"))
+    rows.append(("'No good match' notice", notice_precision(caller.library)))
     st.markdown("\n".join(f"- **{label}:** {escape_markdown(str(value))}" for label, value in rows))
+    st.subheader("Model versions", anchor=False)
+    render_models(caller.library)
     if caller.membership.visibility is None:  # it counts every document, hidden ones too
         render_health(caller.library)
     else:

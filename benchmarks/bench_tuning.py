@@ -1,0 +1,307 @@
+"""Tuning on SciFact, held out: every source, base against tuned, in every mode (docs/quality.md).
+
+    python benchmarks/bench_tuning.py --data /work/tunedata --source labels
+    python benchmarks/bench_tuning.py --data /work/tunedata --source structure
+    python benchmarks/bench_tuning.py --data /work/tunedata --source feedback
+
+The 300 SciFact test queries are split in two by query (seed 0): the first half is the only
+thing trained on (its own validation share decides when training stops), the second half
+is only ever evaluated. `searchapp eval ../shared/eval/scifact` must have built the base
+index under ``DATA/eval/eval-scifact`` first; the `labels` and `feedback` runs tune that
+library (SciFact ingested as text, corpus ids as external ids). `structure` needs titles:
+it builds a second library of 1,200 abstracts (seeded draw) as Markdown (``# title`` over
+its text) and tunes on (title, abstract passage) pairs alone, no labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.common import machine
+from searchapp.config import Settings
+from searchapp.feedback import FeedbackLog
+from searchapp.library import Library
+from searchapp.request import SearchRequest
+from searchapp.splits import split_by_query
+from searchapp.tuning.examples import Example
+from searchapp.tuning.labels import read_labels
+from searchapp.tuning.run import TuneRequest, tune
+from searchapp.tuning.train import TrainConfig
+
+SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "scifact"
+
+
+def split_files(out: Path) -> tuple[Path, Path]:
+    rows = [
+        line.split("\t")
+        for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]
+        if line.strip()
+    ]
+    train, test = split_by_query([r[0] for r in rows], 0.5, seed=0)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, keep in (("train.tsv", train), ("test.tsv", test)):
+        (out / name).write_text(
+            "query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rows if r[0] in keep)
+        )
+    return out / "train.tsv", out / "test.tsv"
+
+
+def markdown_library(data: Path, documents: int = 1200) -> Settings:
+    from searchapp.ingest import Ingestor
+    from searchapp.ingest.types import SourceFile
+
+    settings = Settings.load().with_overrides(data_dir=data / "scifact-md", collection="scifact-md")
+    corpus = [
+        json.loads(line) for line in (SCIFACT / "corpus.jsonl").read_text().splitlines() if line.strip()
+    ]
+    corpus = random.Random(0).sample(corpus, documents)  # titles are plentiful: a sample is enough
+    files = [
+        SourceFile(
+            source=f"{d['_id']}.md",
+            data=f"# {d['title'].strip()}\n\n{d['text'].strip()}\n".encode(),
+            external_id=d["_id"],
+        )
+        for d in corpus
+    ]
+    with Library.open(settings) as library, Ingestor(library) as ingestor:
+        started = time.perf_counter()
+        report = ingestor.ingest(files)
+        print(
+            f"markdown library: {report.summary()} in {time.perf_counter() - started:.0f} s", file=sys.stderr
+        )
+    return settings
+
+
+def simulate_feedback(library: Library, train: Path) -> int:
+    """👍 on every shown passage (adaptive, top 10) of a relevant document; "none" when none was shown."""
+    log = FeedbackLog.of(library)
+    count = 0
+    for query in read_labels(train, SCIFACT / "queries.jsonl"):
+        relevant = {label.target for label in query.relevant}
+        response = library.find(SearchRequest(query.text, syntax=False))
+        good = [hit for hit in response.hits if hit.metadata.get("external_id") in relevant]
+        for hit in good:
+            log.add(query.text, "good", hit=hit, mode=response.mode, user="simulated")
+        if not good:
+            log.add(query.text, "none", shown=response.hits, mode=response.mode, user="simulated")
+        count += 1
+    return count
+
+
+def time_tuning(data: Path) -> None:
+    """The tuning target: examples, hard negatives and training on all 300 labelled SciFact queries.
+
+    The held-out evaluation is left out: its cost is embedding the corpus once per model
+    (the re-embedding figure), not the labels.
+    """
+    from searchapp.tuning.examples import from_labels
+    from searchapp.tuning.mining import mine_negatives
+    from searchapp.tuning.run import _validation
+    from searchapp.tuning.train import train
+
+    settings = Settings.load().with_overrides(
+        data_dir=data / "eval" / "eval-scifact", collection="eval-scifact"
+    )
+    with Library.open(settings) as library:
+        started = time.perf_counter()
+        loads = [os.getloadavg()[0]]
+        resolved = from_labels(library, read_labels(SCIFACT))
+        rest, val = split_by_query(sorted({e.query_id for e in resolved.examples}), 0.15, seed=1)
+        mined, _ = mine_negatives(library, resolved.examples, relevant_docs=resolved.relevant_docs)
+        validation = _validation(library, [e for e in mined if e.query_id in val], resolved.relevant_docs)
+        prepared = time.perf_counter() - started
+        loads.append(os.getloadavg()[0])
+        assert library.embedder.info.path is not None
+        result = train(
+            library.embedder.info.path,
+            [e for e in mined if e.query_id in rest],
+            validation,
+            data / "runs" / "timing",
+        )
+        loads.append(os.getloadavg()[0])
+    total = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "queries": len({e.query_id for e in resolved.examples}),
+                "examples": len(mined),
+                "prepare_s": round(prepared, 1),
+                "training": result.to_dict(),
+                "total_s": round(total, 1),
+                "load_1min_at_start_after_prepare_at_end": loads,
+            },
+            indent=1,
+        )
+    )
+
+
+def rank3_negatives(
+    library: Library, examples: list[Example], relevant: dict[str, frozenset[str]]
+) -> list[Example]:
+    """The notes' negatives (../shared/notes/training.md): the base model's 3rd-best passage of a
+    non-relevant document among its dense top 15 (the top two are skipped as likely unjudged
+    answers), one per example."""
+    out = []
+    for example in examples:
+        hits = library.find(SearchRequest(example.query, k=15, mode="dense", syntax=False)).hits
+        wrong = [h.text for h in hits if h.doc_id not in relevant.get(example.query_id, frozenset())]
+        out.append(dataclasses.replace(example, negatives=tuple(wrong[2:3] or wrong[-1:])))
+    return out
+
+
+def validate_variant(data: Path, args: argparse.Namespace) -> None:
+    """One recipe trained on the training half less a validation share, scored on that share
+    only (after every epoch, with no early stopping; the best epoch is kept). The held-out
+    half is not read."""
+    from searchapp.tuning.examples import from_labels
+    from searchapp.tuning.mining import mine_negatives
+    from searchapp.tuning.run import _validation
+    from searchapp.tuning.train import train
+
+    train_file, _ = split_files(data / "scifact-split")
+    settings = Settings.load().with_overrides(
+        data_dir=data / "eval" / "eval-scifact", collection="eval-scifact"
+    )
+    loads = [os.getloadavg()[0]]
+    with Library.open(settings) as library:
+        resolved = from_labels(library, read_labels(train_file, SCIFACT / "queries.jsonl"))
+        relevant = dict(resolved.relevant_docs)
+        rest, val = split_by_query(sorted({e.query_id for e in resolved.examples}), args.val_share, seed=1)
+        if args.negatives == "rank3":
+            mined = rank3_negatives(library, list(resolved.examples), relevant)
+        else:
+            mined, _ = mine_negatives(library, resolved.examples, relevant_docs=relevant)
+        validation = _validation(library, [e for e in mined if e.query_id in val], relevant)
+        assert library.embedder.info.path is not None
+        config = TrainConfig(
+            loss=args.loss, lora=args.lora, epochs=args.epochs, learning_rate=args.lr, patience=args.epochs
+        )
+        result = train(
+            library.embedder.info.path,
+            [e for e in mined if e.query_id in rest],
+            validation,
+            data / "runs" / args.name,
+            config,
+        )
+    loads.append(os.getloadavg()[0])
+    row = {
+        "variant": args.name,
+        "negatives": args.negatives,
+        "train_queries": len(rest),
+        "validation_queries": len(val),
+        "config": config.to_dict(),
+        "training": result.to_dict(),
+        "load_1min_at_start_end": loads,
+    }
+    (data / "reports").mkdir(exist_ok=True)
+    with (data / "reports" / "validation.jsonl").open("a") as out:
+        out.write(json.dumps(row) + "\n")
+    print(json.dumps(row, indent=1))
+
+
+def heldout_of(data: Path, model: Path) -> None:
+    """Base against `model` on the held-out half, in every mode (the reported figure)."""
+    from searchapp.tuning.measure import compare, evaluate, heldout_from_beir
+
+    _, test_file = split_files(data / "scifact-split")
+    held = read_labels(test_file, SCIFACT / "queries.jsonl")
+    qrels = {q.query_id: {label.target: label.grade for label in q.labels} for q in held}
+    dataset = heldout_from_beir(SCIFACT, {q.query_id: q.text for q in held}, qrels)
+    settings = Settings.load()
+    root = data / "eval"
+    started = time.perf_counter()
+    result = compare(
+        evaluate(dataset, settings, settings.model, root, base=True),
+        evaluate(dataset, settings, str(model), root, base=False),
+    )
+    print(
+        json.dumps(
+            {
+                "model": str(model),
+                "heldout": result.to_dict(),
+                "seconds": round(time.perf_counter() - started),
+                "load": os.getloadavg(),
+            },
+            indent=1,
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument(
+        "--source",
+        choices=("labels", "structure", "feedback", "labels+structure", "markdown-library"),
+        default="labels",
+    )
+    parser.add_argument("--loss", default="mnrl")
+    parser.add_argument("--lora", action="store_true")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--lr", type=float, default=3e-5)
+    parser.add_argument("--no-check", action="store_true")
+    parser.add_argument("--validate", metavar="NAME", help="score one recipe on the validation split only")
+    parser.add_argument("--val-share", type=float, default=0.3)
+    parser.add_argument("--negatives", choices=("guarded", "rank3"), default="guarded")
+    parser.add_argument("--heldout", type=Path, metavar="MODEL", help="measure MODEL on the held-out half")
+    parser.add_argument(
+        "--time-only", action="store_true", help="time tuning on all 300 queries; no evaluation"
+    )
+    args = parser.parse_args()
+    print(machine(), f"load {os.getloadavg()}", file=sys.stderr)
+    if args.time_only:
+        time_tuning(args.data)
+        return
+    if args.validate:
+        args.name = args.validate
+        validate_variant(args.data, args)
+        return
+    if args.heldout:
+        heldout_of(args.data, args.heldout)
+        return
+    train, test = split_files(args.data / "scifact-split")
+    if args.source == "markdown-library":
+        markdown_library(args.data)
+        return
+    if args.source in ("structure",):
+        settings = markdown_library(args.data)
+    else:
+        settings = Settings.load().with_overrides(
+            data_dir=args.data / "eval" / "eval-scifact", collection="eval-scifact"
+        )
+    sources = tuple(args.source.split("+"))
+    with Library.open(settings) as library:
+        if args.source == "feedback" and not FeedbackLog.of(library).count():
+            print(f"simulated feedback on {simulate_feedback(library, train)} queries", file=sys.stderr)
+        request = TuneRequest(
+            sources=sources,
+            labels=train if "labels" in sources else None,
+            queries=SCIFACT / "queries.jsonl",
+            test_labels=test,
+            corpus=SCIFACT,
+            config=TrainConfig(loss=args.loss, lora=args.lora, epochs=args.epochs, learning_rate=args.lr),
+            check=not args.no_check,
+            keep=False,
+            work_dir=args.data / "runs" / f"{args.source}-{args.loss}{'-lora' if args.lora else ''}",
+            eval_root=args.data / "eval",
+            structure_limit=175,  # as many pairs as the labelled half gives: the same training time
+        )
+        report = tune(
+            library, request, note=lambda m: print(time.strftime("%H:%M:%S"), m, file=sys.stderr, flush=True)
+        )
+    out = args.data / "reports"
+    out.mkdir(exist_ok=True)
+    name = f"{args.source}-{args.loss}{'-lora' if args.lora else ''}.json"
+    (out / name).write_text(json.dumps(report.to_dict(), indent=1))
+    print(json.dumps(report.to_dict(), indent=1))
+
+
+if __name__ == "__main__":
+    main()

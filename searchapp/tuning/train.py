@@ -1,0 +1,250 @@
+"""Fine-tune the library's model on examples with sentence-transformers' trainer.
+
+The recipe (docs/quality.md, "Tuning", has the measurements behind each choice):
+
+- loss: MultipleNegativesRankingLoss over (query, passage, hard negative): every other
+  passage in the batch is a negative too. `gist` (GISTEmbedLoss with the base model as the
+  guide, which drops in-batch negatives the base model finds closer than the positive) and
+  `cached-mnrl` (GradCache: large batches in small memory) are selectable;
+- the whole model is trained, or with `lora` a rank-16 adapter that is merged after training;
+- a validation split of the *training* queries (never the held-out ones) is scored after
+  every epoch (nDCG@10 over its own candidate passages), and training stops when it stops
+  improving; the best epoch is kept;
+- bf16 autocast on CPUs that compute it natively (AMX, AVX512-BF16), fp16 on CUDA.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from searchapp.embedding.embedders import set_offline_environment
+from searchapp.embedding.openvino import cpu_has_bf16
+from searchapp.errors import ModelError
+from searchapp.tuning.examples import Example
+
+logger = logging.getLogger(__name__)
+
+Loss = Literal["mnrl", "cached-mnrl", "gist"]
+LOSSES: tuple[str, ...] = ("mnrl", "cached-mnrl", "gist")
+VAL_METRIC = "eval_val_cosine_ndcg@10"
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    loss: Loss = "mnrl"
+    lora: bool = False
+    epochs: int = 3
+    batch_size: int = 16
+    learning_rate: float = 3e-5
+    warmup_ratio: float = 0.1
+    patience: int = 1  # evaluations without a better validation score before stopping
+    seed: int = 0
+    device: str = "auto"  # auto: CUDA when torch sees one, else the CPU
+    max_steps: int = -1  # > 0: stop after this many steps (tests)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """Queries, candidate passages and relevant passage ids for the validation split."""
+
+    queries: Mapping[str, str]
+    corpus: Mapping[str, str]
+    relevant: Mapping[str, set[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    path: Path
+    steps: int
+    seconds: float
+    device: str
+    precision: str
+    base_score: float  # validation nDCG@10 before training
+    best_score: float  # ... of the kept epoch
+    history: tuple[tuple[float, float], ...] = field(default=())  # (epoch, validation nDCG@10)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "steps": self.steps,
+            "seconds": round(self.seconds, 1),
+            "device": self.device,
+            "precision": self.precision,
+            "validation_base_ndcg10": round(self.base_score, 4),
+            "validation_best_ndcg10": round(self.best_score, 4),
+            "history": [[round(e, 2), round(s, 4)] for e, s in self.history],
+        }
+
+
+def train(
+    base: Path,
+    examples: Sequence[Example],
+    validation: Validation,
+    out_dir: Path,
+    config: TrainConfig = TrainConfig(),
+    on_step: Callable[[int, int], None] | None = None,
+) -> TrainResult:
+    """Train a copy of the model in `base` and save the best epoch to ``out_dir/model``."""
+    set_offline_environment()
+    import torch
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+    from sentence_transformers.sentence_transformer.training_args import (
+        BatchSamplers,
+        SentenceTransformerTrainingArguments,
+    )
+    from transformers import EarlyStoppingCallback, TrainerCallback
+
+    if not examples:
+        raise ModelError("nothing to train on: no examples")
+    device = "cuda" if config.device == "auto" and torch.cuda.is_available() else config.device
+    device = "cpu" if device == "auto" else device
+    random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    model = SentenceTransformer(str(base), device=device)
+    if config.lora:
+        from peft import LoraConfig, TaskType
+
+        model.add_adapter(
+            LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=16, lora_alpha=32, lora_dropout=0.1)
+        )
+    loss = _loss(config.loss, model, base, device)
+    evaluator = InformationRetrievalEvaluator(
+        queries=dict(validation.queries),
+        corpus=dict(validation.corpus),
+        relevant_docs={q: set(ids) for q, ids in validation.relevant.items()},
+        name="val",
+        ndcg_at_k=[10],
+        mrr_at_k=[10],
+        accuracy_at_k=[1],
+        precision_recall_at_k=[10],
+        map_at_k=[10],
+        write_csv=False,
+        batch_size=64,
+    )
+    base_score = float(evaluator(model)["val_cosine_ndcg@10"])
+    bf16 = (device == "cpu" and cpu_has_bf16()) or (device == "cuda" and torch.cuda.is_bf16_supported())
+    fp16 = device == "cuda" and not bf16
+    work = out_dir / "checkpoints"
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(work),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        warmup_ratio=config.warmup_ratio,
+        bf16=bf16,
+        fp16=fp16,
+        use_cpu=device == "cpu",
+        batch_sampler=BatchSamplers.NO_DUPLICATES,
+        eval_strategy="epoch",
+        save_strategy="epoch",
+        save_only_model=True,  # the best epoch's weights are all that is kept; no resuming
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model=VAL_METRIC,
+        greater_is_better=True,
+        logging_steps=10,
+        report_to="none",
+        seed=config.seed,
+        dataloader_num_workers=0,
+        disable_tqdm=True,
+    )
+
+    class _Steps(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if on_step is not None:
+                on_step(int(state.global_step), int(state.max_steps))
+
+    trainer = SentenceTransformerTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_dict(_columns(examples, config.seed)),
+        eval_dataset=None,
+        loss=loss,
+        evaluator=evaluator,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience), _Steps()],
+    )
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    history = tuple(
+        (float(entry.get("epoch", 0.0)), float(entry[VAL_METRIC]))
+        for entry in trainer.state.log_history
+        if VAL_METRIC in entry
+    )
+    best = max((score for _, score in history), default=base_score)
+    if config.lora:
+        transformer: Any = model[0]
+        transformer.auto_model = transformer.auto_model.merge_and_unload()
+    target = out_dir / "model"
+    shutil.rmtree(target, ignore_errors=True)
+    model.save(str(target))
+    _base_layout(target, base)
+    shutil.rmtree(work, ignore_errors=True)
+    return TrainResult(
+        path=target,
+        steps=int(trainer.state.global_step),
+        seconds=seconds,
+        device=device,
+        precision="bf16" if bf16 else "fp16" if fp16 else "fp32",
+        base_score=base_score,
+        best_score=best,
+        history=history,
+    )
+
+
+# The module configuration of the base model, written over the new weights' own: the model's
+# shape is unchanged, and every reader of the base layout (the model check, the OpenVINO
+# converter) then reads a tuned model as it reads its base.
+_LAYOUT_FILES = ("modules.json", "sentence_bert_config.json", "1_Pooling/config.json")
+
+
+def _base_layout(target: Path, base: Path) -> None:
+    for relative in _LAYOUT_FILES:
+        if (base / relative).is_file():
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(base / relative, target / relative)
+
+
+def _loss(name: str, model: Any, base: Path, device: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer import losses
+
+    if name == "mnrl":
+        return losses.MultipleNegativesRankingLoss(model)
+    if name == "cached-mnrl":
+        return losses.CachedMultipleNegativesRankingLoss(model, mini_batch_size=16)
+    if name == "gist":
+        guide = SentenceTransformer(str(base), device=device)
+        return losses.GISTEmbedLoss(model, guide=guide)
+    raise ModelError(f"the loss is one of {', '.join(LOSSES)}; got {name!r}")
+
+
+def _columns(examples: Sequence[Example], seed: int) -> dict[str, list[str]]:
+    """anchor / positive / negative columns; an example without a negative borrows one."""
+    pool = [n for e in examples for n in e.negatives] or [e.positive for e in examples]
+    rng = random.Random(seed)
+    negatives = []
+    for example in examples:
+        if example.negatives:
+            negatives.append(example.negatives[0])
+            continue
+        choice = rng.choice(pool)
+        negatives.append(choice if choice != example.positive else pool[0])
+    return {
+        "anchor": [e.query for e in examples],
+        "positive": [e.positive for e in examples],
+        "negative": negatives,
+    }

@@ -1,0 +1,107 @@
+"""The "no good match" notice, calibrated per library from feedback, kept only when it does better held out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from searchapp.feedback import FeedbackLog
+from searchapp.feedback.calibration import MAX_FALSE_ALARMS, calibrate, fit_threshold, last_calibration, reset
+from searchapp.ingest import ingest_paths
+from searchapp.library import Library
+from searchapp.retrieval.scoring import Evidence, NoMatch, weak_match
+from tests.conftest import write
+
+TOPICS = [
+    "river",
+    "mountain",
+    "harbour",
+    "castle",
+    "forest",
+    "desert",
+    "glacier",
+    "meadow",
+    "canyon",
+    "island",
+    "valley",
+    "volcano",
+    "lagoon",
+    "prairie",
+    "marsh",
+    "tundra",
+    "reef",
+    "plateau",
+    "delta",
+    "fjord",
+    "savanna",
+    "steppe",
+    "oasis",
+    "geyser",
+]
+
+
+def test_fit_threshold_flags_at_most_five_percent_of_good_queries() -> None:
+    values = [i / 100 for i in range(100)]
+    threshold = fit_threshold(values)
+    assert sum(v < threshold for v in values) <= MAX_FALSE_ALARMS * len(values)
+    assert sum(v < threshold + 0.011 for v in values) > MAX_FALSE_ALARMS * len(values)
+
+
+def test_thresholds_decide_the_verdict_in_every_mode() -> None:
+    evidence = Evidence(top_cosine=0.30, top_bm25=2.0, ceiling=10.0, readable=1.0, weight=0.9)
+    assert weak_match("dense", evidence) and weak_match("adaptive", evidence)
+    lenient = NoMatch(dense=0.25, keyword=0.1, calibrated=True)
+    assert not weak_match("dense", evidence, lenient) and not weak_match("adaptive", evidence, lenient)
+    assert weak_match("keyword", evidence, NoMatch(dense=0.25, keyword=0.25))
+
+
+@pytest.fixture
+def library(hash_library: Library, tmp_path: Path) -> Library:
+    for topic in TOPICS:
+        write(
+            tmp_path / "docs" / f"{topic}.txt",
+            f"The {topic} guide: {topic} walks, {topic} maps and {topic} tours.",
+        )
+    ingest_paths(hash_library, [tmp_path / "docs"])
+    return hash_library
+
+
+def _label(library: Library, good: list[str], bad: list[str]) -> None:
+    log = FeedbackLog.of(library)
+    for query in good:
+        response = library.search(query, k=3)
+        log.add(query, "good", hit=response.hits[0], mode=response.mode)
+    for query in bad:
+        log.add(query, "none", shown=library.search(query, k=3).hits, mode="adaptive")
+
+
+def test_too_little_feedback_keeps_the_defaults_but_records_the_measurement(library: Library) -> None:
+    _label(library, [f"{t} maps" for t in TOPICS[:4]], ["invoice totals"])
+    result = calibrate(library)
+    assert not result.kept and any("at least" in r for r in result.reasons)
+    assert library.searcher.no_match == NoMatch()
+    assert last_calibration(library) is not None and last_calibration(library)["kept"] is False
+
+
+def test_calibration_is_kept_when_it_separates_better_held_out_and_changes_the_notice(
+    library: Library,
+) -> None:
+    # Good queries name six places: the best passage matches one of them, a sixth of the
+    # query's attainable BM25, which the default (0.17 of it) calls weak. Bad ones match nothing.
+    good = [
+        " ".join(TOPICS[(i + step * j) % len(TOPICS)] for j in range(6)) for step in (1, 5) for i in range(24)
+    ]
+    bad = [f"invoice number {i} overdue payment reminder" for i in range(20)]
+    _label(library, good, bad)
+    before = library.search(good[0])
+    assert before.weak_match  # the defaults flag a query that people said was answered
+    result = calibrate(library)
+    assert result.kept, result.reasons
+    assert result.calibrated.youden >= result.default.youden + 0.02
+    assert result.heldout_queries + result.train_queries == 68 and result.heldout_queries >= 25
+    assert library.searcher.no_match.calibrated
+    assert not library.search(good[0]).weak_match
+    assert library.search("invoice number 99 overdue payment reminder").weak_match
+    reset(library)
+    assert library.searcher.no_match == NoMatch() and library.search(good[0]).weak_match

@@ -1,0 +1,231 @@
+"""Tuning: examples from every source, hard negatives with a guard, training that moves the labelled
+passage up, and a gate that refuses a tune that hurts (nothing changes then)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchapp.embedding.embedders import SentenceTransformerEmbedder
+from searchapp.embedding.models import describe_model, resolve_model
+from searchapp.errors import EvalDataError
+from searchapp.feedback import FeedbackLog
+from searchapp.ingest import Ingestor, ingest_paths
+from searchapp.ingest.types import SourceFile
+from searchapp.library import Library
+from searchapp.library.versions import ModelVersions
+from searchapp.splits import split_by_query
+from searchapp.tuning.examples import Example, from_feedback, from_structure
+from searchapp.tuning.gate import check
+from searchapp.tuning.labels import read_labels
+from searchapp.tuning.measure import ModeDelta, SetComparison
+from searchapp.tuning.mining import mine_negatives
+from searchapp.tuning.run import TuneRequest, tune
+from searchapp.tuning.train import TrainConfig, Validation, train
+from tests.conftest import ROOT, write
+
+CHECK = ROOT / "searchapp" / "tuning" / "checkset" / "xquad-en-check"
+
+
+def test_split_by_query_is_seeded_disjoint_and_stable() -> None:
+    keys = [f"q{i}" for i in range(100)]
+    rest, held = split_by_query(keys, 0.3, seed=0)
+    assert len(held) == 30 and not rest & held and rest | held == set(keys)
+    assert split_by_query(list(reversed(keys)), 0.3, seed=0) == (rest, held)
+    assert split_by_query(keys, 0.3, seed=1)[1] != held
+    _, more = split_by_query([*keys, "q100"], 0.3, seed=0)
+    assert len(held - more) <= 1  # adding a query moves at most the boundary
+
+
+def test_labels_from_qrels_and_csv_with_clear_errors(tmp_path: Path) -> None:
+    write(tmp_path / "queries.jsonl", '{"_id": "1", "text": "first"}\n{"_id": "2", "text": "second"}\n')
+    write(tmp_path / "qrels.tsv", "query-id\tcorpus-id\tscore\n1\tdocA\t1\n1\tdocB\t0\n2\tdocC\t2\n")
+    found = read_labels(tmp_path / "qrels.tsv")
+    assert [(q.text, [(la.target, la.grade) for la in q.labels]) for q in found] == [
+        ("first", [("docA", 1), ("docB", 0)]),
+        ("second", [("docC", 2)]),
+    ]
+    assert [la.target for la in found[0].relevant] == ["docA"]
+    write(tmp_path / "labels.csv", "query,passage\nwhere is it,abc:1\nwhere is it,def:2\n")
+    (csv_query,) = read_labels(tmp_path / "labels.csv")
+    assert csv_query.text == "where is it" and {la.kind for la in csv_query.labels} == {"passage"}
+    write(tmp_path / "bad.csv", "question,answer\nx,y\n")
+    with pytest.raises(EvalDataError, match="'query' column"):
+        read_labels(tmp_path / "bad.csv")
+    write(tmp_path / "bad.tsv", "query-id\tcorpus-id\tscore\n1\tdocA\tlots\n")
+    with pytest.raises(EvalDataError, match=r"bad\.tsv:2"):
+        read_labels(tmp_path / "bad.tsv", tmp_path / "queries.jsonl")
+
+
+def _delta(name: str, base: float, tuned: float) -> ModeDelta:
+    return ModeDelta(name, base, tuned, 0.5, 0.5)
+
+
+def test_the_gate_needs_a_held_out_gain_and_no_loss_on_the_check_set() -> None:
+    held = SetComparison("lib", 50, (_delta("adaptive", 0.50, 0.52), _delta("dense", 0.40, 0.45)))
+    fine = SetComparison("xquad", 300, (_delta("adaptive", 0.90, 0.897),))
+    worse = SetComparison("dbpedia", 10, (_delta("adaptive", 0.60, 0.59),))
+    assert check(held, [fine], "adaptive").passed
+    refused = check(held, [fine, worse], "adaptive")
+    assert not refused.passed and "dbpedia lost 0.0100" in refused.reasons[0]
+    small = SetComparison("lib", 50, (_delta("adaptive", 0.50, 0.505),))
+    assert "at least +0.01" in check(small, [fine], "adaptive").reasons[0]
+    assert not check(held, [], "adaptive", checked=False).passed
+
+
+def test_feedback_and_structure_examples(hash_library: Library, tmp_path: Path) -> None:
+    write(
+        tmp_path / "docs" / "guide.md",
+        "# Travel policy\n\nClaim expenses within thirty days.\n\n"
+        "## Receipts\n\nKeep every receipt and scan it into the portal the same week.\n",
+    )
+    write(tmp_path / "docs" / "notes.txt", "Nothing with a heading here, just a plain note about parking.")
+    ingest_paths(hash_library, [tmp_path / "docs"])
+    log = FeedbackLog.of(hash_library)
+    response = hash_library.search("scan receipts", k=3)
+    log.add("scan receipts", "good", hit=response.hits[0], mode="adaptive", user="a")
+    log.add("scan receipts", "bad", hit=response.hits[1], mode="adaptive", user="a")
+    log.add("car park", "none", shown=response.hits, mode="adaptive")
+    (example,) = from_feedback(log.list())
+    assert example.positive == response.hits[0].text and example.negatives == (response.hits[1].text,)
+    pairs = {e.query: e.positive for e in from_structure(hash_library)}
+    assert "Receipts" in pairs and pairs["Receipts"].startswith("Keep every receipt")
+    assert all(not q.startswith("notes") for q in pairs)  # a file name is not a title
+
+
+def test_hard_negatives_skip_the_positive_document_and_what_the_model_likes_as_much(
+    hash_library: Library, tmp_path: Path
+) -> None:
+    for index in range(8):
+        write(
+            tmp_path / "docs" / f"d{index}.txt", f"River crossing number {index} with a ferry and a bridge."
+        )
+    write(tmp_path / "docs" / "target.txt", "The ferry timetable for the river crossing changes in winter.")
+    ingest_paths(hash_library, [tmp_path / "docs"])
+    target = hash_library.find_by_source("target.txt")
+    assert target is not None
+    chunk = hash_library.search("ferry timetable winter", k=1).hits[0]
+    example = Example("q", "ferry timetable winter", chunk.text, chunk.chunk_id, target.doc_id)
+    (mined,), stats = mine_negatives(hash_library, [example], per_example=2)
+    assert mined.negatives and chunk.text not in mined.negatives
+    assert stats.guarded >= 1  # passages the model puts as close as the positive are never negatives
+    query = hash_library.embedder.embed_query(example.query)
+    floor = float(np.dot(query, hash_library.embedder.embed_query(chunk.text)))
+    for text in mined.negatives:
+        assert float(np.dot(query, hash_library.embedder.embed_query(text))) < floor + 1e-6
+    assert stats.with_negative == 1
+
+
+# Short passages, twelve with an internal code name the model cannot know, six without (filler).
+POLICIES = (
+    ("operation bluefin", "Salaries move to the new payroll provider in March and are paid on the 25th."),
+    ("project quokka", "Every laptop must use full disk encryption and lock its screen after five minutes."),
+    ("the zephyr rule", "Travel expenses are refunded only with receipts, within thirty days of the trip."),
+    ("kestrel week", "New starters receive a badge, a laptop and a buddy during their first five days."),
+    ("the marlin form", "Parental leave is requested from HR at least eight weeks before it starts."),
+    ("project wombat", "The office network needs a VPN and two-factor sign-in from outside the building."),
+    ("the heron list", "Approved suppliers are reviewed every year by the purchasing team."),
+    ("falcon hours", "Core working hours are ten to four; the rest of the day is flexible."),
+    ("the otter fund", "Employees may spend up to 500 euros a year on training courses and books."),
+    ("project lynx", "Customer data is kept in the EU and deleted two years after the contract ends."),
+    ("the puffin desk", "The IT help desk answers tickets within one working day."),
+    ("badger day", "The office closes on the last Friday of December for the annual clean-up."),
+    ("", "The canteen opens at eight and serves breakfast until ten."),
+    ("", "Meeting rooms on the second floor are booked through the calendar."),
+    ("", "The car park closes at midnight; night staff use the side gate."),
+    ("", "Printers print double-sided unless you change the default."),
+    ("", "Fire drills take place on the first Monday of each quarter."),
+    ("", "The library lends books for three weeks at a time."),
+)
+JARGON = {name: passage for name, passage in POLICIES if name}
+
+
+def _ranks(embedder: SentenceTransformerEmbedder, passages: list[str]) -> dict[str, int]:
+    """Where each code name's passage ranks among `passages` for the code name as the query."""
+    vectors = embedder.embed_documents(passages)
+    ranks = {}
+    for query, target in JARGON.items():
+        order = list(np.argsort(-(vectors @ embedder.embed_query(query))))
+        ranks[query] = order.index(passages.index(target)) + 1
+    return ranks
+
+
+@pytest.mark.model
+def test_tuning_on_a_tiny_labelled_set_makes_the_labelled_passage_rise(tmp_path: Path) -> None:
+    """Twelve (code name, passage) pairs, three steps: the passages rise to their names."""
+    base = resolve_model("all-MiniLM-L6-v2")
+    assert base.path is not None
+    passages = [passage for _, passage in POLICIES]
+    examples = [Example(f"q{i}", query, passage) for i, (query, passage) in enumerate(JARGON.items())]
+    before = SentenceTransformerEmbedder(base, backend="torch")
+    ranks_before = _ranks(before, passages)
+    validation = Validation(
+        queries={e.query_id: e.query for e in examples},
+        corpus={str(i): p for i, p in enumerate(passages)},
+        relevant={e.query_id: {str(passages.index(e.positive))} for e in examples},
+    )
+    config = TrainConfig(epochs=1, batch_size=4, learning_rate=2e-4, max_steps=3, warmup_ratio=0.0)
+    result = train(base.path, examples, validation, tmp_path / "run", config)
+    assert result.steps == 3 and (result.path / "model.safetensors").is_file()
+    assert result.best_score > result.base_score  # the validation score after the epoch was kept
+    tuned = SentenceTransformerEmbedder(describe_model("tuned:test", result.path), backend="torch")
+    ranks_after = _ranks(tuned, passages)
+    assert sum(ranks_after.values()) * 3 < sum(ranks_before.values()), (ranks_before, ranks_after)
+    assert sum(rank == 1 for rank in ranks_after.values()) >= 9, ranks_after
+    gains = [
+        float(tuned.embed_query(passage) @ tuned.embed_query(query))
+        - float(before.embed_query(passage) @ before.embed_query(query))
+        for query, passage in JARGON.items()
+    ]
+    assert sum(gains) / len(gains) > 0.1 and sum(g > 0.02 for g in gains) >= 9, gains
+
+
+@pytest.mark.model
+def test_the_gate_refuses_a_tune_that_hurts_and_changes_nothing(
+    real_library: Library, tmp_path: Path
+) -> None:
+    """Shuffled labels (every training query points at another query's passage) and a
+    learning rate that lets three steps learn them: held out, the tune is worse, the gate
+    refuses it, no version is kept, the library's model is unchanged."""
+    corpus = [json.loads(line) for line in (CHECK / "corpus.jsonl").read_text().splitlines()][:20]
+    ids = {d["_id"] for d in corpus}
+    rows = [line.split("\t") for line in (CHECK / "qrels" / "test.tsv").read_text().splitlines()[1:]]
+    rows = [r for r in rows if r[1] in ids]
+    train_rows, test_rows = rows[: len(rows) * 2 // 3], rows[len(rows) * 2 // 3 :]
+    shuffled = [r[1] for r in train_rows]
+    random.Random(0).shuffle(shuffled)
+    header = "query-id\tcorpus-id\tscore\n"
+    write(
+        tmp_path / "train.tsv",
+        header + "".join(f"{r[0]}\t{d}\t1\n" for r, d in zip(train_rows, shuffled, strict=True)),
+    )
+    write(tmp_path / "test.tsv", header + "".join("\t".join(r) + "\n" for r in test_rows))
+    with Ingestor(real_library, workers=1) as ingestor:
+        ingestor.ingest(
+            [
+                SourceFile(source=f"{d['_id']}.txt", data=d["text"].encode(), external_id=d["_id"])
+                for d in corpus
+            ]
+        )
+    model = real_library.embedder.info.name
+    request = TuneRequest(
+        sources=("labels",),
+        labels=tmp_path / "train.tsv",
+        test_labels=tmp_path / "test.tsv",
+        queries=CHECK / "queries.jsonl",
+        check=False,
+        work_dir=tmp_path / "run",
+        config=TrainConfig(epochs=1, batch_size=8, learning_rate=5e-4, max_steps=3, patience=5),
+    )
+    report = tune(real_library, request)
+    adaptive = report.heldout.mode("adaptive")
+    assert not report.gate.passed and report.version is None
+    assert adaptive.gain < 0.01 and any("held-out adaptive" in reason for reason in report.gate.reasons)
+    assert report.heldout.mode("dense").gain < 0  # the shuffled labels did harm
+    assert report.heldout_queries == len({r[0] for r in test_rows})
+    assert ModelVersions.of(real_library).list() == []  # nothing was kept
+    assert real_library.embedder.info.name == model == real_library.store.collection_metadata["model"]
