@@ -11,11 +11,13 @@ and PDF extractor, alternating backends for `--rounds` rounds: chunks/s and the 
 torch fp32 with the same extractor.
 
     python benchmarks/bench_ingest.py [--pdfs DIR] [--rounds 3] [--extractors pdfium pypdf] [--out results.md]
+    python benchmarks/bench_ingest.py --only embed e2e --extractors pdfium --ocr off   # the backends alone
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shutil
 import statistics
 import sys
@@ -62,6 +64,8 @@ def backends() -> list[str]:
 
     # Without native bf16, torch's bf16 autocast is emulated: about 5x slower than fp32.
     names = ["torch", "torch-bf16", "openvino"] if cpu_has_bf16() else ["torch", "openvino"]
+    if importlib.util.find_spec("nncf") is not None:
+        names.append("openvino-int8")  # opt-in (pip install searchapp[int8])
     return ["cuda", *names] if torch.cuda.is_available() else names
 
 
@@ -179,7 +183,9 @@ def stage_write(drafts: list[PreparedChunk], workdir: Path) -> list[Row]:
     return [["write", "Chroma + catalog + local index", f"{rate:.0f} chunks/s", "documents of 100 chunks"]]
 
 
-def end_to_end(files: list[Path], rounds: int, workdir: Path, extractors: list[str]) -> list[Row]:
+def end_to_end(
+    files: list[Path], rounds: int, workdir: Path, extractors: list[str], ocr: str = "auto"
+) -> list[Row]:
     """Each extractor with each backend, alternating backends within a round, so that each
     ratio to torch fp32 compares two runs that differ only in the backend."""
     results: dict[tuple[str, str], list[float]] = {(x, b): [] for x in extractors for b in backends()}
@@ -193,6 +199,7 @@ def end_to_end(files: list[Path], rounds: int, workdir: Path, extractors: list[s
                 backend="torch" if name == "cuda" else name,
                 device="cuda" if name == "cuda" else "cpu",
                 pdf_extractor=extractor,
+                ocr=ocr,
             )
             with Library.open(settings) as library:
                 library.embedder.embed_documents(["warm up"])  # model load is not ingest
@@ -229,6 +236,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--skip-end-to-end", action="store_true")
     parser.add_argument(
+        "--ocr",
+        default="auto",
+        choices=["auto", "off"],
+        help="off: TAMReview's garbled pages are indexed as they are, not read by OCR (a backend "
+        "comparison without 50 CPU seconds of Tesseract in every run)",
+    )
+    parser.add_argument("--only", nargs="+", help="only these stages: extract chunk embed write e2e")
+    parser.add_argument(
         "--extractors",
         nargs="+",
         default=["pdfium", "pypdf"],
@@ -243,18 +258,21 @@ def main() -> None:
     print(f"machine: {machine()}; {len(files)} PDFs")
     rows: list[Row] = []
     try:
-        extract_rows, sections = stage_extract(files, args.rounds)
-        rows += extract_rows
-        chunk_rows, drafts = stage_chunk(sections, args.rounds)
-        rows += chunk_rows
+        stages = set(args.only or ["extract", "chunk", "embed", "write", "e2e"])
+        extract_rows, sections = stage_extract(files, args.rounds if "extract" in stages else 1)
+        rows += extract_rows if "extract" in stages else []
+        chunk_rows, drafts = stage_chunk(sections, args.rounds if "chunk" in stages else 1)
+        rows += chunk_rows if "chunk" in stages else []
         for row in rows:
             print(row)
-        rows += stage_embed(drafts, args.rounds, workdir)
-        print(rows[-1])
-        rows += stage_write(drafts, workdir)
-        print(rows[-1])
-        if not args.skip_end_to_end:
-            rows += end_to_end(files, args.rounds, workdir, args.extractors)
+        if "embed" in stages:
+            rows += stage_embed(drafts, args.rounds, workdir)
+            print(rows[-1])
+        if "write" in stages:
+            rows += stage_write(drafts, workdir)
+            print(rows[-1])
+        if "e2e" in stages and not args.skip_end_to_end:
+            rows += end_to_end(files, args.rounds, workdir, args.extractors, args.ocr)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report = f"machine: {machine()}; peak RSS {peak_rss_mb():.0f} MB\n\n" + table(

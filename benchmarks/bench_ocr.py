@@ -30,6 +30,8 @@ RapidOCR is not a dependency of searchapp: `pip install -e .[bench-ocr]` to comp
 
     python benchmarks/bench_ocr.py [--pdfs DIR] [--dpi 150 300] [--engines tesseract tesseract-eng+rus rapidocr]
     python benchmarks/bench_ocr.py --engines --scan 20
+    python benchmarks/bench_ocr.py --batch 3     # does an OCR file hold up the rest of its batch?
+    python benchmarks/bench_ocr.py --dpi 300 --engines tesseract-eng+rus "tesseract:eng+rus:--psm 3 -c tessedit_do_invert=0"
 """
 
 from __future__ import annotations
@@ -78,11 +80,20 @@ class Engine:
     install: str
 
 
-def tesseract_engine(languages: str) -> Engine:
+def tesseract_engine(languages: str, config: str | None = None) -> Engine:
+    """Tesseract as ingestion runs it, or with another `config` (e.g. "--psm 1")."""
+    import pytesseract
+
     os.environ["OMP_THREAD_LIMIT"] = "1"
+
+    def read(image: Any) -> str:
+        if config is None:
+            return tesseract_text(image, languages, 600)
+        return str(pytesseract.image_to_string(image, lang=languages, config=config, timeout=600))
+
     return Engine(
-        f"tesseract {languages}",
-        lambda image: tesseract_text(image, languages, 600),
+        f"tesseract {languages}" + (f" `{config}`" if config is not None else ""),
+        read,
         children_cpu,
         "apt: tesseract-ocr + language packs (eng 4 MB, rus 3 MB); pip: pytesseract",
     )
@@ -141,7 +152,13 @@ def main() -> None:
     parser.add_argument("--max-pages", type=int, default=0, help="only the first N sample pages (0: all)")
     parser.add_argument("--per-page", action="store_true", help="also print each page's CER")
     parser.add_argument("--scan", type=int, default=0, help="also time extract() on an N-page scan")
+    parser.add_argument(
+        "--batch", type=int, default=0, help="only: N rounds of the 10-PDF batch with an OCR file in it"
+    )
     args = parser.parse_args()
+    if args.batch:
+        time_batch(args.pdfs, args.batch)
+        return
 
     import pypdfium2 as pdfium
 
@@ -157,7 +174,11 @@ def main() -> None:
         "tesseract-eng+rus": lambda: tesseract_engine("eng+rus"),
         "rapidocr": rapidocr_engine,
     }
-    engines = [makers[name]() for name in args.engines]
+    # "tesseract:LANGUAGES:CONFIG" runs Tesseract with another configuration, side by side.
+    engines = [
+        tesseract_engine(*name.split(":", 2)[1:]) if name.startswith("tesseract:") else makers[name]()
+        for name in args.engines
+    ]
     rows = []
     render_s: dict[int, list[float]] = {dpi: [] for dpi in args.dpi}
     for dpi in args.dpi:
@@ -221,6 +242,73 @@ def main() -> None:
             print(f"pdfium render at {dpi} dpi: median {statistics.median(seconds):.3f} s/page")
     if args.scan:
         time_scan(args.pdfs / "pdfjs__freeculture.pdf", args.scan)
+
+
+def time_batch(pdfs: Path, rounds: int) -> None:
+    """The 10-PDF ingest batch, TAMReview (21 pages read by OCR) first in it: when each file
+    is done, with files coming back from the workers in input order (before) or as each
+    finishes (after), alternating, each round into a fresh library (hash embedder: the
+    question is what waits for what, not the model's speed)."""
+    import tempfile
+    from functools import partial
+    from unittest import mock
+
+    from benchmarks.bench_ingest import DEFAULT_FILES
+    from searchapp import Library, Settings
+    from searchapp.ingest import Ingestor, SourceFile
+    from searchapp.ingest.workers import WorkerPool
+
+    ocr_file = "pdfjs__TAMReview.pdf"
+    names = [ocr_file, *(n for n in DEFAULT_FILES if n != ocr_file)]
+    files = [SourceFile(source=n, data=(pdfs / n).read_bytes()) for n in names]
+    unordered_map = WorkerPool.map
+
+    def ordered_map(self: Any, jobs: Any, **_: Any) -> Any:
+        return unordered_map(self, jobs)
+
+    results: dict[str, list[tuple[float, float]]] = {
+        "before (input order)": [],
+        "after (as each finishes)": [],
+    }
+    for _ in range(rounds):
+        for variant in results:
+            with tempfile.TemporaryDirectory() as tmp:
+                settings = Settings.load(environ={}, data_dir=Path(tmp), model="hash", min_free_mb=1)
+                patch = (
+                    mock.patch.object(WorkerPool, "map", ordered_map)
+                    if variant.startswith("before")
+                    else None
+                )
+                done: dict[str, float] = {}
+                with Library.open(settings) as library, Ingestor(library, workers=2) as ingestor:
+                    if patch:
+                        patch.start()
+                    try:
+                        started = time.perf_counter()
+                        ingestor.ingest(files, progress=partial(_note_done, done, started))
+                    finally:
+                        if patch:
+                            patch.stop()
+                others = max(t for n, t in done.items() if n != ocr_file)
+                results[variant].append((others, done[ocr_file]))
+                print(
+                    f"{variant}: the 9 other files done at {others:.1f} s, {ocr_file} at {done[ocr_file]:.1f} s"
+                )
+    print(f"machine: {machine()}")
+    print(
+        table(
+            ["pool", "9 born-digital files all done (median s)", f"{ocr_file} done (median s)"],
+            [
+                [v, f"{statistics.median(o for o, _ in r):.1f}", f"{statistics.median(t for _, t in r):.1f}"]
+                for v, r in results.items()
+            ],
+        )
+    )
+
+
+def _note_done(done: dict[str, float], started: float, progress: Any) -> None:
+    if progress.stage == "done":
+        done.setdefault(progress.source, time.perf_counter() - started)
 
 
 def time_scan(book: Path, pages: int) -> None:

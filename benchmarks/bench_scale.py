@@ -81,11 +81,14 @@ def chunk_rows(chunks: list[DistinctChunk], vectors: np.ndarray, start: int, end
     return out
 
 
-def build(n: int) -> None:
-    directory = index_dir(n)
+def build(n: int, directory: Path | None = None, vectors: np.ndarray | None = None) -> None:
+    """The scale index of n chunks in `directory` (default: `index_dir(n)`), with the
+    fixtures' real vectors unless others are given."""
+    directory = directory or index_dir(n)
     if (directory / "complete").exists():
         return
-    chunks, vectors = load_chunks(), load_vectors()
+    chunks = load_chunks()
+    vectors = load_vectors() if vectors is None else vectors
     index = LocalIndex(directory, dimension=DIM, mirror_vectors=True)
     started = time.perf_counter()
     for start in range(index.count, n, BATCH):

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from searchapp.errors import ConfigError
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
-Backend = Literal["auto", "torch", "torch-bf16", "openvino"]
+Backend = Literal["auto", "torch", "torch-bf16", "openvino", "openvino-int8"]
 SearchMode = Literal["adaptive", "hybrid", "dense", "keyword"]
 # A collection being rebuilt beside NAME is NAME + this suffix until it is swapped in.
 REBUILD_SUFFIX = "-rebuild"

@@ -127,3 +127,20 @@ def test_sqlite_has_fts5_trigram() -> None:
     assert version >= (3, 34, 0), sqlite3.sqlite_version
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'trigram case_sensitive 1', content = '')")
+
+
+def test_the_sampled_share_of_a_needle_is_its_share_when_the_sample_holds_every_row(tmp_path: Path) -> None:
+    texts = [f"{'apple ' if i % 4 else ''}text {i} " + ("ß" if i % 10 == 0 else "") for i in range(400)]
+    _db, index = make_db(tmp_path / "x.sqlite3", texts)
+    rows = np.arange(10, len(texts) + 10, dtype=np.int64)  # make_db numbers rows from 10
+    for needle in ["APPLE", "ss", "ß", "text", "t", "zebra", "e\x00x", "3 "]:
+        expected = sum(1 for t in texts if needle.casefold() in t.casefold()) / len(texts)
+        assert index.share([needle], rows) == pytest.approx(expected), needle
+        assert index.share([needle], rows) == pytest.approx(expected), needle  # from the cache
+    # Several needles: the share of texts holding every one of them.
+    both = sum(1 for t in texts if "apple" in t and "0 " in t) / len(texts)
+    assert index.share(["Apple", "0 "], rows) == pytest.approx(both) and 0 < both < 0.5
+    found = index.check(["APPLE"], rows[:40])
+    assert found.tolist() == [r for r in range(10, 50) if (r - 10) % 4]
+    expected_rows = [i + 10 for i, t in enumerate(texts[:40]) if "apple" in t and "1 " in t]
+    assert index.check(["APPLE", "1 "], rows[:40]).tolist() == expected_rows and expected_rows

@@ -218,7 +218,7 @@ FILE_TIMEOUT_S = 90.0
 @pytest.fixture(scope="module")
 def pool() -> Iterator[WorkerPool[PrepareJob, Prepared]]:
     with WorkerPool(
-        prepare, workers=1, timeout_s=FILE_TIMEOUT_S, initializer=partial(init_worker, CHUNKING)
+        prepare, workers=1, cpu_limit_s=FILE_TIMEOUT_S, initializer=partial(init_worker, CHUNKING)
     ) as workers:
         yield workers
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from searchapp.errors import FailureReason, IngestError
@@ -44,6 +46,20 @@ def run(job: tuple[str, Any]) -> Any:
     if kind == "sleep":
         time.sleep(arg)
         return f"slept {arg}"
+    if kind == "spin":  # use `arg` seconds of CPU time
+        end = time.process_time() + arg
+        while time.process_time() < end:
+            pass
+        return f"spun {arg}"
+    if kind == "spin-in-child":  # a child process uses the CPU time; this one waits for it
+        code = f"import time\nend = time.process_time() + {arg}\nwhile time.process_time() < end: pass"
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return f"child spun {arg}"
+    if kind == "sleeping-child":  # start a child that outlives the task unless it is killed
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+        Path(arg).write_text(str(child.pid))
+        while True:
+            pass
     if kind == "pid":
         return os.getpid()
     if kind == "exit":

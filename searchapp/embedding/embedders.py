@@ -6,6 +6,8 @@ process (`get_embedder` caches it). Backends, chosen by SEARCHAPP_BACKEND ("auto
     cuda        torch fp16 on an NVIDIA GPU, large batches
     openvino    OpenVINO on an x86-64 CPU: bf16 where the CPU has it (AVX512-BF16/AMX),
                 else fp32, which still embeds a query twice as fast as torch fp32
+    openvino-int8  the same, quantized to int8 once (NNCF, calibrated on bundled text);
+                never picked by "auto" (see docs/quality.md for what it changes)
     torch-bf16  torch with bf16 autocast, on a CPU with native bf16
     torch       torch fp32 (CPU) or fp16 (CUDA); MPS on Apple silicon
 
@@ -111,9 +113,9 @@ def pick_backend(requested: str, device: str, info: ModelInfo) -> str:
         if platform.machine().lower() in ("x86_64", "amd64") and openvino_available() and pooling_mode(info):
             return "openvino"
         return "torch-bf16" if cpu_has_bf16() else "torch"  # emulated bf16 is 5x slower than fp32
-    if requested in ("openvino", "torch-bf16") and device != "cpu":
+    if requested in ("openvino", "openvino-int8", "torch-bf16") and device != "cpu":
         raise ModelError(f"SEARCHAPP_BACKEND={requested} runs on the CPU; the device is {device}")
-    if requested == "openvino":
+    if requested in ("openvino", "openvino-int8"):
         if not openvino_available():
             raise ModelError("SEARCHAPP_BACKEND=openvino, but the openvino package is not installed")
         if not pooling_mode(info):
@@ -169,12 +171,13 @@ class SentenceTransformerEmbedder:
 
     @property
     def backend(self) -> str:
-        precision = {"openvino": "bf16" if self._bf16 else "fp32", "torch-bf16": "bf16"}.get(
-            self._backend, "fp16" if self._device == "cuda" else "fp32"
-        )
-        return (
-            f"{self._backend.replace('-bf16', '')} ({precision})" if self._backend != "none" else "not loaded"
-        )
+        precision = {
+            "openvino": "bf16" if self._bf16 else "fp32",
+            "openvino-int8": "int8",
+            "torch-bf16": "bf16",
+        }.get(self._backend, "fp16" if self._device == "cuda" else "fp32")
+        name = self._backend.replace("-bf16", "").replace("-int8", "")
+        return f"{name} ({precision})" if self._backend != "none" else "not loaded"
 
     @property
     def _bf16(self) -> bool:
@@ -210,13 +213,15 @@ class SentenceTransformerEmbedder:
         device = pick_device(self._requested_device)
         backend = pick_backend(self._requested_backend, device, self.info)
         try:
-            if backend == "openvino":
+            if backend in ("openvino", "openvino-int8"):
                 from pathlib import Path
 
                 from searchapp.embedding.openvino import OpenVinoModel
 
                 model = OpenVinoModel(
-                    self.info, Path(self._cache_dir or Path.home() / ".cache" / "searchapp")
+                    self.info,
+                    Path(self._cache_dir or Path.home() / ".cache" / "searchapp"),
+                    int8=backend == "openvino-int8",
                 )
                 model.load()
                 self._openvino = model

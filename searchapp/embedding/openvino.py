@@ -97,14 +97,20 @@ def pooling_mode(info: ModelInfo) -> str | None:
 
 
 class OpenVinoModel:
-    """A converted transformer plus pooling, run on pre-tokenized input."""
+    """A converted transformer plus pooling, run on pre-tokenized input.
 
-    def __init__(self, info: ModelInfo, cache_dir: Path) -> None:
+    With `int8`, the converted model is quantized once more (`searchapp.embedding.quantize`:
+    int8 weights and activations in the matrix products, calibrated on local text) and
+    cached beside it.
+    """
+
+    def __init__(self, info: ModelInfo, cache_dir: Path, *, int8: bool = False) -> None:
         mode = pooling_mode(info)
         if mode is None or info.path is None:
             raise ModelError(f"{info.name} has modules OpenVINO cannot run here; use the torch backend")
         self.info = info
         self.mode = mode
+        self.int8 = int8
         self._cache_dir = cache_dir
         self._compiled: Any = None
         self._inputs: list[str] = []
@@ -118,6 +124,10 @@ class OpenVinoModel:
         xml = self._converted_path(ov.__version__)
         if not xml.is_file():
             self._convert(xml)
+        if self.int8:
+            from searchapp.embedding.quantize import quantized_model
+
+            xml = quantized_model(xml, self.info, ov)
         core = ov.Core()
         # LATENCY: one request uses every core, which is what batches from one thread want.
         compiled = core.compile_model(str(xml), "CPU", {"PERFORMANCE_HINT": "LATENCY"})

@@ -33,6 +33,10 @@ from searchapp.storage.originals import sha256_hex
 from searchapp.types import PreparedDocument
 from searchapp.units import format_size, megabytes
 
+# A file read while others are still being extracted waits at most this long for more
+# chunks to fill an embedding batch with.
+EMBED_WAIT_S = 0.5
+
 
 class Runner(Protocol):
     """What a batch needs of the ingestor that runs it (`searchapp.ingest.pipeline.Ingestor`)."""
@@ -112,6 +116,8 @@ class Batch:
         # The same name twice in one batch: the last file is the one meant (and only one may win).
         self.last_of = {file.source: index for index, file in enumerate(self.files)}
         self.writer: BatchWriter | None = None
+        self.ready: list[Work] = []  # prepared, not yet embedded
+        self.ready_since = 0.0  # when the oldest of them came back
 
     # ------------------------------------------------------------------ progress
 
@@ -147,10 +153,11 @@ class Batch:
                 self.finish(failed(file.source, abort.reason, abort.detail, time.monotonic()), index)
             return self.report()
         writer = self.writer = BatchWriter(self.library, self.finish)
-        ready: list[Work] = []
         flush_at = self.library.embedder.batch_size * 8
         try:
-            for job, result in self.ingestor.pool().map(self.jobs()):
+            # Files come back as each is read, and what is ready is embedded whenever the
+            # pool would wait: a scan that OCR reads for a minute holds up no other file.
+            for job, result in self.ingestor.pool().map(self.jobs(), ordered=False, idle=self.idle):
                 writer.drain()
                 work = self.in_flight.pop(id(job))
                 if isinstance(result, BaseException):
@@ -158,11 +165,12 @@ class Batch:
                     continue
                 work.prepared = result
                 self.chunks_total += len(result.chunks)
-                ready.append(work)
-                if sum(len(w.prepared.chunks) for w in ready if w.prepared) >= flush_at:
-                    self.embed(ready)
-                    ready = []
-            self.embed(ready)
+                if not self.ready:
+                    self.ready_since = time.monotonic()
+                self.ready.append(work)
+                if self.ready_chunks() >= flush_at:
+                    self.embed_ready()
+            self.embed_ready()
         finally:
             writer.close()
             writer.drain()
@@ -173,6 +181,25 @@ class Batch:
                 detail = writer.abort.detail if writer.abort else "not processed"
                 self.outcomes[index] = failed(file.source, reason, detail, time.monotonic())
         return self.report()
+
+    def idle(self) -> None:
+        """While the pool waits for its workers: report what was written meanwhile, and embed
+        what is ready once it fills a batch or has waited `EMBED_WAIT_S` (a full batch is
+        worth a short wait; a slow file is not)."""
+        assert self.writer is not None
+        self.writer.drain()
+        if not self.ready:
+            return
+        waited = time.monotonic() - self.ready_since
+        if self.ready_chunks() >= self.library.embedder.batch_size or waited >= EMBED_WAIT_S:
+            self.embed_ready()
+
+    def ready_chunks(self) -> int:
+        return sum(len(w.prepared.chunks) for w in self.ready if w.prepared)
+
+    def embed_ready(self) -> None:
+        ready, self.ready = self.ready, []
+        self.embed(ready)
 
     def jobs(self) -> Iterator[PrepareJob]:
         """The files to prepare, as worker jobs; every other file gets its outcome here."""

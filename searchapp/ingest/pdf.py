@@ -23,20 +23,17 @@ import io
 import itertools
 import logging
 import re
-import time
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 
 from searchapp.errors import FailureReason, IngestError
+from searchapp.ingest.cpu_time import cpu_seconds
 from searchapp.ingest.garbage import garbage_reason
 from searchapp.ingest.pdf_pages import MIN_PAGE_CHARS, nothing_readable, ocr_unusable_pages, page_warnings
 from searchapp.ingest.text import clean_text, meaningful_chars
 from searchapp.ingest.types import ExtractedDocument, Limits, Section
 from searchapp.ingest.words import close_gaps, join_hyphenated
-
-# OCR may run until this share of the file's time limit has passed.
-_OCR_SHARE_OF_LIMIT = 0.8
 
 # Hebrew, Arabic, Syriac, Thaana, NKo and the Arabic presentation forms.
 _RTL_RE = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
@@ -63,8 +60,7 @@ def extract_pdf(data: bytes, source: str, limits: Limits, *, password: str = "")
     Raises:
         IngestError: DAMAGED_PDF, PASSWORD_PROTECTED, NO_TEXT, TOO_LARGE or EMPTY_FILE.
     """
-    # OCR may use most of the file's time limit, but not all: chunking comes after it.
-    deadline = time.monotonic() + limits.timeout_s * _OCR_SHARE_OF_LIMIT
+    started = cpu_seconds()  # the file's time limit is counted in CPU time (ingest.cpu_time)
     if not data:
         raise IngestError(FailureReason.EMPTY_FILE, "the file has no content")
     if b"%PDF-" not in data[:1024]:
@@ -89,7 +85,7 @@ def extract_pdf(data: bytes, source: str, limits: Limits, *, password: str = "")
             warnings = [f"repaired: read with {reader.__name__[6:]} after {first_error}"]
         else:
             warnings = _repairs(data)
-        return _assemble(data, source, title, pages, limits, warnings, deadline, password)
+        return _assemble(data, source, title, pages, limits, warnings, started, password)
     raise IngestError(FailureReason.DAMAGED_PDF, f"cannot be opened: {first_error}")
 
 
@@ -206,14 +202,14 @@ def _assemble(
     pages: list[str | None],
     limits: Limits,
     warnings: list[str],
-    deadline: float,
+    started: float,
     password: str = "",
 ) -> ExtractedDocument:
     unreadable = [i for i, raw in enumerate(pages) if raw is None]
     garbled = {i: reason for i, raw in enumerate(pages) if raw and (reason := garbage_reason(raw))}
     cleaned = {i: _page_text(raw) for i, raw in enumerate(pages) if raw is not None}
     empty = [i for i, text in cleaned.items() if meaningful_chars(text) < MIN_PAGE_CHARS and i not in garbled]
-    ocr = ocr_unusable_pages(data, sorted([*empty, *garbled]), limits, deadline, password)
+    ocr = ocr_unusable_pages(data, sorted([*empty, *garbled]), limits, started, password)
     sections: list[Section] = []
     for index, text in cleaned.items():
         if index in ocr.texts:

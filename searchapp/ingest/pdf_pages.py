@@ -14,12 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from searchapp.errors import FailureReason, IngestError
+from searchapp.ingest.cpu_time import CpuBudget, ocr_cores
 from searchapp.ingest.garbage import garbage_reason
 from searchapp.ingest.ocr import OcrUnavailable, ocr_pages, usable_languages
 from searchapp.ingest.text import meaningful_chars
 from searchapp.ingest.types import Limits
 
 MIN_PAGE_CHARS = 10
+# OCR may use this share of the file's time limit, but not all: chunking comes after it.
+OCR_SHARE_OF_LIMIT = 0.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +36,11 @@ class OcrOutcome:
 
 
 def ocr_unusable_pages(
-    data: bytes, indexes: Sequence[int], limits: Limits, deadline: float, password: str = ""
+    data: bytes, indexes: Sequence[int], limits: Limits, started: float, password: str = ""
 ) -> OcrOutcome:
-    """OCR the given pages of a PDF, within `deadline` (a `time.monotonic` value)."""
+    """OCR the given pages of a PDF within the file's time limit, counted in CPU time from
+    `started` (a `cpu_seconds` value): OCR may use `OCR_SHARE_OF_LIMIT` of the limit on
+    each core it reads pages on, and leaves the rest for chunking."""
     if not indexes:
         return OcrOutcome()
     if b"/BrotliDecode" in data:
@@ -57,7 +62,9 @@ def ocr_unusable_pages(
         texts: dict[int, str] = {}
         failed: dict[int, str] = {}
         todo = [i for i in indexes if i not in blank]
-        for page in ocr_pages(document, todo, languages=languages, deadline=deadline):
+        cores = min(ocr_cores(), max(1, len(todo)))
+        budget = CpuBudget(limits.timeout_s * OCR_SHARE_OF_LIMIT * cores, start=started)
+        for page in ocr_pages(document, todo, languages=languages, budget=budget):
             if page.error:
                 failed[page.index] = page.error
             elif meaningful_chars(page.text) < MIN_PAGE_CHARS:

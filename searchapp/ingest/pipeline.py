@@ -176,7 +176,7 @@ class Ingestor:
             self._pool = WorkerPool(
                 prepare,
                 workers=self._workers,
-                timeout_s=self.limits.timeout_s,
+                cpu_limit_s=self.limits.timeout_s,
                 initializer=partial(init_worker, self.chunker_config),
             )
         return self._pool

@@ -1,9 +1,15 @@
-"""A small process pool with a wall-clock limit per task.
+"""A small process pool with a CPU time limit per task.
 
 Extraction runs third-party parsers on untrusted files: one can loop, exhaust memory or
-crash the interpreter. Each task runs in a child process; a task that outlives its
-limit has its process killed and replaced, and a process that dies mid-task fails only
-that task. The standard library's pools can do neither.
+crash the interpreter. Each task runs in a child process; a task that uses more than
+its limit has its processes killed (the worker and any it started, such as Tesseract)
+and the worker replaced, and a process that dies mid-task fails only that task. The
+standard library's pools can do neither.
+
+The limit is counted in CPU time, not on the clock (`searchapp.ingest.cpu_time`), so a
+task gets as far on a busy machine as on an idle one: `cpu_limit_s` for the worker
+itself, and `cpu_limit_s * ocr_cores()` with the processes it starts. A task whose
+processes use no CPU at all for `stall_s` is blocked for good and is stopped too.
 
 Children are fresh interpreters (`python -m ingest.workers FD`) talking over a socket
 pair: forking a process that already holds torch and Chroma threads can deadlock, and
@@ -28,6 +34,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
 from searchapp.errors import FailureReason, IngestError
+from searchapp.ingest.cpu_time import ocr_cores, tree_cpu_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +42,13 @@ J = TypeVar("J")
 R = TypeVar("R")
 
 _EXIT_GRACE_S = 2.0
+IDLE_TICK_S = 0.25
+CHECK_S = 1.0  # how often a busy worker's CPU time is read
+STALL_S = 60.0  # a task whose processes use no CPU this long is stopped
 
 
 class TaskTimeout(Exception):
-    """The task ran past its wall-clock limit and its process was killed."""
+    """The task used more than its CPU time limit, or none for `stall_s`; its processes were killed."""
 
 
 class WorkerCrashed(Exception):
@@ -78,13 +88,25 @@ class _Worker:
     process: subprocess.Popen[bytes]
     conn: Connection
     ticket: int | None = None
-    deadline: float = 0.0
+    # CPU time (itself, with the processes it started) when its task began, and when
+    # that last grew (`time.monotonic`).
+    cpu_start: tuple[float, float] = (0.0, 0.0)
+    cpu_seen: float = 0.0
+    progress_at: float = 0.0
+    next_check: float = 0.0
+
+    def cpu_used(self) -> tuple[float, float]:
+        """CPU time of the current task: the worker's own, and with the processes it started."""
+        itself, total = tree_cpu_seconds(self.process.pid)
+        return itself - self.cpu_start[0], total - self.cpu_start[1]
 
 
 class WorkerPool(Generic[J, R]):
-    """Runs `func(job)` in child processes, `timeout_s` at most per job.
+    """Runs `func(job)` in child processes, `cpu_limit_s` of CPU time at most per job
+    (see the module docstring).
 
-    Use as a context manager; `map` yields (job, result-or-exception) in input order.
+    Use as a context manager; `map` yields (job, result-or-exception), in input order or
+    as each finishes.
     """
 
     def __init__(
@@ -92,13 +114,15 @@ class WorkerPool(Generic[J, R]):
         func: Callable[[J], R],
         *,
         workers: int,
-        timeout_s: float,
+        cpu_limit_s: float,
+        stall_s: float = STALL_S,
         initializer: Callable[[], None] | None = None,
     ) -> None:
         self._func = func
         self._init = initializer
         self._size = max(1, workers)
-        self._timeout = timeout_s
+        self._cpu_limit = cpu_limit_s
+        self._stall = stall_s
         self._workers: list[_Worker] = []
 
     def __enter__(self) -> WorkerPool[J, R]:
@@ -130,6 +154,7 @@ class WorkerPool(Generic[J, R]):
     def _retire(self, worker: _Worker) -> None:
         self._workers.remove(worker)
         if worker.process.poll() is None:
+            _kill_children(worker.process.pid)  # a Tesseract it started would run on
             worker.process.kill()
         try:
             worker.process.wait(_EXIT_GRACE_S)
@@ -147,9 +172,15 @@ class WorkerPool(Generic[J, R]):
                 worker.process.wait(max(0.0, deadline - time.monotonic()))
             self._retire(worker)
 
-    def map(self, jobs: Iterable[J]) -> Iterator[tuple[J, R | BaseException]]:
-        """Run every job; yield each with its result or its exception, in input order.
+    def map(
+        self, jobs: Iterable[J], *, ordered: bool = True, idle: Callable[[], None] | None = None
+    ) -> Iterator[tuple[J, R | BaseException]]:
+        """Run every job; yield each with its result or its exception.
 
+        `ordered`: in input order; otherwise as each finishes, so one slow job (a scan read
+        by OCR) holds up no other. `idle` is called whenever nothing is ready, and every
+        `IDLE_TICK_S` while the pool waits for its workers: the caller's chance to use what
+        it already has.
         At most two jobs per worker are in flight or buffered, so memory stays bounded.
         """
         pending = iter(jobs)
@@ -161,10 +192,10 @@ class WorkerPool(Generic[J, R]):
         while True:
             # Keep every idle worker busy while the output buffer has room.
             while not exhausted and len(submitted) < self._size * 2:
-                idle = next((w for w in self._workers if w.ticket is None), None)
-                if idle is None and len(self._workers) < self._size:
-                    idle = self._spawn()
-                if idle is None:
+                free = next((w for w in self._workers if w.ticket is None), None)
+                if free is None and len(self._workers) < self._size:
+                    free = self._spawn()
+                if free is None:
                     break
                 try:
                     job = next(pending)
@@ -172,8 +203,11 @@ class WorkerPool(Generic[J, R]):
                     exhausted = True
                     break
                 submitted[next_ticket] = job
-                self._send(idle, next_ticket, job, results)
+                self._send(free, next_ticket, job, results)
                 next_ticket += 1
+            if not ordered:
+                for ticket in sorted(results):
+                    yield submitted.pop(ticket), results.pop(ticket)
             while next_out in results:
                 yield submitted.pop(next_out), results.pop(next_out)
                 next_out += 1
@@ -182,19 +216,27 @@ class WorkerPool(Generic[J, R]):
                 if exhausted and not submitted:
                     return
                 continue
-            self._wait(busy, results)
+            if idle is not None:
+                idle()
+            self._wait(busy, results, tick=IDLE_TICK_S if idle is not None else None)
 
     def _send(self, worker: _Worker, ticket: int, job: J, results: dict[int, R | BaseException]) -> None:
         worker.ticket = ticket
-        worker.deadline = time.monotonic() + self._timeout
+        worker.cpu_start = tree_cpu_seconds(worker.process.pid)
+        worker.cpu_seen = 0.0
+        worker.progress_at = worker.next_check = time.monotonic()
         try:
             worker.conn.send((ticket, job))
         except (OSError, ValueError) as exc:
             results[ticket] = WorkerCrashed(f"could not hand the file to a worker: {exc}")
             self._retire(worker)
 
-    def _wait(self, busy: list[_Worker], results: dict[int, R | BaseException]) -> None:
-        timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
+    def _wait(
+        self, busy: list[_Worker], results: dict[int, R | BaseException], tick: float | None = None
+    ) -> None:
+        timeout = max(0.0, min(w.next_check for w in busy) - time.monotonic())
+        if tick is not None:
+            timeout = min(timeout, tick)
         # A dying child closes its end of the socket, so its connection turns readable too.
         ready = set(multiprocessing.connection.wait([w.conn for w in busy], timeout=timeout))
         now = time.monotonic()
@@ -219,9 +261,38 @@ class WorkerPool(Generic[J, R]):
                     )
                     continue
                 results[got_ticket] = value if ok else _as_exception(value)
-            elif now >= worker.deadline:
-                results[ticket] = TaskTimeout(f"still running after {self._timeout:.0f} s; stopped")
-                self._retire(worker)
+            elif now >= worker.next_check:
+                stopped = self._overrun(worker, now)
+                if stopped is not None:
+                    results[ticket] = stopped
+                    self._retire(worker)
+
+    def _overrun(self, worker: _Worker, now: float) -> TaskTimeout | None:
+        """Why the worker's task must stop (past its CPU time, or stalled), or None."""
+        worker.next_check = now + CHECK_S
+        itself, total = worker.cpu_used()
+        limit, cores = self._cpu_limit, ocr_cores()
+        if itself >= limit:
+            return TaskTimeout(f"used {itself:.0f} s of CPU time, past the limit of {limit:.0f} s; stopped")
+        if total >= limit * cores:
+            return TaskTimeout(
+                f"used {total:.0f} s of CPU time with its OCR processes, past the limit of "
+                f"{limit:.0f} s on each of {cores} cores; stopped"
+            )
+        if total > worker.cpu_seen:
+            worker.cpu_seen, worker.progress_at = total, now
+        elif now - worker.progress_at >= self._stall:
+            return TaskTimeout(f"made no progress for {self._stall:.0f} s (no CPU time used); stopped")
+        return None
+
+
+def _kill_children(pid: int) -> None:
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                child.kill()
 
 
 def _as_exception(value: Any) -> BaseException:

@@ -10,25 +10,30 @@ vector, text and metadata; its HNSW index answers unfiltered vector queries). Th
 index is derived from it: filters as arrays, BM25, and in local mode a copy of the
 vectors for an exact scan of the rows a filter admits (faster than Chroma's metadata
 filter, and equal to brute force). Filters, phrases and exclusions become one row mask,
-so every list holds only admitted rows and still holds as many as asked for. Callers
-see chunk ids and scores only, never row positions.
+so every list holds only admitted rows and still holds as many as asked for; a "text
+contains" or phrase that most rows hold is checked on each list's best rows instead
+(`searchapp.storage.contains_ranked`), with the same answers. Callers see chunk ids and
+scores only, never row positions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from searchapp.request import PreparedQuery, SearchRequest
+from searchapp.storage import contains_ranked
 from searchapp.storage.chroma import ChromaStore
 from searchapp.storage.local_index import LocalIndex
 
 Scored = list[tuple[str, float]]  # (chunk id, score), best first
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float32]
 # The lists each mode ranks by: (dense, keyword); a mode not named here fuses both.
 _LISTS = {"dense": (True, False), "keyword": (False, True)}
 
@@ -40,7 +45,8 @@ class Candidates:
     `dense` is (chunk id, cosine) and `keyword` (chunk id, BM25), each best first and at
     most the depth asked for (empty where the mode does not use the list); `ceiling` is
     the most any passage could score in BM25 for the query's terms; `documents` is how
-    many documents the filters admit (counted for grouped requests only, else 0).
+    many documents the filters admit, counted for grouped requests only (else 0), and
+    where needles are checked on ranked rows only until it reaches the request's `k`.
     """
 
     dense: Scored
@@ -68,23 +74,43 @@ class ChunkIndex:
     def candidates(self, request: SearchRequest, query: PreparedQuery, depth: int) -> Candidates:
         """The lists `request.mode` ranks by, `depth` candidates each, among the admitted rows."""
         use_dense, use_keyword = _LISTS.get(request.mode or "", (True, True))
-        parsed = request.parsed
-        narrowed = not request.scope.is_empty or bool(
-            parsed.phrases or parsed.exclude_phrases or query.exclude_terms
-        )
-        base = self._local.mask(request.scope, contains=parsed.phrases) if narrowed else None
-        mask = base
-        if base is not None and (query.exclude_terms or parsed.exclude_phrases):
-            mask = self._local.without(base, terms=query.exclude_terms, texts=parsed.exclude_phrases)
-        dense = self._dense(request, query.vector, depth, base, mask) if use_dense else []
+        base, mask, check = self._admitted(request, query)
+        dense = self._dense(request, query.vector, depth, base, mask, check) if use_dense else []
         keyword: Scored = []
         ceiling = 0.0
         if use_keyword:
-            positions, scores = self._local.keyword_search(query.terms, depth, mask)
-            keyword = self._at(positions, scores)
-            ceiling = self._local.keyword_ceiling(query.terms) if query.terms else 0.0
-        documents = self._local.documents_in(mask) if request.group else 0
+            terms = query.terms
+            if check is None:
+                keyword = self._at(*self._local.keyword_search(terms, depth, mask))
+            else:
+                keyword = self._at(
+                    *check.top(lambda n, rows: self._local.keyword_search(terms, n, rows), depth)
+                )
+            ceiling = self._local.keyword_ceiling(terms) if terms else 0.0
+        documents = 0
+        if request.group:
+            documents = self._local.documents_in(mask) if check is None else check.documents(request.k)
         return Candidates(dense, keyword, ceiling, documents)
+
+    def _admitted(
+        self, request: SearchRequest, query: PreparedQuery
+    ) -> tuple[BoolArray | None, BoolArray | None, contains_ranked.Check | None]:
+        """The rows the request admits: the mask of its filters and phrases (None: every
+        row), the same less its exclusions, and the needles left to check on ranked rows
+        (`searchapp.storage.contains_ranked`: in local mode, those most rows hold)."""
+        parsed = request.parsed
+        needles = (request.scope.text_contains, *parsed.phrases)
+        later = contains_ranked.common(self._local, needles) if self._local.mirror_vectors else ()
+        now = [n for n in needles if n not in later]
+        scope = replace(request.scope, text_contains="")
+        excluding = bool(query.exclude_terms or parsed.exclude_phrases)
+        base = None
+        if not scope.is_empty or excluding or any(n.casefold() for n in now):
+            base = self._local.mask(scope, contains=now)
+        mask = base
+        if base is not None and excluding:
+            mask = self._local.without(base, terms=query.exclude_terms, texts=parsed.exclude_phrases)
+        return base, mask, contains_ranked.Check(self._local, later, mask) if later else None
 
     def _dense(
         self,
@@ -93,8 +119,17 @@ class ChunkIndex:
         depth: int,
         base: BoolArray | None,
         mask: BoolArray | None,
+        check: contains_ranked.Check | None,
     ) -> Scored:
         """The `depth` admitted chunks nearest to `vector` by cosine similarity."""
+        if check is not None:
+
+            def ranked(n: int, rows: BoolArray | None) -> tuple[IntArray, FloatArray]:
+                if rows is None:  # no other filter: HNSW, as for a query without filters
+                    return self._nearest(vector, n)
+                return self._local.dense_search(vector, n, rows)
+
+            return self._at(*check.top(ranked, depth))
         if mask is not None and self._local.mirror_vectors:
             return self._at(*self._local.dense_search(vector, depth, mask))
         # Chroma's own filter takes the metadata filters, "text contains" and the phrases;
@@ -117,7 +152,20 @@ class ChunkIndex:
             ]
         return found[:depth]
 
-    def _at(self, positions: npt.NDArray[np.int64], scores: npt.NDArray[np.float32]) -> Scored:
+    def _nearest(self, vector: npt.NDArray[np.float32], n: int) -> tuple[IntArray, FloatArray]:
+        """Chroma's HNSW top `n` as local positions (what an unfiltered dense query uses)."""
+        ids, distances = self._store.query_ids(vector, n)
+        found = [
+            (p, 1.0 - d)
+            for p, d in zip(self._local.positions_of(ids), distances, strict=True)
+            if p is not None
+        ]
+        return (
+            np.array([p for p, _ in found], dtype=np.int64),
+            np.array([s for _, s in found], dtype=np.float32),
+        )
+
+    def _at(self, positions: IntArray, scores: FloatArray) -> Scored:
         pairs = zip(self._local.ids_at(list(positions)), (float(s) for s in scores), strict=True)
         return [(cid, score) for cid, score in pairs if cid]  # "": renumbered by a rebuild
 

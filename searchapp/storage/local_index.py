@@ -291,11 +291,16 @@ class LocalIndex:
         """Which positions pass `filters` and contain each of `contains` (and are alive)."""
         with self._lock:
             keep = row_mask(self._cols, self._docs, filters)
-            rows = self._cols.row[: len(keep)]
-        for needle in (filters.text_contains, *contains):
+        return self.narrow(keep, (filters.text_contains, *contains))
+
+    def narrow(self, mask: BoolArray, contains: Sequence[str]) -> BoolArray:
+        """`mask` less the positions whose text lacks one of `contains` (from the trigram index)."""
+        with self._lock:
+            rows = self._cols.row[: len(mask)]
+        for needle in contains:
             if needle.casefold():
-                keep &= self._containing(needle, keep, rows)
-        return keep
+                mask = mask & self._containing(needle, mask, rows)
+        return mask
 
     def without(self, mask: BoolArray, *, terms: Sequence[str] = (), texts: Sequence[str] = ()) -> BoolArray:
         """`mask` less the positions holding any of these index `terms` or containing any of `texts`."""
@@ -332,6 +337,21 @@ class LocalIndex:
             admitted = cols.alive[: cols.size] if mask is None else mask & cols.alive[: len(mask)]
             codes = cols.doc[: len(admitted)][admitted]
         return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
+
+    def contains_share(self, needles: Sequence[str]) -> float:
+        """The estimated share of live chunks whose text contains every one of `needles`
+        (from a sample of texts: `ContainsIndex.share`)."""
+        with self._lock:
+            cols = self._cols
+            rows = cols.row[: cols.size][cols.alive[: cols.size]]
+        return self._rows.contains.share(needles, rows)
+
+    def containing(self, positions: IntArray, needles: Sequence[str]) -> BoolArray:
+        """For each position, whether its chunk's text contains every one of `needles`
+        (ignoring case), read and checked text by text."""
+        with self._lock:
+            rows = self._cols.row[: self._cols.size][positions]
+        return np.isin(rows, self._rows.contains.check(needles, rows))
 
     def dense_search(self, query: FloatArray, k: int, mask: BoolArray) -> tuple[IntArray, FloatArray]:
         """Exact top-k by cosine similarity among the positions in `mask`."""
