@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Command 2: set everything up (venv, test tools, Debian's Chromium for the browser
 # test), then run the test suite. Three tiers (tests/conftest.py sizes the long tests):
-#   scripts/test.sh            everything that guards behaviour, sized for CI (< 25 min on 2 cores)
+#   scripts/test.sh            everything that guards behaviour, sized for CI (< 20 min on 2 cores)
 #   scripts/test.sh --full     adds the long versions: the whole SciFact evaluation, 20 kill
 #                              trials, a 60 s soak, the 20x20 load test, 600 fuzz cases each
 #   scripts/test.sh --fast     a quick loop without the model, the browser or a server
@@ -10,9 +10,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 tier=ci
-markers=(-m "not full")
+# Two test processes on two cores (up to four on bigger machines): much of the suite waits on
+# servers, browsers and child processes. A test file stays in one process, so a file's
+# module fixtures (a live server, a built library) are made once.
+workers=$(( $(nproc) < 4 ? $(nproc) : 4 ))
+markers=(-m "not full" -n "$workers" --dist loadfile)
 case "${1:-}" in
-  --full) tier=full; markers=(); shift ;;
+  --full) tier=full; markers=(-n "$workers" --dist loadfile); shift ;;
   --fast) tier=fast; markers=(-m "not model and not slow and not browser and not server and not full" -n auto); shift ;;
 esac
 bash scripts/setup.sh dev
