@@ -10,6 +10,7 @@ import os
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -185,19 +186,31 @@ def test_per_file_problems_are_reported_and_never_fatal(hash_library: Library, t
         )  # a broken file is not retried until it changes
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file: permissions cannot be tested as root")
-def test_an_unreadable_folder_keeps_its_documents(hash_library: Library, tmp_path: Path) -> None:
+def test_an_unreadable_folder_keeps_its_documents(
+    hash_library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "share"
     _tree(root / "locked", 3)
     _tree(root, 2, seed=2)
     with _source(hash_library, root) as sources:
         assert sources.sync("team")[0].counts["new"] == 5
         (root / "locked").chmod(0)
+        if os.geteuid() == 0:  # root reads every folder: the listing gets the error a user would
+            real = os.scandir
+
+            def scandir(path: Any) -> Any:
+                if Path(path) == root / "locked":
+                    raise PermissionError(13, "Permission denied", str(path))
+                return real(path)
+
+            monkeypatch.setattr(os, "scandir", scandir)
         try:
             report = sources.sync("team")[0]
         finally:
             (root / "locked").chmod(0o755)
+            monkeypatch.undo()
         assert report.plan.actions == () and report.plan.problems[0].path == "locked/"
+        assert len(hash_library.documents()) == 5  # the folder's documents stay
 
 
 def test_a_file_being_written_waits_and_a_failed_edit_keeps_the_old_version(
@@ -417,12 +430,12 @@ def test_a_sources_groups_restrict_its_documents_as_an_uploads_do(
 def test_one_sync_of_a_source_at_a_time_in_one_process(hash_library: Library, tmp_path: Path) -> None:
     """Embedded, the app's watcher, "Sync now" and an API call each sync with their own
     `Syncer`: while one syncs a source, another's sync of it is "busy" and changes nothing."""
-    from searchapp.sources.sync import _SyncLease
+    from searchapp.sources.lease import SyncLease
 
     root = tmp_path / "share"
     _tree(root, 2)
     with _source(hash_library, root) as sources, Sources(hash_library, workers=1) as other:
-        with _SyncLease(hash_library, "team"):
+        with SyncLease(hash_library, "team"):
             (busy,) = other.sync("team")
             assert busy.outcome == "busy" and hash_library.documents() == []
         assert other.sync("team")[0].counts["new"] == 2

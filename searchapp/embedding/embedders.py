@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from searchapp.config import Settings
 from searchapp.embedding.models import ModelInfo, resolve_model
+from searchapp.embedding.query_batch import QueryBatcher
 from searchapp.embedding.tokens import (
     AnyTokenIds,
     TokenCounter,
@@ -138,7 +139,8 @@ class SentenceTransformerEmbedder:
 
     Thread-safe: Streamlit sessions share one instance, and inference runs under a lock,
     one batch at a time. Queries go first (`searchapp.priority`): a batch of documents
-    waits while a query is waiting, and batches are small while queries come.
+    waits while a query is waiting, and batches are small while queries come. Queries
+    that wait at once are embedded in one pass (`searchapp.embedding.query_batch`).
     """
 
     def __init__(
@@ -163,6 +165,7 @@ class SentenceTransformerEmbedder:
         self._backend = "none"
         self._lock = threading.Lock()
         self._queries = Priority()
+        self._query_batches = QueryBatcher(self._lock, self._embed_loaded)
         self._tokens: TokenCounter | None = None
 
     @property
@@ -270,6 +273,11 @@ class SentenceTransformerEmbedder:
             start += len(batch)
         return out
 
+    def _embed_loaded(self, ids: Sequence[TokenIds]) -> Vectors:
+        """Embed under the lock, loading the model first if it is not yet."""
+        self._ensure_loaded()
+        return self._embed_batch(ids)
+
     def _embed_batch(self, ids: Sequence[TokenIds]) -> Vectors:
         if self._openvino is not None:
             vectors: Vectors = self._openvino.embed(ids, len(ids))
@@ -297,8 +305,7 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> Vectors:
         with self._queries.urgent():
-            result: Vectors = self.embed_documents([text])[0]
-        return result
+            return self._query_batches.embed(self.tokens.ids([text])[0])
 
 
 class HashEmbedder:

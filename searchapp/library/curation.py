@@ -1,4 +1,4 @@
-"""Curating a library: renaming a document without re-embedding it, and hiding a version from search.
+"""Curating a library without re-embedding: renames, tags, groups, and versions hidden from search.
 
 `Curation` is a part of `Library` (`searchapp.library.facade`), kept apart so that each
 file says one thing; it uses the attributes and the write lock `Library` sets up.
@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
+from searchapp.access.identity import normalize_groups
 from searchapp.config import Settings
-from searchapp.errors import DocumentNotFoundError
+from searchapp.errors import ConfigError, DocumentNotFoundError
 from searchapp.filters import SearchFilters
 from searchapp.library.writes import UnitOfWork, original_info
 from searchapp.storage.chroma import ChromaStore
@@ -37,7 +38,7 @@ HIDDEN_TABLE = "hidden"
 
 
 class Curation:
-    """Renames and hidden versions; mixed into `Library`."""
+    """Renames, tags, groups and hidden versions; mixed into `Library`."""
 
     store: ChromaStore
     local: LocalIndex
@@ -84,6 +85,54 @@ class Curation:
             # Last: until it lands the catalog keeps the old name, and a sync renames again.
             self.store.catalog.put_record(updated)
             self._writes.announce(renamed=[doc_id])
+            return updated
+
+    # ------------------------------------------------------------------ tags and groups
+
+    def update_tags(self, doc_id: str, tags: Sequence[str]) -> DocumentRecord:
+        """Replace a document's tags on its catalog record and on every chunk."""
+        return self._relabel(doc_id, tags=tuple(dict.fromkeys(t.strip() for t in tags if t.strip())))
+
+    def update_groups(self, doc_id: str, groups: Sequence[str]) -> DocumentRecord:
+        """Restrict a document to `groups` (none: open to everyone of the collection).
+
+        Its catalog record, every chunk, its original's sidecar (so a rebuild keeps it)
+        and the local index change together.
+
+        Raises:
+            ConfigError: a group name that is not printable text.
+        """
+        try:
+            clean = normalize_groups(groups)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        return self._relabel(doc_id, groups=clean)
+
+    def _relabel(
+        self, doc_id: str, *, tags: tuple[str, ...] | None = None, groups: tuple[str, ...] | None = None
+    ) -> DocumentRecord:
+        with self._writing():
+            record = self.store.catalog.record(doc_id)
+            if record is None:
+                raise DocumentNotFoundError(f"no document with id {doc_id[:12]}")
+            generation = self._new_generation()
+            if groups is not None:  # restrict the chunks first: a crash leaves them no more open
+                self.store.set_chunk_groups(doc_id, groups)
+            if tags is not None:
+                self.store.set_chunk_tags(doc_id, tags)
+            self.local.apply(
+                generation=self._local_stamp(generation),
+                retag={doc_id: tags} if tags is not None else None,
+                regroup={doc_id: groups} if groups is not None else None,
+            )
+            updated = dataclasses.replace(
+                record,
+                tags=record.tags if tags is None else tags,
+                groups=record.groups if groups is None else groups,
+            )
+            self.originals.describe(doc_id, original_info(updated))
+            self.store.catalog.put_record(updated)
+            self._writes.announce(retagged=[doc_id])
             return updated
 
     # ------------------------------------------------------------------ hidden versions

@@ -13,7 +13,6 @@ two is seen at the next open and the local index is rebuilt from Chroma.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import secrets
 import threading
@@ -22,17 +21,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from searchapp.access.identity import normalize_groups
 from searchapp.access.visibility import Visibility, can_see
 from searchapp.config import Settings
 from searchapp.embedding.embedders import Embedder, get_embedder
-from searchapp.errors import ConfigError, DocumentNotFoundError, StorageFullError
+from searchapp.errors import StorageFullError
 from searchapp.library.curation import Curation
 from searchapp.library.reads import DocumentReads
 from searchapp.library.sync import ServerSync
 from searchapp.library.versions import resolve_for
 from searchapp.library.view import LibraryView
-from searchapp.library.writes import Admission, UnitOfWork, original_info
+from searchapp.library.writes import Admission, UnitOfWork
 from searchapp.storage.chroma import ChromaStore
 from searchapp.storage.local_index import LocalIndex
 from searchapp.types import DocumentRecord, PreparedDocument
@@ -364,52 +362,6 @@ class Library(Curation, DocumentReads):
     def sees_every_original(self) -> bool:
         """True when every document's original is reachable from here: local mode, or shared originals."""
         return not self.settings.is_server or self.settings.shared_originals
-
-    def update_tags(self, doc_id: str, tags: Sequence[str]) -> DocumentRecord:
-        """Replace a document's tags on its catalog record and on every chunk."""
-        return self._relabel(doc_id, tags=tuple(dict.fromkeys(t.strip() for t in tags if t.strip())))
-
-    def update_groups(self, doc_id: str, groups: Sequence[str]) -> DocumentRecord:
-        """Restrict a document to `groups` (none: open to everyone of the collection).
-
-        Its catalog record, every chunk, its original's sidecar (so a rebuild keeps it)
-        and the local index change together.
-
-        Raises:
-            ConfigError: a group name that is not printable text.
-        """
-        try:
-            clean = normalize_groups(groups)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from exc
-        return self._relabel(doc_id, groups=clean)
-
-    def _relabel(
-        self, doc_id: str, *, tags: tuple[str, ...] | None = None, groups: tuple[str, ...] | None = None
-    ) -> DocumentRecord:
-        with self._writing():
-            record = self.store.catalog.record(doc_id)
-            if record is None:
-                raise DocumentNotFoundError(f"no document with id {doc_id[:12]}")
-            generation = self._new_generation()
-            if groups is not None:  # restrict the chunks first: a crash leaves them no more open
-                self.store.set_chunk_groups(doc_id, groups)
-            if tags is not None:
-                self.store.set_chunk_tags(doc_id, tags)
-            self.local.apply(
-                generation=self._local_stamp(generation),
-                retag={doc_id: tags} if tags is not None else None,
-                regroup={doc_id: groups} if groups is not None else None,
-            )
-            updated = dataclasses.replace(
-                record,
-                tags=record.tags if tags is None else tags,
-                groups=record.groups if groups is None else groups,
-            )
-            self.originals.describe(doc_id, original_info(updated))
-            self.store.catalog.put_record(updated)
-            self._writes.announce(retagged=[doc_id])
-            return updated
 
     def delete(self, ref: str) -> DocumentRecord:
         """Delete a document completely: its chunks, its catalog record and its original."""

@@ -35,6 +35,7 @@ from searchapp.ingest.pipeline import Ingestor
 from searchapp.ingest.types import FileOutcome, IngestReport, SourceFile
 from searchapp.library import Library
 from searchapp.progress import ProgressCallback
+from searchapp.sources.lease import SyncLease
 from searchapp.sources.listing import Problem, SourceFiles, hash_file, open_source
 from searchapp.sources.plan import (
     STILL_WRITING,
@@ -51,7 +52,6 @@ from searchapp.sources.state import SourceState, SyncStatus
 logger = logging.getLogger(__name__)
 
 Outcome = Literal["ok", "blocked", "busy", "failed", "dry-run"]
-LEASE_S = 60.0
 DEFAULT_SETTLE_S = 1.0
 # Failures that may pass by themselves: retried at every sync, not only when the file changes.
 TRANSIENT = {
@@ -187,7 +187,7 @@ class Syncer:
         """
         started = time.monotonic()
         spec = self.state.spec(name)
-        with self._lock, _SyncLease(self.library, spec.name) as lease:
+        with self._lock, SyncLease(self.library, spec.name) as lease:
             if not lease.won:
                 plan = blocked_plan(spec, f"another client ({lease.holder}) is syncing it")
                 return SyncReport(spec.name, "busy", plan, plan.blocked, took_s=time.monotonic() - started)
@@ -374,65 +374,3 @@ class Syncer:
             )
         except SearchAppError as exc:  # the sync itself is done; its status is a convenience
             logger.warning("could not record the status of source %s: %s", report.source, exc)
-
-
-# Embedded, one process holds the data directory; inside it, one sync of a source at a time
-# (the app's watcher, a "Sync now" and an API call each have their own `Syncer`).
-_LOCAL_SYNCS: dict[tuple[str, str, str], threading.Lock] = {}
-_LOCAL_SYNCS_LOCK = threading.Lock()
-
-
-class _SyncLease:
-    """The lease that makes one client at a time sync a source (server mode: a lease in the
-    store; embedded: a lock of this process)."""
-
-    def __init__(self, library: Library, name: str) -> None:
-        self._library = library
-        self._name = f"sync:{name}"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._local: threading.Lock | None = None
-        self.won = True
-        self.holder = ""
-
-    def __enter__(self) -> _SyncLease:
-        settings = self._library.settings
-        if not settings.is_server:
-            with _LOCAL_SYNCS_LOCK:
-                key = (str(settings.data_dir), settings.collection, self._name)
-                lock = _LOCAL_SYNCS.setdefault(key, threading.Lock())
-            self.won = lock.acquire(blocking=False)
-            if self.won:
-                self._local = lock
-            else:
-                self.holder = "this process (another sync of it is running)"
-            return self
-        leases = self._library.store.leases()
-        self.won = leases.claim(self._name, self._library.client_id, LEASE_S)
-        if not self.won:
-            held = leases.lease(self._name)
-            self.holder = held.owner if held is not None else "unknown"
-            return self
-        self._thread = threading.Thread(target=self._renew, name="searchapp-sync-lease", daemon=True)
-        self._thread.start()
-        return self
-
-    def _renew(self) -> None:
-        while not self._stop.wait(LEASE_S / 3):
-            try:
-                self._library.store.leases().claim(self._name, self._library.client_id, LEASE_S)
-            except SearchAppError as exc:
-                logger.warning("could not renew the sync lease %s: %s", self._name, exc)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._local is not None:
-            self._local.release()
-            self._local = None
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        if self.won and self._library.settings.is_server:
-            try:
-                self._library.store.leases().release(self._name, self._library.client_id)
-            except SearchAppError as exc:
-                logger.warning("could not release the sync lease %s: %s", self._name, exc)
