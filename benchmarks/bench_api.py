@@ -13,8 +13,11 @@ same one; it is reused when it is there). Two measurements, each query text used
    connection each, no pause between requests) search for `--seconds`, while a 9th
    client uploads SciFact abstracts (5 files a request) and polls each job to its end;
    afterwards the uploads are deleted again. Latency is per request, as the client sees it.
+   `--grouping on,off` runs it once per variant, in that order: with concurrent queries
+   embedded in one pass (the default, `searchapp.embedding.query_batch`), and without
+   (one pass a query, as before).
 
-    python benchmarks/bench_api.py [--data-dir DIR] [--clients 8] [--seconds 60] [--out results.md]
+    python benchmarks/bench_api.py [--data-dir DIR] [--clients 8] [--seconds 60] [--grouping on,off] [--out results.md]
 
 Rate limits are off for the benchmark's token (one token serves all 8 clients). The
 dataset's queries are sent with ``syntax: false`` (every character a word), as
@@ -126,8 +129,21 @@ def overhead(settings: Settings, queries: list[str], rounds: int) -> tuple[Timin
     )
 
 
+# `searchapp serve` with one query a pass (the variant before queries were grouped).
+UNGROUPED = (
+    "import sys, searchapp.embedding.query_batch as qb; qb.MOST = 1; "
+    "from searchapp.cli.main import main; sys.argv[0] = 'searchapp'; main()"
+)
+
+
 def concurrent(
-    settings: Settings, queries: list[str], uploads: list[tuple[str, str]], clients: int, seconds: float
+    settings: Settings,
+    queries: list[str],
+    uploads: list[tuple[str, str]],
+    clients: int,
+    seconds: float,
+    *,
+    grouped: bool = True,
 ) -> dict[str, Any]:
     with Library.open(settings) as library:
         _, secret = TokenStore(library.store.global_table("tokens")).create(
@@ -141,8 +157,9 @@ def concurrent(
         "HF_HUB_OFFLINE": "1",
     }
     log = open(Path(settings.data_dir) / "bench-serve.log", "wb")  # noqa: SIM115 - closed below
+    launch = ["-m", "searchapp.cli.main"] if grouped else ["-c", UNGROUPED]
     process = subprocess.Popen(
-        [sys.executable, "-m", "searchapp.cli.main", "serve", "--port", str(port), "--no-mcp"],
+        [sys.executable, *launch, "serve", "--port", str(port), "--no-mcp"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -260,8 +277,14 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=200, help="interleaved rounds of the overhead measurement"
     )
+    parser.add_argument(
+        "--grouping", default="on", help="concurrent queries in one pass: on, off, or a list (on,off)"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    variants = [v.strip() for v in args.grouping.split(",") if v.strip()]
+    if not variants or set(variants) - {"on", "off"}:
+        parser.error(f"--grouping takes on, off or a list of them; got {args.grouping!r}")
 
     print(f"machine: {machine()}", flush=True)
     dataset = load_beir(args.dataset)
@@ -276,28 +299,38 @@ def main() -> None:
     uploads = [
         (f"bench-upload-{i}.txt", f"Uploaded copy. {document_text(d)}") for i, d in enumerate(docs[:400])
     ]
-    result = concurrent(scratch, queries[need:], uploads, args.clients, args.seconds)
-    conc: Timing = result["timing"]
+    results = []
+    rest = queries[need:]
+    for i, variant in enumerate(variants):
+        share = rest[i * len(rest) // len(variants) : (i + 1) * len(rest) // len(variants)]
+        result = concurrent(scratch, share, uploads, args.clients, args.seconds, grouped=variant == "on")
+        result["timing"] = Timing(
+            f"{args.clients} clients, POST /search, grouping {variant}", result["timing"].samples_ms
+        )
+        results.append(result)
     rows = [
         [t.name, len(t.samples_ms), f"{t.p50:.1f}", f"{t.p95:.1f}", f"{max(t.samples_ms):.1f}"]
-        for t in (python_t, api_t, python_cpu, api_cpu, conc)
+        for t in (python_t, api_t, python_cpu, api_cpu, *(r["timing"] for r in results))
     ]
-    report = "\n".join(
-        [
-            f"machine: {machine()}",
-            f"library: SciFact, {chunks:,} chunks, model {scratch.model}",
-            "",
-            table(["what", "requests", "p50 ms", "p95 ms", "max ms"], rows),
-            "",
-            f"API overhead, p50: {api_t.p50 - python_t.p50:+.1f} ms wall, {api_cpu.p50 - python_cpu.p50:+.1f} ms CPU "
-            "(HTTP p50 minus Python p50, interleaved)",
-            f"concurrent: {len(conc.samples_ms) / result['seconds']:.1f} searches/s over {result['seconds']:.0f} s, "
-            f"{len(result['errors'])} errors; meanwhile {result['uploaded_files']} files uploaded in "
-            f"{result['upload_batches']} jobs (median {result['upload_s']:.1f} s a job of 5); "
-            f"load average {result['loads'][0]:.1f} before, {result['loads'][1]:.1f} after",
-        ]
-        + [f"error: {e}" for e in result["errors"][:10]]
-    )
+    lines = [
+        f"machine: {machine()}",
+        f"library: SciFact, {chunks:,} chunks, model {scratch.model}",
+        "",
+        table(["what", "requests", "p50 ms", "p95 ms", "max ms"], rows),
+        "",
+        f"API overhead, p50: {api_t.p50 - python_t.p50:+.1f} ms wall, {api_cpu.p50 - python_cpu.p50:+.1f} ms CPU "
+        "(HTTP p50 minus Python p50, interleaved)",
+    ]
+    for variant, result in zip(variants, results, strict=True):
+        conc: Timing = result["timing"]
+        lines.append(
+            f"concurrent, grouping {variant}: {len(conc.samples_ms) / result['seconds']:.1f} searches/s over "
+            f"{result['seconds']:.0f} s, {len(result['errors'])} errors; meanwhile {result['uploaded_files']} "
+            f"files uploaded in {result['upload_batches']} jobs (median {result['upload_s']:.1f} s a job of 5); "
+            f"load average {result['loads'][0]:.1f} before, {result['loads'][1]:.1f} after"
+        )
+        lines += [f"error: {e}" for e in result["errors"][:10]]
+    report = "\n".join(lines)
     print(report)
     if args.out:
         args.out.write_text(report + "\n", encoding="utf-8")

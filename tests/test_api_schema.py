@@ -85,13 +85,19 @@ def test_stateful_sequences_meet_the_schema(live: LiveApi) -> None:
         ) -> None:
             case.validate_response(response, checks=CHECKS)
 
-    Machine.run(
-        settings=hypothesis.settings(
-            SETTINGS,
-            max_examples=sized(ci=12, full=200, fast=5),
-            stateful_step_count=sized(ci=6, full=12, fast=4),
-        )
+    settings = hypothesis.settings(
+        SETTINGS,
+        max_examples=sized(ci=12, full=200, fast=5),
+        stateful_step_count=sized(ci=6, full=12, fast=4),
     )
+    try:
+        Machine.run(settings=settings)
+    except hypothesis.errors.FlakyStrategyDefinition:
+        # The fuzzer's own bookkeeping, not a finding: schemathesis 4.32 picks stateful links
+        # with an untracked random, so a replay against a server whose state moved on can
+        # draw differently (fixed upstream in schemathesis#4132). A second run must pass
+        # whole; a server error or a schema violation is never caught here.
+        Machine.run(settings=settings)
 
 
 def test_every_operation_alone_meets_the_schema(live: LiveApi) -> None:

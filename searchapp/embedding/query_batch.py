@@ -37,11 +37,11 @@ class QueryBatcher:
     """Embeds queries through `run` under `lock` (the model's), as many at a time as wait."""
 
     def __init__(
-        self, lock: threading.Lock, run: Callable[[Sequence[TokenIds]], Vectors], *, most: int = MOST
+        self, lock: threading.Lock, run: Callable[[Sequence[TokenIds]], Vectors], *, most: int = 0
     ) -> None:
         self._lock = lock
         self._run = run
-        self._most = most
+        self._most = most or MOST  # read when made: a benchmark sets MOST = 1 for the old way
         self._waiting: list[_Slot] = []
         self._guard = threading.Lock()
         self.passes = 0  # forward passes made (how well queries were grouped)
