@@ -227,11 +227,8 @@ _UNPAGED_LABELS = {"txt": "text", "md": "Markdown", "html": "HTML", "docx": "Wor
 
 
 def unpaged_notice(filters: SearchFilters, records: Sequence[DocumentRecord]) -> str | None:
-    """What a page range silently drops: documents without pages that the other filters keep.
-
-    Only PDFs have page numbers, so a page range leaves out every Markdown, HTML, text and
-    Word document; this says so (None when the page range drops nothing of the kind).
-    """
+    """What a page range silently drops (only PDFs have page numbers): the documents without
+    pages that the other filters keep, in one sentence; None when it drops none."""
     if filters.page_min is None and filters.page_max is None:
         return None
     dropped = [

@@ -33,6 +33,18 @@ def sized(*, ci: int, full: int, fast: int | None = None) -> int:
     return {"fast": ci if fast is None else fast, "ci": ci, "full": full}[TIER]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests first, then those with servers or browsers: CI hands whole files
+    to its test processes in this order, so the long ones start early and the quick ones
+    fill the gaps after (a slow file last would run alone at the end). Within a file the
+    order stays as written."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    heavy = {
+        item.path for item in items if item.get_closest_marker("server") or item.get_closest_marker("browser")
+    }
+    items.sort(key=lambda item: (item.path not in slow, item.path not in heavy))
+
+
 # Property tests draw this many examples each (tests set deadlines, never counts).
 hypothesis_settings.register_profile("fast", max_examples=25)
 hypothesis_settings.register_profile("ci", max_examples=120)

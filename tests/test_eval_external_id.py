@@ -53,7 +53,7 @@ def test_external_id_survives_resume_of_an_interrupted_ingest(hash_library: Libr
     assert record is not None
     # What a crash between "pending" and "done" leaves behind: a pending record, no chunks.
     hash_library.store.catalog.put_record(dataclasses.replace(record, state="pending"))
-    hash_library.store.delete_chunks(record.doc_id)
+    hash_library.store.delete_chunks_of([record.doc_id])
     with Ingestor(hash_library, workers=1) as ingestor:
         report = ingestor.resume_pending()
     assert [o.status for o in report.outcomes] == ["ingested"]

@@ -73,7 +73,7 @@ def test_an_interrupted_ingest_is_found_and_finished(tmp_path: Path) -> None:
     with Library.open(settings) as library:
         record = library.document("memo.txt")
         library.store.catalog.put_record(dataclasses.replace(record, state="pending"))
-        library.store.delete_chunks(record.doc_id)  # the crash came after the old chunks went
+        library.store.delete_chunks_of([record.doc_id])  # the crash came after the old chunks went
     report = run_check(settings)
     assert report.repair == "resume" and report.pending == ("memo.txt",)
     result = _doctor(settings, "--repair")

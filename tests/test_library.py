@@ -185,7 +185,7 @@ def test_a_crash_mid_write_is_finished_on_the_next_ingest(hash_library: Library,
     hash_library.originals.put(new_bytes)
     pending = dataclasses.replace(old_record, doc_id=new_id, state="pending", replaces=old_record.doc_id)
     hash_library.store.catalog.put_record(pending)
-    hash_library.store.delete_chunks(old_record.doc_id)
+    hash_library.store.delete_chunks_of([old_record.doc_id])
     vector = hash_library.embedder.embed_documents(["partial"])
     hash_library.store.add_chunks([f"{new_id}:0"], vector, ["partial"], [{"doc_id": new_id, "chunk": 0}])
     assert [r.doc_id for r in hash_library.pending_documents()] == [new_id]

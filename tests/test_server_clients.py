@@ -100,6 +100,7 @@ def assert_whole(settings: Settings) -> dict[str, int]:
         return {r.source: r.chunks for r in records}
 
 
+@pytest.mark.slow
 def test_a_write_in_progress_is_never_rolled_back_by_another_client(server: str, tmp_path: Path) -> None:
     """The race of the issue, forced: client B ingests while client A's document is pending."""
     rounds = sized(ci=50, full=50, fast=5)
@@ -214,6 +215,7 @@ def _read_events(process: subprocess.Popen[str]) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
+@pytest.mark.slow
 def test_a_reader_never_serves_a_version_it_had_time_to_see_replaced(server: str, tmp_path: Path) -> None:
     """A minute of rapid edits by one process while another searches in every mode."""
     seconds = float(sized(ci=60, full=120, fast=10))
@@ -289,7 +291,7 @@ def test_only_an_expired_lease_is_finished_and_only_from_an_original_in_sight(
         a.store.catalog.put_record(
             dataclasses.replace(victim, state="pending", owner="dead-host-1-abcdef", lease_until=until)
         )
-        a.store.delete_chunks(victim.doc_id)
+        a.store.delete_chunks_of([victim.doc_id])
     with Library.open(settings_of(env_b)) as b:
         ingest_paths(b, [tmp_path / "a" / "alpha0.md"])  # any ingest first finishes what it may
         record = b.find_by_id(victim.doc_id)

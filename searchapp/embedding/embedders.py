@@ -243,7 +243,7 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        hf_logging.disable_progress_bar()
         model = SentenceTransformer(str(self.info.path), device=device, trust_remote_code=False)
         if device == "cuda":
             model.half()  # fp16 on the GPU: twice the throughput, same ranking

@@ -374,7 +374,7 @@ class Library(Curation, DocumentReads):
         with self._writing():
             self.originals.forget(doc_id)  # first: a crash from here on never resurrects it
             generation = self._new_generation()
-            self.store.delete_chunks(doc_id)
+            self.store.delete_chunks_of([doc_id])
             self.local.apply(generation=self._local_stamp(generation), delete_docs=[doc_id])
             self.store.catalog.delete_record(doc_id)
             self._writes.drop_original_if_unused(doc_id)

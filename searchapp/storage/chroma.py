@@ -6,10 +6,9 @@ above this module is the same in both modes.
 
 Two collections per logical collection NAME:
   NAME          one record per chunk: our own vector, the passage text, flat metadata
-  NAME.catalog  one record per document (`searchapp.storage.catalog`): the manifest that
-                says which documents exist, their state (pending/done) and their stats
-  NAME.<table>  small JSON record tables kept with the library (`table`, e.g. sources)
-  searchapp.global.<table>  the same for the whole deployment (`global_table`, e.g. tokens)
+  NAME.catalog  one record per document (`searchapp.storage.catalog`): which documents
+                exist, their state (pending/done) and their stats
+plus record tables beside them (`searchapp.storage.record_tables`: sources, tokens, ...).
 """
 
 from __future__ import annotations
@@ -34,7 +33,9 @@ from searchapp.storage.catalog import Catalog
 from searchapp.storage.changes import CHANGES_SUFFIX, ChangeLog
 from searchapp.storage.chroma_client import chroma_errors, get_or_create, open_client
 from searchapp.storage.chroma_swap import CATALOG_SUFFIX
+from searchapp.storage.chunk_pages import Page, chunk_pages
 from searchapp.storage.lock import DataDirLock
+from searchapp.storage.record_tables import RecordTables
 from searchapp.storage.records import RecordTable
 from searchapp.storage.search_gate import GatedCollection, SearchGate
 from searchapp.types import MetaValue
@@ -42,7 +43,6 @@ from searchapp.types import MetaValue
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-GLOBAL_PREFIX = "searchapp.global."
 
 
 class ChromaStore:
@@ -67,7 +67,13 @@ class ChromaStore:
         )
         self.changes = ChangeLog(self._changes_collection, self.client_id)
         self._max_batch = 1000
-        self._tables: dict[str, Any] = {}  # record-table collections, opened on first use
+        self.tables = RecordTables(
+            lambda: self.client,
+            settings.collection,
+            schema=SCHEMA_VERSION,
+            wrap=self._gated,
+            max_batch=self._write_batch,
+        )
         # Embedded, a write stops every thread of this process: it waits for searches in flight.
         self.search_gate = SearchGate()
 
@@ -181,7 +187,7 @@ class ChromaStore:
     def reopen(self) -> None:
         """Open the collections under this name again (after a swap), keeping the client; a
         search meanwhile uses the old handle or the new one (each replaced in one assignment)."""
-        self._tables.clear()
+        self.tables.forget()
         self._open_collections(check_model=False)
 
     def reconnect(self) -> None:
@@ -196,7 +202,7 @@ class ChromaStore:
     def _close_client(self) -> None:
         client, self._chunks, self._catalog, self._client = self._client, None, None, None
         self._changes = None
-        self._tables.clear()
+        self.tables.forget()
         if client is not None:
             # Chroma shares one system per path in a process; closing releases our reference,
             # and the last one stops it (file handles, memory).
@@ -245,32 +251,19 @@ class ChromaStore:
 
     def table(self, name: str) -> RecordTable:
         """The record table `name` kept with this collection (`<collection>.<name>`)."""
-        return self._record_table(f"{self.settings.collection}.{_table_name(name)}")
+        return self.tables.table(name)
 
     def has_table(self, name: str) -> bool:
         """Whether the record table `name` exists yet (reading a table creates it)."""
-        full = f"{self.settings.collection}.{_table_name(name)}"
-        return full in self._tables or full in chroma_swap.collection_names(self.client)
+        return self.tables.exists(name)
 
     def leases(self) -> RecordTable:
         """Named leases of this collection (one syncing client per source, say)."""
-        return self.table("leases")
+        return self.tables.table("leases")
 
     def global_table(self, name: str) -> RecordTable:
         """The record table `name` shared by every collection of this store (tokens, say)."""
-        return self._record_table(GLOBAL_PREFIX + _table_name(name))
-
-    def _record_table(self, full_name: str) -> RecordTable:
-        def collection() -> Any:
-            found = self._tables.get(full_name)
-            if found is None:
-                found = self._gated(
-                    get_or_create(self.client, full_name, {"schema": SCHEMA_VERSION, "records": True})
-                )
-                self._tables[full_name] = found
-            return found
-
-        return RecordTable(full_name, collection, self._write_batch)
+        return self.tables.global_table(name)
 
     @property
     def collection_metadata(self) -> dict[str, Any]:
@@ -290,28 +283,15 @@ class ChromaStore:
             metadata = self.client.get_collection(self.settings.collection, embedding_function=None).metadata
             self.chunks.modify(metadata={**(metadata or {}), "generation": token})
 
-    def iter_chunks(
-        self, *, include_embeddings: bool, page: int = 2000
-    ) -> Iterator[tuple[list[str], list[str], list[dict[str, Any]], np.ndarray[Any, Any] | None]]:
+    def iter_chunks(self, *, include_embeddings: bool, page: int = 2000) -> Iterator[Page]:
         """Every chunk, `page` at a time: (ids, texts, metadatas, embeddings or None)."""
-        offset = 0
-        while True:
-            result = self.get_chunks(include_embeddings=include_embeddings, limit=page, offset=offset)
-            ids = list(result["ids"])
-            if not ids:
-                return
-            vectors = None
-            if include_embeddings:
-                vectors = np.asarray(result["embeddings"], dtype=np.float32).reshape(len(ids), -1)
-            yield (
-                ids,
-                list(result["documents"] or []),
-                [dict(m or {}) for m in result["metadatas"] or []],
-                vectors,
-            )
-            if len(ids) < page:
-                return
-            offset += page
+        return chunk_pages(
+            lambda limit, offset: self.get_chunks(
+                include_embeddings=include_embeddings, limit=limit, offset=offset
+            ),
+            include_embeddings=include_embeddings,
+            page=page,
+        )
 
     def set_chunk_tags(self, doc_id: str, tags: Sequence[str]) -> None:
         """Replace the tags on every chunk of a document (no tags: remove the key)."""
@@ -361,10 +341,6 @@ class ChromaStore:
                     documents=list(documents[start:end]),
                     metadatas=[dict(m) for m in metadatas[start:end]],
                 )
-
-    def delete_chunks(self, doc_id: str) -> int:
-        """Delete every chunk of one document; returns how many there were."""
-        return self.delete_chunks_of([doc_id])
 
     def delete_chunks_of(self, doc_ids: Sequence[str]) -> int:
         """Delete every chunk of these documents; returns how many there were."""
@@ -421,9 +397,3 @@ class ChromaStore:
                 offset=offset,
             )
         return result
-
-
-def _table_name(name: str) -> str:
-    if not re.fullmatch(r"[a-z][a-z0-9-]{1,30}", name) or name in ("catalog", "changes", "rebuild"):
-        raise StoreError(f"a record table name is 2-31 of [a-z0-9-], not a reserved suffix; got {name!r}")
-    return name

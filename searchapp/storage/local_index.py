@@ -47,6 +47,7 @@ from searchapp.storage.local_columns import (
     row_mask,
     write_snapshot,
 )
+from searchapp.storage.local_contains import ContainsReads
 from searchapp.storage.local_rows import SCHEMA, ChunkRow, Rows
 from searchapp.storage.terms import keyword_tokens
 
@@ -59,7 +60,7 @@ BoolArray = npt.NDArray[np.bool_]
 __all__ = ["ChunkRow", "LocalIndex"]
 
 
-class LocalIndex:
+class LocalIndex(ContainsReads):
     """See the module docstring. Thread-safe; `Library` serialises writes."""
 
     def __init__(self, directory: Path, *, dimension: int, mirror_vectors: bool) -> None:
@@ -293,15 +294,6 @@ class LocalIndex:
             keep = row_mask(self._cols, self._docs, filters)
         return self.narrow(keep, (filters.text_contains, *contains))
 
-    def narrow(self, mask: BoolArray, contains: Sequence[str]) -> BoolArray:
-        """`mask` less the positions whose text lacks one of `contains` (from the trigram index)."""
-        with self._lock:
-            rows = self._cols.row[: len(mask)]
-        for needle in contains:
-            if needle.casefold():
-                mask = mask & self._containing(needle, mask, rows)
-        return mask
-
     def without(self, mask: BoolArray, *, terms: Sequence[str] = (), texts: Sequence[str] = ()) -> BoolArray:
         """`mask` less the positions holding any of these index `terms` or containing any of `texts`."""
         keep = mask.copy()
@@ -317,19 +309,6 @@ class LocalIndex:
                 keep &= ~self._containing(needle, keep, rows)
         return keep
 
-    def _containing(self, needle: str, admitted: BoolArray, rows: IntArray) -> BoolArray:
-        """Which of the `admitted` positions contain `needle`, ignoring case."""
-        size = len(admitted)
-        within = np.flatnonzero(admitted)
-        # Rows are ascending with position (ids are never reused), so positions are found
-        # by binary search; rows written since this mask began are not in `rows`.
-        found = self._rows.contains.rows_containing(needle, rows[within] if len(within) < size else None)
-        at = np.minimum(np.searchsorted(rows, found), max(size - 1, 0))
-        hits = at[rows[at] == found] if size else at
-        out = np.zeros(size, dtype=np.bool_)
-        out[hits] = admitted[hits]
-        return out
-
     def documents_in(self, mask: BoolArray | None) -> int:
         """How many documents have a live chunk in `mask` (None: anywhere)."""
         with self._lock:
@@ -337,21 +316,6 @@ class LocalIndex:
             admitted = cols.alive[: cols.size] if mask is None else mask & cols.alive[: len(mask)]
             codes = cols.doc[: len(admitted)][admitted]
         return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
-
-    def contains_share(self, needles: Sequence[str]) -> float:
-        """The estimated share of live chunks whose text contains every one of `needles`
-        (from a sample of texts: `ContainsIndex.share`)."""
-        with self._lock:
-            cols = self._cols
-            rows = cols.row[: cols.size][cols.alive[: cols.size]]
-        return self._rows.contains.share(needles, rows)
-
-    def containing(self, positions: IntArray, needles: Sequence[str]) -> BoolArray:
-        """For each position, whether its chunk's text contains every one of `needles`
-        (ignoring case), read and checked text by text."""
-        with self._lock:
-            rows = self._cols.row[: self._cols.size][positions]
-        return np.isin(rows, self._rows.contains.check(needles, rows))
 
     def dense_search(self, query: FloatArray, k: int, mask: BoolArray) -> tuple[IntArray, FloatArray]:
         """Exact top-k by cosine similarity among the positions in `mask`."""

@@ -162,7 +162,7 @@ def train(
         disable_tqdm=True,
     )
 
-    class _Steps(TrainerCallback):
+    class _Steps(TrainerCallback):  # type: ignore[misc]  # transformers is read as untyped
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if on_step is not None:
                 on_step(int(state.global_step), int(state.max_steps))
