@@ -43,6 +43,20 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 LOCAL_SCHEMES = ("data:", "blob:", "chrome-extension:", "chrome:", "about:")
+
+
+def open_chromium(playwright: Any, tmp_path: Path, **options: Any) -> Any:
+    """Debian's Chromium, headless, with a fresh profile under `tmp_path` and a tall window."""
+    return playwright.chromium.launch_persistent_context(
+        user_data_dir=str(tmp_path / "chromium-profile"),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=CHROMIUM_FLAGS,
+        viewport={"width": 1280, "height": 1300},
+        **options,
+    )
+
+
 HOSTILE_MD = (
     "# Tracking notes\n\n"
     'Shipping quirks: <script>window.__xss = 1</script> <img src=x onerror="window.__xss = 2">\n'
@@ -168,15 +182,7 @@ def _walk(server: Server, tmp_path: Path) -> None:
     requests: list[str] = []
 
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1280, "height": 1300},
-            accept_downloads=True,
-            color_scheme="light",
-        )
+        context = open_chromium(p, tmp_path, accept_downloads=True, color_scheme="light")
         context.on("request", lambda request: requests.append(request.url))
         context.on("page", lambda tab: tab.on("websocket", lambda ws: requests.append(ws.url)))
         try:

@@ -14,7 +14,7 @@ import pytest
 from searchapp import Settings
 from tests.app_server import Server, running_app
 from tests.conftest import write
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, Shots, ask, settle
+from tests.test_browser import CHROMIUM, Shots, ask, open_chromium, settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.model, pytest.mark.slow]
 
@@ -64,13 +64,7 @@ def test_a_newcomer_points_the_app_at_a_folder_and_search_follows_its_changes(
         _old(path)
     shot = Shots(tmp_path)
     with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            user_data_dir=str(tmp_path / "chromium-profile"),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1280, "height": 1300},
-        )
+        context = open_chromium(p, tmp_path)
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.goto(server.url)
