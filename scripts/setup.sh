@@ -6,6 +6,8 @@
 # Usage: scripts/setup.sh [dev]      ("dev" adds the test tools)
 # Env:   PYTHON (default python3), TORCH_VERSION (2.13.0),
 #        TORCH_INDEX_URL (CPU wheels, default https://download.pytorch.org/whl/cpu)
+# Installs skip pip's byte-compiling of every file (about a minute for torch and the rest);
+# Python compiles the modules it imports on first use.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -61,8 +63,8 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
     say "no NVIDIA GPU: installing torch $TORCH_VERSION, CPU build"
     # A local wheel (pip's find-links) satisfies torch==X+cpu without any network;
     # otherwise PyTorch's CPU index does. Plain PyPI would bring several GB of CUDA.
-    if ! "$PY" -m pip install "torch==$TORCH_VERSION+cpu" 2>/dev/null; then
-      "$PY" -m pip install "torch==$TORCH_VERSION+cpu" --extra-index-url "$TORCH_INDEX_URL" || {
+    if ! "$PY" -m pip install --no-compile "torch==$TORCH_VERSION+cpu" 2>/dev/null; then
+      "$PY" -m pip install --no-compile "torch==$TORCH_VERSION+cpu" --extra-index-url "$TORCH_INDEX_URL" || {
         say "could not install torch $TORCH_VERSION+cpu. Point TORCH_INDEX_URL at PyTorch's CPU wheels"
         say "(or a mirror), or put the wheel in a pip find-links directory, and run this again."
         exit 1
@@ -72,7 +74,7 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
 fi
 
 say "installing searchapp${EXTRAS:+ [$EXTRAS]}"
-"$PY" -m pip install --quiet -e ".${EXTRAS:+[$EXTRAS]}" 2> >(grep -v "is neither a file nor a directory" >&2)
+"$PY" -m pip install --quiet --no-compile -e ".${EXTRAS:+[$EXTRAS]}" 2> >(grep -v "is neither a file nor a directory" >&2)
 
 if ! has_nvidia_gpu && "$PY" -m pip list 2>/dev/null | grep -qi '^nvidia-'; then
   say "CUDA packages were installed on a machine without an NVIDIA GPU; remove $VENV and check TORCH_INDEX_URL"

@@ -30,7 +30,7 @@ import pytest
 
 from tests.conftest import ROOT, sized
 
-TRIALS = sized(ci=5, full=20)
+TRIALS = sized(ci=3, full=20)
 CHILD = textwrap.dedent(
     """
     import sys, time
