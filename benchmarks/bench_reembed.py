@@ -39,6 +39,7 @@ def main() -> None:
         report = use_model(library, version.version_id)
         seconds = time.perf_counter() - started
         load_after = os.getloadavg()
+        embedded_on = f"{library.embedder.device}, {library.embedder.backend}"  # the tuned model's
         started = time.perf_counter()
         back = rollback(library)
         rollback_s = time.perf_counter() - started
@@ -49,7 +50,7 @@ def main() -> None:
                 "documents": report.documents,
                 "seconds": round(seconds, 1),
                 "chunks_per_second": round(report.chunks / seconds, 1),
-                "device": library.embedder.device,
+                "device": embedded_on,
                 "load_before": load_before,
                 "load_after": load_after,
                 "rollback_seconds": round(rollback_s, 2),

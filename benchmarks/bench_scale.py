@@ -15,7 +15,7 @@ are its own:
 - every filter in every mode, end to end through `Searcher.search` (query embedding,
   filter mask, retrieval, reading the hits), p50 / p95; the "text contains" mask alone;
 - a 10-chunk document upload (vectors precomputed: the cost beyond embedding) while 4
-  threads search, and a full merge of the keyword index in the background while they do.
+  threads search (`--searchers`), and a full merge of the keyword index in the background while they do.
 
 Unfiltered dense search goes to Chroma's HNSW index in the app; here, without Chroma, it
 is an exact scan of every row (an upper bound).
@@ -126,7 +126,7 @@ def cell(samples: list[float]) -> str:
     return f"{pct(samples, 50):.1f} / {pct(samples, 95):.1f}"
 
 
-def measure(n: int, queries: int) -> dict[str, Any]:
+def measure(n: int, queries: int, searchers: int = 4) -> dict[str, Any]:
     from searchapp.config import Settings
     from searchapp.embedding.embedders import get_embedder
     from searchapp.retrieval.search import Searcher
@@ -175,7 +175,7 @@ def measure(n: int, queries: int) -> dict[str, Any]:
         out["filters"].append(row)
         print(f"  {name:28} rows {admitted:>9,}  mask {row['mask']:>13}  dense {row['dense']:>13}  "
               f"keyword {row['keyword']:>13}  hybrid {row['hybrid']:>13}", flush=True)  # fmt: skip
-    out["concurrent"] = concurrent(local, searcher, fresh, filters, n)
+    out["concurrent"] = concurrent(local, searcher, fresh, filters, n, searchers)
     out["peak_rss_mb"] = peak_rss_mb()
     out["memory"] = memory(local)
     local.close()
@@ -183,9 +183,9 @@ def measure(n: int, queries: int) -> dict[str, Any]:
 
 
 def concurrent(
-    local: LocalIndex, searcher: Any, fresh: Any, filters: dict[str, SearchFilters], n: int
+    local: LocalIndex, searcher: Any, fresh: Any, filters: dict[str, SearchFilters], n: int, searchers: int
 ) -> list[list[str]]:
-    """Uploads, then a full keyword merge, while 4 threads search (modes and filters mixed)."""
+    """Uploads, then a full keyword merge, while `searchers` threads search (modes and filters mixed)."""
     chunks, vectors = load_chunks(), load_vectors()
     names = list(filters)
     lock = threading.Lock()
@@ -211,14 +211,15 @@ def concurrent(
             with lock:
                 log.append((end, (end - t0) * 1000))
 
-    threads = [threading.Thread(target=searching, args=(s,)) for s in range(4)]
+    threads = [threading.Thread(target=searching, args=(s,)) for s in range(searchers)]
     for t in threads:
         t.start()
     time.sleep(3)
-    windows: dict[str, list[tuple[float, float]]] = {"idle (4 searchers)": [], "upload": [], "merge": []}
+    idle = f"idle ({searchers} searchers)"
+    windows: dict[str, list[tuple[float, float]]] = {idle: [], "upload": [], "merge": []}
     t_idle = time.perf_counter()
     time.sleep(8)
-    windows["idle (4 searchers)"].append((t_idle, time.perf_counter()))
+    windows[idle].append((t_idle, time.perf_counter()))
     uploads = []
     for u in range(12):
         doc_id = f"upload-{u % 6}"  # the second six replace the first six (a re-upload)
@@ -255,7 +256,7 @@ def concurrent(
 
     return [
         [f"{n:,}", "10-chunk upload (SQLite rows + trigram + BM25), 6 new + 6 replacing", f"{cell(uploads)} ms (max {max(uploads):.0f})", cell(during(windows["upload"])), str(len(during(windows["upload"])))],
-        [f"{n:,}", "no write (baseline)", "", cell(during(windows["idle (4 searchers)"])), str(len(during(windows["idle (4 searchers)"])))],
+        [f"{n:,}", "no write (baseline)", "", cell(during(windows[idle])), str(len(during(windows[idle])))],
         [f"{n:,}", "full keyword merge on a background thread", f"{merge_s:.1f} s", cell(during(windows["merge"])), str(len(during(windows["merge"])))],
     ]  # fmt: skip
 
@@ -282,12 +283,13 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--queries", type=int, default=40)
+    parser.add_argument("--searchers", type=int, default=4, help="threads searching during the uploads")
     parser.add_argument("--measure", type=int, help="(internal) measure one size in this process")
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.queries)))
+        print(json.dumps(measure(args.measure, args.queries, args.searchers)))
         return
     print(f"machine: {machine()}", flush=True)
     for n in args.sizes:
@@ -298,7 +300,7 @@ def main() -> None:
     for n in args.sizes:
         print(f"== {n:,} chunks", flush=True)
         proc = subprocess.run(
-            [sys.executable, __file__, "--measure", str(n), "--queries", str(args.queries)],
+            [sys.executable, __file__, "--measure", str(n), "--queries", str(args.queries), "--searchers", str(args.searchers)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         sys.stderr.write(proc.stderr[-3000:])
@@ -316,7 +318,7 @@ def main() -> None:
         )
     )  # fmt: skip
     report.append(
-        "Writes while 4 threads search (mixed modes and filters), search p50 / p95 ms:\n\n"
+        f"Writes while {args.searchers} threads search (mixed modes and filters), search p50 / p95 ms:\n\n"
         + table(["chunks", "while", "write took (p50 / p95)", "searches p50 / p95", "searches"], [row for r in results for row in r["concurrent"]])
     )  # fmt: skip
     report.append(

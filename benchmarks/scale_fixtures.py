@@ -147,12 +147,12 @@ def main() -> None:
     embed(chunks, args.embed_limit)
 
 
-if __name__ == "__main__":
-    main()
-
-
 def _renamed(record: dict[str, Any]) -> dict[str, Any]:
     """A cached chunk; files written before the field was named `terms` call it `keywords`."""
     if "keywords" in record:
         record["terms"] = record.pop("keywords")
     return record
+
+
+if __name__ == "__main__":
+    main()

@@ -89,6 +89,18 @@ def test_openvino_batches_come_back_in_input_order(fp32: SentenceTransformerEmbe
 
 
 @pytest.mark.model
+def test_an_openvino_query_does_not_wait_for_the_document_batch_in_flight(tmp_path: Path) -> None:
+    """A sync embeds documents for minutes; a search's query must not queue behind them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    embedder = SentenceTransformerEmbedder(MINILM, device="cpu", backend="openvino", cache_dir=tmp_path)
+    alone = embedder.embed_documents(TEXTS[1:2])[0]
+    with ThreadPoolExecutor(1) as pool, embedder._lock:  # as a document batch holds it
+        query = pool.submit(embedder.embed_query, TEXTS[1]).result(timeout=60)
+    assert float(query @ alone) > 0.9999
+
+
+@pytest.mark.model
 @pytest.mark.timeout(300)
 def test_openvino_conversion_is_cached_offline_and_reports_nothing(tmp_path: Path) -> None:
     """In a fresh process with an empty home: convert once, reuse after, no telemetry files."""

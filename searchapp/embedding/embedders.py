@@ -137,10 +137,12 @@ def set_offline_environment() -> None:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use, on the best backend available.
 
-    Thread-safe: Streamlit sessions share one instance, and inference runs under a lock,
-    one batch at a time. Queries go first (`searchapp.priority`): a batch of documents
-    waits while a query is waiting, and batches are small while queries come. Queries
-    that wait at once are embedded in one pass (`searchapp.embedding.query_batch`).
+    Thread-safe: Streamlit sessions share one instance, and documents are embedded under a
+    lock, one batch at a time. Queries go first (`searchapp.priority`): a batch of
+    documents waits while a query is in flight, and batches are small while queries come.
+    On OpenVINO a query does not wait for the batch already running either: queries have
+    a compiled model of their own. Queries that wait at once are embedded in one pass
+    (`searchapp.embedding.query_batch`).
     """
 
     def __init__(
@@ -165,7 +167,7 @@ class SentenceTransformerEmbedder:
         self._backend = "none"
         self._lock = threading.Lock()
         self._queries = Priority()
-        self._query_batches = QueryBatcher(self._lock, self._embed_loaded)
+        self._query_batches = QueryBatcher(threading.Lock(), self._embed_queries)
         self._tokens: TokenCounter | None = None
 
     @property
@@ -273,10 +275,16 @@ class SentenceTransformerEmbedder:
             start += len(batch)
         return out
 
-    def _embed_loaded(self, ids: Sequence[TokenIds]) -> Vectors:
-        """Embed under the lock, loading the model first if it is not yet."""
-        self._ensure_loaded()
-        return self._embed_batch(ids)
+    def _embed_queries(self, ids: Sequence[TokenIds]) -> Vectors:
+        """A pass of queries. On OpenVINO they have a compiled model of their own and never
+        wait for the document batch in flight; on torch they take the model's lock."""
+        if not self.loaded:
+            self.load()
+        if self._openvino is not None:
+            vectors: Vectors = self._openvino.embed_queries(ids)
+            return vectors
+        with self._lock:
+            return self._embed_batch(ids)
 
     def _embed_batch(self, ids: Sequence[TokenIds]) -> Vectors:
         if self._openvino is not None:

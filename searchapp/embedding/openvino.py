@@ -113,8 +113,10 @@ class OpenVinoModel:
         self.int8 = int8
         self._cache_dir = cache_dir
         self._compiled: Any = None
+        self._for_queries: Any = None
         self._inputs: list[str] = []
         self._lock = threading.Lock()
+        self._query_lock = threading.Lock()
 
     def _load(self) -> Any:
         if self._compiled is not None:
@@ -129,10 +131,14 @@ class OpenVinoModel:
 
             xml = quantized_model(xml, self.info, ov)
         core = ov.Core()
+        model = core.read_model(str(xml))
         # LATENCY: one request uses every core, which is what batches from one thread want.
-        compiled = core.compile_model(str(xml), "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+        compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
         self._inputs = [port.get_any_name() for port in compiled.inputs]
-        self._compiled = compiled
+        # Queries get a compiled model of their own: a query then runs beside the document
+        # batch in flight, sharing the CPU, instead of waiting for it behind one lock.
+        self._for_queries = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+        self._compiled = compiled  # last: set means loaded
         logger.info(
             "OpenVINO model ready (%s, precision %s)",
             xml,
@@ -157,12 +163,17 @@ class OpenVinoModel:
         """Convert the local PyTorch weights to OpenVINO IR, offline, telemetry off."""
         import torch
         from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
 
         logger.info("converting %s to OpenVINO (once; cached in %s)", self.info.name, xml.parent)
         ov = import_openvino()
         try:
+            hf_logging.disable_progress_bar()
             model = AutoModel.from_pretrained(str(self.info.path), local_files_only=True)
             model.eval()
+            # Tracing reads every attribute, and transformers logs a warning when an encoder's
+            # unused `loss_function` is read; set, it is returned as is.
+            model.loss_function = None
             example = {
                 "input_ids": torch.ones((2, 16), dtype=torch.long),
                 "attention_mask": torch.ones((2, 16), dtype=torch.long),
@@ -194,13 +205,25 @@ class OpenVinoModel:
             order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths, little padding
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
-                input_ids, mask = pad([ids[i] for i in batch])
-                feeds = {"input_ids": input_ids, "attention_mask": mask}
-                if "token_type_ids" in self._inputs:
-                    feeds["token_type_ids"] = np.zeros_like(input_ids)
-                hidden = compiled(feeds)[0]
-                out[batch] = pool(np.asarray(hidden, dtype=np.float32), mask, self.mode)
+                out[batch] = self._run(compiled, [ids[i] for i in batch])
         return out
+
+    def embed_queries(self, ids: Sequence[npt.NDArray[np.int64]]) -> Vectors:
+        """`embed` for a few short texts on the queries' own compiled model: never waits for
+        a document batch."""
+        if self._compiled is None:
+            with self._lock:
+                self._load()
+        with self._query_lock:
+            return self._run(self._for_queries, ids)
+
+    def _run(self, compiled: Any, ids: Sequence[npt.NDArray[np.int64]]) -> Vectors:
+        input_ids, mask = pad(list(ids))
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        hidden = compiled(feeds)[0]
+        return pool(np.asarray(hidden, dtype=np.float32), mask, self.mode)
 
 
 def pad(

@@ -34,7 +34,7 @@ class _Slot:
 
 
 class QueryBatcher:
-    """Embeds queries through `run` under `lock` (the model's), as many at a time as wait."""
+    """Embeds queries through `run` under `lock` (one pass at a time), as many at a time as wait."""
 
     def __init__(
         self, lock: threading.Lock, run: Callable[[Sequence[TokenIds]], Vectors], *, most: int = 0
