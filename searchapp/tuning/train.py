@@ -44,7 +44,7 @@ class TrainConfig:
     batch_size: int = 16
     learning_rate: float = 3e-5
     warmup_ratio: float = 0.1
-    patience: int = 1  # evaluations without a better validation score before stopping
+    patience: int = 2  # evaluations without a better validation score before stopping
     seed: int = 0
     device: str = "auto"  # auto: CUDA when torch sees one, else the CPU
     max_steps: int = -1  # > 0: stop after this many steps (tests)
