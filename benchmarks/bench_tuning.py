@@ -113,7 +113,8 @@ def time_tuning(data: Path) -> None:
         started = time.perf_counter()
         loads = [os.getloadavg()[0]]
         resolved = from_labels(library, read_labels(SCIFACT))
-        rest, val = split_by_query(sorted({e.query_id for e in resolved.examples}), 0.15, seed=1)
+        share = TuneRequest(sources=("labels",)).validation_share  # the app's own split
+        rest, val = split_by_query(sorted({e.query_id for e in resolved.examples}), share, seed=1)
         mined, _ = mine_negatives(library, resolved.examples, relevant_docs=resolved.relevant_docs)
         validation = _validation(library, [e for e in mined if e.query_id in val], resolved.relevant_docs)
         prepared = time.perf_counter() - started
