@@ -211,8 +211,7 @@ class OpenVinoModel:
         """`embed` for a few short texts on the queries' own compiled model: never waits for
         a document batch."""
         if self._compiled is None:
-            with self._lock:
-                self._load()
+            self.load()
         with self._query_lock:
             if self._for_queries is None:
                 # Queries get a compiled model of their own, so a query runs beside the

@@ -67,7 +67,7 @@ class ChromaStore:
         )
         self.changes = ChangeLog(self._changes_collection, self.client_id)
         self._max_batch = 1000
-        self.tables = RecordTables(
+        self._tables = RecordTables(
             lambda: self.client,
             settings.collection,
             schema=SCHEMA_VERSION,
@@ -187,7 +187,7 @@ class ChromaStore:
     def reopen(self) -> None:
         """Open the collections under this name again (after a swap), keeping the client; a
         search meanwhile uses the old handle or the new one (each replaced in one assignment)."""
-        self.tables.forget()
+        self._tables.forget()
         self._open_collections(check_model=False)
 
     def reconnect(self) -> None:
@@ -202,7 +202,7 @@ class ChromaStore:
     def _close_client(self) -> None:
         client, self._chunks, self._catalog, self._client = self._client, None, None, None
         self._changes = None
-        self.tables.forget()
+        self._tables.forget()
         if client is not None:
             # Chroma shares one system per path in a process; closing releases our reference,
             # and the last one stops it (file handles, memory).
@@ -251,19 +251,19 @@ class ChromaStore:
 
     def table(self, name: str) -> RecordTable:
         """The record table `name` kept with this collection (`<collection>.<name>`)."""
-        return self.tables.table(name)
+        return self._tables.table(name)
 
     def has_table(self, name: str) -> bool:
         """Whether the record table `name` exists yet (reading a table creates it)."""
-        return self.tables.exists(name)
+        return self._tables.exists(name)
 
     def leases(self) -> RecordTable:
         """Named leases of this collection (one syncing client per source, say)."""
-        return self.tables.table("leases")
+        return self._tables.table("leases")
 
     def global_table(self, name: str) -> RecordTable:
         """The record table `name` shared by every collection of this store (tokens, say)."""
-        return self.tables.global_table(name)
+        return self._tables.global_table(name)
 
     @property
     def collection_metadata(self) -> dict[str, Any]:
