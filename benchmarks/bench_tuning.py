@@ -178,11 +178,18 @@ def validate_variant(data: Path, args: argparse.Namespace) -> None:
         if args.negatives == "rank3":
             mined = rank3_negatives(library, list(resolved.examples), relevant)
         else:
-            mined, _ = mine_negatives(library, resolved.examples, relevant_docs=relevant)
+            mined, _ = mine_negatives(
+                library, resolved.examples, per_example=args.per_example, relevant_docs=relevant
+            )
         validation = _validation(library, [e for e in mined if e.query_id in val], relevant)
         assert library.embedder.info.path is not None
         config = TrainConfig(
-            loss=args.loss, lora=args.lora, epochs=args.epochs, learning_rate=args.lr, patience=args.epochs
+            loss=args.loss,
+            lora=args.lora,
+            epochs=args.epochs,
+            learning_rate=args.lr,
+            batch_size=args.batch,
+            patience=args.epochs,
         )
         result = train(
             library.embedder.info.path,
@@ -195,6 +202,7 @@ def validate_variant(data: Path, args: argparse.Namespace) -> None:
     row = {
         "variant": args.name,
         "negatives": args.negatives,
+        "per_example": args.per_example,
         "train_queries": len(rest),
         "validation_queries": len(val),
         "config": config.to_dict(),
@@ -247,6 +255,8 @@ def main() -> None:
     parser.add_argument("--lora", action="store_true")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=3e-5)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--per-example", type=int, default=1, help="hard negatives per example")
     parser.add_argument("--no-check", action="store_true")
     parser.add_argument("--validate", metavar="NAME", help="score one recipe on the validation split only")
     parser.add_argument("--val-share", type=float, default=0.3)

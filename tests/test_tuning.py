@@ -120,6 +120,26 @@ def test_hard_negatives_skip_the_positive_document_and_what_the_model_likes_as_m
     assert stats.with_negative == 1
 
 
+def test_training_columns_carry_every_negative_and_borrow_missing_ones() -> None:
+    from searchapp.tuning.train import _columns
+
+    one = [Example("a", "qa", "pa", negatives=("na",)), Example("b", "qb", "pb")]
+    assert _columns(one, seed=0) == {
+        "anchor": ["qa", "qb"],
+        "positive": ["pa", "pb"],
+        "negative": ["na", "na"],  # qb borrows from the pool, never its own positive
+    }
+    three = [
+        Example("a", "qa", "pa", negatives=("n1", "n2", "n3")),
+        Example("b", "qb", "pb", negatives=("m1",)),
+    ]
+    columns = _columns(three, seed=0)
+    assert list(columns) == ["anchor", "positive", "negative_1", "negative_2", "negative_3"]
+    assert [columns[f"negative_{i}"][0] for i in (1, 2, 3)] == ["n1", "n2", "n3"]
+    assert columns["negative_1"][1] == "m1"
+    assert all(columns[f"negative_{i}"][1] in {"n1", "n2", "n3", "m1"} for i in (2, 3))
+
+
 # Short passages, twelve with an internal code name the model cannot know, six without (filler).
 POLICIES = (
     ("operation bluefin", "Salaries move to the new payroll provider in March and are paid on the 25th."),

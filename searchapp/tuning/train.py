@@ -233,18 +233,22 @@ def _loss(name: str, model: Any, base: Path, device: str) -> Any:
 
 
 def _columns(examples: Sequence[Example], seed: int) -> dict[str, list[str]]:
-    """anchor / positive / negative columns; an example without a negative borrows one."""
+    """anchor / positive / negative columns (negative_1..n when examples carry n negatives:
+    MNRL treats every column after the positive as a negative); a missing one is borrowed."""
+    width = max(1, max((len(e.negatives) for e in examples), default=1))
     pool = [n for e in examples for n in e.negatives] or [e.positive for e in examples]
     rng = random.Random(seed)
-    negatives = []
+    columns: list[list[str]] = [[] for _ in range(width)]
     for example in examples:
-        if example.negatives:
-            negatives.append(example.negatives[0])
-            continue
-        choice = rng.choice(pool)
-        negatives.append(choice if choice != example.positive else pool[0])
+        own = list(example.negatives[:width])
+        while len(own) < width:
+            choice = rng.choice(pool)
+            own.append(choice if choice != example.positive else pool[0])
+        for column, text in zip(columns, own, strict=True):
+            column.append(text)
+    names = ["negative"] if width == 1 else [f"negative_{i + 1}" for i in range(width)]
     return {
         "anchor": [e.query for e in examples],
         "positive": [e.positive for e in examples],
-        "negative": negatives,
+        **dict(zip(names, columns, strict=True)),
     }
