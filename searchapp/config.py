@@ -74,6 +74,9 @@ class Settings:
     s3_endpoint_url: str = ""  # an S3-compatible service other than AWS (MinIO, Ceph...)
     ocr: OcrMode = "auto"  # OCR PDF pages without a usable text layer (needs Tesseract)
     ocr_languages: str = "eng+rus"  # Tesseract models, joined with "+"
+    # Where converted models (OpenVINO IR) are cached: "" = under data_dir. Entries are keyed
+    # by the model's weights and the converter's version, so data directories may share one.
+    model_cache: str = ""
 
     def __post_init__(self) -> None:
         if not _COLLECTION_RE.match(self.collection):
@@ -152,7 +155,7 @@ class Settings:
     @property
     def cache_dir(self) -> Path:
         """Converted models and other re-creatable files."""
-        return self.data_dir / "cache"
+        return Path(self.model_cache) if self.model_cache else self.data_dir / "cache"
 
     def to_environment(self) -> dict[str, str]:
         """SEARCHAPP_* variables that make a child process open the same collection."""
@@ -161,7 +164,7 @@ class Settings:
             "SEARCHAPP_COLLECTION": self.collection,
             "SEARCHAPP_MODEL": self.model,
         }
-        for name in ("server_url", "server_token", "originals_url", "s3_endpoint_url"):
+        for name in ("server_url", "server_token", "originals_url", "s3_endpoint_url", "model_cache"):
             if getattr(self, name):
                 env[f"SEARCHAPP_{name.upper()}"] = getattr(self, name)
         return env

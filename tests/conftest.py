@@ -52,12 +52,27 @@ hypothesis_settings.register_profile("full", max_examples=600)
 hypothesis_settings.load_profile(TIER)
 
 
+# Every test process (and the app, CLI and server processes tests start) converts the
+# bundled model to OpenVINO once into one cache, not once per temporary data directory.
+MODEL_CACHE = "SEARCHAPP_MODEL_CACHE"
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # The parent of pytest's base directory is shared by the xdist workers of a run.
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if root.name.startswith("popen-gw") else root
+    (shared / "model-cache").mkdir(exist_ok=True)
+    return str(shared / "model-cache")
+
+
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No SEARCHAPP_* setting leaks in from the developer's shell."""
+def clean_environment(monkeypatch: pytest.MonkeyPatch, model_cache: str) -> None:
+    """No SEARCHAPP_* setting leaks in from the developer's shell; the test run's model cache does."""
     for key in list(os.environ):
         if key.startswith("SEARCHAPP_") and key != "SEARCHAPP_SHARED_DIR":
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv(MODEL_CACHE, model_cache)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("ANONYMIZED_TELEMETRY", "False")
 
@@ -70,7 +85,12 @@ def shared_pdfs() -> Path:
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {"data_dir": tmp_path / "data", "workers": 1, "min_free_mb": 1}
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "workers": 1,
+        "min_free_mb": 1,
+        "model_cache": os.environ.get(MODEL_CACHE, ""),
+    }
     values.update(overrides)
     return Settings.load(environ={}, **values)
 

@@ -59,3 +59,14 @@ def test_server_mode_and_overrides(tmp_path: Path) -> None:
     settings = Settings.load(environ={"SEARCHAPP_SERVER_URL": "http://127.0.0.1:8000"}, data_dir=tmp_path)
     assert settings.is_server
     assert settings.with_overrides(collection="other", model=None).collection == "other"
+
+
+def test_a_model_cache_can_be_shared_by_data_directories(tmp_path: Path) -> None:
+    own = Settings.load(environ={"SEARCHAPP_DATA_DIR": str(tmp_path / "a")})
+    assert own.cache_dir == tmp_path / "a" / "cache"
+    assert "SEARCHAPP_MODEL_CACHE" not in own.to_environment()
+    shared = Settings.load(
+        environ={"SEARCHAPP_DATA_DIR": str(tmp_path / "b"), "SEARCHAPP_MODEL_CACHE": str(tmp_path / "models")}
+    )
+    assert shared.cache_dir == tmp_path / "models"
+    assert shared.to_environment()["SEARCHAPP_MODEL_CACHE"] == str(tmp_path / "models")  # children follow

@@ -22,6 +22,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
 import sys
 import threading
 import warnings
@@ -184,7 +185,10 @@ class OpenVinoModel:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 converted = ov.convert_model(model, example_input=example)
-            partial = xml.with_name("partial.xml")
+            # A name of its own, then the weights before the graph: processes sharing a cache
+            # (SEARCHAPP_MODEL_CACHE) may convert at once, and a reader that finds model.xml
+            # finds its weights beside it.
+            partial = xml.with_name(f"partial-{os.getpid()}-{threading.get_ident()}.xml")
             xml.parent.mkdir(parents=True, exist_ok=True)
             ov.save_model(converted, str(partial), compress_to_fp16=False)
             partial.with_suffix(".bin").replace(xml.with_suffix(".bin"))

@@ -11,7 +11,9 @@ it; a model whose quantization fails stays unquantized, with the reason raised.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -75,7 +77,7 @@ def quantized_model(xml: Path, info: ModelInfo, ov: Any) -> Path:
                 model_type=nncf.ModelType.TRANSFORMER,
                 subset_size=len(samples),
             )
-        partial = target.with_name("partial-int8.xml")
+        partial = target.with_name(f"partial-int8-{os.getpid()}-{threading.get_ident()}.xml")
         ov.save_model(quantized, str(partial), compress_to_fp16=False)
         partial.with_suffix(".bin").replace(target.with_suffix(".bin"))
         partial.replace(target)
