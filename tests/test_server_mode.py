@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from searchapp import Library, Settings, StoreUnavailableError
@@ -124,3 +125,37 @@ def test_phrases_and_exclusions_filter_exactly_through_a_server(chroma_server: s
             for hit in hits:
                 assert "pear" not in keyword_tokens(hit.text) and "for winter" in hit.text
                 assert "note 1" not in hit.text.casefold()
+
+
+class _RacingCollection:
+    """A server collection whose `get` fails the way Chroma's server does when another client
+    deletes ids while it reads: one internal error for the whole call."""
+
+    def __init__(self, gone: set[str], error: str = "Error executing plan: Internal error: Error finding id"):
+        self.gone = gone
+        self.error = error
+
+    def get(self, ids: list[str], include: list[str]) -> dict[str, object]:
+        if self.gone & set(ids):
+            raise RuntimeError(self.error)
+        return {
+            "ids": ids,
+            "documents": [f"text of {i}" for i in ids],
+            "metadatas": [{"n": i} for i in ids],
+            "embeddings": np.ones((len(ids), 3), dtype=np.float32),
+        }
+
+
+def test_a_read_of_chunks_another_client_just_deleted_leaves_them_out() -> None:
+    from searchapp.errors import StoreError
+    from searchapp.storage.chroma_client import get_present
+
+    include = ["documents", "metadatas", "embeddings"]
+    got = get_present(_RacingCollection({"b"}), ["a", "b", "c"], include)
+    assert got["ids"] == ["a", "c"] and got["documents"] == ["text of a", "text of c"]
+    assert got["metadatas"] == [{"n": "a"}, {"n": "c"}] and len(got["embeddings"]) == 2
+    # Any other failure stays an error: an unreachable server never reads as "no chunks".
+    with pytest.raises(StoreUnavailableError):
+        get_present(_RacingCollection({"b"}, "Could not connect to a Chroma server"), ["a", "b"], include)
+    with pytest.raises(StoreError, match="disk I/O error"):
+        get_present(_RacingCollection({"a"}, "disk I/O error"), ["a"], include)

@@ -205,6 +205,36 @@ def test_tuning_on_a_tiny_labelled_set_makes_the_labelled_passage_rise(tmp_path:
 
 
 @pytest.mark.model
+def test_a_lora_tune_is_merged_into_a_plain_model_whose_labelled_passages_rise(tmp_path: Path) -> None:
+    """LoRA (rank 16 on attention's query and value) through peft, merged after training:
+    the saved model is the base layout with plain BERT weights, and the pairs were learned."""
+    from safetensors import safe_open
+
+    base = resolve_model("all-MiniLM-L6-v2")
+    assert base.path is not None
+    passages = [passage for _, passage in POLICIES]
+    examples = [Example(f"q{i}", query, passage) for i, (query, passage) in enumerate(JARGON.items())]
+    validation = Validation(
+        queries={e.query_id: e.query for e in examples},
+        corpus={str(i): p for i, p in enumerate(passages)},
+        relevant={e.query_id: {str(passages.index(e.positive))} for e in examples},
+    )
+    config = TrainConfig(lora=True, epochs=2, batch_size=4, learning_rate=2e-3, max_steps=6, warmup_ratio=0.0)
+    result = train(base.path, examples, validation, tmp_path / "run", config)
+    with safe_open(str(result.path / "model.safetensors"), "np") as weights:
+        keys = set(weights.keys())
+    with safe_open(str(base.path / "model.safetensors"), "np") as weights:
+        wanted = {k.removeprefix("model.") for k in weights.keys() if "position_ids" not in k}  # noqa: SIM118
+    assert {k.removeprefix("model.") for k in keys} >= wanted
+    assert not [k for k in keys if "lora" in k or "base_layer" in k], sorted(keys)[:5]
+    assert result.best_score > result.base_score
+    before = SentenceTransformerEmbedder(base, backend="torch")
+    tuned = SentenceTransformerEmbedder(describe_model("tuned:lora", result.path), backend="torch")
+    ranks_before, ranks_after = _ranks(before, passages), _ranks(tuned, passages)
+    assert sum(ranks_after.values()) * 1.5 < sum(ranks_before.values()), (ranks_before, ranks_after)
+
+
+@pytest.mark.model
 def test_the_gate_refuses_a_tune_that_hurts_and_changes_nothing(
     real_library: Library, tmp_path: Path
 ) -> None:

@@ -31,7 +31,7 @@ from searchapp.filters import group_fields
 from searchapp.storage import chroma_swap
 from searchapp.storage.catalog import Catalog
 from searchapp.storage.changes import CHANGES_SUFFIX, ChangeLog
-from searchapp.storage.chroma_client import chroma_errors, get_or_create, open_client
+from searchapp.storage.chroma_client import chroma_errors, get_or_create, get_present, open_client
 from searchapp.storage.chroma_swap import CATALOG_SUFFIX
 from searchapp.storage.chunk_pages import Page, chunk_pages
 from searchapp.storage.lock import DataDirLock
@@ -387,6 +387,8 @@ class ChromaStore:
         offset: int | None = None,
     ) -> dict[str, Any]:
         include = ["documents", "metadatas"] + (["embeddings"] if include_embeddings else [])
+        if ids is not None and where is None and where_document is None and limit is None and not offset:
+            return get_present(self.chunks, ids, include)
         with chroma_errors("reading chunks"):
             result: dict[str, Any] = self.chunks.get(
                 ids=list(ids) if ids is not None else None,

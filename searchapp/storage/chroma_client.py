@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,6 +11,8 @@ from urllib.parse import urlsplit
 from searchapp.config import Settings
 from searchapp.errors import SearchAppError, StorageFullError, StoreError, StoreUnavailableError
 from searchapp.types import MetaValue
+
+logger = logging.getLogger(__name__)
 
 _COSINE = {"hnsw": {"space": "cosine"}}
 
@@ -34,6 +37,47 @@ def chroma_errors(action: str) -> Iterator[None]:
                 f"{action} failed: the Chroma server stopped answering ({message})"
             ) from exc
         raise StoreError(f"{action} failed: {type(exc).__name__}: {message}") from exc
+
+
+# What Chroma's server answers when ids asked for by a `get` are deleted by another client
+# while it runs (its metadata and vector segments disagree for a moment), instead of
+# returning fewer rows.
+_VANISHED = ("error finding id", "error getting embedding")
+
+
+def get_present(collection: Any, ids: Sequence[str], include: list[str]) -> dict[str, Any]:
+    """`collection.get(ids=...)`, leaving out ids another client deleted during the read.
+
+    Raises:
+        StoreError: anything else Chroma raises (an unreachable server stays an error).
+    """
+    try:
+        with chroma_errors("reading chunks"):
+            result: dict[str, Any] = collection.get(ids=list(ids), include=include)
+            return result
+    except StoreError as exc:
+        if not _vanished(exc):
+            raise
+    present: dict[str, Any] = {"ids": [], **{field: [] for field in include}}
+    gone = 0
+    for chunk_id in ids:  # one at a time: those gone are left out, the rest are read
+        try:
+            with chroma_errors("reading chunks"):
+                one = collection.get(ids=[chunk_id], include=include)
+        except StoreError as exc:
+            if not _vanished(exc):
+                raise
+            gone += 1
+            continue
+        present["ids"].extend(one["ids"])
+        for field in include:
+            present[field].extend(list(one[field]))
+    logger.warning("%d of %d chunks read were deleted during the read; left out", gone, len(ids))
+    return present
+
+
+def _vanished(exc: StoreError) -> bool:
+    return any(marker in str(exc).lower() for marker in _VANISHED)
 
 
 def _client_settings() -> Any:

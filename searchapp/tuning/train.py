@@ -104,7 +104,7 @@ def train(
         BatchSamplers,
         SentenceTransformerTrainingArguments,
     )
-    from transformers import EarlyStoppingCallback, TrainerCallback
+    from transformers import TrainerCallback
 
     if not examples:
         raise ModelError("nothing to train on: no examples")
@@ -114,10 +114,14 @@ def train(
     torch.manual_seed(config.seed)
     model = SentenceTransformer(str(base), device=device)
     if config.lora:
-        from peft import LoraConfig, TaskType
+        from peft import LoraConfig, TaskType, get_peft_model
 
-        model.add_adapter(
-            LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=16, lora_alpha=32, lora_dropout=0.1)
+        # peft itself, not transformers' `add_adapter` (which asks for a newer peft than the
+        # registry has); the transformer module's `model` is what it runs.
+        transformer: Any = model[0]
+        transformer.model = get_peft_model(
+            transformer.model,
+            LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=16, lora_alpha=32, lora_dropout=0.1),
         )
     loss = _loss(config.loss, model, base, device)
     evaluator = InformationRetrievalEvaluator(
@@ -149,12 +153,7 @@ def train(
         use_cpu=device == "cpu",
         batch_sampler=BatchSamplers.NO_DUPLICATES,
         eval_strategy="epoch",
-        save_strategy="epoch",
-        save_only_model=True,  # the best epoch's weights are all that is kept; no resuming
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model=VAL_METRIC,
-        greater_is_better=True,
+        save_strategy="no",  # the best epoch is kept in memory (_Best), not in checkpoints
         logging_steps=10,
         report_to="none",
         seed=config.seed,
@@ -167,6 +166,31 @@ def train(
             if on_step is not None:
                 on_step(int(state.global_step), int(state.max_steps))
 
+    class _Best(TrainerCallback):  # type: ignore[misc]
+        """Keeps a copy of the weights of the best epoch so far, and stops training after
+        `patience` epochs without a better validation score. (Transformers' own early
+        stopping needs a checkpoint per epoch, and cannot reload one of a LoRA model.)"""
+
+        def __init__(self) -> None:
+            self.score = float("-inf")
+            self.weights: dict[str, Any] | None = None
+            self.waited = 0
+
+        def on_evaluate(
+            self, args: Any, state: Any, control: Any, metrics: Any = None, **kwargs: Any
+        ) -> None:
+            score = (metrics or {}).get(VAL_METRIC)
+            if score is None:
+                return
+            if score > self.score:
+                self.score, self.waited = float(score), 0
+                self.weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                self.waited += 1
+                control.should_training_stop = self.waited >= config.patience
+
+    keeper = _Best()
+
     trainer = SentenceTransformerTrainer(
         model=model,
         args=args,
@@ -174,7 +198,7 @@ def train(
         eval_dataset=None,
         loss=loss,
         evaluator=evaluator,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=config.patience), _Steps()],
+        callbacks=[keeper, _Steps()],
     )
     started = time.perf_counter()
     trainer.train()
@@ -185,9 +209,10 @@ def train(
         if VAL_METRIC in entry
     )
     best = max((score for _, score in history), default=base_score)
+    if keeper.weights is not None:
+        model.load_state_dict(keeper.weights)
     if config.lora:
-        transformer: Any = model[0]
-        transformer.auto_model = transformer.auto_model.merge_and_unload()
+        transformer.model = transformer.model.merge_and_unload()
     target = out_dir / "model"
     shutil.rmtree(target, ignore_errors=True)
     model.save(str(target))
