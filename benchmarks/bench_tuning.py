@@ -297,7 +297,7 @@ def main() -> None:
             queries=SCIFACT / "queries.jsonl",
             test_labels=test,
             corpus=SCIFACT,
-            config=TrainConfig(loss=args.loss, lora=args.lora, epochs=args.epochs, learning_rate=args.lr),
+            config=TrainConfig(loss=args.loss, lora=args.lora, learning_rate=args.lr),  # the app's schedule
             check=not args.no_check,
             keep=False,
             work_dir=args.data / "runs" / f"{args.source}-{args.loss}{'-lora' if args.lora else ''}",

@@ -140,6 +140,17 @@ def test_training_columns_carry_every_negative_and_borrow_missing_ones() -> None
     assert all(columns[f"negative_{i}"][1] in {"n1", "n2", "n3", "m1"} for i in (2, 3))
 
 
+def test_the_step_budget_gives_few_labels_more_epochs_and_many_fewer() -> None:
+    from searchapp.tuning.train import planned_epochs
+
+    config = TrainConfig()  # at most 6 epochs, 48 steps of 16 on a CPU
+    assert planned_epochs(config, 120, "cpu") == 6  # 8 steps an epoch
+    assert planned_epochs(config, 237, "cpu") == 3  # 15: the 300-query case, 45 steps
+    assert planned_epochs(config, 2000, "cpu") == 1  # never none
+    assert planned_epochs(config, 2000, "cuda") == 6  # a GPU is not held to the CPU's budget
+    assert planned_epochs(TrainConfig(epochs=4, step_budget=0), 2000, "cpu") == 4
+
+
 # Short passages, twelve with an internal code name the model cannot know, six without (filler).
 POLICIES = (
     ("operation bluefin", "Salaries move to the new payroll provider in March and are paid on the 25th."),

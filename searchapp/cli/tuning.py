@@ -38,7 +38,10 @@ def tune(
     lora: Annotated[
         bool, typer.Option(help="Train a LoRA adapter (merged after) instead of every weight.")
     ] = False,
-    epochs: Annotated[int, typer.Option(min=1, max=20)] = 3,
+    epochs: Annotated[
+        int | None,
+        typer.Option(min=1, max=20, help="At most this many epochs (default 6, within a CPU step budget)."),
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     use: Annotated[
         bool, typer.Option("--use", help="Adopt the model at once if it passes the gate.")
@@ -58,7 +61,10 @@ def tune(
         test_labels=test_labels,
         corpus=corpus,
         seed=seed,
-        config=TrainConfig(loss=loss, lora=lora, epochs=epochs, seed=seed),  # type: ignore[arg-type]
+        # Epochs asked for are planned as asked; otherwise the step budget plans them.
+        config=TrainConfig(loss=loss, lora=lora, seed=seed)  # type: ignore[arg-type]
+        if epochs is None
+        else TrainConfig(loss=loss, lora=lora, seed=seed, epochs=epochs, step_budget=0),  # type: ignore[arg-type]
     )
     with open_library(options(ctx).settings()) as library, cli_errors():
         report = run_tune(library, request, note=lambda m: err(f"{time.strftime('%H:%M:%S')} {m}"))
