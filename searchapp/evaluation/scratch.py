@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from searchapp.config import Settings
-from searchapp.embedding.models import resolve_model
+from searchapp.embedding.models import resolve_model, weights_signature
 from searchapp.errors import EvalDataError, QueryError
 from searchapp.evaluation.beir import BeirDataset, CorpusDoc
 from searchapp.evaluation.report import IndexInfo
@@ -81,11 +81,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fingerprint(corpus_sha256: str, settings: Settings, model_name: str) -> dict[str, Any]:
-    """Everything that decides what the scratch index holds (`corpus_sha256`: what is ingested)."""
+def fingerprint(corpus_sha256: str, settings: Settings, model_name: str, weights: str = "") -> dict[str, Any]:
+    """Everything that decides what the scratch index holds (`corpus_sha256`: what is ingested;
+    `weights`: the model's `weights_signature`, since a tuned model retrained in the same
+    directory keeps its name)."""
     return {
         "corpus_sha256": corpus_sha256,
         "model": model_name,
+        "weights": weights,
         # bf16 backends embed within cosine 0.9999 of fp32, but an evaluation compares
         # backends, so each gets its own index.
         "backend": settings.backend,
@@ -250,8 +253,8 @@ def prepare_index(
     progress = progress or Silent()
     root = data_dir if data_dir is not None else settings.data_dir / "eval"
     scratch = scratch_settings(settings, root, collection or default_collection(data.label))
-    model_name = resolve_model(scratch.model).name
-    wanted = fingerprint(corpus_digest(data), scratch, model_name)
+    model = resolve_model(scratch.model)
+    wanted = fingerprint(corpus_digest(data), scratch, model.name, weights_signature(model))
 
     state = claim_directory(scratch, dict(wanted), rebuild=rebuild)
     with Library.open(scratch) as library:

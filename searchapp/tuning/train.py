@@ -10,6 +10,8 @@ The recipe (docs/quality.md, "Tuning", has the measurements behind each choice):
 - a validation split of the *training* queries (never the held-out ones) is scored after
   every epoch (nDCG@10 over its own candidate passages), and training stops when it stops
   improving; the best epoch is kept;
+- on a CPU the epochs are planned within a step budget (`planned_epochs`): few labels get
+  a longer schedule, many a shorter one, and the time stays bounded;
 - bf16 autocast on CPUs that compute it natively (AMX, AVX512-BF16), fp16 on CUDA.
 """
 
