@@ -254,7 +254,7 @@ def main() -> None:
     parser.add_argument("--loss", default="mnrl")
     parser.add_argument("--lora", action="store_true")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=3e-5)
+    parser.add_argument("--lr", type=float, default=0.0, help="0: the app's default")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--per-example", type=int, default=1, help="hard negatives per example")
     parser.add_argument("--no-check", action="store_true")

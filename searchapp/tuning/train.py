@@ -49,15 +49,22 @@ class TrainConfig:
     # 0: `epochs` alone decides.
     step_budget: int = 48
     batch_size: int = 16
-    learning_rate: float = 3e-5
+    learning_rate: float = 0.0  # 0: 3e-5, or 5e-4 for LoRA's few weights (docs/quality.md)
     warmup_ratio: float = 0.1
     patience: int = 2  # evaluations without a better validation score before stopping
     seed: int = 0
     device: str = "auto"  # auto: CUDA when torch sees one, else the CPU
     max_steps: int = -1  # > 0: stop after this many steps (tests)
 
+    @property
+    def rate(self) -> float:
+        """The learning rate used: the one given, else the default for the weights trained."""
+        return self.learning_rate or (5e-4 if self.lora else 3e-5)
+
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {name: getattr(self, name) for name in self.__dataclass_fields__} | {
+            "learning_rate": self.rate
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +163,7 @@ def train(
         num_train_epochs=epochs,
         max_steps=config.max_steps,
         per_device_train_batch_size=config.batch_size,
-        learning_rate=config.learning_rate,
+        learning_rate=config.rate,
         warmup_ratio=config.warmup_ratio,
         bf16=bf16,
         fp16=fp16,
