@@ -72,7 +72,8 @@ def get_present(collection: Any, ids: Sequence[str], include: list[str]) -> dict
         present["ids"].extend(one["ids"])
         for field in include:
             present[field].extend(list(one[field]))
-    logger.warning("%d of %d chunks read were deleted during the read; left out", gone, len(ids))
+    if gone:
+        logger.warning("%d of %d chunks read were deleted during the read; left out", gone, len(ids))
     return present
 
 
