@@ -180,6 +180,18 @@ POLICIES = (
 JARGON = {name: passage for name, passage in POLICIES if name}
 
 
+def _policy_pairs() -> tuple[list[str], list[Example], Validation]:
+    """Every passage, one example per code name, and a validation set over all passages."""
+    passages = [passage for _, passage in POLICIES]
+    examples = [Example(f"q{i}", query, passage) for i, (query, passage) in enumerate(JARGON.items())]
+    validation = Validation(
+        queries={e.query_id: e.query for e in examples},
+        corpus={str(i): p for i, p in enumerate(passages)},
+        relevant={e.query_id: {str(passages.index(e.positive))} for e in examples},
+    )
+    return passages, examples, validation
+
+
 def _ranks(embedder: SentenceTransformerEmbedder, passages: list[str]) -> dict[str, int]:
     """Where each code name's passage ranks among `passages` for the code name as the query."""
     vectors = embedder.embed_documents(passages)
@@ -195,15 +207,9 @@ def test_tuning_on_a_tiny_labelled_set_makes_the_labelled_passage_rise(tmp_path:
     """Twelve (code name, passage) pairs, three steps: the passages rise to their names."""
     base = resolve_model("all-MiniLM-L6-v2")
     assert base.path is not None
-    passages = [passage for _, passage in POLICIES]
-    examples = [Example(f"q{i}", query, passage) for i, (query, passage) in enumerate(JARGON.items())]
+    passages, examples, validation = _policy_pairs()
     before = SentenceTransformerEmbedder(base, backend="torch")
     ranks_before = _ranks(before, passages)
-    validation = Validation(
-        queries={e.query_id: e.query for e in examples},
-        corpus={str(i): p for i, p in enumerate(passages)},
-        relevant={e.query_id: {str(passages.index(e.positive))} for e in examples},
-    )
     config = TrainConfig(epochs=1, batch_size=4, learning_rate=2e-4, max_steps=3, warmup_ratio=0.0)
     result = train(base.path, examples, validation, tmp_path / "run", config)
     assert result.steps == 3 and (result.path / "model.safetensors").is_file()
@@ -228,13 +234,7 @@ def test_a_lora_tune_is_merged_into_a_plain_model_whose_labelled_passages_rise(t
 
     base = resolve_model("all-MiniLM-L6-v2")
     assert base.path is not None
-    passages = [passage for _, passage in POLICIES]
-    examples = [Example(f"q{i}", query, passage) for i, (query, passage) in enumerate(JARGON.items())]
-    validation = Validation(
-        queries={e.query_id: e.query for e in examples},
-        corpus={str(i): p for i, p in enumerate(passages)},
-        relevant={e.query_id: {str(passages.index(e.positive))} for e in examples},
-    )
+    passages, examples, validation = _policy_pairs()
     config = TrainConfig(lora=True, epochs=2, batch_size=4, learning_rate=2e-3, max_steps=6, warmup_ratio=0.0)
     result = train(base.path, examples, validation, tmp_path / "run", config)
     with safe_open(str(result.path / "model.safetensors"), "np") as weights:
