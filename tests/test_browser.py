@@ -274,6 +274,9 @@ def _walk(server: Server, tmp_path: Path) -> None:
             page.keyboard.type("the-modern-orchestra")
             page.keyboard.press("Enter")
             page.keyboard.press("Escape")
+            # The run that applies the filter writes it to the URL; on a busy machine it may not
+            # have started within settle's first 300 ms, so wait for it before settling.
+            page.wait_for_url(re.compile(r"doc="), timeout=120_000)
             settle(page)
             assert {re.search(r"#\d+ · (\S+)", t).group(1) for t in cards.all_inner_texts()} == {  # type: ignore[union-attr]
                 "the-modern-orchestra.txt"
