@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +39,14 @@ def sized(*, ci: int, full: int, fast: int | None = None) -> int:
 # Seconds each file took in a CI run (`--durations=0`, summed by file); refresh it when
 # files are added or grow. A file it does not name is weighed by its markers.
 FILE_SECONDS: dict[str, float] = json.loads((Path(__file__).parent / "file_seconds.json").read_text())
+
+
+def pytest_report_header() -> str:
+    """The free disk under the temporary directory: a run out of space fails in ways
+    (Chroma compaction, mypy's cache, mkdir) that do not say so themselves."""
+    free_mb = shutil.disk_usage(tempfile.gettempdir()).free // 2**20
+    note = "" if free_mb >= 3000 else " (the suite's peak is about 1.5 GB: expect failures)"
+    return f"searchapp: {free_mb} MB free in {tempfile.gettempdir()}{note}"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
