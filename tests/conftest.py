@@ -45,7 +45,7 @@ def pytest_report_header() -> str:
     """The free disk under the temporary directory: a run out of space fails in ways
     (Chroma compaction, mypy's cache, mkdir) that do not say so themselves."""
     free_mb = shutil.disk_usage(tempfile.gettempdir()).free // 2**20
-    note = "" if free_mb >= 3000 else " (the suite's peak is about 1.5 GB: expect failures)"
+    note = "" if free_mb >= 3000 else " (the suite holds up to about 1 GB there: expect failures)"
     return f"searchapp: {free_mb} MB free in {tempfile.gettempdir()}{note}"
 
 
