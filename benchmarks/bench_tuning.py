@@ -258,6 +258,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--per-example", type=int, default=1, help="hard negatives per example")
     parser.add_argument("--no-check", action="store_true")
+    parser.add_argument("--refit", action="store_true", help="train again on training + validation queries")
     parser.add_argument("--validate", metavar="NAME", help="score one recipe on the validation split only")
     parser.add_argument("--val-share", type=float, default=0.3)
     parser.add_argument("--negatives", choices=("guarded", "rank3"), default="guarded")
@@ -288,6 +289,7 @@ def main() -> None:
             data_dir=args.data / "eval" / "eval-scifact", collection="eval-scifact"
         )
     sources = tuple(args.source.split("+"))
+    variant = f"{args.loss}{'-lora' if args.lora else ''}{'-refit' if args.refit else ''}"
     with Library.open(settings) as library:
         if args.source == "feedback" and not FeedbackLog.of(library).count():
             print(f"simulated feedback on {simulate_feedback(library, train)} queries", file=sys.stderr)
@@ -297,10 +299,10 @@ def main() -> None:
             queries=SCIFACT / "queries.jsonl",
             test_labels=test,
             corpus=SCIFACT,
-            config=TrainConfig(loss=args.loss, lora=args.lora, learning_rate=args.lr),  # the app's schedule
+            config=TrainConfig(loss=args.loss, lora=args.lora, learning_rate=args.lr, refit=args.refit),
             check=not args.no_check,
             keep=False,
-            work_dir=args.data / "runs" / f"{args.source}-{args.loss}{'-lora' if args.lora else ''}",
+            work_dir=args.data / "runs" / f"{args.source}-{variant}",
             eval_root=args.data / "eval",
             structure_limit=175,  # as many pairs as the labelled half gives: the same training time
         )
@@ -309,7 +311,7 @@ def main() -> None:
         )
     out = args.data / "reports"
     out.mkdir(exist_ok=True)
-    name = f"{args.source}-{args.loss}{'-lora' if args.lora else ''}.json"
+    name = f"{args.source}-{variant}.json"
     (out / name).write_text(json.dumps(report.to_dict(), indent=1))
     print(json.dumps(report.to_dict(), indent=1))
 

@@ -227,6 +227,37 @@ def test_tuning_on_a_tiny_labelled_set_makes_the_labelled_passage_rise(tmp_path:
 
 
 @pytest.mark.model
+def test_a_refit_also_learns_the_pairs_held_back_to_choose_the_epoch(tmp_path: Path) -> None:
+    """Eight pairs train and four validate; the refit trains from the base again on all
+    twelve for the kept number of epochs, so the four it never saw before rise too."""
+    base = resolve_model("all-MiniLM-L6-v2")
+    assert base.path is not None
+    passages, examples, validation = _policy_pairs()
+    trained, held_back = examples[:8], examples[8:]
+    config = TrainConfig(epochs=2, batch_size=4, learning_rate=2e-4, warmup_ratio=0.0, refit=True)
+    result = train(
+        base.path, trained, validation, tmp_path / "run", config, validation_examples=held_back
+    )
+    assert result.best_epoch in (1.0, 2.0)
+    assert result.refit_steps == round(result.best_epoch) * 3  # twelve examples, four a step
+    assert result.steps == 4 + result.refit_steps
+    before = SentenceTransformerEmbedder(base, backend="torch")
+    tuned = SentenceTransformerEmbedder(describe_model("tuned:refit", result.path), backend="torch")
+    ranks_before, ranks_after = _ranks(before, passages), _ranks(tuned, passages)
+    late = [e.query for e in held_back]
+    assert sum(ranks_after[q] for q in late) * 2 < sum(ranks_before[q] for q in late), (
+        ranks_before,
+        ranks_after,
+    )
+    gains = [
+        float(tuned.embed_query(e.positive) @ tuned.embed_query(e.query))
+        - float(before.embed_query(e.positive) @ before.embed_query(e.query))
+        for e in held_back
+    ]
+    assert min(gains) > 0.02 and sum(gains) / len(gains) > 0.08, gains
+
+
+@pytest.mark.model
 def test_a_lora_tune_is_merged_into_a_plain_model_whose_labelled_passages_rise(tmp_path: Path) -> None:
     """LoRA (rank 16 on attention's query and value) through peft, merged after training:
     the saved model is the base layout with plain BERT weights, and the pairs were learned."""

@@ -181,6 +181,7 @@ def tune(library: Library, request: TuneRequest, note: Note | None = None) -> Tu
         work,
         request.config,
         on_step=lambda done, total: say(f"training step {done}/{total}") if done % 10 == 0 else None,
+        validation_examples=[e for e in mined if e.query_id in val_keys],
     )
     seconds["training"] = time.perf_counter() - started
     say(

@@ -55,6 +55,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto: CUDA when torch sees one, else the CPU
     max_steps: int = -1  # > 0: stop after this many steps (tests)
+    # After early stopping, train again from the base on the training and validation queries
+    # for the kept number of epochs (docs/quality.md: what it adds, and what it costs).
+    refit: bool = False
 
     @property
     def rate(self) -> float:
@@ -87,6 +90,8 @@ class TrainResult:
     best_score: float  # ... of the kept epoch
     history: tuple[tuple[float, float], ...] = field(default=())  # (epoch, validation nDCG@10)
     planned_epochs: int = 0  # what the learning rate's schedule ran over
+    best_epoch: float = 0.0  # the validated epoch kept (0: none improved on nothing)
+    refit_steps: int = 0  # of the second run on training + validation examples; 0: none
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +104,8 @@ class TrainResult:
             "validation_best_ndcg10": round(self.best_score, 4),
             "history": [[round(e, 2), round(s, 4)] for e, s in self.history],
             "planned_epochs": self.planned_epochs,
+            "best_epoch": self.best_epoch,
+            "refit_steps": self.refit_steps,
         }
 
 
@@ -109,38 +116,72 @@ def train(
     out_dir: Path,
     config: TrainConfig = TrainConfig(),
     on_step: Callable[[int, int], None] | None = None,
+    validation_examples: Sequence[Example] = (),
 ) -> TrainResult:
-    """Train a copy of the model in `base` and save the best epoch to ``out_dir/model``."""
+    """Train a copy of the model in `base` and save the best epoch to ``out_dir/model``.
+
+    With `config.refit` and `validation_examples` (the validation queries' own examples),
+    a second run from `base` then trains on both for as many epochs as the first kept, and
+    that model is saved instead: early stopping chose the length, and the labels held back
+    to choose it are learned from too.
+    """
     set_offline_environment()
     import torch
-    from datasets import Dataset
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
-    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
-    from sentence_transformers.sentence_transformer.training_args import (
-        BatchSamplers,
-        SentenceTransformerTrainingArguments,
-    )
-    from transformers import TrainerCallback
 
     if not examples:
         raise ModelError("nothing to train on: no examples")
     device = "cuda" if config.device == "auto" and torch.cuda.is_available() else config.device
     device = "cpu" if device == "auto" else device
-    random.seed(config.seed)
-    torch.manual_seed(config.seed)
-    model = SentenceTransformer(str(base), device=device)
+    bf16 = (device == "cpu" and cpu_has_bf16()) or (device == "cuda" and torch.cuda.is_bf16_supported())
+    fp16 = device == "cuda" and not bf16
+    epochs = planned_epochs(config, len(examples), device)
+    run = _Run(base, config, device, bf16, fp16, epochs, out_dir / "checkpoints", on_step)
+    model, evaluator = run.model(), _evaluator(validation)
+    base_score = float(evaluator(model)["val_cosine_ndcg@10"])
+    started = time.perf_counter()
+    trainer, keeper = run.fit(model, examples, evaluator)
+    history = tuple(
+        (float(entry.get("epoch", 0.0)), float(entry[VAL_METRIC]))
+        for entry in trainer.state.log_history
+        if VAL_METRIC in entry
+    )
+    best = max((score for _, score in history), default=base_score)
+    if keeper.weights is not None:
+        model.load_state_dict(keeper.weights)
+    refit_steps = 0
+    if config.refit and validation_examples and keeper.epoch > 0:
+        both = [*examples, *validation_examples]
+        refit_steps = round(keeper.epoch * math.ceil(len(both) / config.batch_size))
+        model = run.model()
+        run.fit(model, both, None, stop_at=refit_steps)
+    seconds = time.perf_counter() - started
     if config.lora:
-        from peft import LoraConfig, TaskType, get_peft_model
-
-        # peft itself, not transformers' `add_adapter` (which asks for a newer peft than the
-        # registry has); the transformer module's `model` is what it runs.
         transformer: Any = model[0]
-        transformer.model = get_peft_model(
-            transformer.model,
-            LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=16, lora_alpha=32, lora_dropout=0.1),
-        )
-    loss = _loss(config.loss, model, base, device)
-    evaluator = InformationRetrievalEvaluator(
+        transformer.model = transformer.model.merge_and_unload()
+    target = out_dir / "model"
+    shutil.rmtree(target, ignore_errors=True)
+    model.save(str(target))
+    _base_layout(target, base)
+    shutil.rmtree(run.work, ignore_errors=True)
+    return TrainResult(
+        path=target,
+        steps=int(trainer.state.global_step) + refit_steps,
+        seconds=seconds,
+        device=device,
+        precision="bf16" if bf16 else "fp16" if fp16 else "fp32",
+        base_score=base_score,
+        best_score=best,
+        history=history,
+        planned_epochs=epochs,
+        best_epoch=keeper.epoch,
+        refit_steps=refit_steps,
+    )
+
+
+def _evaluator(validation: Validation) -> Any:
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    return InformationRetrievalEvaluator(
         queries=dict(validation.queries),
         corpus=dict(validation.corpus),
         relevant_docs={q: set(ids) for q, ids in validation.relevant.items()},
@@ -153,43 +194,99 @@ def train(
         write_csv=False,
         batch_size=64,
     )
-    base_score = float(evaluator(model)["val_cosine_ndcg@10"])
-    bf16 = (device == "cpu" and cpu_has_bf16()) or (device == "cuda" and torch.cuda.is_bf16_supported())
-    fp16 = device == "cuda" and not bf16
-    work = out_dir / "checkpoints"
-    epochs = planned_epochs(config, len(examples), device)
-    args = SentenceTransformerTrainingArguments(
-        output_dir=str(work),
-        num_train_epochs=epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
-        learning_rate=config.rate,
-        warmup_ratio=config.warmup_ratio,
-        bf16=bf16,
-        fp16=fp16,
-        use_cpu=device == "cpu",
-        batch_sampler=BatchSamplers.NO_DUPLICATES,
-        eval_strategy="epoch",
-        save_strategy="no",  # the best epoch is kept in memory (_Best), not in checkpoints
-        logging_steps=10,
-        report_to="none",
-        seed=config.seed,
-        dataloader_num_workers=0,
-        disable_tqdm=True,
-    )
 
-    class _Steps(TrainerCallback):  # type: ignore[misc]  # transformers is read as untyped
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            if on_step is not None:
-                on_step(int(state.global_step), int(state.max_steps))
 
-    class _Best(TrainerCallback):  # type: ignore[misc]
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One training recipe: what `fit` needs besides the model and the examples."""
+
+    base: Path
+    config: TrainConfig
+    device: str
+    bf16: bool
+    fp16: bool
+    epochs: int  # the learning rate's schedule runs over these, however early a run stops
+    work: Path
+    on_step: Callable[[int, int], None] | None
+
+    def model(self) -> Any:
+        """A fresh copy of the base model (with a LoRA adapter when the config asks)."""
+        from sentence_transformers import SentenceTransformer
+
+        random.seed(self.config.seed)
+        import torch
+
+        torch.manual_seed(self.config.seed)
+        model = SentenceTransformer(str(self.base), device=self.device)
+        if self.config.lora:
+            from peft import LoraConfig, TaskType, get_peft_model
+
+            # peft itself, not transformers' `add_adapter` (which asks for a newer peft than the
+            # registry has); the transformer module's `model` is what it runs.
+            transformer: Any = model[0]
+            transformer.model = get_peft_model(
+                transformer.model,
+                LoraConfig(task_type=TaskType.FEATURE_EXTRACTION, r=16, lora_alpha=32, lora_dropout=0.1),
+            )
+        return model
+
+    def fit(
+        self, model: Any, examples: Sequence[Example], evaluator: Any, stop_at: int = 0
+    ) -> tuple[Any, Any]:
+        """Train `model` in place: scored after every epoch when there is an `evaluator`,
+        ended after `stop_at` steps when that is set (the schedule still plans `epochs`)."""
+        from datasets import Dataset
+        from sentence_transformers import SentenceTransformerTrainer
+        from sentence_transformers.sentence_transformer.training_args import (
+            BatchSamplers,
+            SentenceTransformerTrainingArguments,
+        )
+
+        config = self.config
+        args = SentenceTransformerTrainingArguments(
+            output_dir=str(self.work),
+            num_train_epochs=self.epochs,
+            max_steps=config.max_steps,
+            per_device_train_batch_size=config.batch_size,
+            learning_rate=config.rate,
+            warmup_ratio=config.warmup_ratio,
+            bf16=self.bf16,
+            fp16=self.fp16,
+            use_cpu=self.device == "cpu",
+            batch_sampler=BatchSamplers.NO_DUPLICATES,
+            eval_strategy="epoch" if evaluator is not None else "no",
+            save_strategy="no",  # the best epoch is kept in memory (_Best), not in checkpoints
+            logging_steps=10,
+            report_to="none",
+            seed=config.seed,
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+        )
+        keeper = _best_keeper(model, config.patience)
+        trainer = SentenceTransformerTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_dict(_columns(examples, config.seed)),
+            eval_dataset=None,
+            loss=_loss(config.loss, model, self.base, self.device),
+            evaluator=evaluator,
+            callbacks=[keeper, _steps(self.on_step, stop_at)],
+        )
+        trainer.train()
+        return trainer, keeper
+
+
+def _best_keeper(model: Any, patience: int) -> Any:
+    from transformers import TrainerCallback
+
+    class _Best(TrainerCallback):  # type: ignore[misc]  # transformers is read as untyped
         """Keeps a copy of the weights of the best epoch so far, and stops training after
         `patience` epochs without a better validation score. (Transformers' own early
         stopping needs a checkpoint per epoch, and cannot reload one of a LoRA model.)"""
 
         def __init__(self) -> None:
             self.score = float("-inf")
+            self.epoch = 0.0  # of the kept weights; 0: none kept
             self.weights: dict[str, Any] | None = None
             self.waited = 0
 
@@ -200,52 +297,26 @@ def train(
             if score is None:
                 return
             if score > self.score:
-                self.score, self.waited = float(score), 0
+                self.score, self.epoch, self.waited = float(score), float(state.epoch), 0
                 self.weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
             else:
                 self.waited += 1
-                control.should_training_stop = self.waited >= config.patience
+                control.should_training_stop = self.waited >= patience
 
-    keeper = _Best()
+    return _Best()
 
-    trainer = SentenceTransformerTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_dict(_columns(examples, config.seed)),
-        eval_dataset=None,
-        loss=loss,
-        evaluator=evaluator,
-        callbacks=[keeper, _Steps()],
-    )
-    started = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - started
-    history = tuple(
-        (float(entry.get("epoch", 0.0)), float(entry[VAL_METRIC]))
-        for entry in trainer.state.log_history
-        if VAL_METRIC in entry
-    )
-    best = max((score for _, score in history), default=base_score)
-    if keeper.weights is not None:
-        model.load_state_dict(keeper.weights)
-    if config.lora:
-        transformer.model = transformer.model.merge_and_unload()
-    target = out_dir / "model"
-    shutil.rmtree(target, ignore_errors=True)
-    model.save(str(target))
-    _base_layout(target, base)
-    shutil.rmtree(work, ignore_errors=True)
-    return TrainResult(
-        path=target,
-        steps=int(trainer.state.global_step),
-        seconds=seconds,
-        device=device,
-        precision="bf16" if bf16 else "fp16" if fp16 else "fp32",
-        base_score=base_score,
-        best_score=best,
-        history=history,
-        planned_epochs=epochs,
-    )
+
+def _steps(on_step: Callable[[int, int], None] | None, stop_at: int) -> Any:
+    from transformers import TrainerCallback
+
+    class _Steps(TrainerCallback):  # type: ignore[misc]
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if on_step is not None:
+                on_step(int(state.global_step), int(stop_at or state.max_steps))
+            if stop_at and state.global_step >= stop_at:
+                control.should_training_stop = True
+
+    return _Steps()
 
 
 def planned_epochs(config: TrainConfig, examples: int, device: str) -> int:
