@@ -235,9 +235,7 @@ def test_a_refit_also_learns_the_pairs_held_back_to_choose_the_epoch(tmp_path: P
     passages, examples, validation = _policy_pairs()
     trained, held_back = examples[:8], examples[8:]
     config = TrainConfig(epochs=2, batch_size=4, learning_rate=2e-4, warmup_ratio=0.0, refit=True)
-    result = train(
-        base.path, trained, validation, tmp_path / "run", config, validation_examples=held_back
-    )
+    result = train(base.path, trained, validation, tmp_path / "run", config, validation_examples=held_back)
     assert result.best_epoch in (1.0, 2.0)
     assert result.refit_steps == round(result.best_epoch) * 3  # twelve examples, four a step
     assert result.steps == 4 + result.refit_steps
