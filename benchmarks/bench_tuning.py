@@ -3,6 +3,7 @@
     python benchmarks/bench_tuning.py --data /work/tunedata --source labels
     python benchmarks/bench_tuning.py --data /work/tunedata --source structure
     python benchmarks/bench_tuning.py --data /work/tunedata --source feedback
+    python benchmarks/bench_tuning.py --data /work/tunedata --validate NAME [--refit]  (validation only)
 
 The 300 SciFact test queries are split in two by query (seed 0): the first half is the only
 thing trained on (its own validation share decides when training stops), the second half
@@ -23,6 +24,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import machine
 from searchapp.config import Settings
@@ -51,6 +53,22 @@ def split_files(out: Path) -> tuple[Path, Path]:
             "query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rows if r[0] in keep)
         )
     return out / "train.tsv", out / "test.tsv"
+
+
+def scifact_settings(data: Path) -> Settings:
+    """The SciFact library `searchapp eval` built under DATA (corpus ids as external ids)."""
+    return Settings.load().with_overrides(data_dir=data / "eval" / "eval-scifact", collection="eval-scifact")
+
+
+def training_half(library: Library, data: Path, val_share: float) -> tuple[Any, list[str], list[str]]:
+    """The training half's resolved labels, split by query into training and validation
+    queries (seed 1, as every validation run)."""
+    from searchapp.tuning.examples import from_labels
+
+    train_file, _ = split_files(data / "scifact-split")
+    resolved = from_labels(library, read_labels(train_file, SCIFACT / "queries.jsonl"))
+    rest, val = split_by_query(sorted({e.query_id for e in resolved.examples}), val_share, seed=1)
+    return resolved, rest, val
 
 
 def markdown_library(data: Path, documents: int = 1200) -> Settings:
@@ -106,9 +124,7 @@ def time_tuning(data: Path) -> None:
     from searchapp.tuning.run import _validation
     from searchapp.tuning.train import train
 
-    settings = Settings.load().with_overrides(
-        data_dir=data / "eval" / "eval-scifact", collection="eval-scifact"
-    )
+    settings = scifact_settings(data)
     with Library.open(settings) as library:
         started = time.perf_counter()
         loads = [os.getloadavg()[0]]
@@ -161,20 +177,14 @@ def validate_variant(data: Path, args: argparse.Namespace) -> None:
     """One recipe trained on the training half less a validation share, scored on that share
     only (after every epoch, with no early stopping; the best epoch is kept). The held-out
     half is not read."""
-    from searchapp.tuning.examples import from_labels
     from searchapp.tuning.mining import mine_negatives
     from searchapp.tuning.run import _validation
     from searchapp.tuning.train import train
 
-    train_file, _ = split_files(data / "scifact-split")
-    settings = Settings.load().with_overrides(
-        data_dir=data / "eval" / "eval-scifact", collection="eval-scifact"
-    )
     loads = [os.getloadavg()[0]]
-    with Library.open(settings) as library:
-        resolved = from_labels(library, read_labels(train_file, SCIFACT / "queries.jsonl"))
+    with Library.open(scifact_settings(data)) as library:
+        resolved, rest, val = training_half(library, data, args.val_share)
         relevant = dict(resolved.relevant_docs)
-        rest, val = split_by_query(sorted({e.query_id for e in resolved.examples}), args.val_share, seed=1)
         if args.negatives == "rank3":
             mined = rank3_negatives(library, list(resolved.examples), relevant)
         else:
@@ -210,6 +220,56 @@ def validate_variant(data: Path, args: argparse.Namespace) -> None:
         "load_1min_at_start_end": loads,
     }
     (data / "reports").mkdir(exist_ok=True)
+    with (data / "reports" / "validation.jsonl").open("a") as out:
+        out.write(json.dumps(row) + "\n")
+    print(json.dumps(row, indent=1))
+
+
+def validate_refit(data: Path, args: argparse.Namespace) -> None:
+    """Refit against none, on the validation split only: the training queries (less that
+    split) are split again the app's way (a 30% inner share decides when to stop); one model
+    keeps the best epoch, the other trains again on inner training + inner validation
+    queries; both are scored on the outer validation split, which neither saw. The
+    held-out half is not read."""
+    from searchapp.tuning.mining import mine_negatives
+    from searchapp.tuning.run import _validation
+    from searchapp.tuning.train import train, validation_score
+
+    loads = [os.getloadavg()[0]]
+    with Library.open(scifact_settings(data)) as library:
+        resolved, rest, outer = training_half(library, data, args.val_share)
+        relevant = dict(resolved.relevant_docs)
+        inner_train, inner_val = split_by_query(sorted(rest), 0.3, seed=2)
+        mined, _ = mine_negatives(library, resolved.examples, per_example=1, relevant_docs=relevant)
+        outer_set = _validation(library, [e for e in mined if e.query_id in outer], relevant)
+        inner_set = _validation(library, [e for e in mined if e.query_id in inner_val], relevant)
+        base = library.embedder.info.path
+        assert base is not None
+        rows: dict[str, Any] = {}
+        for refit in (False, True):
+            config = TrainConfig(loss=args.loss, learning_rate=args.lr, refit=refit)
+            result = train(
+                base,
+                [e for e in mined if e.query_id in inner_train],
+                inner_set,
+                data / "runs" / f"{args.name}-{'refit' if refit else 'kept'}",
+                config,
+                validation_examples=[e for e in mined if e.query_id in inner_val],
+            )
+            rows["refit" if refit else "kept"] = {
+                "training": result.to_dict(),
+                "outer_validation_ndcg10": round(validation_score(result.path, outer_set), 4),
+            }
+        rows["base_outer_validation_ndcg10"] = round(validation_score(base, outer_set), 4)
+    loads.append(os.getloadavg()[0])
+    row = {
+        "variant": args.name,
+        "inner_train_queries": len(inner_train),
+        "inner_validation_queries": len(inner_val),
+        "outer_validation_queries": len(outer),
+        **rows,
+        "load_1min_at_start_end": loads,
+    }
     with (data / "reports" / "validation.jsonl").open("a") as out:
         out.write(json.dumps(row) + "\n")
     print(json.dumps(row, indent=1))
@@ -273,7 +333,7 @@ def main() -> None:
         return
     if args.validate:
         args.name = args.validate
-        validate_variant(args.data, args)
+        (validate_refit if args.refit else validate_variant)(args.data, args)
         return
     if args.heldout:
         heldout_of(args.data, args.heldout)
@@ -282,12 +342,7 @@ def main() -> None:
     if args.source == "markdown-library":
         markdown_library(args.data)
         return
-    if args.source in ("structure",):
-        settings = markdown_library(args.data)
-    else:
-        settings = Settings.load().with_overrides(
-            data_dir=args.data / "eval" / "eval-scifact", collection="eval-scifact"
-        )
+    settings = markdown_library(args.data) if args.source in ("structure",) else scifact_settings(args.data)
     sources = tuple(args.source.split("+"))
     variant = f"{args.loss}{'-lora' if args.lora else ''}{'-refit' if args.refit else ''}"
     with Library.open(settings) as library:

@@ -156,6 +156,17 @@ def test_the_step_budget_gives_few_labels_more_epochs_and_many_fewer() -> None:
     )  # LoRA's few weights take a larger step (docs/quality.md)
 
 
+def test_the_cli_plans_asked_epochs_as_asked_and_refits_only_when_told_otherwise() -> None:
+    from searchapp.cli.tuning import _train_config
+
+    default = _train_config("mnrl", False, 0, None, None)
+    assert default == TrainConfig()
+    asked = _train_config("gist", True, 3, 4, False)
+    assert (asked.loss, asked.lora, asked.seed, asked.epochs, asked.step_budget) == ("gist", True, 3, 4, 0)
+    assert asked.refit is False and _train_config("mnrl", False, 0, None, True).refit is True
+    assert _train_config("mnrl", False, 0, None, not TrainConfig().refit).refit != TrainConfig().refit
+
+
 # Short passages, twelve with an internal code name the model cannot know, six without (filler).
 POLICIES = (
     ("operation bluefin", "Salaries move to the new payroll provider in March and are paid on the 25th."),

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from searchapp.cli.common import EXIT_NOTHING, JsonOpt, cli_errors, emit_json, err, open_library, options
+
+if TYPE_CHECKING:
+    from searchapp.tuning.train import TrainConfig
 
 model_app = typer.Typer(
     name="model", no_args_is_help=True, help="Model versions: list, use, rollback, delete."
@@ -42,6 +46,13 @@ def tune(
         int | None,
         typer.Option(min=1, max=20, help="At most this many epochs (default 6, within a CPU step budget)."),
     ] = None,
+    refit: Annotated[
+        bool | None,
+        typer.Option(
+            "--refit/--no-refit",
+            help="After early stopping, train again on the validation queries too (default: the recipe's).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     use: Annotated[
         bool, typer.Option("--use", help="Adopt the model at once if it passes the gate.")
@@ -51,7 +62,6 @@ def tune(
     """Tune the library's model on feedback, labels or document structure; kept only if it proves itself."""
     from searchapp.tuning.run import TuneRequest
     from searchapp.tuning.run import tune as run_tune
-    from searchapp.tuning.train import TrainConfig
 
     sources = tuple(source or ("labels",) if labels and not source else source or ("feedback",))
     request = TuneRequest(
@@ -61,10 +71,7 @@ def tune(
         test_labels=test_labels,
         corpus=corpus,
         seed=seed,
-        # Epochs asked for are planned as asked; otherwise the step budget plans them.
-        config=TrainConfig(loss=loss, lora=lora, seed=seed)  # type: ignore[arg-type]
-        if epochs is None
-        else TrainConfig(loss=loss, lora=lora, seed=seed, epochs=epochs, step_budget=0),  # type: ignore[arg-type]
+        config=_train_config(loss, lora, seed, epochs, refit),
     )
     with open_library(options(ctx).settings()) as library, cli_errors():
         report = run_tune(library, request, note=lambda m: err(f"{time.strftime('%H:%M:%S')} {m}"))
@@ -76,6 +83,15 @@ def tune(
         _print_tune(report.to_dict())
     if not report.gate.passed:
         raise typer.Exit(EXIT_NOTHING)
+
+
+def _train_config(loss: str, lora: bool, seed: int, epochs: int | None, refit: bool | None) -> TrainConfig:
+    from searchapp.tuning.train import TrainConfig
+
+    config = TrainConfig(loss=loss, lora=lora, seed=seed)  # type: ignore[arg-type]
+    if epochs is not None:  # epochs asked for are planned as asked, not within the step budget
+        config = dataclasses.replace(config, epochs=epochs, step_budget=0)
+    return config if refit is None else dataclasses.replace(config, refit=refit)
 
 
 def _print_tune(data: dict[str, object]) -> None:

@@ -12,6 +12,8 @@ The recipe (docs/quality.md, "Tuning", has the measurements behind each choice):
   improving; the best epoch is kept;
 - on a CPU the epochs are planned within a step budget (`planned_epochs`): few labels get
   a longer schedule, many a shorter one, and the time stays bounded;
+- `refit` (off by default) then trains again from the base on training + validation
+  examples for the kept number of epochs;
 - bf16 autocast on CPUs that compute it natively (AMX, AVX512-BF16), fp16 on CUDA.
 """
 
@@ -176,6 +178,14 @@ def train(
         best_epoch=keeper.epoch,
         refit_steps=refit_steps,
     )
+
+
+def validation_score(model_dir: Path, validation: Validation) -> float:
+    """nDCG@10 of the model in `model_dir` on `validation` (comparing recipes)."""
+    set_offline_environment()
+    from sentence_transformers import SentenceTransformer
+
+    return float(_evaluator(validation)(SentenceTransformer(str(model_dir)))["val_cosine_ndcg@10"])
 
 
 def _evaluator(validation: Validation) -> Any:
