@@ -60,7 +60,7 @@ def scifact_settings(data: Path) -> Settings:
     return Settings.load().with_overrides(data_dir=data / "eval" / "eval-scifact", collection="eval-scifact")
 
 
-def training_half(library: Library, data: Path, val_share: float) -> tuple[Any, list[str], list[str]]:
+def training_half(library: Library, data: Path, val_share: float) -> tuple[Any, set[str], set[str]]:
     """The training half's resolved labels, split by query into training and validation
     queries (seed 1, as every validation run)."""
     from searchapp.tuning.examples import from_labels
