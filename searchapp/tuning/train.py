@@ -51,7 +51,7 @@ class TrainConfig:
     # 0: `epochs` alone decides.
     step_budget: int = 48
     batch_size: int = 16
-    learning_rate: float = 0.0  # 0: 1e-4, or 5e-4 for LoRA's few weights (docs/quality.md)
+    learning_rate: float = 0.0  # 0: 3e-5, or 5e-4 for LoRA's few weights (docs/quality.md)
     warmup_ratio: float = 0.1
     patience: int = 2  # evaluations without a better validation score before stopping
     seed: int = 0
@@ -64,7 +64,7 @@ class TrainConfig:
     @property
     def rate(self) -> float:
         """The learning rate used: the one given, else the default for the weights trained."""
-        return self.learning_rate or (5e-4 if self.lora else 1e-4)
+        return self.learning_rate or (5e-4 if self.lora else 3e-5)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__} | {
