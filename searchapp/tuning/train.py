@@ -147,9 +147,10 @@ def train(
         for entry in trainer.state.log_history
         if VAL_METRIC in entry
     )
-    best = max((score for _, score in history), default=base_score)
+    best = base_score
     if keeper.weights is not None:
         model.load_state_dict(keeper.weights)
+        best = keeper.score
     refit_steps = 0
     if config.refit and validation_examples and keeper.epoch > 0:
         both = [*examples, *validation_examples]
