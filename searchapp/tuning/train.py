@@ -154,9 +154,11 @@ def train(
     refit_steps = 0
     if config.refit and validation_examples and keeper.epoch > 0:
         both = [*examples, *validation_examples]
-        refit_steps = round(keeper.epoch * math.ceil(len(both) / config.batch_size))
         model = run.model()
-        run.fit(model, both, None, stop_at=refit_steps)
+        refit, _ = run.fit(
+            model, both, None, stop_at=round(keeper.epoch * math.ceil(len(both) / config.batch_size))
+        )
+        refit_steps = int(refit.state.global_step)
     seconds = time.perf_counter() - started
     if config.lora:
         transformer: Any = model[0]
