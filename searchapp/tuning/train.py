@@ -92,7 +92,7 @@ class TrainResult:
     best_score: float  # ... of the kept epoch
     history: tuple[tuple[float, float], ...] = field(default=())  # (epoch, validation nDCG@10)
     planned_epochs: int = 0  # what the learning rate's schedule ran over
-    best_epoch: float = 0.0  # the validated epoch kept (0: none improved on nothing)
+    best_epoch: float = 0.0  # the validated epoch kept (0: no epoch was scored)
     refit_steps: int = 0  # of the second run on training + validation examples; 0: none
 
     def to_dict(self) -> dict[str, Any]:
@@ -224,11 +224,10 @@ class _Run:
 
     def model(self) -> Any:
         """A fresh copy of the base model (with a LoRA adapter when the config asks)."""
+        import torch
         from sentence_transformers import SentenceTransformer
 
         random.seed(self.config.seed)
-        import torch
-
         torch.manual_seed(self.config.seed)
         model = SentenceTransformer(str(self.base), device=self.device)
         if self.config.lora:
