@@ -242,7 +242,9 @@ def validate_refit(data: Path, args: argparse.Namespace) -> None:
         inner_train, inner_val = split_by_query(sorted(rest), 0.3, seed=2)
         mined, _ = mine_negatives(library, resolved.examples, per_example=1, relevant_docs=relevant)
         outer_set = _validation(library, [e for e in mined if e.query_id in outer], relevant)
-        inner_set = _validation(library, [e for e in mined if e.query_id in inner_val], relevant)
+        training = [e for e in mined if e.query_id in inner_train]
+        validating = [e for e in mined if e.query_id in inner_val]
+        inner_set = _validation(library, validating, relevant)
         base = library.embedder.info.path
         assert base is not None
         rows: dict[str, Any] = {}
@@ -250,11 +252,11 @@ def validate_refit(data: Path, args: argparse.Namespace) -> None:
             config = TrainConfig(loss=args.loss, learning_rate=args.lr, refit=refit)
             result = train(
                 base,
-                [e for e in mined if e.query_id in inner_train],
+                training,
                 inner_set,
                 data / "runs" / f"{args.name}-{'refit' if refit else 'kept'}",
                 config,
-                validation_examples=[e for e in mined if e.query_id in inner_val],
+                validation_examples=validating,
             )
             rows["refit" if refit else "kept"] = {
                 "training": result.to_dict(),

@@ -163,7 +163,8 @@ def tune(library: Library, request: TuneRequest, note: Note | None = None) -> Tu
 
     started = time.perf_counter()
     mined, stats = mine_negatives(library, examples, per_example=request.negatives, relevant_docs=relevant)
-    validation = _validation(library, [e for e in mined if e.query_id in val_keys], relevant)
+    validating = [e for e in mined if e.query_id in val_keys]
+    validation = _validation(library, validating, relevant)
     seconds["mining"] = time.perf_counter() - started
     say(
         f"hard negatives for {stats.with_negative} of {stats.examples} examples "
@@ -181,7 +182,7 @@ def tune(library: Library, request: TuneRequest, note: Note | None = None) -> Tu
         work,
         request.config,
         on_step=lambda done, total: say(f"training step {done}/{total}") if done % 10 == 0 else None,
-        validation_examples=[e for e in mined if e.query_id in val_keys],
+        validation_examples=validating,
     )
     seconds["training"] = time.perf_counter() - started
     say(
