@@ -200,6 +200,7 @@ def validate_variant(data: Path, args: argparse.Namespace) -> None:
             learning_rate=args.lr,
             batch_size=args.batch,
             patience=args.epochs,
+            blend=args.blend,
         )
         result = train(
             library.embedder.info.path,
@@ -249,7 +250,7 @@ def validate_refit(data: Path, args: argparse.Namespace) -> None:
         assert base is not None
         rows: dict[str, Any] = {}
         for refit in (False, True):
-            config = TrainConfig(loss=args.loss, learning_rate=args.lr, refit=refit)
+            config = TrainConfig(loss=args.loss, learning_rate=args.lr, refit=refit, blend=args.blend)
             result = train(
                 base,
                 training,
@@ -318,6 +319,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=0.0, help="0: the app's default")
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--blend", type=float, default=1.0, help="share of the way to the tuned weights kept")
     parser.add_argument("--per-example", type=int, default=1, help="hard negatives per example")
     parser.add_argument("--no-check", action="store_true")
     parser.add_argument("--refit", action="store_true", help="train again on training + validation queries")
@@ -356,7 +358,9 @@ def main() -> None:
             queries=SCIFACT / "queries.jsonl",
             test_labels=test,
             corpus=SCIFACT,
-            config=TrainConfig(loss=args.loss, lora=args.lora, learning_rate=args.lr, refit=args.refit),
+            config=TrainConfig(
+                loss=args.loss, lora=args.lora, learning_rate=args.lr, refit=args.refit, blend=args.blend
+            ),
             check=not args.no_check,
             keep=False,
             work_dir=args.data / "runs" / f"{args.source}-{variant}",

@@ -3,6 +3,7 @@ passage up, and a gate that refuses a tune that hurts (nothing changes then)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from searchapp.embedding.embedders import SentenceTransformerEmbedder
 from searchapp.embedding.models import describe_model, resolve_model
-from searchapp.errors import EvalDataError
+from searchapp.errors import EvalDataError, ModelError
 from searchapp.feedback import FeedbackLog
 from searchapp.ingest import Ingestor, ingest_paths
 from searchapp.ingest.types import SourceFile
@@ -154,6 +155,10 @@ def test_the_step_budget_gives_few_labels_more_epochs_and_many_fewer() -> None:
         5e-4,
         1e-4,
     )  # LoRA's few weights take a larger step (docs/quality.md)
+    assert TrainConfig().blend == 1.0  # measured blended, not adopted (docs/quality.md)
+    for share in (0.0, 1.5):
+        with pytest.raises(ModelError, match=f"between 0 and 1.*got {share}"):
+            TrainConfig(blend=share)
 
 
 def test_the_cli_plans_asked_epochs_as_asked_and_refits_only_when_told_otherwise() -> None:
@@ -165,6 +170,7 @@ def test_the_cli_plans_asked_epochs_as_asked_and_refits_only_when_told_otherwise
     assert (asked.loss, asked.lora, asked.seed, asked.epochs, asked.step_budget) == ("gist", True, 3, 4, 0)
     assert asked.refit is False and _train_config("mnrl", False, 0, None, True).refit is True
     assert _train_config("mnrl", False, 0, None, not TrainConfig().refit).refit != TrainConfig().refit
+    assert _train_config("mnrl", False, 0, None, None, 0.8).blend == 0.8
 
 
 # Short passages, twelve with an internal code name the model cannot know, six without (filler).
@@ -235,6 +241,53 @@ def test_tuning_on_a_tiny_labelled_set_makes_the_labelled_passage_rise(tmp_path:
         for query, passage in JARGON.items()
     ]
     assert sum(gains) / len(gains) > 0.1 and sum(g > 0.02 for g in gains) >= 9, gains
+
+
+def test_a_blend_moves_each_weight_that_share_of_the_way_from_the_base() -> None:
+    import torch
+
+    from searchapp.tuning.train import blend
+
+    def module(weight: float) -> torch.nn.Module:
+        layer = torch.nn.Linear(2, 2)
+        torch.nn.init.constant_(layer.weight, weight)
+        layer.register_buffer("ids", torch.tensor([3, 4]))
+        return layer
+
+    base, tuned = module(1.0).state_dict(), module(5.0)
+    blend(tuned, base, 0.25)
+    assert torch.equal(tuned.weight, torch.full((2, 2), 2.0))  # 1 + 0.25 * (5 - 1)
+    assert torch.equal(tuned.ids, torch.tensor([3, 4]))  # integer buffers are not blended
+    with pytest.raises(ModelError, match="same weights to blend"):
+        blend(tuned, {"weight": base["weight"]}, 0.5)
+
+
+@pytest.mark.model
+def test_a_blended_tune_keeps_what_it_learned_and_moves_general_text_less(tmp_path: Path) -> None:
+    """The same three steps, kept whole and blended at 0.5: the blend still ranks the code
+    names' passages far higher than the base, and moves the embeddings of general text
+    (the check set's questions) about half as far from the base model's."""
+    base = resolve_model("all-MiniLM-L6-v2")
+    assert base.path is not None
+    passages, examples, validation = _policy_pairs()
+    config = TrainConfig(epochs=1, batch_size=4, learning_rate=2e-4, max_steps=3, warmup_ratio=0.0, blend=1.0)
+    whole = train(base.path, examples, validation, tmp_path / "whole", config)
+    half = train(base.path, examples, validation, tmp_path / "half", dataclasses.replace(config, blend=0.5))
+    assert (whole.blend, half.blend) == (1.0, 0.5)
+    models = {
+        name: SentenceTransformerEmbedder(describe_model(f"tuned:{name}", result.path), backend="torch")
+        for name, result in (("whole", whole), ("half", half))
+    }
+    before = SentenceTransformerEmbedder(base, backend="torch")
+    ranks = {name: sum(_ranks(model, passages).values()) for name, model in models.items()}
+    assert ranks["half"] * 2 < sum(_ranks(before, passages).values()), ranks
+    general = [json.loads(line)["text"] for line in (CHECK / "queries.jsonl").read_text().splitlines()[:40]]
+    anchor = before.embed_documents(general)
+    drift = {
+        name: float(np.mean(1.0 - np.sum(model.embed_documents(general) * anchor, axis=1)))
+        for name, model in models.items()
+    }
+    assert 0.0 < drift["half"] < 0.6 * drift["whole"], drift
 
 
 @pytest.mark.model

@@ -53,6 +53,14 @@ def tune(
             help="After early stopping, train again on the validation queries too (default: the recipe's).",
         ),
     ] = None,
+    blend: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            max=1.0,
+            help="Keep this share of the way from the base weights to the tuned ones (default 1: all).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     use: Annotated[
         bool, typer.Option("--use", help="Adopt the model at once if it passes the gate.")
@@ -71,7 +79,7 @@ def tune(
         test_labels=test_labels,
         corpus=corpus,
         seed=seed,
-        config=_train_config(loss, lora, seed, epochs, refit),
+        config=_train_config(loss, lora, seed, epochs, refit, blend),
     )
     with open_library(options(ctx).settings()) as library, cli_errors():
         report = run_tune(library, request, note=lambda m: err(f"{time.strftime('%H:%M:%S')} {m}"))
@@ -85,10 +93,12 @@ def tune(
         raise typer.Exit(EXIT_NOTHING)
 
 
-def _train_config(loss: str, lora: bool, seed: int, epochs: int | None, refit: bool | None) -> TrainConfig:
+def _train_config(
+    loss: str, lora: bool, seed: int, epochs: int | None, refit: bool | None, blend: float | None = None
+) -> TrainConfig:
     from searchapp.tuning.train import TrainConfig
 
-    config = TrainConfig(loss=loss, lora=lora, seed=seed)  # type: ignore[arg-type]
+    config = TrainConfig(loss=loss, lora=lora, seed=seed, blend=blend or 1.0)  # type: ignore[arg-type]
     if epochs is not None:  # epochs asked for are planned as asked, not within the step budget
         config = dataclasses.replace(config, epochs=epochs, step_budget=0)
     return config if refit is None else dataclasses.replace(config, refit=refit)
