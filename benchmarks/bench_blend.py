@@ -1,0 +1,118 @@
+"""How much of a tune to keep: base and tuned weights blended (WiSE-FT), validation split only.
+
+    python benchmarks/bench_tuning.py --data DIR --validate lr1e4 --lr 1e-4 --epochs 6 --blend 1
+    python benchmarks/bench_blend.py --data DIR DIR/runs/lr1e4/model [MODEL ...]
+
+Each model (trained with no blend) is blended with the base model at several shares of the
+way from base to tuned, and each blend is scored (dense nDCG@10, sentence-transformers'
+evaluator) on:
+
+- the SciFact validation split the tune stopped on (what was learned; the held-out half is
+  not read);
+- two guard sets for what was forgotten, chosen to share no query with the gate's general
+  check set (`searchapp/tuning/checkset`): 300 other XQuAD-en questions (seeded draw) over
+  the same 240 paragraphs (XQuAD has no others), and the other 30 DBpedia-Entity queries,
+  over their judged abstracts and as many others drawn at random, none of them a check-set
+  abstract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_tuning import scifact_settings, training_half
+from benchmarks.common import machine
+from searchapp.library import Library
+from searchapp.tuning.measure import CHECK_DIR
+from searchapp.tuning.mining import mine_negatives
+from searchapp.tuning.run import _validation
+from searchapp.tuning.train import Validation, _evaluator, blend
+
+ROOT = Path(__file__).resolve().parents[1]
+XQUAD = ROOT / "searchapp" / "evaluation" / "datasets" / "xquad-en"
+DBPEDIA = ROOT.parent / "shared" / "eval" / "dbpedia-entity"
+SHARES = (0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _relevant(path: Path) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        if line.strip():
+            query, doc, grade = line.split("\t")
+            if int(grade) > 0:
+                out.setdefault(query, set()).add(doc)
+    return out
+
+
+def _text(doc: dict[str, Any]) -> str:
+    return f"{doc.get('title', '')} {doc['text']}".strip()
+
+
+def guard_sets() -> dict[str, Validation]:
+    """General sets with no query (and, for DBpedia, no abstract) of the gate's check set."""
+    checked = {str(q["_id"]) for q in _jsonl(CHECK_DIR / "xquad-en-check" / "queries.jsonl")}
+    questions = {str(q["_id"]): q["text"] for q in _jsonl(XQUAD / "queries.jsonl") if q["_id"] not in checked}
+    drawn = set(random.Random(1).sample(sorted(questions), 300))
+    xquad = Validation(
+        {q: questions[q] for q in sorted(drawn)},
+        {str(d["_id"]): _text(d) for d in _jsonl(XQUAD / "corpus.jsonl")},
+        {q: d for q, d in _relevant(XQUAD / "qrels" / "test.tsv").items() if q in drawn},
+    )
+    checked = {str(q["_id"]) for q in _jsonl(CHECK_DIR / "dbpedia-entity-check" / "queries.jsonl")}
+    check_docs = {str(d["_id"]) for d in _jsonl(CHECK_DIR / "dbpedia-entity-check" / "corpus.jsonl")}
+    queries = {str(q["_id"]): q["text"] for q in _jsonl(DBPEDIA / "queries.jsonl") if q["_id"] not in checked}
+    corpus = {str(d["_id"]): _text(d) for d in _jsonl(DBPEDIA / "corpus.jsonl")}
+    judged = {
+        q: docs - check_docs
+        for q, docs in _relevant(DBPEDIA / "qrels" / "test.tsv").items()
+        if q in queries and docs - check_docs
+    }
+    needed = set().union(*judged.values())
+    others = sorted(set(corpus) - needed - check_docs)
+    needed |= set(random.Random(1).sample(others, min(len(needed), len(others))))
+    dbpedia = Validation({q: queries[q] for q in judged}, {d: corpus[d] for d in needed}, judged)
+    return {"xquad-en-guard": xquad, "dbpedia-entity-guard": dbpedia}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("models", type=Path, nargs="+", help="tuned models, trained with --blend 1")
+    args = parser.parse_args()
+    print(machine(), f"load {os.getloadavg()}", file=sys.stderr)
+    from sentence_transformers import SentenceTransformer
+
+    with Library.open(scifact_settings(args.data)) as library:
+        resolved, _, val = training_half(library, args.data, 0.3)
+        relevant = dict(resolved.relevant_docs)
+        mined, _ = mine_negatives(library, resolved.examples, per_example=1, relevant_docs=relevant)
+        sets = {"validation": _validation(library, [e for e in mined if e.query_id in val], relevant)}
+        base_path = library.embedder.info.path
+    sets |= guard_sets()
+    print({name: (len(s.queries), len(s.corpus)) for name, s in sets.items()}, file=sys.stderr)
+    base = {k: v.clone() for k, v in SentenceTransformer(str(base_path)).state_dict().items()}
+    for index, path in enumerate(args.models):
+        for share in ((0.0,) if index == 0 else ()) + SHARES:
+            model = SentenceTransformer(str(path))
+            blend(model, base, share)
+            scores = {
+                name: round(float(_evaluator(s)(model)["val_cosine_ndcg@10"]), 4) for name, s in sets.items()
+            }
+            print(
+                json.dumps({"model": str(path), "share": share, **scores, "load": os.getloadavg()[0]}),
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
