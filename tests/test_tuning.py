@@ -170,7 +170,8 @@ def test_the_cli_plans_asked_epochs_as_asked_and_refits_only_when_told_otherwise
     assert (asked.loss, asked.lora, asked.seed, asked.epochs, asked.step_budget) == ("gist", True, 3, 4, 0)
     assert asked.refit is False and _train_config("mnrl", False, 0, None, True).refit is True
     assert _train_config("mnrl", False, 0, None, not TrainConfig().refit).refit != TrainConfig().refit
-    assert _train_config("mnrl", False, 0, None, None, 0.8).blend == 0.8
+    blended = _train_config("mnrl", False, 0, None, None, 0.6, 1e-4)
+    assert (blended.blend, blended.rate) == (0.6, 1e-4)  # the blended recipe of docs/quality.md
 
 
 # Short passages, twelve with an internal code name the model cannot know, six without (filler).

@@ -53,6 +53,10 @@ def tune(
             help="After early stopping, train again on the validation queries too (default: the recipe's).",
         ),
     ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option("--lr", min=1e-7, max=1e-2, help="Learning rate (default 3e-5, or 5e-4 with --lora)."),
+    ] = None,
     blend: Annotated[
         float | None,
         typer.Option(
@@ -79,7 +83,7 @@ def tune(
         test_labels=test_labels,
         corpus=corpus,
         seed=seed,
-        config=_train_config(loss, lora, seed, epochs, refit, blend),
+        config=_train_config(loss, lora, seed, epochs, refit, blend, lr),
     )
     with open_library(options(ctx).settings()) as library, cli_errors():
         report = run_tune(library, request, note=lambda m: err(f"{time.strftime('%H:%M:%S')} {m}"))
@@ -94,11 +98,23 @@ def tune(
 
 
 def _train_config(
-    loss: str, lora: bool, seed: int, epochs: int | None, refit: bool | None, blend: float | None = None
+    loss: str,
+    lora: bool,
+    seed: int,
+    epochs: int | None,
+    refit: bool | None,
+    blend: float | None = None,
+    lr: float | None = None,
 ) -> TrainConfig:
     from searchapp.tuning.train import TrainConfig
 
-    config = TrainConfig(loss=loss, lora=lora, seed=seed, blend=blend or 1.0)  # type: ignore[arg-type]
+    config = TrainConfig(
+        loss=loss,  # type: ignore[arg-type]
+        lora=lora,
+        seed=seed,
+        blend=blend or 1.0,
+        learning_rate=lr or 0.0,
+    )
     if epochs is not None:  # epochs asked for are planned as asked, not within the step budget
         config = dataclasses.replace(config, epochs=epochs, step_budget=0)
     return config if refit is None else dataclasses.replace(config, refit=refit)
