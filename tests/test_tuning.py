@@ -26,7 +26,7 @@ from searchapp.tuning.labels import read_labels
 from searchapp.tuning.measure import ModeDelta, SetComparison
 from searchapp.tuning.mining import mine_negatives
 from searchapp.tuning.run import TuneRequest, tune
-from searchapp.tuning.train import TrainConfig, Validation, train
+from searchapp.tuning.train import TrainConfig, TrainResult, Validation, train
 from tests.conftest import ROOT, write
 
 CHECK = ROOT / "searchapp" / "tuning" / "checkset" / "xquad-en-check"
@@ -220,16 +220,26 @@ def _ranks(embedder: SentenceTransformerEmbedder, passages: list[str]) -> dict[s
     return ranks
 
 
-@pytest.mark.model
-def test_tuning_on_a_tiny_labelled_set_makes_the_labelled_passage_rise(tmp_path: Path) -> None:
-    """Twelve (code name, passage) pairs, three steps: the passages rise to their names."""
+THREE_STEPS = TrainConfig(epochs=1, batch_size=4, learning_rate=2e-4, max_steps=3, warmup_ratio=0.0)
+
+
+@pytest.fixture(scope="module")
+def three_steps(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
+    """The twelve code-name pairs, trained three steps (shared: it is the slow part)."""
     base = resolve_model("all-MiniLM-L6-v2")
     assert base.path is not None
-    passages, examples, validation = _policy_pairs()
+    _, examples, validation = _policy_pairs()
+    return train(base.path, examples, validation, tmp_path_factory.mktemp("three-steps"), THREE_STEPS)
+
+
+@pytest.mark.model
+def test_tuning_on_a_tiny_labelled_set_makes_the_labelled_passage_rise(three_steps: TrainResult) -> None:
+    """Twelve (code name, passage) pairs, three steps: the passages rise to their names."""
+    base = resolve_model("all-MiniLM-L6-v2")
+    passages, _, _ = _policy_pairs()
     before = SentenceTransformerEmbedder(base, backend="torch")
     ranks_before = _ranks(before, passages)
-    config = TrainConfig(epochs=1, batch_size=4, learning_rate=2e-4, max_steps=3, warmup_ratio=0.0)
-    result = train(base.path, examples, validation, tmp_path / "run", config)
+    result = three_steps
     assert result.steps == 3 and (result.path / "model.safetensors").is_file()
     assert result.best_score > result.base_score  # the validation score after the epoch was kept
     tuned = SentenceTransformerEmbedder(describe_model("tuned:test", result.path), backend="torch")
@@ -264,16 +274,19 @@ def test_a_blend_moves_each_weight_that_share_of_the_way_from_the_base() -> None
 
 
 @pytest.mark.model
-def test_a_blended_tune_keeps_what_it_learned_and_moves_general_text_less(tmp_path: Path) -> None:
+def test_a_blended_tune_keeps_what_it_learned_and_moves_general_text_less(
+    three_steps: TrainResult, tmp_path: Path
+) -> None:
     """The same three steps, kept whole and blended at 0.5: the blend still ranks the code
     names' passages far higher than the base, and moves the embeddings of general text
-    (the check set's questions) about half as far from the base model's."""
+    (the check set's questions) under 0.6 of the whole tune's distance from the base model's."""
     base = resolve_model("all-MiniLM-L6-v2")
     assert base.path is not None
     passages, examples, validation = _policy_pairs()
-    config = TrainConfig(epochs=1, batch_size=4, learning_rate=2e-4, max_steps=3, warmup_ratio=0.0, blend=1.0)
-    whole = train(base.path, examples, validation, tmp_path / "whole", config)
-    half = train(base.path, examples, validation, tmp_path / "half", dataclasses.replace(config, blend=0.5))
+    whole = three_steps
+    half = train(
+        base.path, examples, validation, tmp_path / "half", dataclasses.replace(THREE_STEPS, blend=0.5)
+    )
     assert (whole.blend, half.blend) == (1.0, 0.5)
     models = {
         name: SentenceTransformerEmbedder(describe_model(f"tuned:{name}", result.path), backend="torch")
