@@ -10,11 +10,12 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 tier=ci
-# One test process more than there are cores (at most four): much of the suite waits on
-# servers, browsers and child processes, and two processes kept two cores 88% busy. A test
-# file stays in one process, so a file's module fixtures (a live server, a built library)
-# are made once; files go out longest first (tests/conftest.py), not xdist's most-tests-first.
-workers=$(( $(nproc) + 1 < 4 ? $(nproc) + 1 : 4 ))
+# Two test processes on two cores (up to four on bigger machines): much of the suite waits on
+# servers, browsers and child processes (a third process on two cores gained nothing beyond
+# noise). A test file stays in one process, so a file's module fixtures (a live server, a
+# built library) are made once; files go out longest first (tests/conftest.py), not in
+# xdist's most-tests-first order.
+workers=$(( $(nproc) < 4 ? $(nproc) : 4 ))
 markers=(-m "not full" -n "$workers" --dist loadfile --no-loadscope-reorder)
 case "${1:-}" in
   --full) tier=full; markers=(-n "$workers" --dist loadfile --no-loadscope-reorder); shift ;;
