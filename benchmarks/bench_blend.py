@@ -24,12 +24,13 @@ import os
 import random
 import sys
 from pathlib import Path
-from typing import Any
 
 from benchmarks.bench_tuning import scifact_settings, training_half
 from benchmarks.common import machine
+from searchapp.evaluation.beir import BeirDataset, load_beir
+from searchapp.evaluation.scratch import document_text
 from searchapp.library import Library
-from searchapp.tuning.measure import CHECK_DIR
+from searchapp.tuning.measure import CHECK_DIR, CHECK_SETS
 from searchapp.tuning.mining import mine_negatives
 from searchapp.tuning.run import _validation
 from searchapp.tuning.train import Validation, _evaluator, blend
@@ -40,47 +41,33 @@ DBPEDIA = ROOT.parent / "shared" / "eval" / "dbpedia-entity"
 SHARES = (0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def _relevant(path: Path) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        if line.strip():
-            query, doc, grade = line.split("\t")
-            if int(grade) > 0:
-                out.setdefault(query, set()).add(doc)
-    return out
-
-
-def _text(doc: dict[str, Any]) -> str:
-    return f"{doc.get('title', '')} {doc['text']}".strip()
+def _relevant(data: BeirDataset) -> dict[str, set[str]]:
+    return {q: {d for d, grade in judged.items() if grade > 0} for q, judged in data.qrels.items()}
 
 
 def guard_sets() -> dict[str, Validation]:
     """General sets with no query (and, for DBpedia, no abstract) of the gate's check set."""
-    checked = {str(q["_id"]) for q in _jsonl(CHECK_DIR / "xquad-en-check" / "queries.jsonl")}
-    questions = {str(q["_id"]): q["text"] for q in _jsonl(XQUAD / "queries.jsonl") if q["_id"] not in checked}
+    xquad_check, dbpedia_check = (load_beir(CHECK_DIR / name) for name in CHECK_SETS)
+    full = load_beir(XQUAD)
+    questions = {q: text for q, text in full.queries.items() if q not in xquad_check.queries}
     drawn = set(random.Random(1).sample(sorted(questions), 300))
     xquad = Validation(
         {q: questions[q] for q in sorted(drawn)},
-        {str(d["_id"]): _text(d) for d in _jsonl(XQUAD / "corpus.jsonl")},
-        {q: d for q, d in _relevant(XQUAD / "qrels" / "test.tsv").items() if q in drawn},
+        {d: document_text(doc) for d, doc in full.corpus.items()},
+        {q: docs for q, docs in _relevant(full).items() if q in drawn},
     )
-    checked = {str(q["_id"]) for q in _jsonl(CHECK_DIR / "dbpedia-entity-check" / "queries.jsonl")}
-    check_docs = {str(d["_id"]) for d in _jsonl(CHECK_DIR / "dbpedia-entity-check" / "corpus.jsonl")}
-    queries = {str(q["_id"]): q["text"] for q in _jsonl(DBPEDIA / "queries.jsonl") if q["_id"] not in checked}
-    corpus = {str(d["_id"]): _text(d) for d in _jsonl(DBPEDIA / "corpus.jsonl")}
+    full = load_beir(DBPEDIA)
+    check_docs = set(dbpedia_check.corpus)
+    queries = {q: text for q, text in full.queries.items() if q not in dbpedia_check.queries}
     judged = {
-        q: docs - check_docs
-        for q, docs in _relevant(DBPEDIA / "qrels" / "test.tsv").items()
-        if q in queries and docs - check_docs
+        q: docs - check_docs for q, docs in _relevant(full).items() if q in queries and docs - check_docs
     }
     needed = set().union(*judged.values())
-    others = sorted(set(corpus) - needed - check_docs)
+    others = sorted(set(full.corpus) - needed - check_docs)
     needed |= set(random.Random(1).sample(others, min(len(needed), len(others))))
-    dbpedia = Validation({q: queries[q] for q in judged}, {d: corpus[d] for d in needed}, judged)
+    dbpedia = Validation(
+        {q: queries[q] for q in judged}, {d: document_text(full.corpus[d]) for d in needed}, judged
+    )
     return {"xquad-en-guard": xquad, "dbpedia-entity-guard": dbpedia}
 
 
