@@ -11,7 +11,6 @@ error and a paired bootstrap 95% interval (2,000 resamples of the queries, seed 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import random
@@ -24,17 +23,13 @@ from searchapp.config import Settings
 from searchapp.evaluation.beir import BeirDataset
 from searchapp.evaluation.metrics import ndcg_at_k
 from searchapp.evaluation.runner import RECALL_DEPTH, _retrieve, duplicate_groups
-from searchapp.evaluation.scratch import default_collection, prepare_index
+from searchapp.evaluation.scratch import prepare_index
 from searchapp.library import Library
-from searchapp.tuning.measure import check_sets, model_tag
+from searchapp.tuning.measure import check_sets, scratch_target
 
 
 def per_query(data: BeirDataset, model: str, base: bool, root: Path, mode: str) -> list[float]:
-    name = default_collection(data.label)
-    collection = name if base else f"{name[:50]}-{model_tag(model)}"
-    settings = dataclasses.replace(
-        Settings.load().with_overrides(model=model), server_url="", server_token=""
-    )
+    settings, collection = scratch_target(data, Settings.load(), model, base=base)
     scratch = prepare_index(data, settings, modes=[mode], data_dir=root, collection=collection)
     twins = duplicate_groups(data)
     with Library.open(scratch.settings) as library:

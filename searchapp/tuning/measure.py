@@ -101,15 +101,18 @@ def evaluate(
     modes: Sequence[str] | None = None,
 ) -> EvalReport:
     """`data` through `model` (its own scratch index under `root`, reused while it matches)."""
+    scratch_settings, collection = scratch_target(data, settings, model, base=base)
+    return run_evaluation(data, scratch_settings, modes=modes, data_dir=root, collection=collection)
+
+
+def scratch_target(data: BeirDataset, settings: Settings, model: str, *, base: bool) -> tuple[Settings, str]:
+    """The settings and collection name of `model`'s scratch index of `data`: local, and for the
+    base model the very index `searchapp eval` builds."""
     name = default_collection(data.label)
     collection = name if base else f"{name[:50]}-{model_tag(model)}"
-    return run_evaluation(
-        data,
-        dataclasses.replace(settings.with_overrides(model=model), server_url="", server_token=""),
-        modes=modes,
-        data_dir=root,
-        collection=collection,
-    )
+    return dataclasses.replace(
+        settings.with_overrides(model=model), server_url="", server_token=""
+    ), collection
 
 
 def check_sets() -> list[BeirDataset]:
