@@ -80,8 +80,11 @@ def test_a_newcomer_points_the_app_at_a_folder_and_search_follows_its_changes(
             shot(page, "sources-added")
 
             page.get_by_role("link", name="Search").click()
+            # The card's heading can render before its passage: wait for both.
             found = _until(
-                page, "how long do I have to claim travel costs", lambda t: "handbook/travel.md" in t
+                page,
+                "how long do I have to claim travel costs",
+                lambda t: "handbook/travel.md" in t and "thirty days" in t,
             )
             assert "thirty days" in found
 
