@@ -5,4 +5,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
+# Cached bytecode, even where the shell says not to write it: without it every start (and
+# every health-check child) compiles the whole model stack from source again.
+unset PYTHONDONTWRITEBYTECODE
 exec "$ROOT/.venv/bin/searchapp" ui "$@"

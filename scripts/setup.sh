@@ -7,7 +7,8 @@
 # Env:   PYTHON (default python3), TORCH_VERSION (2.13.0),
 #        TORCH_INDEX_URL (CPU wheels, default https://download.pytorch.org/whl/cpu)
 # Installs skip pip's byte-compiling of every file (about a minute for torch and the rest);
-# Python compiles the modules it imports on first use.
+# Python compiles the modules it imports on first use and caches them (app.sh and test.sh
+# unset PYTHONDONTWRITEBYTECODE so that it may).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

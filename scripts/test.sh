@@ -28,4 +28,9 @@ if [ "$tier" != fast ] && [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 export SEARCHAPP_TEST_TIER="$tier"
+# The suite starts hundreds of Python processes (CLI runs, clients, servers, kill trials).
+# With PYTHONDONTWRITEBYTECODE set (some shells and CI images set it), each one compiles
+# every module it imports from source again: 21 s instead of 9 s to import the model stack
+# (docs/benchmarks.md, "Test suite"). Cached bytecode is Python's default; let it be written.
+unset PYTHONDONTWRITEBYTECODE
 exec .venv/bin/python -m pytest "${markers[@]}" "$@"
