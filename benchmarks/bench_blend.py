@@ -75,6 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("models", type=Path, nargs="+", help="tuned models, trained with --blend 1")
+    parser.add_argument("--shares", type=float, nargs="+", default=SHARES, help="shares of each tune kept")
     args = parser.parse_args()
     print(machine(), f"load {os.getloadavg()}", file=sys.stderr)
     from sentence_transformers import SentenceTransformer
@@ -89,7 +90,7 @@ def main() -> None:
     print({name: (len(s.queries), len(s.corpus)) for name, s in sets.items()}, file=sys.stderr)
     base = {k: v.clone() for k, v in SentenceTransformer(str(base_path)).state_dict().items()}
     for index, path in enumerate(args.models):
-        for share in ((0.0,) if index == 0 else ()) + SHARES:
+        for share in ((0.0,) if index == 0 else ()) + tuple(args.shares):
             model = SentenceTransformer(str(path))
             blend(model, base, share)
             scores = {

@@ -201,6 +201,7 @@ def validate_variant(data: Path, args: argparse.Namespace) -> None:
             batch_size=args.batch,
             patience=args.epochs,
             blend=args.blend,
+            anchor=args.anchor,
         )
         result = train(
             library.embedder.info.path,
@@ -250,7 +251,9 @@ def validate_refit(data: Path, args: argparse.Namespace) -> None:
         assert base is not None
         rows: dict[str, Any] = {}
         for refit in (False, True):
-            config = TrainConfig(loss=args.loss, learning_rate=args.lr, refit=refit, blend=args.blend)
+            config = TrainConfig(
+                loss=args.loss, learning_rate=args.lr, refit=refit, blend=args.blend, anchor=args.anchor
+            )
             result = train(
                 base,
                 training,
@@ -319,6 +322,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=0.0, help="0: the app's default")
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument(
+        "--anchor", type=float, default=0.0, help="weight of the passages' drift from the base"
+    )
     parser.add_argument("--blend", type=float, default=1.0, help="share of the way to the tuned weights kept")
     parser.add_argument("--per-example", type=int, default=1, help="hard negatives per example")
     parser.add_argument("--no-check", action="store_true")
@@ -349,6 +355,7 @@ def main() -> None:
     settings = markdown_library(args.data) if args.source in ("structure",) else scifact_settings(args.data)
     sources = tuple(args.source.split("+"))
     variant = f"{args.loss}{'-lora' if args.lora else ''}{'-refit' if args.refit else ''}"
+    variant += f"-anchor{args.anchor:g}" if args.anchor else ""
     with Library.open(settings) as library:
         if args.source == "feedback" and not FeedbackLog.of(library).count():
             print(f"simulated feedback on {simulate_feedback(library, train)} queries", file=sys.stderr)
@@ -359,7 +366,12 @@ def main() -> None:
             test_labels=test,
             corpus=SCIFACT,
             config=TrainConfig(
-                loss=args.loss, lora=args.lora, learning_rate=args.lr, refit=args.refit, blend=args.blend
+                loss=args.loss,
+                lora=args.lora,
+                learning_rate=args.lr,
+                refit=args.refit,
+                blend=args.blend,
+                anchor=args.anchor,
             ),
             check=not args.no_check,
             keep=False,

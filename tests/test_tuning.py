@@ -159,6 +159,11 @@ def test_the_step_budget_gives_few_labels_more_epochs_and_many_fewer() -> None:
     for share in (0.0, 1.5):
         with pytest.raises(ModelError, match=f"between 0 and 1.*got {share}"):
             TrainConfig(blend=share)
+    assert TrainConfig().anchor == 0.0  # measured anchored, not adopted (docs/quality.md)
+    with pytest.raises(ModelError, match="weight of 0 or more on the mnrl loss; got -1"):
+        TrainConfig(anchor=-1)
+    with pytest.raises(ModelError, match=r"got 1\.0 with 'gist'"):
+        TrainConfig(anchor=1.0, loss="gist")
 
 
 def test_the_cli_plans_asked_epochs_as_asked_and_refits_only_when_told_otherwise() -> None:
@@ -302,6 +307,35 @@ def test_a_blended_tune_keeps_what_it_learned_and_moves_general_text_less(
         for name, model in models.items()
     }
     assert 0.0 < drift["half"] < 0.6 * drift["whole"], drift
+
+
+@pytest.mark.model
+def test_an_anchored_tune_learns_the_pairs_and_moves_their_passages_less(
+    three_steps: TrainResult, tmp_path: Path
+) -> None:
+    """The same three steps with the passages anchored to the base model's embeddings: the
+    code names' passages still rise far above the base's ranks, while the passages
+    themselves move at most three quarters as far from where the base model put them (the
+    pull grows with the drift, so three steps see little of it)."""
+    base = resolve_model("all-MiniLM-L6-v2")
+    assert base.path is not None
+    passages, examples, validation = _policy_pairs()
+    anchored = train(
+        base.path, examples, validation, tmp_path / "anchored", dataclasses.replace(THREE_STEPS, anchor=20.0)
+    )
+    models = {
+        name: SentenceTransformerEmbedder(describe_model(f"tuned:{name}", result.path), backend="torch")
+        for name, result in (("free", three_steps), ("anchored", anchored))
+    }
+    before = SentenceTransformerEmbedder(base, backend="torch")
+    ranks = {name: sum(_ranks(model, passages).values()) for name, model in models.items()}
+    assert ranks["anchored"] * 2 < sum(_ranks(before, passages).values()), ranks
+    origin = before.embed_documents(passages)
+    drift = {
+        name: float(np.mean(1.0 - np.sum(model.embed_documents(passages) * origin, axis=1)))
+        for name, model in models.items()
+    }
+    assert 0.0 < drift["anchored"] < 0.75 * drift["free"], drift
 
 
 @pytest.mark.model

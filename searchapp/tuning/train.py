@@ -18,6 +18,8 @@ The recipe (docs/quality.md, "Tuning", has the measurements behind each choice):
   (WiSE-FT, Wortsman et al. 2022): a larger learning rate blended back learns more than a
   small one for as much forgotten on general text, yet still lost more than the gate allows
   on the DBpedia part of the check set;
+- `anchor` (0, none, by default) adds to MNRL a pull of the passages' embeddings towards the
+  base model's (`searchapp/tuning/anchor.py`): it forgot little but learned little;
 - bf16 autocast on CPUs that compute it natively (AMX, AVX512-BF16), fp16 on CUDA.
 """
 
@@ -67,10 +69,17 @@ class TrainConfig:
     # The share of the way from the base weights to the tuned ones that is kept (1: all of it;
     # docs/quality.md, "Blending": measured, not the default).
     blend: float = 1.0
+    # > 0: MNRL plus this weight times the passages' squared drift from the base model's
+    # embeddings (searchapp/tuning/anchor.py; docs/quality.md: measured, not the default).
+    anchor: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.blend <= 1.0:
             raise ModelError(f"the blend is a share between 0 and 1 of the tuned weights; got {self.blend}")
+        if self.anchor < 0 or (self.anchor > 0 and self.loss != "mnrl"):
+            raise ModelError(
+                f"the anchor is a weight of 0 or more on the mnrl loss; got {self.anchor} with {self.loss!r}"
+            )
 
     @property
     def rate(self) -> float:
@@ -325,7 +334,7 @@ class _Run:
             args=args,
             train_dataset=Dataset.from_dict(_columns(examples, config.seed)),
             eval_dataset=None,
-            loss=_loss(config.loss, model, self.base, self.device),
+            loss=_loss(config, model, self.base, self.device),
             evaluator=evaluator,
             callbacks=[keeper, _steps(self.on_step, stop_at)],
         )
@@ -401,10 +410,15 @@ def _base_layout(target: Path, base: Path) -> None:
             shutil.copyfile(base / relative, target / relative)
 
 
-def _loss(name: str, model: Any, base: Path, device: str) -> Any:
+def _loss(config: TrainConfig, model: Any, base: Path, device: str) -> Any:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import losses
 
+    name = config.loss
+    if name == "mnrl" and config.anchor > 0:
+        from searchapp.tuning.anchor import AnchoredRankingLoss
+
+        return AnchoredRankingLoss(model, SentenceTransformer(str(base), device=device), config.anchor)
     if name == "mnrl":
         return losses.MultipleNegativesRankingLoss(model)
     if name == "cached-mnrl":
