@@ -31,6 +31,6 @@ export SEARCHAPP_TEST_TIER="$tier"
 # The suite starts hundreds of Python processes (CLI runs, clients, servers, kill trials).
 # With PYTHONDONTWRITEBYTECODE set (some shells and CI images set it), each one compiles
 # every module it imports from source again: 21 s instead of 9 s to import the model stack
-# (docs/benchmarks.md, "Test suite"). Cached bytecode is Python's default; let it be written.
+# (docs/benchmarks.md, "The test suite"). Cached bytecode is Python's default; let it be written.
 unset PYTHONDONTWRITEBYTECODE
 exec .venv/bin/python -m pytest "${markers[@]}" "$@"
