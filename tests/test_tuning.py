@@ -228,6 +228,28 @@ def _ranks(embedder: SentenceTransformerEmbedder, passages: list[str]) -> dict[s
 THREE_STEPS = TrainConfig(epochs=1, batch_size=4, learning_rate=2e-4, max_steps=3, warmup_ratio=0.0)
 
 
+def _against_the_base(
+    results: dict[str, TrainResult], passages: list[str], texts: list[str]
+) -> tuple[dict[str, int], int, dict[str, float]]:
+    """Each tuned model's summed rank of the code names' passages, the base model's, and each
+    model's mean cosine distance from the base model's embeddings of `texts`."""
+    base = resolve_model("all-MiniLM-L6-v2")
+    before = SentenceTransformerEmbedder(base, backend="torch")
+    models = {
+        name: SentenceTransformerEmbedder(describe_model(f"tuned:{name}", result.path), backend="torch")
+        for name, result in results.items()
+    }
+    origin = before.embed_documents(texts)
+    return (
+        {name: sum(_ranks(model, passages).values()) for name, model in models.items()},
+        sum(_ranks(before, passages).values()),
+        {
+            name: float(np.mean(1.0 - np.sum(model.embed_documents(texts) * origin, axis=1)))
+            for name, model in models.items()
+        },
+    )
+
+
 @pytest.fixture(scope="module")
 def three_steps(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
     """The twelve code-name pairs, trained three steps (shared: it is the slow part)."""
@@ -293,19 +315,9 @@ def test_a_blended_tune_keeps_what_it_learned_and_moves_general_text_less(
         base.path, examples, validation, tmp_path / "half", dataclasses.replace(THREE_STEPS, blend=0.5)
     )
     assert (whole.blend, half.blend) == (1.0, 0.5)
-    models = {
-        name: SentenceTransformerEmbedder(describe_model(f"tuned:{name}", result.path), backend="torch")
-        for name, result in (("whole", whole), ("half", half))
-    }
-    before = SentenceTransformerEmbedder(base, backend="torch")
-    ranks = {name: sum(_ranks(model, passages).values()) for name, model in models.items()}
-    assert ranks["half"] * 2 < sum(_ranks(before, passages).values()), ranks
     general = [json.loads(line)["text"] for line in (CHECK / "queries.jsonl").read_text().splitlines()[:40]]
-    anchor = before.embed_documents(general)
-    drift = {
-        name: float(np.mean(1.0 - np.sum(model.embed_documents(general) * anchor, axis=1)))
-        for name, model in models.items()
-    }
+    ranks, base_ranks, drift = _against_the_base({"whole": whole, "half": half}, passages, general)
+    assert ranks["half"] * 2 < base_ranks, ranks
     assert 0.0 < drift["half"] < 0.6 * drift["whole"], drift
 
 
@@ -323,18 +335,10 @@ def test_an_anchored_tune_learns_the_pairs_and_moves_their_passages_less(
     anchored = train(
         base.path, examples, validation, tmp_path / "anchored", dataclasses.replace(THREE_STEPS, anchor=20.0)
     )
-    models = {
-        name: SentenceTransformerEmbedder(describe_model(f"tuned:{name}", result.path), backend="torch")
-        for name, result in (("free", three_steps), ("anchored", anchored))
-    }
-    before = SentenceTransformerEmbedder(base, backend="torch")
-    ranks = {name: sum(_ranks(model, passages).values()) for name, model in models.items()}
-    assert ranks["anchored"] * 2 < sum(_ranks(before, passages).values()), ranks
-    origin = before.embed_documents(passages)
-    drift = {
-        name: float(np.mean(1.0 - np.sum(model.embed_documents(passages) * origin, axis=1)))
-        for name, model in models.items()
-    }
+    ranks, base_ranks, drift = _against_the_base(
+        {"free": three_steps, "anchored": anchored}, passages, passages
+    )
+    assert ranks["anchored"] * 2 < base_ranks, ranks
     assert 0.0 < drift["anchored"] < 0.75 * drift["free"], drift
 
 
