@@ -33,7 +33,8 @@ from searchapp.library import Library
 from searchapp.tuning.measure import CHECK_DIR, CHECK_SETS
 from searchapp.tuning.mining import mine_negatives
 from searchapp.tuning.run import _validation
-from searchapp.tuning.train import Validation, _evaluator, blend
+from searchapp.tuning.train import blend
+from searchapp.tuning.validation import Validation, evaluator
 
 ROOT = Path(__file__).resolve().parents[1]
 XQUAD = ROOT / "searchapp" / "evaluation" / "datasets" / "xquad-en"
@@ -94,7 +95,7 @@ def main() -> None:
             model = SentenceTransformer(str(path))
             blend(model, base, share)
             scores = {
-                name: round(float(_evaluator(s)(model)["val_cosine_ndcg@10"]), 4) for name, s in sets.items()
+                name: round(float(evaluator(s)(model)["val_cosine_ndcg@10"]), 4) for name, s in sets.items()
             }
             print(
                 json.dumps({"model": str(path), "share": share, **scores, "load": os.getloadavg()[0]}),

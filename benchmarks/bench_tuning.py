@@ -34,7 +34,7 @@ from searchapp.request import SearchRequest
 from searchapp.splits import split_by_query
 from searchapp.tuning.examples import Example
 from searchapp.tuning.labels import read_labels
-from searchapp.tuning.run import TuneRequest, tune
+from searchapp.tuning.run import VALIDATION_DEPTH, TuneRequest, tune
 from searchapp.tuning.train import TrainConfig
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "scifact"
@@ -113,7 +113,7 @@ def simulate_feedback(library: Library, train: Path) -> int:
     return count
 
 
-def time_tuning(data: Path) -> None:
+def time_tuning(data: Path, depth: int, probe_depths: list[int]) -> None:
     """The tuning target: examples, hard negatives and training on all 300 labelled SciFact queries.
 
     The held-out evaluation is left out: its cost is embedding the corpus once per model
@@ -132,7 +132,9 @@ def time_tuning(data: Path) -> None:
         share = TuneRequest(sources=("labels",)).validation_share  # the app's own split
         rest, val = split_by_query(sorted({e.query_id for e in resolved.examples}), share, seed=1)
         mined, _ = mine_negatives(library, resolved.examples, relevant_docs=resolved.relevant_docs)
-        validation = _validation(library, [e for e in mined if e.query_id in val], resolved.relevant_docs)
+        validating = [e for e in mined if e.query_id in val]
+        validation = _validation(library, validating, resolved.relevant_docs, depth)
+        probes = depth_probes(library, validating, resolved.relevant_docs, probe_depths)
         prepared = time.perf_counter() - started
         loads.append(os.getloadavg()[0])
         assert library.embedder.info.path is not None
@@ -141,6 +143,7 @@ def time_tuning(data: Path) -> None:
             [e for e in mined if e.query_id in rest],
             validation,
             data / "runs" / "timing",
+            probes=probes,
         )
         loads.append(os.getloadavg()[0])
     total = time.perf_counter() - started
@@ -149,6 +152,8 @@ def time_tuning(data: Path) -> None:
             {
                 "queries": len({e.query_id for e in resolved.examples}),
                 "examples": len(mined),
+                "validation_depth": depth,
+                "validation_passages": len(validation.corpus),
                 "prepare_s": round(prepared, 1),
                 "training": result.to_dict(),
                 "total_s": round(total, 1),
@@ -157,6 +162,16 @@ def time_tuning(data: Path) -> None:
             indent=1,
         )
     )
+
+
+def depth_probes(
+    library: Library, validating: list[Example], relevant: Any, depths: list[int]
+) -> dict[str, Any]:
+    """The same validation queries against shallower or deeper candidate lists, scored beside
+    the real one after every epoch: what early stopping would have seen at each depth."""
+    from searchapp.tuning.run import _validation
+
+    return {f"depth{d}": _validation(library, validating, relevant, d) for d in depths}
 
 
 def rank3_negatives(
@@ -191,7 +206,9 @@ def validate_variant(data: Path, args: argparse.Namespace) -> None:
             mined, _ = mine_negatives(
                 library, resolved.examples, per_example=args.per_example, relevant_docs=relevant
             )
-        validation = _validation(library, [e for e in mined if e.query_id in val], relevant)
+        validating = [e for e in mined if e.query_id in val]
+        validation = _validation(library, validating, relevant, args.depth)
+        probes = depth_probes(library, validating, relevant, args.probe_depths)
         assert library.embedder.info.path is not None
         config = TrainConfig(
             loss=args.loss,
@@ -209,10 +226,14 @@ def validate_variant(data: Path, args: argparse.Namespace) -> None:
             validation,
             data / "runs" / args.name,
             config,
+            probes=probes,
         )
     loads.append(os.getloadavg()[0])
     row = {
         "variant": args.name,
+        "validation_depth": args.depth,
+        "validation_passages": len(validation.corpus),
+        "probe_passages": {name: len(v.corpus) for name, v in probes.items()},
         "negatives": args.negatives,
         "per_example": args.per_example,
         "train_queries": len(rest),
@@ -235,7 +256,8 @@ def validate_refit(data: Path, args: argparse.Namespace) -> None:
     held-out half is not read."""
     from searchapp.tuning.mining import mine_negatives
     from searchapp.tuning.run import _validation
-    from searchapp.tuning.train import train, validation_score
+    from searchapp.tuning.train import train
+    from searchapp.tuning.validation import validation_score
 
     loads = [os.getloadavg()[0]]
     with Library.open(scifact_settings(data)) as library:
@@ -331,6 +353,12 @@ def main() -> None:
     parser.add_argument("--refit", action="store_true", help="train again on training + validation queries")
     parser.add_argument("--validate", metavar="NAME", help="score one recipe on the validation split only")
     parser.add_argument("--val-share", type=float, default=0.3)
+    parser.add_argument(
+        "--depth", type=int, default=VALIDATION_DEPTH, help="validation candidates: the top N of each mode"
+    )
+    parser.add_argument(
+        "--probe-depths", type=int, nargs="*", default=[], help="also score these depths after every epoch"
+    )
     parser.add_argument("--negatives", choices=("guarded", "rank3"), default="guarded")
     parser.add_argument("--heldout", type=Path, metavar="MODEL", help="measure MODEL on the held-out half")
     parser.add_argument(
@@ -339,7 +367,7 @@ def main() -> None:
     args = parser.parse_args()
     print(machine(), f"load {os.getloadavg()}", file=sys.stderr)
     if args.time_only:
-        time_tuning(args.data)
+        time_tuning(args.data, args.depth, args.probe_depths)
         return
     if args.validate:
         args.name = args.validate

@@ -26,7 +26,8 @@ from searchapp.tuning.labels import read_labels
 from searchapp.tuning.measure import ModeDelta, SetComparison
 from searchapp.tuning.mining import mine_negatives
 from searchapp.tuning.run import TuneRequest, tune
-from searchapp.tuning.train import TrainConfig, TrainResult, Validation, train
+from searchapp.tuning.train import TrainConfig, TrainResult, train
+from searchapp.tuning.validation import Validation, evaluator
 from tests.conftest import ROOT, write
 
 CHECK = ROOT / "searchapp" / "tuning" / "checkset" / "xquad-en-check"
@@ -256,7 +257,19 @@ def three_steps(tmp_path_factory: pytest.TempPathFactory) -> TrainResult:
     base = resolve_model("all-MiniLM-L6-v2")
     assert base.path is not None
     _, examples, validation = _policy_pairs()
-    return train(base.path, examples, validation, tmp_path_factory.mktemp("three-steps"), THREE_STEPS)
+    names_only = Validation(
+        queries=validation.queries,
+        corpus={k: v for k, v in validation.corpus.items() if v in JARGON.values()},
+        relevant=validation.relevant,
+    )
+    return train(
+        base.path,
+        examples,
+        validation,
+        tmp_path_factory.mktemp("three-steps"),
+        THREE_STEPS,
+        probes={"same": validation, "names": names_only},
+    )
 
 
 @pytest.mark.model
@@ -279,6 +292,20 @@ def test_tuning_on_a_tiny_labelled_set_makes_the_labelled_passage_rise(three_ste
         for query, passage in JARGON.items()
     ]
     assert sum(gains) / len(gains) > 0.1 and sum(g > 0.02 for g in gains) >= 9, gains
+
+
+@pytest.mark.model
+def test_probes_are_scored_beside_the_validation_set_and_decide_nothing(three_steps: TrainResult) -> None:
+    """A probe equal to the validation set scores what it scores, before training and after
+    each epoch; a probe without the filler passages has its own (higher) scores."""
+    same = [(epoch, score) for name, epoch, score in three_steps.probes if name == "same"]
+    assert same == [(0.0, three_steps.base_score), *three_steps.history]
+    names = [score for name, _, score in three_steps.probes if name == "names"]
+    assert len(names) == len(same) and names != [score for _, score in same]
+    assert all(n >= s for n, (_, s) in zip(names, same, strict=True))  # fewer passages to beat
+    assert list(three_steps.to_dict()["probes"]) == ["same", "names"]
+    with pytest.raises(ModelError, match="cannot be named 'val'"):
+        evaluator(_policy_pairs()[2], {"val": _policy_pairs()[2]})
 
 
 def test_a_blend_moves_each_weight_that_share_of_the_way_from_the_base() -> None:

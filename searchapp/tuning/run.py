@@ -48,11 +48,16 @@ from searchapp.tuning.measure import (
     heldout_from_library,
 )
 from searchapp.tuning.mining import MiningStats, mine_negatives
-from searchapp.tuning.train import TrainConfig, TrainResult, Validation, train
+from searchapp.tuning.train import TrainConfig, TrainResult, train
+from searchapp.tuning.validation import Validation
 
 logger = logging.getLogger(__name__)
 
 Note = Callable[[str], None]
+
+# Each validation query is ranked against its positives and the library's top passages in
+# both modes, this deep (docs/benchmarks.md: the scoring's cost grows with it).
+VALIDATION_DEPTH = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +81,7 @@ class TuneRequest:
     corpus: Path | None = None
     test_share: float = 0.3
     validation_share: float = 0.3  # of the training queries; 15% (about 20) was too noisy to stop on
+    validation_depth: int = VALIDATION_DEPTH
     seed: int = 0
     negatives: int = 1
     config: TrainConfig = field(default_factory=TrainConfig)
@@ -164,7 +170,7 @@ def tune(library: Library, request: TuneRequest, note: Note | None = None) -> Tu
     started = time.perf_counter()
     mined, stats = mine_negatives(library, examples, per_example=request.negatives, relevant_docs=relevant)
     validating = [e for e in mined if e.query_id in val_keys]
-    validation = _validation(library, validating, relevant)
+    validation = _validation(library, validating, relevant, request.validation_depth)
     seconds["mining"] = time.perf_counter() - started
     say(
         f"hard negatives for {stats.with_negative} of {stats.examples} examples "
@@ -300,9 +306,12 @@ def _examples(
 
 
 def _validation(
-    library: Library, examples: Sequence[Example], relevant: dict[str, frozenset[str]]
+    library: Library,
+    examples: Sequence[Example],
+    relevant: dict[str, frozenset[str]],
+    depth: int = VALIDATION_DEPTH,
 ) -> Validation:
-    """Validation queries against their own candidates: positives, negatives and the top of both lists."""
+    """Validation queries against their own candidates: positives and the top `depth` of both lists."""
     queries: dict[str, str] = {}
     corpus: dict[str, str] = {}
     wanted: dict[str, set[str]] = {}
@@ -313,7 +322,7 @@ def _validation(
         wanted.setdefault(example.query_id, set()).add(key)
     for query_id, query in queries.items():
         for mode in ("dense", "keyword"):
-            for hit in library.find(SearchRequest(query, k=20, mode=mode, syntax=False)).hits:
+            for hit in library.find(SearchRequest(query, k=depth, mode=mode, syntax=False)).hits:
                 corpus[hit.chunk_id] = hit.text
                 if hit.doc_id in relevant.get(query_id, frozenset()):
                     wanted[query_id].add(hit.chunk_id)

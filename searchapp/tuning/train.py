@@ -39,12 +39,12 @@ from searchapp.embedding.embedders import set_offline_environment
 from searchapp.embedding.openvino import cpu_has_bf16
 from searchapp.errors import ModelError
 from searchapp.tuning.examples import Example
+from searchapp.tuning.validation import VAL_METRIC, Validation, evaluator
 
 logger = logging.getLogger(__name__)
 
 Loss = Literal["mnrl", "cached-mnrl", "gist"]
 LOSSES: tuple[str, ...] = ("mnrl", "cached-mnrl", "gist")
-VAL_METRIC = "eval_val_cosine_ndcg@10"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +93,6 @@ class TrainConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Validation:
-    """Queries, candidate passages and relevant passage ids for the validation split."""
-
-    queries: Mapping[str, str]
-    corpus: Mapping[str, str]
-    relevant: Mapping[str, set[str]]
-
-
-@dataclass(frozen=True, slots=True)
 class TrainResult:
     path: Path
     steps: int
@@ -115,6 +106,8 @@ class TrainResult:
     best_epoch: float = 0.0  # the validated epoch kept (0: no epoch was scored)
     refit_steps: int = 0  # of the second run on training + validation examples; 0: none
     blend: float = 1.0  # the share of the tuned weights kept
+    # (probe name, epoch, nDCG@10) of other validation sets scored beside it (0: before training)
+    probes: tuple[tuple[str, float, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +123,10 @@ class TrainResult:
             "best_epoch": self.best_epoch,
             "refit_steps": self.refit_steps,
             "blend": self.blend,
+            "probes": {
+                name: [[round(e, 2), round(v, 4)] for n, e, v in self.probes if n == name]
+                for name in dict.fromkeys(n for n, _, _ in self.probes)
+            },
         }
 
 
@@ -141,8 +138,12 @@ def train(
     config: TrainConfig = TrainConfig(),
     on_step: Callable[[int, int], None] | None = None,
     validation_examples: Sequence[Example] = (),
+    probes: Mapping[str, Validation] | None = None,
 ) -> TrainResult:
     """Train a copy of the model in `base` and save the best epoch to ``out_dir/model``.
+
+    `probes` are other validation sets scored beside `validation` before training and after
+    every epoch (benchmarks compare what early stopping would see on each); they decide nothing.
 
     With `config.refit` and `validation_examples` (the validation queries' own examples),
     a second run from `base` then trains on both for as many epochs as the first kept, and
@@ -160,14 +161,17 @@ def train(
     fp16 = device == "cuda" and not bf16
     epochs = planned_epochs(config, len(examples), device)
     run = _Run(base, config, device, bf16, fp16, epochs, out_dir / "checkpoints", on_step)
-    model, evaluator = run.model(), _evaluator(validation)
-    base_score = float(evaluator(model)["val_cosine_ndcg@10"])
+    model, scorer = run.model(), evaluator(validation, probes or {})
+    before = scorer(model)
+    base_score = float(before["val_cosine_ndcg@10"])
     started = time.perf_counter()
-    trainer, keeper = run.fit(model, examples, evaluator)
-    history = tuple(
-        (float(entry.get("epoch", 0.0)), float(entry[VAL_METRIC]))
-        for entry in trainer.state.log_history
-        if VAL_METRIC in entry
+    trainer, keeper = run.fit(model, examples, scorer)
+    scored = [(float(e.get("epoch", 0.0)), e) for e in trainer.state.log_history if VAL_METRIC in e]
+    history = tuple((epoch, float(metrics[VAL_METRIC])) for epoch, metrics in scored)
+    probed = tuple(
+        (name, epoch, float(metrics[f"{prefix}{name}_cosine_ndcg@10"]))
+        for name in probes or {}
+        for epoch, metrics, prefix in [(0.0, before, ""), *((e, m, "eval_") for e, m in scored)]
     )
     best = base_score
     if keeper.weights is not None:
@@ -205,6 +209,7 @@ def train(
         best_epoch=keeper.epoch,
         refit_steps=refit_steps,
         blend=config.blend,
+        probes=probed,
     )
 
 
@@ -235,32 +240,6 @@ def _weights(base: Path, device: str) -> Any:
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(base), device=device).state_dict()
-
-
-def validation_score(model_dir: Path, validation: Validation) -> float:
-    """nDCG@10 of the model in `model_dir` on `validation` (comparing recipes)."""
-    set_offline_environment()
-    from sentence_transformers import SentenceTransformer
-
-    return float(_evaluator(validation)(SentenceTransformer(str(model_dir)))["val_cosine_ndcg@10"])
-
-
-def _evaluator(validation: Validation) -> Any:
-    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
-
-    return InformationRetrievalEvaluator(
-        queries=dict(validation.queries),
-        corpus=dict(validation.corpus),
-        relevant_docs={q: set(ids) for q, ids in validation.relevant.items()},
-        name="val",
-        ndcg_at_k=[10],
-        mrr_at_k=[10],
-        accuracy_at_k=[1],
-        precision_recall_at_k=[10],
-        map_at_k=[10],
-        write_csv=False,
-        batch_size=64,
-    )
 
 
 @dataclass(frozen=True, slots=True)
