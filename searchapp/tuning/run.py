@@ -57,7 +57,7 @@ Note = Callable[[str], None]
 
 # Each validation query is ranked against its positives and the library's top passages in
 # both modes, this deep (docs/benchmarks.md: the scoring's cost grows with it).
-VALIDATION_DEPTH = 20
+VALIDATION_DEPTH = 10
 
 
 @dataclass(frozen=True, slots=True)
