@@ -34,7 +34,7 @@ from searchapp.tuning.measure import CHECK_DIR, CHECK_SETS
 from searchapp.tuning.mining import mine_negatives
 from searchapp.tuning.run import _validation
 from searchapp.tuning.train import blend
-from searchapp.tuning.validation import Validation, evaluator
+from searchapp.tuning.validation import VAL_NDCG, Validation, evaluator
 
 ROOT = Path(__file__).resolve().parents[1]
 XQUAD = ROOT / "searchapp" / "evaluation" / "datasets" / "xquad-en"
@@ -94,9 +94,7 @@ def main() -> None:
         for share in ((0.0,) if index == 0 else ()) + tuple(args.shares):
             model = SentenceTransformer(str(path))
             blend(model, base, share)
-            scores = {
-                name: round(float(evaluator(s)(model)["val_cosine_ndcg@10"]), 4) for name, s in sets.items()
-            }
+            scores = {name: round(float(evaluator(s)(model)[VAL_NDCG]), 4) for name, s in sets.items()}
             print(
                 json.dumps({"model": str(path), "share": share, **scores, "load": os.getloadavg()[0]}),
                 flush=True,

@@ -39,7 +39,7 @@ from searchapp.embedding.embedders import set_offline_environment
 from searchapp.embedding.openvino import cpu_has_bf16
 from searchapp.errors import ModelError
 from searchapp.tuning.examples import Example
-from searchapp.tuning.validation import VAL_METRIC, Validation, evaluator
+from searchapp.tuning.validation import VAL_METRIC, VAL_NDCG, Validation, evaluator
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ def train(
     run = _Run(base, config, device, bf16, fp16, epochs, out_dir / "checkpoints", on_step)
     model, scorer = run.model(), evaluator(validation, probes or {})
     before = scorer(model)
-    base_score = float(before["val_cosine_ndcg@10"])
+    base_score = float(before[VAL_NDCG])
     started = time.perf_counter()
     trainer, keeper = run.fit(model, examples, scorer)
     scored = [(float(e.get("epoch", 0.0)), e) for e in trainer.state.log_history if VAL_METRIC in e]
@@ -275,10 +275,8 @@ class _Run:
             )
         return model
 
-    def fit(
-        self, model: Any, examples: Sequence[Example], evaluator: Any, stop_at: int = 0
-    ) -> tuple[Any, Any]:
-        """Train `model` in place: scored after every epoch when there is an `evaluator`,
+    def fit(self, model: Any, examples: Sequence[Example], scorer: Any, stop_at: int = 0) -> tuple[Any, Any]:
+        """Train `model` in place: scored after every epoch when there is a `scorer`,
         ended after `stop_at` steps when that is set (the schedule still plans `epochs`)."""
         from datasets import Dataset
         from sentence_transformers import SentenceTransformerTrainer
@@ -299,7 +297,7 @@ class _Run:
             fp16=self.fp16,
             use_cpu=self.device == "cpu",
             batch_sampler=BatchSamplers.NO_DUPLICATES,
-            eval_strategy="epoch" if evaluator is not None else "no",
+            eval_strategy="epoch" if scorer is not None else "no",
             save_strategy="no",  # the best epoch is kept in memory (_Best), not in checkpoints
             logging_steps=10,
             report_to="none",
@@ -314,7 +312,7 @@ class _Run:
             train_dataset=Dataset.from_dict(_columns(examples, config.seed)),
             eval_dataset=None,
             loss=_loss(config, model, self.base, self.device),
-            evaluator=evaluator,
+            evaluator=scorer,
             callbacks=[keeper, _steps(self.on_step, stop_at)],
         )
         trainer.train()

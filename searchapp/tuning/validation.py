@@ -15,7 +15,8 @@ from typing import Any
 from searchapp.embedding.embedders import set_offline_environment
 from searchapp.errors import ModelError
 
-VAL_METRIC = "eval_val_cosine_ndcg@10"
+VAL_NDCG = "val_cosine_ndcg@10"  # what the evaluator returns
+VAL_METRIC = f"eval_{VAL_NDCG}"  # ... and what the trainer logs
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +33,7 @@ def validation_score(model_dir: Path, validation: Validation) -> float:
     set_offline_environment()
     from sentence_transformers import SentenceTransformer
 
-    return float(evaluator(validation)(SentenceTransformer(str(model_dir)))["val_cosine_ndcg@10"])
+    return float(evaluator(validation)(SentenceTransformer(str(model_dir)))[VAL_NDCG])
 
 
 def evaluator(validation: Validation, probes: Mapping[str, Validation] | None = None) -> Any:
