@@ -39,7 +39,7 @@ from searchapp.embedding.embedders import set_offline_environment
 from searchapp.embedding.openvino import cpu_has_bf16
 from searchapp.errors import ModelError
 from searchapp.tuning.examples import Example
-from searchapp.tuning.validation import VAL_METRIC, VAL_NDCG, Validation, evaluator
+from searchapp.tuning.validation import VAL_METRIC, VAL_NDCG, Validation, evaluator, ndcg_key
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def train(
     fp16 = device == "cuda" and not bf16
     epochs = planned_epochs(config, len(examples), device)
     run = _Run(base, config, device, bf16, fp16, epochs, out_dir / "checkpoints", on_step)
-    model, scorer = run.model(), evaluator(validation, probes or {})
+    model, scorer = run.model(), evaluator(validation, probes)
     before = scorer(model)
     base_score = float(before[VAL_NDCG])
     started = time.perf_counter()
@@ -169,7 +169,7 @@ def train(
     scored = [(float(e.get("epoch", 0.0)), e) for e in trainer.state.log_history if VAL_METRIC in e]
     history = tuple((epoch, float(metrics[VAL_METRIC])) for epoch, metrics in scored)
     probed = tuple(
-        (name, epoch, float(metrics[f"{prefix}{name}_cosine_ndcg@10"]))
+        (name, epoch, float(metrics[prefix + ndcg_key(name)]))
         for name in probes or {}
         for epoch, metrics, prefix in [(0.0, before, ""), *((e, m, "eval_") for e, m in scored)]
     )

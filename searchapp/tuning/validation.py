@@ -15,8 +15,14 @@ from typing import Any
 from searchapp.embedding.embedders import set_offline_environment
 from searchapp.errors import ModelError
 
-VAL_NDCG = "val_cosine_ndcg@10"  # what the evaluator returns
-VAL_METRIC = f"eval_{VAL_NDCG}"  # ... and what the trainer logs
+
+def ndcg_key(name: str) -> str:
+    """The nDCG@10 an evaluator named `name` returns (the trainer logs it with ``eval_`` before)."""
+    return f"{name}_cosine_ndcg@10"
+
+
+VAL_NDCG = ndcg_key("val")
+VAL_METRIC = f"eval_{VAL_NDCG}"
 
 
 @dataclass(frozen=True, slots=True)
