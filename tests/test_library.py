@@ -287,3 +287,47 @@ def test_the_same_name_twice_in_one_batch_stores_the_last(hash_library: Library,
     ]
     assert "a later file in this batch has the same name" in report.outcomes[0].detail
     assert [r.doc_id for r in hash_library.documents()] == [sha256_hex(second.read_bytes())]
+
+
+def test_one_batch_edits_many_names_with_one_catalog_read_for_all_of_them(
+    hash_library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Edits in one commit each replace their own name's version and keep its tags; the
+    names' old versions are read from the catalog together when committed, not once more
+    per document."""
+    names = [f"policy-{n}.md" for n in range(12)]
+    for name in names:
+        write(tmp_path / "v1" / name, f"# {name}\n\nVersion one of {name}: invoices are due in thirty days.")
+    ingest_paths(hash_library, [tmp_path / "v1"], tags=["v1"])
+    old = {r.source: r.doc_id for r in hash_library.documents()}
+    for name in names[:8]:  # eight edits and two new names, in one batch
+        write(tmp_path / "v2" / name, f"# {name}\n\nVersion two of {name}: invoices are due in sixty days.")
+    for extra in ("new-a.md", "new-b.md"):
+        write(tmp_path / "v2" / extra, f"# {extra}\n\nA new page about parking permits.")
+    reads: list[object] = []
+    catalog = hash_library.store.catalog
+    records = catalog.records
+
+    def counted(where: dict[str, object] | None = None) -> list[DocumentRecord]:
+        reads.append(where)
+        return records(where)
+
+    monkeypatch.setattr(catalog, "records", counted)
+    report = ingest_paths(hash_library, [tmp_path / "v2"])
+    assert sorted(o.status for o in report.outcomes) == ["ingested"] * 10
+    # Each file is admitted by its name (one read each); the commit reads all ten names at once.
+    by_name = [w for w in reads if isinstance(w, dict) and isinstance(w.get("source"), str)]
+    together = [
+        w["source"]["$in"] for w in reads if isinstance(w, dict) and isinstance(w.get("source"), dict)
+    ]
+    assert len(by_name) == 10 and len(together) == 1
+    assert sorted(together[0]) == sorted([*names[:8], "new-a.md", "new-b.md"])
+    after = {r.source: r for r in hash_library.documents()}
+    assert sorted(after) == sorted([*names, "new-a.md", "new-b.md"])
+    for name in names:
+        assert (after[name].doc_id != old[name]) == (name in names[:8])
+        assert after[name].tags == ("v1",)  # an edit keeps the version's tags
+    assert after["new-a.md"].tags == ()
+    stored = {meta["doc_id"] for meta in _all_chunks(hash_library).values()}
+    assert stored == {r.doc_id for r in after.values()}  # no old version's chunk is left
+    assert not any(hash_library.originals.has(old[name]) for name in names[:8])

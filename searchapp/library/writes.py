@@ -161,7 +161,11 @@ class UnitOfWork:
         if len(set(ids)) != len(ids):
             raise ValueError("a batch holds the same document twice; admit each file once")
         known = {r.doc_id: r for r in self.store.catalog.records(where={"doc_id": {"$in": ids}})}
-        planned = [self._plan(doc, known.get(doc.doc_id)) for doc in documents]
+        # One catalog read for every name in the batch, not one per document.
+        named = self.store.catalog.records_by_source(
+            [doc.source for doc in documents if not _resumes(known.get(doc.doc_id))]
+        )
+        planned = [self._plan(doc, known.get(doc.doc_id), named.get(doc.source, [])) for doc in documents]
         with _LeaseKeeper(self.store.catalog) as lease:
             try:
                 generation = self._add_new_versions(planned, lease)
@@ -197,15 +201,19 @@ class UnitOfWork:
             self._trimmed_at = time.monotonic()
             self.store.changes.trim(now_ms() - RETENTION_MS)
 
-    def _plan(self, doc: PreparedDocument, existing: DocumentRecord | None) -> _Planned:
-        """Step 1: which version this replaces, its tags, its chunks' ids and metadata."""
+    def _plan(
+        self, doc: PreparedDocument, existing: DocumentRecord | None, named: Sequence[DocumentRecord]
+    ) -> _Planned:
+        """Step 1: which version this replaces, its tags, its chunks' ids and metadata.
+
+        `named`: the catalog's records of the document's name (read unless it `_resumes`).
+        """
         replaced: DocumentRecord | None = None
-        if existing is not None and existing.state == "pending" and existing.replaces:
+        if existing is not None and _resumes(existing):
             replaced = self.store.catalog.record(existing.replaces)
             replaces = existing.replaces
         else:
-            records = self.store.catalog.records(where={"source": doc.source})
-            current = [r for r in records if r.state == "done"] or records
+            current = [r for r in named if r.state == "done"] or list(named)
             replaced = current[0] if current and current[0].doc_id != doc.doc_id else None
             replaces = replaced.doc_id if replaced is not None else ""
         tags = tuple(dict.fromkeys(doc.tags)) or (replaced.tags if replaced is not None else ())
@@ -307,6 +315,11 @@ class UnitOfWork:
     def drop_original_if_unused(self, doc_id: str) -> None:
         if self.store.catalog.record(doc_id) is None:
             self.originals.delete(doc_id)
+
+
+def _resumes(existing: DocumentRecord | None) -> bool:
+    """True for a pending record of an interrupted write, which names the version it replaces."""
+    return existing is not None and existing.state == "pending" and bool(existing.replaces)
 
 
 class _LeaseKeeper:

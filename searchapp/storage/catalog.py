@@ -13,6 +13,7 @@ from searchapp.storage.chroma_client import chroma_errors
 from searchapp.types import DocumentRecord
 
 _PLACEHOLDER = [1.0]  # catalog records need a vector; they are never searched by it
+_NAMES_PER_READ = 1000  # source names in one `$in` filter
 
 
 class Catalog:
@@ -69,6 +70,17 @@ class Catalog:
                 break
             offset += page
         return sorted(out, key=lambda r: (r.source.lower(), r.doc_id))
+
+    def records_by_source(self, sources: Sequence[str]) -> dict[str, list[DocumentRecord]]:
+        """The records of each of these source names, each name's in `records`' order."""
+        names = list(dict.fromkeys(sources))
+        out: dict[str, list[DocumentRecord]] = {}
+        for start in range(0, len(names), _NAMES_PER_READ):
+            part = names[start : start + _NAMES_PER_READ]
+            where = {"source": part[0]} if len(part) == 1 else {"source": {"$in": part}}
+            for record in self.records(where=where):
+                out.setdefault(record.source, []).append(record)
+        return out
 
     def known_records(self, doc_ids: Sequence[str]) -> set[str]:
         """Which of these documents the catalog already holds (in any state)."""
