@@ -166,6 +166,7 @@ class PreparedDocument:
     tags: tuple[str, ...] = ()
     external_id: str = ""
     groups: tuple[str, ...] = ()
+    ingested_at: int = 0  # 0: now; a re-embedding or rebuild passes the document's first date
 
     def __post_init__(self) -> None:
         if len(self.vectors) != len(self.chunks):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from searchapp import DocumentNotFoundError, Library, ModelMismatchError, Settings
 from searchapp.ingest import Ingestor, SourceFile
 from searchapp.ingest.files import discover, ingest_paths
-from searchapp.ingest.reindex import reindex
+from searchapp.ingest.reindex import rebuild_from_originals, reindex
 from searchapp.storage.originals import sha256_hex
 from searchapp.types import DocumentRecord
 from tests.conftest import make_settings, write
@@ -331,3 +332,38 @@ def test_one_batch_edits_many_names_with_one_catalog_read_for_all_of_them(
     stored = {meta["doc_id"] for meta in _all_chunks(hash_library).values()}
     assert stored == {r.doc_id for r in after.values()}  # no old version's chunk is left
     assert not any(hash_library.originals.has(old[name]) for name in names[:8])
+
+
+FIRST_INGESTED = 1_767_225_600  # 2026-01-01: long before any test runs
+
+
+def test_a_reindex_and_a_rebuild_from_originals_keep_each_documents_first_ingest_date(tmp_path: Path) -> None:
+    """Dates filter searches ("ingested before"): rebuilding the index must not make every
+    document new. Only a new version of a file gets a new date."""
+    settings = make_settings(tmp_path, model="hash:64", chunk_tokens=40, chunk_overlap=5)
+    old_file = SourceFile("policy.md", data=GUIDE.encode(), ingested_at=FIRST_INGESTED)
+    library = Library.open(settings)
+    with Ingestor(library) as ingestor:
+        ingestor.ingest([old_file, SourceFile("today.txt", data=b"Payroll runs on the last day.")])
+    before_2027 = {"ingested_before": FIRST_INGESTED + 86_400}
+
+    def dated(library: Library) -> None:
+        assert library.document("policy.md").ingested_at == FIRST_INGESTED
+        assert library.document("today.txt").ingested_at > FIRST_INGESTED + 86_400
+        assert {m["ingested_at"] for m in _all_chunks(library).values() if m["source"] == "policy.md"} == {
+            FIRST_INGESTED
+        }
+        hits = library.search("trail shoes raincoat", k=10, filters=before_2027, mode="keyword").hits
+        assert hits and {h.source for h in hits} == {"policy.md"}
+
+    dated(library)
+    library, _ = reindex(library)
+    dated(library)
+    library.close()
+    shutil.rmtree(settings.chroma_dir)  # an unreadable store: rebuilt from the originals' sidecars
+    settings.chroma_dir.mkdir()
+    library, _ = rebuild_from_originals(settings)
+    try:
+        dated(library)
+    finally:
+        library.close()

@@ -25,7 +25,7 @@ from searchapp.config import Settings
 from searchapp.embedding.models import resolve_model
 from searchapp.errors import ModelError
 from searchapp.health import check_library
-from searchapp.ingest import ingest_paths
+from searchapp.ingest import Ingestor, SourceFile, ingest_paths
 from searchapp.ingest.model_use import SwitchReport, delete_version, describe_models, rollback, use_model
 from searchapp.library import Library
 from searchapp.library.versions import ModelVersion, ModelVersions
@@ -199,6 +199,29 @@ def test_sigkill_while_rolling_back_by_re_embedding_then_again_leaves_a_consiste
             kept = [hit for hit in new if not hit[0].startswith(parking.doc_id)]
             assert [cid for cid, _ in kept] == [cid for cid, _ in old][: len(kept)]
             assert all(abs(a - b) < 2e-3 for (_, a), (_, b) in zip(kept, old, strict=False))
+
+
+def test_re_embedding_keeps_every_documents_ingest_date(switched: Switched, tmp_path: Path) -> None:
+    """A model switch that re-embeds stores every passage again; the documents keep the date
+    they were ingested (the library's column, and what "ingested before" filters read)."""
+    settings = switched.copy(tmp_path)
+    first = 1_767_225_600  # 2026-01-01
+    with Library.open(settings) as library:
+        with Ingestor(library) as ingestor:  # a write after the switch: rollback re-embeds
+            ingestor.ingest([SourceFile("old.md", data=b"# Old\n\nThe archive room.", ingested_at=first)])
+        dates = {r.source: r.ingested_at for r in library.documents()}
+        assert dates["old.md"] == first
+        back = rollback(library)
+        assert not back.instant and library.embedder.info.name == resolve_model(settings.model).name
+        assert {r.source: r.ingested_at for r in library.documents()} == dates
+        stored = {
+            (meta["source"], meta["ingested_at"])
+            for _, _, metas, *_ in library.store.iter_chunks(include_embeddings=False)
+            for meta in metas
+        }
+        assert stored == set(dates.items())
+        hits = library.search("archive room", k=3, filters={"ingested_before": first}).hits
+        assert [h.source for h in hits] == ["old.md"]
 
 
 @pytest.mark.server

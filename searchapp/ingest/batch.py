@@ -84,6 +84,7 @@ class Work:
             tags=tuple(dict.fromkeys(file.tags)),
             external_id=file.external_id,
             groups=tuple(dict.fromkeys(file.groups)),
+            ingested_at=file.ingested_at,
         )
 
 

@@ -73,6 +73,7 @@ def reindex(
             tags=record.tags,
             external_id=record.external_id,
             groups=record.groups,
+            ingested_at=record.ingested_at,
         )
         for record in records
     ]
@@ -160,6 +161,7 @@ def stored_documents(
                 tags=record.tags,
                 external_id=record.external_id,
                 groups=record.groups,
+                ingested_at=record.ingested_at,
             )
         )
         offset += len(chunks)
@@ -243,6 +245,8 @@ def _ingest_originals(
             tags=info.tags,
             external_id=info.external_id,
             groups=info.groups,
+            # Sidecars written before they recorded it: the time the original was stored.
+            ingested_at=info.ingested_at or int(info.stored_at),
         )
         for doc_id, info in described  # no sidecar: deleted, replaced or never acknowledged
     ]

@@ -74,6 +74,7 @@ class SourceFile:
     external_id: str = ""
     password: str = field(default="", repr=False, compare=False)
     groups: tuple[str, ...] = ()  # restricted to these groups; none: everyone of the collection
+    ingested_at: int = 0  # 0: now; a rebuild from the originals passes each document's first date
 
     def read(self) -> bytes:
         if self.data is not None:

@@ -115,6 +115,7 @@ def original_info(record: DocumentRecord) -> OriginalInfo:
         mtime=record.mtime,
         external_id=record.external_id,
         groups=record.groups,
+        ingested_at=record.ingested_at,
     )
 
 
@@ -218,7 +219,8 @@ class UnitOfWork:
             replaces = replaced.doc_id if replaced is not None else ""
         tags = tuple(dict.fromkeys(doc.tags)) or (replaced.tags if replaced is not None else ())
         groups = tuple(dict.fromkeys(doc.groups)) or (replaced.groups if replaced is not None else ())
-        now = int(time.time())
+        # A re-embedded or rebuilt document keeps the date it was first ingested (filters read it).
+        now = doc.ingested_at or int(time.time())
         record = DocumentRecord(
             doc_id=doc.doc_id,
             source=doc.source,

@@ -51,6 +51,7 @@ class OriginalInfo:
     external_id: str = ""
     stored_at: float = 0.0  # when this version was stored: the newest of a name wins a rebuild
     groups: tuple[str, ...] = ()  # a rebuild from the originals keeps a document restricted
+    ingested_at: int = 0  # when the document was first ingested: a rebuild keeps its date
 
 
 class Blobs(Protocol):
@@ -251,6 +252,7 @@ class OriginalsStore:
                 external_id=str(data.get("external_id") or ""),
                 stored_at=float(data.get("stored_at") or 0.0),
                 groups=tuple(str(g) for g in data.get("groups") or ()),
+                ingested_at=int(data.get("ingested_at") or 0),
             )
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             return None
