@@ -9,8 +9,10 @@ import pytest
 from searchapp.feedback import FeedbackLog
 from searchapp.feedback.calibration import MAX_FALSE_ALARMS, calibrate, fit_threshold, last_calibration, reset
 from searchapp.ingest import ingest_paths
+from searchapp.ingest.reindex import reindex
 from searchapp.library import Library
-from searchapp.retrieval.scoring import Evidence, NoMatch, weak_match
+from searchapp.retrieval.scoring import NO_MATCH_TABLE, Evidence, NoMatch, weak_match
+from searchapp.ui.model_panel import notice_precision
 from tests.conftest import write
 
 TOPICS = [
@@ -105,3 +107,30 @@ def test_calibration_is_kept_when_it_separates_better_held_out_and_changes_the_n
     assert library.search("invoice number 99 overdue payment reminder").weak_match
     reset(library)
     assert library.searcher.no_match == NoMatch() and library.search(good[0]).weak_match
+
+
+def test_a_calibration_holds_for_its_own_model_and_is_redone_after_a_model_change(
+    library: Library,
+) -> None:
+    """Cosines differ between models, so thresholds fitted on one are not used with another:
+    a reindex to another model calibrates again from the same feedback (under the same gate)."""
+    good = [
+        " ".join(TOPICS[(i + step * j) % len(TOPICS)] for j in range(6)) for step in (1, 5) for i in range(24)
+    ]
+    _label(library, good, [f"invoice number {i} overdue payment reminder" for i in range(20)])
+    first = calibrate(library)
+    assert first.kept and first.model == library.embedder.info.name == "hash:64"
+    table = library.store.table(NO_MATCH_TABLE)
+    table.put("current", {**table.get("current"), "model": "another-model"}, kind="calibration")
+    library.refresh_no_match()
+    assert library.searcher.no_match == NoMatch()  # fitted on another model's cosines: the defaults
+    assert "another-model" in notice_precision(library)
+
+    rebuilt, _ = reindex(library, model="hash:32")
+    try:
+        record = last_calibration(rebuilt)
+        assert record is not None and record["model"] == "hash:32"  # calibrated again, for the new model
+        assert record["train_queries"] + record["heldout_queries"] == 68  # every label, read again
+        assert rebuilt.searcher.no_match.calibrated == record["kept"]  # what the gate said for hash:32
+    finally:
+        rebuilt.close()

@@ -14,12 +14,13 @@ the live notice is on this library.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from searchapp.errors import DocumentNotFoundError, QueryError
+from searchapp.errors import DocumentNotFoundError, QueryError, SearchAppError
 from searchapp.feedback.log import Feedback, FeedbackLog
 from searchapp.library.finding import resolved
 from searchapp.request import SearchRequest
@@ -29,6 +30,8 @@ from searchapp.splits import split_by_query
 
 if TYPE_CHECKING:
     from searchapp.library import Library
+
+logger = logging.getLogger(__name__)
 
 MAX_FALSE_ALARMS = 0.05  # the defaults' rule: flag at most 5% of queries that have a good match
 MIN_GAIN = 0.02  # Youden's J on the held-out half, calibrated against the defaults
@@ -90,6 +93,7 @@ class Calibration:
     calibrated: NoticeScore
     reasons: tuple[str, ...] = field(default=())
     at: float = 0.0
+    model: str = ""  # the embedding model whose cosines it was fitted on
 
     @property
     def live(self) -> NoticeScore:
@@ -108,6 +112,7 @@ class Calibration:
             "calibrated": self.calibrated.to_dict(),
             "reasons": list(self.reasons),
             "at": self.at,
+            "model": self.model,
         }
 
 
@@ -196,9 +201,31 @@ def calibrate(library: Library, *, seed: int = 0, keep: bool = True) -> Calibrat
         calibrated=calibrated,
         reasons=tuple(reasons),
         at=time.time(),
+        model=library.embedder.info.name,
     )
     library.store.table(NO_MATCH_TABLE).put("current", result.to_dict(), kind="calibration")
     library.refresh_no_match()
+    return result
+
+
+def recalibrate_after_model_change(library: Library) -> Calibration | None:
+    """Calibrate again for the model now searching, if the library was calibrated with
+    another one (its cosines fit that model only); None when there was nothing to redo.
+
+    Under the same held-out gate: too little feedback, or no gain, keeps the defaults. A
+    failure is logged, never raised: the model change it follows stands, with the defaults.
+    """
+    model = library.embedder.info.name
+    try:
+        record = last_calibration(library) if library.store.has_table(NO_MATCH_TABLE) else None
+        if not record or record.get("model") == model:
+            return None
+        result = calibrate(library)
+    except SearchAppError as exc:
+        logger.warning("could not calibrate the no-match notice again for %s: %s", model, exc)
+        return None
+    outcome = "kept" if result.kept else "not kept, the defaults hold: " + "; ".join(result.reasons)
+    logger.warning("the no-match notice was calibrated again for %s: %s", model, outcome)
     return result
 
 

@@ -28,6 +28,7 @@ from searchapp.config import REBUILD_SUFFIX, RETIRED_SUFFIX, Settings
 from searchapp.embedding.embedders import Embedder, get_embedder
 from searchapp.embedding.models import ModelInfo, resolve_model
 from searchapp.errors import ModelError, StoreError
+from searchapp.feedback.calibration import recalibrate_after_model_change
 from searchapp.ingest.reindex import stored_documents
 from searchapp.library import Library
 from searchapp.library.versions import ModelVersions, version_id_of
@@ -114,6 +115,7 @@ def switch_to(library: Library, info: ModelInfo, *, progress: ProgressCallback |
             library.store.unretire()
             _rename_index(library.settings, RETIRED_SUFFIX, REBUILD_SUFFIX)
             _swap(library, embedder, versions, live)
+        recalibrate_after_model_change(library)
         return SwitchReport(
             info.name,
             live,
@@ -124,6 +126,7 @@ def switch_to(library: Library, info: ModelInfo, *, progress: ProgressCallback |
             instant=True,
         )
     documents, chunks, resumed = _reembed(library, embedder, versions, live, progress)
+    recalibrate_after_model_change(library)
     return SwitchReport(info.name, live, documents, chunks, resumed, time.perf_counter() - started)
 
 

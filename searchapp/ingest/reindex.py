@@ -18,6 +18,7 @@ from typing import Any
 from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.embedding.embedders import Embedder, get_embedder
 from searchapp.errors import ConfigError, StoreError
+from searchapp.feedback.calibration import recalibrate_after_model_change
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.ingest.types import FileOutcome, IngestReport, SourceFile
 from searchapp.library import Library
@@ -91,6 +92,8 @@ def reindex(
     _move_local_index(new_settings.index_dir, settings.index_dir)
     reopened = Library.open(final_settings, embedder=get_embedder(final_settings))
     reopened.announce_reset()  # other clients of a server read the new collection whole
+    if model is not None:
+        recalibrate_after_model_change(reopened)
     return reopened, report
 
 

@@ -68,11 +68,12 @@ class DocumentReads(Finder):
 
     def _new_searcher(self, embedder: Embedder) -> Searcher:
         """A searcher over the current store and index, with the library's notice thresholds."""
-        return Searcher(ChunkIndex(self.store, self.local), embedder, load_no_match(self.store))
+        no_match = load_no_match(self.store, embedder.info.name)
+        return Searcher(ChunkIndex(self.store, self.local), embedder, no_match)
 
     def refresh_no_match(self) -> None:
         """Read the "no good match" thresholds again (after a calibration was saved)."""
-        self.searcher.no_match = load_no_match(self.store)
+        self.searcher.no_match = load_no_match(self.store, self.embedder.info.name)
 
     def catalog_changed(self) -> None:
         """The cached catalog is stale (a write starts or ended)."""

@@ -46,8 +46,9 @@ class NoMatch:
     calibrated: bool = False
 
 
-def load_no_match(store: ChromaStore) -> NoMatch:
-    """The library's calibrated thresholds when a calibration was kept, else the defaults."""
+def load_no_match(store: ChromaStore, model: str) -> NoMatch:
+    """The library's calibrated thresholds when a calibration was kept for `model` (the
+    embedding model that searches: cosines differ between models), else the defaults."""
     try:
         if not store.has_table(NO_MATCH_TABLE):
             return NoMatch()
@@ -56,6 +57,9 @@ def load_no_match(store: ChromaStore) -> NoMatch:
         logger.warning("cannot read the calibrated no-match thresholds: %s", exc)
         return NoMatch()
     if not record or not record.get("kept"):
+        return NoMatch()
+    if record.get("model") and record["model"] != model:  # made before a model switch
+        logger.info("the no-match calibration is for %s; the defaults hold for %s", record["model"], model)
         return NoMatch()
     return NoMatch(float(record["dense"]), float(record["keyword"]), calibrated=True)
 

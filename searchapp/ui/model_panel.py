@@ -28,6 +28,11 @@ def notice_precision(library: Library) -> str:
             "calibrate (Tune page, or `searchapp feedback calibrate`). Defaults: precision 0.93 on nine "
             "evaluation sets (docs/quality.md)."
         )
+    if record.get("model") and record["model"] != library.embedder.info.name:
+        return (
+            f"not measured for the live model: the last calibration was made with {record['model']}, so "
+            "the default thresholds hold; calibrate again (Tune page, or `searchapp feedback calibrate`)"
+        )
     live = record["calibrated"] if record.get("kept") else record["default"]
     which = "calibrated thresholds" if record.get("kept") else "default thresholds"
     precision = live.get("precision")
