@@ -24,6 +24,8 @@ from safetensors.torch import load_file, save_file
 from searchapp.config import Settings
 from searchapp.embedding.models import resolve_model
 from searchapp.errors import ModelError
+from searchapp.feedback import FeedbackLog
+from searchapp.feedback.calibration import calibrate, last_calibration
 from searchapp.health import check_library
 from searchapp.ingest import Ingestor, SourceFile, ingest_paths
 from searchapp.ingest.model_use import SwitchReport, delete_version, describe_models, rollback, use_model
@@ -222,6 +224,38 @@ def test_re_embedding_keeps_every_documents_ingest_date(switched: Switched, tmp_
         assert stored == set(dates.items())
         hits = library.search("archive room", k=3, filters={"ingested_before": first}).hits
         assert [h.source for h in hits] == ["old.md"]
+
+
+def test_a_switch_calibrates_the_no_match_notice_again_for_the_model_it_brings(
+    switched: Switched, tmp_path: Path
+) -> None:
+    """The notice's thresholds are fitted on one model's cosines: each switch fits them
+    again, from the same feedback, for the model now searching (real models, both ways)."""
+    settings = switched.copy(tmp_path)
+    with Library.open(settings) as library:
+        log = FeedbackLog.of(library)
+        for text in TEXTS.values():
+            words = text.split()
+            for n in range(5):  # a passage's own words: people said it answered them
+                query = " ".join(words[n : n + 6])
+                response = library.search(query, k=3)
+                log.add(query, "good", hit=response.hits[0], mode=response.mode)
+        for n in range(14):
+            query = f"quarterly tax return for the warehouse number {n}"
+            log.add(query, "none", shown=library.search(query, k=3).hits, mode="adaptive")
+        calibrate(library)
+
+        def calibrated_for(model: str) -> None:
+            record = last_calibration(library)
+            assert record is not None and record["model"] == model == library.embedder.info.name
+            assert record["train_queries"] + record["heldout_queries"] == 44  # every label, read again
+            assert library.searcher.no_match.calibrated == record["kept"]
+
+        calibrated_for(switched.version.name)
+        assert rollback(library).instant
+        calibrated_for(resolve_model(settings.model).name)
+        assert use_model(library, switched.version.version_id).instant
+        calibrated_for(switched.version.name)
 
 
 @pytest.mark.server
