@@ -337,7 +337,9 @@ def test_one_batch_edits_many_names_with_one_catalog_read_for_all_of_them(
 FIRST_INGESTED = 1_767_225_600  # 2026-01-01: long before any test runs
 
 
-def test_a_reindex_and_a_rebuild_from_originals_keep_each_documents_first_ingest_date(tmp_path: Path) -> None:
+def test_a_reingest_a_reindex_and_a_rebuild_from_originals_keep_each_documents_first_ingest_date(
+    tmp_path: Path,
+) -> None:
     """Dates filter searches ("ingested before"): rebuilding the index must not make every
     document new. Only a new version of a file gets a new date."""
     settings = make_settings(tmp_path, model="hash:64", chunk_tokens=40, chunk_overlap=5)
@@ -356,6 +358,9 @@ def test_a_reindex_and_a_rebuild_from_originals_keep_each_documents_first_ingest
         hits = library.search("trail shoes raincoat", k=10, filters=before_2027, mode="keyword").hits
         assert hits and {h.source for h in hits} == {"policy.md"}
 
+    dated(library)
+    with Ingestor(library) as ingestor:  # read again from its original (the Library page's button)
+        assert ingestor.reingest([library.document("policy.md").doc_id]).outcomes[0].status == "ingested"
     dated(library)
     library, _ = reindex(library)
     dated(library)

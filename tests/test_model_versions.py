@@ -29,6 +29,7 @@ from searchapp.feedback.calibration import calibrate, last_calibration
 from searchapp.health import check_library
 from searchapp.ingest import Ingestor, SourceFile, ingest_paths
 from searchapp.ingest.model_use import SwitchReport, delete_version, describe_models, rollback, use_model
+from searchapp.ingest.reindex import reindex
 from searchapp.library import Library
 from searchapp.library.versions import ModelVersion, ModelVersions
 from tests import servers
@@ -97,6 +98,7 @@ class Switched:
     base: Answers
     base_dense: Answers
     tuned: Answers
+    tuned_dense: Answers
     chunk_ids: list[str]
 
     def copy(self, tmp_path: Path) -> Settings:
@@ -115,8 +117,8 @@ def switched(tmp_path_factory: pytest.TempPathFactory) -> Switched:
         base, base_dense, ids = answers(library), answers(library, "dense"), chunk_ids(library)
         version = keep_version(library, model)
         report = use_model(library, version.version_id)
-        tuned = answers(library)
-    return Switched(settings, model, version, report, base, base_dense, tuned, ids)
+        tuned, tuned_dense = answers(library), answers(library, "dense")
+    return Switched(settings, model, version, report, base, base_dense, tuned, tuned_dense, ids)
 
 
 def test_use_re_embeds_every_passage_and_rollback_restores_the_base_models_answers_exactly(
@@ -256,6 +258,20 @@ def test_a_switch_calibrates_the_no_match_notice_again_for_the_model_it_brings(
         calibrated_for(resolve_model(settings.model).name)
         assert use_model(library, switched.version.version_id).instant
         calibrated_for(switched.version.name)
+
+
+def test_a_reindex_keeps_the_tuned_version_in_use(switched: Switched, tmp_path: Path) -> None:
+    """`searchapp reindex` with no model re-embeds with the model searching now, a tuned
+    version included, not the settings' base model."""
+    with Library.open(switched.copy(tmp_path)) as library:
+        rebuilt, report = reindex(library)
+    with rebuilt:
+        assert {o.status for o in report.outcomes} == {"ingested"}
+        assert (
+            rebuilt.embedder.info.name == switched.version.name == rebuilt.store.collection_metadata["model"]
+        )
+        for mine, theirs in zip(answers(rebuilt, "dense"), switched.tuned_dense, strict=True):
+            assert [cid for cid, _ in mine] == [cid for cid, _ in theirs]
 
 
 @pytest.mark.server

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from searchapp.errors import DocumentNotFoundError, QueryError, SearchAppError
+from searchapp.errors import DocumentNotFoundError, QueryError
 from searchapp.feedback.log import Feedback, FeedbackLog
 from searchapp.library.finding import resolved
 from searchapp.request import SearchRequest
@@ -221,7 +221,7 @@ def recalibrate_after_model_change(library: Library) -> Calibration | None:
         if not record or record.get("model") == model:
             return None
         result = calibrate(library)
-    except SearchAppError as exc:
+    except Exception as exc:  # never fails the switch that is already done
         logger.warning("could not calibrate the no-match notice again for %s: %s", model, exc)
         return None
     outcome = "kept" if result.kept else "not kept, the defaults hold: " + "; ".join(result.reasons)

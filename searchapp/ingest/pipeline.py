@@ -191,4 +191,5 @@ def _again(record: DocumentRecord, data: bytes) -> SourceFile:
         tags=record.tags,
         external_id=record.external_id,
         groups=record.groups,
+        ingested_at=record.ingested_at,  # the same document read again keeps its date
     )

@@ -40,7 +40,8 @@ def reindex(
 
     Args:
         library: the collection to rebuild; it is closed and replaced.
-        model: a different embedding model for the new index (default: the same).
+        model: a different embedding model for the new index (default: the one in use,
+            a tuned version included).
 
     Returns:
         The reopened library and one outcome per document.
@@ -78,7 +79,9 @@ def reindex(
         )
         for record in records
     ]
-    rebuilt = Library.open(new_settings, embedder=get_embedder(new_settings))
+    # No model named: the one searching now, which may be a tuned version of the settings' model.
+    live = library.embedder if model is None else None
+    rebuilt = Library.open(new_settings, embedder=live or get_embedder(new_settings))
     try:
         with Ingestor(rebuilt, workers=workers) as ingestor:
             report = ingestor.ingest(files, progress=progress)
@@ -90,10 +93,9 @@ def reindex(
     final_settings = settings.with_overrides(model=model)
     library.close()
     _move_local_index(new_settings.index_dir, settings.index_dir)
-    reopened = Library.open(final_settings, embedder=get_embedder(final_settings))
+    reopened = Library.open(final_settings, embedder=live or get_embedder(final_settings))
     reopened.announce_reset()  # other clients of a server read the new collection whole
-    if model is not None:
-        recalibrate_after_model_change(reopened)
+    recalibrate_after_model_change(reopened)
     return reopened, report
 
 
