@@ -27,7 +27,6 @@ from searchapp.ingest.workers import WorkerPool
 from searchapp.ingest.writer import Abort, failed
 from searchapp.library import Library
 from searchapp.progress import ProgressCallback
-from searchapp.types import DocumentRecord
 from searchapp.units import MB, megabytes
 
 logger = logging.getLogger(__name__)
@@ -128,7 +127,7 @@ class Ingestor:
                     )
                 )
                 continue
-            files.append(_again(record, self.library.original(doc_id)))
+            files.append(SourceFile.stored(record, self.library.original(doc_id)))
         with self._run_lock:
             # `resuming` skips the "unchanged" shortcut: the bytes are the same on purpose.
             report = self._run(files, resuming=True, progress=progress)
@@ -143,7 +142,7 @@ class Ingestor:
 
     def _pending_files(self) -> list[SourceFile]:
         """Documents a crash interrupted, from their kept originals, to be committed again."""
-        return [_again(record, data) for record, data in self.library.interrupted()]
+        return [SourceFile.stored(record, data) for record, data in self.library.interrupted()]
 
     def _run(
         self,
@@ -180,16 +179,3 @@ class Ingestor:
                 initializer=partial(init_worker, self.chunker_config),
             )
         return self._pool
-
-
-def _again(record: DocumentRecord, data: bytes) -> SourceFile:
-    """A stored document as a file to ingest again: its original, under its recorded name and tags."""
-    return SourceFile(
-        source=record.source,
-        data=data,
-        mtime=record.mtime,
-        tags=record.tags,
-        external_id=record.external_id,
-        groups=record.groups,
-        ingested_at=record.ingested_at,  # the same document read again keeps its date
-    )

@@ -67,18 +67,7 @@ def reindex(
             f"{where}. Ingest those files again or delete them, then reindex."
         )
     library.store.drop_collection(new_settings.collection)
-    files = [
-        SourceFile(
-            source=record.source,
-            data=library.original(record.doc_id),
-            mtime=record.mtime,
-            tags=record.tags,
-            external_id=record.external_id,
-            groups=record.groups,
-            ingested_at=record.ingested_at,
-        )
-        for record in records
-    ]
+    files = [SourceFile.stored(record, library.original(record.doc_id)) for record in records]
     # No model named: the one searching now, which may be a tuned version of the settings' model.
     live = library.embedder if model is None else None
     rebuilt = Library.open(new_settings, embedder=live or get_embedder(new_settings))

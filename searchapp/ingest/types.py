@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from searchapp.errors import FailureReason
-from searchapp.types import FileType
+from searchapp.types import DocumentRecord, FileType
 from searchapp.units import MB
 
 Status = Literal["ingested", "unchanged", "failed"]
@@ -75,6 +75,20 @@ class SourceFile:
     password: str = field(default="", repr=False, compare=False)
     groups: tuple[str, ...] = ()  # restricted to these groups; none: everyone of the collection
     ingested_at: int = 0  # 0: now; a rebuild from the originals passes each document's first date
+
+    @classmethod
+    def stored(cls, record: DocumentRecord, data: bytes) -> SourceFile:
+        """A stored document as a file to ingest again: its original, under its recorded name,
+        tags, groups and ingest date (the same document read again is not a new version)."""
+        return cls(
+            source=record.source,
+            data=data,
+            mtime=record.mtime,
+            tags=record.tags,
+            external_id=record.external_id,
+            groups=record.groups,
+            ingested_at=record.ingested_at,
+        )
 
     def read(self) -> bytes:
         if self.data is not None:
