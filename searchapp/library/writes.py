@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeGuard
 
 import numpy as np
 
@@ -210,7 +210,7 @@ class UnitOfWork:
         `named`: the catalog's records of the document's name (read unless it `_resumes`).
         """
         replaced: DocumentRecord | None = None
-        if existing is not None and _resumes(existing):
+        if _resumes(existing):
             replaced = self.store.catalog.record(existing.replaces)
             replaces = existing.replaces
         else:
@@ -220,7 +220,7 @@ class UnitOfWork:
         tags = tuple(dict.fromkeys(doc.tags)) or (replaced.tags if replaced is not None else ())
         groups = tuple(dict.fromkeys(doc.groups)) or (replaced.groups if replaced is not None else ())
         # A re-embedded or rebuilt document keeps the date it was first ingested (filters read it).
-        now = doc.ingested_at or int(time.time())
+        ingested_at = doc.ingested_at or int(time.time())
         record = DocumentRecord(
             doc_id=doc.doc_id,
             source=doc.source,
@@ -228,7 +228,7 @@ class UnitOfWork:
             title=doc.title,
             size=len(doc.original),
             chunks=len(doc.chunks),
-            ingested_at=now,
+            ingested_at=ingested_at,
             pages=doc.pages,
             tags=tags,
             mtime=doc.mtime,
@@ -242,7 +242,7 @@ class UnitOfWork:
             record=record,
             replaces=replaces,
             ids=[chunk_id(doc.doc_id, chunk.index) for chunk in doc.chunks],
-            metadatas=[chunk_metadata(doc, chunk, tags, now, groups) for chunk in doc.chunks],
+            metadatas=[chunk_metadata(doc, chunk, tags, ingested_at, groups) for chunk in doc.chunks],
         )
 
     def _add_new_versions(self, planned: Sequence[_Planned], lease: _LeaseKeeper) -> str:
@@ -319,7 +319,7 @@ class UnitOfWork:
             self.originals.delete(doc_id)
 
 
-def _resumes(existing: DocumentRecord | None) -> bool:
+def _resumes(existing: DocumentRecord | None) -> TypeGuard[DocumentRecord]:
     """True for a pending record of an interrupted write, which names the version it replaces."""
     return existing is not None and existing.state == "pending" and bool(existing.replaces)
 

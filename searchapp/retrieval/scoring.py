@@ -23,6 +23,7 @@ passage in their top 10, over nine evaluation sets; docs/ranking-study.md).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,12 @@ class NoMatch:
     calibrated: bool = False
 
 
+def fitted_for(record: Mapping[str, Any], model: str) -> bool:
+    """Whether a calibration record holds for `model` (one from before records named their
+    model holds for any)."""
+    return not record.get("model") or record["model"] == model
+
+
 def load_no_match(store: ChromaStore, model: str) -> NoMatch:
     """The library's calibrated thresholds when a calibration was kept for `model` (the
     embedding model that searches: cosines differ between models), else the defaults."""
@@ -58,7 +65,7 @@ def load_no_match(store: ChromaStore, model: str) -> NoMatch:
         return NoMatch()
     if not record or not record.get("kept"):
         return NoMatch()
-    if record.get("model") and record["model"] != model:  # made before a model switch
+    if not fitted_for(record, model):  # made before a model switch
         logger.info("the no-match calibration is for %s; the defaults hold for %s", record["model"], model)
         return NoMatch()
     return NoMatch(float(record["dense"]), float(record["keyword"]), calibrated=True)

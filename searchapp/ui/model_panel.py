@@ -10,6 +10,7 @@ from searchapp.errors import SearchAppError
 from searchapp.feedback.calibration import last_calibration
 from searchapp.ingest.model_use import describe_models
 from searchapp.library import Library
+from searchapp.retrieval.scoring import fitted_for
 from searchapp.ui import jobs
 from searchapp.ui.feedback import show_error
 from searchapp.ui.render import escape_markdown
@@ -28,7 +29,7 @@ def notice_precision(library: Library) -> str:
             "calibrate (Tune page, or `searchapp feedback calibrate`). Defaults: precision 0.93 on nine "
             "evaluation sets (docs/quality.md)."
         )
-    if record.get("model") and record["model"] != library.embedder.info.name:
+    if not fitted_for(record, library.embedder.info.name):
         return (
             f"not measured for the live model: the last calibration was made with {record['model']}, so "
             "the default thresholds hold; calibrate again (Tune page, or `searchapp feedback calibrate`)"
