@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ from searchapp.ingest.reindex import reindex
 from searchapp.library import Library
 from searchapp.retrieval.scoring import NO_MATCH_TABLE, Evidence, NoMatch, weak_match
 from searchapp.ui.model_panel import notice_precision
-from tests.conftest import write
+from tests import servers
+from tests.conftest import make_settings, write
 
 TOPICS = [
     "river",
@@ -60,13 +63,24 @@ def test_thresholds_decide_the_verdict_in_every_mode() -> None:
 
 @pytest.fixture
 def library(hash_library: Library, tmp_path: Path) -> Library:
+    _places(hash_library, tmp_path / "docs")
+    return hash_library
+
+
+def _places(library: Library, directory: Path) -> None:
     for topic in TOPICS:
         write(
-            tmp_path / "docs" / f"{topic}.txt",
-            f"The {topic} guide: {topic} walks, {topic} maps and {topic} tours.",
+            directory / f"{topic}.txt", f"The {topic} guide: {topic} walks, {topic} maps and {topic} tours."
         )
-    ingest_paths(hash_library, [tmp_path / "docs"])
-    return hash_library
+    ingest_paths(library, [directory])
+
+
+# Good queries name six places: the best passage matches one of them, a sixth of the
+# query's attainable BM25, which the default (0.17 of it) calls weak. Bad ones match nothing.
+GOOD = [
+    " ".join(TOPICS[(i + step * j) % len(TOPICS)] for j in range(6)) for step in (1, 5) for i in range(24)
+]
+BAD = [f"invoice number {i} overdue payment reminder" for i in range(20)]
 
 
 def _label(library: Library, good: list[str], bad: list[str]) -> None:
@@ -89,24 +103,18 @@ def test_too_little_feedback_keeps_the_defaults_but_records_the_measurement(libr
 def test_calibration_is_kept_when_it_separates_better_held_out_and_changes_the_notice(
     library: Library,
 ) -> None:
-    # Good queries name six places: the best passage matches one of them, a sixth of the
-    # query's attainable BM25, which the default (0.17 of it) calls weak. Bad ones match nothing.
-    good = [
-        " ".join(TOPICS[(i + step * j) % len(TOPICS)] for j in range(6)) for step in (1, 5) for i in range(24)
-    ]
-    bad = [f"invoice number {i} overdue payment reminder" for i in range(20)]
-    _label(library, good, bad)
-    before = library.search(good[0])
+    _label(library, GOOD, BAD)
+    before = library.search(GOOD[0])
     assert before.weak_match  # the defaults flag a query that people said was answered
     result = calibrate(library)
     assert result.kept, result.reasons
     assert result.calibrated.youden >= result.default.youden + 0.02
     assert result.heldout_queries + result.train_queries == 68 and result.heldout_queries >= 25
     assert library.searcher.no_match.calibrated
-    assert not library.search(good[0]).weak_match
+    assert not library.search(GOOD[0]).weak_match
     assert library.search("invoice number 99 overdue payment reminder").weak_match
     reset(library)
-    assert library.searcher.no_match == NoMatch() and library.search(good[0]).weak_match
+    assert library.searcher.no_match == NoMatch() and library.search(GOOD[0]).weak_match
 
 
 def test_a_calibration_holds_for_its_own_model_and_is_redone_after_a_model_change(
@@ -114,10 +122,7 @@ def test_a_calibration_holds_for_its_own_model_and_is_redone_after_a_model_chang
 ) -> None:
     """Cosines differ between models, so thresholds fitted on one are not used with another:
     a reindex to another model calibrates again from the same feedback (under the same gate)."""
-    good = [
-        " ".join(TOPICS[(i + step * j) % len(TOPICS)] for j in range(6)) for step in (1, 5) for i in range(24)
-    ]
-    _label(library, good, [f"invoice number {i} overdue payment reminder" for i in range(20)])
+    _label(library, GOOD, BAD)
     first = calibrate(library)
     assert first.kept and first.model == library.embedder.info.name == "hash:64"
     table = library.store.table(NO_MATCH_TABLE)
@@ -134,3 +139,31 @@ def test_a_calibration_holds_for_its_own_model_and_is_redone_after_a_model_chang
         assert rebuilt.searcher.no_match.calibrated == record["kept"]  # what the gate said for hash:32
     finally:
         rebuilt.close()
+
+
+@pytest.mark.server
+@pytest.mark.timeout(300)
+def test_every_client_of_a_server_searches_with_a_new_calibration_without_reopening(tmp_path: Path) -> None:
+    """One client calibrates (or resets); another, open all along, follows within seconds."""
+
+    def until(check: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not check():
+            assert time.monotonic() < deadline, what
+            time.sleep(0.2)
+
+    with servers.chroma_server(tmp_path / "chroma") as url:
+        settings = make_settings(tmp_path, model="hash:64", chunk_tokens=40, chunk_overlap=5, server_url=url)
+        with Library.open(settings) as first:
+            _places(first, tmp_path / "docs")
+            with Library.open(settings.with_overrides(data_dir=tmp_path / "other")) as second:
+                assert second.search(GOOD[0]).weak_match  # the defaults
+                _label(first, GOOD, BAD)
+                assert calibrate(first).kept
+                until(
+                    lambda: second.searcher.no_match == first.searcher.no_match, "never read the calibration"
+                )
+                assert second.searcher.no_match.calibrated and not second.search(GOOD[0]).weak_match
+                reset(first)
+                until(lambda: second.searcher.no_match == NoMatch(), "never read the reset")
+                assert second.search(GOOD[0]).weak_match

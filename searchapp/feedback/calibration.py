@@ -204,7 +204,7 @@ def calibrate(library: Library, *, seed: int = 0, keep: bool = True) -> Calibrat
         model=library.embedder.info.name,
     )
     library.store.table(NO_MATCH_TABLE).put("current", result.to_dict(), kind="calibration")
-    library.refresh_no_match()
+    library.calibration_saved()
     return result
 
 
@@ -237,4 +237,4 @@ def last_calibration(library: Library) -> dict[str, Any] | None:
 def reset(library: Library) -> None:
     """Back to the measured defaults."""
     library.store.table(NO_MATCH_TABLE).delete(["current"])
-    library.refresh_no_match()
+    library.calibration_saved()

@@ -59,7 +59,12 @@ class Library(Curation, DocumentReads):
     def _wire(self) -> None:
         """The write path and the server follower, over the current store and index."""
         self._sync = (
-            ServerSync(self.store, self.local, on_replaced=self._follow_swap)
+            ServerSync(
+                self.store,
+                self.local,
+                on_replaced=self._follow_swap,
+                on_recalibrated=self.refresh_no_match,
+            )
             if self.settings.is_server
             else None
         )
@@ -380,6 +385,13 @@ class Library(Curation, DocumentReads):
             self._writes.drop_original_if_unused(doc_id)
             self.forget_hidden(doc_id)
             self._writes.announce(removed=[doc_id])
+
+    def calibration_saved(self) -> None:
+        """Search with the "no good match" thresholds just saved or reset, and tell a
+        server's other clients to read them again too."""
+        self.refresh_no_match()
+        with self._writing():
+            self._writes.announce(recalibrated=True)
 
     def announce_reset(self) -> None:
         """Tell the other clients of a server that the whole collection was replaced (a reindex)."""

@@ -37,13 +37,19 @@ class ServerSync:
     """Applies the change log to one local index; `start` runs it in the background."""
 
     def __init__(
-        self, store: ChromaStore, local: LocalIndex, on_replaced: Callable[[], None] | None = None
+        self,
+        store: ChromaStore,
+        local: LocalIndex,
+        on_replaced: Callable[[], None] | None = None,
+        on_recalibrated: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
         self._local = local
         # Another client swapped a rebuild in (a reindex, a model version): the library
         # reopens the collection and loads its model before the index is read again.
         self._on_replaced = on_replaced
+        # Another client saved or reset the "no good match" thresholds: read them again.
+        self._on_recalibrated = on_recalibrated
         self._lock = threading.Lock()
         self._seen_generation: str | None = None
         self._applied: dict[str, int] = {}  # change id -> its time, within the look-back window
@@ -117,6 +123,8 @@ class ServerSync:
                 if not self._apply(change):
                     return True  # the rest waits for the next poll, in order
                 self._applied[change.change_id] = change.at_ms
+                if change.recalibrated:
+                    self._recalibrated()
             self._seen_generation = generation
             horizon = self.cursor_ms - 2 * SKEW_MS
             self._applied = {cid: at for cid, at in self._applied.items() if at >= horizon}
@@ -134,7 +142,12 @@ class ServerSync:
         )
         self._floor_ms = started - SKEW_MS
         self._applied.clear()
+        self._recalibrated()  # an entry that said so may be older than the read
         self._seen_generation = None  # look at the log once more: what changed during the read
+
+    def _recalibrated(self) -> None:
+        if self._on_recalibrated is not None:
+            self._on_recalibrated()
 
     def _apply(self, change: Change) -> bool:
         """Replace the rows of the documents `change` names; False to retry it later."""

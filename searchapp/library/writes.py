@@ -189,12 +189,18 @@ class UnitOfWork:
         retagged: Sequence[str] = (),
         reset: bool = False,
         renamed: Sequence[str] = (),
+        recalibrated: bool = False,
     ) -> None:
         """Tell the other clients of a server what a finished write changed (local mode: nothing)."""
         if self._on_change is None:
             return
         change = self.store.changes.append(
-            added=added, removed=removed, retagged=retagged, reset=reset, renamed=renamed
+            added=added,
+            removed=removed,
+            retagged=retagged,
+            reset=reset,
+            renamed=renamed,
+            recalibrated=recalibrated,
         )
         self._on_change(change)
         self._new_generation()  # after the entry: a reader that sees it finds the entry too

@@ -33,6 +33,7 @@ class Change:
 
     `reset` says the whole collection was replaced (a reindex): readers rebuild. A renamed
     document keeps its chunks; readers take its new name and title from the catalog.
+    `recalibrated` says the "no good match" thresholds were saved or reset: readers read them again.
     """
 
     change_id: str
@@ -42,6 +43,7 @@ class Change:
     retagged: tuple[str, ...] = ()
     reset: bool = False
     renamed: tuple[str, ...] = ()
+    recalibrated: bool = False
 
     @property
     def order(self) -> tuple[int, str]:
@@ -67,6 +69,7 @@ class ChangeLog:
         retagged: Sequence[str] = (),
         reset: bool = False,
         renamed: Sequence[str] = (),
+        recalibrated: bool = False,
     ) -> Change:
         at = now_ms()
         change = Change(
@@ -77,6 +80,7 @@ class ChangeLog:
             retagged=tuple(retagged),
             reset=reset,
             renamed=tuple(renamed),
+            recalibrated=recalibrated,
         )
         metadata = {
             "at": change.at_ms,
@@ -85,6 +89,7 @@ class ChangeLog:
             "retagged": json.dumps(list(change.retagged)),
             "reset": change.reset,
             "renamed": json.dumps(list(change.renamed)),
+            "recalibrated": change.recalibrated,
         }
         with chroma_errors("recording the change in the change log"):
             self._collection().add(ids=[change.change_id], embeddings=[_PLACEHOLDER], metadatas=[metadata])
@@ -118,4 +123,5 @@ def _change(change_id: str, meta: Any) -> Change:
         retagged=tuple(str(d) for d in json.loads(meta.get("retagged") or "[]")),
         reset=bool(meta.get("reset", False)),
         renamed=tuple(str(d) for d in json.loads(meta.get("renamed") or "[]")),
+        recalibrated=bool(meta.get("recalibrated", False)),
     )
