@@ -174,6 +174,22 @@ def depth_probes(
     return {f"depth{d}": _validation(library, validating, relevant, d) for d in depths}
 
 
+def structure_examples(data: Path, count: int) -> list[Example]:
+    """`count` (title, first passage) pairs of the Markdown library's abstracts (no labels), each
+    with a guarded hard negative mined in that library: replayed beside the labels so that the
+    model keeps practising a general kind of match while it learns the labelled one."""
+    from searchapp.tuning.examples import from_structure
+    from searchapp.tuning.mining import mine_negatives
+
+    settings = markdown_library(data)
+    with Library.open(settings) as library:
+        found = from_structure(library, seed=0, limit=count)
+        relevant = {e.query_id: frozenset({e.positive_doc}) for e in found}
+        mined, stats = mine_negatives(library, found, relevant_docs=relevant)
+    print(f"structure examples: {stats.to_dict()}", file=sys.stderr)
+    return mined
+
+
 def rank3_negatives(
     library: Library, examples: list[Example], relevant: dict[str, frozenset[str]]
 ) -> list[Example]:
@@ -209,6 +225,9 @@ def validate_variant(data: Path, args: argparse.Namespace) -> None:
         validating = [e for e in mined if e.query_id in val]
         validation = _validation(library, validating, relevant, args.depth)
         probes = depth_probes(library, validating, relevant, args.probe_depths)
+        training = [e for e in mined if e.query_id in rest]
+        if args.structure:
+            training += structure_examples(data, args.structure)
         assert library.embedder.info.path is not None
         config = TrainConfig(
             loss=args.loss,
@@ -222,7 +241,7 @@ def validate_variant(data: Path, args: argparse.Namespace) -> None:
         )
         result = train(
             library.embedder.info.path,
-            [e for e in mined if e.query_id in rest],
+            training,
             validation,
             data / "runs" / args.name,
             config,
@@ -237,6 +256,7 @@ def validate_variant(data: Path, args: argparse.Namespace) -> None:
         "negatives": args.negatives,
         "per_example": args.per_example,
         "train_queries": len(rest),
+        "structure_examples": args.structure,
         "validation_queries": len(val),
         "config": config.to_dict(),
         "training": result.to_dict(),
@@ -358,6 +378,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--probe-depths", type=int, nargs="*", default=[], help="also score these depths after every epoch"
+    )
+    parser.add_argument(
+        "--structure", type=int, default=0, help="with --validate: add N title-passage pairs (no labels)"
     )
     parser.add_argument("--negatives", choices=("guarded", "rank3"), default="guarded")
     parser.add_argument("--heldout", type=Path, metavar="MODEL", help="measure MODEL on the held-out half")
