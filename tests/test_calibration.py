@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -167,3 +168,25 @@ def test_every_client_of_a_server_searches_with_a_new_calibration_without_reopen
                 reset(first)
                 until(lambda: second.searcher.no_match == NoMatch(), "never read the reset")
                 assert second.search(GOOD[0]).weak_match
+
+
+def test_saving_a_calibration_does_not_wait_for_a_write_in_progress(library: Library) -> None:
+    """The Tune page calibrates while an upload may be committing: no document changes, so no wait."""
+    held, release = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with library._write_lock:  # what an ingest holds while it commits
+            held.set()
+            release.wait(60)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    try:
+        assert held.wait(10)
+        saving = threading.Thread(target=reset, args=(library,))
+        saving.start()
+        saving.join(10)
+        assert not saving.is_alive(), "saving the thresholds waited for the write"
+    finally:
+        release.set()
+        writer.join()

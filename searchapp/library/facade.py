@@ -390,8 +390,8 @@ class Library(Curation, DocumentReads):
         """Search with the "no good match" thresholds just saved or reset, and tell a
         server's other clients to read them again too."""
         self.refresh_no_match()
-        with self._writing():
-            self._writes.announce(recalibrated=True)
+        # Not under the write lock: a long ingest need not finish first, and no document changed.
+        self._writes.announce(recalibrated=True)
 
     def announce_reset(self) -> None:
         """Tell the other clients of a server that the whole collection was replaced (a reindex)."""
