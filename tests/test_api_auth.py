@@ -266,6 +266,29 @@ def test_groups_decide_search_counts_and_uploads(world: Any) -> None:
     assert ids["job_g"] not in client.get(f"{live.api}/jobs", headers=live.auth("a_hr")).text
 
 
+def test_an_upload_never_replaces_a_document_its_uploader_cannot_see(world: Any) -> None:
+    """Documents are replaced by name: a file named like a hidden document fails, the document stays."""
+    live, client, ids = world
+    for token in ("a_hr", "a_write"):  # another group; no group (sees the open documents only)
+        response = client.post(
+            f"{live.api}/documents",
+            headers=live.auth(token),
+            files=[
+                ("files", ("legal.md", f"# Not the memo\n\nWritten by {token}.\n".encode(), "text/markdown"))
+            ],
+        )
+        assert response.status_code == 202, response.text
+        job = wait_for_job(client, response.json()["status_url"], live.auth(token))
+        assert job["state"] == "done", job
+        [outcome] = job["report"]["files"]  # type: ignore[index]
+        assert (outcome["status"], outcome["reason"]) == ("failed", "not_allowed"), outcome
+        assert ids["doc_g"] not in json.dumps(job) and G_WORD not in json.dumps(job)
+    seen = client.get(f"{live.api}/documents/{ids['doc_g']}", headers=live.auth("a_legal"))
+    assert seen.status_code == 200 and seen.json()["groups"] == ["legal"]
+    original = client.get(f"{live.api}/documents/{ids['doc_g']}/original", headers=live.auth("a_legal"))
+    assert original.status_code == 200 and G_WORD in original.text
+
+
 def test_another_teams_search_and_listing_hold_only_their_own(world: Any) -> None:
     live, client, ids = world
     found = client.post(

@@ -164,7 +164,7 @@ def test_a_job_left_by_a_dead_process_reads_as_failed_while_a_held_one_beats(
     release = threading.Event()
 
     class Blocking:  # an ingest that holds its job until the test lets go
-        def ingest(self, files: object, progress: object) -> IngestReport:
+        def ingest(self, files: object, progress: object, visibility: object) -> IngestReport:
             release.wait(10)
             return IngestReport()
 
@@ -173,7 +173,7 @@ def test_a_job_left_by_a_dead_process_reads_as_failed_while_a_held_one_beats(
     try:
         read = runner.get("docs", dead.job_id)
         assert (read.state, read.error) == ("failed", jobs.STOPPED)
-        held = runner.submit("docs", "bob", [], spool=None)
+        held = runner.submit("docs", "bob", [], spool=None, visibility=None)
         time.sleep(0.3)
         record = table.get(held.job_id)
         assert record is not None and record["state"] == "running"

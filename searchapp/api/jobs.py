@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from searchapp.access import Visibility
 from searchapp.errors import DocumentNotFoundError, SearchAppError
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.ingest.types import SourceFile
@@ -110,9 +111,20 @@ class Jobs:
         self._heartbeat: threading.Thread | None = None
 
     def submit(
-        self, collection: str, started_by: str, files: Sequence[SourceFile], spool: Path | None
+        self,
+        collection: str,
+        started_by: str,
+        files: Sequence[SourceFile],
+        spool: Path | None,
+        *,
+        visibility: Visibility,
     ) -> Job:
-        """Queue `files` for `collection`; `spool` (their temporary folder) is removed after."""
+        """Queue `files` for `collection`; `spool` (their temporary folder) is removed after.
+
+        `visibility` is the uploader's: a file never replaces (or is filed as a duplicate of)
+        a document the uploader may not see; it fails as not allowed instead. It is required
+        on purpose: None (sees everything) has to be said.
+        """
         now = time.time()
         job = Job(
             job_id=secrets.token_hex(16),
@@ -137,7 +149,7 @@ class Jobs:
                     target=self._beat, name="searchapp-jobs-heartbeat", daemon=True
                 )
                 self._heartbeat.start()
-        executor.submit(self._run, job, list(files), spool)
+        executor.submit(self._run, job, list(files), spool, visibility)
         return job
 
     def get(self, collection: str, job_id: str, *, started_by: str | None = None) -> Job:
@@ -192,7 +204,7 @@ class Jobs:
 
     # ------------------------------------------------------------------ running
 
-    def _run(self, job: Job, files: list[SourceFile], spool: Path | None) -> None:
+    def _run(self, job: Job, files: list[SourceFile], spool: Path | None, visibility: Visibility) -> None:
         last_save = [0.0]
 
         def update(**changes: Any) -> None:
@@ -216,7 +228,9 @@ class Jobs:
         try:
             update(state="running")
             self._trim(job.collection)
-            report = self._ingestor_of(job.collection).ingest(files, progress=on_progress)
+            report = self._ingestor_of(job.collection).ingest(
+                files, progress=on_progress, visibility=visibility
+            )
             update(state="done", stage="done", current="", files_done=len(files), report=report.to_dict())
         except SearchAppError as exc:
             update(state="failed", error=str(exc))

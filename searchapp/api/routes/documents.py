@@ -200,7 +200,7 @@ def upload(
                     name, path=path, tags=clean_tags, groups=clean_groups, password=secrets.get(name, "")
                 )
             )
-        job = ctx.jobs.submit(caller.collection, caller.subject, sources, spool)
+        job = ctx.jobs.submit(caller.collection, caller.subject, sources, spool, visibility=caller.visibility)
     except BaseException:
         shutil.rmtree(spool, ignore_errors=True)
         raise
