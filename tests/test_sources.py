@@ -531,3 +531,37 @@ def test_content_held_by_two_sources_stays_while_either_holds_it(
         assert sources.remove("a") == 1  # own-one.md; the shared one stays, named by b
         assert hash_library.document(shared.doc_id).source == "b/y.md"
         assert sources.sync("b")[0].plan.actions == ()
+
+
+def test_a_file_name_that_is_not_utf8_is_ingested_synced_and_deleted_like_any_other(
+    hash_library: Library, tmp_path: Path
+) -> None:
+    """Old zips and Samba shares leave names in Latin-1: shown as such, never a crash."""
+    from searchapp.ingest import ingest_paths
+
+    def latin1_named(folder: Path, text: str) -> bytes:
+        folder.mkdir()
+        path = os.fsencode(folder) + b"/caf\xe9 notes.txt"  # Latin-1 e-acute: not UTF-8
+        with open(path, "wb") as handle:
+            handle.write(text.encode())
+        write(folder / "good.txt", f"Penguins huddle together. {text}")
+        for settled in (Path(os.fsdecode(path)), folder / "good.txt"):
+            backdate(settled, random.Random(2))
+        return path
+
+    latin1_named(tmp_path / "one-off", "The walrus keeps its tusk polished.")
+    report = ingest_paths(hash_library, [tmp_path / "one-off"])
+    assert sorted((o.source, o.status) for o in report.outcomes) == [
+        ("café notes.txt", "ingested"),
+        ("good.txt", "ingested"),
+    ]
+    bad = latin1_named(tmp_path / "share", "The narwhal's tusk is a tooth.")
+    with Sources(hash_library, workers=1) as sources:
+        sources.add(SourceSpec.create("team", tmp_path / "share"))
+        first = sources.sync("team")[0]
+        assert (first.counts["new"], first.counts.get("failed", 0)) == (2, 0), first.counts
+        assert sources.sync("team")[0].counts["unchanged"] == 2  # its record was kept and read back
+        assert "team/café notes.txt" in {r.source for r in hash_library.documents()}
+        os.remove(bad)
+        assert sources.sync("team")[0].counts["deleted"] == 1
+    assert "team/café notes.txt" not in {r.source for r in hash_library.documents()}

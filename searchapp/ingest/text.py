@@ -181,6 +181,27 @@ def meaningful_chars(text: str) -> int:
 
 
 _UNSAFE_NAME_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def printable_name(name: str) -> str:
+    """A name the OS gave as bytes that are not UTF-8 (an old zip, a Samba share) holds each
+    such byte as a lone surrogate (PEP 383), which cannot be stored or printed: each becomes
+    the byte's Windows-1252 (else Latin-1) character, so "bad\\xe9name" reads "badéname"."""
+    if not _SURROGATE_RE.search(name):
+        return name
+
+    def byte(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        if not 0xDC80 <= code <= 0xDCFF:
+            return "\ufffd"
+        raw = bytes([code - 0xDC00])
+        try:
+            return raw.decode("cp1252")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
+    return _SURROGATE_RE.sub(byte, name)
 
 
 def display_name(name: str, *, keep_dirs: bool = False, max_bytes: int = 255) -> str:
@@ -190,6 +211,7 @@ def display_name(name: str, *, keep_dirs: bool = False, max_bytes: int = 255) ->
     `keep_dirs` a relative path such as ``docs/a.md`` keeps its folders (for directory
     ingests); otherwise only the last component stays. The result is only ever a label.
     """
+    name = printable_name(name)
     # Controls go before NFC: "e<NUL><combining acute>" must still compose to "é".
     name = unicodedata.normalize("NFC", _UNSAFE_NAME_RE.sub("", name)).replace("\\", "/")
     parts = _safe_parts(name)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from searchapp.errors import SourceError
+from searchapp.ingest.text import printable_name
 from searchapp.library import Library
 from searchapp.sources.listing import ListedFile
 from searchapp.sources.spec import SourceSpec
@@ -29,6 +30,20 @@ SPECS = "sources"
 FILES = "source-files"
 STATUS = "source-status"
 MAX_ERRORS_KEPT = 200
+
+# A path whose bytes are not UTF-8 (an old zip, a Samba share) holds them as lone surrogates
+# (PEP 383), which no store takes: they are kept as private-use characters, one for one.
+_TO_STORED = {0xDC00 + b: 0xF700 + b for b in range(0x80, 0x100)}
+_FROM_STORED = {v: k for k, v in _TO_STORED.items()}
+
+
+def stored_path(path: str) -> str:
+    """`path` as records keep it (valid UTF-8); `listed_path` turns it back."""
+    return path.translate(_TO_STORED)
+
+
+def listed_path(path: str) -> str:
+    return path.translate(_FROM_STORED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +81,13 @@ class FileState:
         return file_key(self.source, self.path)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "path": stored_path(self.path)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FileState:
         return cls(
             source=str(data["source"]),
-            path=str(data["path"]),
+            path=listed_path(str(data["path"])),
             size=int(data.get("size", 0)),
             mtime_ns=int(data.get("mtime_ns", 0)),
             etag=str(data.get("etag", "")),
@@ -100,7 +115,7 @@ class SyncStatus:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["errors"] = [list(e) for e in self.errors]
+        data["errors"] = [[printable_name(path), why] for path, why in self.errors]
         return data
 
     @classmethod
@@ -120,7 +135,7 @@ class SyncStatus:
 
 
 def file_key(source: str, path: str) -> str:
-    return f"{source}\n{path}"
+    return f"{source}\n{stored_path(path)}"
 
 
 class SourceState:
