@@ -477,12 +477,10 @@ def test_docx_with_damaged_styles_is_read_unstyled() -> None:
 
 
 def test_docx_failure_while_reading_blocks_is_unreadable(monkeypatch: pytest.MonkeyPatch) -> None:
-    import docx.text.paragraph
-
-    def broken(self: object) -> str:
+    def broken(self: object, p: object) -> tuple[str, list[str]]:
         raise KeyError("w:t")
 
-    monkeypatch.setattr(docx.text.paragraph.Paragraph, "text", property(broken))
+    monkeypatch.setattr(searchapp.ingest.word._Reader, "paragraph", broken)
     error = failure(make_docx([("Normal", "text")]), "broken.docx")
     assert error.reason == FailureReason.UNREADABLE
     assert "KeyError" in error.detail

@@ -1,10 +1,21 @@
-"""DOCX into sections: paragraphs and tables in document order, split at headings."""
+"""DOCX into sections: the text Word shows, in document order, split at headings.
+
+The body is walked as XML (python-docx's lxml elements), because python-docx's own
+paragraph and table objects skip whatever sits inside a wrapper: content controls
+(`w:sdt`), tracked insertions (`w:ins`), custom XML, text boxes, tables nested in cells.
+The walk looks through every element it does not name, so a wrapper never hides text,
+and leaves out what Word does not show as text: tracked deletions, hidden runs
+(`w:vanish`), field instructions, the second copy in `mc:AlternateContent`, and the
+settings of paragraphs, runs, tables and content controls. Footnotes and endnotes follow
+the body, in sections of their own.
+"""
 
 from __future__ import annotations
 
 import io
 import re
 import zipfile
+from collections.abc import Iterator
 from typing import Any
 
 from searchapp.errors import FailureReason, IngestError
@@ -17,6 +28,38 @@ _HEADING_STYLE_RE = re.compile(r"^heading\s*(\d)$", re.I)
 # A DOCX is a ZIP; refuse archives that would inflate past this before parsing them.
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 
+_Element = Any  # an lxml element (lxml ships no type hints)
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+_P, _TBL, _TR, _TC, _R = _W + "p", _W + "tbl", _W + "tr", _W + "tc", _W + "r"
+_T, _FLD_CHAR, _TEXT_BOX = _W + "t", _W + "fldChar", _W + "txbxContent"
+_ALTERNATE, _CHOICE, _FALLBACK = _MC + "AlternateContent", _MC + "Choice", _MC + "Fallback"
+_BLOCKS = frozenset({_P, _TBL})
+# Characters a run holds besides <w:t>. <w:softHyphen/> shows only at a line end: nothing.
+_RUN_CHARS = {_W + "tab": "\t", _W + "ptab": "\t", _W + "br": "\n", _W + "cr": "\n"}
+_RUN_CHARS[_W + "noBreakHyphen"] = "-"
+# Never read into. Any other element is looked through for what it holds.
+_SKIPPED = frozenset(
+    _W + name
+    for name in (
+        "del",  # a tracked deletion (its text is <w:delText>)
+        "moveFrom",  # where tracked-moved text used to be; <w:moveTo> holds it now
+        "sdtPr",  # content control settings, including its placeholder's name
+        "sdtEndPr",
+        "pPr",
+        "rPr",
+        "tblPr",
+        "tblGrid",
+        "tblPrEx",
+        "trPr",
+        "tcPr",
+        "sectPr",
+    )
+)
+# `w:type` of the notes Word draws itself: the separator line and its continuation.
+_NOTE_TYPES_SHOWN = frozenset({None, "normal"})
+
 
 def extract_docx(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
     if not data:
@@ -24,11 +67,9 @@ def extract_docx(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
     _check_archive(data)
     try:
         import docx
-        from docx.table import Table, _Cell
-        from docx.text.paragraph import Paragraph
 
         document = docx.Document(io.BytesIO(data))
-        blocks = list(document.iter_inner_content())
+        body = document.element.body
         core_title = (document.core_properties.title or "").strip()
     except IngestError:
         raise
@@ -40,25 +81,34 @@ def extract_docx(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
     levels: dict[int, str] = {}
     sections: list[Section] = []
     lines: list[str] = []
+    warnings: list[str] = []
     heading = ""
     title = ""
     offset = 0
     total = 0
+    styles = _StyleNames(document)
+    reader = _Reader()
 
     def close() -> None:
         nonlocal lines, offset
-        body = clean_text("\n".join(lines))
-        if body:
-            sections.append(Section(text=body, heading=heading, offset=offset))
-            offset += len(body) + 2
+        text = clean_text("\n".join(lines))
+        if text:
+            sections.append(Section(text=text, heading=heading, offset=offset))
+            offset += len(text) + 2
         lines = []
+
+    def add(new_lines: list[str]) -> None:
+        nonlocal total
+        for line in new_lines:
+            lines.append(line)
+            total += len(line)
 
     # python-docx reads lazily: a damaged part can still fail here, with any exception.
     try:
-        for block in blocks:
-            if isinstance(block, Paragraph):
-                text = block.text.strip()
-                style = _style_name(block)
+        for block in _children(body, _BLOCKS):
+            if block.tag == _P:
+                text, boxes = reader.paragraph(block)
+                style = styles.of(block)
                 match = _HEADING_STYLE_RE.match(style)
                 if text and (match or style.lower() == "title"):
                     level = int(match.group(1)) if match else 0
@@ -68,45 +118,213 @@ def extract_docx(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
                     levels = {lvl: t for lvl, t in levels.items() if lvl < level}
                     levels[level] = text[:200]
                     heading = HEADING_SEPARATOR.join(levels[lvl] for lvl in sorted(levels))
-                if text:
-                    lines.append(text)
-                    total += len(text)
-            elif isinstance(block, Table):
-                for row in block.rows:
-                    # Each <w:tc> once, in order. `row.cells` repeats a merged cell for every
-                    # grid column it spans (gridSpan="99999999" in a 5 KB file: 10^8 cells)
-                    # and in every row of a vertical merge. Equal values in different cells
-                    # ("10 | 10 | 20") all stay.
-                    texts = (_Cell(tc, block).text.strip() for tc in row._tr.tc_lst)
-                    unique = [text for text in texts if text]
-                    if unique:
-                        lines.append(" | ".join(unique))
-                        total += len(lines[-1])
+                add([text, *boxes] if text else boxes)
+            else:
+                add(reader.table(block))
             check_chars(total, limits)
+        close()
+        for notes_heading, notes in _notes(document, warnings):
+            heading = notes_heading
+            for note in notes:
+                note_lines = reader.story(note)
+                if note_lines and not lines:
+                    lines.append(heading)  # the section's first line, as a heading's own line is
+                add(note_lines)
+                check_chars(total, limits)
+            close()
     except IngestError:
         raise
     except Exception as exc:
         raise IngestError(
             FailureReason.UNREADABLE, f"not a readable DOCX file ({type(exc).__name__}: {exc})"[:240]
         ) from exc
-    close()
     require_text(sections, "DOCX file")
     merged, warning = merge_heading_runs(sections)
     return ExtractedDocument(
         file_type="docx",
         title=core_title or title or stem(source),
         sections=tuple(merged),
-        warnings=(warning,) if warning else (),
+        warnings=tuple(warnings) + ((warning,) if warning else ()),
     )
 
 
-def _style_name(paragraph: Any) -> str:
-    """The paragraph's style name; "" when styles.xml is damaged (the text is still read)."""
-    try:
-        style = paragraph.style
-        return str(style.name or "") if style is not None else ""
-    except Exception:
-        return ""
+class _Reader:
+    """The shown text of paragraphs and tables, with the state of the fields open around them.
+
+    A complex field runs from `<w:fldChar begin>` through its instruction
+    (`<w:instrText>`, or a nested field's result), `separate`, its result, to `end`,
+    and may span paragraphs (a table of contents does). Only the result is shown.
+    """
+
+    def __init__(self) -> None:
+        self._fields: list[bool] = []  # per open field: past its `separate` yet
+        self._in_instruction = 0  # how many open fields are not
+
+    def story(self, container: _Element) -> list[str]:
+        """The lines of a text box or a note: its paragraphs and tables, its own fields."""
+        saved = self._fields, self._in_instruction
+        self._fields, self._in_instruction = [], 0
+        try:
+            return self.blocks(container)
+        finally:
+            self._fields, self._in_instruction = saved
+
+    def paragraph(self, p: _Element) -> tuple[str, list[str]]:
+        """The paragraph's text, and the lines of the text boxes anchored in it."""
+        parts: list[str] = []
+        boxes: list[_Element] = []
+        self._inline(p, parts, boxes)
+        return "".join(parts).strip(), [line for box in boxes for line in self.story(box)]
+
+    def table(self, tbl: _Element) -> list[str]:
+        """One line per row, its cells joined with " | "; a nested table's rows stay in its cell."""
+        lines = []
+        for tr in _children(tbl, frozenset({_TR})):
+            properties = tr.find(_W + "trPr")
+            if properties is not None and properties.find(_W + "del") is not None:
+                continue  # a row deleted with changes tracked
+            # Each <w:tc> once, in order. python-docx's `row.cells` repeats a merged cell for
+            # every grid column it spans (gridSpan="99999999" in a 5 KB file: 10^8 cells)
+            # and in every row of a vertical merge. Equal values in different cells
+            # ("10 | 10 | 20") all stay.
+            texts = ("\n".join(self.blocks(tc)).strip() for tc in _children(tr, frozenset({_TC})))
+            unique = [text for text in texts if text]
+            if unique:
+                lines.append(" | ".join(unique))
+        return lines
+
+    def blocks(self, container: _Element) -> list[str]:
+        """The lines of the paragraphs and tables in a table cell, text box or note."""
+        lines: list[str] = []
+        for block in _children(container, _BLOCKS):
+            if block.tag == _P:
+                text, boxes = self.paragraph(block)
+                lines.extend([text, *boxes] if text else boxes)
+            else:
+                lines.extend(self.table(block))
+        return lines
+
+    def _inline(self, parent: _Element, parts: list[str], boxes: list[_Element]) -> None:
+        for child in parent.iterchildren():
+            tag = child.tag
+            if not isinstance(tag, str) or tag in _SKIPPED:
+                continue  # comments and processing instructions have a function as their tag
+            if tag == _R:
+                self._run(child, parts, boxes)
+            elif tag == _ALTERNATE:
+                branch = _chosen(child)
+                if branch is not None:
+                    self._inline(branch, parts, boxes)
+            else:  # hyperlinks, content controls, insertions, simple fields' results ...
+                self._inline(child, parts, boxes)
+
+    def _run(self, run: _Element, parts: list[str], boxes: list[_Element]) -> None:
+        hidden = _hidden(run)
+        for child in run.iterchildren():
+            tag = child.tag
+            if tag == _FLD_CHAR:  # even in a hidden run: it still opens or closes a field
+                self._field_char(child.get(_W + "fldCharType"))
+            elif hidden or self._in_instruction or not isinstance(tag, str) or tag in _SKIPPED:
+                continue
+            elif tag == _T:
+                parts.append(child.text or "")
+            elif tag in _RUN_CHARS:
+                parts.append(_RUN_CHARS[tag])
+            else:  # <w:drawing>, <w:pict>, <mc:AlternateContent>: text boxes, if any
+                inner = _chosen(child) if tag == _ALTERNATE else child
+                if inner is not None:
+                    boxes.extend(_children(inner, frozenset({_TEXT_BOX})))
+            # <w:instrText>, <w:delText>, <w:sym> ... are neither: never read.
+
+    def _field_char(self, kind: str | None) -> None:
+        if kind == "begin":
+            self._fields.append(False)
+            self._in_instruction += 1
+        elif kind == "separate" and self._fields and not self._fields[-1]:
+            self._fields[-1] = True
+            self._in_instruction -= 1
+        elif kind == "end" and self._fields and not self._fields.pop():
+            self._in_instruction -= 1
+
+
+def _children(parent: _Element, wanted: frozenset[str]) -> Iterator[_Element]:
+    """The `wanted` elements under `parent` in document order, looked for through wrappers
+    (content controls, insertions, custom XML, drawings) but not inside each other."""
+    for child in parent.iterchildren():
+        tag = child.tag
+        if not isinstance(tag, str) or tag in _SKIPPED:
+            continue
+        if tag in wanted:
+            yield child
+        elif tag == _ALTERNATE:
+            branch = _chosen(child)
+            if branch is not None:
+                yield from _children(branch, wanted)
+        else:
+            yield from _children(child, wanted)
+
+
+def _chosen(alternate: _Element) -> _Element | None:
+    """One branch of `mc:AlternateContent`: both hold the same text (a text box is drawn
+    twice, DrawingML in the choice, VML in the fallback). The first choice, else the fallback."""
+    choice = alternate.find(_CHOICE)
+    return choice if choice is not None else alternate.find(_FALLBACK)
+
+
+def _hidden(run: _Element) -> bool:
+    """Whether the run is formatted hidden (`<w:vanish/>`, not `w:val="0"`)."""
+    properties = run.find(_W + "rPr")
+    vanish = properties.find(_W + "vanish") if properties is not None else None
+    return vanish is not None and vanish.get(_W + "val") not in ("0", "false", "off")
+
+
+def _notes(document: Any, warnings: list[str]) -> Iterator[tuple[str, list[_Element]]]:
+    """("Footnotes", notes) and ("Endnotes", notes) for the parts the document has, without
+    the separator notes. A part that cannot be parsed is left out with a warning."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.oxml.parser import parse_xml
+
+    for name, reltype, tag in (
+        ("Footnotes", RT.FOOTNOTES, "footnote"),
+        ("Endnotes", RT.ENDNOTES, "endnote"),
+    ):
+        for rel in list(document.part.rels.values()):
+            if rel.reltype != reltype or rel.is_external:
+                continue
+            try:
+                root = parse_xml(rel.target_part.blob)
+            except Exception as exc:
+                warnings.append(f"its {name.lower()} could not be read ({type(exc).__name__})")
+                continue
+            notes = [
+                note for note in root.iterchildren(_W + tag) if note.get(_W + "type") in _NOTE_TYPES_SHOWN
+            ]
+            yield name, notes
+
+
+class _StyleNames:
+    """Paragraph style names by style id; "" when styles.xml is damaged (the text is still read)."""
+
+    def __init__(self, document: Any) -> None:
+        self._document = document
+        self._names: dict[str | None, str] = {}
+
+    def of(self, p: _Element) -> str:
+        properties = p.find(_W + "pPr")
+        style = properties.find(_W + "pStyle") if properties is not None else None
+        style_id = style.get(_W + "val") if style is not None else None
+        if style_id not in self._names:
+            self._names[style_id] = self._look_up(style_id)
+        return self._names[style_id]
+
+    def _look_up(self, style_id: str | None) -> str:
+        try:
+            from docx.enum.style import WD_STYLE_TYPE
+
+            style = self._document.part.get_style(style_id, WD_STYLE_TYPE.PARAGRAPH)
+            return str(style.name or "") if style is not None else ""
+        except Exception:
+            return ""
 
 
 def _check_archive(data: bytes) -> None:
