@@ -1,22 +1,30 @@
 """Bytes to clean text: decoding with a recorded encoding, binary rejection, clean-up.
 
-Decoding order: a byte-order mark, then strict UTF-8, then the legacy encoding
-charset-normalizer finds (cp1251 Russian, Shift-JIS Japanese, Latin-1 / cp1252 Western
-European, GBK, Big5, EUC-KR...). The BOM comes first because UTF-16 text is half NUL bytes
-and would otherwise look binary. Where the detector's best guesses are near ties (short
-texts, related code pages that decode the same letters), the commonest encoding among them
-wins, cp1252 first: a German text is not read as Baltic because both fit. Anything that
-still looks binary (magic numbers of common formats, NUL or control characters) is
-rejected as "not text" rather than indexed as noise.
+Decoding order: a byte-order mark; UTF-16 without one when the NUL bytes fall on every
+other byte; strict UTF-8; then the legacy encoding charset-normalizer ranks best (cp1251
+Russian, Shift-JIS Japanese, cp1252 Western European, ISO-8859-2 Central European, GBK,
+Big5, EUC-KR...). A few stray NUL bytes in otherwise ordinary text are dropped with a
+warning; many are binary data. charset-normalizer's own shortcuts skip single-byte code
+pages once a multi-byte reading looks clean, and on a short text every reading looks
+clean, so the single-byte code pages are ranked as well, and a reading the bytes'
+structure contradicts (see `_implausible`) drops behind. Exact ties go to the commonest
+encoding. A guess made from few non-ASCII characters, with another reading as good,
+comes with a warning. Anything that still looks binary (magic numbers of common
+formats, NUL or control characters) is rejected as "not text" rather than indexed as
+noise.
 """
 
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 import unicodedata
+from typing import NamedTuple
 
 from searchapp.errors import FailureReason, IngestError
+
+log = logging.getLogger(__name__)
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -56,8 +64,28 @@ def sniff_binary(data: bytes) -> str | None:
     return None
 
 
+class DecodedText(NamedTuple):
+    """Decoded text, the encoding it was read in, and what a reader should know about it."""
+
+    text: str
+    encoding: str
+    warnings: tuple[str, ...] = ()
+
+
 def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode file bytes to text and name the encoding used.
+    """Decode file bytes to text and name the encoding used (warnings are logged).
+
+    Raises:
+        IngestError: EMPTY_FILE for no text at all, NOT_TEXT for binary data.
+    """
+    text, encoding, warnings = decode_text_with_warnings(data)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return text, encoding
+
+
+def decode_text_with_warnings(data: bytes) -> DecodedText:
+    """`decode_text`, with the warnings a document should carry (stray NULs, an unsure guess).
 
     Raises:
         IngestError: EMPTY_FILE for no text at all, NOT_TEXT for binary data.
@@ -73,35 +101,80 @@ def decode_text(data: bytes) -> tuple[str, str]:
                 raise IngestError(
                     FailureReason.NOT_TEXT, f"starts with a {encoding} mark but does not decode"
                 ) from exc
-            return _checked(text), encoding
+            return DecodedText(_checked(text), encoding)
     binary = sniff_binary(data)
     if binary and not data.startswith(_TEXT_LIKE_MAGIC):
         raise IngestError(FailureReason.NOT_TEXT, f"the content is {binary}, not text")
-    if b"\x00" in data[:65536]:
-        raise IngestError(FailureReason.NOT_TEXT, "the content contains NUL bytes: binary data, not text")
+    warnings: list[str] = []
+    nuls = data.count(0)
+    if nuls:
+        utf16 = _utf16_without_bom(data)
+        if utf16 is not None:
+            return DecodedText(_checked(utf16[0]), utf16[1])
+        if not _stray(nuls, data):
+            raise IngestError(FailureReason.NOT_TEXT, "the content contains NUL bytes: binary data, not text")
+        data = data.replace(b"\x00", b"")
+        warnings.append(f"{nuls} stray NUL byte{'s' if nuls > 1 else ''} dropped from the text")
     try:
-        return _checked(data.decode("utf-8")), "utf-8"
+        return DecodedText(_checked(data.decode("utf-8")), "utf-8", tuple(warnings))
     except UnicodeDecodeError:
         pass
-    detected = detect_encoding(data)
-    if detected is None:
+    guess = _guess_encoding(data)
+    if guess is None:
         raise IngestError(
             FailureReason.NOT_TEXT, "the bytes are not text in UTF-8 or any encoding charset-normalizer knows"
         )
-    return _checked(data.decode(detected, errors="replace")), detected
+    encoding, doubt = guess
+    if doubt:
+        warnings.append(doubt)
+    return DecodedText(_checked(data.decode(encoding, errors="replace")), encoding, tuple(warnings))
 
 
-# Among near ties, the commonest encodings first: Western and Central European, Cyrillic,
-# then the CJK ones, then the rest of Windows and ISO.
+_UTF16_NUL_SHARE = 0.3  # of the code units: ASCII-heavy UTF-16 has a NUL in most
+
+
+def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 text without a byte-order mark, told by where its NUL bytes fall."""
+    sample = data[:65536]
+    units = len(sample) // 2
+    if len(data) % 2 or units == 0:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd >= units * _UTF16_NUL_SHARE and even == 0:
+        encoding = "utf-16-le"  # "A\0": the high byte, second, is the NUL
+    elif even >= units * _UTF16_NUL_SHARE and odd == 0:
+        encoding = "utf-16-be"
+    else:
+        return None
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError:
+        return None
+
+
+_MAX_STRAY_NUL_SHARE = 0.001
+
+
+def _stray(nuls: int, data: bytes) -> bool:
+    """A few lone NUL bytes (a glitch in a text file), not the runs of binary data."""
+    return (nuls == 1 or nuls <= len(data) * _MAX_STRAY_NUL_SHARE) and b"\x00\x00" not in data
+
+
+# The encodings text files are really written in, commonest first: exact ties between
+# readings go to the first. charset-normalizer also tries rarer ones (Nordic, Celtic or
+# Baltic ISO-8859 parts, DOS and Mac code pages...), which on a short Czech or Polish text
+# can read as clean as the right one; they are left out.
 _PREFERRED = (
     "cp1252",
     "cp1251",
     "cp1250",
+    "iso8859_2",
     "cp932",
     "shift_jis",
     "gb18030",
     "gbk",
     "big5",
+    "cp950",
     "euc_kr",
     "cp949",
     "euc_jp",
@@ -111,31 +184,102 @@ _PREFERRED = (
     "cp1255",
     "cp1256",
     "cp1257",
+    "cp1258",
+    "cp874",
+    "iso8859_5",
+    "iso8859_7",
+    "iso8859_8",
+    "iso8859_9",
+    "iso8859_13",
+    "iso8859_15",
     "latin_1",
 )
-_CHAOS_TIE = 0.1  # mess ratios this close are a tie
-_COHERENCE_TIE = 0.05
+_MULTI_BYTE = frozenset(
+    {"cp932", "shift_jis", "gb18030", "gbk", "big5", "cp950", "euc_kr", "cp949", "euc_jp"}
+)
+_SINGLE_BYTE = [name for name in _PREFERRED if name not in _MULTI_BYTE]
+_CHINESE = frozenset({"gb18030", "gbk", "big5", "cp950"})
+_IMPLAUSIBLE = 0.5  # added to a reading's mess ratio: behind any clean reading
+_DOUBT_CHARS = 32  # charset-normalizer judges no language on fewer letters
+_DOUBT_TIE = 0.05
 
 
 def detect_encoding(data: bytes) -> str | None:
     """The legacy encoding `data` is most likely in (None: none fits); see the module docstring."""
+    guess = _guess_encoding(data)
+    return guess[0] if guess else None
+
+
+def _guess_encoding(data: bytes) -> tuple[str, str] | None:
+    """The encoding, and a warning when a short text left another reading as likely ("" if sure)."""
     from charset_normalizer import from_bytes
 
     matches = list(from_bytes(data))
-    if not matches:
+    tried = {m.encoding for m in matches}
+    # The single-byte code pages too: charset-normalizer skips them once a multi-byte
+    # reading looks clean, which two accented letters can make "Ångström" do in GB18030.
+    matches += [m for m in from_bytes(data, cp_isolation=_SINGLE_BYTE) if m.encoding not in tried]
+    ranked: list[tuple[float, float, int, str, str]] = []
+    for match in matches:
+        names = {match.encoding, *match.could_be_from_charset}
+        name = next((n for n in _PREFERRED if n in names), None)
+        if name is None:
+            continue
+        text = str(match)
+        score = match.chaos + (_IMPLAUSIBLE if _implausible(name, text, data) else 0.0)
+        ranked.append((score, -match.coherence, _PREFERRED.index(name), name, text))
+    if not ranked:
         try:
             data.decode("cp1252")
         except UnicodeDecodeError:
             return None
-        return "cp1252"
-    best = min(m.chaos for m in matches)
-    near = [m for m in matches if m.chaos <= best + _CHAOS_TIE]
-    coherent = max(m.coherence for m in near)
-    near = [m for m in near if m.coherence >= coherent - _COHERENCE_TIE]
-    for name in _PREFERRED:
-        if any(name in m.could_be_from_charset for m in near):
-            return name
-    return str(near[0].encoding)
+        return "cp1252", ""
+    ranked.sort()
+    score, coherence, _, name, text = ranked[0]
+    non_ascii = sum(1 for ch in text if ord(ch) > 127)
+    rivals = [
+        r[3]
+        for r in ranked[1:]
+        if r[0] <= score + _DOUBT_TIE and r[1] <= coherence + _DOUBT_TIE and r[4] != text
+    ]
+    if rivals and non_ascii < _DOUBT_CHARS:
+        return name, (
+            f"the encoding was guessed from only {non_ascii} non-ASCII characters: read as {name}, "
+            f"but {', '.join(dict.fromkeys(rivals[:3]))} would fit as well"
+        )
+    return name, ""
+
+
+def _implausible(name: str, text: str, data: bytes) -> bool:
+    """Whether the bytes' structure contradicts reading them as `text` in `name`.
+
+    - A multi-byte reading where most non-ASCII bytes stand alone between ASCII ones: CJK
+      text has its characters' bytes side by side, accented Latin letters stand alone.
+    - A Chinese reading with kana in it: GB and EUC-JP share the kana rows, so Japanese
+      reads as Chinese characters among Japanese syllables.
+    - A Cyrillic or Greek reading all in one case: Hebrew (caseless) in cp1255 reads as
+      lower-case Russian in cp1251 and upper-case in KOI8-R.
+    - cp1250 where no byte is in 0x80-0x9F: cp1250 puts š, ž, ś, ź there, ISO-8859-2 (which
+      reads the rest the same) has only controls, so the text is ISO-8859-2 (where both
+      read alike, as in Hungarian, the tie goes to cp1250 anyway).
+    """
+    if name in _MULTI_BYTE:
+        high = [i for i, byte in enumerate(data) if byte >= 0x80]
+        alone = sum(
+            1 for i in high if (i == 0 or data[i - 1] < 0x80) and (i + 1 == len(data) or data[i + 1] < 0x80)
+        )
+        if alone * 2 > len(high):
+            return True
+    if name in _CHINESE and any("\u3040" <= ch <= "\u30ff" for ch in text):
+        return True
+    letters = [ch for ch in text if ch.isalpha() and ord(ch) > 127]
+    cased = [
+        ch for ch in letters if ch.lower() != ch.upper() and not unicodedata.name(ch, "").startswith("LATIN")
+    ]
+    one_case = all(ch.islower() for ch in cased) or all(ch.isupper() for ch in cased)
+    if len(cased) >= 4 and len(cased) == len(letters) and one_case:
+        return True
+    return name == "cp1250" and not any(0x80 <= byte < 0xA0 for byte in data)
 
 
 def _checked(text: str) -> str:
