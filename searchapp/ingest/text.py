@@ -264,6 +264,7 @@ def _implausible(name: str, text: str, data: bytes) -> bool:
       read alike, as in Hungarian, the tie goes to cp1250 anyway).
     """
     if name in _MULTI_BYTE:
+        data = data[:65536]  # a sample: this loop is Python, files can be megabytes
         high = [i for i, byte in enumerate(data) if byte >= 0x80]
         alone = sum(
             1 for i in high if (i == 0 or data[i - 1] < 0x80) and (i + 1 == len(data) or data[i + 1] < 0x80)
