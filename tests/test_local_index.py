@@ -445,3 +445,41 @@ def test_real_model_filtered_search_through_the_int8_pass_equals_brute_force(
             assert [h.score for h in got] == pytest.approx([s for _, s in expected], abs=1e-5)
             assert {h.chunk_id for h in got} == {cid for cid, _ in expected}
     assert len(taken) == 8 and min(taken) >= 20
+
+
+def test_an_unfiltered_dense_query_is_scored_exactly_not_by_hnsw(
+    hash_library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chroma's HNSW missed 63 of 500 true top-10 passages in a library full of near copies
+    (docs/benchmarks.md); a local library scores every passage instead, as a filter would."""
+    from searchapp.storage import chunk_index
+
+    files = [
+        SourceFile(f"copy{i}.txt", data=f"Quarterly report {i}, page {i % 7} of the same template.".encode())
+        for i in range(300)
+    ]
+    files.append(
+        SourceFile("refunds.txt", data=b"Customer refunds are processed by the finance team in 14 days.")
+    )
+    with Ingestor(hash_library) as ingestor:
+        ingestor.ingest(files)
+    asked: list[int] = []
+    original = hash_library.store.query_ids
+    monkeypatch.setattr(
+        hash_library.store, "query_ids", lambda *a, **kw: asked.append(1) or original(*a, **kw)
+    )
+    stored = hash_library.store.get_chunks(include_embeddings=True)
+    vectors = np.asarray(stored["embeddings"], dtype=np.float32)
+    for query in ("customer refunds processed by finance", "quarterly report template page 3"):
+        vector = hash_library.embedder.embed_documents([query])[0]
+        brute = np.sort(vectors @ vector)[::-1][:10]
+        hits = hash_library.search(query, k=10, mode="dense").hits
+        assert np.allclose([hit.cosine for hit in hits], brute, atol=1e-5)  # the true top 10 (ties aside)
+    assert (
+        hash_library.search("customer refunds processed by finance", k=1, mode="dense").hits[0].source
+        == "refunds.txt"
+    )
+    assert asked == []  # no unfiltered query went to HNSW
+    monkeypatch.setattr(chunk_index, "EXACT_UNFILTERED_ROWS", 100)  # a library past the bound
+    hash_library.search("how fast are refunds paid", k=10, mode="dense")
+    assert asked  # HNSW answers there

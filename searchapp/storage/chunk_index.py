@@ -36,6 +36,9 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float32]
 # The lists each mode ranks by: (dense, keyword); a mode not named here fuses both.
 _LISTS = {"dense": (True, False), "keyword": (False, True)}
+# Up to this many passages a local library scores every unfiltered dense query exactly
+# (the int8 first pass: about 25 ms at 300k on 2 cores, docs/benchmarks.md); above, HNSW.
+EXACT_UNFILTERED_ROWS = 300_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +128,12 @@ class ChunkIndex:
         if check is not None:
 
             def ranked(n: int, rows: BoolArray | None) -> tuple[IntArray, FloatArray]:
-                if rows is None:  # no other filter: HNSW, as for a query without filters
-                    return self._nearest(vector, n)
+                if rows is None and not self._exact_unfiltered():
+                    return self._nearest(vector, n)  # no other filter: as a query without filters
                 return self._local.dense_search(vector, n, rows)
 
             return self._at(*check.top(ranked, depth))
-        if mask is not None and self._local.mirror_vectors:
+        if self._local.mirror_vectors and (mask is not None or self._exact_unfiltered()):
             return self._at(*self._local.dense_search(vector, depth, mask))
         # Chroma's own filter takes the metadata filters, "text contains" and the phrases;
         # exclusions it cannot express are dropped after asking for as many more as they remove.
@@ -151,6 +154,12 @@ class ChunkIndex:
                 if p is None or p >= len(mask) or mask[p]
             ]
         return found[:depth]
+
+    def _exact_unfiltered(self) -> bool:
+        """Whether a query without filters is scored exactly too (local mode, up to
+        `EXACT_UNFILTERED_ROWS`): HNSW misses true neighbours where many passages are near
+        copies of each other (docs/benchmarks.md), and at this size the exact scan is as fast."""
+        return self._local.mirror_vectors and self._local.count <= EXACT_UNFILTERED_ROWS
 
     def _nearest(self, vector: npt.NDArray[np.float32], n: int) -> tuple[IntArray, FloatArray]:
         """Chroma's HNSW top `n` as local positions (what an unfiltered dense query uses)."""

@@ -317,12 +317,12 @@ class LocalIndex(ContainsReads):
             codes = cols.doc[: len(admitted)][admitted]
         return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
 
-    def dense_search(self, query: FloatArray, k: int, mask: BoolArray) -> tuple[IntArray, FloatArray]:
-        """Exact top-k by cosine similarity among the positions in `mask`."""
+    def dense_search(self, query: FloatArray, k: int, mask: BoolArray | None) -> tuple[IntArray, FloatArray]:
+        """Exact top-k by cosine similarity among the positions in `mask` (None: every live row)."""
         with self._lock:
             cols = self._cols
             vectors, size = cols.vectors, cols.size
-            positions = np.flatnonzero(mask[:size])
+            positions = np.flatnonzero(cols.alive[:size] if mask is None else mask[:size])
             # Many rows: score an int8 copy first (see `searchapp.exact_scan`).
             int8 = cols.quantized() if len(positions) >= exact_scan.MIN_ROWS else None
         if vectors is None:
