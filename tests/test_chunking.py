@@ -382,3 +382,24 @@ def test_measure_chunking_speed_on_a_real_book(
         )
     check_chunks(chunks, doc.sections, tokenizer)
     assert len(chunks) > 500
+
+
+@pytest.mark.parametrize(
+    "opening",
+    ["# Irrigation Handbook\n\n## Canal Maintenance\n\n", "Irrigation Handbook\n\nCanal Maintenance\n\n"],
+    ids=["markdown", "html-or-docx"],
+)
+def test_a_long_section_keeps_its_heading_lines_with_its_first_text(
+    chunker: Chunker, tokenizer: Tokenizer, opening: str
+) -> None:
+    """Split first at blank lines, a long section used to leave its heading lines as a
+    passage of their own: no text, yet the best match for the heading's words."""
+    body = " ".join(
+        f"Sentence {i} says how the crew clears silt and reeds from the canal banks." for i in range(30)
+    )
+    section = Section(text=opening + body, heading="Irrigation Handbook > Canal Maintenance")
+    chunks = chunker.chunk([section])
+    assert len(chunks) >= 2
+    assert chunks[0].text.startswith(opening.strip()) and "Sentence 0 says" in chunks[0].text
+    assert all("Sentence" in c.text for c in chunks)  # no passage is headings alone
+    check_chunks(chunks, [section], tokenizer)

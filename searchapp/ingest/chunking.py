@@ -77,7 +77,10 @@ class Chunker:
     def chunk(self, sections: Iterable[Section]) -> list[PreparedChunk]:
         sections = [s for s in sections if s.text.strip()]
         # First pass: character splits sized from a sampled chars-per-token ratio.
-        planned = [(section, self._char_pieces(section.text)) for section in sections]
+        planned = [
+            (section, _heading_kept_with_text(section, self._char_pieces(section.text)))
+            for section in sections
+        ]
         # Second pass: one batched, exact tokenization of every piece of the document.
         encoded = iter(self.tokens.encode([piece for _, pieces in planned for _, piece, _ in pieces]))
         chunks: list[PreparedChunk] = []
@@ -142,6 +145,24 @@ class Chunker:
                 out.append((base + position + lead, stripped, self.tokens.encode([stripped])[0]))
             position += cut
         return out
+
+
+def _heading_kept_with_text(
+    section: Section, pieces: list[tuple[int, str, float]]
+) -> list[tuple[int, str, float]]:
+    """A section longer than a chunk splits first at blank lines, which leaves its heading
+    lines as a piece of their own: a passage with no text that matches its heading's words
+    best of all. That piece is joined to the text after it (the target leaves room)."""
+    if len(pieces) < 2 or not section.heading or not _only_headings(pieces[0][1], section.heading):
+        return pieces
+    (start, _, ratio), (next_start, following, _) = pieces[0], pieces[1]
+    return [(start, section.text[start : next_start + len(following)], ratio), *pieces[2:]]
+
+
+def _only_headings(text: str, heading: str) -> bool:
+    names = {part.strip() for part in heading.split(" > ")}
+    lines = [line.strip().lstrip("#").strip() for line in text.splitlines() if line.strip()]
+    return bool(lines) and all(line in names for line in lines)
 
 
 def _char_split(text: str, size: int, overlap: int) -> list[tuple[int, str]]:
