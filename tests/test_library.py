@@ -112,6 +112,30 @@ def test_same_content_under_another_name_is_not_indexed_twice(hash_library: Libr
     assert len(hash_library.documents()) == 1
 
 
+@pytest.mark.parametrize("copy_name", ["copy-of-a.txt", "0-copy.txt"], ids=["copy-after", "copy-before"])
+def test_editing_one_of_two_identical_files_keeps_the_other_copys_content(
+    hash_library: Library, tmp_path: Path, copy_name: str
+) -> None:
+    """The stored document bears the first copy's name; an edit of that copy must not take
+    the bytes the other copy still holds out of the library (they stay, under its name)."""
+    folder = tmp_path / "docs"
+    write(folder / "a.txt", "The walrus keeps its tusk polished.")
+    write(folder / copy_name, "The walrus keeps its tusk polished.")
+    ingest_paths(hash_library, [folder])
+    named = hash_library.documents()[0].source
+    edited = folder / named
+    edited.write_text("Penguins huddle together in the cold.")
+    report = ingest_paths(hash_library, [folder])
+    kept = next(o for o in report.outcomes if o.source != named)
+    assert kept.status == "unchanged" and "kept under this name" in kept.detail, report.outcomes
+    assert sorted(r.source for r in hash_library.documents()) == sorted({"a.txt", copy_name})
+    walrus = hash_library.search("walrus tusk", k=1, mode="keyword").hits
+    assert walrus and walrus[0].source != named
+    assert hash_library.search("penguins huddle", k=1, mode="keyword").hits[0].source == named
+    again = ingest_paths(hash_library, [folder])
+    assert [o.status for o in again.outcomes] == ["unchanged", "unchanged"]
+
+
 def test_reingest_with_new_tags_retags_without_reembedding(hash_library: Library, tmp_path: Path) -> None:
     path = write(tmp_path / "a.txt", "Quarterly revenue grew by eleven percent.")
     ingest_paths(hash_library, [path], tags=["finance"])

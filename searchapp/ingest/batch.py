@@ -113,6 +113,7 @@ class Batch:
         self.chunks_embedded = 0
         self.in_flight: dict[int, Work] = {}  # by id() of the job the worker pool hands back
         self.first_with: dict[str, int] = {}  # doc_id -> index of the first file with those bytes
+        self.hashed: dict[str, str] = {}  # source -> the doc_id of its bytes, once read
         self.twins: dict[int, int] = {}  # index -> index of an earlier file with the same bytes
         # The same name twice in one batch: the last file is the one meant (and only one may win).
         self.last_of = {file.source: index for index, file in enumerate(self.files)}
@@ -253,6 +254,7 @@ class Batch:
         if not data:
             return failed(source, FailureReason.EMPTY_FILE, "the file has no content", started)
         doc_id = sha256_hex(data)
+        self.hashed[source] = doc_id
         if doc_id in self.first_with:
             return self.first_with[doc_id]
         self.first_with[doc_id] = index
@@ -266,6 +268,17 @@ class Batch:
             )
             if admission.kind == "hidden":
                 return failed(source, FailureReason.NOT_ALLOWED, admission.detail, started)
+            twin = admission.record
+            if (
+                admission.kind == "duplicate"
+                and twin is not None
+                and self.edited_here(twin.source, twin.doc_id)
+            ):
+                # The copy whose name the document has is edited in this batch, which would
+                # retire these bytes: the document goes on under this name (nothing re-embedded).
+                kept = self.library.rename(twin.doc_id, source, mtime=file.mtime or None)
+                detail = f"kept under this name: {twin.source!r} now holds other content"
+                return FileOutcome(source, "unchanged", kept.chunks, doc_id, detail=detail)
             if not admission.wanted:
                 chunks = admission.record.chunks if admission.record else 0
                 seconds = time.monotonic() - started
@@ -273,6 +286,18 @@ class Batch:
                     source, "unchanged", chunks, doc_id, detail=admission.detail, seconds=seconds
                 )
         return Work(index=index, file=file, doc_id=doc_id, data=data, started=started)
+
+    def edited_here(self, source: str, doc_id: str) -> bool:
+        """Whether this batch holds a file named `source` whose bytes are not `doc_id`'s."""
+        index = self.last_of.get(source)
+        if index is None:
+            return False
+        if source not in self.hashed:
+            try:
+                self.hashed[source] = sha256_hex(self.files[index].read())
+            except OSError:
+                return False  # unreadable: it fails in its turn, and its old version stays
+        return self.hashed[source] != doc_id
 
     def embed(self, works: list[Work]) -> None:
         """Embed the chunks of `works` in slices that span files, then queue each file to write."""
