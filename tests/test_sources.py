@@ -565,3 +565,24 @@ def test_a_file_name_that_is_not_utf8_is_ingested_synced_and_deleted_like_any_ot
         os.remove(bad)
         assert sources.sync("team")[0].counts["deleted"] == 1
     assert "team/café notes.txt" not in {r.source for r in hash_library.documents()}
+
+
+def test_a_file_that_fails_is_tried_once_per_sync_and_reported_once(
+    hash_library: Library, tmp_path: Path
+) -> None:
+    """A damaged DOCX fails as "unreadable", which may pass (a locked file): the next sync
+    tries it again, but one sync no longer tries (and reports) it three times."""
+    root = tmp_path / "share"
+    write(root / "good.md", "# Good\n\nPenguins huddle together in the cold.")
+    (root / "garbage.docx").write_bytes(b"PK\x03\x04" + b"x" * 200)
+    for name in ("good.md", "garbage.docx"):
+        backdate(root / name, random.Random(3))
+    with Sources(hash_library, workers=1) as sources:
+        sources.add(SourceSpec.create("team", root))
+        report = sources.sync("team")[0]
+        assert [p.path for p in report.failures] == ["garbage.docx"], report.failures
+        assert report.counts["new"] == 1 and report.counts["failed"] == 1, report.counts
+        assert [path for path, _ in sources.get("team").status.errors] == ["garbage.docx"]
+        again = sources.sync("team")[0]
+        assert [p.path for p in again.failures] == ["garbage.docx"]  # transient: tried again, once
+    assert [r.source for r in hash_library.documents()] == ["team/good.md"]

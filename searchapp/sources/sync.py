@@ -262,7 +262,7 @@ class Syncer:
         progress: ProgressCallback | None,
         started: float,
     ) -> SyncReport:
-        failures: list[Problem] = []
+        failures: dict[str, Problem] = {}  # by path: a file that failed is not tried again in this sync
         ingest_report: IngestReport | None = None
         first = plan
         for attempt in range(3):  # a failed ingest changes what is held: plan once more
@@ -283,7 +283,7 @@ class Syncer:
                         records[path] = dataclasses.replace(
                             fallbacks[path], error=outcome.message, retry=reason in TRANSIENT
                         )
-                        failures.append(Problem(path, outcome.message))
+                        failures[path] = Problem(path, outcome.message)
             for action in plan.of_kind("retag"):
                 with contextlib.suppress(DocumentNotFoundError):
                     tagged = self.library.find_by_id(action.doc_id)
@@ -298,14 +298,14 @@ class Syncer:
             self.state.forget_files(list(plan.forget))
             if not failures or attempt == 2:
                 break
-            plan = self._plan(spec, files, allow_mass_delete=allow_mass_delete)
+            plan = _without(self._plan(spec, files, allow_mass_delete=allow_mass_delete), set(failures))
             if not plan.actions:
                 break
         return SyncReport(
             spec.name,
             "ok",
             first,
-            failures=tuple(failures),
+            failures=tuple(failures.values()),
             took_s=time.monotonic() - started,
             ingest=ingest_report,
         )
@@ -374,3 +374,16 @@ class Syncer:
             )
         except SearchAppError as exc:  # the sync itself is done; its status is a convenience
             logger.warning("could not record the status of source %s: %s", report.source, exc)
+
+
+def _without(plan: SyncPlan, failed: set[str]) -> SyncPlan:
+    """`plan` less another try of files that already failed in this sync (their records stay
+    as the failure left them): a damaged file fails the same way the second time."""
+    if not failed:
+        return plan
+    return dataclasses.replace(
+        plan,
+        actions=tuple(a for a in plan.actions if not (a.kind == "ingest" and a.path in failed)),
+        records=tuple(r for r in plan.records if r.path not in failed),
+        fallbacks=tuple(f for f in plan.fallbacks if f.path not in failed),
+    )
