@@ -253,7 +253,8 @@ def test_markdown_yaml_front_matter_is_not_a_heading() -> None:
     doc = extract(source.encode(), "post.md", LIMITS)
     assert headings(doc) == ["", "Part"]
     assert section_with(doc, "Intro text.") == ""
-    assert "title: My Post" in doc.sections[0].text  # still indexed, as text
+    assert "title:" not in all_text(doc)  # metadata, not text (tests/test_markup_cleanup.py)
+    assert doc.title == "My Post"
 
 
 def test_markdown_a_thematic_break_later_on_is_still_setext() -> None:
