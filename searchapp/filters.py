@@ -20,6 +20,7 @@ from searchapp.types import FILE_TYPES, DocumentRecord
 
 MAX_CONTAINS_CHARS = 200
 MAX_LIST_ITEMS = 1000
+MAX_EPOCH_S = 32_503_680_000  # 3000-01-01 UTC: a larger timestamp is milliseconds, not seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,16 @@ class SearchFilters:
                 f"filters must be a mapping of filter names to values; got {type(raw).__name__}"
             )
         values: dict[str, Any] = {}
+        origins: dict[str, str] = {}
+
+        def put(name: str, value: Any, origin: str) -> None:
+            """One single-valued filter, from `origin`: where two keys set it, they must agree."""
+            if name in values:
+                value = one_value(name, values[name], value, first=origins[name], second=origin)
+            else:
+                origins[name] = origin
+            values[name] = value
+
         for key, value in raw.items():
             if not isinstance(key, str):
                 raise InvalidFilterError(f"filter names must be strings; got {key!r}")
@@ -122,21 +133,25 @@ class SearchFilters:
             if value is None or value == "" or value == [] or value == ():
                 continue
             if name == "pages":
-                values["page_min"], values["page_max"] = parse_page_range(value)
+                low, high = parse_page_range(value)
+                for bound, number in (("page_min", low), ("page_max", high)):
+                    if number is not None:
+                        put(bound, number, f"from {key} {value!r}")
             elif name in ("doc_ids", "file_types", "tags", "exclude_doc_ids"):
-                values[name] = _string_tuple(name, value)
+                # Several keys for one filter (`tags` and `tag`) add up, as any of its values.
+                values[name] = tuple(dict.fromkeys(values.get(name, ()) + _string_tuple(key, value)))
             elif name in ("page_min", "page_max"):
-                values[name] = _integer(name, value)
+                put(name, _integer(name, value), f"as {key}")
             elif name == "ingested_after":
-                values[name] = parse_time_bound(value, end_of_day=False)
+                put(name, parse_time_bound(value, end_of_day=False), f"as {key}")
             elif name == "ingested_before":
-                values[name] = parse_time_bound(value, end_of_day=True)
+                put(name, parse_time_bound(value, end_of_day=True), f"as {key}")
             else:  # text_contains
                 if not isinstance(value, str):
                     raise InvalidFilterError(
                         f"filter 'text_contains' expects a string; got {type(value).__name__}"
                     )
-                values[name] = value.strip()
+                put(name, value.strip(), f"as {key}")
         return cls(**values)
 
     @property
@@ -331,9 +346,31 @@ def _string_tuple(name: str, value: Any) -> tuple[str, ...]:
                 f"filter {name!r} expects strings; got {type(item).__name__} {item!r}"[:200]
             )
         item = item.strip()
-        if item and item not in out:
+        if not item:
+            raise InvalidFilterError(
+                f"filter {name!r} holds an empty value; give each one as non-empty text, "
+                "or leave the filter out"
+            )
+        if item not in out:
             out.append(item)
     return tuple(out)
+
+
+def one_value(name: str, value: Any, other: Any, *, first: str, second: str) -> Any:
+    """A single-valued filter (a page bound, a date bound, "text contains") set in two places:
+    the one that is set, or both when they agree; `first` and `second` say where each came
+    from ("as an option", "in the query", "from pages '2-3'").
+
+    Raises:
+        InvalidFilterError: both are set, differently.
+    """
+    unset = (None, "")
+    if value not in unset and other not in unset and value != other:
+        raise InvalidFilterError(
+            f"{name} is given twice with different values ({value!r} {first}, {other!r} {second}); "
+            "give it once"
+        )
+    return value if value not in unset else other
 
 
 def _integer(name: str, value: Any) -> int:
@@ -375,7 +412,7 @@ def parse_time_bound(value: Any, *, end_of_day: bool) -> int:
     if isinstance(value, bool):
         raise InvalidFilterError(f"a date filter expects a date; got {value!r}")
     if isinstance(value, int):
-        return value
+        return _seconds(value)
     if isinstance(value, dt.datetime):
         return int(value.timestamp())
     if isinstance(value, dt.date):
@@ -383,7 +420,7 @@ def parse_time_bound(value: Any, *, end_of_day: bool) -> int:
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit():
-            return int(text)
+            return _seconds(int(text))
         try:
             if len(text) == 10:
                 return _day_bound(dt.date.fromisoformat(text), end_of_day)
@@ -391,6 +428,16 @@ def parse_time_bound(value: Any, *, end_of_day: bool) -> int:
         except ValueError:
             pass
     raise InvalidFilterError(f"a date filter expects YYYY-MM-DD or epoch seconds; got {value!r}"[:200])
+
+
+def _seconds(value: int) -> int:
+    """Epoch seconds as given, unless they are plainly milliseconds (after the year 3000)."""
+    if value > MAX_EPOCH_S:
+        raise InvalidFilterError(
+            f"a date filter takes epoch seconds; {value} would be after the year 3000, so it looks "
+            f"like milliseconds: divide by 1000 (or give a date, YYYY-MM-DD)"
+        )
+    return value
 
 
 def _day_bound(day: dt.date, end_of_day: bool) -> int:

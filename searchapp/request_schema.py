@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from searchapp.filters import MAX_CONTAINS_CHARS, MAX_LIST_ITEMS
+from searchapp.filters import MAX_CONTAINS_CHARS, MAX_EPOCH_S, MAX_LIST_ITEMS
 from searchapp.request import MAX_K, SEARCH_MODES
 from searchapp.types import FILE_TYPES
 
@@ -32,19 +32,24 @@ QUERY_HELP = (
 )
 
 
-def _strings(description: str) -> dict[str, Any]:
-    return {
-        "type": "array",
-        "items": {"type": "string", "minLength": 1},
-        "maxItems": MAX_LIST_ITEMS,
-        "description": description,
-    }
+def _strings(
+    description: str, item: dict[str, Any] | None = None, *, most: int | None = MAX_LIST_ITEMS
+) -> dict[str, Any]:
+    """A list of values, or one value alone (the core reads a lone string as a list of one)."""
+    one = item or {"type": "string", "minLength": 1, "pattern": r"\S"}
+    many: dict[str, Any] = {"type": "array", "items": one}
+    if most is not None:
+        many["maxItems"] = most
+    return {"anyOf": [many, one], "description": f"{description} (a list, or one value alone)"}
 
 
 def _date(description: str) -> dict[str, Any]:
     return {
-        "anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}],
-        "description": description,
+        "anyOf": [
+            {"type": "string", "minLength": 1},
+            {"type": "integer", "maximum": MAX_EPOCH_S},
+        ],
+        "description": f"{description} (seconds, not milliseconds)",
     }
 
 
@@ -56,21 +61,16 @@ def filters_schema() -> dict[str, Any]:
         "description": "What a search may return; empty or absent filters do not filter.",
         "properties": {
             "documents": _strings(
-                "only these documents: full ids, as `doc_id` in every answer (to name a "
-                "document, use doc: in the query)"
+                "only these documents, each named as doc: in the query names one: its id "
+                "(`doc_id` in every answer), 8+ characters of it, its name or part of its name; "
+                "one that names no document answers 404"
             ),
-            "exclude_documents": {
-                "type": "array",
-                "items": {"type": "string", "minLength": 1},
-                "description": "never these documents: full ids (hidden versions are left out already, "
-                "unless `documents` names them)",
-            },
-            "file_types": {
-                "type": "array",
-                "items": {"type": "string", "enum": list(FILE_TYPES)},
-                "maxItems": MAX_LIST_ITEMS,
-                "description": "only these file types",
-            },
+            "exclude_documents": _strings(
+                "never these documents, named as in `documents` (hidden versions are left out "
+                "already, unless `documents` names them)",
+                most=None,
+            ),
+            "file_types": _strings("only these file types", {"type": "string", "enum": list(FILE_TYPES)}),
             "pages": {
                 "anyOf": [
                     {"type": "string", "pattern": r"^\s*\d*\s*(-\s*\d*)?\s*$"},

@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 TEAMS_RELOAD_S = 2.0
 TOKEN_HINT = "send 'Authorization: Bearer <token>' (`searchapp tokens create` makes an API token)"
+# Neither whether such a token ever existed nor whether it was revoked: the same words for both.
+UNKNOWN_TOKEN = "the bearer token is not known here (unknown or revoked); ask for a valid API token"
 
 
 class ApiContext:
@@ -109,6 +111,8 @@ class ApiContext:
         """The caller of an API token or an OIDC bearer token (no rate limit)."""
         if token.startswith(PREFIX):
             return self.tokens.verify(token).caller()
+        if not self.oidc.enabled:  # only API tokens are valid here, and this is none that is known
+            raise AuthError(UNKNOWN_TOKEN)
         provider, claims = self.oidc.claims(token)
         return caller_from_claims(provider, claims, self.current_teams(), self.settings.collection)
 

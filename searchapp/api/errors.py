@@ -40,6 +40,15 @@ from searchapp.errors import (
 
 logger = logging.getLogger(__name__)
 
+# The core's errors may suggest a CLI command; an API caller is told what it can call instead.
+CLI_LISTING = "`searchapp docs` lists them"
+HTTP_LISTING = "GET /api/v1/documents lists them"
+
+
+def for_service(message: str, listing: str) -> str:
+    """A core error message with its CLI suggestion replaced by what the service's caller can do."""
+    return message.replace(CLI_LISTING, listing)
+
 
 class ApiError(SearchAppError):
     """An HTTP-only refusal (a conflict, a body too large) with its status and code."""
@@ -84,7 +93,7 @@ def install(app: FastAPI) -> None:
         if status == 500:
             logger.error("internal error on %s %s: %s", request.method, request.url.path, exc, exc_info=exc)
             return body(500, "internal", "internal error; the server's log has the details")
-        response = body(status, code, str(exc))
+        response = body(status, code, for_service(str(exc), HTTP_LISTING))
         if isinstance(exc, RateLimitedError):
             response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         if status == 503:

@@ -28,16 +28,19 @@ from typing import Annotated, Any
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import AnyHttpUrl, BaseModel, Field, WithJsonSchema
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from searchapp.api.callers import Caller
 from searchapp.api.context import ApiContext
 from searchapp.api.deps import original_link
+from searchapp.api.errors import for_service
+from searchapp.api.searching import MCP_LISTING, search_request
 from searchapp.errors import AuthError, SearchAppError
-from searchapp.request import SearchRequest
-from searchapp.request_schema import request_schema
+from searchapp.request_schema import filters_schema, request_schema
 from searchapp.types import Hit, SearchResponse
 
 TOKEN_ENV = "SEARCHAPP_TOKEN"
@@ -122,9 +125,6 @@ def build_mcp(
             validate_token_resource=False,
         )
         verifier = _Verifier(context)
-    server: MCPServer[Any] = MCPServer(
-        name="searchapp", instructions=INSTRUCTIONS, token_verifier=verifier, auth=auth, log_level="WARNING"
-    )
     who = _caller_source(context, stdio_caller)
 
     def cite(hit: Hit) -> Citation:
@@ -150,10 +150,9 @@ def build_mcp(
             ],
         )
 
-    @server.tool()
     def search(
         query: Annotated[Any, _described("query")],
-        k: Annotated[Any, _described("k", default=5)] = 5,
+        k: Annotated[Any, _described("k", default=5, description=K_HELP)] = 5,
         mode: Annotated[Any, _described("mode")] = None,
         filters: Annotated[Any, _described("filters", nullable=True)] = None,
         min_score: Annotated[Any, _described("min_score")] = None,
@@ -163,17 +162,15 @@ def build_mcp(
         `query` is natural language, with the query syntax if useful: "exact phrase",
         -word, type:pdf, tag:hr, doc:NAME, page:3-7, after:2026-01-31, before:2026-03.
         `mode`: adaptive (default), hybrid, dense or keyword. `filters` (all optional):
-        file_types (["pdf"]), pages ("3-7"), tags (["hr"]), documents (doc ids),
-        ingested_after / ingested_before ("2026-01-31"), text_contains ("laptop").
+        file_types (["pdf"]), pages ("3-7"), tags (["hr"]), documents (ids or names, as
+        doc:), ingested_after / ingested_before ("2026-01-31"), text_contains ("laptop").
+        Filters go inside `filters`, never beside `query`.
         """
         with _tool_errors():
-            caller = who()
-            request = SearchRequest.from_mapping(
-                {"query": query, "k": k, "mode": mode, "filters": filters, "min_score": min_score}
-            )
-            return result(context().library_for(caller).find(request))
+            reader = context().library_for(who())
+            fields = {"query": query, "k": k, "mode": mode, "filters": filters, "min_score": min_score}
+            return result(reader.find(search_request(reader, fields, listing=MCP_LISTING)))
 
-    @server.tool()
     def fetch_passage(passage_id: str, before: int = 1, after: int = 1) -> PassageWithContext:
         """One passage by its id (from a citation), with `before`/`after` passages around it (0-20)."""
         with _tool_errors():
@@ -187,19 +184,77 @@ def build_mcp(
                 after=[Neighbour(chunk=i, text=t) for i, t in around if i > hit.chunk_index],
             )
 
-    @server.tool()
     def similar_passages(
         passage_id: str,
-        k: Annotated[Any, _described("k", default=5)] = 5,
+        k: Annotated[Any, _described("k", default=5, description=K_HELP)] = 5,
         mode: Annotated[Any, _described("mode")] = None,
     ) -> SearchResult:
         """Passages like the one with this id (from a citation), the passage itself left out."""
         with _tool_errors():
-            caller = who()
-            request = SearchRequest.from_mapping({"like": passage_id, "k": k, "mode": mode})
-            return result(context().library_for(caller).find(request))
+            reader = context().library_for(who())
+            fields = {"like": passage_id, "k": k, "mode": mode}
+            return result(reader.find(search_request(reader, fields, listing=MCP_LISTING)))
 
-    return server
+    return MCPServer(
+        name="searchapp",
+        instructions=INSTRUCTIONS,
+        token_verifier=verifier,
+        auth=auth,
+        log_level="WARNING",
+        tools=[StrictTool.of(tool) for tool in (search, fetch_passage, similar_passages)],
+    )
+
+
+class StrictTool(Tool):
+    """A tool whose arguments are its parameters and no others, with errors an assistant can act on.
+
+    The SDK builds each tool's argument model from the function (`Tool.from_function`);
+    that model ignores unknown arguments, so ``{"query": "x", "tags": ["hr"]}`` would search
+    unfiltered. Here the model forbids them (and the published input schema says
+    ``additionalProperties: false``), and an argument the model refuses is answered in a
+    sentence naming it, rather than pydantic's report.
+    """
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any]) -> StrictTool:
+        tool = cls.from_function(fn)
+        assert isinstance(tool, StrictTool)
+        loose = tool.fn_metadata.arg_model
+        strict: type[ArgModelBase] = type(
+            loose.__name__, (loose,), {"model_config": ConfigDict(extra="forbid")}
+        )
+        tool.fn_metadata.arg_model = strict
+        tool.parameters = strict.model_json_schema(by_alias=True)
+        return tool
+
+    async def run(
+        self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False
+    ) -> Any:
+        try:
+            return await super().run(arguments, context, convert_result)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            raise ToolError(f"Error executing tool {self.name}: {self.explain(cause)}") from cause
+
+    def explain(self, error: ValidationError) -> str:
+        """What is wrong with the arguments, in a sentence or two."""
+        takes = [f.alias or name for name, f in self.fn_metadata.arg_model.model_fields.items()]
+        sentences: list[str] = []
+        for problem in error.errors()[:3]:
+            where = ".".join(str(part) for part in problem.get("loc", ())) or "arguments"
+            kind = problem.get("type", "")
+            if kind == "missing":
+                sentences.append(f"the argument {where!r} is required")
+            elif kind == "extra_forbidden":
+                sentence = f"unknown argument {where!r}; {self.name} takes {', '.join(takes)}"
+                if "filters" in takes and where in FILTER_KEYS:
+                    sentence += f'; filters go inside `filters`, as {{"filters": {{"{where}": ...}}}}'
+                sentences.append(sentence)
+            else:
+                sentences.append(f"the argument {where!r}: {problem.get('msg', 'is not valid')}")
+        return "; ".join(sentences)
 
 
 def _caller_source(context: Callable[[], ApiContext], stdio_caller: Caller | None) -> Callable[[], Caller]:
@@ -233,10 +288,19 @@ def stdio_caller(ctx: ApiContext, environ: dict[str, str] | None = None) -> Call
     )
 
 
-def _described(name: str, *, default: Any = None, nullable: bool = False) -> WithJsonSchema:
+K_HELP = "how many passages"
+FILTER_KEYS = frozenset(filters_schema()["properties"]) | {"type", "types", "tag", "doc", "doc_ids"}
+
+
+def _described(
+    name: str, *, default: Any = None, nullable: bool = False, description: str = ""
+) -> WithJsonSchema:
     """A tool argument's schema: the core's for that key of a search request
-    (`searchapp.request_schema`); the core validates the value (`SearchRequest.from_mapping`)."""
+    (`searchapp.request_schema`), `description` replacing its own where the tool differs
+    (no tool has `group`); the core validates the value (`SearchRequest.from_mapping`)."""
     schema = dict(request_schema()["properties"][name])
+    if description:
+        schema["description"] = description
     if default is not None:
         schema["default"] = default
     if nullable:
@@ -250,4 +314,4 @@ def _tool_errors() -> Iterator[None]:
     try:
         yield
     except SearchAppError as exc:
-        raise ToolError(str(exc)) from exc
+        raise ToolError(for_service(str(exc), MCP_LISTING)) from exc

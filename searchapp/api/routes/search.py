@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 
 from searchapp.api.deps import ERRORS, NOT_FOUND, Ctx, Reader, api_base, original_link, with_links
 from searchapp.api.models import CompareIn, CompareOut, PassageOut, SearchBody, SearchOut, SimilarBody
+from searchapp.api.searching import HTTP_LISTING, search_request
 from searchapp.errors import QueryError
-from searchapp.request import SearchRequest
 from searchapp.retrieval.scoring import dense_score
 
 router = APIRouter(tags=["search"])
@@ -25,10 +25,12 @@ def search(body: SearchBody, request: Request, caller: Reader, ctx: Ctx) -> dict
     `like` a passage id, with `k`, `filters`, `mode`, `min_score`, `group` and `syntax`.
     Filters typed in the query add to `filters`. `weak_match` says that even the best hit
     matches poorly; `dense_weight` is the share the adaptive ranking gave meaning over
-    keywords. Each hit's `link` downloads its original. A `doc:` name or `like` id that
-    names no document the caller may see answers 404.
+    keywords. Each hit's `link` downloads its original. A `doc:` name, a document in
+    `filters.documents` or `filters.exclude_documents` (named as with `doc:`) or a `like`
+    id that names no document the caller may see answers 404.
     """
-    response = ctx.library_for(caller).find(SearchRequest.from_mapping(body))
+    reader = ctx.library_for(caller)
+    response = reader.find(search_request(reader, body, listing=HTTP_LISTING))
     return with_links(response.to_dict(), api_base(request, ctx))
 
 
@@ -48,7 +50,8 @@ def similar(body: SimilarBody, request: Request, caller: Reader, ctx: Ctx) -> di
         raise QueryError(f"'passage_id' must be a passage id, as a hit's chunk_id; got {passage!r}")
     fields = {key: value for key, value in body.items() if key != "passage_id"}
     fields["like"] = passage
-    response = ctx.library_for(caller).find(SearchRequest.from_mapping(fields))
+    reader = ctx.library_for(caller)
+    response = reader.find(search_request(reader, fields, listing=HTTP_LISTING))
     return with_links(response.to_dict(), api_base(request, ctx))
 
 

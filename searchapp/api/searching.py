@@ -1,0 +1,67 @@
+"""A search request as the HTTP API and the MCP server take it: the core's, documents named.
+
+`SearchRequest.from_mapping` validates the body; `named_documents` then resolves the
+documents that `filters.documents` and `filters.exclude_documents` name exactly as the
+query's ``doc:`` is resolved (`searchapp.library.finding.document_ids`: an id, 8+
+characters of one, a name or part of a name), among the documents the caller may see.
+One that names none is refused (404) as ``doc:`` is, rather than filtering everything out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from searchapp.api.errors import HTTP_LISTING, for_service
+from searchapp.errors import DocumentNotFoundError
+from searchapp.library.finding import document_ids
+from searchapp.library.view import LibraryView
+from searchapp.request import SearchRequest
+
+__all__ = ["HTTP_LISTING", "MCP_LISTING", "for_service", "named_documents", "search_request"]
+
+# An MCP client has no listing tool: what it can do instead of `searchapp docs`.
+MCP_LISTING = (
+    "search without naming a document: each passage's citation gives its document's name "
+    "(`document`) and id (`doc_id`)"
+)
+
+
+def search_request(reader: LibraryView, raw: Mapping[str, Any], *, listing: str) -> SearchRequest:
+    """`raw` as a request, its named documents resolved among those `reader` holds.
+
+    Raises:
+        QueryError: what `SearchRequest.from_mapping` refuses.
+        DocumentNotFoundError: a document in the filters that names none `reader` holds.
+    """
+    return named_documents(SearchRequest.from_mapping(raw), reader, listing=listing)
+
+
+def named_documents(request: SearchRequest, reader: LibraryView, *, listing: str) -> SearchRequest:
+    """`request` with the ids of the documents its filters name (see the module docstring)."""
+    filters = request.filters
+    if not filters.doc_ids and not filters.exclude_doc_ids:
+        return request
+    named = dataclasses.replace(
+        filters,
+        doc_ids=_all_ids(reader, filters.doc_ids, "documents", listing),
+        exclude_doc_ids=_all_ids(reader, filters.exclude_doc_ids, "exclude_documents", listing),
+    )
+    return dataclasses.replace(request, filters=named)
+
+
+def _all_ids(reader: LibraryView, refs: tuple[str, ...], key: str, listing: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(doc_id for ref in refs for doc_id in _ids(reader, ref, key, listing)))
+
+
+def _ids(reader: LibraryView, ref: str, key: str, listing: str) -> tuple[str, ...]:
+    if len(ref) == 64 and reader.find_by_id(ref) is not None:  # a full id (a hidden version too)
+        return (ref,)
+    try:
+        return document_ids([ref], reader)
+    except DocumentNotFoundError:
+        raise DocumentNotFoundError(
+            f"filters.{key}: {ref!r} names no document in this library (give an id, 8+ characters "
+            f"of one, or a name or part of it, as for doc: in the query); {listing}"
+        ) from None
