@@ -56,7 +56,7 @@ def test_ingest_reports_each_file_and_fails_with_exit_1(run, corpus: Path) -> No
     assert by_source["report.pdf"]["status"] == "ingested"
     assert by_source["broken.pdf"]["reason"] == "damaged_pdf"
     assert "picture.png" not in by_source
-    assert "skipping 1 files of unsupported types" in result.stderr
+    assert "skipping 1 files of unsupported types: picture.png (supported" in result.stderr
 
     again = run("ingest", str(corpus), "--recursive")
     assert again.exit_code == 1

@@ -47,12 +47,18 @@ def ingest(
     from searchapp.cli.output import ProgressBar, print_ingest_report
     from searchapp.ingest.files import discover
     from searchapp.ingest.pipeline import Ingestor
+    from searchapp.ingest.text import printable_name
 
     settings = options(ctx).settings()
     with cli_errors():
         found = discover(paths, recursive=recursive, tags=tag or (), groups=group or ())
     if found.skipped:
-        err(f"skipping {len(found.skipped)} files of unsupported types (supported: pdf, txt, md, html, docx)")
+        names = ", ".join(printable_name(p.name) for p in found.skipped[:5])
+        more = f" and {len(found.skipped) - 5} more" if len(found.skipped) > 5 else ""
+        err(
+            f"skipping {len(found.skipped)} files of unsupported types: {names}{more} "
+            "(supported: pdf, txt, md, html, docx)"
+        )
     if not found.files:
         err("no files to ingest")
         raise typer.Exit(EXIT_NOTHING)
