@@ -36,8 +36,8 @@ import numpy as np
 import numpy.typing as npt
 
 from searchapp.config import SearchMode
-from searchapp.errors import InvalidFilterError, QueryError
-from searchapp.filters import SearchFilters
+from searchapp.errors import QueryError
+from searchapp.filters import SearchFilters, one_value
 from searchapp.query_syntax import ParsedQuery, parse_query, plain
 
 SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)
@@ -162,13 +162,9 @@ def merged(given: SearchFilters, typed: SearchFilters) -> SearchFilters:
     for name in ("doc_ids", "file_types", "tags", "exclude_doc_ids"):
         values[name] = tuple(dict.fromkeys(getattr(given, name) + getattr(typed, name)))
     for name in _SINGLE:
-        mine, theirs = getattr(given, name), getattr(typed, name)
-        if mine not in (None, "") and theirs not in (None, "") and mine != theirs:
-            raise InvalidFilterError(
-                f"{name} is given twice with different values ({mine!r} as an option, {theirs!r} in "
-                "the query); give it once"
-            )
-        values[name] = mine if mine not in (None, "") else theirs
+        values[name] = one_value(
+            name, getattr(given, name), getattr(typed, name), first="as an option", second="in the query"
+        )
     # Visibility is never typed (`Library.view` sets it on the given filters): it must survive.
     return SearchFilters(**values, visible_to=given.visible_to)
 
