@@ -11,6 +11,7 @@ caller may not see (ids, text, names, counts).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -383,3 +384,16 @@ def settle_uploads(live: Any, client: httpx.Client, timeout: float = 120) -> Non
             return
         time.sleep(0.2)
     raise AssertionError("team A's upload jobs did not finish")
+
+
+def test_the_interactive_docs_load_without_a_network(world: Any) -> None:
+    """Swagger UI's script and style come from this server, not a CDN the machine may not reach."""
+    live, client, _ = world
+    page = client.get(f"{live.url}/api/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+\.(?:js|css))['"]""", page.text)
+    assert len(assets) >= 2 and not [a for a in assets if not a.startswith("/api/")], assets
+    for asset in assets:
+        fetched = client.get(f"{live.url}{asset}")
+        assert fetched.status_code == 200 and len(fetched.content) > 10_000, asset
+    assert client.get(f"{live.url}/api/openapi.json").json()["info"]["title"] == "searchapp"

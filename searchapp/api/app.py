@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from searchapp.api import errors
 from searchapp.api.body_limit import BodyLimit
@@ -23,7 +24,9 @@ JSON_LIMIT = 1 * MB  # every request but an upload
 
 def create_api(ctx: ApiContext) -> FastAPI:
     """The FastAPI application (paths `/v1/...`), to be mounted under `/api`."""
-    api = FastAPI(
+    # Swagger UI's script and style from the package, not a CDN: an offline server still shows /api/docs.
+    api = FastAPIOffline(
+        static_url="/docs-static",
         title="searchapp",
         summary="Semantic search over a team's documents",
         description=(
