@@ -4,12 +4,8 @@ decoder's warnings reach the document (found by an exploratory tester)."""
 
 from __future__ import annotations
 
-import importlib
-import sys
-
 import pytest
 
-import searchapp.ingest.markup
 from searchapp.errors import FailureReason, IngestError
 from searchapp.ingest.extract import extract
 from searchapp.ingest.types import ExtractedDocument, Limits
@@ -106,24 +102,6 @@ def test_a_dashed_block_that_is_not_metadata_stays_text() -> None:
 def test_a_file_of_front_matter_alone_is_empty() -> None:
     empty(b"---\ntitle: Nothing Else\ntags: [a]\n---\n", "only.md")
     empty(b'+++\ntitle = "Nothing Else"\n+++\n\n', "only.md")
-
-
-def test_front_matter_is_read_without_pyyaml(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.import_module
-
-    def no_yaml(name: str, package: str | None = None) -> object:
-        if name == "yaml":
-            raise ImportError("no yaml")
-        return real(name, package)
-
-    monkeypatch.setattr(searchapp.ingest.markup.importlib, "import_module", no_yaml)
-    monkeypatch.delitem(sys.modules, "yaml", raising=False)
-    doc = extract(YAML_POST.encode(), "notes.md", LIMITS)
-    assert doc.title == "Release notes: 2.0"
-    assert "Jane Doe" not in all_text(doc)
-
-
-# ------------------------------------------------------------ html comments
 
 
 def test_markdown_html_comments_are_not_indexed() -> None:

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 
 from searchapp.errors import FailureReason, IngestError
-from searchapp.ingest.markup import extract_html, extract_markdown, extract_plain_text
+from searchapp.ingest.html import extract_html
+from searchapp.ingest.markup import extract_markdown, extract_plain_text
 from searchapp.ingest.pdf import extract_pdf
 from searchapp.ingest.text import sniff_binary
 from searchapp.ingest.types import ExtractedDocument, Limits
