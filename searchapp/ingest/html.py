@@ -7,7 +7,7 @@ from typing import Any
 
 from searchapp.errors import FailureReason, IngestError
 from searchapp.ingest.markup import (
-    _HeadingTracker,
+    HeadingTracker,
     check_chars,
     merge_heading_runs,
     require_text,
@@ -61,7 +61,7 @@ def _html_sections(root: object, *, skip_boilerplate: bool) -> tuple[list[Sectio
     """The sections of an HTML page's `root` element, and its first h1 (or "")."""
     from bs4.element import Comment, Doctype, NavigableString, ProcessingInstruction, Tag
 
-    tracker = _HeadingTracker()
+    tracker = HeadingTracker()
     sections: list[Section] = []
     parts: list[str] = []
     heading = ""

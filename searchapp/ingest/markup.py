@@ -122,7 +122,7 @@ _FENCE_RE = re.compile(r"^ {0,3}(```|~~~)")
 
 
 @dataclass
-class _HeadingTracker:
+class HeadingTracker:
     """The current chain of headings, by level."""
 
     levels: dict[int, str] = field(default_factory=dict)
@@ -161,7 +161,7 @@ def extract_markdown(data: bytes, source: str, limits: Limits) -> ExtractedDocum
     # A "---" block at the top that is not front matter is kept as text, but its last
     # line followed by "---" is still not a setext heading.
     closes_at = -1 if had_front_matter else front_matter_end(lines)
-    tracker = _HeadingTracker()
+    tracker = HeadingTracker()
     sections: list[Section] = []
     title = front_title
     start = 0  # character offset of the current section in `text`
