@@ -136,6 +136,23 @@ def test_editing_one_of_two_identical_files_keeps_the_other_copys_content(
     assert [o.status for o in again.outcomes] == ["unchanged", "unchanged"]
 
 
+def test_a_copy_saved_over_another_file_then_its_original_edited_leaves_one_document_per_name(
+    hash_library: Library, tmp_path: Path
+) -> None:
+    """b.txt held Y; a.txt (X) is copied over it, then a.txt is edited: b.txt now holds X."""
+    folder = tmp_path / "docs"
+    write(folder / "a.txt", "The walrus keeps its tusk polished.")
+    write(folder / "b.txt", "Quarterly revenue grew by eleven percent.")
+    ingest_paths(hash_library, [folder])
+    (folder / "b.txt").write_bytes((folder / "a.txt").read_bytes())
+    (folder / "a.txt").write_text("Penguins huddle together in the cold.")
+    ingest_paths(hash_library, [folder])
+    records = hash_library.documents()
+    assert sorted(r.source for r in records) == ["a.txt", "b.txt"]  # one document per name
+    assert hash_library.search("walrus tusk", k=1, mode="keyword").hits[0].source == "b.txt"
+    assert not hash_library.search("quarterly revenue eleven", k=5, mode="keyword").hits  # gone from disk
+
+
 def test_reingest_with_new_tags_retags_without_reembedding(hash_library: Library, tmp_path: Path) -> None:
     path = write(tmp_path / "a.txt", "Quarterly revenue grew by eleven percent.")
     ingest_paths(hash_library, [path], tags=["finance"])

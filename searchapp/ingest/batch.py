@@ -276,7 +276,15 @@ class Batch:
             ):
                 # The copy whose name the document has is edited in this batch, which would
                 # retire these bytes: the document goes on under this name (nothing re-embedded).
+                # This name's own old version, if any, is gone from its file: it goes first.
+                current = self.library.find_by_source(source)
+                if current is not None and current.doc_id != twin.doc_id:
+                    self.library.delete_by_id(current.doc_id)
                 kept = self.library.rename(twin.doc_id, source, mtime=file.mtime or None)
+                if file.tags and set(file.tags) != set(kept.tags):
+                    kept = self.library.update_tags(kept.doc_id, file.tags)
+                if file.groups and set(file.groups) != set(kept.groups):
+                    kept = self.library.update_groups(kept.doc_id, file.groups)
                 detail = f"kept under this name: {twin.source!r} now holds other content"
                 return FileOutcome(source, "unchanged", kept.chunks, doc_id, detail=detail)
             if not admission.wanted:
@@ -293,10 +301,13 @@ class Batch:
         if index is None:
             return False
         if source not in self.hashed:
+            file = self.files[index]
             try:
-                self.hashed[source] = sha256_hex(self.files[index].read())
+                if file.size() > self.ingestor.limits.max_bytes:
+                    return False  # too large: it fails in its turn, and its old version stays
+                self.hashed[source] = sha256_hex(file.read())
             except OSError:
-                return False  # unreadable: it fails in its turn, and its old version stays
+                return False  # unreadable: the same
         return self.hashed[source] != doc_id
 
     def embed(self, works: list[Work]) -> None:
