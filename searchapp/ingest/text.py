@@ -137,8 +137,8 @@ def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
     """UTF-16 text without a byte-order mark, told by where its NUL bytes fall."""
     sample = data[:65536]
     units = len(sample) // 2
-    if len(data) % 2 or units == 0:
-        return None
+    if len(data) % 2 or units < _UTF16_MIN_UNITS:
+        return None  # "0<NUL><C2><80>" is UTF-8 with a NUL as much as one UTF-16 character
     even, odd = sample[0::2].count(0), sample[1::2].count(0)
     if odd >= units * _UTF16_NUL_SHARE and even == 0:
         encoding = "utf-16-le"  # "A\0": the high byte, second, is the NUL
@@ -153,6 +153,7 @@ def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
 
 
 _MAX_STRAY_NUL_SHARE = 0.001
+_UTF16_MIN_UNITS = 8
 
 
 def _stray(nuls: int, data: bytes) -> bool:
@@ -210,6 +211,11 @@ def detect_encoding(data: bytes) -> str | None:
     return guess[0] if guess else None
 
 
+_HEURISTIC_SAMPLE = 65536
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
+_CP1250_ONLY_RE = re.compile(rb"[\x80-\x9f]")
+
+
 def _guess_encoding(data: bytes) -> tuple[str, str] | None:
     """The encoding, and a warning when a short text left another reading as likely ("" if sure)."""
     from charset_normalizer import from_bytes
@@ -236,7 +242,7 @@ def _guess_encoding(data: bytes) -> tuple[str, str] | None:
         return "cp1252", ""
     ranked.sort()
     score, coherence, _, name, text = ranked[0]
-    non_ascii = sum(1 for ch in text if ord(ch) > 127)
+    non_ascii = len(_NON_ASCII_RE.findall(text, 0, _HEURISTIC_SAMPLE))
     rivals = [
         r[3]
         for r in ranked[1:]
@@ -263,11 +269,14 @@ def _implausible(name: str, text: str, data: bytes) -> bool:
       reads the rest the same) has only controls, so the text is ISO-8859-2 (where both
       read alike, as in Hungarian, the tie goes to cp1250 anyway).
     """
+    # These loops are Python and files can be megabytes: they read a sample.
+    sample, text = data[:_HEURISTIC_SAMPLE], text[:_HEURISTIC_SAMPLE]
     if name in _MULTI_BYTE:
-        data = data[:65536]  # a sample: this loop is Python, files can be megabytes
-        high = [i for i, byte in enumerate(data) if byte >= 0x80]
+        high = [i for i, byte in enumerate(sample) if byte >= 0x80]
         alone = sum(
-            1 for i in high if (i == 0 or data[i - 1] < 0x80) and (i + 1 == len(data) or data[i + 1] < 0x80)
+            1
+            for i in high
+            if (i == 0 or sample[i - 1] < 0x80) and (i + 1 == len(sample) or sample[i + 1] < 0x80)
         )
         if alone * 2 > len(high):
             return True
@@ -280,7 +289,7 @@ def _implausible(name: str, text: str, data: bytes) -> bool:
     one_case = all(ch.islower() for ch in cased) or all(ch.isupper() for ch in cased)
     if len(cased) >= 4 and len(cased) == len(letters) and one_case:
         return True
-    return name == "cp1250" and not any(0x80 <= byte < 0xA0 for byte in data)
+    return name == "cp1250" and _CP1250_ONLY_RE.search(data) is None
 
 
 def _checked(text: str) -> str:
