@@ -234,3 +234,12 @@ def test_decoder_warnings_reach_the_document(data: bytes, name: str) -> None:
 def test_an_unsure_encoding_guess_is_a_warning_on_the_document() -> None:
     doc = extract("# Caf\xe9\n\nna\xefve".encode("latin-1"), "guess.md", LIMITS)
     assert any("guessed" in warning for warning in doc.warnings), doc.warnings
+
+
+def test_a_dashed_block_of_prose_that_is_not_yaml_stays_text() -> None:
+    """A first line like "Summary: ..." does not make two rules around prose metadata."""
+    page = (
+        "---\nSummary: refunds changed in 2024.\nCustomers now get 30 days to ask.\n---\n# Refunds\n\nBody.\n"
+    )
+    doc = extract(page.encode(), "refunds.md", LIMITS)
+    assert "Customers now get 30 days" in all_text(doc)

@@ -33,8 +33,8 @@ def split_front_matter(raw: str) -> tuple[str, str, bool]:
     YAML front matter is a block from a "---" first line to a "---" (or "...") line;
     TOML front matter the same between "+++" lines. It is metadata, not text to index:
     only its `title`, when a plain string, is used. Malformed front matter never fails
-    the file: a "+++" block or a "---" block of "key: value" lines is dropped all the
-    same, and a "---" block that is not clearly metadata stays as text.
+    the file: a "+++" block or a "---" block of only "key: value", indented and "- item"
+    lines is dropped all the same, and a "---" block that is not clearly metadata stays as text.
     """
     lines = raw.split("\n", _MAX_FRONT_MATTER_LINES + 1)
     first = lines[0].rstrip()
@@ -61,9 +61,9 @@ def split_front_matter(raw: str) -> tuple[str, str, bool]:
     if isinstance(meta, dict) or not block.strip():  # an empty block ("---" twice) too, as in Jekyll
         return rest, _front_matter_title(meta), True
     keys = [line for line in block.split("\n") if line.strip() and not line.lstrip().startswith("#")]
-    if keys and _YAML_KEY_RE.match(keys[0]):  # metadata that does not parse: dropped all the same
-        return rest, "", True
-    return raw, "", False
+    if keys and all(_YAML_KEY_RE.match(k) or k[0] in " \t-" for k in keys):
+        return rest, "", True  # metadata that does not parse: dropped all the same
+    return raw, "", False  # prose between two rules: text
 
 
 _YAML_NOT_LOADED = object()
