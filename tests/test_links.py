@@ -69,6 +69,10 @@ def test_params_are_short_and_readable() -> None:
         "group": ["0"],
     }
     assert from_params({"q": "refunds", "unknown": "ignored"}) == SearchRequest(query="refunds", group=True)
+    # An empty parameter (a hand-edited link, a form left blank) says nothing, as before.
+    assert from_params({"q": "refunds", "tag": "", "type": [" "]}) == SearchRequest(
+        query="refunds", group=True
+    )
 
 
 @pytest.mark.parametrize(

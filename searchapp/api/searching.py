@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from searchapp.api.errors import HTTP_LISTING, for_service
-from searchapp.errors import DocumentNotFoundError
+from searchapp.errors import DocumentNotFoundError, QueryError
+from searchapp.filters import MAX_LIST_ITEMS
 from searchapp.library.finding import document_ids
 from searchapp.library.view import LibraryView
 from searchapp.request import SearchRequest
@@ -46,13 +47,26 @@ def named_documents(request: SearchRequest, reader: LibraryView, *, listing: str
     named = dataclasses.replace(
         filters,
         doc_ids=_all_ids(reader, filters.doc_ids, "documents", listing),
-        exclude_doc_ids=_all_ids(reader, filters.exclude_doc_ids, "exclude_documents", listing),
+        # Leaving out a document that is not there leaves out nothing: no error (a client's
+        # list of exclusions outlives the documents it names).
+        exclude_doc_ids=_all_ids(reader, filters.exclude_doc_ids, "exclude_documents", listing, strict=False),
     )
     return dataclasses.replace(request, filters=named)
 
 
-def _all_ids(reader: LibraryView, refs: tuple[str, ...], key: str, listing: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(doc_id for ref in refs for doc_id in _ids(reader, ref, key, listing)))
+def _all_ids(
+    reader: LibraryView, refs: tuple[str, ...], key: str, listing: str, *, strict: bool = True
+) -> tuple[str, ...]:
+    if len(refs) > MAX_LIST_ITEMS:
+        raise QueryError(f"filters.{key} takes at most {MAX_LIST_ITEMS} documents; got {len(refs)}")
+    found: list[str] = []
+    for ref in refs:
+        try:
+            found.extend(_ids(reader, ref, key, listing))
+        except DocumentNotFoundError:
+            if strict:
+                raise
+    return tuple(dict.fromkeys(found))
 
 
 def _ids(reader: LibraryView, ref: str, key: str, listing: str) -> tuple[str, ...]:

@@ -70,9 +70,9 @@ def from_params(
         QueryError: the query, mode, k, min or group value is not valid.
     """
 
-    def values(key: str) -> list[str]:
+    def values(key: str) -> list[str]:  # an empty parameter (`?tag=`) says nothing
         raw = params.get(key, [])
-        return [raw] if isinstance(raw, str) else [str(v) for v in raw]
+        return [v for v in ([raw] if isinstance(raw, str) else [str(v) for v in raw]) if v.strip()]
 
     def one(key: str) -> str:
         found = values(key)
