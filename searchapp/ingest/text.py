@@ -341,7 +341,7 @@ _SURROGATE_RE = re.compile("[\ud800-\udfff]")
 def printable_name(name: str) -> str:
     """A name the OS gave as bytes that are not UTF-8 (an old zip, a Samba share) holds each
     such byte as a lone surrogate (PEP 383), which cannot be stored or printed: each becomes
-    the byte's Windows-1252 (else Latin-1) character, so "bad\\xe9name" reads "badéname"."""
+    the byte's Windows-1252 character (else U+FFFD), so "bad\\xe9name" reads "badéname"."""
     if not _SURROGATE_RE.search(name):
         return name
 
@@ -349,11 +349,10 @@ def printable_name(name: str) -> str:
         code = ord(match.group())
         if not 0xDC80 <= code <= 0xDCFF:
             return "\ufffd"
-        raw = bytes([code - 0xDC00])
         try:
-            return raw.decode("cp1252")
-        except UnicodeDecodeError:
-            return raw.decode("latin-1")
+            return bytes([code - 0xDC00]).decode("cp1252")
+        except UnicodeDecodeError:  # the five bytes cp1252 leaves unassigned
+            return "\ufffd"
 
     return _SURROGATE_RE.sub(byte, name)
 
