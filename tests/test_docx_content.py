@@ -35,6 +35,15 @@ def paragraph(*runs: str) -> str:
     return f"<w:p>{''.join(runs)}</w:p>"
 
 
+def char(kind: str) -> str:
+    """A run holding a complex field's `begin`, `separate` or `end`."""
+    return f"<w:r><w:fldChar w:fldCharType='{kind}'/></w:r>"
+
+
+def instruction(text: str) -> str:
+    return f'<w:r><w:instrText xml:space="preserve">{text}</w:instrText></w:r>'
+
+
 def element(xml: str) -> Any:
     from docx.oxml.parser import parse_xml
 
@@ -211,12 +220,6 @@ def test_footnotes_and_endnotes_follow_the_body_without_separators() -> None:
 def test_field_results_are_read_and_field_instructions_are_not() -> None:
     simple = "<w:fldSimple w:instr=' DOCPROPERTY Client '>" + run("Acme Corp") + "</w:fldSimple>"
 
-    def char(kind: str) -> str:
-        return f"<w:r><w:fldChar w:fldCharType='{kind}'/></w:r>"
-
-    def instruction(text: str) -> str:
-        return f'<w:r><w:instrText xml:space="preserve">{text}</w:instrText></w:r>'
-
     # { IF { MERGEFIELD Status } = "Approved" "Go" "Stop" }: the nested field's result
     # ("Approved") is part of the outer field's instruction, and not shown.
     complex_field = [
@@ -237,6 +240,79 @@ def test_field_results_are_read_and_field_instructions_are_not() -> None:
     assert "Client: Acme Corp. Decision: Go." in text
     joined = "\n".join(text)
     assert "DOCPROPERTY" not in joined and "MERGEFIELD" not in joined and "Approved" not in joined
+
+
+def test_a_field_spanning_paragraphs_shows_its_result_and_hides_its_instruction() -> None:
+    # A table of contents: one field whose result is several paragraphs.
+    toc = [
+        paragraph(char("begin"), instruction(r' TOC \o "1-3" '), char("separate"), run("Scope 1")),
+        paragraph(run("Methods 2")),
+        paragraph(run("Results 3"), char("end")),
+    ]
+    # { IF { MERGEFIELD Status } = "Approved" "first¶second" "Stop" }: an instruction with a
+    # paragraph mark in it; the nested result stays hidden across the break.
+    spanning_instruction = [
+        paragraph(
+            run("Decision: "),
+            char("begin"),
+            instruction(" IF "),
+            char("begin"),
+            instruction(" MERGEFIELD Status "),
+            char("separate"),
+            run("Approved"),
+            char("end"),
+            instruction(' = "Approved" "first'),
+        ),
+        paragraph(instruction('second" "Stop" '), char("separate"), run("Stop"), char("end"), run(".")),
+    ]
+    text = lines(read(make(*toc, *spanning_instruction)))
+    assert text == [
+        "Opening paragraph.",
+        "Scope 1",
+        "Methods 2",
+        "Results 3",
+        "Decision:",
+        "Stop.",
+        "Closing paragraph.",
+    ]
+    joined = "\n".join(text)
+    assert "TOC" not in joined and "MERGEFIELD" not in joined and "Approved" not in joined
+
+
+@pytest.mark.parametrize(
+    ("field", "shown"),
+    [
+        # Its `separate` and `end` are lost: its instruction would hide everything after it.
+        ([char("begin"), instruction(" REF Total ")], "Total: and more."),
+        # Its `end` is lost: its result and what follows are shown.
+        ([char("begin"), instruction(" REF Total "), char("separate"), run("42")], "Total: 42 and more."),
+        # { IF { MERGEFIELD Status } = "Approved" "Go" "Stop" } whose nested field lost its
+        # `end`: the outer `separate` still starts the outer result.
+        (
+            [
+                char("begin"),
+                instruction(" IF "),
+                char("begin"),
+                instruction(" MERGEFIELD Status "),
+                char("separate"),
+                run("Approved"),
+                instruction(' = "Approved" "Go" "Stop" '),
+                char("separate"),
+                run("Go"),
+                char("end"),
+            ],
+            "Total: Go and more.",
+        ),
+    ],
+    ids=["no-separate-no-end", "no-end", "nested-no-end"],
+)
+def test_a_field_that_never_closes_does_not_hide_the_rest(field: list[str], shown: str) -> None:
+    # A damaged file; Word shows the rest of the document.
+    data = make(paragraph(run("Total: "), *field, run(" and more.")), paragraph(run("Next paragraph.")))
+    text = lines(read(data))
+    assert text == ["Opening paragraph.", shown, "Next paragraph.", "Closing paragraph."]
+    joined = "\n".join(text)
+    assert "REF" not in joined and "MERGEFIELD" not in joined and "Approved" not in joined
 
 
 def test_hidden_runs_are_not_read() -> None:

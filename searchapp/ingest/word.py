@@ -87,7 +87,7 @@ def extract_docx(data: bytes, source: str, limits: Limits) -> ExtractedDocument:
     offset = 0
     total = 0
     styles = _StyleNames(document)
-    reader = _Reader()
+    reader = _Reader(body)
 
     def close() -> None:
         nonlocal lines, offset
@@ -156,18 +156,20 @@ class _Reader:
     and may span paragraphs (a table of contents does). Only the result is shown.
     """
 
-    def __init__(self) -> None:
-        self._fields: list[bool] = []  # per open field: past its `separate` yet
-        self._in_instruction = 0  # how many open fields are not
+    def __init__(self, body: _Element) -> None:
+        self._fields = _Fields()
+        # Fields of a damaged file that never reach `separate` or `end`: read as if absent,
+        # or their instruction would hide the rest of the story. Stories never share one.
+        self._dangling = _dangling_fields(body)
 
     def story(self, container: _Element) -> list[str]:
         """The lines of a text box or a note: its paragraphs and tables, its own fields."""
-        saved = self._fields, self._in_instruction
-        self._fields, self._in_instruction = [], 0
+        self._dangling |= _dangling_fields(container)
+        saved, self._fields = self._fields, _Fields()
         try:
             return self.blocks(container)
         finally:
-            self._fields, self._in_instruction = saved
+            self._fields = saved
 
     def paragraph(self, p: _Element) -> tuple[str, list[str]]:
         """The paragraph's text, and the lines of the text boxes anchored in it."""
@@ -180,9 +182,8 @@ class _Reader:
         """One line per row, its cells joined with " | "; a nested table's rows stay in its cell."""
         lines = []
         for tr in _children(tbl, frozenset({_TR})):
-            properties = tr.find(_W + "trPr")
-            if properties is not None and properties.find(_W + "del") is not None:
-                continue  # a row deleted with changes tracked
+            if _deleted_row(tr):
+                continue
             # Each <w:tc> once, in order. python-docx's `row.cells` repeats a merged cell for
             # every grid column it spans (gridSpan="99999999" in a 5 KB file: 10^8 cells)
             # and in every row of a vertical merge. Equal values in different cells
@@ -223,8 +224,9 @@ class _Reader:
         for child in run.iterchildren():
             tag = child.tag
             if tag == _FLD_CHAR:  # even in a hidden run: it still opens or closes a field
-                self._field_char(child.get(_W + "fldCharType"))
-            elif hidden or self._in_instruction or not isinstance(tag, str) or tag in _SKIPPED:
+                if child not in self._dangling:
+                    self._fields.mark(child)
+            elif hidden or self._fields.hiding or not isinstance(tag, str) or tag in _SKIPPED:
                 continue
             elif tag == _T:
                 parts.append(child.text or "")
@@ -236,15 +238,70 @@ class _Reader:
                     boxes.extend(_children(inner, frozenset({_TEXT_BOX})))
             # <w:instrText>, <w:delText>, <w:sym> ... are neither: never read.
 
-    def _field_char(self, kind: str | None) -> None:
+
+class _Fields:
+    """The complex fields open at one point of a story, innermost last."""
+
+    def __init__(self) -> None:
+        self._open: list[tuple[_Element, bool]] = []  # (its begin, past its `separate` yet)
+        self.hiding = 0  # how many open fields are still in their instruction
+
+    def mark(self, char: _Element) -> None:
+        """Take one `<w:fldChar>`."""
+        kind = char.get(_W + "fldCharType")
         if kind == "begin":
-            self._fields.append(False)
-            self._in_instruction += 1
-        elif kind == "separate" and self._fields and not self._fields[-1]:
-            self._fields[-1] = True
-            self._in_instruction -= 1
-        elif kind == "end" and self._fields and not self._fields.pop():
-            self._in_instruction -= 1
+            self._open.append((char, False))
+            self.hiding += 1
+        elif kind == "separate":
+            # A `separate` belongs to the innermost field still in its instruction. Fields
+            # opened inside it and already past theirs lost their `end` (a damaged file):
+            # close them here, or this field's result would stay hidden.
+            while self._open and self._open[-1][1]:
+                self._open.pop()
+            if self._open:
+                self._open[-1] = (self._open[-1][0], True)
+                self.hiding -= 1
+        elif kind == "end" and self._open and not self._open.pop()[1]:
+            self.hiding -= 1
+
+    def in_instruction(self) -> list[_Element]:
+        """The begins of the open fields that have not reached their `separate`."""
+        return [begin for begin, separated in self._open if not separated]
+
+
+def _dangling_fields(container: _Element) -> set[_Element]:
+    """The begins of the fields in `container`'s own story that reach neither `separate` nor
+    `end`. Leaving them out changes nothing else: no `separate` or `end` was theirs."""
+    fields = _Fields()
+    for char in container.iter(_FLD_CHAR):
+        if _in_story(char, container):
+            fields.mark(char)
+    return set(fields.in_instruction())
+
+
+def _in_story(char: _Element, container: _Element) -> bool:
+    """Whether the walk of `container`'s story meets this `<w:fldChar>`: in a run, not in
+    a text box (a story of its own), a skipped element, an unchosen branch or a deleted row."""
+    node = char.getparent()
+    if node is None or node.tag != _R:
+        return False
+    while node is not container:
+        parent = node.getparent()
+        if parent is None:
+            return False
+        tag = node.tag
+        if tag in _SKIPPED or tag == _TEXT_BOX or (tag == _TR and _deleted_row(node)):
+            return False
+        if parent.tag == _ALTERNATE and _chosen(parent) is not node:
+            return False
+        node = parent
+    return True
+
+
+def _deleted_row(tr: _Element) -> bool:
+    """Whether the table row was deleted with changes tracked."""
+    properties = tr.find(_W + "trPr")
+    return properties is not None and properties.find(_W + "del") is not None
 
 
 def _children(parent: _Element, wanted: frozenset[str]) -> Iterator[_Element]:
