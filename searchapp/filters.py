@@ -5,22 +5,27 @@ allow-listed keys and forces every value to the scalar type that key expects, so
 value such as ``{"$ne": "x"}`` is an error, never an operator. The same filters
 compile to Chroma clauses (`to_where`, `to_where_document`) and to a Python predicate
 (`matches`) that the local indexes use, so every retrieval mode filters alike.
+
+Single values are parsed in `searchapp.filter_values`; groups on chunks are
+`searchapp.chunk_visibility`; a page range's notice is `searchapp.unpaged_notice`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+# Re-exported: `searchapp.storage.local_index` imports it from here (to move to chunk_visibility).
+from searchapp.chunk_visibility import group_fields as group_fields
+from searchapp.chunk_visibility import visibility_clause, visible
 from searchapp.errors import InvalidFilterError
-from searchapp.types import FILE_TYPES, DocumentRecord
+from searchapp.filter_values import integer, one_value, parse_page_range, parse_time_bound, string_tuple
+from searchapp.types import FILE_TYPES
 
 MAX_CONTAINS_CHARS = 200
 MAX_LIST_ITEMS = 1000
-MAX_EPOCH_S = 32_503_680_000  # 3000-01-01 UTC: a larger timestamp is milliseconds, not seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +144,9 @@ class SearchFilters:
                         put(bound, number, f"from {key} {value!r}")
             elif name in ("doc_ids", "file_types", "tags", "exclude_doc_ids"):
                 # Several keys for one filter (`tags` and `tag`) add up, as any of its values.
-                values[name] = tuple(dict.fromkeys(values.get(name, ()) + _string_tuple(key, value)))
+                values[name] = tuple(dict.fromkeys(values.get(name, ()) + string_tuple(key, value)))
             elif name in ("page_min", "page_max"):
-                put(name, _integer(name, value), f"as {key}")
+                put(name, integer(name, value), f"as {key}")
             elif name == "ingested_after":
                 put(name, parse_time_bound(value, end_of_day=False), f"as {key}")
             elif name == "ingested_before":
@@ -238,37 +243,6 @@ class SearchFilters:
         return not (self.text_contains and self.text_contains.casefold() not in text.casefold())
 
 
-_UNPAGED_LABELS = {"txt": "text", "md": "Markdown", "html": "HTML", "docx": "Word"}
-
-
-def unpaged_notice(filters: SearchFilters, records: Sequence[DocumentRecord]) -> str | None:
-    """What a page range silently drops (only PDFs have page numbers): the documents without
-    pages that the other filters keep, in one sentence; None when it drops none."""
-    if filters.page_min is None and filters.page_max is None:
-        return None
-    dropped = [
-        r
-        for r in records
-        if not r.pages
-        and (not filters.doc_ids or r.doc_id in filters.doc_ids)
-        and r.doc_id not in filters.exclude_doc_ids
-        and (not filters.file_types or r.file_type in filters.file_types)
-        and (not filters.tags or any(tag in r.tags for tag in filters.tags))
-        and (filters.ingested_after is None or r.ingested_at >= filters.ingested_after)
-        and (filters.ingested_before is None or r.ingested_at <= filters.ingested_before)
-        and (filters.visible_to is None or visible(r.groups, filters.visible_to))
-    ]
-    if not dropped:
-        return None
-    kinds = sorted({_UNPAGED_LABELS.get(r.file_type, r.file_type) for r in dropped}, key=str.casefold)
-    count = len(dropped)
-    return (
-        f"The page range leaves out {count} document{'s' if count != 1 else ''} without pages "
-        f"({', '.join(kinds)}): only PDF passages have page numbers. Clear the page range to search "
-        f"{'them' if count != 1 else 'it'} too."
-    )
-
-
 _PUBLIC_KEYS = {
     "documents",
     "exclude_documents",
@@ -292,31 +266,6 @@ _ALIASES = {
 _ALLOWED = {f.name for f in fields(SearchFilters)} - {"visible_to"} | {"pages"}
 
 
-def visible(groups: Any, visible_to: Sequence[str]) -> bool:
-    """A document with `groups` (a list, or none) is visible to a caller in `visible_to`."""
-    return not groups or any(group in visible_to for group in groups)
-
-
-def group_fields(groups: Sequence[str]) -> dict[str, Any]:
-    """The metadata keys a document's groups put on its chunks: both, or both None (removed).
-
-    ``restricted`` lets Chroma filter (`visibility_clause`): it cannot test for a missing list.
-    """
-    return {"groups": list(groups), "restricted": True} if groups else {"groups": None, "restricted": None}
-
-
-def visibility_clause(visible_to: Sequence[str]) -> dict[str, Any]:
-    """Chroma's form of `visible_to`: chunks not restricted, or restricted to one of these groups.
-
-    Restricted chunks carry ``restricted: true`` beside their ``groups`` list; ``$ne``
-    also matches chunks without the key (every unrestricted one).
-    """
-    open_to_all: dict[str, Any] = {"restricted": {"$ne": True}}
-    if not visible_to:
-        return open_to_all
-    return {"$or": [open_to_all, *({"groups": {"$contains": group}} for group in visible_to)]}
-
-
 def combine_and(clauses: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Chroma wants exactly one top-level key: none, the bare clause, or `$and` of 2+."""
     if not clauses:
@@ -328,118 +277,3 @@ def combine_and(clauses: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def _in_clause(key: str, values: tuple[str, ...]) -> dict[str, Any]:
     return {key: values[0]} if len(values) == 1 else {key: {"$in": list(values)}}
-
-
-def _string_tuple(name: str, value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        items: list[Any] = [value]
-    elif isinstance(value, list | tuple | set | frozenset):
-        items = list(value)
-    else:
-        raise InvalidFilterError(
-            f"filter {name!r} expects a string or a list of strings; got {type(value).__name__}"
-        )
-    out: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise InvalidFilterError(
-                f"filter {name!r} expects strings; got {type(item).__name__} {item!r}"[:200]
-            )
-        item = item.strip()
-        if not item:
-            raise InvalidFilterError(
-                f"filter {name!r} holds an empty value; give each one as non-empty text, "
-                "or leave the filter out"
-            )
-        if item not in out:
-            out.append(item)
-    return tuple(out)
-
-
-def one_value(name: str, value: Any, other: Any, *, first: str, second: str) -> Any:
-    """A single-valued filter (a page bound, a date bound, "text contains") set in two places:
-    the one that is set, or both when they agree; `first` and `second` say where each came
-    from ("as an option", "in the query", "from pages '2-3'").
-
-    Raises:
-        InvalidFilterError: both are set, differently.
-    """
-    unset = (None, "")
-    if value not in unset and other not in unset and value != other:
-        raise InvalidFilterError(
-            f"{name} is given twice with different values ({value!r} {first}, {other!r} {second}); "
-            "give it once"
-        )
-    return value if value not in unset else other
-
-
-def _integer(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise InvalidFilterError(f"filter {name!r} expects an integer; got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    raise InvalidFilterError(
-        f"filter {name!r} expects an integer; got {type(value).__name__} {value!r}"[:200]
-    )
-
-
-def parse_page_range(value: Any) -> tuple[int | None, int | None]:
-    """'3-7' -> (3, 7); '5' -> (5, 5); '3-' -> (3, None); [3, 7] -> (3, 7)."""
-    if isinstance(value, list | tuple) and len(value) == 2:
-        low = None if value[0] in (None, "") else _integer("pages", value[0])
-        high = None if value[1] in (None, "") else _integer("pages", value[1])
-        return low, high
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value, value
-    if isinstance(value, str):
-        match = re.fullmatch(r"\s*(\d*)\s*(?:(-)\s*(\d*))?\s*", value)
-        if match and (match.group(1) or match.group(3)):
-            low = int(match.group(1)) if match.group(1) else None
-            high = int(match.group(3)) if match.group(3) else None
-            if not match.group(2):
-                high = low
-            return low, high
-    raise InvalidFilterError(f"page range must look like '3-7', '5' or '3-'; got {value!r}"[:200])
-
-
-def parse_time_bound(value: Any, *, end_of_day: bool) -> int:
-    """Epoch seconds from an int, an ISO date ('2026-11-21') or datetime, or a date object.
-
-    A bare date as an upper bound means the end of that day (local time).
-    """
-    if isinstance(value, bool):
-        raise InvalidFilterError(f"a date filter expects a date; got {value!r}")
-    if isinstance(value, int):
-        return _seconds(value)
-    if isinstance(value, dt.datetime):
-        return int(value.timestamp())
-    if isinstance(value, dt.date):
-        return _day_bound(value, end_of_day)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return _seconds(int(text))
-        try:
-            if len(text) == 10:
-                return _day_bound(dt.date.fromisoformat(text), end_of_day)
-            return int(dt.datetime.fromisoformat(text).timestamp())
-        except ValueError:
-            pass
-    raise InvalidFilterError(f"a date filter expects YYYY-MM-DD or epoch seconds; got {value!r}"[:200])
-
-
-def _seconds(value: int) -> int:
-    """Epoch seconds as given, unless they are plainly milliseconds (after the year 3000)."""
-    if value > MAX_EPOCH_S:
-        raise InvalidFilterError(
-            f"a date filter takes epoch seconds; {value} would be after the year 3000, so it looks "
-            f"like milliseconds: divide by 1000 (or give a date, YYYY-MM-DD)"
-        )
-    return value
-
-
-def _day_bound(day: dt.date, end_of_day: bool) -> int:
-    moment = dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min)
-    return int(moment.timestamp())

@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from searchapp.errors import InvalidFilterError, QueryError
-from searchapp.filters import SearchFilters, parse_page_range, parse_time_bound
+from searchapp.filter_values import parse_page_range, parse_time_bound
+from searchapp.filters import SearchFilters
 from searchapp.types import FILE_TYPES
 
 FIELDS = ("type", "tag", "doc", "page", "after", "before")

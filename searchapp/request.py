@@ -37,7 +37,8 @@ import numpy.typing as npt
 
 from searchapp.config import SearchMode
 from searchapp.errors import QueryError
-from searchapp.filters import SearchFilters, one_value
+from searchapp.filter_values import one_value
+from searchapp.filters import SearchFilters
 from searchapp.query_syntax import ParsedQuery, parse_query, plain
 
 SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)

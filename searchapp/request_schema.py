@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from searchapp.filters import MAX_CONTAINS_CHARS, MAX_EPOCH_S, MAX_LIST_ITEMS
+from searchapp.filter_values import MAX_EPOCH_S
+from searchapp.filters import MAX_CONTAINS_CHARS, MAX_LIST_ITEMS
 from searchapp.request import MAX_K, SEARCH_MODES
 from searchapp.types import FILE_TYPES
 

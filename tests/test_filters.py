@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from searchapp import InvalidFilterError, SearchFilters
-from searchapp.filters import combine_and, parse_page_range
+from searchapp.filter_values import parse_page_range
+from searchapp.filters import combine_and
 
 DOC_A = "a" * 64
 DOC_B = "b" * 64

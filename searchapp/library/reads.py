@@ -16,7 +16,7 @@ from typing import Any
 from searchapp.config import Settings
 from searchapp.embedding.embedders import Embedder
 from searchapp.embedding.models import ModelInfo
-from searchapp.filters import SearchFilters, unpaged_notice
+from searchapp.filters import SearchFilters
 from searchapp.library.finding import Finder, find_document, full_passage_id, resolved
 from searchapp.request import SEARCH_MODES, SearchRequest
 from searchapp.retrieval.scoring import load_no_match
@@ -26,6 +26,7 @@ from searchapp.storage.chunk_index import ChunkIndex
 from searchapp.storage.local_index import LocalIndex
 from searchapp.storage.originals import OriginalsStore, originals_for
 from searchapp.types import DocumentRecord, SearchResponse
+from searchapp.unpaged_notice import unpaged_notice
 
 
 @dataclass(frozen=True, slots=True)

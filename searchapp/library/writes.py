@@ -37,8 +37,8 @@ from typing import Literal, TypeGuard
 
 import numpy as np
 
+from searchapp.chunk_visibility import group_fields
 from searchapp.errors import StorageFullError
-from searchapp.filters import group_fields
 from searchapp.storage.catalog import Catalog
 from searchapp.storage.changes import RETENTION_MS, Change, now_ms
 from searchapp.storage.chroma import ChromaStore

@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from searchapp.chunk_visibility import group_fields
 from searchapp.config import REBUILD_SUFFIX, Settings
 from searchapp.embedding.models import ModelInfo
 from searchapp.errors import ModelMismatchError, StoreError
-from searchapp.filters import group_fields
 from searchapp.storage import chroma_swap
 from searchapp.storage.catalog import Catalog
 from searchapp.storage.changes import CHANGES_SUFFIX, ChangeLog
