@@ -176,29 +176,11 @@ class PreparedDocument:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One ranked passage.
+class _Located:
+    """Where a stored passage sits, read from its metadata (`Hit` and `StoredPassage` share it)."""
 
-    `score` is the number the ranking used, on 0-1, never increasing down a response, in
-    every mode (`searchapp.retrieval.scoring` says how each mode gets it). The details say how the
-    passage got its place: `cosine` (its cosine similarity to the query), its rank in the
-    semantic and the keyword list, its BM25 score, and the fused value before scaling
-    (`fused_score`): in hybrid mode the raw reciprocal rank fusion sum, in adaptive mode the
-    weighted fusion of the two normalised lists (the score is it times the best match's
-    strength).
-    """
-
-    rank: int
-    score: float
-    chunk_id: str
-    text: str
+    __slots__ = ()
     metadata: Metadata
-    fused_score: float | None = None
-    dense_rank: int | None = None
-    keyword_rank: int | None = None
-    keyword_score: float | None = None
-    cosine: float | None = None
 
     @property
     def doc_id(self) -> str:
@@ -237,13 +219,8 @@ class Hit:
         value = self.metadata.get("groups")
         return tuple(value) if isinstance(value, list) else ()
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the same fields as the dataclass, metadata flattened beside them."""
-        data: dict[str, Any] = {
-            "rank": self.rank,
-            "score": round(self.score, 6),
-            "chunk_id": self.chunk_id,
-            "text": self.text,
+    def _place(self) -> dict[str, Any]:
+        return {
             "doc_id": self.doc_id,
             "source": self.source,
             "file_type": self.file_type,
@@ -251,6 +228,53 @@ class Hit:
             "heading": self.heading,
             "chunk": self.chunk_index,
             "metadata": dict(self.metadata),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPassage(_Located):
+    """One stored passage fetched by its id: no rank or score, which only a search gives."""
+
+    chunk_id: str
+    text: str
+    metadata: Metadata
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chunk_id": self.chunk_id, "text": self.text, **self._place()}
+
+
+@dataclass(frozen=True, slots=True)
+class Hit(_Located):
+    """One ranked passage.
+
+    `score` is the number the ranking used, on 0-1, never increasing down a response, in
+    every mode (`searchapp.retrieval.scoring` says how each mode gets it). The details say how the
+    passage got its place: `cosine` (its cosine similarity to the query), its rank in the
+    semantic and the keyword list, its BM25 score, and the fused value before scaling
+    (`fused_score`): in hybrid mode the raw reciprocal rank fusion sum, in adaptive mode the
+    weighted fusion of the two normalised lists (the score is it times the best match's
+    strength).
+    """
+
+    rank: int
+    score: float
+    chunk_id: str
+    text: str
+    metadata: Metadata
+    fused_score: float | None = None
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+    keyword_score: float | None = None
+    cosine: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the same fields as the dataclass, metadata flattened beside them."""
+        data: dict[str, Any] = {
+            "rank": self.rank,
+            "score": round(self.score, 6),
+            "chunk_id": self.chunk_id,
+            "text": self.text,
+            **self._place(),
             "cosine": None if self.cosine is None else round(self.cosine, 6),
         }
         if self.fused_score is not None:

@@ -28,7 +28,7 @@ from searchapp.errors import (
 from searchapp.feedback import Feedback
 from searchapp.ingest.types import FileOutcome, IngestReport
 from searchapp.library.reads import Stats
-from searchapp.types import DocumentGroup, DocumentRecord, Hit, SearchResponse
+from searchapp.types import DocumentGroup, DocumentRecord, Hit, SearchResponse, StoredPassage
 
 HIT = Hit(
     rank=1,
@@ -50,6 +50,8 @@ def fields(model: type) -> set[str]:
 
 def test_response_models_mirror_the_cores_dicts() -> None:
     assert set(HIT.to_dict()) | {"link"} == fields(models.HitOut)
+    stored = StoredPassage(HIT.chunk_id, HIT.text, HIT.metadata)
+    assert set(stored.to_dict()) | {"link"} == fields(models.StoredPassageOut)
     response = SearchResponse("q", "adaptive", 3, (HIT,), groups=(DocumentGroup(HIT),))
     assert set(response.to_dict()) == fields(models.SearchOut)
     assert set(DocumentGroup(HIT).to_dict()) == fields(models.GroupOut)

@@ -31,7 +31,7 @@ from searchapp.api.ratelimit import RateLimiter
 from searchapp.api.tokens import PREFIX, TokenStore
 from searchapp.errors import AccessDeniedError, AuthError, ConfigError, DocumentNotFoundError
 from searchapp.library.view import LibraryView
-from searchapp.types import Hit
+from searchapp.types import StoredPassage
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class ApiContext:
 
     def passage(
         self, caller: Caller, ref: str, *, before: int, after: int
-    ) -> tuple[Hit, list[tuple[int, str]]]:
+    ) -> tuple[StoredPassage, list[tuple[int, str]]]:
         """One passage the caller may see, and the passages around it (itself included), in order.
 
         Raises:
@@ -179,7 +179,5 @@ class ApiContext:
             raise DocumentNotFoundError(
                 f"no stored passage has the id {ref!r}; search results carry passage ids (chunk_id)"
             )
-        hit = Hit(
-            rank=1, score=1.0, chunk_id=full_id, text=found["documents"][0], metadata=found["metadatas"][0]
-        )
-        return hit, view.neighbours(doc_id, hit.chunk_index, before=before, after=after)
+        passage = StoredPassage(chunk_id=full_id, text=found["documents"][0], metadata=found["metadatas"][0])
+        return passage, view.neighbours(doc_id, passage.chunk_index, before=before, after=after)

@@ -41,7 +41,7 @@ from searchapp.api.errors import for_service
 from searchapp.api.searching import MCP_LISTING, search_request
 from searchapp.errors import AuthError, SearchAppError
 from searchapp.request_schema import filters_schema, request_schema
-from searchapp.types import Hit, SearchResponse
+from searchapp.types import Hit, SearchResponse, StoredPassage
 
 TOKEN_ENV = "SEARCHAPP_TOKEN"
 INSTRUCTIONS = (
@@ -75,13 +75,20 @@ class SearchResult(BaseModel):
     passages: list[Passage]
 
 
+class StoredText(BaseModel):
+    """A passage fetched by id: not ranked by any search, so without rank or score."""
+
+    text: str
+    citation: Citation
+
+
 class Neighbour(BaseModel):
     chunk: int
     text: str
 
 
 class PassageWithContext(BaseModel):
-    passage: Passage
+    passage: StoredText
     before: list[Neighbour]
     after: list[Neighbour]
 
@@ -127,7 +134,7 @@ def build_mcp(
         verifier = _Verifier(context)
     who = _caller_source(context, stdio_caller)
 
-    def cite(hit: Hit) -> Citation:
+    def cite(hit: Hit | StoredPassage) -> Citation:
         page = hit.page if hit.file_type == "pdf" else None
         return Citation(
             document=hit.source,
@@ -172,16 +179,18 @@ def build_mcp(
             return result(reader.find(search_request(reader, fields, listing=MCP_LISTING)))
 
     def fetch_passage(passage_id: str, before: int = 1, after: int = 1) -> PassageWithContext:
-        """One passage by its id (from a citation), with `before`/`after` passages around it (0-20)."""
+        """One passage by its id (from a citation), with `before`/`after` passages around it (0-20).
+
+        It comes without rank or score: only a search ranks passages."""
         with _tool_errors():
             caller = who()
             if not (0 <= before <= 20 and 0 <= after <= 20):
                 raise ToolError(f"before and after are 0-20; got {before} and {after}")
-            hit, around = context().passage(caller, passage_id, before=before, after=after)
+            found, around = context().passage(caller, passage_id, before=before, after=after)
             return PassageWithContext(
-                passage=Passage(rank=1, score=1.0, text=hit.text, citation=cite(hit)),
-                before=[Neighbour(chunk=i, text=t) for i, t in around if i < hit.chunk_index],
-                after=[Neighbour(chunk=i, text=t) for i, t in around if i > hit.chunk_index],
+                passage=StoredText(text=found.text, citation=cite(found)),
+                before=[Neighbour(chunk=i, text=t) for i, t in around if i < found.chunk_index],
+                after=[Neighbour(chunk=i, text=t) for i, t in around if i > found.chunk_index],
             )
 
     def similar_passages(

@@ -148,8 +148,24 @@ class FeedbackOut(BaseModel):
     at: float
 
 
+class StoredPassageOut(BaseModel):
+    """A stored passage fetched by its id. It was not ranked by any search, so it has no
+    rank, score or similarity (a search's `HitOut` has them)."""
+
+    chunk_id: str
+    text: str
+    doc_id: str
+    source: str
+    file_type: str
+    page: int | None
+    heading: str
+    chunk: int
+    metadata: dict[str, MetaValue]
+    link: str = Field("", description="the original (a PDF at its page), behind the same token")
+
+
 class PassageOut(BaseModel):
-    passage: HitOut
+    passage: StoredPassageOut
     before: list[NeighbourOut]
     after: list[NeighbourOut]
 

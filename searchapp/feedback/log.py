@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from searchapp.errors import QueryError
 from searchapp.storage.records import RecordTable
-from searchapp.types import Hit
+from searchapp.types import Hit, StoredPassage
 
 if TYPE_CHECKING:
     from searchapp.library import Library
@@ -148,17 +148,19 @@ class FeedbackLog:
         query: str,
         verdict: str,
         *,
-        hit: Hit | None = None,
-        shown: Sequence[Hit] = (),
+        hit: Hit | StoredPassage | None = None,
+        shown: Sequence[Hit | StoredPassage] = (),
         mode: str = "",
         user: str = "",
         passage: str = "",
         chunk_id: str = "",
+        rank: int | None = None,
     ) -> Feedback:
         """Record a verdict; it replaces this user's earlier verdict on the same passage and query.
 
         "good" and "bad" name their passage (`hit`, or `chunk_id`/`passage`); "none" names
-        the passages that were shown (`shown`).
+        the passages that were shown (`shown`). `rank` is where the passage was shown
+        (default: the hit's own rank; 0, unknown, for a passage fetched by id).
 
         Raises:
             QueryError: an unknown verdict, an empty query, or a verdict without its passage.
@@ -174,8 +176,10 @@ class FeedbackLog:
             "at": time.time(),
         }
         if hit is not None:
+            if rank is None:
+                rank = hit.rank if isinstance(hit, Hit) else 0
             data.update(
-                chunk_id=hit.chunk_id, passage=hit.text, doc_id=hit.doc_id, source=hit.source, rank=hit.rank
+                chunk_id=hit.chunk_id, passage=hit.text, doc_id=hit.doc_id, source=hit.source, rank=rank
             )
         item = Feedback.from_dict(data)
         self._write([item])

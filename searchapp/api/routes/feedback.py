@@ -8,7 +8,6 @@ reorders results: `searchapp tune` and the "no good match" calibration learn fro
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from fastapi import APIRouter
@@ -36,6 +35,5 @@ def add_feedback(body: FeedbackIn, caller: Reader, ctx: Ctx) -> dict[str, Any]:
         return log.add(body.query, "none", shown=shown, mode=body.mode, user=user).to_dict()
     if not body.passage_id:
         raise QueryError(f"a {body.verdict!r} verdict names its passage as 'passage_id'; got none")
-    hit, _ = ctx.passage(caller, body.passage_id, before=0, after=0)
-    hit = dataclasses.replace(hit, rank=body.rank)
-    return log.add(body.query, body.verdict, hit=hit, mode=body.mode, user=user).to_dict()
+    judged, _ = ctx.passage(caller, body.passage_id, before=0, after=0)
+    return log.add(body.query, body.verdict, hit=judged, rank=body.rank, mode=body.mode, user=user).to_dict()

@@ -71,13 +71,16 @@ def passage(
     before: Annotated[int, Query(ge=0, le=20)] = 1,
     after: Annotated[int, Query(ge=0, le=20)] = 1,
 ) -> dict[str, Any]:
-    """One stored passage (by its `chunk_id`) with the passages before and after it."""
-    hit, around = ctx.passage(caller, passage_id, before=before, after=after)
-    data = hit.to_dict()
-    page = hit.page if hit.file_type == "pdf" else None
-    data["link"] = original_link(api_base(request, ctx), hit.doc_id, page)
+    """One stored passage (by its `chunk_id`) with the passages before and after it.
+
+    A passage fetched by id was not ranked: it has no `rank` or `score` (a search gives those).
+    """
+    found, around = ctx.passage(caller, passage_id, before=before, after=after)
+    data = found.to_dict()
+    page = found.page if found.file_type == "pdf" else None
+    data["link"] = original_link(api_base(request, ctx), found.doc_id, page)
     return {
         "passage": data,
-        "before": [{"chunk": i, "text": t} for i, t in around if i < hit.chunk_index],
-        "after": [{"chunk": i, "text": t} for i, t in around if i > hit.chunk_index],
+        "before": [{"chunk": i, "text": t} for i, t in around if i < found.chunk_index],
+        "after": [{"chunk": i, "text": t} for i, t in around if i > found.chunk_index],
     }
