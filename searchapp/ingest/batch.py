@@ -277,7 +277,7 @@ class Batch:
                 # The copy whose name the document has is edited in this batch, which would
                 # retire these bytes: the document goes on under this name (nothing re-embedded).
                 # This name's own old version, if any, is gone from its file: it goes first.
-                current = self.library.find_by_source(source)
+                current = admission.current
                 if current is not None and current.doc_id != twin.doc_id:
                     self.library.delete_by_id(current.doc_id)
                 kept = self.library.rename(twin.doc_id, source, mtime=file.mtime or None)

@@ -301,9 +301,11 @@ class Library(Curation, DocumentReads):
             return Admission("unchanged", record, " and ".join(changed) + " updated" if changed else "")
         twin = self.find_by_id(doc_id)
         if twin is not None and twin.state == "done" and twin.source != source:
-            return Admission("duplicate", twin, f"same content as {twin.source!r}, already indexed")
+            detail = f"same content as {twin.source!r}, already indexed"
+            return Admission("duplicate", twin, detail, current=current)
         if twin is not None and self._written_elsewhere(twin, time.time()):
-            return Admission("duplicate", twin, "another client is ingesting the same file right now")
+            detail = "another client is ingesting the same file right now"
+            return Admission("duplicate", twin, detail, current=current)
         if current is not None and current.doc_id != doc_id:
             return Admission("replace", current)
         return Admission("new")

@@ -60,11 +60,14 @@ class Admission:
     under the same name) and `duplicate` (the same bytes already stored under another
     name) are not, nor is `hidden` (the stored version concerned is one the uploader may
     not see; `record` is then None). `record` is the stored version concerned, if any.
+    For a `duplicate`, `current` is the version stored under the file's own name, if any
+    (a batch that moves the twin to this name retires it, without looking it up again).
     """
 
     kind: AdmissionKind
     record: DocumentRecord | None = None
     detail: str = ""
+    current: DocumentRecord | None = None
 
     @property
     def wanted(self) -> bool:
