@@ -320,7 +320,9 @@ class SearchResponse:
     `dense_weight` is the share the adaptive ranking gave the semantic list (0: keywords
     only, 1: meaning only; None in the single-list modes). `groups` is set
     when the search grouped its hits by document (one group per document, best first;
-    `hits` then holds the hits of those groups, by rank).
+    `hits` then holds the hits of those groups, by rank). `library_empty` says why there
+    are no hits when nothing could have been found: the library holds no documents (none
+    that the caller may see); each front end tells its user how to add some.
     """
 
     query: str
@@ -333,6 +335,7 @@ class SearchResponse:
     weak_match: bool = False
     groups: tuple[DocumentGroup, ...] | None = None
     dense_weight: float | None = None
+    library_empty: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -345,6 +348,7 @@ class SearchResponse:
             "notices": list(self.notices),
             "took_ms": round(self.took_ms, 2),
             "results": [hit.to_dict() for hit in self.hits],
+            "library_empty": self.library_empty,
         }
         if self.groups is not None:
             data["groups"] = [group.to_dict() for group in self.groups]

@@ -38,7 +38,7 @@ from searchapp.api.callers import Caller
 from searchapp.api.context import ApiContext
 from searchapp.api.deps import original_link
 from searchapp.api.errors import for_service
-from searchapp.api.searching import MCP_LISTING, search_request
+from searchapp.api.searching import LIBRARY_EMPTY_HELP, MCP_LISTING, search_request, told_if_empty
 from searchapp.errors import AuthError, SearchAppError
 from searchapp.request_schema import filters_schema, request_schema
 from searchapp.types import Hit, SearchResponse, StoredPassage
@@ -73,6 +73,7 @@ class SearchResult(BaseModel):
     weak_match: bool = Field(..., description="even the best passage matches poorly")
     notices: list[str]
     passages: list[Passage]
+    library_empty: bool = Field(False, description=LIBRARY_EMPTY_HELP)
 
 
 class StoredText(BaseModel):
@@ -146,11 +147,13 @@ def build_mcp(
         )
 
     def result(response: SearchResponse) -> SearchResult:
+        response = told_if_empty(response)
         return SearchResult(
             query=response.query,
             mode=response.mode,
             weak_match=response.weak_match,
             notices=list(response.notices),
+            library_empty=response.library_empty,
             passages=[
                 Passage(rank=h.rank, score=round(h.score, 4), text=h.text, citation=cite(h))
                 for h in response.hits

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Body
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from searchapp.api.searching import LIBRARY_EMPTY_HELP
 from searchapp.request_schema import request_schema
 
 MetaValue = str | int | float | bool | list[str]
@@ -121,6 +122,7 @@ class SearchOut(BaseModel):
     took_ms: float
     results: list[HitOut]
     groups: list[GroupOut] | None = None
+    library_empty: bool = Field(False, description=LIBRARY_EMPTY_HELP)
 
 
 class CompareOut(BaseModel):

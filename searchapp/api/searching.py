@@ -19,14 +19,42 @@ from searchapp.filters import MAX_LIST_ITEMS
 from searchapp.library.finding import document_ids
 from searchapp.library.view import LibraryView
 from searchapp.request import SearchRequest
+from searchapp.types import SearchResponse
 
-__all__ = ["HTTP_LISTING", "MCP_LISTING", "for_service", "named_documents", "search_request"]
+__all__ = [
+    "EMPTY_LIBRARY",
+    "HTTP_LISTING",
+    "MCP_LISTING",
+    "for_service",
+    "named_documents",
+    "search_request",
+    "told_if_empty",
+]
 
 # An MCP client has no listing tool: what it can do instead of `searchapp docs`.
 MCP_LISTING = (
     "search without naming a document: each passage's citation gives its document's name "
     "(`document`) and id (`doc_id`)"
 )
+
+
+# What a client of the API or an assistant is told when there was nothing to search.
+EMPTY_LIBRARY = (
+    "The library holds no documents (none that this caller may see), so nothing can be found: "
+    "add documents on the web UI's Upload page, with `searchapp ingest`, or with "
+    "POST /api/v1/documents (a write token), then search again."
+)
+LIBRARY_EMPTY_HELP = (
+    "true when the library holds no documents the caller may see, so nothing could be found "
+    "(`notices` then says how to add some); false otherwise"
+)
+
+
+def told_if_empty(response: SearchResponse) -> SearchResponse:
+    """`response` with `EMPTY_LIBRARY` among its notices when the core found the library empty."""
+    if not response.library_empty:
+        return response
+    return dataclasses.replace(response, notices=(*response.notices, EMPTY_LIBRARY))
 
 
 def search_request(reader: LibraryView, raw: Mapping[str, Any], *, listing: str) -> SearchRequest:

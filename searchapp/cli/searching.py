@@ -32,6 +32,10 @@ ModeOpt = Annotated[
         "--mode", help="adaptive, hybrid, dense or keyword (default: SEARCHAPP_SEARCH_MODE, adaptive)."
     ),
 ]
+EMPTY_LIBRARY = (
+    "The library is empty: there is nothing to search yet. Add documents with: searchapp ingest PATH... "
+    "(or keep a folder in sync: searchapp sources add NAME PATH)"
+)
 GroupOpt = Annotated[
     bool, typer.Option("--group", help="One result per document (its best passage), -k documents.")
 ]
@@ -155,7 +159,9 @@ def _print_response(response: SearchResponse, as_json: bool, *, similar: bool = 
         err("note: no passage matches the query well; these are the closest there are")
     if as_json:
         emit_json(response.to_dict())
-    else:
+    if response.library_empty:  # nothing to search, rather than nothing matched
+        err(EMPTY_LIBRARY)
+    elif not as_json:
         print_hits(response)
     if not response.hits:
         raise typer.Exit(EXIT_NOTHING)

@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Any
 
+from searchapp.access.visibility import can_see
 from searchapp.config import Settings
 from searchapp.embedding.embedders import Embedder
 from searchapp.embedding.models import ModelInfo
@@ -103,18 +104,27 @@ class DocumentReads(Finder):
     def answer(self, request: SearchRequest) -> SearchResponse:
         """The searcher's answer to a request `resolved` already (its names read, its mode set),
         without hidden versions unless it names them, with a notice where a page filter
-        leaves out documents that have no pages."""
+        leaves out documents that have no pages, and `library_empty` set where there was
+        nothing to search (no document the request's `visible_to` admits)."""
         filters = self.without_hidden(request.filters)  # a search naming a hidden document still finds it
         if filters != request.filters:
             request = dataclasses.replace(request, filters=filters)
         with self.store.search_gate.searching():  # the store's writes wait for it
             response = self.searcher.search(request)
+        # The catalog is read only for an empty answer: one flag here, read by every front end.
+        if not response.hits and not self._any_document(request.filters.visible_to):
+            return dataclasses.replace(response, library_empty=True)
         paged = request.scope.page_min is not None or request.scope.page_max is not None
         # The catalog is read only then; `unpaged_notice` counts only documents the scope admits.
         notice = unpaged_notice(request.scope, self.documents()) if paged else None
         if notice is None:
             return response
         return dataclasses.replace(response, notices=(*response.notices, notice))
+
+    def _any_document(self, visible_to: tuple[str, ...] | None) -> bool:
+        """True when the library holds a document that a caller in `visible_to` may see."""
+        visibility = None if visible_to is None else frozenset(visible_to)
+        return any(can_see(record.groups, visibility) for record in self.documents())
 
     # ---- the similarity of two texts (issue 15) ------------------------------------------
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from searchapp.api.deps import ERRORS, NOT_FOUND, Ctx, Reader, api_base, original_link, with_links
 from searchapp.api.models import CompareIn, CompareOut, PassageOut, SearchBody, SearchOut, SimilarBody
-from searchapp.api.searching import HTTP_LISTING, search_request
+from searchapp.api.searching import HTTP_LISTING, search_request, told_if_empty
 from searchapp.errors import QueryError
 from searchapp.retrieval.scoring import dense_score
 
@@ -27,11 +27,12 @@ def search(body: SearchBody, request: Request, caller: Reader, ctx: Ctx) -> dict
     matches poorly; `dense_weight` is the share the adaptive ranking gave meaning over
     keywords. Each hit's `link` downloads its original. A `doc:` name, a document in
     `filters.documents` or `filters.exclude_documents` (named as with `doc:`) or a `like`
-    id that names no document the caller may see answers 404.
+    id that names no document the caller may see answers 404. On a library with no
+    documents the caller may see, `library_empty` is true and a notice says how to add some.
     """
     reader = ctx.library_for(caller)
     response = reader.find(search_request(reader, body, listing=HTTP_LISTING))
-    return with_links(response.to_dict(), api_base(request, ctx))
+    return with_links(told_if_empty(response).to_dict(), api_base(request, ctx))
 
 
 @router.post("/similar", response_model=SearchOut, responses={**ERRORS, **NOT_FOUND})
@@ -52,7 +53,7 @@ def similar(body: SimilarBody, request: Request, caller: Reader, ctx: Ctx) -> di
     fields["like"] = passage
     reader = ctx.library_for(caller)
     response = reader.find(search_request(reader, fields, listing=HTTP_LISTING))
-    return with_links(response.to_dict(), api_base(request, ctx))
+    return with_links(told_if_empty(response).to_dict(), api_base(request, ctx))
 
 
 @router.post("/compare", response_model=CompareOut, responses=ERRORS)

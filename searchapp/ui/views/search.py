@@ -168,6 +168,9 @@ def _results(
     similar = bool(request.like)
     for notice in response.notices:
         st.warning(notice, icon=":material/info:")
+    if response.library_empty:  # emptied since the page listed the documents (another client)
+        empty_library_guide()
+        return
     if not response.hits:
         _no_results(filters, request)
         return
