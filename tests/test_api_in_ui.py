@@ -19,6 +19,8 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.api_server import make_tokens, wait_for_job
 from tests.app_server import running_app
 from tests.conftest import make_settings
+from tests.mcp_discovery import discover
+from tests.oidc_provider import auth_secrets, oidc_provider
 
 pytestmark = pytest.mark.server
 
@@ -64,3 +66,21 @@ def test_the_ui_serves_the_api_and_mcp_in_its_own_process(tmp_path: Path) -> Non
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
         )
         assert raw.status_code == 401
+        # API tokens only: no authorization server to send an MCP client to, so no OAuth metadata.
+        found = discover(f"{app.url}/mcp")
+        assert found.resource_metadata is None and "resource_metadata" not in found.www_authenticate
+
+
+def test_the_uis_mcp_server_sends_clients_to_its_identity_provider(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, model="hash:64", chunk_tokens=40, chunk_overlap=5)
+    with oidc_provider([]) as provider:
+        (tmp_path / ".streamlit").mkdir()
+        (tmp_path / ".streamlit" / "secrets.toml").write_text(
+            auth_secrets(provider, {"@example.com": "documents"})
+        )
+        issuer = httpx.get(provider.metadata_url, timeout=30).json()["issuer"]
+        with running_app(settings, tmp_path) as app:
+            found = discover(f"{app.url}/mcp")
+    assert found.resource_metadata is not None
+    assert [str(server) for server in found.resource_metadata.authorization_servers] == [issuer]
+    assert found.authorization_server is not None and str(found.authorization_server.issuer) == issuer

@@ -24,6 +24,7 @@ from searchapp import Library, Settings
 from searchapp.ingest import ingest_paths
 from tests.api_server import LiveApi, live_api, server_env
 from tests.conftest import write
+from tests.mcp_discovery import discover
 
 pytestmark = pytest.mark.server
 
@@ -176,3 +177,11 @@ def test_stdio_with_a_revoked_token_does_not_start(tmp_path: Path) -> None:
         Exception, match=r"unhandled errors|Connection closed"
     ):  # it exits before the handshake
         anyio.run(run)
+
+
+def test_with_api_tokens_only_no_authorization_server_is_advertised(http_server: LiveApi) -> None:
+    # No identity provider is configured: nothing issues tokens but `searchapp tokens`, so a
+    # client finds no protected-resource metadata (it used to name this server itself).
+    found = discover(f"{http_server.url}/mcp")
+    assert found.www_authenticate.startswith("Bearer ") and "resource_metadata" not in found.www_authenticate
+    assert found.resource_metadata is None

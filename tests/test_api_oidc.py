@@ -25,6 +25,7 @@ from mcp.client.streamable_http import streamable_http_client
 from oidc_provider_mock import User
 
 from tests.api_server import LiveApi, live_api, wait_for_job
+from tests.mcp_discovery import discover
 from tests.oidc_provider import Provider, auth_secrets, oidc_provider
 
 pytestmark = pytest.mark.server
@@ -156,6 +157,20 @@ def test_the_mcp_server_takes_the_same_sign_in_token(world: Any) -> None:
             return [p["citation"]["document"] for p in result.structured_content["passages"]]  # type: ignore[index]
 
     assert anyio.run(run)[0] == "legal.md"
+
+
+def test_mcp_clients_are_sent_to_the_identity_provider_for_tokens(world: Any) -> None:
+    live, provider, _ = world
+    issuer = httpx.get(provider.metadata_url, timeout=30).json()["issuer"]
+    found = discover(f"{live.url}/mcp")
+    metadata = found.resource_metadata
+    assert metadata is not None and f'resource_metadata="{live.url}/.well-known/' in found.www_authenticate
+    assert str(metadata.resource) == f"{live.url}/mcp"
+    # The provider's issuer, as its discovery document writes it; never this server itself.
+    assert [str(server) for server in metadata.authorization_servers] == [issuer]
+    server = found.authorization_server
+    assert server is not None and str(server.issuer) == issuer
+    assert str(server.authorization_endpoint).startswith(provider.url)
 
 
 def test_a_member_removed_from_the_teams_table_loses_access_without_a_restart(world: Any) -> None:

@@ -11,6 +11,8 @@ from searchapp import Library
 from searchapp.api import jobs, models
 from searchapp.api.errors import status_of
 from searchapp.api.jobs import Job
+from searchapp.api.mcp_server import auth_settings
+from searchapp.api.oidc import OidcProvider, OidcVerifier
 from searchapp.api.ratelimit import RateLimit, RateLimiter
 from searchapp.api.routes.documents import HIDDEN_FIELDS
 from searchapp.api.routes.service import STATS_FIELDS
@@ -29,6 +31,7 @@ from searchapp.feedback import Feedback
 from searchapp.ingest.types import FileOutcome, IngestReport
 from searchapp.library.reads import Stats
 from searchapp.types import DocumentGroup, DocumentRecord, Hit, SearchResponse, StoredPassage
+from tests.servers import free_port
 
 HIT = Hit(
     rank=1,
@@ -190,3 +193,14 @@ def test_a_job_left_by_a_dead_process_reads_as_failed_while_a_held_one_beats(
         release.set()
         runner.close()
     assert runner.get("docs", held.job_id).state == "done"
+
+
+def test_mcp_oauth_metadata_names_no_server_it_cannot_vouch_for(caplog: pytest.LogCaptureFixture) -> None:
+    base = "http://127.0.0.1:8700"
+    assert auth_settings(base, None).resource_server_url is None  # API tokens only
+    assert auth_settings(base, OidcVerifier([])).resource_server_url is None
+    # A provider whose discovery document cannot be read at start: no metadata rather than a guess.
+    down = OidcProvider("", f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration", ("x",))
+    with caplog.at_level("WARNING"):
+        assert auth_settings(base, OidcVerifier([down])).resource_server_url is None
+    assert "not told where to sign in" in caplog.text

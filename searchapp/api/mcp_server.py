@@ -16,10 +16,17 @@ call counts against that caller's rate limit. Over stdio the server is a child p
 of the assistant: it runs as the token in ``SEARCHAPP_TOKEN`` when that is set, and
 otherwise as the local operator (who can read the data directory anyway) with full access
 to the configured collection.
+
+Where a client gets a token (`auth_settings`): with an identity provider configured, the
+OAuth protected-resource metadata (RFC 9728, `/.well-known/oauth-protected-resource/mcp`,
+served by the SDK and named in every 401) names that provider's issuer as the
+authorization server. With API tokens only there is no authorization server to name, so
+no metadata is served: a client is given its token by whoever configures it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,16 +39,19 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 
 from searchapp.api.callers import Caller
 from searchapp.api.context import ApiContext
 from searchapp.api.deps import original_link
 from searchapp.api.errors import for_service
+from searchapp.api.oidc import OidcVerifier
 from searchapp.api.searching import LIBRARY_EMPTY_HELP, MCP_LISTING, search_request, told_if_empty
 from searchapp.errors import AuthError, SearchAppError
 from searchapp.request_schema import filters_schema, request_schema
 from searchapp.types import Hit, SearchResponse, StoredPassage
+
+logger = logging.getLogger(__name__)
 
 TOKEN_ENV = "SEARCHAPP_TOKEN"
 INSTRUCTIONS = (
@@ -112,26 +122,57 @@ class _Verifier:
         )
 
 
+def auth_settings(http_base: str, oidc: OidcVerifier | None) -> AuthSettings:
+    """How the SDK tells MCP clients where to get a token, for a server at `http_base`.
+
+    With an identity provider, its issuer (as its discovery document names it, the string
+    a client checks the provider's metadata against) is the authorization server of the
+    protected-resource metadata. Without one, or while its discovery document cannot be
+    read at start, no metadata is served rather than metadata naming a server that issues
+    nothing (the SDK would name `issuer_url`, and its model needs one).
+    """
+    if oidc is not None and oidc.enabled:
+        try:
+            return _auth(http_base, oidc.authorization_server())
+        except (AuthError, ValidationError) as exc:  # unreachable, or an issuer that is no URL
+            logger.warning("MCP clients are not told where to sign in (restart to retry): %s", exc)
+    return _auth(http_base, None)
+
+
+def _auth(http_base: str, issuer: str | None) -> AuthSettings:
+    # Strings, validated by the model, so that a path-less URL keeps no trailing slash.
+    return AuthSettings.model_validate(
+        {
+            # Unused without resource_server_url: the SDK serves no metadata and no OAuth endpoints.
+            "issuer_url": issuer or http_base,
+            "resource_server_url": f"{http_base}/mcp" if issuer else None,
+            # Tokens come from `searchapp tokens` or the identity provider; `_Verifier` checks
+            # them (an ID token's audience included), so the SDK need not.
+            "validate_token_resource": False,
+        }
+    )
+
+
 def build_mcp(
-    ctx: ApiContext | Callable[[], ApiContext], *, http_base: str = "", stdio_caller: Caller | None = None
+    ctx: ApiContext | Callable[[], ApiContext],
+    *,
+    http_base: str = "",
+    stdio_caller: Caller | None = None,
+    oidc: OidcVerifier | None = None,
 ) -> MCPServer[Any]:
     """The MCP server over `ctx`. With `http_base` (the server's own URL) it checks bearer tokens.
 
     `ctx` may be a function that gives the context on first use (the web UI builds its
     context on the first request, not while its server starts).
 
-    `stdio_caller` is who a stdio server acts for (see `stdio_caller`).
+    `stdio_caller` is who a stdio server acts for (see `stdio_caller`). `oidc` is the
+    identity provider whose issuer clients are sent to for tokens (see `auth_settings`).
     """
     context: Callable[[], ApiContext] = ctx if callable(ctx) else (lambda: ctx)
     auth = None
     verifier = None
     if http_base:
-        # Tokens come from `searchapp tokens` or the identity provider: the SDK only checks them.
-        auth = AuthSettings(
-            issuer_url=AnyHttpUrl(http_base),
-            resource_server_url=AnyHttpUrl(f"{http_base}/mcp"),
-            validate_token_resource=False,
-        )
+        auth = auth_settings(http_base, oidc)
         verifier = _Verifier(context)
     who = _caller_source(context, stdio_caller)
 

@@ -153,6 +153,19 @@ class OidcVerifier:
     def enabled(self) -> bool:
         return bool(self._issuers)
 
+    def authorization_server(self) -> str | None:
+        """The issuer of the first provider, exactly as its discovery document names it: where
+        an OAuth client (an MCP client) gets tokens this server accepts. None without providers.
+
+        Raises:
+            AuthError: the provider's discovery document cannot be read.
+        """
+        if not self._issuers:
+            return None
+        first = self._issuers[0]
+        first.refresh()
+        return first.issuer
+
     def claims(self, token: str) -> tuple[str, dict[str, Any]]:
         """The name of the provider that issued `token` ("" for the default) and its verified claims.
 

@@ -39,7 +39,7 @@ def open_context(
 def serve_app(ctx: ApiContext, *, http_base: str, mcp: bool = True) -> ApiFirst:
     """The API under /api and, with `mcp`, the MCP server at /mcp (bearer tokens on both)."""
     routes: list[Any] = []
-    server = build_mcp(ctx, http_base=http_base) if mcp else None
+    server = build_mcp(ctx, http_base=http_base, oidc=ctx.oidc) if mcp else None
     if server is not None:
         host = http_base.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
         routes.append(Mount("/", app=server.streamable_http_app(streamable_http_path="/mcp", host=host)))

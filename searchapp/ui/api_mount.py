@@ -17,7 +17,9 @@ from searchapp.api.app import api_app
 from searchapp.api.config import ApiConfig
 from searchapp.api.context import ApiContext
 from searchapp.api.mcp_server import build_mcp
+from searchapp.api.oidc import OidcVerifier
 from searchapp.config import Settings
+from searchapp.errors import ConfigError
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.library import Library
 from searchapp.ui import resources
@@ -73,6 +75,16 @@ class LazyApi:
         await app(scope, receive, send)
 
 
+def _identity_provider() -> OidcVerifier | None:
+    """The provider the UI signs in with, read now: the SDK's OAuth metadata is fixed when
+    the MCP app is built. None when the secrets cannot be read (the API says why at its
+    first request, as before)."""
+    try:
+        return OidcVerifier(ApiConfig.load(resources.secrets()).providers)
+    except ConfigError:
+        return None
+
+
 def mcp_server(api: LazyApi) -> tuple[Any, Any]:
     """The MCP server on the UI's own address (`/mcp`), and its ASGI app.
 
@@ -84,5 +96,5 @@ def mcp_server(api: LazyApi) -> tuple[Any, Any]:
     host = str(config.get_option("server.address") or "127.0.0.1")
     port = int(config.get_option("server.port") or 8501)
     shown = f"[{host}]" if ":" in host else host
-    server = build_mcp(api.context, http_base=f"http://{shown}:{port}")
+    server = build_mcp(api.context, http_base=f"http://{shown}:{port}", oidc=_identity_provider())
     return server, server.streamable_http_app(streamable_http_path="/mcp", host=host)
