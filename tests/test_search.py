@@ -151,6 +151,7 @@ def test_json_shape_matches_the_library(filled: Library) -> None:
         "notices",
         "took_ms",
         "results",
+        "library_empty",
     }
     first = data["results"][0]
     assert {"rank", "score", "chunk_id", "text", "doc_id", "source", "page", "heading", "metadata"} <= set(
