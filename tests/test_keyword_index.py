@@ -205,6 +205,16 @@ def test_open_reconciles_rows_that_changed_since_the_save(tmp_path: Path) -> Non
     check_same_ranking(reopened, live, ["t1", "t2", "t3"], None, 50)
 
 
+def test_open_with_none_of_the_saved_rows_left(tmp_path: Path) -> None:
+    """Every row deleted or unreadable since the save: an empty index, not a crash."""
+    build_saved(tmp_path, random.Random(6))
+    reopened, missing = reopen(tmp_path, {})
+    assert missing.tolist() == [] and reopened.count == 0
+    assert reopened.search(["t1"], 5)[0].tolist() == []
+    reopened.add([0], [["t1"]], keys=np.array([1]))
+    assert reopened.search(["t1"], 5)[0].tolist() == [0]
+
+
 @pytest.mark.parametrize("damage", ["segment", "manifest", "terms", "missing segment"])
 def test_a_torn_or_altered_file_is_detected_and_its_rows_re_added(tmp_path: Path, damage: str) -> None:
     rng = random.Random(5)

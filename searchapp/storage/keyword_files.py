@@ -176,7 +176,7 @@ def reconcile(
     for number, seg in enumerate(loaded):
         at = np.minimum(np.searchsorted(sorted_keys, seg.keys), max(len(keys) - 1, 0))
         found = (sorted_keys[at] == seg.keys) if len(keys) else np.zeros(seg.size, dtype=np.bool_)
-        where = order[at]
+        where = order[at] if len(keys) else np.zeros(seg.size, dtype=np.int64)  # none held: all dead
         alive = found.copy()
         slots = np.flatnonzero(found)
         earlier = claimed[where[slots]]

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from searchapp.filters import SearchFilters, group_fields
+from searchapp.chunk_visibility import group_fields
+from searchapp.filters import SearchFilters
 from searchapp.storage import exact_scan
 from searchapp.storage.exact_scan import exact_top_k, matvec, top_k
 from searchapp.storage.keyword_index import KeywordIndex
@@ -49,7 +50,7 @@ from searchapp.storage.local_columns import (
 )
 from searchapp.storage.local_contains import ContainsReads
 from searchapp.storage.local_rows import SCHEMA, ChunkRow, Rows
-from searchapp.storage.terms import keyword_tokens
+from searchapp.storage.terms import TERMS_VERSION, keyword_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +97,10 @@ class LocalIndex(ContainsReads):
         return bool(generation) and self.generation == generation and self.count == count and self._current()
 
     def _current(self) -> bool:
-        """True when the rows were written under this schema, dimension and vector setting."""
+        """True when the rows were written under this schema, dimension, vector setting and
+        keyword analysis."""
         stamp = self._stamp("")
-        return all(self._rows.meta(key) == stamp[key] for key in ("schema", "vectors", "dimension"))
+        return all(self._rows.meta(key) == stamp[key] for key in ("schema", "vectors", "dimension", "terms"))
 
     def _stamp(self, generation: str) -> dict[str, str]:
         """What every write records beside its rows."""
@@ -107,6 +109,7 @@ class LocalIndex(ContainsReads):
             "schema": str(SCHEMA),
             "vectors": str(int(self.mirror_vectors)),
             "dimension": str(self.dimension),
+            "terms": str(TERMS_VERSION),
         }
 
     def _load(self) -> None:
@@ -116,11 +119,15 @@ class LocalIndex(ContainsReads):
         by_id: dict[str, int] = {}
         with self._rows.transaction(write=False):  # one consistent snapshot of rows and stamp
             generation = self._rows.meta("generation")
-            # Rows written under another schema, model dimension or vector setting are not
-            # read: they stay out of memory until `rebuild` replaces them.
+            # Rows written under another schema, model dimension, vector setting or keyword
+            # analysis are not read: they stay out of memory until `rebuild` replaces them.
             readable = all(
                 self._rows.meta(k) in ("", v) for k, v in self._stamp("").items() if k != "generation"
             )
+            if self._rows.top_row() and self._rows.meta("terms") != str(TERMS_VERSION):
+                readable = False  # rows from before the keyword analysis was stamped
+            if not readable:
+                generation = ""  # so that a server-mode client, too, reads the collection again
             saved = self._read_columns(generation) if readable else None
             if saved is not None:
                 cols, docs, by_id = saved

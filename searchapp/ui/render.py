@@ -21,13 +21,13 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 from searchapp import units
+from searchapp.storage.terms import fold, word_spans
 from searchapp.types import Hit
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark.
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 # Control characters other than tab and newline (and bidi overrides) are never shown.
 _INVISIBLE_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_WORD_RE = re.compile(r"[^\W_]+")
 _BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
 _SPACES_RE = re.compile(r"\s+")
 WORD_JOINER = "\u2060"
@@ -79,9 +79,12 @@ def flow(text: str) -> list[str]:
 
 
 def query_terms(query: str) -> list[str]:
-    """The words of a query worth highlighting: lower case, no stopwords, longest first."""
+    """The words of a query worth highlighting, in their search form (`fold`: no case, no
+    accents), no stopwords, longest first."""
     terms: list[str] = []
-    for word in _WORD_RE.findall(clean_text(query).casefold()):
+    query = clean_text(query)
+    for start, end in word_spans(query):
+        word = fold(query[start:end])
         if len(word) >= MIN_TERM_CHARS and word not in STOPWORDS and word not in terms:
             terms.append(word)
     return sorted(terms, key=len, reverse=True)[:MAX_TERMS]
@@ -90,24 +93,23 @@ def query_terms(query: str) -> list[str]:
 def highlight(text: str, terms: Sequence[str]) -> str:
     """Escaped Markdown of one line of text, with words that start with a term highlighted.
 
-    The text is split into matches and the rest; every piece is escaped before any markup
-    is added, and a highlighted word holds only letters and digits.
+    A word matches in its search form, as keyword search matches it: "cafe" marks "Café".
+    Every piece is escaped before any markup is added, and a highlighted word holds only
+    letters, digits and their marks.
     """
     text = defuse_autolinks(clean_text(text))
-    if not terms:
-        return _escape(text)
-    pattern = re.compile(
-        r"(?<![^\W_])(?:" + "|".join(re.escape(t) for t in terms) + r")[^\W_]*", re.IGNORECASE
-    )
+    prefixes = tuple(terms)
     out: list[str] = []
     position = 0
-    for match in pattern.finditer(text):
-        before = text[position : match.start()]
+    for start, end in word_spans(text) if prefixes else ():
+        if not fold(text[start:end]).startswith(prefixes):
+            continue
+        before = text[position:start]
         out.append(_escape(before))
         # A directive right after a ':' is not parsed; a word joiner separates them.
         joiner = WORD_JOINER if before.endswith(":") else ""
-        out.append(f"{joiner}:{HIGHLIGHT_COLOR}-background[**{_escape(match.group(0))}**]")
-        position = match.end()
+        out.append(f"{joiner}:{HIGHLIGHT_COLOR}-background[**{_escape(text[start:end])}**]")
+        position = end
     out.append(_escape(text[position:]))
     return "".join(out)
 
