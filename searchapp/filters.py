@@ -17,8 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-# Re-exported: `searchapp.storage.local_index` imports it from here (to move to chunk_visibility).
-from searchapp.chunk_visibility import group_fields as group_fields
 from searchapp.chunk_visibility import visibility_clause, visible
 from searchapp.errors import InvalidFilterError
 from searchapp.filter_values import integer, one_value, parse_page_range, parse_time_bound, string_tuple
