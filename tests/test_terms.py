@@ -59,6 +59,20 @@ def test_marks_that_change_the_word_are_kept() -> None:
     assert keyword_tokens("한국어") == ["한국", "국어"]  # Hangul decomposes and recomposes
 
 
+@pytest.mark.parametrize(
+    ("sentence", "word"),
+    [
+        ("ภาษาไทยเป็นภาษาราชการ", "ภาษาราชการ"),  # Thai
+        ("ភាសាខ្មែរគឺជាភាសាផ្លូវការ", "ផ្លូវការ"),  # Khmer
+        ("ພາສາລາວແມ່ນພາສາທາງການ", "ທາງການ"),  # Lao
+        ("မြန်မာဘာသာစကားသည်ရုံးသုံးဘာသာဖြစ်သည်", "ရုံးသုံး"),  # Myanmar
+    ],
+)
+def test_a_word_inside_an_unspaced_sentence_matches(sentence: str, word: str) -> None:
+    """No spaces between words: the sentence's bigrams hold every bigram of the word."""
+    assert set(keyword_tokens(word)) <= set(keyword_tokens(sentence))
+
+
 def test_english_analysis_is_unchanged() -> None:
     assert keyword_tokens("The Running of the Bulls, 2026!") == ["run", "bull", "2026"]
     assert keyword_tokens("snake_case x 7") == ["snake", "case", "7"]

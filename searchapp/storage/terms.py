@@ -3,9 +3,9 @@
 Tokens are words folded to a search form (`fold`), Snowball-stemmed (English) with
 Lucene's English stopwords removed, as in the standard BM25 baselines (Anserini,
 Elasticsearch). A word keeps its combining marks: Devanagari, Tamil or Bengali vowel
-signs are part of the word, not breaks in it. Scripts written without spaces (CJK,
-Thai) become overlapping character bigrams, so a Chinese query still matches Chinese
-text.
+signs are part of the word, not breaks in it. Scripts written without spaces between
+words (CJK, Thai, Lao, Khmer, Myanmar) become overlapping character bigrams, so a
+Chinese query still matches Chinese text.
 
 `TERMS_VERSION` names this analysis; a local index whose terms were made by another is
 rebuilt from the store of record (`searchapp.storage.local_index`).
@@ -23,7 +23,10 @@ import regex
 
 TERMS_VERSION = 2  # 1: words split at every combining mark, accents kept
 
-_UNSPACED = "\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+# Thai, Lao, Myanmar, Khmer, kana, CJK ideographs, Hangul.
+_UNSPACED = (
+    "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+)
 _UNSPACED_RE = re.compile(rf"[{_UNSPACED}]")
 # ASCII text (most of it) takes the stdlib pattern; other text the one that knows marks.
 _ASCII_TOKEN_RE = re.compile(r"[^\W_]+")
