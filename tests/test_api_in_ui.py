@@ -29,6 +29,10 @@ def test_the_ui_serves_the_api_and_mcp_in_its_own_process(tmp_path: Path) -> Non
     settings = make_settings(tmp_path, model="hash:64", chunk_tokens=40, chunk_overlap=5)
     secrets, _ = make_tokens(settings, {"writer": {"collection": settings.collection, "role": "write"}})
     headers = {"Authorization": f"Bearer {secrets['writer']}"}
+    (tmp_path / ".streamlit").mkdir(exist_ok=True)  # served behind a proxy at this address
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(
+        '[searchapp.api]\npublic_url = "https://kb.example.com"\n'
+    )
     with running_app(settings, tmp_path) as app, httpx.Client(timeout=60) as client:
         api = f"{app.url}/api/v1"
         assert client.get(f"{api}/me").status_code == 401
@@ -44,7 +48,12 @@ def test_the_ui_serves_the_api_and_mcp_in_its_own_process(tmp_path: Path) -> Non
             ],
         )
         assert made.status_code == 202
-        assert wait_for_job(client, made.json()["status_url"], headers)["state"] == "done"
+        status_url = made.json()["status_url"]
+        assert status_url.startswith("https://kb.example.com/api/v1/")  # links carry the public address
+        assert (
+            wait_for_job(client, status_url.replace("https://kb.example.com", app.url), headers)["state"]
+            == "done"
+        )
         hits = client.post(f"{api}/search", headers=headers, json={"query": "kestrel census"}).json()[
             "results"
         ]
@@ -57,9 +66,15 @@ def test_the_ui_serves_the_api_and_mcp_in_its_own_process(tmp_path: Path) -> Non
             )
             async with Client(transport) as mcp:
                 result = await mcp.call_tool("search", {"query": "kestrel census", "k": 2})
-                return [p["citation"]["document"] for p in result.structured_content["passages"]]  # type: ignore[index]
+                passages = result.structured_content["passages"]  # type: ignore[index]
+                assert all(p["citation"]["link"].startswith("https://kb.example.com/api/") for p in passages)
+                return [p["citation"]["document"] for p in passages]
 
         assert anyio.run(over_mcp, headers) == ["kestrel.md"]
+        # Through the proxy, which forwards the public Host: allowed, where any other name is not.
+        assert anyio.run(over_mcp, {**headers, "Host": "kb.example.com"}) == ["kestrel.md"]
+        stranger = {**headers, "Host": "attacker.example", "Accept": "application/json, text/event-stream"}
+        assert client.post(f"{app.url}/mcp", headers=stranger, json={}).status_code == 421
         raw = client.post(
             f"{app.url}/mcp",
             headers={"Accept": "application/json, text/event-stream"},

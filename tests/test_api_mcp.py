@@ -36,6 +36,7 @@ TOKENS: dict[str, dict[str, object]] = {
 A_TEXT = "# Kiwi\n\n" + "\n\n".join(
     f"Section {i}: the kiwi orchard rota for week {i} is posted." for i in range(8)
 )
+PUBLIC_URL = "https://kb.example.com"  # where a reverse proxy serves this server
 B_TEXT = "# Bravo\n\nThe marmot archive moves to the basement in March.\n"
 
 
@@ -54,12 +55,15 @@ def seed(root: Path) -> None:
 def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     root = tmp_path_factory.mktemp("mcp-http")
     seed(root)
-    with live_api(root, TOKENS) as live:
+    with live_api(root, TOKENS, env={"SEARCHAPP_API_PUBLIC_URL": PUBLIC_URL}) as live:
         yield live
 
 
-def http_client(live: LiveApi, token: str | None) -> Client:
+def http_client(live: LiveApi, token: str | None, *, host: str | None = None) -> Client:
+    """The SDK's client; `host`: the Host header a reverse proxy in front would forward."""
     headers = {"Authorization": f"Bearer {live.tokens[token]}"} if token else {}
+    if host:
+        headers["Host"] = host
     return Client(
         streamable_http_client(f"{live.url}/mcp", http_client=httpx2.AsyncClient(headers=headers, timeout=60))
     )
@@ -116,6 +120,30 @@ def test_http_with_a_token_searches_its_own_team(http_server: LiveApi) -> None:
             assert all(p["citation"]["document"] == "bravo.md" for p in result["passages"])
 
     anyio.run(run)
+
+
+def test_http_through_a_reverse_proxy_that_forwards_the_public_host(http_server: LiveApi) -> None:
+    """Caddy, Traefik and nginx with `Host $host` forward the public name: the SDK's
+    DNS-rebinding check refused every such request (421) until the public URL was allowed."""
+
+    async def run() -> None:
+        async with http_client(http_server, "a_read", host="kb.example.com") as client:
+            result = await exercise(client, "kiwi orchard rota")
+            assert result["passages"][0]["citation"]["link"].startswith(f"{PUBLIC_URL}/api/v1/documents/")
+
+    anyio.run(run)
+    for host in ("attacker.example", "kb.example.com.attacker.example"):  # rebinding is still refused
+        refused = httpx.post(
+            f"{http_server.url}/mcp",
+            headers={
+                **http_server.auth("a_read"),
+                "Host": host,
+                "Accept": "application/json, text/event-stream",
+            },
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            timeout=30,
+        )
+        assert refused.status_code == 421, (host, refused.status_code)
 
 
 @pytest.mark.parametrize("token", [None, "a_revoked"])

@@ -18,6 +18,7 @@ from searchapp.api.app import ApiFirst, api_app
 from searchapp.api.config import ApiConfig, read_secrets, secrets_paths
 from searchapp.api.context import ApiContext
 from searchapp.api.libraries import Libraries, OwnLibraries
+from searchapp.api.mcp_http import mcp_http_app
 from searchapp.api.mcp_server import build_mcp
 from searchapp.config import Settings
 
@@ -39,10 +40,12 @@ def open_context(
 def serve_app(ctx: ApiContext, *, http_base: str, mcp: bool = True) -> ApiFirst:
     """The API under /api and, with `mcp`, the MCP server at /mcp (bearer tokens on both)."""
     routes: list[Any] = []
-    server = build_mcp(ctx, http_base=http_base, oidc=ctx.oidc) if mcp else None
+    public_url = ctx.config.public_url
+    # Clients behind a proxy reach /mcp at the public address: its OAuth metadata names that.
+    server = build_mcp(ctx, http_base=public_url or http_base, oidc=ctx.oidc) if mcp else None
     if server is not None:
         host = http_base.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
-        routes.append(Mount("/", app=server.streamable_http_app(streamable_http_path="/mcp", host=host)))
+        routes.append(Mount("/", app=mcp_http_app(server, bind_host=host, public_url=public_url)))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ from typing import Any
 from searchapp.api.app import api_app
 from searchapp.api.config import ApiConfig
 from searchapp.api.context import ApiContext
+from searchapp.api.mcp_http import mcp_http_app
 from searchapp.api.mcp_server import build_mcp
 from searchapp.api.oidc import OidcVerifier
 from searchapp.config import Settings
@@ -75,12 +76,12 @@ class LazyApi:
         await app(scope, receive, send)
 
 
-def _identity_provider() -> OidcVerifier | None:
-    """The provider the UI signs in with, read now: the SDK's OAuth metadata is fixed when
-    the MCP app is built. None when the secrets cannot be read (the API says why at its
-    first request, as before)."""
+def _api_config() -> ApiConfig | None:
+    """The API's settings, read now: the SDK's OAuth metadata and the addresses MCP accepts
+    are fixed when the MCP app is built. None when the secrets cannot be read (the API says
+    why at its first request, as before)."""
     try:
-        return OidcVerifier(ApiConfig.load(resources.secrets()).providers)
+        return ApiConfig.load(resources.secrets())
     except ConfigError:
         return None
 
@@ -96,5 +97,8 @@ def mcp_server(api: LazyApi) -> tuple[Any, Any]:
     host = str(config.get_option("server.address") or "127.0.0.1")
     port = int(config.get_option("server.port") or 8501)
     shown = f"[{host}]" if ":" in host else host
-    server = build_mcp(api.context, http_base=f"http://{shown}:{port}", oidc=_identity_provider())
-    return server, server.streamable_http_app(streamable_http_path="/mcp", host=host)
+    settings = _api_config()
+    public_url = settings.public_url if settings is not None else ""
+    oidc = OidcVerifier(settings.providers) if settings is not None else None
+    server = build_mcp(api.context, http_base=public_url or f"http://{shown}:{port}", oidc=oidc)
+    return server, mcp_http_app(server, bind_host=host, public_url=public_url)
