@@ -17,7 +17,7 @@ import pytest
 from searchapp import Library, Settings
 from searchapp.errors import SourceError
 from searchapp.sources import Sources, SourceSpec
-from searchapp.sources.listing import ListedFile, Listing
+from searchapp.sources.listing import OUTSIDE, DirectoryFiles, ListedFile, Listing
 from searchapp.sources.plan import CatalogEntry, plan_sync
 from searchapp.sources.state import FileState
 from searchapp.sources.watch import Watcher
@@ -184,6 +184,30 @@ def test_per_file_problems_are_reported_and_never_fatal(hash_library: Library, t
         assert (
             again.plan.actions == () and not again.failures
         )  # a broken file is not retried until it changes
+
+
+def test_a_link_out_of_the_source_is_never_read(hash_library: Library, tmp_path: Path) -> None:
+    """Whoever may write to a share must not put the server's own files into the library."""
+    root = tmp_path / "share"
+    _tree(root, 2)
+    secret = write(tmp_path / "server-secrets.toml", 'cookie_secret = "kestrel-orchid-4711"\n')
+    (root / "notes.txt").symlink_to(secret)
+    (root / "sub").mkdir()
+    (root / "sub" / "up.txt").symlink_to(Path("..") / ".." / "server-secrets.toml")  # relative
+    with _source(hash_library, root) as sources:
+        report = sources.sync("team")[0]
+        problems = {p.path: p.detail for p in report.plan.problems}
+        assert problems["notes.txt"] == problems["sub/up.txt"] == OUTSIDE
+        assert report.outcome == "ok" and report.counts["new"] == 2
+        assert hash_library.search("kestrel orchid", mode="keyword").hits == ()
+        # A file listed as plain, then swapped for a link before it is read: refused at the read.
+        files = DirectoryFiles(sources.get("team").spec)
+        (root / "d0.md").unlink()
+        (root / "d0.md").symlink_to(secret)
+        with pytest.raises(PermissionError):
+            files.read("d0.md")
+        with pytest.raises(PermissionError):
+            files.local_path("d0.md")
 
 
 def test_an_unreadable_folder_keeps_its_documents(

@@ -5,7 +5,11 @@ per thousand objects (S3), so an unchanged source is checked without reading a b
 What cannot be listed is said per path, never fatal: a folder that cannot be opened
 (its files are then kept as they were), a symlink loop, a pipe or device with a
 document's name. Symlinked files are followed, symlinked folders are not (as a one-off
-ingest walks a folder), so a link loop can never trap the walk.
+ingest walks a folder), so a link loop can never trap the walk. A link is followed only
+to a file inside the source's own folder: a source runs with the server's permissions,
+and whoever may write to a share must not be able to put, say, the server's secrets or
+credentials into a library everyone searches. The check is made when a file is listed,
+read and handed to the ingest.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from searchapp.errors import SourceError
 from searchapp.sources.spec import SourceSpec
 
 READ_CHUNK = 1 << 20
+OUTSIDE = "a symlink to a file outside the source's folder (not followed)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,7 @@ class DirectoryFiles:
     def __init__(self, spec: SourceSpec) -> None:
         self.spec = spec
         self.root = Path(spec.location)
+        self._real_root = Path(os.path.realpath(self.root))
 
     def list(self) -> Listing:
         started = time.time()
@@ -122,6 +128,8 @@ class DirectoryFiles:
             if not self.spec.wants(relative):
                 continue
             found = _stat_entry(entry)
+            if not isinstance(found, str) and entry.is_symlink() and self._outside(relative):
+                found = OUTSIDE
             if isinstance(found, str):
                 problems.append(Problem(relative, found))
                 continue
@@ -129,10 +137,24 @@ class DirectoryFiles:
         return Listing(tuple(files), tuple(problems), tuple(unlisted), started)
 
     def read(self, path: str) -> bytes:
-        return (self.root / path).read_bytes()
+        return self._inside(path).read_bytes()
 
     def local_path(self, path: str) -> Path | None:
-        return self.root / path
+        """The file's real path (links resolved now, so none can be swapped in after).
+
+        Raises:
+            OSError: it now leads outside the source's folder.
+        """
+        return self._inside(path)
+
+    def _outside(self, path: str) -> bool:
+        return not Path(os.path.realpath(self.root / path)).is_relative_to(self._real_root)
+
+    def _inside(self, path: str) -> Path:
+        real = Path(os.path.realpath(self.root / path))
+        if not real.is_relative_to(self._real_root):
+            raise PermissionError(errno.EACCES, OUTSIDE)
+        return real
 
     def current(self, path: str) -> ListedFile | None:
         try:

@@ -322,7 +322,11 @@ class Syncer:
         batch: list[SourceFile] = []
         try:
             for action in actions:
-                path = files.local_path(action.path)
+                try:
+                    path = files.local_path(action.path)
+                except OSError as exc:  # a link swapped in since the listing: not read
+                    logger.warning("not reading %s of %s: %s", action.path, spec.location, exc.strerror)
+                    path = self._spool_root() / "not-read" / action.doc_id  # never written: it fails
                 if path is None:  # a bucket: download first, one file at a time on disk
                     if spool is None:
                         spool = Path(tempfile.mkdtemp(prefix="sync-", dir=self._spool_root()))
