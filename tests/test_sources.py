@@ -65,13 +65,15 @@ def test_the_plan_moves_renamed_files_deletes_what_is_gone_and_ingests_new_conte
     assert not plan.blocked and plan.documents == 2
 
 
-def test_a_copy_keeps_the_document_when_the_first_path_goes_and_the_first_path_names_it() -> None:
-    both = _plan({"a.md": A, "z.md": A}, {"z.md": A}, {A: "team/z.md"})
-    assert [a.describe() for a in both.actions] == [
-        "move team/z.md -> team/a.md"
-    ]  # as a fresh ingest names it
+def test_a_copy_is_another_location_and_a_document_moves_only_when_its_file_is_gone() -> None:
+    copied = _plan({"a.md": A, "z.md": A}, {"z.md": A}, {A: "team/z.md"})
+    assert copied.actions == () and copied.documents == 1  # z.md still holds it: keeps its name
+    renamed = _plan({"a.md": A}, {"z.md": A}, {A: "team/z.md"})
+    assert [a.describe() for a in renamed.actions] == ["move team/z.md -> team/a.md"]
     gone = _plan({"z.md": A}, {"a.md": A, "z.md": A}, {A: "team/a.md"})
     assert [a.describe() for a in gone.actions] == ["move team/a.md -> team/z.md"]  # never deleted
+    new = _plan({"a.md": A, "z.md": A}, {}, {})
+    assert [a.describe() for a in new.actions] == ["ingest team/a.md"]  # as a fresh ingest names it
 
 
 def test_swapped_contents_and_an_edited_file_replace_nothing_that_is_still_held() -> None:
@@ -332,6 +334,37 @@ def test_identical_files_are_one_document_listed_at_each_path(hash_library: Libr
         assert hash_library.originals.has(record.doc_id)
 
 
+def test_a_copied_file_is_another_location_of_its_document_not_a_move(
+    hash_library: Library, tmp_path: Path
+) -> None:
+    """`cp vacation.txt "vacation - Copy.txt"` (the copy sorts first): the document keeps its
+    name and lists both paths; only when vacation.txt goes does it take the copy's name."""
+    root = tmp_path / "share"
+    original = write(root / "policies" / "vacation.txt", prose(random.Random(11), 80))
+    backdate(original, random.Random(11))
+    with _source(hash_library, root) as sources:
+        sources.sync("team")
+        doc_id = hash_library.document("team/policies/vacation.txt").doc_id
+        copy = root / "policies" / "vacation - Copy.txt"
+        copy.write_bytes(original.read_bytes())
+        backdate(copy, random.Random(12))
+        report = sources.sync("team")[0]
+        assert report.plan.actions == () and report.counts["moved"] == 0, report.plan.describe()
+        assert hash_library.document("team/policies/vacation.txt").doc_id == doc_id
+        assert sources.locations(doc_id) == [
+            "team/policies/vacation - Copy.txt",
+            "team/policies/vacation.txt",
+        ]
+        assert sources.sync("team")[0].plan.actions == ()
+        original.unlink()  # now the named file is gone: a move to the copy
+        report = sources.sync("team")[0]
+        assert [a.describe() for a in report.plan.actions] == [
+            "move team/policies/vacation.txt -> team/policies/vacation - Copy.txt"
+        ]
+        assert hash_library.document(doc_id).source == "team/policies/vacation - Copy.txt"
+        check_mirror(hash_library, sources, "team", root, hash_library.settings)
+
+
 def test_near_duplicates_are_listed_and_a_hidden_version_leaves_every_mode_exactly(
     hash_library: Library, tmp_path: Path
 ) -> None:
@@ -521,6 +554,14 @@ def test_an_s3_source_through_a_real_s3_server(
                 "bucket/new.txt",
                 "bucket/sub/c.docx",
             ]
+            # A copy to a new key (sorting first) while the old key stays: another location.
+            s3.copy_object(
+                Bucket="team-docs", Key="handbook/sub/a-copy.docx", CopySource="team-docs/handbook/sub/c.docx"
+            )
+            report = sources.sync("bucket")[0]
+            assert report.plan.actions == (), report.plan.describe()
+            c_docx = library.document("bucket/sub/c.docx").doc_id
+            assert sources.locations(c_docx) == ["bucket/sub/a-copy.docx", "bucket/sub/c.docx"]
 
 
 def _wait(condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
@@ -550,8 +591,9 @@ def test_content_held_by_two_sources_stays_while_either_holds_it(
         assert report.counts["deleted"] == 0 and hash_library.document(shared.doc_id).source == "b/y.md"
         write(tmp_path / "one" / "x.md", data)
         backdate(tmp_path / "one" / "x.md", random.Random(10))
-        sources.sync()
-        assert hash_library.document(shared.doc_id).source == "a/x.md"
+        sources.sync()  # back at a/x.md: another location of the document b/y.md names
+        assert hash_library.document(shared.doc_id).source == "b/y.md"
+        assert sources.locations(shared.doc_id) == ["a/x.md", "b/y.md"]
         assert sources.remove("a") == 1  # own-one.md; the shared one stays, named by b
         assert hash_library.document(shared.doc_id).source == "b/y.md"
         assert sources.sync("b")[0].plan.actions == ()

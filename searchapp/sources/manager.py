@@ -158,7 +158,7 @@ class Sources:
     # ------------------------------------------------------------------ where documents are
 
     def locations(self, doc_id: str) -> list[str]:
-        """Every synced file that holds this document, as library names (its own name first)."""
+        """Every synced file that holds this document, as library names in path order."""
         specs = {s.name: s for s in self.state.specs()}
         holders = self.state.holders([doc_id]).get(doc_id, [])
         names = sorted(specs[h.source].document_name(h.path) for h in holders if h.source in specs)
@@ -166,7 +166,7 @@ class Sources:
 
     def copies(self) -> dict[str, list[str]]:
         """Documents that several synced files hold (the same bytes at several paths): doc_id ->
-        every file's library name, the document's own name first."""
+        every file's library name, in path order."""
         specs = {s.name: s for s in self.state.specs()}
         out = {}
         for doc_id, holders in self.state.holders().items():

@@ -6,8 +6,9 @@ stored file records and the catalog; `plan_sync` says what to do:
 
 - **ingest** content the library does not hold, under the name of the first file that
   holds it (in the order a one-off ingest meets files), replacing the version of that name;
-- **move** a document whose files were renamed or moved (or whose first copy changed):
-  it keeps its chunks and vectors and takes its new name; no embedding;
+- **move** a document whose named file was renamed, moved, deleted or changed while
+  another file holds its content: it keeps its chunks and vectors and takes that file's
+  name; no embedding. A copy (the named file is still there) is only another location;
 - **delete** a document of this source that no file holds any more, with its original.
 
 Identical files are one document that lists every path holding it; deleting one path
@@ -180,7 +181,8 @@ def plan_sync(
             one belong to that source; any other name is a one-off ingest, never touched.
     """
     paths = _decide_paths(spec, listing, hashes, waiting, stored)
-    names, shadowed = _desired_names(spec, paths.held, elsewhere)
+    current = {doc_id: entry.source for doc_id, entry in catalog.items()}
+    names, shadowed = _desired_names(spec, paths.held, elsewhere, current)
     paths.problems += shadowed
     by_name = {entry.source: doc_id for doc_id, entry in catalog.items()}
     owned = [doc_id for doc_id, entry in catalog.items() if entry.source.startswith(spec.prefix)]
@@ -326,23 +328,34 @@ def _keep(out: _Paths, state: FileState | None) -> None:
 
 
 def _desired_names(
-    spec: SourceSpec, held: Mapping[str, str], elsewhere: Mapping[str, Sequence[str]]
+    spec: SourceSpec,
+    held: Mapping[str, str],
+    elsewhere: Mapping[str, Sequence[str]],
+    current: Mapping[str, str],
 ) -> tuple[dict[str, tuple[str, str]], list[Problem]]:
     """doc_id -> (its name, the path here whose bytes it is read from), and the files whose
-    name, once cleaned, is another file's (the later file wins it, as in a one-off ingest)."""
+    name, once cleaned, is another file's (the later file wins it, as in a one-off ingest).
+
+    A document keeps its `current` name while a file still holds it there: a copy is one
+    more location, never a move (only a name no file holds any more is given up). New
+    content, or a document whose named file is gone, takes the first name in path order.
+    """
     by_doc: dict[str, list[str]] = defaultdict(list)
     for path, doc_id in held.items():
         by_doc[doc_id].append(path)
     names: dict[str, tuple[str, str]] = {}
     taken: dict[str, str] = {}
     problems: list[Problem] = []
-    firsts = {
-        doc_id: min(doc_paths, key=path_key) if len(doc_paths) > 1 else doc_paths[0]
-        for doc_id, doc_paths in by_doc.items()
-    }
+    firsts: dict[str, str] = {}
+    for doc_id, doc_paths in by_doc.items():
+        kept = [p for p in doc_paths if spec.document_name(p) == current.get(doc_id)]
+        firsts[doc_id] = kept[0] if kept else min(doc_paths, key=path_key)
     for doc_id, first in sorted(firsts.items(), key=lambda item: path_key(item[1])):
         own = spec.document_name(first)
-        name = min([own, *elsewhere.get(doc_id, ())], key=path_key)
+        others = elsewhere.get(doc_id, ())
+        name = own if own == current.get(doc_id) else min([own, *others], key=path_key)
+        if current.get(doc_id) in others:
+            name = current[doc_id]  # another source's file holds it under its name still
         if name in taken and taken[name] != doc_id:
             loser = taken[name]
             problems.append(Problem(names[loser][1], f"has the same name as {first!r} once cleaned; skipped"))
