@@ -77,6 +77,10 @@ def test_search_json_filters_and_exit_codes(run, corpus: Path) -> None:  # type:
     assert [(r["source"], r["page"]) for r in pages["results"]] == [("report.pdf", 2)]
     by_doc = json.loads(run("search", "quarter", "--doc", "guide.md", "--json").stdout)
     assert {r["source"] for r in by_doc["results"]} == {"guide.md"}
+    # --doc takes what doc: takes: part of a name names every document that holds it.
+    for args in (["invoices", "--doc", "sub/"], ["invoices doc:sub/"]):
+        in_sub = json.loads(run("search", *args, "--json").stdout)
+        assert {r["source"] for r in in_sub["results"]} == {"sub/memo.txt"}, args
     tagged = run("search", "quarter", "--tag", "nobody-uses-this", "--json")
     assert tagged.exit_code == 1 and json.loads(tagged.stdout)["results"] == []
     contains = json.loads(run("search", "anything", "--contains", "RAINCOAT", "--json").stdout)

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
 
 KOpt = Annotated[int, typer.Option("-k", help="How many passages (documents with --group).", min=1, max=1000)]
 DocOpt = Annotated[
-    list[str] | None, typer.Option("--doc", help="Only this document: name or id (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--doc",
+        help="Only this document: its name, part of its name (every match) or its id, as doc: (repeatable).",
+    ),
 ]
 TypeOpt = Annotated[list[str] | None, typer.Option("--type", help="Only this file type (repeatable).")]
 PagesOpt = Annotated[str | None, typer.Option("--pages", help="Only these PDF pages, e.g. 3-7.")]
@@ -136,10 +140,12 @@ def _filters(
     contains: str | None,
 ) -> SearchFilters:
     from searchapp.filters import SearchFilters
+    from searchapp.library.finding import document_ids
 
     return SearchFilters.from_mapping(
         {
-            "documents": [library.document(ref).doc_id for ref in doc or []],
+            # As `doc:` in the query: a name, an id, or every document whose name holds it.
+            "documents": list(document_ids(doc or [], library)),
             "file_types": file_type or [],
             "pages": pages,
             "tags": tag or [],
