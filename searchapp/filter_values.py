@@ -14,19 +14,32 @@ from typing import Any
 from searchapp.errors import InvalidFilterError
 
 MAX_EPOCH_S = 32_503_680_000  # 3000-01-01 UTC: a larger timestamp is milliseconds, not seconds
+MAX_LIST_ITEMS = 1000  # values of one list-valued filter (tags, types, documents)
+
+
+def at_most(name: str, count: int, most: int = MAX_LIST_ITEMS) -> None:
+    """Refuse a list of `count` values for filter `name` when it holds more than `most`.
+
+    Called with the count alone, before any value is read: an over-long list costs its
+    sender a 400, never the server per-value work.
+    """
+    if count > most:
+        raise InvalidFilterError(f"filter {name!r} takes at most {most} values; got {count}")
 
 
 def string_tuple(name: str, value: Any) -> tuple[str, ...]:
-    """A string or a list of strings, each stripped, non-empty and kept once, in order."""
+    """A string or a list of at most `MAX_LIST_ITEMS` strings, each stripped, non-empty and
+    kept once, in order."""
     if isinstance(value, str):
         items: list[Any] = [value]
     elif isinstance(value, list | tuple | set | frozenset):
+        at_most(name, len(value))
         items = list(value)
     else:
         raise InvalidFilterError(
             f"filter {name!r} expects a string or a list of strings; got {type(value).__name__}"
         )
-    out: list[str] = []
+    out: dict[str, None] = {}  # a dict keeps the order and finds a repeat in constant time
     for item in items:
         if not isinstance(item, str):
             raise InvalidFilterError(
@@ -38,8 +51,7 @@ def string_tuple(name: str, value: Any) -> tuple[str, ...]:
                 f"filter {name!r} holds an empty value; give each one as non-empty text, "
                 "or leave the filter out"
             )
-        if item not in out:
-            out.append(item)
+        out[item] = None
     return tuple(out)
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from searchapp.errors import InvalidFilterError, QueryError
-from searchapp.filter_values import parse_page_range, parse_time_bound
+from searchapp.filter_values import MAX_LIST_ITEMS, parse_page_range, parse_time_bound
 from searchapp.filters import SearchFilters
 from searchapp.types import FILE_TYPES
 
@@ -50,6 +50,9 @@ _WORD_START = re.compile(r"[^\W\d_]", re.UNICODE)  # a letter: what makes "-x" a
 _YEAR = re.compile(r"\d{4}")
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
 _PLAIN = "put them in quotes to search for them as plain words"
+# A field name (the longest is 8 letters) and a colon before an opening quote.
+_QUOTED_FIELD = re.compile(r'([^\s:]{1,8}):["“„]')
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,14 @@ def parse_query(query: str) -> ParsedQuery:
             if phrase:
                 exclude_phrases.append(phrase)
             continue
+        quoted = _QUOTED_FIELD.match(query, at)
+        if quoted and _field(quoted.group(1)) in FIELDS:
+            # tag:"a b": read to the closing quote, never first to the next space (in a query
+            # of tag:"x"tag:"x"... with no space, that is the query's end, at every term).
+            value, at = _quoted(query, quoted.end() - 1)
+            if value:
+                values[_field(quoted.group(1))].append(value)
+            continue
         token_end = _token_end(query, at)
         token = query[at:token_end]
         if char == "-" and _WORD_START.match(token, 1):
@@ -120,17 +131,14 @@ def parse_query(query: str) -> ParsedQuery:
             at = token_end
             continue
         name, colon, rest = token.partition(":")
-        key = _FIELD_ALIASES.get(name.casefold(), name.casefold())
-        if colon and key in FIELDS and rest and rest[0] in _OPEN_QUOTES:
-            value, at = _quoted(query, at + len(name) + 1)
-            if value:
-                values[key].append(value)
-            continue
-        if colon and key in FIELDS and rest:
-            values[key].append(rest)
+        if colon and _field(name) in FIELDS and rest:
+            values[_field(name)].append(rest)
         else:
             words.append(token)
         at = token_end
+    _at_most("phrases", len(phrases))
+    _at_most("-word exclusions", len(exclude))
+    _at_most('-"phrase" exclusions', len(exclude_phrases))
     documents, filters = _fields(values)
     return ParsedQuery(
         text=" ".join(" ".join(words).split()),
@@ -142,11 +150,20 @@ def parse_query(query: str) -> ParsedQuery:
     )
 
 
+def _field(name: str) -> str:
+    return _FIELD_ALIASES.get(name.casefold(), name.casefold())
+
+
 def _token_end(query: str, at: int) -> int:
-    end = at
-    while end < len(query) and not query[end].isspace():
-        end += 1
-    return end
+    space = _SPACE.search(query, at)
+    return space.start() if space else len(query)
+
+
+def _at_most(what: str, count: int) -> None:
+    """Refuse a query with more than `MAX_LIST_ITEMS` of one kind of term, counted before
+    any of them is read further (each costs the searcher work: a scan, a lookup)."""
+    if count > MAX_LIST_ITEMS:
+        raise QueryError(f"a query takes at most {MAX_LIST_ITEMS} {what}; got {count}")
 
 
 def _quoted(query: str, at: int) -> tuple[str, int]:
@@ -166,10 +183,13 @@ def _quoted(query: str, at: int) -> tuple[str, int]:
 
 def _fields(values: dict[str, list[str]]) -> tuple[tuple[str, ...], SearchFilters]:
     raw: dict[str, Any] = {}
-    types = [_file_type(part) for value in values["type"] for part in value.split(",") if part.strip()]
+    parts = {name: [p for v in values[name] for p in v.split(",") if p.strip()] for name in ("type", "tag")}
+    for name, terms in (("type", parts["type"]), ("tag", parts["tag"]), ("doc", values["doc"])):
+        _at_most(f"{name}: values", len(terms))
+    types = [_file_type(part) for part in parts["type"]]
     if types:
         raw["file_types"] = types
-    tags = [part.strip() for value in values["tag"] for part in value.split(",") if part.strip()]
+    tags = [part.strip() for part in parts["tag"]]
     if tags:
         raw["tags"] = tags
     for name, key in (("page", "pages"), ("after", "ingested_after"), ("before", "ingested_before")):

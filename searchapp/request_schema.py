@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from searchapp.filter_values import MAX_EPOCH_S
-from searchapp.filters import MAX_CONTAINS_CHARS, MAX_LIST_ITEMS
+from searchapp.filter_values import MAX_EPOCH_S, MAX_LIST_ITEMS
+from searchapp.filters import MAX_CONTAINS_CHARS
 from searchapp.request import MAX_K, SEARCH_MODES
 from searchapp.types import FILE_TYPES
 
@@ -33,14 +33,10 @@ QUERY_HELP = (
 )
 
 
-def _strings(
-    description: str, item: dict[str, Any] | None = None, *, most: int | None = MAX_LIST_ITEMS
-) -> dict[str, Any]:
+def _strings(description: str, item: dict[str, Any] | None = None) -> dict[str, Any]:
     """A list of values, or one value alone (the core reads a lone string as a list of one)."""
     one = item or {"type": "string", "minLength": 1, "pattern": r"\S"}
-    many: dict[str, Any] = {"type": "array", "items": one}
-    if most is not None:
-        many["maxItems"] = most
+    many: dict[str, Any] = {"type": "array", "items": one, "maxItems": MAX_LIST_ITEMS}
     return {"anyOf": [many, one], "description": f"{description} (a list, or one value alone)"}
 
 
@@ -68,8 +64,7 @@ def filters_schema() -> dict[str, Any]:
             ),
             "exclude_documents": _strings(
                 "never these documents, named as in `documents` (hidden versions are left out "
-                "already, unless `documents` names them)",
-                most=None,
+                "already, unless `documents` names them)"
             ),
             "file_types": _strings("only these file types", {"type": "string", "enum": list(FILE_TYPES)}),
             "pages": {

@@ -15,7 +15,7 @@ from typing import Any
 
 from searchapp.api.errors import HTTP_LISTING, for_service
 from searchapp.errors import DocumentNotFoundError, QueryError
-from searchapp.filters import MAX_LIST_ITEMS
+from searchapp.filter_values import MAX_LIST_ITEMS
 from searchapp.library.finding import document_ids
 from searchapp.library.view import LibraryView
 from searchapp.request import SearchRequest
