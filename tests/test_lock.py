@@ -14,6 +14,7 @@ import pytest
 
 from searchapp import Library, StoreLockedError
 from searchapp.ingest.files import ingest_paths
+from searchapp.storage.index_slot import IndexSlot
 from tests.conftest import ROOT, make_settings, write
 
 HOLDER = textwrap.dedent(
@@ -79,3 +80,41 @@ def test_a_second_process_is_refused_quickly_and_nothing_is_lost(tmp_path: Path)
     with Library.open(settings) as library:
         assert [r.source for r in library.documents()] == ["a.txt"]
         assert library.store.count_chunks() == 1
+
+
+SLOT_HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from searchapp.storage.index_slot import IndexSlot
+    slot = IndexSlot.claim(Path(sys.argv[1]), shared=True)
+    print(slot.directory, flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def test_processes_sharing_a_data_directory_in_server_mode_each_get_a_local_index(tmp_path: Path) -> None:
+    """Two processes over one set of keyword files deleted each other's segments; each now
+    holds a slot of its own until it ends (even by SIGKILL), and then the slot is free."""
+    base = tmp_path / "indexes" / "documents"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", SLOT_HOLDER, str(base)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == str(base)
+        second = IndexSlot.claim(base, shared=True)
+        third = IndexSlot.claim(base, shared=True)  # another library of this same process
+        assert [second.directory, third.directory] == [base / "clients" / "1", base / "clients" / "2"]
+        third.release()
+        second.release()
+        assert IndexSlot.claim(base, shared=True).directory == base / "clients" / "1"
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    assert IndexSlot.claim(base, shared=True).directory == base  # the killed holder's slot
+    assert IndexSlot.claim(base, shared=False).directory == base  # local mode: the data dir lock rules

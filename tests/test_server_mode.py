@@ -12,6 +12,7 @@ import pytest
 from searchapp import Library, Settings, StoreUnavailableError
 from searchapp.ingest.files import ingest_paths
 from searchapp.library import sync as sync_module
+from searchapp.storage.keyword_index import KeywordIndex
 from tests import servers
 from tests.conftest import make_settings, write
 
@@ -159,3 +160,28 @@ def test_a_read_of_chunks_another_client_just_deleted_leaves_them_out() -> None:
         get_present(_RacingCollection({"b"}, "Could not connect to a Chroma server"), ["a", "b"], include)
     with pytest.raises(StoreError, match="disk I/O error"):
         get_present(_RacingCollection({"a"}, "disk I/O error"), ["a"], include)
+
+
+@pytest.mark.server
+def test_clients_sharing_a_data_directory_keep_local_indexes_of_their_own(
+    chroma_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path, server_url=chroma_server, model="hash:64")
+    with Library.open(settings) as first, Library.open(settings) as second:
+        assert first.local.directory == settings.index_dir
+        assert second.local.directory == settings.index_dir / "clients" / "1"
+        ingest_paths(first, [write(tmp_path / "otters.txt", "Otters hold hands while they sleep.")])
+        ingest_paths(second, [write(tmp_path / "beavers.txt", "Beavers build dams of branches.")])
+        deadline = time.monotonic() + 30
+        while not first.search("beavers dams", k=1, mode="keyword").hits:
+            assert time.monotonic() < deadline, "the other client's document never reached this client"
+            time.sleep(0.2)
+    added: list[int] = []
+    monkeypatch.setattr(KeywordIndex, "add", lambda self, positions, *a, **k: added.extend(positions))
+    with Library.open(settings) as again:  # the first slot again, warm: nothing re-added
+        assert again.local.directory == settings.index_dir
+        assert added == []
+        assert {h.source for h in again.search("otters beavers", k=5, mode="keyword").hits} == {
+            "otters.txt",
+            "beavers.txt",
+        }

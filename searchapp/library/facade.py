@@ -32,6 +32,7 @@ from searchapp.library.versions import resolve_for
 from searchapp.library.view import LibraryView
 from searchapp.library.writes import Admission, UnitOfWork
 from searchapp.storage.chroma import ChromaStore
+from searchapp.storage.index_slot import IndexSlot
 from searchapp.storage.local_index import LocalIndex
 from searchapp.types import DocumentRecord, PreparedDocument
 from searchapp.units import MB, megabytes
@@ -50,8 +51,16 @@ class Library(Curation, DocumentReads):
     share between threads: searches run concurrently, writes one at a time.
     """
 
-    def __init__(self, settings: Settings, store: ChromaStore, embedder: Embedder, local: LocalIndex) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ChromaStore,
+        embedder: Embedder,
+        local: LocalIndex,
+        slot: IndexSlot | None = None,
+    ) -> None:
         super().__init__(settings, store, embedder, local)
+        self._slot = slot or IndexSlot(local.directory)
         self._wire()
         self._write_lock = threading.RLock()
         self._disk_full = False
@@ -111,13 +120,19 @@ class Library(Curation, DocumentReads):
             raise
         embedder = chosen
         try:
-            local = LocalIndex(
-                settings.index_dir, dimension=embedder.info.dimension, mirror_vectors=not settings.is_server
-            )
+            slot = IndexSlot.claim(settings.index_dir, shared=settings.is_server)
         except BaseException:
             store.close()
             raise
-        library = cls(settings, store, embedder, local)
+        try:
+            local = LocalIndex(
+                slot.directory, dimension=embedder.info.dimension, mirror_vectors=not settings.is_server
+            )
+        except BaseException:
+            slot.release()
+            store.close()
+            raise
+        library = cls(settings, store, embedder, local, slot)
         try:
             if library._sync is not None:
                 library._sync.start()
@@ -145,7 +160,7 @@ class Library(Curation, DocumentReads):
             self.store.check_model()
             self.embedder = chosen
             self.local = LocalIndex(
-                self.settings.index_dir,
+                self._slot.directory,
                 dimension=chosen.info.dimension,
                 mirror_vectors=not self.settings.is_server,
             )
@@ -182,6 +197,7 @@ class Library(Curation, DocumentReads):
         if self._sync is not None:
             self._sync.stop()
         self.local.close()
+        self._slot.release()
         self.store.close()
 
     def sync_local_index(self, *, force: bool = False) -> bool:
