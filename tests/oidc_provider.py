@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlparse
 
 import httpx
+from itsdangerous import URLSafeTimedSerializer
 from oidc_provider_mock import User, run_server_in_thread
 
 REDIRECT_URI = "http://127.0.0.1:9/oauth2callback"
@@ -59,6 +62,23 @@ class Provider:
 def oidc_provider(users: Sequence[User]) -> Iterator[Provider]:
     with run_server_in_thread(user_claims=users) as server:
         yield Provider(f"http://127.0.0.1:{server.server_port}")
+
+
+def id_token_in_cookies(cookies: Mapping[str, str], secret: str) -> str:
+    """The provider's ID token in Streamlit's ``_streamlit_user_tokens`` cookie (signed, not
+    encrypted: whoever holds a copy of the cookie reads it)."""
+    name = "_streamlit_user_tokens"
+
+    def part(cookie: str) -> str:
+        text: str = URLSafeTimedSerializer(secret, salt=cookie).loads(cookies[cookie])
+        return text
+
+    text = part(name)
+    chunks = re.fullmatch(r"chunks-(\d+)", text)
+    if chunks is not None:
+        text = "".join(part(f"{name}_{i}") for i in range(1, int(chunks.group(1)) + 1))
+    token: str = json.loads(text)["id_token"]
+    return token
 
 
 def auth_secrets(provider: Provider, teams: dict[str, object], redirect_uri: str = REDIRECT_URI) -> str:

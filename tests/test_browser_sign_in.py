@@ -14,7 +14,9 @@ One app server (`searchapp ui`'s command, hash embedder), one browser with a con
   sign-in, after log-out, or after the user is removed from the team, is refused;
   nothing in the pages goes through Streamlit's `/media` URLs;
 - log-out ends the session: a copy of the cookie taken before it signs nobody in, and a
-  tab left open stops at its next search;
+  tab left open stops at its next search; the provider's ID token read from the copied
+  cookie, which the API and MCP accepted, is refused by both (`api.sign_outs`), and a
+  fresh sign-in's token works;
 - a user in no team is told so in words, not "Something went wrong";
 - links survive a restart (signed with `[auth].cookie_secret`), and the route opens the
   team's library itself (nobody has opened it in the restarted process yet).
@@ -36,6 +38,7 @@ from searchapp.ingest import Ingestor, SourceFile
 from tests.app_server import Server, free_port, running_app
 from tests.conftest import make_settings
 from tests.helpers import make_pdf
+from tests.oidc_provider import id_token_in_cookies
 from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, Shots, ask, settle, sidebar
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -164,6 +167,32 @@ def links_of(page: Any, app: App) -> dict[str, dict[str, str]]:
     return found
 
 
+def id_token(context: Any) -> str:
+    """The provider's ID token, read from the browser's copy of Streamlit's tokens cookie."""
+    return id_token_in_cookies({c["name"]: c["value"] for c in context.cookies()}, COOKIE_SECRET)
+
+
+def bearer_status(client: Any, app: App, token: str) -> tuple[int, int]:
+    """What `/api/v1/me` and `/mcp` (an MCP initialize) answer to `token` as a bearer token."""
+    headers = {"Authorization": f"Bearer {token}"}
+    api = client.get(f"{app.url}/api/v1/me", headers=headers).status
+    mcp = client.post(
+        f"{app.url}/mcp",
+        headers={**headers, "Accept": "application/json, text/event-stream"},
+        data={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
+    ).status
+    return int(api), int(mcp)
+
+
 def fetch(client: Any, url: str) -> int:
     """The status of a GET of `url` with the cookies of a browser context (or none)."""
     return int(getattr(client, "request", client).get(url, max_redirects=0).status)
@@ -229,6 +258,8 @@ def test_sign_in_teams_groups_links_and_log_out_in_a_real_browser(tmp_path: Path
 
                 # 4. Log-out in one tab: the copied cookie and the other, open tab stop working.
                 copied = ada.cookies()
+                stolen = id_token(ada)  # the ID token in the copied cookie: a bearer token for API and MCP
+                assert bearer_status(anonymous, app, stolen) == (200, 200)
                 other_tab = ada.new_page()
                 other_tab.goto(app.url)
                 expect(sidebar(other_tab).get_by_role("button", name="Log out")).to_be_visible(timeout=60_000)
@@ -252,6 +283,8 @@ def test_sign_in_teams_groups_links_and_log_out_in_a_real_browser(tmp_path: Path
                 assert not thief_page.get_by_label("Search query").count()
                 for url in lawsuit.values():
                     assert fetch(thief, url) == 401
+                # The ID token from the copied cookie is refused by the API and MCP now.
+                assert bearer_status(anonymous, app, stolen) == (401, 401)
                 # Nothing of a document went through Streamlit's /media store (its fonts are /static/media).
                 assert not [url for url in requests if urlsplit(url).path.startswith("/media/")]
 
@@ -262,6 +295,9 @@ def test_sign_in_teams_groups_links_and_log_out_in_a_real_browser(tmp_path: Path
                 assert fetch(grace, handbook["open"]) == 403  # her session is still active: not her team now
                 ada_again, _ = sign_in(browser, app, "ada")
                 assert fetch(ada_again, lawsuit["open"]) == 200  # a link from before the restart
+                # Her new sign-in's token works; the one from before her log-out still does not.
+                assert bearer_status(anonymous, app, id_token(ada_again)) == (200, 200)
+                assert bearer_status(anonymous, app, stolen) == (401, 401)
                 assert fetch(anonymous, lawsuit["open"]) == 401
         finally:
             anonymous.dispose()

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from searchapp.api import sign_outs
 from searchapp.api.callers import Caller, Role
 from searchapp.api.config import ApiConfig
 from searchapp.api.errors import ApiError
@@ -63,6 +64,8 @@ class ApiContext:
         shutil.rmtree(self.settings.data_dir / "uploads", ignore_errors=True)
         self.tokens = TokenStore(home.store.global_table("tokens"), cache_s=token_cache_s)
         self.oidc = OidcVerifier(config.providers)
+        # Log-outs in the UI, read at each sign-in token's use (any replica may have written one).
+        self.sign_outs = home.store.global_table(sign_outs.TABLE)
         self.limiter = RateLimiter(config.rate)
         self.jobs = Jobs(
             lambda collection: self.libraries.library(collection).store.table(JOBS_TABLE),
@@ -114,6 +117,7 @@ class ApiContext:
         if not self.oidc.enabled:  # only API tokens are valid here, and this is none that is known
             raise AuthError(UNKNOWN_TOKEN)
         provider, claims = self.oidc.claims(token)
+        sign_outs.check(self.sign_outs, claims)  # the user signed out of the UI after it was issued: 401
         return caller_from_claims(provider, claims, self.current_teams(), self.settings.collection)
 
     def current_teams(self) -> ApiConfig:

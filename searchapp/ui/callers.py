@@ -8,7 +8,9 @@
    the identity; the teams table (`searchapp.access`) its collection and groups;
 3. the team's library is opened on demand (so a route works on every replica, also
    before anyone of that team opened a page there);
-4. the server-side session record must be active (`ui.sessions`): log-out ends it.
+4. the server-side session record must be active (`ui.sessions`): log-out ends it, and
+   records the sign-out for the API (`api.sign_outs`): the user's ID token, which
+   Streamlit keeps in a readable cookie, stops working as a bearer token too.
 
 A caller reads through `Caller.view`, scoped to what it may see.
 """
@@ -20,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from searchapp.access import Identity, Membership, membership
+from searchapp.api import sign_outs
 from searchapp.config import Settings
 from searchapp.errors import AccessDeniedError, SearchAppError
 from searchapp.library import Library
@@ -78,7 +81,8 @@ def resolve(settings: Settings, cookies: Mapping[str, str]) -> Caller:
 
 
 def end_session(settings: Settings, cookies: Mapping[str, str]) -> bool:
-    """Revoke the session of the sign-in in `cookies`; True if there was one to end.
+    """Revoke the session of the sign-in in `cookies`, and the user's sign-in tokens issued
+    until now (`api.sign_outs`); True if there was one to end.
 
     Reached through the user's team library, or any team's when the user has none now:
     every collection of a deployment shares the one global table.
@@ -99,6 +103,7 @@ def end_session(settings: Settings, cookies: Mapping[str, str]) -> bool:
         sessions.revoke(
             library.store.global_table(sessions.TABLE), signed, identity, secret=auth.cookie_secret()
         )
+        sign_outs.record(library.store.global_table(sign_outs.TABLE), signed.claims)
     except SearchAppError as exc:
         logger.warning("could not record the log-out of %s on the server: %s", identity.label, exc)
         return False

@@ -2,15 +2,23 @@
 
 - ``/searchapp/original/…`` and ``/searchapp/download/…``: kept originals, checked at
   each request (`ui.original_links`);
-- ``/auth/logout``: ends the sign-in's server-side session (`ui.sessions`), then hands
-  over to Streamlit's own log-out, which deletes the cookie and signs out at the
-  provider. So a log-out by any path ends every copy of the cookie.
+- ``/auth/logout``: ends the sign-in's server-side session (`ui.sessions`) and records
+  the sign-out for the API (`api.sign_outs`), then hands over to Streamlit's own
+  log-out, which deletes the cookie and signs out at the provider. So a log-out by any
+  path ends every copy of the cookie, and of the ID token in it.
+
+Streamlit sends the browser to the provider's ``end_session_endpoint`` with the ID token
+as ``id_token_hint`` in the URL, where it lands in the provider's access log, proxies and
+the browser's history. OpenID Connect RP-Initiated Logout makes the hint RECOMMENDED, not
+required, and ``client_id`` (which Streamlit sends too) names the client instead, so the
+hint is taken out of that address.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from searchapp.ui import callers, original_links, resources
 
@@ -39,6 +47,17 @@ def logout_route() -> Any:
 
     async def logout(request: Any) -> Any:
         await run_in_threadpool(end, dict(request.cookies))
-        return await streamlit_logout.endpoint(request)
+        response = await streamlit_logout.endpoint(request)
+        if "location" in response.headers:
+            response.headers["location"] = without_id_token_hint(response.headers["location"])
+        return response
 
     return Route(streamlit_logout.path, logout, methods=["GET"])
+
+
+def without_id_token_hint(url: str) -> str:
+    """`url` without an ``id_token_hint`` parameter (the rest of its query as it was)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(name, value) for name, value in query if name != "id_token_hint"]
+    return url if len(kept) == len(query) else urlunsplit(parts._replace(query=urlencode(kept)))
