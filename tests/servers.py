@@ -69,8 +69,20 @@ S3_ENV = {
 
 
 @contextmanager
-def s3_server(directory: Path, bucket: str = "searchapp") -> Iterator[str]:
-    """A real S3-protocol server (moto in server mode) with `bucket` created; yields its endpoint."""
+def s3_server(directory: Path, bucket: str = "searchapp", *, auth: bool = False) -> Iterator[str]:
+    """A real S3-protocol server (moto in server mode) with `bucket` created; yields its endpoint.
+
+    `auth`: the server checks every request's access key after creating the bucket (moto
+    knows only the keys of its own IAM, so any other key is InvalidAccessKeyId)."""
+    with s3_server_process(directory, bucket, auth=auth) as (endpoint, _):
+        yield endpoint
+
+
+@contextmanager
+def s3_server_process(
+    directory: Path, bucket: str = "searchapp", *, auth: bool = False
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`s3_server`, and its process (to stop it while a client works)."""
     port = free_port()
     directory.mkdir(parents=True, exist_ok=True)
     log_path = directory / "moto.log"
@@ -79,7 +91,7 @@ def s3_server(directory: Path, bucket: str = "searchapp") -> Iterator[str]:
             [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **S3_ENV},
+            env={**os.environ, **S3_ENV, **({"INITIAL_NO_AUTH_ACTION_COUNT": "1"} if auth else {})},
         )
         endpoint = f"http://127.0.0.1:{port}"
         try:
@@ -87,7 +99,7 @@ def s3_server(directory: Path, bucket: str = "searchapp") -> Iterator[str]:
             request = urllib.request.Request(f"{endpoint}/{bucket}", method="PUT")
             with urllib.request.urlopen(request, timeout=10):
                 pass
-            yield endpoint
+            yield endpoint, process
         finally:
             process.terminate()
             process.wait(20)

@@ -214,7 +214,8 @@ class S3Files:
         import fsspec
 
         self.spec = spec
-        options: dict[str, Any] = {}
+        # A file system of its own: each sync resolves credentials afresh (a rotated key is used).
+        options: dict[str, Any] = {"skip_instance_cache": True}
         if spec.endpoint_url:
             options["client_kwargs"] = {"endpoint_url": spec.endpoint_url}
         try:
@@ -228,17 +229,13 @@ class S3Files:
         try:
             self._fs.invalidate_cache()
             bucket = self._root.split("/", 1)[0]
-            if not self._fs.exists(bucket):
-                raise SourceError(
-                    f"the bucket of source {self.spec.name!r} ({self.spec.location}) does not exist"
-                )
+            # Asked directly: s3fs's `exists` says False for a wrong key or a server that is down too.
+            self._fs.call_s3("list_objects_v2", Bucket=bucket, MaxKeys=1)
             found = self._fs.find(self._root, detail=True)
-        except SourceError:
-            raise
         except Exception as exc:
-            raise SourceError(
-                f"the source {self.spec.location} cannot be listed: {type(exc).__name__}: {exc}"
-            ) from exc
+            from searchapp.sources.s3errors import explain  # botocore: installed with s3fs only
+
+            raise SourceError(explain(exc, self.spec)) from exc
         files: list[ListedFile] = []
         for key, info in sorted(found.items()):
             relative = key[len(self._root) :].lstrip("/") if key.startswith(self._root) else key
@@ -256,6 +253,10 @@ class S3Files:
         except FileNotFoundError:
             raise
         except Exception as exc:
+            from searchapp.sources.s3errors import explain, is_connection_error
+
+            if is_connection_error(exc) or isinstance(exc, PermissionError):  # the source, not the file
+                raise SourceError(explain(exc, self.spec)) from exc
             raise OSError(f"{type(exc).__name__}: {exc}") from exc
         return data
 
@@ -267,7 +268,11 @@ class S3Files:
             info = self._fs.info(f"{self._root}/{path}", refresh=True)
         except FileNotFoundError:
             return None
-        except Exception:
+        except Exception as exc:
+            from searchapp.sources.s3errors import explain, is_connection_error
+
+            if is_connection_error(exc):  # not "still being written": the server went away
+                raise SourceError(explain(exc, self.spec)) from exc
             return None
         modified = info.get("LastModified")
         mtime_ns = int(modified.timestamp() * 1e9) if hasattr(modified, "timestamp") else 0

@@ -298,7 +298,11 @@ class Syncer:
             self.state.forget_files(list(plan.forget))
             if not failures or attempt == 2:
                 break
-            plan = _without(self._plan(spec, files, allow_mass_delete=allow_mass_delete), set(failures))
+            try:
+                plan = _without(self._plan(spec, files, allow_mass_delete=allow_mass_delete), set(failures))
+            except SourceError as exc:  # the bucket went away: what was done stands, the next sync goes on
+                logger.warning("source %s: %s", spec.name, exc)
+                break
             if not plan.actions:
                 break
         return SyncReport(
@@ -333,7 +337,7 @@ class Syncer:
                     path = spool / f"{len(batch)}"
                     try:
                         path.write_bytes(files.read(action.path))
-                    except OSError as exc:
+                    except (OSError, SourceError) as exc:  # it fails as unreadable: tried again next sync
                         logger.warning("cannot read %s from %s: %s", action.path, spec.location, exc)
                 batch.append(
                     SourceFile(
