@@ -20,6 +20,7 @@ from tests.api_server import make_tokens, wait_for_job
 from tests.app_server import running_app
 from tests.conftest import make_settings
 from tests.mcp_discovery import discover
+from tests.mcp_raw import call_search, open_session
 from tests.oidc_provider import auth_secrets, oidc_provider
 
 pytestmark = pytest.mark.server
@@ -73,6 +74,11 @@ def test_the_ui_serves_the_api_and_mcp_in_its_own_process(tmp_path: Path) -> Non
         assert anyio.run(over_mcp, headers) == ["kestrel.md"]
         # Through the proxy, which forwards the public Host: allowed, where any other name is not.
         assert anyio.run(over_mcp, {**headers, "Host": "kb.example.com"}) == ["kestrel.md"]
+        # A body over 1 MB (the API's JSON limit) is refused before it is read; the SDK's was 4 MiB.
+        session = open_session(client, f"{app.url}/mcp", headers)
+        refused = call_search(client, f"{app.url}/mcp", session, "kestrel " + "x" * 1_100_000)
+        assert refused.status_code == 413, refused.text[:200]
+        assert "kestrel.md" in call_search(client, f"{app.url}/mcp", session, "kestrel census").text
         stranger = {**headers, "Host": "attacker.example", "Accept": "application/json, text/event-stream"}
         assert client.post(f"{app.url}/mcp", headers=stranger, json={}).status_code == 421
         raw = client.post(

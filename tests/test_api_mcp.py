@@ -25,6 +25,7 @@ from searchapp.ingest import ingest_paths
 from tests.api_server import LiveApi, live_api, server_env
 from tests.conftest import write
 from tests.mcp_discovery import discover
+from tests.mcp_raw import call_search, open_session
 
 pytestmark = pytest.mark.server
 
@@ -213,3 +214,18 @@ def test_with_api_tokens_only_no_authorization_server_is_advertised(http_server:
     found = discover(f"{http_server.url}/mcp")
     assert found.www_authenticate.startswith("Bearer ") and "resource_metadata" not in found.www_authenticate
     assert found.resource_metadata is None
+
+
+def test_http_refuses_a_body_over_1_mb_before_reading_it(http_server: LiveApi) -> None:
+    """/mcp had only the SDK's 4 MiB limit: a 3 MB tools/call was read and run. Now a body
+    over 1 MB (the API's JSON limit) is answered 413, with a length or sent in chunks, and
+    the session goes on."""
+    url = f"{http_server.url}/mcp"
+    with httpx.Client(timeout=60) as client:
+        session = open_session(client, url, http_server.auth("a_read"))
+        big = "kiwi orchard rota " + "x" * 1_100_000
+        for chunked in (False, True):
+            refused = call_search(client, url, session, big, chunked=chunked)
+            assert refused.status_code == 413, (chunked, refused.status_code, refused.text[:200])
+        found = call_search(client, url, session, "kiwi orchard rota " + "x" * 900_000)
+        assert found.status_code == 200 and "kiwi.md" in found.text, found.text[:300]

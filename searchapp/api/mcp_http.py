@@ -6,6 +6,9 @@ such a server (Caddy and Traefik by default, nginx with ``proxy_set_header Host
 $host``, as docs/deployment.md shows) forwards the public name, so every MCP request
 through it was refused. The public address the deployment declares (`public_url`,
 ``SEARCHAPP_API_PUBLIC_URL``) is allowed beside the loopback names; nothing else is.
+
+A request body over `JSON_LIMIT` (1 MB, as for the API's JSON) is answered 413 before it
+is parsed (the SDK's own limit, 4 MiB by default, let a 3 MB tools/call through).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from urllib.parse import urlsplit
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+
+from searchapp.api.app import JSON_LIMIT
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -43,6 +48,9 @@ def mcp_http_app(server: MCPServer[Any], *, bind_host: str, public_url: str) -> 
     """The streamable-HTTP app at `/mcp` of `server`, bound at `bind_host`."""
     return server.streamable_http_app(
         streamable_http_path="/mcp",
+        # A tools/call is a search request, the same JSON as POST /api/v1/search (a query, at
+        # most 1,000 values a filter): the API's limit for it fits. Nothing uploads over MCP.
+        max_request_body_size=JSON_LIMIT,
         transport_security=transport_security(bind_host, public_url),
         host=bind_host,
     )
