@@ -444,6 +444,30 @@ def test_include_exclude_and_tags(hash_library: Library, tmp_path: Path) -> None
         ]
 
 
+def test_office_owner_and_lock_files_are_left_out_unless_included_by_name(
+    hash_library: Library, tmp_path: Path
+) -> None:
+    """Word leaves ``~$draft.docx`` (162 bytes naming who has the file open) beside a document
+    being edited: never read by default (it failed as "not a DOCX file"), unless included."""
+    root = tmp_path / "share"
+    write(root / "draft.docx", document_bytes("docx", random.Random(4)))
+    write(root / "~$draft.docx", b"\x0bJane Smith" + b" " * 40 + b"\x00" * 110)
+    write(root / "sub" / "~$budget.docx", b"\x0bJohn Doe" + b"\x00" * 150)
+    write(root / ".~lock.report.odt#", "Jane Smith,host,jane,07.12.2026 10:00,file:///home/jane;")
+    write(root / "~WRL1234.tmp", b"\x00" * 64)
+    for path in root.rglob("*"):
+        if path.is_file():
+            backdate(path, random.Random(5))
+    with _source(hash_library, root) as sources:
+        report = sources.sync("team")[0]
+        assert not report.failures and not report.plan.problems, report.plan.describe()
+        assert [r.source for r in hash_library.documents()] == ["team/draft.docx"]
+        sources.update("team", include=["*.docx", "~$*"])  # on purpose: taken (and they fail)
+        report = sources.sync("team")[0]
+        assert sorted(p.path for p in report.failures) == ["sub/~$budget.docx", "~$draft.docx"]
+    assert not SourceSpec.create("x", root, include=["*.docx"]).wants("~$draft.docx")
+
+
 def test_a_sources_groups_restrict_its_documents_as_an_uploads_do(
     hash_library: Library, tmp_path: Path
 ) -> None:

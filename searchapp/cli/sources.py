@@ -29,11 +29,19 @@ def add(
         str, typer.Argument(help="A folder (local or a mounted share), or s3://bucket/prefix.")
     ],
     include: Annotated[
-        list[str] | None, typer.Option("--include", "-i", help="Only files matching this glob (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--include",
+            "-i",
+            help="Only files matching this glob (repeatable). Office owner files (~$report.docx) and "
+            "hidden files are left out by default; --include '~$*' takes the former.",
+        ),
     ] = None,
     exclude: Annotated[
         list[str] | None,
-        typer.Option("--exclude", "-x", help="Leave out files matching this glob, e.g. 'drafts/*' or '~$*'."),
+        typer.Option(
+            "--exclude", "-x", help="Leave out files matching this glob, e.g. 'drafts/*' or '*.tmp'."
+        ),
     ] = None,
     tag: Annotated[
         list[str] | None, typer.Option("--tag", "-t", help="Tag every document (repeatable).")

@@ -24,6 +24,7 @@ SourceKind = Literal["directory", "s3"]
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 DEFAULT_MAX_DELETE_SHARE = 0.5
 DEFAULT_POLL_S = 60.0  # where no file events exist: network shares, S3
+OWNER_PREFIX = "~$"  # Office's lock ("owner") files: left out unless an include pattern names them
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ class SourceSpec:
         name: 1-63 of ``[A-Za-z0-9._-]``; its documents are named ``<name>/<path>``.
         location: an absolute directory path, or ``s3://bucket/prefix``.
         include: glob patterns a file must match (any of them; none: every supported file).
+            Office owner files (``~$report.docx``) are left out unless a pattern names them
+            (``~$*``); hidden files (LibreOffice's ``.~lock.*#``) always are.
         exclude: glob patterns that leave a file out. A pattern with a ``/`` matches the
             path inside the source (``drafts/*``, where ``*`` crosses folders); one
             without matches the file name in any folder (``~$*``, ``*.tmp``).
@@ -132,11 +135,14 @@ class SourceSpec:
 
     def wants(self, path: str) -> bool:
         """Whether the file at `path` (inside the source) belongs to it: a supported type,
-        not hidden, matching the include patterns and none of the exclude patterns."""
+        not hidden, not an Office owner file, matching the include patterns and none of the
+        exclude patterns."""
         if path.startswith(".") or "/." in path:
             return False
         if os.path.splitext(path)[1].lower() not in EXTENSIONS:
             return False
+        if _is_owner_file(path) and not any(_is_owner_file(p) for p in self.include):
+            return False  # only an include pattern that names them (``~$*``) takes them
         if self.include and not any(_matches(path, p) for p in self.include):
             return False
         return not any(_matches(path, p) for p in self.exclude)
@@ -167,6 +173,12 @@ def path_key(path: str) -> tuple[str, ...]:
     """The order in which a one-off ingest meets files (`sorted` of paths, part by part):
     of identical files, the first in this order names the document."""
     return tuple(path.split("/"))
+
+
+def _is_owner_file(path: str) -> bool:
+    """Word, Excel and PowerPoint write ``~$name.docx`` beside a file while it is open: a few
+    bytes naming who holds it, never a document (paperless-ngx and Nextcloud skip them too)."""
+    return path.rsplit("/", 1)[-1].startswith(OWNER_PREFIX)
 
 
 def _matches(path: str, pattern: str) -> bool:
