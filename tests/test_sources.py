@@ -676,3 +676,38 @@ def test_a_file_that_fails_is_tried_once_per_sync_and_reported_once(
         again = sources.sync("team")[0]
         assert [p.path for p in again.failures] == ["garbage.docx"]  # transient: tried again, once
     assert [r.source for r in hash_library.documents()] == ["team/good.md"]
+
+
+def test_deleting_a_synced_document_by_hand_warns_that_the_next_sync_brings_it_back(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from searchapp.cli.main import app
+
+    root = tmp_path / "share"
+    _tree(root, 2)
+    env = {
+        "SEARCHAPP_DATA_DIR": str(tmp_path / "data"),
+        "SEARCHAPP_MODEL": "hash:64",
+        "SEARCHAPP_WORKERS": "1",
+    }
+    runner = CliRunner()
+
+    def cli(*args: str) -> Any:
+        result = runner.invoke(app, list(args), env=env)
+        assert result.exit_code == 0, result.output
+        return result
+
+    cli("sources", "add", "hb", str(root), "--exclude", "drafts/*")
+    cli("sync", "hb")
+    deleted = cli("delete", "-y", "hb/d0.md")
+    assert (
+        "warning: hb/d0.md: the file hb/d0.md still holds it: the next sync brings it back" in deleted.output
+    )
+    assert "searchapp sources set hb --exclude 'drafts/*' --exclude 'd0.md'" in deleted.output
+    cli("sync", "hb")  # as the warning said
+    assert "hb/d0.md" in cli("docs").output
+    write(tmp_path / "one-off.md", "# One-off\n\nnot synced from anywhere")
+    cli("ingest", str(tmp_path / "one-off.md"))
+    assert "warning" not in cli("delete", "-y", "one-off.md").output

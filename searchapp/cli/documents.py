@@ -146,6 +146,12 @@ def delete(
     """Delete documents completely: chunks, catalog entry and kept original."""
     with open_library(options(ctx).settings(), check_model=False) as library:
         records = [library.document(ref) for ref in documents]
+        from searchapp.sources import Sources
+
+        with Sources(library) as sources:  # a synced file would bring it back: say so first
+            for record in records:
+                if note := sources.returns_after_delete(record.doc_id):
+                    err(f"warning: {record.source}: {note}")
         if not yes and sys.stdin.isatty():
             names = ", ".join(r.source for r in records)
             typer.confirm(f"Delete {names}?", abort=True, err=True)

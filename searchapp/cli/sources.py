@@ -40,7 +40,7 @@ def add(
     exclude: Annotated[
         list[str] | None,
         typer.Option(
-            "--exclude", "-x", help="Leave out files matching this glob, e.g. 'drafts/*' or '*.tmp'."
+            "--exclude", "-x", help="Leave out files matching this glob, e.g. 'drafts/*' or '*-old.docx'."
         ),
     ] = None,
     tag: Annotated[

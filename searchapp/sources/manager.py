@@ -164,6 +164,25 @@ class Sources:
         names = sorted(specs[h.source].document_name(h.path) for h in holders if h.source in specs)
         return names
 
+    def returns_after_delete(self, doc_id: str) -> str:
+        """Why deleting this document by hand will not last (empty: it will): a source's file
+        still holds it, so the next sync ingests it again, and groups and tags set on it by hand
+        are lost with it. Says how to keep it out."""
+        specs = {s.name: s for s in self.state.specs()}
+        holders = [h for h in self.state.holders([doc_id]).get(doc_id, []) if h.source in specs]
+        if not holders:
+            return ""
+        held = ", ".join(specs[h.source].document_name(h.path) for h in holders)
+        fixes = []
+        for name in dict.fromkeys(h.source for h in holders):
+            spec = specs[name]
+            globs = [*spec.exclude, *(h.path for h in holders if h.source == name)]
+            fixes.append(f"searchapp sources set {name} " + " ".join(f"--exclude '{g}'" for g in globs))
+        return (
+            f"the file {held} still holds it: the next sync brings it back (without groups or "
+            f"tags set by hand). To keep it out, remove the file, or exclude it: {'; '.join(fixes)}"
+        )
+
     def copies(self) -> dict[str, list[str]]:
         """Documents that several synced files hold (the same bytes at several paths): doc_id ->
         every file's library name, in path order."""
