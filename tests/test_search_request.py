@@ -91,6 +91,16 @@ def test_field_filters_in_the_query_filter_as_options_do(library: Library) -> No
     assert {h.source for h in library.search("apples doc:note-3.md", k=20).hits} == {"note-3.md"}
 
 
+def test_many_doc_names_read_the_catalog_once(library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a server the catalog is not cached: a read per name made 1000 doc: names 2000 reads."""
+    reads: list[int] = []
+    documents = library.documents
+    monkeypatch.setattr(library, "documents", lambda **kw: reads.append(1) or documents(**kw))
+    names = " ".join(f"doc:note-{d}.md" for d in range(12))
+    assert len({h.source for h in library.find(SearchRequest(f"apples {names}", k=100)).hits}) == 12
+    assert len(reads) == 1
+
+
 def test_a_query_of_filters_alone_asks_for_words(library: Library) -> None:
     with pytest.raises(EmptyQueryError, match="only filters or exclusions"):
         library.find(SearchRequest("type:md -pears"))

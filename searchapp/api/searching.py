@@ -2,7 +2,7 @@
 
 `SearchRequest.from_mapping` validates the body; `named_documents` then resolves the
 documents that `filters.documents` and `filters.exclude_documents` name exactly as the
-query's ``doc:`` is resolved (`searchapp.library.finding.document_ids`: an id, 8+
+query's ``doc:`` is resolved (`searchapp.library.finding.ids_among`: an id, 8+
 characters of one, a name or part of a name), among the documents the caller may see.
 One that names none is refused (404) as ``doc:`` is, rather than filtering everything out.
 """
@@ -16,10 +16,10 @@ from typing import Any
 from searchapp.api.errors import HTTP_LISTING, for_service
 from searchapp.errors import DocumentNotFoundError, QueryError
 from searchapp.filter_values import MAX_LIST_ITEMS
-from searchapp.library.finding import document_ids
+from searchapp.library.finding import ids_among
 from searchapp.library.view import LibraryView
 from searchapp.request import SearchRequest
-from searchapp.types import SearchResponse
+from searchapp.types import DocumentRecord, SearchResponse
 
 __all__ = [
     "EMPTY_LIBRARY",
@@ -88,20 +88,23 @@ def _all_ids(
     if len(refs) > MAX_LIST_ITEMS:
         raise QueryError(f"filters.{key} takes at most {MAX_LIST_ITEMS} documents; got {len(refs)}")
     found: list[str] = []
+    records = reader.documents() if refs else []  # read once, not once per name
     for ref in refs:
         try:
-            found.extend(_ids(reader, ref, key, listing))
+            found.extend(_ids(reader, records, ref, key, listing))
         except DocumentNotFoundError:
             if strict:
                 raise
     return tuple(dict.fromkeys(found))
 
 
-def _ids(reader: LibraryView, ref: str, key: str, listing: str) -> tuple[str, ...]:
+def _ids(
+    reader: LibraryView, records: list[DocumentRecord], ref: str, key: str, listing: str
+) -> tuple[str, ...]:
     if len(ref) == 64 and reader.find_by_id(ref) is not None:  # a full id (a hidden version too)
         return (ref,)
     try:
-        return document_ids([ref], reader)
+        return ids_among([ref], records)
     except DocumentNotFoundError:
         raise DocumentNotFoundError(
             f"filters.{key}: {ref!r} names no document in this library (give an id, 8+ characters "

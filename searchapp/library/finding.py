@@ -59,19 +59,28 @@ def full_passage_id(ref: str, document: Callable[[str], DocumentRecord]) -> str:
 
 
 def document_ids(refs: Sequence[str], catalog: Catalog) -> tuple[str, ...]:
-    """The documents ``doc:`` values name: each a name, an id or an id prefix, else
-    every document whose name contains it (any case).
+    """The documents ``doc:`` values name among `catalog`'s (read once): see `ids_among`.
 
     Raises:
         DocumentNotFoundError: a value that names no document of `catalog`.
     """
+    return ids_among(refs, catalog.documents()) if refs else ()
+
+
+def ids_among(refs: Sequence[str], records: Sequence[DocumentRecord]) -> tuple[str, ...]:
+    """The documents ``doc:`` values name among `records`: each a name, an id or an id
+    prefix, else every document whose name contains it (any case).
+
+    Raises:
+        DocumentNotFoundError: a value that names no document of `records`.
+    """
     found: list[str] = []
     for ref in refs:
         try:
-            found.append(catalog.document(ref).doc_id)
+            found.append(find_document(records, ref).doc_id)
             continue
         except DocumentNotFoundError:
-            named = [r.doc_id for r in catalog.documents() if ref.casefold() in r.source.casefold()]
+            named = [r.doc_id for r in records if ref.casefold() in r.source.casefold()]
         if not named:
             raise DocumentNotFoundError(
                 f"doc:{ref} names no document in this library; `searchapp docs` lists them"
