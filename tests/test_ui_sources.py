@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from searchapp.ui import resources
 from tests.conftest import write
 from tests.sources_helpers import backdate, prose
-from tests.ui_helpers import ENV, new_app, open_page, run, search, sources, texts
+from tests.ui_helpers import ENV, doc_id, new_app, open_page, run, search, sources, texts
 
 
 @pytest.fixture
@@ -82,6 +82,13 @@ def test_a_folder_added_on_the_sources_page_is_followed_by_search(app_env: Path)
     at = _sync_now(open_page(at, "sources"), "handbook")
     at = open_page(at, "search")
     assert "handbook/leave.txt" not in sources(search(at, "parental leave sixteen weeks"))
+
+    # Deleting a synced document by hand: the page says the next sync brings it back.
+    at = open_page(at, "library")
+    at.selectbox(key="library_doc").set_value(doc_id("handbook/travel.md"))
+    at.button(key="library_delete").click()
+    warning = plain(run(at).warning)
+    assert "It will come back" in warning and "handbook/travel.md still holds it" in warning, warning
 
 
 def test_the_page_asks_before_a_sync_empties_a_source_and_toggles_watching(app_env: Path) -> None:

@@ -21,7 +21,7 @@ from searchapp.ui.groups import can_choose, groups_input, groups_label
 from searchapp.ui.nav import UPLOAD_PAGE
 from searchapp.ui.outcomes import show_summary
 from searchapp.ui.progress import IngestProgress
-from searchapp.ui.render import format_size, format_time, one_line, parse_tags, tags_label
+from searchapp.ui.render import escape_markdown, format_size, format_time, one_line, parse_tags, tags_label
 from searchapp.ui.samples import offer_samples
 
 FLASH_KEY = "library_flash"  # what the last action did, shown after its rerun
@@ -166,10 +166,15 @@ def _locations(record: DocumentRecord) -> None:
 
 
 def _confirm_delete(library: LibraryView, record: DocumentRecord) -> None:
+    try:  # a synced file still holding it brings it back at the next sync: say so first
+        returns = sources_or_stop().returns_after_delete(record.doc_id)
+    except SearchAppError:
+        returns = ""
     with st.container(border=True):
         st.warning(
             f"Delete **{one_line(record.source)}**? Its {record.chunks} chunks and its kept original are "
-            "removed; searches will no longer find it. This cannot be undone.",
+            "removed; searches will no longer find it. This cannot be undone."
+            + (f"\n\n**It will come back:** {escape_markdown(returns)}" if returns else ""),
             icon=":material/delete_forever:",
         )
         with st.container(horizontal=True, gap="small"):
