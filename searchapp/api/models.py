@@ -191,6 +191,15 @@ class DocumentOut(BaseModel):
     link: str
 
 
+class DeletedOut(DocumentOut):
+    returns: str = Field(
+        "",
+        description="Empty, or why the delete will not last: a synced source's file still holds "
+        "the document, so the next sync brings it back (without groups or tags set by hand), "
+        "and how to exclude it.",
+    )
+
+
 class DocumentListOut(BaseModel):
     total: int
     offset: int

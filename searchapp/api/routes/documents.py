@@ -18,10 +18,11 @@ from searchapp.access import check_assignable, normalize_groups
 from searchapp.api.callers import Caller
 from searchapp.api.deps import ERRORS, NOT_FOUND, Ctx, Reader, Writer, api_base, original_link
 from searchapp.api.errors import ApiError
-from searchapp.api.models import DocumentListOut, DocumentOut, ErrorOut, JobOut, RetagIn
+from searchapp.api.models import DeletedOut, DocumentListOut, DocumentOut, ErrorOut, JobOut, RetagIn
 from searchapp.errors import DocumentNotFoundError, QueryError
 from searchapp.ingest.types import SourceFile
 from searchapp.library.view import LibraryView
+from searchapp.sources import Sources
 from searchapp.types import FILE_TYPES, DocumentRecord
 from searchapp.units import MB
 
@@ -142,14 +143,16 @@ def retag_document(doc_id: str, body: RetagIn, request: Request, caller: Writer,
 
 
 @router.delete(
-    "/documents/{doc_id}", response_model=DocumentOut, responses={**ERRORS, **NOT_FOUND, **CONFLICT}
+    "/documents/{doc_id}", response_model=DeletedOut, responses={**ERRORS, **NOT_FOUND, **CONFLICT}
 )
 def delete_document(doc_id: str, request: Request, caller: Writer, ctx: Ctx) -> dict[str, Any]:
-    """Delete a document: its passages, its record and its kept original. Returns what was deleted."""
+    """Delete a document: its passages, its record and its kept original. Returns what was
+    deleted, and (`returns`) whether a synced file will bring it back."""
     library = ctx.library_for(caller)
     record = settled(library, doc_id)
+    returns = Sources(ctx.libraries.library(caller.collection)).returns_after_delete(record.doc_id)
     library.delete(record.doc_id)
-    return document_out(record, api_base(request, ctx))
+    return {**document_out(record, api_base(request, ctx)), "returns": returns}
 
 
 @router.post("/documents", status_code=202, response_model=JobOut, responses={**ERRORS, **TOO_LARGE})
