@@ -195,8 +195,10 @@ def test_one_bad_file_never_kills_the_batch(hash_library: Library, tmp_path: Pat
     write(tmp_path / "in" / "broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\ntruncated")
     write(tmp_path / "in" / "locked.pdf", make_pdf(["secret plans"], encrypt_user_password="hunter2"))
     write(tmp_path / "in" / "notes.rtf", "{\\rtf1 hello}")
+    write(tmp_path / "in" / "~$good.docx", b"\x0bfred     ")  # Word's owner file of an open document
     found = discover([tmp_path / "in"])
     assert [p.name for p in found.skipped] == ["notes.rtf"]
+    assert "~$good.docx" not in {f.source for f in found.files}  # not a document, not a failure
     report = ingest_paths(
         hash_library, [*(f.path for f in found.files if f.path), tmp_path / "in" / "notes.rtf"]
     )

@@ -20,6 +20,9 @@ class Discovery:
     skipped: tuple[Path, ...]  # files inside directories with unsupported types
 
 
+OFFICE_OWNER_PREFIX = "~$"  # Word, Excel and PowerPoint's lock ("owner") files: not documents
+
+
 def discover(
     paths: Iterable[Path | str],
     *,
@@ -30,7 +33,8 @@ def discover(
     """The files to ingest under `paths`, each with these tags and restricted to these groups.
 
     A file named directly is always taken (an unsupported type then fails with a clear
-    reason). Inside a directory, only supported types are taken, hidden entries are
+    reason). Inside a directory, only supported types are taken, hidden entries and
+    Office owner files (``~$report.docx``, written beside a file while it is open) are
     skipped, and each file's display name is its path relative to that directory.
     """
     tag_tuple = tuple(dict.fromkeys(t.strip() for t in tags if t.strip()))
@@ -62,6 +66,8 @@ def discover(
         for candidate in sorted(candidates):
             relative = candidate.relative_to(path)
             if any(part.startswith(".") for part in relative.parts) or not candidate.is_file():
+                continue
+            if candidate.name.startswith(OFFICE_OWNER_PREFIX):
                 continue
             if candidate.suffix.lower() not in EXTENSIONS:
                 skipped.append(candidate)

@@ -18,13 +18,15 @@ from typing import Any, Literal
 from searchapp.access.identity import normalize_groups
 from searchapp.errors import SourceError
 from searchapp.ingest.extract import EXTENSIONS
+from searchapp.ingest.files import OFFICE_OWNER_PREFIX
 from searchapp.ingest.text import display_name
 
 SourceKind = Literal["directory", "s3"]
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 DEFAULT_MAX_DELETE_SHARE = 0.5
 DEFAULT_POLL_S = 60.0  # where no file events exist: network shares, S3
-OWNER_PREFIX = "~$"  # Office's lock ("owner") files: left out unless an include pattern names them
+# Office's lock ("owner") files: left out unless an include pattern names them.
+OWNER_PREFIX = OFFICE_OWNER_PREFIX
 
 
 @dataclass(frozen=True, slots=True)
