@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,9 +22,9 @@ import pytest
 
 from searchapp import Library
 from searchapp.sources import Sources, SourceSpec
-from tests.conftest import write
+from tests.conftest import ROOT, write
 from tests.servers import chroma_server
-from tests.sources_helpers import prose
+from tests.sources_helpers import backdate, prose
 from tests.test_server_clients import client_env, expect, settings_of, spawn
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -88,3 +90,42 @@ def test_two_watching_clients_apply_each_change_once_and_both_see_it(server: str
         assert list(renamed.values()) == [1]
         assert set(removed.values()) == {1} and len(removed) == 2  # b's old version and c
         assert sorted(r.source for r in library.documents()) == ["team/b.md", "team/renamed.md"]
+
+
+HOLD_LEASE = """
+import sys, time
+from searchapp import Library, Settings
+library = Library.open(Settings.load())
+assert library.store.leases().claim("sync:team", library.client_id, 600)
+print("HELD", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_syncs_lease_on_this_machine_is_not_waited_for(server: str, tmp_path: Path) -> None:
+    """A `sync --watch` killed with -9 left a live lease; its restart waited a minute, "busy"."""
+    root = tmp_path / "folder"
+    write(root / "a.md", "The kestrel survey counts nests in April.")
+    backdate(root / "a.md", random.Random(1))
+    env = client_env(tmp_path / "parent", server, "sync-killed")
+    with Library.open(settings_of(env)) as library, Sources(library) as sources:
+        sources.add(SourceSpec.create("team", root))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LEASE],
+        env=client_env(tmp_path / "holder", server, "sync-killed"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        expect(holder.stdout, "HELD", holder)
+        with Library.open(settings_of(env)) as library, Sources(library) as sources:
+            assert sources.sync("team")[0].outcome == "busy"  # a running holder is waited for
+            holder.kill()
+            holder.wait(timeout=30)
+            report = sources.sync("team")[0]
+            assert report.outcome == "ok" and report.counts["new"] == 1, report.message
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)

@@ -14,6 +14,7 @@ import threading
 
 from searchapp.errors import SearchAppError
 from searchapp.library import Library
+from searchapp.storage.client_ids import ended_here
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ class SyncLease:
                 self.holder = "this process (another sync of it is running)"
             return self
         leases = self._library.store.leases()
-        self.won = leases.claim(self._name, self._library.client_id, LEASE_S)
+        # A holder of this machine that no longer runs (a killed watcher) is not waited for.
+        self.won = leases.claim(self._name, self._library.client_id, LEASE_S, ended=ended_here)
         if not self.won:
             held = leases.lease(self._name)
             self.holder = held.owner if held is not None else "unknown"

@@ -14,10 +14,6 @@ plus record tables beside them (`searchapp.storage.record_tables`: sources, toke
 from __future__ import annotations
 
 import logging
-import os
-import re
-import secrets
-import socket
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -34,6 +30,7 @@ from searchapp.storage.changes import CHANGES_SUFFIX, ChangeLog
 from searchapp.storage.chroma_client import chroma_errors, get_or_create, get_present, open_client
 from searchapp.storage.chroma_swap import CATALOG_SUFFIX
 from searchapp.storage.chunk_pages import Page, chunk_pages
+from searchapp.storage.client_ids import new_client_id
 from searchapp.storage.lock import DataDirLock
 from searchapp.storage.record_tables import RecordTables
 from searchapp.storage.records import RecordTable
@@ -62,9 +59,7 @@ class ChromaStore:
         self._changes: Any = None
         self.catalog = Catalog(self._catalog_collection, self._write_batch)
         # Who writes: pending records carry it (their lease), change-log entries too.
-        self.client_id = (
-            f"{re.sub(r'[^A-Za-z0-9.-]', '', socket.gethostname())[:24]}-{os.getpid()}-{secrets.token_hex(3)}"
-        )
+        self.client_id = new_client_id()
         self.changes = ChangeLog(self._changes_collection, self.client_id)
         self._max_batch = 1000
         self._tables = RecordTables(

@@ -149,15 +149,18 @@ class RecordTable:
         record = max(terms.values(), key=lambda r: int(r.get("term", 0)))
         return Lease(name, str(record.get("owner", "")), float(record.get("until", 0.0)), int(record["term"]))
 
-    def claim(self, name: str, owner: str, seconds: float) -> bool:
-        """Take (or renew) the lease `name` for `owner` for `seconds`; False if another holds it live."""
+    def claim(
+        self, name: str, owner: str, seconds: float, *, ended: Callable[[str], bool] | None = None
+    ) -> bool:
+        """Take (or renew) the lease `name` for `owner` for `seconds`; False if another holds it
+        live. `ended`: whether a holder is known to be gone (its live lease is then taken)."""
         now = time.time()
         held = self.lease(name)
         if held is not None and held.owner == owner and held.live(now):
             self._write_term(name, owner, held.term, now + seconds)
             latest = self.lease(name)  # a taker may have started a new term as ours ran out
             return latest is not None and latest.term == held.term
-        if held is not None and held.live(now):
+        if held is not None and held.live(now) and not (ended is not None and ended(held.owner)):
             return False
         term = held.term + 1 if held is not None else 1
         won = self.insert(
