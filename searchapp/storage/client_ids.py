@@ -1,6 +1,6 @@
 """Who a client of a Chroma server is, and whether a client of this machine has ended.
 
-A client id is ``<host>-<pid>-<random>``: pending writes, change-log entries and leases
+A client id is ``<host>.<boot>-<pid>-<random>``: pending writes, change-log entries and leases
 carry it. A lease whose holder was killed (SIGKILL, a crash, a power cut of the process)
 stays live until it expires; where the holder was a process of this machine, whether it
 still runs can be asked, so a restarted `sync --watch` need not wait out its own
@@ -13,10 +13,25 @@ import os
 import re
 import secrets
 import socket
+from functools import lru_cache
+from pathlib import Path
+
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+@lru_cache(maxsize=1)
+def _boot() -> str:
+    """This boot of this machine (Linux), short: host names like "vm" or "localhost" are not
+    unique, and a process of an earlier boot has surely ended. Empty where unknown."""
+    try:
+        return BOOT_ID.read_text(encoding="ascii").strip().replace("-", "")[:8]
+    except OSError:
+        return ""
 
 
 def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.-]", "", socket.gethostname())[:24]
+    host = re.sub(r"[^A-Za-z0-9.-]", "", socket.gethostname())[:24]
+    return f"{host}.{_boot()}" if _boot() else host
 
 
 def new_client_id() -> str:
@@ -28,8 +43,8 @@ def ended_here(owner: str) -> bool:
     by a new process counts as running: never a false "ended")."""
     host, _, rest = owner.rpartition("-")[0].rpartition("-")
     pid = rest if host else ""
-    if host != _host() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
+    if not _boot() or host != _host() or not pid.isdigit() or int(pid) == os.getpid():
+        return False  # another machine, or one whose boot cannot be told apart
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
