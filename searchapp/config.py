@@ -65,6 +65,9 @@ class Settings:
     max_pages: int = 2000
     max_chars: int = 10_000_000
     file_timeout_s: int = 120
+    # A synced file modified less than this long ago may still be being written: a later
+    # sync takes it. Raise it for writers that pause (copies over SMB, scanners).
+    sync_settle_s: int = 1
     min_free_mb: int = 200
     search_mode: SearchMode = "adaptive"  # holds on every evaluation set: docs/quality.md
     pdf_extractor: PdfExtractor = "pdfium"
@@ -95,7 +98,7 @@ class Settings:
         for name in ("chunk_tokens", "max_file_mb", "max_pages", "max_chars", "file_timeout_s"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"SEARCHAPP_{name.upper()} must be at least 1; got {getattr(self, name)}")
-        for name in ("chunk_overlap", "batch_size", "workers", "min_free_mb"):
+        for name in ("chunk_overlap", "batch_size", "workers", "min_free_mb", "sync_settle_s"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"SEARCHAPP_{name.upper()} must be 0 or more; got {getattr(self, name)}")
         if self.originals_url and "://" in self.originals_url:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from searchapp import Library, Settings
-from searchapp.errors import SourceError
+from searchapp.errors import ConfigError, SourceError
 from searchapp.sources import Sources, SourceSpec
 from searchapp.sources.listing import OUTSIDE, DirectoryFiles, ListedFile, Listing
 from searchapp.sources.plan import CatalogEntry, plan_sync
@@ -210,6 +210,24 @@ def test_a_link_out_of_the_source_is_never_read(hash_library: Library, tmp_path:
             files.read("d0.md")
         with pytest.raises(PermissionError):
             files.local_path("d0.md")
+
+
+def test_a_longer_settle_time_waits_for_writers_that_pause(tmp_path: Path) -> None:
+    """A copy over SMB or a scanner pauses for seconds between writes: SEARCHAPP_SYNC_SETTLE_S."""
+    settings = Settings.load(
+        environ={"SEARCHAPP_SYNC_SETTLE_S": "30"}, data_dir=tmp_path / "data", model="hash:64"
+    )
+    root = tmp_path / "share"
+    write(root / "scan.md", "# Scan\n\npage one of the contract, page two still coming")
+    now = time.time()
+    os.utime(root / "scan.md", (now - 5, now - 5))  # paused for 5 s: the default takes it
+    with Library.open(settings) as library, _source(library, root) as sources:
+        report = sources.sync("team")[0]
+        assert report.deferred == ("scan.md",) and library.documents() == []
+        os.utime(root / "scan.md", (now - 40, now - 40))
+        assert sources.sync("team")[0].counts["new"] == 1
+    with pytest.raises(ConfigError, match="SEARCHAPP_SYNC_SETTLE_S must be 0 or more; got -1"):
+        Settings.load(environ={"SEARCHAPP_SYNC_SETTLE_S": "-1"})
 
 
 def test_an_unreadable_folder_keeps_its_documents(

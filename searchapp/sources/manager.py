@@ -25,7 +25,7 @@ from searchapp.progress import ProgressCallback
 from searchapp.sources.plan import SyncPlan
 from searchapp.sources.spec import SourceSpec, clean_groups, path_key
 from searchapp.sources.state import SourceState, SyncStatus
-from searchapp.sources.sync import DEFAULT_SETTLE_S, Syncer, SyncReport
+from searchapp.sources.sync import Syncer, SyncReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ class Sources:
         library: Library,
         *,
         ingestor: Ingestor | None = None,
-        settle_s: float = DEFAULT_SETTLE_S,
+        settle_s: float | None = None,
         workers: int | None = None,
     ) -> None:
         self.library = library

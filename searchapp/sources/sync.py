@@ -52,7 +52,6 @@ from searchapp.sources.state import SourceState, SyncStatus
 logger = logging.getLogger(__name__)
 
 Outcome = Literal["ok", "blocked", "busy", "failed", "dry-run"]
-DEFAULT_SETTLE_S = 1.0
 # Failures that may pass by themselves: retried at every sync, not only when the file changes.
 TRANSIENT = {
     FailureReason.TIMEOUT,
@@ -128,7 +127,7 @@ class Syncer:
         library: the library to keep in step.
         ingestor: the one to ingest with (default: its own, closed with the syncer).
         settle_s: a file modified less than this long ago is left for a later sync (it may
-            still be being written).
+            still be being written); default: the settings' `sync_settle_s`.
     """
 
     def __init__(
@@ -136,12 +135,12 @@ class Syncer:
         library: Library,
         *,
         ingestor: Ingestor | None = None,
-        settle_s: float = DEFAULT_SETTLE_S,
+        settle_s: float | None = None,
         workers: int | None = None,
     ) -> None:
         self.library = library
         self.state = SourceState(library)
-        self.settle_s = settle_s
+        self.settle_s = float(library.settings.sync_settle_s if settle_s is None else settle_s)
         self._own_ingestor = ingestor is None
         self._ingestor = ingestor
         self._workers = workers
