@@ -729,3 +729,31 @@ def test_deleting_a_synced_document_by_hand_warns_that_the_next_sync_brings_it_b
     write(tmp_path / "one-off.md", "# One-off\n\nnot synced from anywhere")
     cli("ingest", str(tmp_path / "one-off.md"))
     assert "warning" not in cli("delete", "-y", "one-off.md").output
+
+
+def test_sync_exit_codes_say_whether_everything_was_synced(tmp_path: Path) -> None:
+    """A dry run exits as the sync would; a path that cannot be listed (a pipe) is not success."""
+    from typer.testing import CliRunner
+
+    from searchapp.cli.main import app
+
+    root = tmp_path / "share"
+    _tree(root, 4)
+    env = {
+        "SEARCHAPP_DATA_DIR": str(tmp_path / "data"),
+        "SEARCHAPP_MODEL": "hash:64",
+        "SEARCHAPP_WORKERS": "1",
+    }
+    runner = CliRunner()
+
+    def code(*args: str) -> int:
+        return runner.invoke(app, list(args), env=env).exit_code
+
+    assert code("sources", "add", "hb", str(root)) == 0
+    assert code("sync", "--dry-run") == 0 and code("sync") == 0
+    for path in sorted(root.iterdir())[:3]:
+        path.unlink()
+    assert code("sync", "--dry-run") == 1 and code("sync") == 1  # the mass-delete guard holds both
+    assert code("sync", "--allow-mass-delete") == 0
+    os.mkfifo(root / "pipe.md")
+    assert code("sync", "--dry-run") == 1 and code("sync") == 1

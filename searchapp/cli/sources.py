@@ -202,8 +202,11 @@ def sync(
 
     with open_library(options(ctx).settings()) as library, cli_errors(), Sources(library) as sources:
         if dry_run:
-            for report in sources.sync(source, dry_run=True, allow_mass_delete=allow_mass_delete):
+            planned = sources.sync(source, dry_run=True, allow_mass_delete=allow_mass_delete)
+            for report in planned:
                 _print_report(report, as_json=as_json, plan=True)
+            if any(r.plan.blocked or r.plan.problems for r in planned):  # as the sync itself would
+                raise typer.Exit(EXIT_NOTHING)
             return
         with ProgressBar(0) as bar:
             reports = sources.sync(source, allow_mass_delete=allow_mass_delete, progress=bar.update)
@@ -218,8 +221,8 @@ def sync(
                 for name, mode in sorted(watcher.watching.items()):
                     err(f"  {name}: {'file events' if mode == 'events' else 'polling'}")
                 watcher.wait()
-        elif any(r.outcome in ("blocked", "failed") or r.failures for r in reports):
-            raise typer.Exit(EXIT_NOTHING)
+        elif any(r.outcome in ("blocked", "failed") or r.failures or r.plan.problems for r in reports):
+            raise typer.Exit(EXIT_NOTHING)  # a blocked sync, a failed file or one that cannot be listed
 
 
 def _print_report(report: SyncReport, *, as_json: bool = False, plan: bool = False) -> None:
