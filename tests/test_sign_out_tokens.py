@@ -149,7 +149,12 @@ def test_after_log_out_the_id_token_from_the_cookie_opens_neither_api_nor_mcp(tm
             assert me(app, stolen) == 200
             assert "search" in mcp_tools(app, stolen)
 
-            left = browser.get(f"{app.url}/auth/logout")
+            # Another site cannot sign the user out: a cross-site navigation is sent home.
+            forced = browser.get(f"{app.url}/auth/logout", headers={"Sec-Fetch-Site": "cross-site"})
+            assert forced.status_code == 303 and forced.headers["location"] == "/"
+            assert me(app, stolen) == 200
+
+            left = browser.get(f"{app.url}/auth/logout", headers={"Sec-Fetch-Site": "same-origin"})
             assert left.status_code in (302, 303, 307)
             at_provider = parse_qs(urlsplit(left.headers["location"]).query)
             assert at_provider.get("client_id") == ["searchapp"]

@@ -5,7 +5,8 @@
 - ``/auth/logout``: ends the sign-in's server-side session (`ui.sessions`) and records
   the sign-out for the API (`api.sign_outs`), then hands over to Streamlit's own
   log-out, which deletes the cookie and signs out at the provider. So a log-out by any
-  path ends every copy of the cookie, and of the ID token in it.
+  path ends every copy of the cookie, and of the ID token in it. A log-out another site
+  starts (``Sec-Fetch-Site: cross-site``) is refused: it would be a forced sign-out.
 
 Streamlit sends the browser to the provider's ``end_session_endpoint`` with the ID token
 as ``id_token_hint`` in the URL, where it lands in the provider's access log, proxies and
@@ -32,6 +33,7 @@ def all_routes() -> list[Any]:
 def logout_route() -> Any:
     """Streamlit's ``/auth/logout``, preceded by the end of the server-side session."""
     from starlette.concurrency import run_in_threadpool
+    from starlette.responses import RedirectResponse
     from starlette.routing import Route
     from streamlit import config
     from streamlit.web.server.starlette.starlette_auth_routes import create_auth_routes
@@ -46,6 +48,10 @@ def logout_route() -> Any:
             logger.exception("could not end the session on the server")
 
     async def logout(request: Any) -> Any:
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            # A link or script on another site: a GET carries the Lax cookies, and would
+            # sign the user out against their will. The app's own button is same-origin.
+            return RedirectResponse(f"/{base.strip('/')}/" if base.strip("/") else "/", status_code=303)
         await run_in_threadpool(end, dict(request.cookies))
         response = await streamlit_logout.endpoint(request)
         if "location" in response.headers:
