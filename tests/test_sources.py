@@ -188,6 +188,21 @@ def test_per_file_problems_are_reported_and_never_fatal(hash_library: Library, t
         )  # a broken file is not retried until it changes
 
 
+def test_files_the_source_does_not_take_are_counted_and_named(hash_library: Library, tmp_path: Path) -> None:
+    """A .pptx dropped in a synced folder was silently never searchable: the sync now says so."""
+    root = tmp_path / "share"
+    _tree(root, 1)
+    for name in ("deck.pptx", "sub/table.csv", "drafts/plan.md", ".DS_Store"):
+        write(root / name, "x")
+    with _source(hash_library, root, exclude=["drafts/*"]) as sources:
+        report = sources.sync("team")[0]
+        assert report.plan.skipped == ("deck.pptx", "drafts/plan.md", "sub/table.csv")  # no hidden file
+        assert report.counts["skipped"] == 3 and report.to_dict()["skipped"] == list(report.plan.skipped)
+        assert "3 skipped (not a type searchapp reads, or excluded: deck.pptx, drafts/plan.md" in (
+            report.summary()
+        )
+
+
 def test_a_link_out_of_the_source_is_never_read(hash_library: Library, tmp_path: Path) -> None:
     """Whoever may write to a share must not put the server's own files into the library."""
     root = tmp_path / "share"

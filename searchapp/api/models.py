@@ -358,4 +358,8 @@ class SyncReportOut(BaseModel):
     actions: list[SyncActionOut]
     deferred: list[str]
     problems: list[ProblemOut]
+    skipped: list[str] = Field(
+        description="files the source does not take: a type searchapp does not read, an exclude "
+        "pattern, an Office owner file (hidden files are not listed)"
+    )
     failures: list[ProblemOut]

@@ -59,6 +59,9 @@ class Listing:
     problems: tuple[Problem, ...] = ()
     unlisted_dirs: tuple[str, ...] = ()  # folders that could not be opened: their files are kept
     listed_at: float = 0.0
+    # Files the source does not take (a type searchapp does not read, an exclude pattern, an
+    # Office owner file), so that a sync can say so; hidden files are not counted.
+    skipped: tuple[str, ...] = ()
 
 
 class SourceFiles(Protocol):
@@ -119,6 +122,7 @@ class DirectoryFiles:
         files: list[ListedFile] = []
         problems: list[Problem] = []
         unlisted: list[str] = []
+        skipped: list[str] = []
         for relative, entry, error in _walk(self.root):
             if error is not None:
                 unlisted.append(relative)
@@ -126,6 +130,7 @@ class DirectoryFiles:
                 continue
             assert entry is not None
             if not self.spec.wants(relative):
+                skipped.append(relative)
                 continue
             found = _stat_entry(entry)
             if not isinstance(found, str) and entry.is_symlink() and self._outside(relative):
@@ -134,7 +139,7 @@ class DirectoryFiles:
                 problems.append(Problem(relative, found))
                 continue
             files.append(ListedFile(relative, found.st_size, found.st_mtime_ns))
-        return Listing(tuple(files), tuple(problems), tuple(unlisted), started)
+        return Listing(tuple(files), tuple(problems), tuple(unlisted), started, tuple(sorted(skipped)))
 
     def read(self, path: str) -> bytes:
         return self._inside(path).read_bytes()
@@ -237,15 +242,20 @@ class S3Files:
 
             raise SourceError(explain(exc, self.spec)) from exc
         files: list[ListedFile] = []
+        skipped: list[str] = []
         for key, info in sorted(found.items()):
             relative = key[len(self._root) :].lstrip("/") if key.startswith(self._root) else key
-            if not relative or info.get("type") == "directory" or not self.spec.wants(relative):
+            if not relative or info.get("type") == "directory":
+                continue
+            if not self.spec.wants(relative):
+                if not any(part.startswith(".") for part in relative.split("/")):
+                    skipped.append(relative)
                 continue
             modified = info.get("LastModified")
             mtime_ns = int(modified.timestamp() * 1e9) if hasattr(modified, "timestamp") else 0
             etag = str(info.get("ETag", "")).strip('"')
             files.append(ListedFile(relative, int(info.get("size") or 0), mtime_ns, etag))
-        return Listing(tuple(files), listed_at=started)
+        return Listing(tuple(files), listed_at=started, skipped=tuple(skipped))
 
     def read(self, path: str) -> bytes:
         try:

@@ -94,6 +94,7 @@ class SyncPlan:
     blocked: str = ""
     mass_delete: bool = False  # blocked only because of the delete share: `allow_mass_delete` lifts it
     owned: int = 0  # documents named in this source's namespace before the sync
+    skipped: tuple[str, ...] = ()  # files the source does not take (`Listing.skipped`)
 
     def of_kind(self, kind: ActionKind) -> list[Action]:
         return [a for a in self.actions if a.kind == kind]
@@ -110,6 +111,7 @@ class SyncPlan:
             "unchanged": self.unchanged,
             "deferred": len(self.deferred),
             "problems": len(self.problems),
+            "skipped": len(self.skipped),
         }
 
     @property
@@ -257,6 +259,7 @@ def plan_sync(
         blocked=blocked,
         mass_delete=mass,
         owned=len(owned),
+        skipped=listing.skipped,
     )
 
 

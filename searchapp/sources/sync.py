@@ -104,6 +104,9 @@ class SyncReport:
             text += f", {c['deferred']} still being written (next sync)"
         if c["problems"]:
             text += f", {c['problems']} problems"
+        if c["skipped"]:
+            examples = ", ".join(self.plan.skipped[:3]) + (", ..." if c["skipped"] > 3 else "")
+            text += f", {c['skipped']} skipped (not a type searchapp reads, or excluded: {examples})"
         return text + f" ({self.took_s:.1f} s)"
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +119,7 @@ class SyncReport:
             "actions": [dataclasses.asdict(a) for a in self.plan.actions],
             "deferred": list(self.plan.deferred),
             "problems": [dataclasses.asdict(p) for p in self.plan.problems],
+            "skipped": list(self.plan.skipped),
             "failures": [dataclasses.asdict(p) for p in self.failures],
         }
 
