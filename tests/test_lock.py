@@ -107,12 +107,19 @@ def test_processes_sharing_a_data_directory_in_server_mode_each_get_a_local_inde
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == str(base)
+        slots = tmp_path / "indexes" / ".clients" / "documents"
         second = IndexSlot.claim(base, shared=True)
         third = IndexSlot.claim(base, shared=True)  # another library of this same process
-        assert [second.directory, third.directory] == [base / "clients" / "1", base / "clients" / "2"]
+        assert [second.directory, third.directory] == [slots / "1", slots / "2"]
         third.release()
+        # A reindex or a model switch renames the collection's index directory and puts
+        # another in its place: the slots held stay held, none is handed out twice.
+        base.rename(base.with_name("documents-retired"))
+        base.mkdir()
+        assert IndexSlot.claim(base, shared=True).directory == slots / "2"
+        assert (slots / "1").is_dir()  # a client slot is never inside what those moves move
         second.release()
-        assert IndexSlot.claim(base, shared=True).directory == base / "clients" / "1"
+        assert IndexSlot.claim(base, shared=True).directory == slots / "1"
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)

@@ -169,7 +169,7 @@ def test_clients_sharing_a_data_directory_keep_local_indexes_of_their_own(
     settings = make_settings(tmp_path, server_url=chroma_server, model="hash:64")
     with Library.open(settings) as first, Library.open(settings) as second:
         assert first.local.directory == settings.index_dir
-        assert second.local.directory == settings.index_dir / "clients" / "1"
+        assert second.local.directory == settings.index_dir.parent / ".clients" / settings.collection / "1"
         ingest_paths(first, [write(tmp_path / "otters.txt", "Otters hold hands while they sleep.")])
         ingest_paths(second, [write(tmp_path / "beavers.txt", "Beavers build dams of branches.")])
         deadline = time.monotonic() + 30

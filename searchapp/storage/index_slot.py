@@ -6,11 +6,16 @@ memory, and on disk for a fast reopen), and two that shared one set of keyword f
 deleted each other's segments and cut each other's vocabulary: the checksums caught it,
 at the price of re-adding every document at the next open, with a warning that reads
 like damage. So each process claims a slot: the collection's index directory if no
-other process holds it, else ``clients/1``, ``clients/2``... Each is held by a `flock`
-for as long as the library is open; the OS drops it when the process ends, even on
-SIGKILL, and a restarted process takes the first free slot: usually its own, still warm.
-A local data directory admits one process (`searchapp.storage.lock`): its slot is the
-directory itself.
+other process holds it, else ``indexes/.clients/<collection>/1``, ``/2``... Each is held
+by a `flock` on ``indexes/.clients/<collection>/<n>.lock`` for as long as the library is
+open; the OS drops it when the process ends, even on SIGKILL, and a restarted process
+takes the first free slot: usually its own, still warm.
+
+The locks and the other slots live outside the collection's index directory, which a
+reindex or a model switch renames or replaces: a slot stays held, and stays apart, across
+those moves (a client in another slot follows them as a client with its own data
+directory does). A local data directory admits one process (`searchapp.storage.lock`):
+its slot is the directory itself.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import IO
 from searchapp.errors import StoreLockedError
 
 MAX_SLOTS = 64
-LOCK_FILE = "in-use.lock"
+CLIENTS = ".clients"
 
 
 class IndexSlot:
@@ -41,10 +46,12 @@ class IndexSlot:
         """
         if not shared:
             return cls(base)
+        slots = base.parent / CLIENTS / base.name  # a name no collection can have (a leading dot)
+        slots.mkdir(parents=True, exist_ok=True)
         for number in range(MAX_SLOTS):
-            directory = base if number == 0 else base / "clients" / str(number)
+            directory = base if number == 0 else slots / str(number)
             directory.mkdir(parents=True, exist_ok=True)
-            handle = (directory / LOCK_FILE).open("a", encoding="utf-8")
+            handle = (slots / f"{number}.lock").open("a", encoding="utf-8")
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
