@@ -93,3 +93,20 @@ def test_a_wrong_key_and_an_endpoint_with_nothing_listening_are_named(
             report = sources.sync("bucket")[0]
             assert report.outcome == "blocked" and "InvalidAccessKeyId" in report.message, report.message
             assert "the bucket" not in report.message and library.documents() == []
+
+
+def test_one_object_denied_or_archived_is_that_files_problem(s3_env: pytest.MonkeyPatch) -> None:
+    """s3fs raises PermissionError for AccessDenied and for a Glacier object (InvalidObjectState):
+    the listing worked, so only that file cannot be read; the sync is not blocked."""
+    from searchapp.sources.listing import ListedFile, hash_file
+
+    files = S3Files(SourceSpec.create("law", "s3://legal/contracts", endpoint_url="http://127.0.0.1:9"))
+
+    class ArchivedObject:
+        def cat_file(self, path: str) -> bytes:
+            raise PermissionError("InvalidObjectState: the object is archived")
+
+    files._fs = ArchivedObject()
+    problem = hash_file(files, ListedFile("old.pdf", 10, 1))
+    assert not isinstance(problem, tuple) and problem.path == "old.pdf"
+    assert "archived" in problem.detail

@@ -265,8 +265,10 @@ class S3Files:
         except Exception as exc:
             from searchapp.sources.s3errors import explain, is_connection_error
 
-            if is_connection_error(exc) or isinstance(exc, PermissionError):  # the source, not the file
+            if is_connection_error(exc):  # the source went away, not the file: block the sync
                 raise SourceError(explain(exc, self.spec)) from exc
+            # One object denied or archived (s3fs says PermissionError for AccessDenied and for
+            # Glacier's InvalidObjectState): that file's problem; the listing worked.
             raise OSError(f"{type(exc).__name__}: {exc}") from exc
         return data
 
