@@ -116,7 +116,7 @@ def test_a_sync_through_the_api_follows_the_folder_and_keeps_the_sources_groups(
     # Deleting a synced document by hand says the next sync brings it back; a sync does.
     opened = hash_library.document("all/open.md").doc_id
     deleted = client.delete(f"/v1/documents/{opened}", headers=auth["sales_writer"]).json()
-    assert "open.md still holds it" in deleted["returns"] and "--exclude 'open.md'" in deleted["returns"]
+    assert "open.md still holds it" in deleted["returns"] and "--exclude /open.md" in deleted["returns"]
     assert client.post("/v1/sources/all/sync", headers=auth["sales_writer"]).json()["counts"]["new"] == 1
     # A deletion follows; removing every document of a source needs a sees-all caller's confirmation.
     (root / "pay.md").unlink()

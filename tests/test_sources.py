@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -732,15 +733,23 @@ def test_deleting_a_synced_document_by_hand_warns_that_the_next_sync_brings_it_b
         assert result.exit_code == 0, result.output
         return result
 
+    write(root / "sub" / "d0.md", "# Another d0\n\nin a folder of its own")
+    backdate(root / "sub" / "d0.md", random.Random(9))
     cli("sources", "add", "hb", str(root), "--exclude", "drafts/*")
     cli("sync", "hb")
     deleted = cli("delete", "-y", "hb/d0.md")
     assert (
         "warning: hb/d0.md: the file hb/d0.md still holds it: the next sync brings it back" in deleted.output
     )
-    assert "searchapp sources set hb --exclude 'drafts/*' --exclude 'd0.md'" in deleted.output
+    advice = "searchapp sources set hb --exclude 'drafts/*' --exclude /d0.md"
+    assert advice in deleted.output
     cli("sync", "hb")  # as the warning said
     assert "hb/d0.md" in cli("docs").output
+    cli("delete", "-y", "hb/d0.md")
+    cli(*shlex.split(advice)[1:])  # the advice, followed as a shell would read it
+    cli("sync", "hb")
+    listed = cli("docs").output
+    assert "hb/d0.md" not in listed.replace("hb/sub/d0.md", "") and "hb/sub/d0.md" in listed  # that file only
     write(tmp_path / "one-off.md", "# One-off\n\nnot synced from anywhere")
     cli("ingest", str(tmp_path / "one-off.md"))
     assert "warning" not in cli("delete", "-y", "one-off.md").output

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from shlex import quote
 from typing import Any
 
 from searchapp.errors import SourceError
@@ -23,7 +24,7 @@ from searchapp.ingest.pipeline import Ingestor
 from searchapp.library import Library
 from searchapp.progress import ProgressCallback
 from searchapp.sources.plan import SyncPlan
-from searchapp.sources.spec import SourceSpec, clean_groups, path_key
+from searchapp.sources.spec import SourceSpec, clean_groups, exact_pattern, path_key
 from searchapp.sources.state import SourceState, SyncStatus
 from searchapp.sources.sync import Syncer, SyncReport
 
@@ -176,8 +177,8 @@ class Sources:
         fixes = []
         for name in dict.fromkeys(h.source for h in holders):
             spec = specs[name]
-            globs = [*spec.exclude, *(h.path for h in holders if h.source == name)]
-            fixes.append(f"searchapp sources set {name} " + " ".join(f"--exclude '{g}'" for g in globs))
+            globs = [*spec.exclude, *(exact_pattern(h.path) for h in holders if h.source == name)]
+            fixes.append(f"searchapp sources set {name} " + " ".join(f"--exclude {quote(g)}" for g in globs))
         return (
             f"the file {held} still holds it: the next sync brings it back (without groups or "
             f"tags set by hand). To keep it out, remove the file, or exclude it: {'; '.join(fixes)}"

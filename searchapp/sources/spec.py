@@ -183,6 +183,13 @@ def _is_owner_file(path: str) -> bool:
     return path.rsplit("/", 1)[-1].startswith(OWNER_PREFIX)
 
 
+def exact_pattern(path: str) -> str:
+    """An include or exclude pattern that matches `path` alone: anchored at the source's
+    root (a pattern without a '/' would match that name in every folder), its glob
+    characters taken literally."""
+    return "/" + re.sub(r"([*?\[])", r"[\1]", path)
+
+
 def _matches(path: str, pattern: str) -> bool:
     target = path if "/" in pattern else path.rsplit("/", 1)[-1]
     return fnmatch.fnmatchcase(target, pattern.strip().strip("/") if "/" in pattern else pattern.strip())
