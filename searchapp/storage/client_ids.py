@@ -1,6 +1,6 @@
 """Who a client of a Chroma server is, and whether a client of this machine has ended.
 
-A client id is ``<host>.<boot>-<pid>-<random>``: pending writes, change-log entries and leases
+A client id is ``<host>.<boot>.<pid namespace>-<pid>-<random>``: pending writes, change-log entries and leases
 carry it. A lease whose holder was killed (SIGKILL, a crash, a power cut of the process)
 stays live until it expires; where the holder was a process of this machine, whether it
 still runs can be asked, so a restarted `sync --watch` need not wait out its own
@@ -17,16 +17,21 @@ from functools import lru_cache
 from pathlib import Path
 
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+PID_NAMESPACE = Path("/proc/self/ns/pid")
 
 
 @lru_cache(maxsize=1)
 def _boot() -> str:
-    """This boot of this machine (Linux), short: host names like "vm" or "localhost" are not
-    unique, and a process of an earlier boot has surely ended. Empty where unknown."""
+    """Where this process's ids mean something (Linux): this boot of this machine, and its
+    process-id namespace. Host names like "vm" or "localhost" are not unique, containers on
+    one host share its boot and may share a host name, but not a pid namespace; a process
+    of an earlier boot has surely ended. Empty where either is unknown."""
     try:
-        return BOOT_ID.read_text(encoding="ascii").strip().replace("-", "")[:8]
+        boot = BOOT_ID.read_text(encoding="ascii").strip().replace("-", "")[:8]
+        namespace = PID_NAMESPACE.stat().st_ino
     except OSError:
         return ""
+    return f"{boot}.{namespace}" if boot else ""
 
 
 def _host() -> str:
