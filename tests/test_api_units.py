@@ -204,3 +204,17 @@ def test_mcp_oauth_metadata_names_no_server_it_cannot_vouch_for(caplog: pytest.L
     with caplog.at_level("WARNING"):
         assert auth_settings(base, OidcVerifier([down])).resource_server_url is None
     assert "not told where to sign in" in caplog.text
+
+
+def test_mcp_accepts_the_public_host_as_clients_send_it() -> None:
+    """A proxy forwards the Host the client used: lower case, with or without the default port."""
+    from searchapp.api.mcp_http import transport_security
+
+    allowed = transport_security("127.0.0.1", "https://Search.Example.com")
+    assert allowed is not None
+    assert {"search.example.com", "search.example.com:443"} <= set(allowed.allowed_hosts)
+    assert "https://search.example.com" in allowed.allowed_origins
+    other_port = transport_security("127.0.0.1", "https://kb.example.com:8443")
+    assert other_port is not None and "kb.example.com:8443" in other_port.allowed_hosts
+    assert "kb.example.com" not in other_port.allowed_hosts
+    assert transport_security("0.0.0.0", "https://kb.example.com") is None  # the SDK's rule: no check

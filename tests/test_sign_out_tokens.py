@@ -150,8 +150,9 @@ def test_after_log_out_the_id_token_from_the_cookie_opens_neither_api_nor_mcp(tm
             assert "search" in mcp_tools(app, stolen)
 
             # Another site cannot sign the user out: a cross-site navigation is sent home.
-            forced = browser.get(f"{app.url}/auth/logout", headers={"Sec-Fetch-Site": "cross-site"})
-            assert forced.status_code == 303 and forced.headers["location"] == "/"
+            for site in ("cross-site", "same-site"):
+                forced = browser.get(f"{app.url}/auth/logout", headers={"Sec-Fetch-Site": site})
+                assert forced.status_code == 303 and forced.headers["location"] == "/"
             assert me(app, stolen) == 200
 
             left = browser.get(f"{app.url}/auth/logout", headers={"Sec-Fetch-Site": "same-origin"})

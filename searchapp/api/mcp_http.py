@@ -35,10 +35,15 @@ def transport_security(bind_host: str, public_url: str) -> TransportSecuritySett
         return None
     hosts = [f"{name}:*" for name in _LOOPBACK_NAMES]
     origins = [f"http://{name}:*" for name in _LOOPBACK_NAMES]
-    if public_url:
-        public = urlsplit(public_url)
-        hosts.append(public.netloc)  # as the proxy forwards it: with the port the URL names
-        origins.append(f"{public.scheme}://{public.netloc}")
+    public = urlsplit(public_url)
+    if public.hostname:  # lower case, with and without a default port: as clients may send it
+        name = f"[{public.hostname}]" if ":" in public.hostname else public.hostname
+        default = {"http": 80, "https": 443}.get(public.scheme)
+        ports = [public.port] if public.port and public.port != default else [None, default]
+        for port in ports:
+            netloc = f"{name}:{port}" if port else name
+            hosts.append(netloc)
+            origins.append(f"{public.scheme}://{netloc}")
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
     )

@@ -222,7 +222,7 @@ def sync(
                     err(f"  {name}: {'file events' if mode == 'events' else 'polling'}")
                 watcher.wait()
         elif any(r.outcome in ("blocked", "failed") or r.failures or r.plan.problems for r in reports):
-            raise typer.Exit(EXIT_NOTHING)  # a blocked sync, a failed file or one that cannot be listed
+            raise typer.Exit(EXIT_NOTHING)  # blocked, or a file left out (failed, or not listable)
 
 
 def _print_report(report: SyncReport, *, as_json: bool = False, plan: bool = False) -> None:

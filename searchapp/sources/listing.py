@@ -145,7 +145,9 @@ class DirectoryFiles:
         return self._inside(path).read_bytes()
 
     def local_path(self, path: str) -> Path | None:
-        """The file's real path (links resolved now, so none can be swapped in after).
+        """The file's real path, links resolved now: a link swapped in since the listing is
+        refused here. (A folder swapped for a link between this and the ingest's read is
+        not: that window is the ingest's open, milliseconds later.)
 
         Raises:
             OSError: it now leads outside the source's folder.

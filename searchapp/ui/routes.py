@@ -6,7 +6,7 @@
   the sign-out for the API (`api.sign_outs`), then hands over to Streamlit's own
   log-out, which deletes the cookie and signs out at the provider. So a log-out by any
   path ends every copy of the cookie, and of the ID token in it. A log-out another site
-  starts (``Sec-Fetch-Site: cross-site``) is refused: it would be a forced sign-out.
+  starts (``Sec-Fetch-Site: cross-site`` or ``same-site``) is refused: a forced sign-out.
 
 Streamlit sends the browser to the provider's ``end_session_endpoint`` with the ID token
 as ``id_token_hint`` in the URL, where it lands in the provider's access log, proxies and
@@ -48,9 +48,10 @@ def logout_route() -> Any:
             logger.exception("could not end the session on the server")
 
     async def logout(request: Any) -> Any:
-        if request.headers.get("sec-fetch-site") == "cross-site":
-            # A link or script on another site: a GET carries the Lax cookies, and would
-            # sign the user out against their will. The app's own button is same-origin.
+        if request.headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+            # A link or script on another site (or a sibling subdomain): a GET carries the Lax
+            # cookies, and would sign the user out against their will. The app's own button
+            # is same-origin; a typed address or bookmark is "none".
             return RedirectResponse(f"/{base.strip('/')}/" if base.strip("/") else "/", status_code=303)
         await run_in_threadpool(end, dict(request.cookies))
         response = await streamlit_logout.endpoint(request)
