@@ -38,6 +38,7 @@ from searchapp.ingest import Ingestor, SourceFile
 from tests.app_server import Server, free_port, running_app
 from tests.conftest import make_settings
 from tests.helpers import make_pdf
+from tests.mcp_discovery import INITIALIZE
 from tests.oidc_provider import id_token_in_cookies
 from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, Shots, ask, settle, sidebar
 
@@ -179,16 +180,7 @@ def bearer_status(client: Any, app: App, token: str) -> tuple[int, int]:
     mcp = client.post(
         f"{app.url}/mcp",
         headers={**headers, "Accept": "application/json, text/event-stream"},
-        data={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        },
+        data=INITIALIZE,
     ).status
     return int(api), int(mcp)
 

@@ -10,6 +10,7 @@ import os
 import random
 import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -712,24 +713,26 @@ def test_a_file_that_fails_is_tried_once_per_sync_and_reported_once(
     assert [r.source for r in hash_library.documents()] == ["team/good.md"]
 
 
-def test_deleting_a_synced_document_by_hand_warns_that_the_next_sync_brings_it_back(
-    tmp_path: Path,
-) -> None:
+def _cli_in(data_dir: Path) -> Callable[..., Any]:
+    """`searchapp ARGS...` in-process over `data_dir` (hash model, one worker): its result."""
     from typer.testing import CliRunner
 
     from searchapp.cli.main import app
 
+    env = {"SEARCHAPP_DATA_DIR": str(data_dir), "SEARCHAPP_MODEL": "hash:64", "SEARCHAPP_WORKERS": "1"}
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, list(args), env=env)
+
+
+def test_deleting_a_synced_document_by_hand_warns_that_the_next_sync_brings_it_back(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "share"
     _tree(root, 2)
-    env = {
-        "SEARCHAPP_DATA_DIR": str(tmp_path / "data"),
-        "SEARCHAPP_MODEL": "hash:64",
-        "SEARCHAPP_WORKERS": "1",
-    }
-    runner = CliRunner()
+    invoke = _cli_in(tmp_path / "data")
 
     def cli(*args: str) -> Any:
-        result = runner.invoke(app, list(args), env=env)
+        result = invoke(*args)
         assert result.exit_code == 0, result.output
         return result
 
@@ -757,21 +760,12 @@ def test_deleting_a_synced_document_by_hand_warns_that_the_next_sync_brings_it_b
 
 def test_sync_exit_codes_say_whether_everything_was_synced(tmp_path: Path) -> None:
     """A dry run exits as the sync would; a path that cannot be listed (a pipe) is not success."""
-    from typer.testing import CliRunner
-
-    from searchapp.cli.main import app
-
     root = tmp_path / "share"
     _tree(root, 4)
-    env = {
-        "SEARCHAPP_DATA_DIR": str(tmp_path / "data"),
-        "SEARCHAPP_MODEL": "hash:64",
-        "SEARCHAPP_WORKERS": "1",
-    }
-    runner = CliRunner()
+    invoke = _cli_in(tmp_path / "data")
 
     def code(*args: str) -> int:
-        return runner.invoke(app, list(args), env=env).exit_code
+        return int(invoke(*args).exit_code)
 
     assert code("sources", "add", "hb", str(root)) == 0
     assert code("sync", "--dry-run") == 0 and code("sync") == 0

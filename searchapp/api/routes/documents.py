@@ -150,7 +150,8 @@ def delete_document(doc_id: str, request: Request, caller: Writer, ctx: Ctx) -> 
     deleted, and (`returns`) whether a synced file will bring it back."""
     library = ctx.library_for(caller)
     record = settled(library, doc_id)
-    returns = Sources(ctx.libraries.library(caller.collection)).returns_after_delete(record.doc_id)
+    with Sources(ctx.libraries.library(caller.collection)) as sources:  # closed: it may own an ingestor
+        returns = sources.returns_after_delete(record.doc_id)
     library.delete(record.doc_id)
     return {**document_out(record, api_base(request, ctx)), "returns": returns}
 
