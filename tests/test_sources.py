@@ -105,15 +105,28 @@ def test_one_off_documents_and_other_sources_documents_are_never_removed() -> No
     assert [a.describe() for a in held.actions] == ["move team/a.md -> other/copy.md"]
 
 
-def test_the_mass_delete_guard_blocks_a_sync_that_would_empty_a_source() -> None:
+def test_the_mass_delete_guard_holds_the_deletions_and_lets_the_rest_through() -> None:
     stored = {f"f{i}.md": f"{i:064d}" for i in range(10)}
     catalog = {d: f"team/{p}" for p, d in stored.items()}
     keep = dict(list(stored.items())[:4])
     blocked = _plan(keep, stored, catalog)
-    assert blocked.blocked and blocked.mass_delete and blocked.actions == ()
-    assert "6 of the 10 documents" in blocked.blocked
+    assert blocked.blocked and blocked.mass_delete and blocked.actions == () and not blocked.forget
+    assert "6 of the 10 documents" in blocked.blocked and len(blocked.held) == 6
     allowed = _plan(keep, stored, catalog, allow=True)
-    assert len(allowed.of_kind("delete")) == 6
+    assert len(allowed.of_kind("delete")) == 6 and not allowed.held and len(allowed.forget) == 6
+    # A new file, an edit and a rename beside the mass delete still happen; only the deletions wait.
+    busy = {**keep, "new.md": A, "f0.md": B, "renamed.md": stored["f1.md"]}
+    del busy["f1.md"]
+    held = _plan(busy, stored, catalog)
+    assert held.mass_delete and held.applies
+    assert sorted(a.describe() for a in held.actions) == [
+        "ingest team/new.md",
+        "move team/f1.md -> team/renamed.md",
+        "replace team/f0.md",
+    ]
+    assert sorted(a.old_name for a in held.held) == [f"team/f{i}.md" for i in range(4, 10)]
+    assert held.forget == (FileState("team", "f1.md", 10, 1).key,)  # renamed; held files' records stay
+    assert "hold delete team/f4.md (mass-delete guard)" in held.describe()
 
 
 # ------------------------------------------------------------------ with a real library
@@ -132,7 +145,7 @@ def _tree(root: Path, count: int, seed: int = 1) -> None:
         backdate(root / f"d{i}.md", rng)
 
 
-def test_a_missing_root_and_an_80_percent_delete_remove_nothing(
+def test_a_missing_root_removes_nothing_and_an_80_percent_delete_waits_for_a_confirmation(
     hash_library: Library, tmp_path: Path
 ) -> None:
     root = tmp_path / "share"
@@ -149,12 +162,21 @@ def test_a_missing_root_and_an_80_percent_delete_remove_nothing(
         root_empty_mount = sorted(root.iterdir())
         for path in root_empty_mount[:8]:
             path.unlink()
+        write(root / "added.md", "# Added\n\n" + prose(random.Random(7), 60))
+        backdate(root / "added.md", random.Random(7))
         report = sources.sync("team")[0]
-        assert report.outcome == "blocked" and "8 of the 10" in report.message
-        assert {r.doc_id for r in hash_library.documents()} == ids
+        # The deletions wait for a confirmation; the new file does not wait with them.
+        assert report.outcome == "blocked" and "8 of the 10" in report.message, report.summary()
+        assert report.counts["new"] == 1 and report.counts["held"] == 8 and report.counts["deleted"] == 0
+        assert "deletions held" in report.summary()
+        assert {r.doc_id for r in hash_library.documents()} == ids | {
+            hash_library.document("team/added.md").doc_id
+        }
         assert all(hash_library.originals.has(d) for d in ids)
+        again = sources.sync("team")[0]  # still held, and nothing else to do
+        assert again.outcome == "blocked" and again.counts["held"] == 8 and not again.plan.actions
         report = sources.sync("team", allow_mass_delete=True)[0]
-        assert report.counts["deleted"] == 8 and len(hash_library.documents()) == 2
+        assert report.outcome == "ok" and report.counts["deleted"] == 8 and len(hash_library.documents()) == 3
         gone = ids - {r.doc_id for r in hash_library.documents()}
         assert not any(hash_library.originals.has(d) for d in gone)  # originals leave with them
 

@@ -356,6 +356,10 @@ class SyncReportOut(BaseModel):
     counts: dict[str, int]
     took_s: float
     actions: list[SyncActionOut]
+    held: list[SyncActionOut] = Field(
+        description="deletions the mass-delete guard held back (outcome 'blocked'; the actions "
+        "were still made): confirm with allow_mass_delete"
+    )
     deferred: list[str]
     problems: list[ProblemOut]
     skipped: list[str] = Field(

@@ -16,7 +16,9 @@ keeps the document while another still holds it (in this source or another). Wha
 folder that could not be opened, a file being written, or a file that cannot be read
 held before stays as it was. A version that fails to ingest leaves the older one in
 place. The guards come last: a sync that would remove more than the source's
-`max_delete_share` of its documents is blocked, unless confirmed.
+`max_delete_share` of its documents holds those deletions back, unless confirmed; the
+rest of the sync (new and changed files, moves, tags) still goes ahead, and the gone
+files' records stay, so every later sync holds the same deletions until one confirms them.
 """
 
 from __future__ import annotations
@@ -91,8 +93,9 @@ class SyncPlan:
     unchanged: int = 0
     deferred: tuple[str, ...] = ()  # files still being written: a later sync takes them
     problems: tuple[Problem, ...] = ()
-    blocked: str = ""
-    mass_delete: bool = False  # blocked only because of the delete share: `allow_mass_delete` lifts it
+    blocked: str = ""  # why nothing (or, with `mass_delete`, no deletion) is done
+    mass_delete: bool = False  # deletions held back by the delete share: `allow_mass_delete` lifts it
+    held: tuple[Action, ...] = ()  # those deletions (not in `actions`)
     owned: int = 0  # documents named in this source's namespace before the sync
     skipped: tuple[str, ...] = ()  # files the source does not take (`Listing.skipped`)
 
@@ -107,6 +110,7 @@ class SyncPlan:
             "changed": sum(bool(a.replaces) for a in ingests),
             "moved": len(self.of_kind("move")),
             "deleted": len(self.of_kind("delete")),
+            "held": len(self.held),
             "retagged": len(self.of_kind("retag")),
             "unchanged": self.unchanged,
             "deferred": len(self.deferred),
@@ -118,8 +122,14 @@ class SyncPlan:
     def changes_library(self) -> bool:
         return bool(self.actions)
 
+    @property
+    def applies(self) -> bool:
+        """Whether a sync carries this plan out: not when blocked, save the held deletions."""
+        return not self.blocked or self.mass_delete
+
     def describe(self) -> list[str]:
         lines = [action.describe() for action in self.actions]
+        lines += [f"hold {action.describe()} (mass-delete guard)" for action in self.held]
         lines += [f"wait {path} ({STILL_WRITING})" for path in self.deferred]
         lines += [f"problem {p.path}: {p.detail}" for p in self.problems]
         return lines
@@ -235,21 +245,24 @@ def plan_sync(
             or bool(spec.groups and set(spec.groups) != set(catalog[doc_id].groups))
         )
     ]
-    blocked, mass = "", False
+    held: list[Action] = []
+    blocked = ""
     if deletes and len(deletes) > spec.max_delete_share * max(len(owned), 1) and not allow_mass_delete:
         blocked = (
             f"this sync would remove {len(deletes)} of the {len(owned)} documents of source {spec.name!r} "
-            f"(more than {spec.max_delete_share:.0%}); nothing was changed. If the files were really "
-            "deleted, sync again with --allow-mass-delete (or 'Remove them anyway' on the Sources page)"
+            f"(more than {spec.max_delete_share:.0%}); they were kept (any other change was made). If the "
+            "files were really deleted, sync again with --allow-mass-delete (or 'Remove them anyway' on "
+            "the Sources page)"
         )
-        mass = True
+        held, deletes = deletes, []
+    kept = {action.doc_id for action in held}  # their gone files' records stay: the next sync holds them too
     changed = [s for path, s in sorted(paths.records.items()) if stored.get(path) != s]
-    gone = [s.key for path, s in stored.items() if path not in paths.records]
+    gone = [s.key for path, s in stored.items() if path not in paths.records and s.doc_id not in kept]
     return SyncPlan(
         source=spec.name,
-        actions=() if blocked else (*deletes, *moves, *ingests, *retags),
-        records=() if blocked else tuple(changed),
-        forget=() if blocked else tuple(sorted(gone)),
+        actions=(*deletes, *moves, *ingests, *retags),
+        records=tuple(changed),
+        forget=tuple(sorted(gone)),
         fallbacks=tuple(paths.fallbacks.values()),
         files=len(paths.records),
         documents=len(names),
@@ -257,7 +270,8 @@ def plan_sync(
         deferred=tuple(sorted(paths.deferred, key=path_key)),
         problems=tuple(paths.problems),
         blocked=blocked,
-        mass_delete=mass,
+        mass_delete=bool(held),
+        held=tuple(held),
         owned=len(owned),
         skipped=listing.skipped,
     )

@@ -88,7 +88,7 @@ class SyncReport:
         return counts
 
     def summary(self) -> str:
-        if self.outcome in ("blocked", "busy", "failed"):
+        if self.outcome in ("busy", "failed") or not self.plan.applies:
             return f"{self.source}: {self.outcome}: {self.message}"
         c = self.counts
         head = "would change" if self.outcome == "dry-run" else "synced"
@@ -107,7 +107,10 @@ class SyncReport:
         if c["skipped"]:
             examples = ", ".join(self.plan.skipped[:3]) + (", ..." if c["skipped"] > 3 else "")
             text += f", {c['skipped']} skipped (not a type searchapp reads, or excluded: {examples})"
-        return text + f" ({self.took_s:.1f} s)"
+        text += f" ({self.took_s:.1f} s)"
+        if self.plan.held:
+            text += f"; deletions held: {self.message}"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -117,6 +120,7 @@ class SyncReport:
             "counts": self.counts,
             "took_s": round(self.took_s, 3),
             "actions": [dataclasses.asdict(a) for a in self.plan.actions],
+            "held": [dataclasses.asdict(a) for a in self.plan.held],
             "deferred": list(self.plan.deferred),
             "problems": [dataclasses.asdict(p) for p in self.plan.problems],
             "skipped": list(self.plan.skipped),
@@ -204,12 +208,14 @@ class Syncer:
             except SourceError as exc:
                 plan = blocked_plan(spec, f"{exc}; nothing was changed")
                 files = None
-            if plan.blocked:
+            if not plan.applies:
                 report = SyncReport(
                     spec.name, "blocked", plan, plan.blocked, took_s=time.monotonic() - started
                 )
             elif dry_run:
-                report = SyncReport(spec.name, "dry-run", plan, took_s=time.monotonic() - started)
+                report = SyncReport(
+                    spec.name, "dry-run", plan, plan.blocked, took_s=time.monotonic() - started
+                )
             else:
                 assert files is not None
                 report = self._apply(spec, files, plan, allow_mass_delete, progress, started)
@@ -310,8 +316,9 @@ class Syncer:
                 break
         return SyncReport(
             spec.name,
-            "ok",
+            "blocked" if first.mass_delete else "ok",  # the rest was done; the deletions wait
             first,
+            first.blocked,
             failures=tuple(failures.values()),
             took_s=time.monotonic() - started,
             ingest=ingest_report,

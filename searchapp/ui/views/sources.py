@@ -79,6 +79,7 @@ def _source(sources: Sources, info: SourceInfo, *, manage: bool) -> None:
                 f"{status.files} files · {status.documents} documents · "
                 f"{counts.get('new', 0)} new, {counts.get('changed', 0)} changed, "
                 f"{counts.get('moved', 0)} moved, {counts.get('deleted', 0)} deleted"
+                + (f", {counts['held']} deletions held" if counts.get("held") else "")
             )
         if status.outcome == "blocked":
             st.warning(one_line(status.message), icon=":material/block:")
