@@ -2,8 +2,8 @@
 
     from searchapp.library import Library
 
-`Library` (reading, searching, `admit` and `commit`) is in `facade`; the unit of work
-that `commit` runs is in `writes`.
+`Library` (reading, searching, `admit` and `commit`) is in `facade`, its writing half
+in `document_writes`; the unit of work that `commit` runs is in `writes`.
 """
 
 from searchapp.library.facade import Library, open_library
