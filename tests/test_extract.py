@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import searchapp.ingest.markup
 import searchapp.ingest.pdf
 import searchapp.ingest.word
+import searchapp.ingest.word_xml
 from searchapp.errors import FailureReason, IngestError
 from searchapp.ingest.extract import extract, file_type_of
 from searchapp.ingest.text import clean_text, meaningful_chars
@@ -481,7 +482,7 @@ def test_docx_failure_while_reading_blocks_is_unreadable(monkeypatch: pytest.Mon
     def broken(self: object, p: object) -> tuple[str, list[str]]:
         raise KeyError("w:t")
 
-    monkeypatch.setattr(searchapp.ingest.word._Reader, "paragraph", broken)
+    monkeypatch.setattr(searchapp.ingest.word_xml.StoryReader, "paragraph", broken)
     error = failure(make_docx([("Normal", "text")]), "broken.docx")
     assert error.reason == FailureReason.UNREADABLE
     assert "KeyError" in error.detail
