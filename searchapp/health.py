@@ -31,6 +31,7 @@ from searchapp.config import Settings
 from searchapp.library import Library
 
 DEFAULT_SAMPLES = 200
+DEEPER = 100  # how deep a chunk missed in the top 3 is looked for again
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +124,8 @@ def check_library(library: Library, *, samples: int = DEFAULT_SAMPLES, seed: int
             "a reindex keeps the newest",
         )
     )
-    findable, tried, error = _sample_self_queries(library, chunks, samples, seed)
-    checks.append(
-        Check(
-            "vectors findable",
-            error == "" and findable == tried,
-            error or f"{findable} of {tried} sampled chunks are found by their own vector",
-        )
-    )
+    findability = _sample_self_queries(library, chunks, samples, seed)
+    checks.append(Check("vectors findable", findability.ok, findability.detail()))
     missing = [r.source for r in done if not library.originals.has(r.doc_id)]
     notes: list[str] = []
     if missing and not library.sees_every_original:
@@ -178,13 +173,46 @@ def check_library(library: Library, *, samples: int = DEFAULT_SAMPLES, seed: int
     )
 
 
-def _sample_self_queries(library: Library, count: int, samples: int, seed: int) -> tuple[int, int, str]:
-    """How many sampled chunks the vector index finds by their own vector (top 3)."""
+@dataclass(frozen=True, slots=True)
+class _Findability:
+    """What sampling the vector index found: chunks first (top 3) or only further down
+    (`deeper`: HNSW is approximate, the vector is there), and chunks it cannot find at all."""
+
+    found: int = 0
+    tried: int = 0
+    deeper: tuple[tuple[str, int], ...] = ()  # (the chunk's name, its rank)
+    lost: tuple[str, ...] = ()
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and not self.lost
+
+    def detail(self) -> str:
+        if self.error:
+            return self.error
+        text = f"{self.found} of {self.tried} sampled chunks are found by their own vector"
+        if self.deeper:
+            where = ", ".join(f"{name} at rank {rank}" for name, rank in self.deeper[:5])
+            text += (
+                f", {len(self.deeper)} of them only further down ({where}): the vector index is "
+                "approximate, and their vectors are there"
+            )
+        if self.lost:
+            text += f"; not found at all: {len(self.lost)} ({', '.join(self.lost[:5])})"
+        return text
+
+
+def _sample_self_queries(library: Library, count: int, samples: int, seed: int) -> _Findability:
+    """How many sampled chunks the vector index finds by their own vector (top 3; a miss is
+    asked again `DEEPER` deep, to tell an approximate miss from a vector that is not there)."""
     if count == 0:
-        return 0, 0, ""
+        return _Findability()
     rng = random.Random(seed)
     offsets = sorted(rng.sample(range(count), min(samples, count)))
-    findable = tried = 0
+    found = tried = 0
+    deeper: list[tuple[str, int]] = []
+    lost: list[str] = []
     try:
         for offset in offsets:
             got = library.store.get_chunks(include_embeddings=True, limit=1, offset=offset)
@@ -192,13 +220,25 @@ def _sample_self_queries(library: Library, count: int, samples: int, seed: int) 
                 continue
             chunk_id, vector = got["ids"][0], np.asarray(got["embeddings"][0], dtype=np.float32)
             ids, distances = library.store.query_ids(vector, 3)
-            tried += 1
             # An identical vector elsewhere (a repeated passage) may come first; distance 0 counts.
             if chunk_id in ids or (distances and distances[0] < 1e-5):
-                findable += 1
+                found += 1
+                tried += 1
+                continue
+            if not library.store.get_chunks(ids=[chunk_id])["ids"]:
+                continue  # deleted since it was read (another client's sync): not a finding
+            tried += 1
+            meta = (got.get("metadatas") or [{}])[0] or {}
+            name = f"{meta.get('source') or meta.get('doc_id') or chunk_id} passage {meta.get('chunk', '?')}"
+            ids, _ = library.store.query_ids(vector, min(count, DEEPER))
+            if chunk_id in ids:
+                deeper.append((name, ids.index(chunk_id) + 1))
+            else:
+                lost.append(name)
     except Exception as exc:  # a damaged index fails here, in any of several ways
-        return findable, max(tried, 1), f"reading vectors failed: {type(exc).__name__}: {exc}"[:300]
-    return findable, tried, ""
+        error = f"reading vectors failed: {type(exc).__name__}: {exc}"[:300]
+        return _Findability(found, max(tried, 1), tuple(deeper), tuple(lost), error)
+    return _Findability(found + len(deeper), tried, tuple(deeper), tuple(lost))
 
 
 def run_check(settings: Settings, *, samples: int = DEFAULT_SAMPLES, timeout_s: float = 600) -> HealthReport:

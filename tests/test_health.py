@@ -139,3 +139,38 @@ def test_a_rebuild_restores_every_collection_and_deletes_stay_per_collection(tmp
     with Library.open(beta) as library:
         assert sorted(r.source for r in library.documents()) == ["beta.txt", "memo.txt"]
         assert "receipts" in library.search("who keeps receipts", k=1).hits[0].text
+
+
+@pytest.mark.parametrize("deep", [True, False])
+def test_a_chunk_missed_in_the_top_3_is_named_and_only_a_lost_one_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deep: bool
+) -> None:
+    """HNSW is approximate: a chunk found further down is there (named, not damage); one not
+    found at all calls for a reindex, and is named too."""
+    settings = _filled(tmp_path)
+    with Library.open(settings) as library:
+        real = library.store.query_ids
+        hidden = library.store.get_chunks(ids=None, limit=1, offset=0)["ids"][0]
+        name = library.store.get_chunks(ids=[hidden])["metadatas"][0]["source"]
+
+        asked: list[int] = []
+
+        def approximate(vector, k, **kw):  # type: ignore[no-untyped-def]
+            ids, distances = real(vector, k, **kw)
+            if ids[0] != hidden:
+                return ids, distances
+            asked.append(k)  # first the top 3, then deeper
+            rest = ids[1:] + (
+                ["other:0"] if len(asked) == 1 else ["other:0", "other:1", hidden] if deep else []
+            )
+            return rest, [0.2] * len(rest)
+
+        monkeypatch.setattr(library.store, "query_ids", approximate)
+        report = check_library(library)
+    (check,) = [c for c in report.checks if c.name == "vectors findable"]
+    assert len(asked) == 2 and f"{name} passage 0" in check.detail, check.detail
+    if deep:
+        assert check.ok and report.repair == "" and "only further down" in check.detail, report
+        assert "rank" in check.detail
+    else:
+        assert not check.ok and report.repair == "reindex" and "not found at all" in check.detail
