@@ -123,7 +123,7 @@ def test_hard_negatives_skip_the_positive_document_and_what_the_model_likes_as_m
 
 
 def test_training_columns_carry_every_negative_and_borrow_missing_ones() -> None:
-    from searchapp.tuning.train import _columns
+    from searchapp.tuning.trainer_run import _columns
 
     one = [Example("a", "qa", "pa", negatives=("na",)), Example("b", "qb", "pb")]
     assert _columns(one, seed=0) == {

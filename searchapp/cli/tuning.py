@@ -12,7 +12,7 @@ import typer
 from searchapp.cli.common import EXIT_NOTHING, JsonOpt, cli_errors, emit_json, err, open_library, options
 
 if TYPE_CHECKING:
-    from searchapp.tuning.train import TrainConfig
+    from searchapp.tuning.train_config import TrainConfig
 
 model_app = typer.Typer(
     name="model", no_args_is_help=True, help="Model versions: list, use, rollback, delete."
@@ -106,7 +106,7 @@ def _train_config(
     blend: float | None = None,
     lr: float | None = None,
 ) -> TrainConfig:
-    from searchapp.tuning.train import TrainConfig
+    from searchapp.tuning.train_config import TrainConfig
 
     config = TrainConfig(
         loss=loss,  # type: ignore[arg-type]

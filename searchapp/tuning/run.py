@@ -48,7 +48,8 @@ from searchapp.tuning.measure import (
     heldout_from_library,
 )
 from searchapp.tuning.mining import MiningStats, mine_negatives
-from searchapp.tuning.train import TrainConfig, TrainResult, train
+from searchapp.tuning.train import train
+from searchapp.tuning.train_config import TrainConfig, TrainResult
 from searchapp.tuning.validation import Validation
 
 logger = logging.getLogger(__name__)
