@@ -19,8 +19,9 @@ import pytest
 from searchapp import Library, Settings
 from searchapp.errors import ConfigError, SourceError
 from searchapp.sources import Sources, SourceSpec
+from searchapp.sources.actions import CatalogEntry
 from searchapp.sources.listing import OUTSIDE, DirectoryFiles, ListedFile, Listing
-from searchapp.sources.plan import CatalogEntry, plan_sync
+from searchapp.sources.plan import plan_sync
 from searchapp.sources.state import FileState
 from searchapp.sources.watch import Watcher
 from tests.conftest import write
@@ -678,6 +679,43 @@ def test_content_held_by_two_sources_stays_while_either_holds_it(
         assert sources.remove("a") == 1  # own-one.md; the shared one stays, named by b
         assert hash_library.document(shared.doc_id).source == "b/y.md"
         assert sources.sync("b")[0].plan.actions == ()
+
+
+def test_a_file_two_sources_hold_carries_both_their_tags_and_is_seen_by_both_their_groups(
+    hash_library: Library, tmp_path: Path
+) -> None:
+    """One document (identical bytes), two shares: each share's readers see it and find it
+    by its share's tag; a share that lets it go takes its groups back out."""
+    policy = document_bytes("md", random.Random(11))
+    for folder in ("hr", "handbook"):
+        write(tmp_path / folder / "policy.md", policy)
+        write(tmp_path / folder / f"own-{folder}.md", document_bytes("md", random.Random(folder)))
+        for path in (tmp_path / folder).iterdir():
+            backdate(path, random.Random(12))
+    with Sources(hash_library, workers=1) as sources:
+        sources.add(SourceSpec.create("hr", tmp_path / "hr", tags=["hr"], groups=["hr"]))
+        sources.add(SourceSpec.create("handbook", tmp_path / "handbook", tags=["handbook"], groups=["staff"]))
+        sources.sync()
+        shared = hash_library.document("handbook/policy.md")  # named by the first source synced
+        assert set(shared.tags) == {"hr", "handbook"} and set(shared.groups) == {"hr", "staff"}
+        staff, hr = hash_library.view({"staff"}), hash_library.view({"hr"})
+        assert shared.doc_id in {r.doc_id for r in staff.documents()}
+        assert shared.doc_id in {r.doc_id for r in hr.documents()}
+        assert "hr/own-hr.md" not in {r.source for r in staff.documents()}
+        assert all(s.plan.actions == () for s in sources.sync())  # settled: no tug of war
+        # hr lets the file go: the handbook's readers still see it, hr's no longer do.
+        (tmp_path / "hr" / "policy.md").unlink()
+        assert sources.sync("hr")[0].counts["retagged"] == 1
+        assert hash_library.document(shared.doc_id).groups == ("staff",)
+        assert shared.doc_id not in {r.doc_id for r in hr.documents()}
+        # Back in hr, then the hr source removed: the same.
+        write(tmp_path / "hr" / "policy.md", policy)
+        backdate(tmp_path / "hr" / "policy.md", random.Random(13))
+        sources.sync("hr")
+        assert set(hash_library.document(shared.doc_id).groups) == {"hr", "staff"}
+        assert sources.remove("hr") == 1  # own-hr.md
+        assert hash_library.document(shared.doc_id).groups == ("staff",)
+        assert sources.sync("handbook")[0].plan.actions == ()
 
 
 def test_a_file_name_that_is_not_utf8_is_ingested_synced_and_deleted_like_any_other(

@@ -342,6 +342,8 @@ class SyncActionOut(BaseModel):
     mtime: int
     replaces: str
     retype: bool
+    tags: list[str] = Field(description="retag: the tags the document gets (it keeps its own)")
+    groups: list[str] = Field(description="retag: the groups the document is restricted to (none: unchanged)")
 
 
 class ProblemOut(BaseModel):

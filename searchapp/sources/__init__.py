@@ -12,12 +12,14 @@ A layer above `searchapp.ingest` (it drives the `Ingestor`) and below the UI and
 
 from __future__ import annotations
 
+from searchapp.sources.actions import Action
 from searchapp.sources.listing import ListedFile, Listing, Problem
 from searchapp.sources.manager import SourceInfo, Sources
-from searchapp.sources.plan import Action, SyncPlan
+from searchapp.sources.plan import SyncPlan
+from searchapp.sources.report import SyncReport
 from searchapp.sources.spec import SourceSpec
 from searchapp.sources.state import FileState, SyncStatus
-from searchapp.sources.sync import Syncer, SyncReport
+from searchapp.sources.sync import Syncer
 
 __all__ = [
     "Action",

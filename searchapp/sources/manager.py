@@ -23,10 +23,12 @@ from searchapp.errors import SourceError
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.library import Library
 from searchapp.progress import ProgressCallback
+from searchapp.sources.labels import union_groups
 from searchapp.sources.plan import SyncPlan
+from searchapp.sources.report import SyncReport
 from searchapp.sources.spec import SourceSpec, clean_groups, exact_pattern, path_key
 from searchapp.sources.state import SourceState, SyncStatus
-from searchapp.sources.sync import Syncer, SyncReport
+from searchapp.sources.sync import Syncer
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +135,13 @@ class Sources:
                 else:
                     self.library.delete_by_id(record.doc_id)
                     removed += 1
+            if spec.groups:  # what other sources hold too is seen by their groups only
+                for doc_id, held_by in holders.items():
+                    groups = union_groups([others[h.source].groups for h in held_by if h.source in others])
+                    if groups and any(h.source == name for h in held_by):
+                        kept = self.library.find_by_id(doc_id)
+                        if kept is not None and set(kept.groups) != set(groups):
+                            self.library.update_groups(doc_id, groups)
         self.state.delete_source(name)
         return removed
 

@@ -27,56 +27,15 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Literal
 
 from searchapp.ingest.extract import EXTENSIONS
+from searchapp.sources.actions import Action, ActionKind, CatalogEntry
+from searchapp.sources.labels import Labels, retags
 from searchapp.sources.listing import ListedFile, Listing, Problem
 from searchapp.sources.spec import SourceSpec, path_key
 from searchapp.sources.state import FileState
 
-ActionKind = Literal["ingest", "move", "delete", "retag"]
 STILL_WRITING = "still being written"
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogEntry:
-    """What the plan needs of a stored document: its name, type, tags and groups."""
-
-    source: str
-    file_type: str
-    tags: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """One change to the library.
-
-    ingest: read `path` and store it as `name` (`replaces`: the version of that name it
-    replaces). move: `old_name` becomes `name` (`retype`: the new name is another file
-    type, so the document is read again from its kept original). delete: `old_name` goes.
-    retag: the document of `name` gets the source's tags (it keeps tags given by hand),
-    and the source's groups where the source has any.
-    """
-
-    kind: ActionKind
-    doc_id: str
-    name: str = ""
-    old_name: str = ""
-    path: str = ""
-    mtime: int = 0
-    replaces: str = ""
-    retype: bool = False
-
-    def describe(self) -> str:
-        if self.kind == "ingest":
-            verb = "replace" if self.replaces else "ingest"
-            return f"{verb} {self.name}"
-        if self.kind == "move":
-            return f"move {self.old_name} -> {self.name}" + (" (new type: read again)" if self.retype else "")
-        if self.kind == "retag":
-            return f"tag {self.name}"
-        return f"delete {self.old_name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +138,7 @@ def plan_sync(
     catalog: Mapping[str, CatalogEntry],
     elsewhere: Mapping[str, Sequence[str]],
     namespaces: Collection[str],
+    labels: Mapping[str, Sequence[Labels]] | None = None,
     allow_mass_delete: bool = False,
 ) -> SyncPlan:
     """The plan for one sync.
@@ -191,7 +151,10 @@ def plan_sync(
         elsewhere: doc_id -> names of the document's files in other sources.
         namespaces: the name prefixes of every source (``name/``): documents named inside
             one belong to that source; any other name is a one-off ingest, never touched.
+        labels: doc_id -> the tags and groups of the other sources that hold it
+            (`searchapp.sources.labels`).
     """
+    labels = labels or {}
     paths = _decide_paths(spec, listing, hashes, waiting, stored)
     current = {doc_id: entry.source for doc_id, entry in catalog.items()}
     names, shadowed = _desired_names(spec, paths.held, elsewhere, current)
@@ -233,18 +196,9 @@ def plan_sync(
         for doc_id in sorted(owned, key=lambda d: path_key(catalog[d].source))
         if doc_id not in names and doc_id not in replaced
     ]
-    # Documents this source names get its tags (a tag added to the source reaches them all),
-    # and its groups where it has any.
-    retags = [
-        Action("retag", doc_id, name=name)
-        for doc_id, (name, _) in sorted(names.items(), key=lambda item: path_key(item[1][0]))
-        if name.startswith(spec.prefix)
-        and doc_id in catalog
-        and (
-            not set(spec.tags) <= set(catalog[doc_id].tags)
-            or bool(spec.groups and set(spec.groups) != set(catalog[doc_id].groups))
-        )
-    ]
+    here = {doc_id: named for doc_id, named in names.items() if named[1]}  # not those moved away
+    released = {s.doc_id for s in stored.values() if s.doc_id} - set(here)
+    retagged = retags(spec, here, sorted(released), catalog, labels)
     held: list[Action] = []
     blocked = ""
     if deletes and len(deletes) > spec.max_delete_share * max(len(owned), 1) and not allow_mass_delete:
@@ -260,7 +214,7 @@ def plan_sync(
     gone = [s.key for path, s in stored.items() if path not in paths.records and s.doc_id not in kept]
     return SyncPlan(
         source=spec.name,
-        actions=(*deletes, *moves, *ingests, *retags),
+        actions=(*deletes, *moves, *ingests, *retagged),
         records=tuple(changed),
         forget=tuple(sorted(gone)),
         fallbacks=tuple(paths.fallbacks.values()),

@@ -26,32 +26,24 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 from searchapp.errors import DocumentNotFoundError, FailureReason, SearchAppError, SourceError
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.ingest.types import FileOutcome, IngestReport, SourceFile
 from searchapp.library import Library
 from searchapp.progress import ProgressCallback
+from searchapp.sources.actions import Action, CatalogEntry
+from searchapp.sources.labels import Labels
 from searchapp.sources.lease import SyncLease
 from searchapp.sources.listing import Problem, SourceFiles, hash_file, open_source
-from searchapp.sources.plan import (
-    STILL_WRITING,
-    Action,
-    CatalogEntry,
-    SyncPlan,
-    blocked_plan,
-    files_to_read,
-    plan_sync,
-)
+from searchapp.sources.plan import STILL_WRITING, SyncPlan, blocked_plan, files_to_read, plan_sync
+from searchapp.sources.report import SyncReport
 from searchapp.sources.spec import SourceSpec
 from searchapp.sources.state import SourceState, SyncStatus
 
 logger = logging.getLogger(__name__)
 
-Outcome = Literal["ok", "blocked", "busy", "failed", "dry-run"]
 # Failures that may pass by themselves: retried at every sync, not only when the file changes.
 TRANSIENT = {
     FailureReason.TIMEOUT,
@@ -59,73 +51,6 @@ TRANSIENT = {
     FailureReason.INTERNAL,
     FailureReason.UNREADABLE,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class SyncReport:
-    """What one sync of one source did (or would do, for a dry run)."""
-
-    source: str
-    outcome: Outcome
-    plan: SyncPlan
-    message: str = ""
-    failures: tuple[Problem, ...] = ()  # files whose new version could not be ingested
-    took_s: float = 0.0
-    ingest: IngestReport | None = None
-
-    @property
-    def deferred(self) -> tuple[str, ...]:
-        return self.plan.deferred
-
-    @property
-    def counts(self) -> dict[str, int]:
-        counts = dict(self.plan.counts)
-        failed = {f.path for f in self.failures}
-        for action in self.plan.of_kind("ingest"):  # planned, but its file could not be ingested
-            if action.path in failed:
-                counts["changed" if action.replaces else "new"] -= 1
-        counts["failed"] = len(self.failures)
-        return counts
-
-    def summary(self) -> str:
-        if self.outcome in ("busy", "failed") or not self.plan.applies:
-            return f"{self.source}: {self.outcome}: {self.message}"
-        c = self.counts
-        head = "would change" if self.outcome == "dry-run" else "synced"
-        text = (
-            f"{self.source}: {head}: {c['new']} new, {c['changed']} changed, {c['moved']} moved or renamed, "
-            f"{c['deleted']} deleted, {c['unchanged']} unchanged"
-        )
-        if c["retagged"]:
-            text += f", {c['retagged']} tagged"
-        if c["failed"]:
-            text += f", {c['failed']} failed"
-        if c["deferred"]:
-            text += f", {c['deferred']} still being written (next sync)"
-        if c["problems"]:
-            text += f", {c['problems']} problems"
-        if c["skipped"]:
-            examples = ", ".join(self.plan.skipped[:3]) + (", ..." if c["skipped"] > 3 else "")
-            text += f", {c['skipped']} skipped (not a type searchapp reads, or excluded: {examples})"
-        text += f" ({self.took_s:.1f} s)"
-        if self.plan.held:
-            text += f"; deletions held: {self.message}"
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "outcome": self.outcome,
-            "message": self.message,
-            "counts": self.counts,
-            "took_s": round(self.took_s, 3),
-            "actions": [dataclasses.asdict(a) for a in self.plan.actions],
-            "held": [dataclasses.asdict(a) for a in self.plan.held],
-            "deferred": list(self.plan.deferred),
-            "problems": [dataclasses.asdict(p) for p in self.plan.problems],
-            "skipped": list(self.plan.skipped),
-            "failures": [dataclasses.asdict(p) for p in self.failures],
-        }
 
 
 class Syncer:
@@ -244,12 +169,14 @@ class Syncer:
             r.doc_id: CatalogEntry(r.source, r.file_type, r.tags, r.groups) for r in self.library.documents()
         }
         elsewhere: dict[str, list[str]] = {}
+        labels: dict[str, list[Labels]] = {}
         others = {s.name: s for s in specs if s.name != spec.name}
         if others:
             for doc_id, holders in self.state.holders().items():
-                names = [others[h.source].document_name(h.path) for h in holders if h.source in others]
-                if names:
-                    elsewhere[doc_id] = names
+                held = [(others[h.source], h.path) for h in holders if h.source in others]
+                if held:
+                    elsewhere[doc_id] = [other.document_name(path) for other, path in held]
+                    labels[doc_id] = [Labels.of(other) for other, _ in held]
         return plan_sync(
             spec,
             listing,
@@ -259,6 +186,7 @@ class Syncer:
             catalog=catalog,
             elsewhere=elsewhere,
             namespaces={s.prefix for s in specs} | {spec.prefix},
+            labels=labels,
             allow_mass_delete=allow_mass_delete,
         )
 
@@ -296,10 +224,11 @@ class Syncer:
             for action in plan.of_kind("retag"):
                 with contextlib.suppress(DocumentNotFoundError):
                     tagged = self.library.find_by_id(action.doc_id)
-                    if tagged is not None and not set(spec.tags) <= set(tagged.tags):
-                        self.library.update_tags(action.doc_id, (*tagged.tags, *spec.tags))
-                    if tagged is not None and spec.groups and set(spec.groups) != set(tagged.groups):
-                        self.library.update_groups(action.doc_id, spec.groups)
+                    if tagged is not None and not set(action.tags) <= set(tagged.tags):
+                        added = (t for t in action.tags if t not in tagged.tags)
+                        self.library.update_tags(action.doc_id, (*tagged.tags, *added))
+                    if tagged is not None and action.groups and set(action.groups) != set(tagged.groups):
+                        self.library.update_groups(action.doc_id, action.groups)
             retyped = [a.doc_id for a in plan.of_kind("move") if a.retype]
             if retyped:
                 self.ingestor.reingest(retyped, progress=progress)

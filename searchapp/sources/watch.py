@@ -25,8 +25,8 @@ from pathlib import Path
 
 from searchapp.errors import SearchAppError
 from searchapp.sources.manager import Sources
+from searchapp.sources.report import SyncReport
 from searchapp.sources.spec import DEFAULT_POLL_S, SourceSpec
-from searchapp.sources.sync import SyncReport
 
 logger = logging.getLogger(__name__)
 
