@@ -204,9 +204,9 @@ def plan_sync(
     if deletes and len(deletes) > spec.max_delete_share * max(len(owned), 1) and not allow_mass_delete:
         blocked = (
             f"this sync would remove {len(deletes)} of the {len(owned)} documents of source {spec.name!r} "
-            f"(more than {spec.max_delete_share:.0%}); those deletions wait for a confirmation (other changes go "
-            "ahead). If the files were really deleted, sync again with --allow-mass-delete (or 'Remove them "
-            "anyway' on the Sources page)"
+            f"(more than {spec.max_delete_share:.0%}); those deletions wait for a confirmation "
+            "(other changes go ahead). If the files were really deleted, sync again with "
+            "--allow-mass-delete (or 'Remove them anyway' on the Sources page)"
         )
         held, deletes = deletes, []
     kept = {action.doc_id for action in held}  # their gone files' records stay: the next sync holds them too
