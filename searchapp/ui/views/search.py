@@ -39,7 +39,10 @@ MODE_HELP = (
     "Adaptive (the default): meaning and keywords together, weighted per query by how much of "
     "it the model can read and how clearly its words single out a passage. Semantic: by meaning. "
     "Keyword: by exact words (BM25). Hybrid: both, fused by rank with fixed weights. "
-    "Each result's score is the one its mode ranked by, from 0 to 1."
+    "Each result's score is the one its mode ranked by, from 0 to 1. Adaptive and hybrid scores "
+    "are relative to this search's best passage (1 is the best found here, not a perfect match); "
+    "the cosine similarity under each result says how close in meaning it is, and a notice says "
+    "when even the best one matches poorly."
 )
 
 
