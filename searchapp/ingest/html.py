@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from searchapp.errors import FailureReason, IngestError
+from searchapp.ingest.html_nav import is_navigation_block
 from searchapp.ingest.markup import (
     HeadingTracker,
     check_chars,
@@ -121,13 +122,16 @@ def _html_sections(root: object, *, skip_boilerplate: bool) -> tuple[list[Sectio
 
 
 def _is_boilerplate(tag: Any) -> bool:
-    """Navigation, a footer, an aside, or the page's own header (not an article's)."""
+    """Navigation (by tag, role, or class and id words), a footer, an aside, or the page's
+    own header (not an article's)."""
     if tag.name in _BOILERPLATE_TAGS:
         return True
     role = tag.get("role")
     if isinstance(role, str) and role.strip().lower() in _BOILERPLATE_ROLES:
         return True
-    return bool(tag.name == "header" and tag.find_parent(_SECTIONING_TAGS) is None)
+    if tag.name == "header" and tag.find_parent(_SECTIONING_TAGS) is None:
+        return True
+    return is_navigation_block(tag)
 
 
 def _is_data_table(table: Any) -> bool:
