@@ -143,3 +143,19 @@ def test_the_response_models_mirror_the_sources_dicts(hash_library: Library, tmp
     assert set(info.status.to_dict()) == set(models.SyncStatusOut.model_fields)
     assert set(report.to_dict()) == set(models.SyncReportOut.model_fields)
     assert set(report.to_dict()["actions"][0]) == set(models.SyncActionOut.model_fields)
+
+
+def test_server_paths_stay_out_of_messages_for_a_caller_who_does_not_see_everything(
+    api: Any, tmp_path: Path
+) -> None:
+    """A missing folder's sync says where it looked: to an admin, not to an hr writer."""
+    client, auth, root = api
+    root.rename(tmp_path / "unmounted")
+    restricted = client.post("/v1/sources/hr/sync", headers=auth["hr_writer"]).json()
+    assert restricted["outcome"] == "blocked" and "does not exist" in restricted["message"]
+    assert str(tmp_path) not in str(restricted) and "(the source's folder)" in restricted["message"]
+    status = _names(client, auth["hr_writer"])["hr"]["status"]
+    assert "does not exist" in status["message"] and str(tmp_path) not in str(status)
+    admin = client.post("/v1/sources/hr/sync", headers=auth["admin"]).json()
+    assert str(root) in admin["message"]
+    assert str(root) in _names(client, auth["admin"])["hr"]["status"]["message"]

@@ -392,3 +392,29 @@ def test_deleting_in_one_team_keeps_the_other_teams_original(tmp_path: Path) -> 
         (record,) = beta.documents()
         alpha.delete(alpha.documents()[0].doc_id)
         assert beta.original(record.doc_id) == data
+
+
+def test_the_sources_page_shows_server_paths_only_to_who_manages_sources(
+    jar: CookieJar, tmp_path: Path
+) -> None:
+    """As in the API: a member sees a source and why its sync stopped, not where it lives."""
+    from searchapp.sources import SourceSpec
+
+    folder = tmp_path / "legal-share"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Refunds are paid on Mondays.")
+    settings = resources.load_settings().with_overrides(collection="team-alpha")
+    team_sources = resources.get_sources(settings)
+    team_sources.add(SourceSpec.create("legal", folder))
+    folder.rename(tmp_path / "unmounted")
+    assert team_sources.sync("legal")[0].outcome == "blocked"
+
+    def page(at: AppTest) -> str:
+        _run(at, "sources")
+        return " ".join(plain(str(e.value)) for e in [*at.markdown, *at.warning])
+
+    member = page(_app(user("ada@alpha.example", groups=["legal"]), GROUP_SECRETS))
+    assert "legal" in member and "does not exist" in member, member
+    assert str(tmp_path) not in member and "(the source's folder)" in member
+    manager = page(_app(user("boss@alpha.example"), GROUP_SECRETS))
+    assert str(folder) in manager

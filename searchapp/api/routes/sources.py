@@ -2,10 +2,11 @@
 
 A caller sees the sources whose documents it may see (a source's groups,
 `searchapp.access.visibility`); the server paths and endpoints only a caller who sees
-everything. Syncing needs the write role; a sync that would remove more than the
-source's share of documents is blocked here as on the command line, and only a caller
-who sees everything may confirm it (`allow_mass_delete`). Adding, changing and removing
-sources stays with the CLI and the UI: a source reads the server's files.
+everything (`searchapp.sources.redact`: in messages too). Syncing needs the write role;
+a sync that would remove more than the source's share of documents holds those
+deletions here as on the command line, and only a caller who sees everything may
+confirm them (`allow_mass_delete`). Adding, changing and removing sources stays with
+the CLI and the UI: a source reads the server's files.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from searchapp.api.deps import ERRORS, NOT_FOUND, Ctx, Reader, Writer
 from searchapp.api.errors import ApiError
 from searchapp.api.models import SourceListOut, SyncReportOut
 from searchapp.sources import SourceInfo, Sources
+from searchapp.sources.redact import redact
 
 router = APIRouter()
 
@@ -32,9 +34,7 @@ def _sources(caller: Caller, ctx: Ctx) -> Sources:
 
 def _shown(info: SourceInfo, caller: Caller) -> dict[str, Any]:
     data = info.to_dict()
-    if not caller.sees_everything:
-        data["location"], data["endpoint_url"] = "", ""
-    return data
+    return data if caller.sees_everything else redact(data, info.spec)
 
 
 @router.get("/sources", response_model=SourceListOut, tags=["sources"], responses=ERRORS)
@@ -66,4 +66,5 @@ def sync_source(
         if found is None or not can_see(found.spec.groups, caller.visibility):
             raise ApiError(404, "not_found", f"no source named {name!r}; GET /v1/sources lists them")
         (report,) = sources.sync(name, dry_run=dry_run, allow_mass_delete=allow_mass_delete)
-    return report.to_dict()
+    data = report.to_dict()
+    return data if caller.sees_everything else redact(data, found.spec)

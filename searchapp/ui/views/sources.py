@@ -20,7 +20,8 @@ import streamlit as st
 
 from searchapp.access.visibility import can_see
 from searchapp.errors import SearchAppError
-from searchapp.sources import SourceInfo, Sources, SourceSpec, SyncReport
+from searchapp.sources import SourceInfo, Sources, SourceSpec
+from searchapp.sources.redact import redact_text
 from searchapp.ui.context import library_or_stop, sources_or_stop
 from searchapp.ui.feedback import show_error
 from searchapp.ui.groups import groups_input, groups_label
@@ -61,7 +62,9 @@ def _source(sources: Sources, info: SourceInfo, *, manage: bool) -> None:
     spec, status = info.spec, info.status
     key = spec.name
     with st.container(border=True, key=f"source_{key}"):
-        st.markdown(f"**{escape_markdown(spec.name)}** · {one_line(spec.location)}")
+        # The server's paths are for those who manage sources (as in the API).
+        shown = (lambda text: text) if manage else (lambda text: redact_text(text, spec))
+        st.markdown(f"**{escape_markdown(spec.name)}**" + (f" · {one_line(spec.location)}" if manage else ""))
         details = [
             f"tags: {', '.join(spec.tags)}" if spec.tags else "",
             f"visible to {groups_label(spec.groups)}" if spec.groups else "",
@@ -82,11 +85,11 @@ def _source(sources: Sources, info: SourceInfo, *, manage: bool) -> None:
                 + (f", {counts['held']} deletions held" if counts.get("held") else "")
             )
         if status.outcome == "blocked":
-            st.warning(one_line(status.message), icon=":material/block:")
+            st.warning(one_line(shown(status.message)), icon=":material/block:")
         if status.errors:
             with st.expander(f"{len(status.errors)} files need attention"):
                 st.dataframe(
-                    [{"File": path, "Why": why} for path, why in status.errors],
+                    [{"File": path, "Why": shown(why)} for path, why in status.errors],
                     hide_index=True,
                     key=f"source_errors_{key}",
                 )
@@ -108,7 +111,7 @@ def _source(sources: Sources, info: SourceInfo, *, manage: bool) -> None:
         if watching != spec.watch:
             _set_watch(sources, spec, watching)
         if sync_now or anyway:
-            _sync(sources, spec, allow_mass_delete=bool(anyway))
+            _sync(sources, spec, allow_mass_delete=bool(anyway), manage=manage)
         if manage and st.session_state.get(CONFIRM_KEY) == key:
             _confirm_remove(sources, info)
 
@@ -123,7 +126,7 @@ def _set_watch(sources: Sources, spec: SourceSpec, watching: bool) -> None:
     st.rerun()
 
 
-def _sync(sources: Sources, spec: SourceSpec, *, allow_mass_delete: bool = False) -> None:
+def _sync(sources: Sources, spec: SourceSpec, *, allow_mass_delete: bool = False, manage: bool) -> None:
     with st.status(f"Syncing {spec.name}…", expanded=True) as box:
         line = st.empty()
 
@@ -138,10 +141,10 @@ def _sync(sources: Sources, spec: SourceSpec, *, allow_mass_delete: bool = False
             box.update(label=f"Sync of {spec.name} stopped", state="error")
             show_error(exc)
             return
-        box.update(
-            label=report.summary(), state="complete" if report.outcome == "ok" else "error", expanded=False
-        )
-    st.session_state[FLASH_KEY] = ("synced", report)
+        summary = report.summary() if manage else redact_text(report.summary(), spec)
+        box.update(label=summary, state="complete" if report.outcome == "ok" else "error", expanded=False)
+    failures = [(f.path, f.detail if manage else redact_text(f.detail, spec)) for f in report.failures[:20]]
+    st.session_state[FLASH_KEY] = ("synced", (report.outcome == "ok", summary, failures))
     st.rerun()
 
 
@@ -213,7 +216,7 @@ def _add_form(sources: Sources) -> None:
     except SearchAppError as exc:
         show_error(exc)
         return
-    _sync(sources, spec)
+    _sync(sources, spec, manage=True)  # only a manager adds sources
 
 
 def _default_name(location: str) -> str:
@@ -232,11 +235,11 @@ def _flash() -> None:
         return
     kind, value = flash
     if kind == "synced":
-        report: SyncReport = value
-        icon = ":material/check_circle:" if report.outcome == "ok" else ":material/block:"
-        (st.success if report.outcome == "ok" else st.warning)(one_line(report.summary()), icon=icon)
-        for failure in report.failures[:20]:
-            st.caption(f"{one_line(failure.path)}: {one_line(failure.detail)}")
+        ok, summary, failures = value
+        icon = ":material/check_circle:" if ok else ":material/block:"
+        (st.success if ok else st.warning)(one_line(summary), icon=icon)
+        for path, detail in failures:
+            st.caption(f"{one_line(path)}: {one_line(detail)}")
     else:
         st.success(one_line(str(value)), icon=":material/check_circle:")
 
