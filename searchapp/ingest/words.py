@@ -13,8 +13,10 @@ Both are repaired against a word list (Debian's `wamerican`, /usr/share/dict/wor
 installed by scripts/setup.sh), never by guessing alone: two pieces are joined only when
 the joined form is a word and the pieces are not both words already, so real words are
 never glued together ("in side" stays). A line-end hyphen between two words that do not
-make one ("privacy-\\npreserving") stays a hyphen. Without a word list, only pdfium's
-mark and lower-case line-end hyphenation are joined.
+make one ("privacy-\\npreserving") stays a hyphen, and so does one after a piece that
+holds a hyphen or a digit ("date-format-\\ntofte", "3d-\\nraytrace": names, not words),
+unless the joined word is in the list. Without a word list, only pdfium's mark and
+lower-case line-end hyphenation are joined.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ WORD_LISTS = (Path("/usr/share/dict/words"), Path("/usr/share/dict/american-engl
 # pdfium's mark, or a hyphen at a line end, between two runs of letters.
 _MARKED_RE = re.compile(r"([^\W\d_]+)\ufffe[ \t]*(?:\r?\n[ \t]*)?([^\W\d_]+)")
 _LINE_END_RE = re.compile(r"([^\W\d_]+)-[ \t]*\r?\n[ \t]*([^\W\d_]+)")
+_HYPHENS = ("-", "\u2010", "\ufffe")
 # A token that may be the first piece of a split word (opening punctuation allowed), and
 # one that may be the last piece (lower case, closing punctuation allowed).
 _LEFT_RE = re.compile(r"[(\[\"'“‘]*([A-Za-z]+)")
@@ -72,11 +75,22 @@ def join_hyphenated(text: str, words: WordList | None = None) -> str:
     """Raw page text with words hyphenated at line ends made whole (before `clean_text`)."""
     words = system_words() if words is None else words
     if "\ufffe" in text:
-        text = _MARKED_RE.sub(lambda m: _join_hyphenated(m.group(1), m.group(2), words, marked=True), text)
+        text = _MARKED_RE.sub(lambda m: _join_match(m, words, marked=True), text)
         text = text.replace("\ufffe", "-")
     if "-" in text:
-        text = _LINE_END_RE.sub(lambda m: _join_hyphenated(m.group(1), m.group(2), words, marked=False), text)
+        text = _LINE_END_RE.sub(lambda m: _join_match(m, words, marked=False), text)
     return text
+
+
+def _join_match(match: re.Match[str], words: WordList, *, marked: bool) -> str:
+    left, right = match.group(1), match.group(2)
+    # The letters before the break are the end of a longer token when a hyphen or a digit
+    # comes right before them: "date-format-|tofte", "3d-|raytrace". Such names keep their
+    # hyphen unless the list knows the joined word ("self-con-|tained").
+    before = match.string[match.start() - 1] if match.start() else ""
+    if (before in _HYPHENS or before.isdigit()) and left + right not in words:
+        return f"{left}-{right}"
+    return _join_hyphenated(left, right, words, marked=marked)
 
 
 def close_gaps(text: str, words: WordList | None = None) -> str:
