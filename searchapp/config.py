@@ -20,6 +20,19 @@ from searchapp.errors import ConfigError
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Backend = Literal["auto", "torch", "torch-bf16", "openvino", "openvino-int8"]
 SearchMode = Literal["adaptive", "hybrid", "dense", "keyword"]
+# Other names a user may type for a mode: the UI, the result lines and the README call
+# dense "semantic". A mode given by one is read as the mode it names, and reported so.
+MODE_SYNONYMS: dict[str, SearchMode] = {"semantic": "dense"}
+
+
+def mode_list() -> str:
+    """The modes as a user may type them: 'adaptive, hybrid, dense (or semantic), keyword'."""
+    others = {
+        mode: [name for name, same in MODE_SYNONYMS.items() if same == mode] for mode in get_args(SearchMode)
+    }
+    return ", ".join(f"{mode} (or {', '.join(names)})" if names else mode for mode, names in others.items())
+
+
 # A collection being rebuilt beside NAME is NAME + this suffix until it is swapped in.
 REBUILD_SUFFIX = "-rebuild"
 # The index a model switch replaced, kept beside NAME so a rollback is instant.
@@ -245,6 +258,9 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         except ValueError:
             raise ConfigError(f"{label} must be an integer; got {raw!r} (from {source})") from None
     text = str(raw).strip()
+    if name == "search_mode":
+        text = MODE_SYNONYMS.get(text, text)
     if name in _CHOICES and text not in _CHOICES[name]:
-        raise ConfigError(f"{label} must be one of {', '.join(_CHOICES[name])}; got {text!r} (from {source})")
+        choices = mode_list() if name == "search_mode" else ", ".join(_CHOICES[name])
+        raise ConfigError(f"{label} must be one of {choices}; got {text!r} (from {source})")
     return text

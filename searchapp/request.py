@@ -15,7 +15,8 @@ As JSON (`to_dict` / `from_mapping`; every key optional, unknown keys refused):
   vector and text are the query, and the query's filters, phrases and exclusions apply;
 - ``k``: results, 1-1000 (passages; with ``group``, documents);
 - ``filters``: what `SearchFilters.from_mapping` accepts;
-- ``mode``: adaptive, hybrid, dense or keyword (null: the library's default);
+- ``mode``: adaptive, hybrid, dense or keyword (null: the library's default); semantic
+  is another name for dense (what the UI and the results call it), read as dense;
 - ``min_score``: leave out results scoring below this (0-1);
 - ``group``: one result per document, its best passage first;
 - ``syntax``: read ``query`` with the query syntax (default true; false takes every
@@ -35,13 +36,15 @@ from typing import Any, get_args
 import numpy as np
 import numpy.typing as npt
 
-from searchapp.config import SearchMode
+from searchapp.config import MODE_SYNONYMS, SearchMode, mode_list
 from searchapp.errors import QueryError
 from searchapp.filter_values import one_value
 from searchapp.filters import SearchFilters
 from searchapp.query_syntax import ParsedQuery, parse_query, plain
 
 SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)
+# What a request's mode may be given as: the modes and their other names (read as the mode).
+MODE_NAMES: tuple[str, ...] = SEARCH_MODES + tuple(MODE_SYNONYMS)
 MAX_K = 1000
 MAX_QUERY_CHARS = 20_000  # longer text is cut before tokenizing (`searchapp.retrieval.query`)
 _SINGLE = ("page_min", "page_max", "ingested_after", "ingested_before", "text_contains")
@@ -79,8 +82,10 @@ class SearchRequest:
             raise QueryError(f"k must be an integer from 1 to {MAX_K}; got {self.k!r}")
         if not isinstance(self.filters, SearchFilters):
             raise QueryError(f"filters must be SearchFilters; got {type(self.filters).__name__}")
-        if self.mode is not None and self.mode not in SEARCH_MODES:
-            raise QueryError(f"search mode must be one of {', '.join(SEARCH_MODES)}; got {self.mode!r}")
+        if self.mode is not None:
+            if self.mode not in MODE_NAMES:
+                raise QueryError(f"search mode must be one of {mode_list()}; got {self.mode!r}")
+            object.__setattr__(self, "mode", MODE_SYNONYMS.get(self.mode, self.mode))
         score = self.min_score
         if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
             raise QueryError(f"min_score must be a number from 0 to 1; got {score!r}")

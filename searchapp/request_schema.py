@@ -19,7 +19,7 @@ from typing import Any
 
 from searchapp.filter_values import MAX_EPOCH_S, MAX_LIST_ITEMS
 from searchapp.filters import MAX_CONTAINS_CHARS
-from searchapp.request import MAX_K, SEARCH_MODES
+from searchapp.request import MAX_K, MODE_NAMES
 from searchapp.types import FILE_TYPES
 
 QUERY_HELP = (
@@ -116,8 +116,11 @@ def request_schema() -> dict[str, Any]:
             },
             "filters": filters_schema(),
             "mode": {
-                "anyOf": [{"type": "string", "enum": list(SEARCH_MODES)}, {"type": "null"}],
-                "description": "the ranking; null: the library's default (adaptive unless configured)",
+                "anyOf": [{"type": "string", "enum": list(MODE_NAMES)}, {"type": "null"}],
+                "description": (
+                    "the ranking; null: the library's default (adaptive unless configured); "
+                    "semantic is another name for dense, and is answered as dense"
+                ),
             },
             "min_score": {
                 "anyOf": [{"type": "number", "minimum": 0, "maximum": 1}, {"type": "null"}],

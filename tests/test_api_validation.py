@@ -10,6 +10,7 @@ told that the server accepts API tokens only.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,17 @@ def test_a_list_over_1000_values_is_refused_by_its_count_over_http_and_mcp(api: 
     text = error_text(call(api[1], "search", {"query": "refund " + "tag:policy " * 5000}))
     assert "a query takes at most 1000 tag: values; got 5000" in text, text
     assert sources(search(api, {"query": "refund", "filters": {"tags": ["policy"] * 1000}})) == {"refund.md"}
+
+
+def test_semantic_is_taken_as_dense_over_http_and_mcp(api: Any) -> None:
+    """The UI and the results call the dense mode "semantic": a client may too."""
+    response = search(api, {"query": "refund", "mode": "semantic"})
+    assert response.status_code == 200, response.text
+    assert response.json()["mode"] == "dense"
+    bad = search(api, {"query": "refund", "mode": "psychic"})
+    assert bad.status_code == 400 and "dense (or semantic)" in bad.json()["detail"]
+    found = call(api[1], "search", {"query": "refund", "mode": "semantic"})
+    assert not found.is_error, found.content
+    assert found.structured_content["mode"] == "dense"
+    tools = call(api[1], "list", {})
+    assert "semantic" in json.dumps(tools["search"].input_schema["properties"]["mode"])

@@ -16,7 +16,7 @@ import pytest
 
 from searchapp.errors import InvalidFilterError, QueryError
 from searchapp.filters import SearchFilters
-from searchapp.request import MAX_K, SEARCH_MODES, SearchRequest
+from searchapp.request import MAX_K, MODE_NAMES, SearchRequest
 from searchapp.request_schema import filters_schema, request_schema
 from searchapp.types import FILE_TYPES
 
@@ -74,7 +74,7 @@ def test_every_request_the_core_writes_meets_the_schema_and_reads_back(request_:
     [
         {"k": 1},
         {"k": MAX_K},
-        *({"mode": mode} for mode in SEARCH_MODES),
+        *({"mode": mode} for mode in MODE_NAMES),
         {"mode": None},
         {"min_score": 0},
         {"min_score": 1},

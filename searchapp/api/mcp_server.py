@@ -212,7 +212,7 @@ def build_mcp(
 
         `query` is natural language, with the query syntax if useful: "exact phrase",
         -word, type:pdf, tag:hr, doc:NAME, page:3-7, after:2026-01-31, before:2026-03.
-        `mode`: adaptive (default), hybrid, dense or keyword. `filters` (all optional):
+        `mode`: adaptive (default), hybrid, dense (or semantic) or keyword. `filters` (all optional):
         file_types (["pdf"]), pages ("3-7"), tags (["hr"]), documents (ids or names, as
         doc:), ingested_after / ingested_before ("2026-01-31"), text_contains ("laptop").
         Filters go inside `filters`, never beside `query`.

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from searchapp.cli.output import ProgressBar
     from searchapp.progress import Progress
 
-ModeChoice = Literal["adaptive", "hybrid", "dense", "keyword", "all"]
+ModeChoice = Literal["adaptive", "hybrid", "dense", "semantic", "keyword", "all"]
 
 
 class EvalBars:
@@ -118,7 +118,10 @@ def eval_command(
     split: Annotated[str, typer.Option(help="Evaluate the judgements in qrels/<split>.tsv.")] = "test",
     mode: Annotated[
         ModeChoice,
-        typer.Option(help="Retrieval mode: dense, keyword, hybrid, or all (every mode the library offers)."),
+        typer.Option(
+            help="Retrieval mode: dense (or semantic), keyword, hybrid, "
+            "or all (every mode the library offers)."
+        ),
     ] = "all",
     k: Annotated[
         int, typer.Option("--k", help="Cut-off for nDCG, Recall and MRR (Recall@100 too).", min=1, max=1000)

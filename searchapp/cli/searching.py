@@ -33,7 +33,8 @@ MinScoreOpt = Annotated[
 ModeOpt = Annotated[
     str | None,
     typer.Option(
-        "--mode", help="adaptive, hybrid, dense or keyword (default: SEARCHAPP_SEARCH_MODE, adaptive)."
+        "--mode",
+        help="adaptive, hybrid, dense (or semantic) or keyword (default: SEARCHAPP_SEARCH_MODE, adaptive).",
     ),
 ]
 EMPTY_LIBRARY = (

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from searchapp.config import Settings
+from searchapp.config import MODE_SYNONYMS, Settings
 from searchapp.embedding.models import resolve_model, weights_signature
 from searchapp.errors import EvalDataError, QueryError
 from searchapp.evaluation.beir import BeirDataset, CorpusDoc
@@ -206,13 +206,15 @@ class Silent:
 
 
 def resolve_modes(requested: Sequence[str] | None, offered: Sequence[str]) -> tuple[str, ...]:
-    """`requested` in order (None or "all": every offered mode), each checked against `offered`.
+    """`requested` in order (None or "all": every offered mode), each checked against `offered`
+    (another name of a mode, semantic for dense, is read as that mode).
 
     Raises:
         ModeNotOfferedError: a requested mode is not offered.
     """
     if not requested or "all" in requested:
         return tuple(offered)
+    requested = [MODE_SYNONYMS.get(mode, mode) for mode in requested]
     missing = [mode for mode in requested if mode not in offered]
     if missing:
         raise ModeNotOfferedError(
