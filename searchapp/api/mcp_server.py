@@ -35,20 +35,26 @@ from typing import Annotated, Any
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
-from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
-from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import ValidationError
 
 from searchapp.api.callers import Caller
 from searchapp.api.context import ApiContext
 from searchapp.api.deps import original_link
 from searchapp.api.errors import for_service
+from searchapp.api.mcp_args import K_HELP, StrictTool, described
+from searchapp.api.mcp_models import (
+    Citation,
+    Neighbour,
+    Passage,
+    PassageWithContext,
+    SearchResult,
+    StoredText,
+)
 from searchapp.api.oidc import OidcVerifier
-from searchapp.api.searching import LIBRARY_EMPTY_HELP, MCP_LISTING, search_request, told_if_empty
+from searchapp.api.searching import MCP_LISTING, search_request, told_if_empty
 from searchapp.errors import AuthError, SearchAppError
-from searchapp.request_schema import filters_schema, request_schema
 from searchapp.types import Hit, SearchResponse, StoredPassage
 
 logger = logging.getLogger(__name__)
@@ -59,49 +65,6 @@ INSTRUCTIONS = (
     "quote passages with their citation (document, page) and link. `fetch_passage` gives more "
     "context around a passage; `similar_passages` finds passages like one you found."
 )
-
-
-class Citation(BaseModel):
-    document: str = Field(..., description="the document's name")
-    doc_id: str
-    page: int | None = Field(None, description="PDF page, 1-based")
-    heading: str = ""
-    passage_id: str = Field(..., description="pass to fetch_passage or similar_passages")
-    link: str = Field(..., description="the original file (PDFs at the page); needs the same token")
-
-
-class Passage(BaseModel):
-    rank: int
-    score: float = Field(..., description="0-1, the score the ranking used")
-    text: str
-    citation: Citation
-
-
-class SearchResult(BaseModel):
-    query: str
-    mode: str
-    weak_match: bool = Field(..., description="even the best passage matches poorly")
-    notices: list[str]
-    passages: list[Passage]
-    library_empty: bool = Field(False, description=LIBRARY_EMPTY_HELP)
-
-
-class StoredText(BaseModel):
-    """A passage fetched by id: not ranked by any search, so without rank or score."""
-
-    text: str
-    citation: Citation
-
-
-class Neighbour(BaseModel):
-    chunk: int
-    text: str
-
-
-class PassageWithContext(BaseModel):
-    passage: StoredText
-    before: list[Neighbour]
-    after: list[Neighbour]
 
 
 class _Verifier:
@@ -202,11 +165,11 @@ def build_mcp(
         )
 
     def search(
-        query: Annotated[Any, _described("query")],
-        k: Annotated[Any, _described("k", default=5, description=K_HELP)] = 5,
-        mode: Annotated[Any, _described("mode")] = None,
-        filters: Annotated[Any, _described("filters", nullable=True)] = None,
-        min_score: Annotated[Any, _described("min_score")] = None,
+        query: Annotated[Any, described("query")],
+        k: Annotated[Any, described("k", default=5, description=K_HELP)] = 5,
+        mode: Annotated[Any, described("mode")] = None,
+        filters: Annotated[Any, described("filters", nullable=True)] = None,
+        min_score: Annotated[Any, described("min_score")] = None,
     ) -> SearchResult:
         """Find the passages of the team's documents that answer `query`.
 
@@ -239,8 +202,8 @@ def build_mcp(
 
     def similar_passages(
         passage_id: str,
-        k: Annotated[Any, _described("k", default=5, description=K_HELP)] = 5,
-        mode: Annotated[Any, _described("mode")] = None,
+        k: Annotated[Any, described("k", default=5, description=K_HELP)] = 5,
+        mode: Annotated[Any, described("mode")] = None,
     ) -> SearchResult:
         """Passages like the one with this id (from a citation), the passage itself left out."""
         with _tool_errors():
@@ -256,58 +219,6 @@ def build_mcp(
         log_level="WARNING",
         tools=[StrictTool.of(tool) for tool in (search, fetch_passage, similar_passages)],
     )
-
-
-class StrictTool(Tool):
-    """A tool whose arguments are its parameters and no others, with errors an assistant can act on.
-
-    The SDK builds each tool's argument model from the function (`Tool.from_function`);
-    that model ignores unknown arguments, so ``{"query": "x", "tags": ["hr"]}`` would search
-    unfiltered. Here the model forbids them (and the published input schema says
-    ``additionalProperties: false``), and an argument the model refuses is answered in a
-    sentence naming it, rather than pydantic's report.
-    """
-
-    @classmethod
-    def of(cls, fn: Callable[..., Any]) -> StrictTool:
-        tool = cls.from_function(fn)
-        assert isinstance(tool, StrictTool)
-        loose = tool.fn_metadata.arg_model
-        strict: type[ArgModelBase] = type(
-            loose.__name__, (loose,), {"model_config": ConfigDict(extra="forbid")}
-        )
-        tool.fn_metadata.arg_model = strict
-        tool.parameters = strict.model_json_schema(by_alias=True)
-        return tool
-
-    async def run(
-        self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False
-    ) -> Any:
-        try:
-            return await super().run(arguments, context, convert_result)
-        except ToolError as exc:
-            cause = exc.__cause__
-            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
-                raise
-            raise ToolError(f"Error executing tool {self.name}: {self.explain(cause)}") from cause
-
-    def explain(self, error: ValidationError) -> str:
-        """What is wrong with the arguments, in a sentence or two."""
-        takes = [f.alias or name for name, f in self.fn_metadata.arg_model.model_fields.items()]
-        sentences: list[str] = []
-        for problem in error.errors()[:3]:
-            where = ".".join(str(part) for part in problem.get("loc", ())) or "arguments"
-            kind = problem.get("type", "")
-            if kind == "missing":
-                sentences.append(f"the argument {where!r} is required")
-            elif kind == "extra_forbidden":
-                sentence = f"unknown argument {where!r}; {self.name} takes {', '.join(takes)}"
-                if "filters" in takes and where in FILTER_KEYS:
-                    sentence += f'; filters go inside `filters`, as {{"filters": {{"{where}": ...}}}}'
-                sentences.append(sentence)
-            else:
-                sentences.append(f"the argument {where!r}: {problem.get('msg', 'is not valid')}")
-        return "; ".join(sentences)
 
 
 def _caller_source(context: Callable[[], ApiContext], stdio_caller: Caller | None) -> Callable[[], Caller]:
@@ -339,26 +250,6 @@ def stdio_caller(ctx: ApiContext, environ: dict[str, str] | None = None) -> Call
     return Caller(
         collection=ctx.settings.collection, role="admin", subject="operator", via="operator", visibility=None
     )
-
-
-K_HELP = "how many passages"
-FILTER_KEYS = frozenset(filters_schema()["properties"]) | {"type", "types", "tag", "doc", "doc_ids"}
-
-
-def _described(
-    name: str, *, default: Any = None, nullable: bool = False, description: str = ""
-) -> WithJsonSchema:
-    """A tool argument's schema: the core's for that key of a search request
-    (`searchapp.request_schema`), `description` replacing its own where the tool differs
-    (no tool has `group`); the core validates the value (`SearchRequest.from_mapping`)."""
-    schema = dict(request_schema()["properties"][name])
-    if description:
-        schema["description"] = description
-    if default is not None:
-        schema["default"] = default
-    if nullable:
-        schema = {"anyOf": [schema, {"type": "null"}], "description": schema.get("description", "")}
-    return WithJsonSchema(schema)
 
 
 @contextmanager

@@ -1,0 +1,86 @@
+"""The MCP tools' arguments: exactly their parameters, described, with errors in a sentence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
+from pydantic import ConfigDict, ValidationError, WithJsonSchema
+
+from searchapp.request_schema import filters_schema, request_schema
+
+
+class StrictTool(Tool):
+    """A tool whose arguments are its parameters and no others, with errors an assistant can act on.
+
+    The SDK builds each tool's argument model from the function (`Tool.from_function`);
+    that model ignores unknown arguments, so ``{"query": "x", "tags": ["hr"]}`` would search
+    unfiltered. Here the model forbids them (and the published input schema says
+    ``additionalProperties: false``), and an argument the model refuses is answered in a
+    sentence naming it, rather than pydantic's report.
+    """
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any]) -> StrictTool:
+        tool = cls.from_function(fn)
+        assert isinstance(tool, StrictTool)
+        loose = tool.fn_metadata.arg_model
+        strict: type[ArgModelBase] = type(
+            loose.__name__, (loose,), {"model_config": ConfigDict(extra="forbid")}
+        )
+        tool.fn_metadata.arg_model = strict
+        tool.parameters = strict.model_json_schema(by_alias=True)
+        return tool
+
+    async def run(
+        self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False
+    ) -> Any:
+        try:
+            return await super().run(arguments, context, convert_result)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(exc, UnexpectedToolError) or not isinstance(cause, ValidationError):
+                raise
+            raise ToolError(f"Error executing tool {self.name}: {self.explain(cause)}") from cause
+
+    def explain(self, error: ValidationError) -> str:
+        """What is wrong with the arguments, in a sentence or two."""
+        takes = [f.alias or name for name, f in self.fn_metadata.arg_model.model_fields.items()]
+        sentences: list[str] = []
+        for problem in error.errors()[:3]:
+            where = ".".join(str(part) for part in problem.get("loc", ())) or "arguments"
+            kind = problem.get("type", "")
+            if kind == "missing":
+                sentences.append(f"the argument {where!r} is required")
+            elif kind == "extra_forbidden":
+                sentence = f"unknown argument {where!r}; {self.name} takes {', '.join(takes)}"
+                if "filters" in takes and where in FILTER_KEYS:
+                    sentence += f'; filters go inside `filters`, as {{"filters": {{"{where}": ...}}}}'
+                sentences.append(sentence)
+            else:
+                sentences.append(f"the argument {where!r}: {problem.get('msg', 'is not valid')}")
+        return "; ".join(sentences)
+
+
+K_HELP = "how many passages"
+FILTER_KEYS = frozenset(filters_schema()["properties"]) | {"type", "types", "tag", "doc", "doc_ids"}
+
+
+def described(
+    name: str, *, default: Any = None, nullable: bool = False, description: str = ""
+) -> WithJsonSchema:
+    """A tool argument's schema: the core's for that key of a search request
+    (`searchapp.request_schema`), `description` replacing its own where the tool differs
+    (no tool has `group`); the core validates the value (`SearchRequest.from_mapping`)."""
+    schema = dict(request_schema()["properties"][name])
+    if description:
+        schema["description"] = description
+    if default is not None:
+        schema["default"] = default
+    if nullable:
+        schema = {"anyOf": [schema, {"type": "null"}], "description": schema.get("description", "")}
+    return WithJsonSchema(schema)
