@@ -110,6 +110,12 @@ def test_same_content_under_another_name_is_not_indexed_twice(hash_library: Libr
     assert [o.status for o in report.outcomes] == ["ingested", "unchanged"]
     assert "same content as 'a.txt'" in report.outcomes[1].detail
     assert len(hash_library.documents()) == 1
+    # The copy's tags reach the one document (the upload of a copy with its own tags).
+    report = ingest_paths(hash_library, [second], tags=["finance"])
+    assert "it now has the tags finance too" in report.outcomes[0].detail, report.outcomes[0]
+    assert hash_library.document("a.txt").tags == ("finance",)
+    assert [h.source for h in hash_library.search("revenue tag:finance", k=3).hits] == ["a.txt"]
+    assert hash_library.search("revenue tag:legal", k=3).hits == ()
 
 
 @pytest.mark.parametrize("copy_name", ["copy-of-a.txt", "0-copy.txt"], ids=["copy-after", "copy-before"])

@@ -87,8 +87,9 @@ class DocumentWrites(Curation, DocumentReads):
         """Whether a file (`source` with bytes hashing to `doc_id`) needs storing.
 
         The same bytes under the same name are `unchanged` (new `tags` or `groups`, if
-        given, replace the stored ones); the same bytes already stored under another name,
-        or being written by another client, are a `duplicate`; anything else is `new`, or
+        given, replace the stored ones); the same bytes already stored under another name
+        are a `duplicate` (it gets the `tags` it lacks; its groups stay), as are bytes
+        being written by another client; anything else is `new`, or
         `replace` when it is an edit of `source`. For an uploader with a `visibility`, a
         stored version of either kind that it may not see makes the file `hidden`.
         """
@@ -107,6 +108,10 @@ class DocumentWrites(Curation, DocumentReads):
         twin = self.find_by_id(doc_id)
         if twin is not None and twin.state == "done" and twin.source != source:
             detail = f"same content as {twin.source!r}, already indexed"
+            added = [t for t in tags if t not in twin.tags]
+            if added:  # one document: a tag filter of either file's tags finds it (as for sources)
+                twin = self.update_tags(doc_id, (*twin.tags, *added))
+                detail += f"; it now has the tags {', '.join(added)} too"
             return Admission("duplicate", twin, detail, current=current)
         if twin is not None and self._written_elsewhere(twin, time.time()):
             detail = "another client is ingesting the same file right now"
