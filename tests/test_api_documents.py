@@ -119,7 +119,8 @@ def test_size_limits_answer_413_and_keep_nothing(live: Any) -> None:
     server, client = live
     before = client.get(f"{server.api}/stats", headers=server.auth("limited")).json()["documents"]
     big = post_files(server, client, [("big.txt", b"word " * 300_000, "text/plain")])  # 1.5 MB > 1 MB a file
-    assert big.status_code == 413 and "1 MB" in big.json()["detail"]
+    assert big.status_code == 413 and "at most 1 MB (1,000,000 bytes" in big.json()["detail"]
+    assert "1,500,000 bytes" in big.json()["detail"]
     many = post_files(server, client, [(f"f{i}.txt", b"word " * 190_000, "text/plain") for i in range(4)])
     assert many.status_code == 413 and many.json()["code"] == "too_large"  # 3.8 MB > 3 MB a request
     json_body = client.post(
@@ -127,6 +128,20 @@ def test_size_limits_answer_413_and_keep_nothing(live: Any) -> None:
     )
     assert json_body.status_code == 413
     assert client.get(f"{server.api}/stats", headers=server.auth("limited")).json()["documents"] == before
+
+
+def test_one_file_over_the_size_limit_fails_alone(live: Any) -> None:
+    """As a damaged file does: the others of the upload are ingested."""
+    server, client = live
+    files = [
+        ("over.txt", b"word " * 210_000, "text/plain"),
+        ("fine.md", b"# Fine\n\nsmall and kept", "text/plain"),
+    ]
+    response = post_files(server, client, files)
+    assert response.status_code == 202, response.text
+    job = wait_for_job(client, response.json()["status_url"], server.auth("writer"))
+    statuses = {f["source"]: (f["status"], f["reason"]) for f in job["report"]["files"]}  # type: ignore[index]
+    assert statuses == {"over.txt": ("failed", "too_large"), "fine.md": ("ingested", None)}, statuses
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ from searchapp.ingest.types import SourceFile
 from searchapp.library.view import LibraryView
 from searchapp.sources import Sources
 from searchapp.types import FILE_TYPES, DocumentRecord
-from searchapp.units import MB
+from searchapp.units import MB, format_size
 
 router = APIRouter(tags=["documents"])
 HIDDEN_FIELDS = ("replaces", "owner", "lease_until")  # write bookkeeping, not the caller's business
@@ -175,7 +175,8 @@ def upload(
     """Upload files; they are ingested in the background. Poll the job (`status_url`) for progress.
 
     A password is used for its file's extraction and then dropped (never stored). A file
-    that cannot be read is a failed outcome in the job's report, with its reason.
+    that cannot be read, or is over the file size limit, is a failed outcome in the job's
+    report, with its reason; an upload whose every file is over that limit is refused (413).
     """
     library = ctx.library_for(caller)
     if len(files) > MAX_FILES:
@@ -183,13 +184,16 @@ def upload(
     secrets = _passwords(passwords)
     limit = library.settings.max_file_mb * MB
     names = [_file_name(f.filename) for f in files]
-    for name, file in zip(names, files, strict=True):
-        if file.size is not None and file.size > limit:
-            raise ApiError(
-                413,
-                "too_large",
-                f"{name} is {file.size / MB:.1f} MB; files may be at most {library.settings.max_file_mb} MB",
-            )
+    # One file over the limit fails on its own in the job's report, as a damaged one does;
+    # only an upload with nothing else in it is refused outright.
+    if all(file.size is not None and file.size > limit for file in files):
+        name, size = names[0], files[0].size or 0
+        raise ApiError(
+            413,
+            "too_large",
+            f"{name} is {format_size(size)} ({size:,} bytes); files may be at most "
+            f"{library.settings.max_file_mb} MB ({limit:,} bytes, SEARCHAPP_MAX_FILE_MB)",
+        )
     clean_tags = tuple(t.strip() for t in tags or () if t.strip())
     clean_groups = _groups(groups or (), caller)
     spool = Path(tempfile.mkdtemp(prefix="upload-", dir=_spool_root(library)))
