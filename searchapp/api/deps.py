@@ -22,6 +22,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "the core refused a value (mode, filter, k, query)"),
         (401, "no bearer token, or one that is unknown, expired or revoked"),
         (403, "the caller's role does not allow this, or a signed-in user has no team"),
+        (413, "the request body is over this server's limit (1 MB; uploads: SEARCHAPP_API_MAX_UPLOAD_MB)"),
         (422, "the request does not match the schema"),
         (429, "over the caller's rate limit (see Retry-After)"),
         (503, "the store or the model cannot be used right now"),

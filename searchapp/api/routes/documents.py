@@ -68,9 +68,15 @@ def settled(library: LibraryView, ref: str) -> DocumentRecord:
                 "conflict",
                 f"document {ref[:12]} is being written right now; try again when that is done",
             )
+    unknown = (
+        f"no document with id {ref!r}; ids are the doc_id of `GET /api/v1/documents` (names are not ids)"
+    )
     if not re.fullmatch(r"[0-9a-f]{8,64}", ref):
-        raise DocumentNotFoundError(f"no document with id {ref!r}; ids are the doc_id of `GET /v1/documents`")
-    return library.document(ref)
+        raise DocumentNotFoundError(unknown)
+    try:
+        return library.document(ref)
+    except DocumentNotFoundError:  # its own message names the command line's `searchapp docs`
+        raise DocumentNotFoundError(unknown) from None
 
 
 @router.get("/documents", response_model=DocumentListOut, responses=ERRORS)

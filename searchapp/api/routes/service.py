@@ -22,7 +22,7 @@ from searchapp.api.models import (
     TokenOut,
 )
 from searchapp.api.tokens import parse_expiry
-from searchapp.errors import SearchAppError
+from searchapp.errors import DocumentNotFoundError, SearchAppError
 
 router = APIRouter()
 STATS_FIELDS = tuple(StatsOut.model_fields)  # never the data directory or store location
@@ -117,4 +117,9 @@ def create_token(body: TokenIn, caller: Admin, ctx: Ctx) -> dict[str, Any]:
 )
 def revoke_token(token_id: str, caller: Admin, ctx: Ctx) -> dict[str, Any]:
     """Revoke one of the collection's tokens, for good. Needs the admin role."""
-    return ctx.tokens.revoke(token_id, collection=caller.collection).to_dict()
+    try:
+        return ctx.tokens.revoke(token_id, collection=caller.collection).to_dict()
+    except DocumentNotFoundError:  # its own message names the command line
+        raise DocumentNotFoundError(
+            f"no API token with id {token_id!r}; GET /api/v1/tokens lists them"
+        ) from None

@@ -64,7 +64,7 @@ def sync_source(
     with _sources(caller, ctx) as sources:
         found = {i.spec.name: i for i in sources.all()}.get(name)
         if found is None or not can_see(found.spec.groups, caller.visibility):
-            raise ApiError(404, "not_found", f"no source named {name!r}; GET /v1/sources lists them")
+            raise ApiError(404, "not_found", f"no source named {name!r}; GET /api/v1/sources lists them")
         (report,) = sources.sync(name, dry_run=dry_run, allow_mass_delete=allow_mass_delete)
     data = report.to_dict()
     return data if caller.sees_everything else redact(data, found.spec)
