@@ -23,6 +23,7 @@ from searchapp.cli import (
 )
 from searchapp.cli.common import SharedOptionsGroup, shared_options
 from searchapp.cli.eval import eval_command
+from searchapp.cli.query_args import QueryCommand
 
 app = typer.Typer(
     name="searchapp",
@@ -43,7 +44,7 @@ for command in (
     documents.delete,
     documents.stats,
 ):
-    app.command()(command)
+    app.command(cls=QueryCommand if command is searching.search else None)(command)
 app.command()(maintenance.reindex)
 app.command()(maintenance.doctor)
 app.command()(launch.ui)
