@@ -103,7 +103,7 @@ def test_http_with_a_token_searches_its_own_team(http_server: LiveApi) -> None:
             # The search tool takes the core's request: the query syntax, its errors as the core words them.
             tools = {t.name: t for t in (await client.list_tools()).tools}
             schema = tools["search"].input_schema["properties"]
-            assert "doc:NAME" in schema["query"]["description"] and schema["k"]["maximum"] == 1000
+            assert "doc:NAME" in schema["query"]["description"] and schema["k"]["maximum"] == 50
             typed = await client.call_tool("search", {"query": 'rota "week 3" doc:kiwi type:md', "k": 5})
             assert not typed.is_error, typed.content
             passages = typed.structured_content["passages"]  # type: ignore[index]
@@ -111,7 +111,7 @@ def test_http_with_a_token_searches_its_own_team(http_server: LiveApi) -> None:
             for arguments, words in (
                 ({"query": "rota doc:bravo.md"}, "doc:bravo.md names no document"),  # team B's
                 ({"query": "rota type:xls"}, "type:xls is not a file type"),
-                ({"query": "rota", "k": 0}, "k must be an integer from 1 to 1000"),
+                ({"query": "rota", "k": 0}, "k must be an integer from 1 to 50"),
                 ({"query": "rota", "filters": {"visible_to": ["x"]}}, "unknown filter 'visible_to'"),
             ):
                 refused = await client.call_tool("search", arguments)

@@ -66,19 +66,46 @@ class StrictTool(Tool):
         return "; ".join(sentences)
 
 
-K_HELP = "how many passages"
+# How many passages a tool answers at most. An assistant reads every passage it is given
+# (50 are some 50,000 words at the usual passage size), and comparable search tools for
+# assistants stop at 20 to 100; the core's own limit (1,000) is for scripts, and 1,000
+# passages, each sent twice (see `mcp_models`), are several MB: past the SDK client's
+# 1 MiB for one server-sent event from some 550 on, so such a call failed the session.
+MAX_K = 50
+K_HELP = f"how many passages (1-{MAX_K}); fewer, better ones leave room to fetch_passage around the best"
+
+
+def checked_k(k: Any) -> Any:
+    """`k` when it is a whole number of passages an MCP answer may hold.
+
+    Raises:
+        ToolError: another value, worded as the core words its own limit.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise ToolError(f"k must be an integer from 1 to {MAX_K}; got {k!r}")
+    return k
+
+
 FILTER_KEYS = frozenset(filters_schema()["properties"]) | {"type", "types", "tag", "doc", "doc_ids"}
 
 
 def described(
-    name: str, *, default: Any = None, nullable: bool = False, description: str = ""
+    name: str,
+    *,
+    default: Any = None,
+    nullable: bool = False,
+    description: str = "",
+    maximum: int | None = None,
 ) -> WithJsonSchema:
     """A tool argument's schema: the core's for that key of a search request
     (`searchapp.request_schema`), `description` replacing its own where the tool differs
-    (no tool has `group`); the core validates the value (`SearchRequest.from_mapping`)."""
+    (no tool has `group`), `maximum` its bound where a tool takes less; the core validates
+    the value (`SearchRequest.from_mapping`)."""
     schema = dict(request_schema()["properties"][name])
     if description:
         schema["description"] = description
+    if maximum is not None:
+        schema["maximum"] = maximum
     if default is not None:
         schema["default"] = default
     if nullable:

@@ -1,12 +1,25 @@
 """What the MCP server's tools answer: passages with citations an assistant can quote.
 
 The SDK publishes these models as the tools' output schemas and sends each answer twice,
-as `structuredContent` and as its JSON in a text block (for clients that read only
-text, as the MCP specification recommends).
+as `structuredContent` and as its JSON in a text block: the MCP specification asks a tool
+with structured content to send its JSON as text too, and many assistants show their
+model the text block only, so it stays whole rather than a summary.
+
+Every answer fits one server-sent event of the SDK's client (1 MiB, its
+`max_sse_event_size`; a larger one fails the call and the session): `fitted` cuts the
+texts of the passages (a search's) or of the neighbours (a fetched passage's) to the
+length that fits `ANSWER_BYTES`, marks each cut with "…", and says so in `notices`.
+Passages of ordinary text never come near it at the tools' `k` (at most 50): it takes
+long passages of text that is several bytes a character (CJK, emoji) or that JSON
+escapes (quotes, backslashes).
 """
 
 from __future__ import annotations
 
+import math
+from typing import TypeVar
+
+import pydantic_core
 from pydantic import BaseModel, Field
 
 from searchapp.api.searching import LIBRARY_EMPTY_HELP
@@ -53,3 +66,55 @@ class PassageWithContext(BaseModel):
     passage: StoredText
     before: list[Neighbour]
     after: list[Neighbour]
+    notices: list[str] = Field(default_factory=list, description="what was left out, if anything")
+
+
+# What one answer's two copies may take, with room under the client's 1 MiB for the
+# JSON-RPC envelope and the event's framing.
+ANSWER_BYTES = 900_000
+MIN_CHARS = 200  # a cut passage keeps at least this much (50 of them fit whatever the text)
+Answer = TypeVar("Answer", SearchResult, PassageWithContext)
+
+
+def wire_bytes(answer: BaseModel) -> int:
+    """The bytes `answer` takes in a tool's result: its JSON, and that JSON indented as a string
+    (how the SDK writes the text block, `_convert_to_content`)."""
+    structured = pydantic_core.to_json(answer.model_dump(mode="json"))
+    text = pydantic_core.to_json(answer, indent=2).decode()
+    return len(structured) + len(pydantic_core.to_json(text))
+
+
+def fitted(answer: Answer) -> Answer:
+    """`answer`, its passages' (or neighbours') texts cut short where it would not fit."""
+    size = wire_bytes(answer)
+    texts = [p.text for p in _cuttable(answer)]
+    if size <= ANSWER_BYTES or not texts:
+        return answer
+    cap = max(len(t) for t in texts)
+    cut: Answer = answer
+    while size > ANSWER_BYTES and cap > MIN_CHARS:
+        cap = max(MIN_CHARS, math.floor(cap * ANSWER_BYTES / size * 0.95))
+        cut = _with_texts(answer, [t if len(t) <= cap else t[: cap - 1] + "…" for t in texts])
+        size = wire_bytes(cut)
+    what = "passage" if isinstance(answer, SearchResult) else "neighbouring passage"
+    notice = (
+        f"each {what}'s text is cut to {cap} characters (ending in …) to fit one answer; "
+        "fetch_passage gives a passage in full"
+    )
+    return cut.model_copy(update={"notices": [*cut.notices, notice]})
+
+
+def _cuttable(answer: SearchResult | PassageWithContext) -> list[Passage] | list[Neighbour]:
+    if isinstance(answer, SearchResult):
+        return answer.passages
+    return [*answer.before, *answer.after]
+
+
+def _with_texts(answer: Answer, texts: list[str]) -> Answer:
+    if isinstance(answer, SearchResult):
+        passages = [p.model_copy(update={"text": t}) for p, t in zip(answer.passages, texts, strict=True)]
+        return answer.model_copy(update={"passages": passages})
+    neighbours = [n.model_copy(update={"text": t}) for n, t in zip(_cuttable(answer), texts, strict=True)]
+    return answer.model_copy(
+        update={"before": neighbours[: len(answer.before)], "after": neighbours[len(answer.before) :]}
+    )

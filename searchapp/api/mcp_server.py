@@ -43,7 +43,7 @@ from searchapp.api.callers import Caller
 from searchapp.api.context import ApiContext
 from searchapp.api.deps import original_link
 from searchapp.api.errors import for_service
-from searchapp.api.mcp_args import K_HELP, StrictTool, described
+from searchapp.api.mcp_args import K_HELP, MAX_K, StrictTool, checked_k, described
 from searchapp.api.mcp_models import (
     Citation,
     Neighbour,
@@ -51,6 +51,7 @@ from searchapp.api.mcp_models import (
     PassageWithContext,
     SearchResult,
     StoredText,
+    fitted,
 )
 from searchapp.api.oidc import OidcVerifier
 from searchapp.api.searching import MCP_LISTING, search_request, told_if_empty
@@ -152,21 +153,23 @@ def build_mcp(
 
     def result(response: SearchResponse) -> SearchResult:
         response = told_if_empty(response)
-        return SearchResult(
-            query=response.query,
-            mode=response.mode,
-            weak_match=response.weak_match,
-            notices=list(response.notices),
-            library_empty=response.library_empty,
-            passages=[
-                Passage(rank=h.rank, score=round(h.score, 4), text=h.text, citation=cite(h))
-                for h in response.hits
-            ],
+        return fitted(
+            SearchResult(
+                query=response.query,
+                mode=response.mode,
+                weak_match=response.weak_match,
+                notices=list(response.notices),
+                library_empty=response.library_empty,
+                passages=[
+                    Passage(rank=h.rank, score=round(h.score, 4), text=h.text, citation=cite(h))
+                    for h in response.hits
+                ],
+            )
         )
 
     def search(
         query: Annotated[Any, described("query")],
-        k: Annotated[Any, described("k", default=5, description=K_HELP)] = 5,
+        k: Annotated[Any, described("k", default=5, description=K_HELP, maximum=MAX_K)] = 5,
         mode: Annotated[Any, described("mode")] = None,
         filters: Annotated[Any, described("filters", nullable=True)] = None,
         min_score: Annotated[Any, described("min_score")] = None,
@@ -182,7 +185,13 @@ def build_mcp(
         """
         with _tool_errors():
             reader = context().library_for(who())
-            fields = {"query": query, "k": k, "mode": mode, "filters": filters, "min_score": min_score}
+            fields = {
+                "query": query,
+                "k": checked_k(k),
+                "mode": mode,
+                "filters": filters,
+                "min_score": min_score,
+            }
             return result(reader.find(search_request(reader, fields, listing=MCP_LISTING)))
 
     def fetch_passage(passage_id: str, before: int = 1, after: int = 1) -> PassageWithContext:
@@ -194,21 +203,23 @@ def build_mcp(
             if not (0 <= before <= 20 and 0 <= after <= 20):
                 raise ToolError(f"before and after are 0-20; got {before} and {after}")
             found, around = context().passage(caller, passage_id, before=before, after=after)
-            return PassageWithContext(
-                passage=StoredText(text=found.text, citation=cite(found)),
-                before=[Neighbour(chunk=i, text=t) for i, t in around if i < found.chunk_index],
-                after=[Neighbour(chunk=i, text=t) for i, t in around if i > found.chunk_index],
+            return fitted(
+                PassageWithContext(
+                    passage=StoredText(text=found.text, citation=cite(found)),
+                    before=[Neighbour(chunk=i, text=t) for i, t in around if i < found.chunk_index],
+                    after=[Neighbour(chunk=i, text=t) for i, t in around if i > found.chunk_index],
+                )
             )
 
     def similar_passages(
         passage_id: str,
-        k: Annotated[Any, described("k", default=5, description=K_HELP)] = 5,
+        k: Annotated[Any, described("k", default=5, description=K_HELP, maximum=MAX_K)] = 5,
         mode: Annotated[Any, described("mode")] = None,
     ) -> SearchResult:
         """Passages like the one with this id (from a citation), the passage itself left out."""
         with _tool_errors():
             reader = context().library_for(who())
-            fields = {"like": passage_id, "k": k, "mode": mode}
+            fields = {"like": passage_id, "k": checked_k(k), "mode": mode}
             return result(reader.find(search_request(reader, fields, listing=MCP_LISTING)))
 
     return MCPServer(
