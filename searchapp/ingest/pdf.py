@@ -31,6 +31,7 @@ from searchapp.errors import FailureReason, IngestError
 from searchapp.ingest.cpu_time import cpu_seconds
 from searchapp.ingest.garbage import garbage_reason
 from searchapp.ingest.pdf_pages import MIN_PAGE_CHARS, nothing_readable, ocr_unusable_pages, page_warnings
+from searchapp.ingest.running_lines import drop_running_lines
 from searchapp.ingest.text import clean_text, meaningful_chars
 from searchapp.ingest.types import ExtractedDocument, Limits, Section
 from searchapp.ingest.words import close_gaps, join_hyphenated
@@ -220,6 +221,8 @@ def _assemble(
         raise nothing_readable(data, len(pages), unreadable, empty, ocr, password)
     warnings.extend(page_warnings(len(pages), unreadable, empty, garbled, ocr))
     title = title or _first_line(sections[0].text) or source
+    # After OCR, so that scanned pages lose their running head too.
+    sections = drop_running_lines(sections)
     return ExtractedDocument(
         file_type="pdf", title=title, sections=tuple(sections), pages=len(pages), warnings=tuple(warnings)
     )
