@@ -81,7 +81,8 @@ async def exercise(client: Client, word: str) -> dict[str, Any]:
         return result
     citation = result["passages"][0]["citation"]
     assert set(citation) == {"document", "doc_id", "page", "heading", "passage_id", "link"}
-    assert citation["link"].endswith(f"/api/v1/documents/{citation['doc_id']}/original")
+    link = citation["link"]  # none from a stdio server without a public URL (see the stdio test)
+    assert link is None or link.endswith(f"/api/v1/documents/{citation['doc_id']}/original")
     passage = await client.call_tool(
         "fetch_passage", {"passage_id": citation["passage_id"], "before": 1, "after": 1}
     )
@@ -184,9 +185,20 @@ def test_stdio_as_the_operator_and_as_a_token(tmp_path: Path) -> None:
         async with stdio(tmp_path, {}) as client:  # no token: the local operator, default collection
             result = await exercise(client, "kiwi orchard rota")
             assert result["passages"][0]["citation"]["document"] == "kiwi.md"
-        async with stdio(tmp_path, {"SEARCHAPP_TOKEN": secrets["b_read"]}) as client:
+            # No web address: no link, rather than a path on a server that does not exist.
+            assert all(p["citation"]["link"] is None for p in result["passages"])
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            link = tools["search"].output_schema["$defs"]["Citation"]["properties"]["link"]  # type: ignore[index]
+            assert {"type": "null"} in link["anyOf"] and "SEARCHAPP_API_PUBLIC_URL" in link["description"]
+        extra = {"SEARCHAPP_TOKEN": secrets["b_read"], "SEARCHAPP_API_PUBLIC_URL": PUBLIC_URL}
+        async with stdio(tmp_path, extra) as client:
             result = await exercise(client, "marmot archive")
             assert {p["citation"]["document"] for p in result["passages"]} == {"bravo.md"}
+            doc_id = result["passages"][0]["citation"]["doc_id"]
+            assert (
+                result["passages"][0]["citation"]["link"]
+                == f"{PUBLIC_URL}/api/v1/documents/{doc_id}/original"
+            )
 
     anyio.run(run)
 

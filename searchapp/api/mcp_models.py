@@ -31,7 +31,13 @@ class Citation(BaseModel):
     page: int | None = Field(None, description="PDF page, 1-based")
     heading: str = ""
     passage_id: str = Field(..., description="pass to fetch_passage or similar_passages")
-    link: str = Field(..., description="the original file (PDFs at the page); needs the same token")
+    link: str | None = Field(
+        None,
+        description=(
+            "the original file (PDFs at the page), opened with the same token; null where the "
+            "server has no web address (stdio without SEARCHAPP_API_PUBLIC_URL)"
+        ),
+    )
 
 
 class Passage(BaseModel):

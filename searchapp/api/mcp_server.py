@@ -2,7 +2,8 @@
 
 Built with the official `mcp` SDK (`MCPServer`). Three tools, each answering with
 citations an assistant can quote (document, page, heading, passage id and a link to the
-original, which needs the same token):
+original, which needs the same token; no link over stdio unless SEARCHAPP_API_PUBLIC_URL
+says where the HTTP API is):
 
     search            ranked passages for a question (the query syntax, any mode, filters,
                       minimum score: the core's `SearchRequest`, validated by the core)
@@ -142,13 +143,16 @@ def build_mcp(
 
     def cite(hit: Hit | StoredPassage) -> Citation:
         page = hit.page if hit.file_type == "pdf" else None
+        # A stdio server has no address of its own: without a public one a link would be a
+        # path on no server, which an assistant would show as a broken link.
+        base = context().config.public_url or http_base
         return Citation(
             document=hit.source,
             doc_id=hit.doc_id,
             page=hit.page,
             heading=hit.heading,
             passage_id=hit.chunk_id,
-            link=original_link(f"{context().config.public_url or http_base}/api", hit.doc_id, page),
+            link=original_link(f"{base}/api", hit.doc_id, page) if base else None,
         )
 
     def result(response: SearchResponse) -> SearchResult:
