@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import textwrap
 import time
 from collections.abc import Sequence
@@ -9,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from searchapp.storage.matches import term_spans
 from searchapp.types import DocumentGroup, DocumentRecord, Hit, SearchResponse
 from searchapp.units import format_size
 
@@ -104,7 +107,47 @@ def _where(hit: Hit) -> str:
     return where
 
 
-def print_hits(response: SearchResponse, width: int = 100) -> None:
+def passage_lines(
+    text: str, terms: Sequence[str], *, width: int, max_lines: int = 4, bold: bool = False
+) -> list[str]:
+    """A passage in at most `max_lines` lines of `width`: its start, or, when the first word
+    that matches a query term (`searchapp.storage.matches`, as the UI marks them) would be
+    past the cut, a window that starts a little before that word; "…" where text is cut.
+    `bold` marks the matching words with terminal bold (for a terminal only)."""
+    body = " ".join(text.split())
+    lines = textwrap.wrap(body, width=width, max_lines=max_lines, placeholder=" …")
+    first = next(term_spans(body, terms), None)
+    if first is not None and not _shows(lines, body, first[1]):
+        start = body.find(" ", max(0, first[0] - width // 3), first[0])
+        window = "… " + body[start + 1 if start >= 0 else first[0] :]
+        lines = textwrap.wrap(window, width=width, max_lines=max_lines, placeholder=" …")
+    if bold:
+        lines = [_bolded(line, terms) for line in lines]
+    return lines
+
+
+def _shows(lines: list[str], body: str, end: int) -> bool:
+    """Whether `lines` (`body` wrapped, perhaps cut) show `body` up to `end`."""
+    shown = sum(len(line) - line.count(" ") for line in lines)
+    whole = len(body) - body.count(" ")
+    if shown != whole:
+        shown -= 1  # the placeholder's "…"
+    return shown >= end - body.count(" ", 0, end)
+
+
+def _bolded(line: str, terms: Sequence[str]) -> str:
+    out: list[str] = []
+    position = 0
+    for start, end in term_spans(line, terms):
+        out.append(line[position:start] + typer.style(line[start:end], bold=True))
+        position = end
+    return "".join(out) + line[position:]
+
+
+def print_hits(response: SearchResponse, width: int = 100, terms: Sequence[str] = ()) -> None:
+    """The hits as numbered blocks; each passage shown around its first word that starts
+    with one of `terms` (`searchapp.storage.matches.query_terms`), bold on a terminal."""
+    bold = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     if not response.hits:
         typer.echo("No passages matched. Try other words, or fewer filters.", err=True)
         return
@@ -116,8 +159,7 @@ def print_hits(response: SearchResponse, width: int = 100) -> None:
         bar = "█" * round(hit.score * 10)
         typer.echo(f"{number:>2}. {hit.score:.3f} {bar:<10} {_where(hit)}")
         typer.echo(f"    {hit_details(hit, response.mode)} · id {passage_ref(hit)}")
-        body = " ".join(hit.text.split())
-        for line in textwrap.wrap(body, width=width - 4, max_lines=4, placeholder=" …"):
+        for line in passage_lines(hit.text, terms, width=width - 4, bold=bold):
             typer.echo(f"    {line}")
         if group.others:
             count = len(group.others)

@@ -9,6 +9,8 @@ import typer
 from searchapp.cli.common import EXIT_NOTHING, JsonOpt, emit_json, err, open_library, options
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from searchapp.filters import SearchFilters
     from searchapp.library import Library
     from searchapp.types import SearchResponse
@@ -70,6 +72,7 @@ def search(
 ) -> None:
     """Search by meaning; print ranked passages with their score (0-1) and how they got it."""
     from searchapp.request import SearchRequest
+    from searchapp.storage.matches import query_terms
 
     with open_library(options(ctx).settings()) as library:
         filters = _filters(library, doc, file_type, pages, tag, after, before, contains)
@@ -77,7 +80,7 @@ def search(
             query=query, k=k, filters=filters, min_score=min_score, mode=mode, group=group
         )
         response = library.find(request)
-    _print_response(response, as_json)
+    _print_response(response, as_json, terms=query_terms(request.text))
 
 
 def similar(
@@ -157,7 +160,9 @@ def _filters(
     )
 
 
-def _print_response(response: SearchResponse, as_json: bool, *, similar: bool = False) -> None:
+def _print_response(
+    response: SearchResponse, as_json: bool, *, similar: bool = False, terms: Sequence[str] = ()
+) -> None:
     from searchapp.cli.output import print_hits
 
     for notice in response.notices:
@@ -169,6 +174,6 @@ def _print_response(response: SearchResponse, as_json: bool, *, similar: bool = 
     if response.library_empty:  # nothing to search, rather than nothing matched
         err(EMPTY_LIBRARY)
     elif not as_json:
-        print_hits(response)
+        print_hits(response, terms=terms)
     if not response.hits:
         raise typer.Exit(EXIT_NOTHING)

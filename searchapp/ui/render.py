@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 
 from searchapp import units
-from searchapp.storage.terms import fold, word_spans
+
+# Matching lives below the UI, as the CLI shows matches too; these two are the UI's helpers as well.
+from searchapp.storage.matches import clean_text as clean_text
+from searchapp.storage.matches import query_terms as query_terms
+from searchapp.storage.matches import term_spans
 from searchapp.types import Hit
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark.
 _ASCII_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
-# Control characters other than tab and newline (and bidi overrides) are never shown.
-_INVISIBLE_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
 _SPACES_RE = re.compile(r"\s+")
 WORD_JOINER = "\u2060"
@@ -35,19 +36,6 @@ WORD_JOINER = "\u2060"
 _AUTOLINK_RE = re.compile(r"(?<=:)(?=//)|(?<=www)(?=\.)|(?<!\u2060)(?=@)", re.IGNORECASE)
 
 HIGHLIGHT_COLOR = "yellow"  # its shade is set in .streamlit/config.toml
-MIN_TERM_CHARS = 2
-MAX_TERMS = 24
-
-# Words too common to be worth highlighting.
-_STOPWORD_TEXT = """a an and are as at be but by can do does for from has have how i if in into is it its
-    of on or our so than that the their them then there these they this to was we were what
-    when where which who why will with you your"""
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
-
-
-def clean_text(text: str) -> str:
-    """Drop control and bidi-override characters; keep tabs and newlines."""
-    return _INVISIBLE_RE.sub("", unicodedata.normalize("NFC", text))
 
 
 def defuse_autolinks(text: str) -> str:
@@ -78,18 +66,6 @@ def flow(text: str) -> list[str]:
     return [p for p in (_SPACES_RE.sub(" ", raw).strip() for raw in paragraphs) if p]
 
 
-def query_terms(query: str) -> list[str]:
-    """The words of a query worth highlighting, in their search form (`fold`: no case, no
-    accents), no stopwords, longest first."""
-    terms: list[str] = []
-    query = clean_text(query)
-    for start, end in word_spans(query):
-        word = fold(query[start:end])
-        if len(word) >= MIN_TERM_CHARS and word not in STOPWORDS and word not in terms:
-            terms.append(word)
-    return sorted(terms, key=len, reverse=True)[:MAX_TERMS]
-
-
 def highlight(text: str, terms: Sequence[str]) -> str:
     """Escaped Markdown of one line of text, with words that start with a term highlighted.
 
@@ -98,12 +74,9 @@ def highlight(text: str, terms: Sequence[str]) -> str:
     letters, digits and their marks.
     """
     text = defuse_autolinks(clean_text(text))
-    prefixes = tuple(terms)
     out: list[str] = []
     position = 0
-    for start, end in word_spans(text) if prefixes else ():
-        if not fold(text[start:end]).startswith(prefixes):
-            continue
+    for start, end in term_spans(text, terms):
         before = text[position:start]
         out.append(_escape(before))
         # A directive right after a ':' is not parsed; a word joiner separates them.
