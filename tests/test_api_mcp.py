@@ -241,3 +241,59 @@ def test_http_refuses_a_body_over_1_mb_before_reading_it(http_server: LiveApi) -
             assert refused.status_code == 413, (chunked, refused.status_code, refused.text[:200])
         found = call_search(client, url, session, "kiwi orchard rota " + "x" * 900_000)
         assert found.status_code == 200 and "kiwi.md" in found.text, found.text[:300]
+
+
+def test_http_tools_describe_and_bound_every_argument_and_read_counts_alike(http_server: LiveApi) -> None:
+    """fetch_passage's arguments had no description or bounds, `before: "2"` was taken where
+    `k: "2"` was refused, no tool said it only reads, serverInfo.version was "", and a
+    neighbour had no passage id to fetch further with."""
+    import searchapp
+
+    async def run() -> None:
+        async with http_client(http_server, "a_read") as client:
+            assert client.server_info is not None and client.server_info.version == searchapp.__version__
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            for tool in tools.values():
+                assert tool.annotations is not None and tool.annotations.read_only_hint is True, tool.name
+                assert tool.annotations.destructive_hint is False, tool.name
+                for name, schema in tool.input_schema["properties"].items():
+                    assert schema.get("description"), (tool.name, name)
+            fetch = tools["fetch_passage"].input_schema["properties"]
+            assert fetch["passage_id"]["type"] == "string" and fetch["passage_id"]["minLength"] == 1
+            for name in ("before", "after"):
+                assert (fetch[name]["type"], fetch[name]["minimum"], fetch[name]["maximum"]) == (
+                    "integer",
+                    0,
+                    20,
+                )
+            found = await client.call_tool("search", {"query": "kiwi orchard rota", "k": 1})
+            doc_id = found.structured_content["passages"][0]["citation"]["doc_id"]  # type: ignore[index]
+            start = f"{doc_id}:0"
+            for tool, arguments, words in (
+                ("search", {"query": "rota", "k": "2"}, "k must be an integer from 1 to 50; got '2'"),
+                (
+                    "fetch_passage",
+                    {"passage_id": start, "before": "2"},
+                    "before must be an integer from 0 to 20",
+                ),
+                (
+                    "fetch_passage",
+                    {"passage_id": start, "after": 21},
+                    "after must be an integer from 0 to 20",
+                ),
+                ("fetch_passage", {"passage_id": 7}, "the argument 'passage_id'"),
+            ):
+                refused = await client.call_tool(tool, arguments)
+                assert refused.is_error and words in refused.content[0].text, refused.content  # type: ignore[union-attr]
+            # A neighbour's passage id fetches the passages around it in turn.
+            first = await client.call_tool("fetch_passage", {"passage_id": start, "before": 0, "after": 2})
+            after = first.structured_content["after"]  # type: ignore[index]
+            assert [n["passage_id"] for n in after] == [f"{doc_id}:1", f"{doc_id}:2"]
+            further = await client.call_tool(
+                "fetch_passage", {"passage_id": after[0]["passage_id"], "before": 1}
+            )
+            assert not further.is_error, further.content
+            assert further.structured_content["passage"]["text"] == after[0]["text"]  # type: ignore[index]
+            assert further.structured_content["before"][0]["passage_id"] == start  # type: ignore[index]
+
+    anyio.run(run)

@@ -9,7 +9,8 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from pydantic import ConfigDict, ValidationError, WithJsonSchema
+from mcp.types import ToolAnnotations
+from pydantic import ConfigDict, Field, ValidationError, WithJsonSchema
 
 from searchapp.request_schema import filters_schema, request_schema
 
@@ -26,7 +27,11 @@ class StrictTool(Tool):
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> StrictTool:
-        tool = cls.from_function(fn)
+        # Every tool reads the library and changes nothing; asking again answers the same.
+        reads = ToolAnnotations(
+            read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+        )
+        tool = cls.from_function(fn, annotations=reads)
         assert isinstance(tool, StrictTool)
         loose = tool.fn_metadata.arg_model
         strict: type[ArgModelBase] = type(
@@ -75,15 +80,49 @@ MAX_K = 50
 K_HELP = f"how many passages (1-{MAX_K}); fewer, better ones leave room to fetch_passage around the best"
 
 
-def checked_k(k: Any) -> Any:
-    """`k` when it is a whole number of passages an MCP answer may hold.
+def checked_k(k: Any) -> int:
+    """`k` when it is a whole number of passages an MCP answer may hold."""
+    return checked_count("k", k, 1, MAX_K)
+
+
+def checked_count(name: str, value: Any, low: int, high: int) -> int:
+    """`value` when it is an integer from `low` to `high`: a JSON number, never a string of one
+    (every count is read alike: "2" used to be taken for `before` and refused for `k`).
 
     Raises:
-        ToolError: another value, worded as the core words its own limit.
+        ToolError: another value, worded as the core words its own limits.
     """
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise ToolError(f"k must be an integer from 1 to {MAX_K}; got {k!r}")
-    return k
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ToolError(f"{name} must be an integer from {low} to {high}; got {value!r}")
+    return value
+
+
+MAX_AROUND = 20  # fetch_passage's before and after
+
+
+def around(name: str) -> WithJsonSchema:
+    """The schema of fetch_passage's `before` or `after` (checked by `checked_count`)."""
+    return WithJsonSchema(
+        {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_AROUND,
+            "default": 1,
+            "description": f"how many passages of the same document {name} it to include (0-{MAX_AROUND})",
+        }
+    )
+
+
+PASSAGE_ID = Field(
+    min_length=1,
+    max_length=200,
+    strict=True,
+    description=(
+        "a passage's id: `citation.passage_id` of a search or similar_passages result, or "
+        "`passage_id` of a neighbour from fetch_passage ('<doc_id>:<n>'; 8+ characters of "
+        "the doc_id will do)"
+    ),
+)
 
 
 FILTER_KEYS = frozenset(filters_schema()["properties"]) | {"type", "types", "tag", "doc", "doc_ids"}

@@ -64,7 +64,10 @@ class StoredText(BaseModel):
 
 
 class Neighbour(BaseModel):
-    chunk: int
+    """A passage next to the one fetched, in the same document."""
+
+    chunk: int = Field(..., description="its place in the document (0-based)")
+    passage_id: str = Field(..., description="pass to fetch_passage for the passages around this one")
     text: str
 
 

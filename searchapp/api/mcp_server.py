@@ -40,11 +40,22 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
+from searchapp import __version__
 from searchapp.api.callers import Caller
 from searchapp.api.context import ApiContext
 from searchapp.api.deps import original_link
 from searchapp.api.errors import for_service
-from searchapp.api.mcp_args import K_HELP, MAX_K, StrictTool, checked_k, described
+from searchapp.api.mcp_args import (
+    K_HELP,
+    MAX_AROUND,
+    MAX_K,
+    PASSAGE_ID,
+    StrictTool,
+    around,
+    checked_count,
+    checked_k,
+    described,
+)
 from searchapp.api.mcp_models import (
     Citation,
     Neighbour,
@@ -198,25 +209,34 @@ def build_mcp(
             }
             return result(reader.find(search_request(reader, fields, listing=MCP_LISTING)))
 
-    def fetch_passage(passage_id: str, before: int = 1, after: int = 1) -> PassageWithContext:
+    def fetch_passage(
+        passage_id: Annotated[str, PASSAGE_ID],
+        before: Annotated[Any, around("before")] = 1,
+        after: Annotated[Any, around("after")] = 1,
+    ) -> PassageWithContext:
         """One passage by its id (from a citation), with `before`/`after` passages around it (0-20).
 
-        It comes without rank or score: only a search ranks passages."""
+        It comes without rank or score: only a search ranks passages. Each neighbour has its
+        own `passage_id`, to fetch further."""
         with _tool_errors():
             caller = who()
-            if not (0 <= before <= 20 and 0 <= after <= 20):
-                raise ToolError(f"before and after are 0-20; got {before} and {after}")
-            found, around = context().passage(caller, passage_id, before=before, after=after)
+            before = checked_count("before", before, 0, MAX_AROUND)
+            after = checked_count("after", after, 0, MAX_AROUND)
+            found, near = context().passage(caller, passage_id, before=before, after=after)
+
+            def neighbour(index: int, text: str) -> Neighbour:
+                return Neighbour(chunk=index, passage_id=f"{found.doc_id}:{index}", text=text)
+
             return fitted(
                 PassageWithContext(
                     passage=StoredText(text=found.text, citation=cite(found)),
-                    before=[Neighbour(chunk=i, text=t) for i, t in around if i < found.chunk_index],
-                    after=[Neighbour(chunk=i, text=t) for i, t in around if i > found.chunk_index],
+                    before=[neighbour(i, t) for i, t in near if i < found.chunk_index],
+                    after=[neighbour(i, t) for i, t in near if i > found.chunk_index],
                 )
             )
 
     def similar_passages(
-        passage_id: str,
+        passage_id: Annotated[str, PASSAGE_ID],
         k: Annotated[Any, described("k", default=5, description=K_HELP, maximum=MAX_K)] = 5,
         mode: Annotated[Any, described("mode")] = None,
     ) -> SearchResult:
@@ -228,6 +248,7 @@ def build_mcp(
 
     return MCPServer(
         name="searchapp",
+        version=__version__,
         instructions=INSTRUCTIONS,
         token_verifier=verifier,
         auth=auth,
