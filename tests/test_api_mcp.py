@@ -100,7 +100,7 @@ def test_http_with_a_token_searches_its_own_team(http_server: LiveApi) -> None:
             result = await exercise(client, "kiwi orchard rota")
             assert result["passages"][0]["citation"]["document"] == "kiwi.md"
             bad = await client.call_tool("fetch_passage", {"passage_id": "f" * 64 + ":0"})
-            assert bad.is_error and "no stored passage" in bad.content[0].text  # type: ignore[union-attr]
+            assert bad.is_error and "no passage has the id" in bad.content[0].text  # type: ignore[union-attr]
             # The search tool takes the core's request: the query syntax, its errors as the core words them.
             tools = {t.name: t for t in (await client.list_tools()).tools}
             schema = tools["search"].input_schema["properties"]
@@ -295,5 +295,28 @@ def test_http_tools_describe_and_bound_every_argument_and_read_counts_alike(http
             assert not further.is_error, further.content
             assert further.structured_content["passage"]["text"] == after[0]["text"]  # type: ignore[index]
             assert further.structured_content["before"][0]["passage_id"] == start  # type: ignore[index]
+
+    anyio.run(run)
+
+
+def test_http_an_unknown_passage_id_is_called_one_and_the_hint_names_what_mcp_shows(
+    http_server: LiveApi,
+) -> None:
+    """fetch_passage pointed at `chunk_id`, a field no MCP result has, and similar_passages
+    with 'nope:1' answered "no document named or with id 'nope'; search without naming a
+    document", as if a document name were wrong."""
+
+    async def run() -> None:
+        async with http_client(http_server, "a_read") as client:
+            found = await client.call_tool("search", {"query": "kiwi orchard rota", "k": 1})
+            kiwi = found.structured_content["passages"][0]["citation"]["passage_id"]  # type: ignore[index]
+        async with http_client(http_server, "b_read") as client:  # team B may not see kiwi.md
+            for tool in ("fetch_passage", "similar_passages"):
+                for ref in ("nope", "nope:1", "f" * 64 + ":0", "ffffffff:3", kiwi):
+                    refused = await client.call_tool(tool, {"passage_id": ref})
+                    text = refused.content[0].text  # type: ignore[union-attr]
+                    assert refused.is_error and f"no passage has the id {ref!r}" in text, (tool, text)
+                    assert "`citation.passage_id` of a search" in text, text
+                    assert "chunk_id" not in text and "naming a document" not in text, text
 
     anyio.run(run)

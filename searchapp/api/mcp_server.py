@@ -67,7 +67,7 @@ from searchapp.api.mcp_models import (
 )
 from searchapp.api.oidc import OidcVerifier
 from searchapp.api.searching import MCP_LISTING, search_request, told_if_empty
-from searchapp.errors import AuthError, SearchAppError
+from searchapp.errors import AuthError, DocumentNotFoundError, SearchAppError
 from searchapp.types import Hit, SearchResponse, StoredPassage
 
 logger = logging.getLogger(__name__)
@@ -222,7 +222,8 @@ def build_mcp(
             caller = who()
             before = checked_count("before", before, 0, MAX_AROUND)
             after = checked_count("after", after, 0, MAX_AROUND)
-            found, near = context().passage(caller, passage_id, before=before, after=after)
+            with _passage_named(passage_id):
+                found, near = context().passage(caller, passage_id, before=before, after=after)
 
             def neighbour(index: int, text: str) -> Neighbour:
                 return Neighbour(chunk=index, passage_id=f"{found.doc_id}:{index}", text=text)
@@ -244,7 +245,8 @@ def build_mcp(
         with _tool_errors():
             reader = context().library_for(who())
             fields = {"like": passage_id, "k": checked_k(k), "mode": mode}
-            return result(reader.find(search_request(reader, fields, listing=MCP_LISTING)))
+            with _passage_named(passage_id):  # nothing else in this request names a document
+                return result(reader.find(search_request(reader, fields, listing=MCP_LISTING)))
 
     return MCPServer(
         name="searchapp",
@@ -286,6 +288,28 @@ def stdio_caller(ctx: ApiContext, environ: dict[str, str] | None = None) -> Call
     return Caller(
         collection=ctx.settings.collection, role="admin", subject="operator", via="operator", visibility=None
     )
+
+
+# Where an assistant gets a passage id: the core's own hint names the API's `chunk_id`.
+PASSAGE_IDS = (
+    "pass the `citation.passage_id` of a search or similar_passages result, or a neighbour's "
+    "`passage_id` from fetch_passage"
+)
+
+
+@contextmanager
+def _passage_named(ref: str) -> Iterator[None]:
+    """The core's "no such passage" (or "no such document", for the part of a short id before
+    the colon) as what it is to the assistant: an unknown passage id, and where to get one."""
+    try:
+        yield
+    except DocumentNotFoundError as exc:
+        reason = str(exc)
+        if "matches" in reason:  # a short document id that several documents start with
+            raise DocumentNotFoundError(
+                f"the passage id {ref!r} is ambiguous ({reason}); {PASSAGE_IDS}"
+            ) from exc
+        raise DocumentNotFoundError(f"no passage has the id {ref!r}; {PASSAGE_IDS}") from exc
 
 
 @contextmanager
