@@ -7,10 +7,12 @@ the bytes, it returns text or raises `IngestError`, nothing else.
 
 from __future__ import annotations
 
+import base64
 import codecs
 import io
 import re
 import zipfile
+import zlib
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -816,6 +818,26 @@ def check_extract_contract(data: bytes, source: str, limits: Limits = LIMITS) ->
 @given(data=mutated(SEED_PDF), extractor=st.sampled_from(["pypdf", "pdfium"]))
 def test_fuzz_mutated_pdf_raises_only_ingest_error(data: bytes, extractor: str) -> None:
     check_extract_contract(data, "fuzz.pdf", Limits(pdf_extractor=extractor))
+
+
+# A mutated PDF whose one text page pypdf reads as U+FFFD only (found by the fuzz test
+# above): garbled, and OCR could not render it, so its "text" became a passage of nothing.
+REPLACEMENT_PAGE_PDF = (
+    "eNqtk91u00AQhcutn+LcRGqRqL3+j1RVIpAIRCuqxhIXFRebeJJuMbvR7gYKL8kFb1BehF07f8KlEhK2ZdlnzszsfGsPrl5P"
+    "XhydpsHg4dePnwFDBDW7C87OEFbfVoTwFbe8UUuEV3xJBrEzXOP8PCBZe2PcS+h84TtRG9xkLnyEwid9dLXUWlpXYp+e9NIn"
+    "ylnC6Xpm21cvMoQjbqiLvKHmC1kx5wjHcq5qId3aPgj5UhqxE/YN0oMGFySX9hYl83FjNfHPwahyLRkYQ7UAS1FdIItQlBGq"
+    "Gsd+FihJcAw+GfCZWlvw1apxE3JZQ+n5Lde1OT1BdYfqOcaVb7ypvVlC9igif9fU4vBEw0uqBR+pe9xETshZjDKNW2bSOptB"
+    "2vmuyai1nrsF+Hotk/aBIdlsTXdtu+ePAIj/DYD9qiC208+4dGc3/qrh0nIrlHyaQPF/CORPEHj2dwLlYXdhG8LxlKg+ObDc"
+    "a1oEEYZBtDuQZ1mSYYGdxtxGthG51/K0p7G46Glx3PclWb9e6r7NP7WcJT2tSIZ7zWouGtLtfFPxnTB0jJSyYB2vt3KhUG7/"
+    "W2O5tu28ReH++sH4/ST4DRvfFVk="
+)
+
+
+def test_a_page_of_replacement_characters_is_no_text() -> None:
+    data = zlib.decompress(base64.b64decode(REPLACEMENT_PAGE_PDF))
+    with pytest.raises(IngestError) as caught:
+        extract(data, "fuzz.pdf", Limits(pdf_extractor="pypdf"))
+    assert caught.value.reason is FailureReason.NO_TEXT, caught.value
 
 
 @pytest.mark.timeout(600)

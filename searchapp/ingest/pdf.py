@@ -207,9 +207,13 @@ def _assemble(
     password: str = "",
 ) -> ExtractedDocument:
     unreadable = [i for i, raw in enumerate(pages) if raw is None]
-    garbled = {i: reason for i, raw in enumerate(pages) if raw and (reason := garbage_reason(raw))}
     cleaned = {i: _page_text(raw) for i, raw in enumerate(pages) if raw is not None}
-    empty = [i for i, text in cleaned.items() if meaningful_chars(text) < MIN_PAGE_CHARS and i not in garbled]
+    empty = [i for i, text in cleaned.items() if meaningful_chars(text) < MIN_PAGE_CHARS]
+    # A garbled page keeps its text if OCR cannot read it; one with no letters (only U+FFFD,
+    # say) is empty: kept, it would be a passage of nothing.
+    garbled = {
+        i: reason for i, raw in enumerate(pages) if raw and i not in empty and (reason := garbage_reason(raw))
+    }
     ocr = ocr_unusable_pages(data, sorted([*empty, *garbled]), limits, started, password)
     sections: list[Section] = []
     for index, text in cleaned.items():
