@@ -89,6 +89,8 @@ async def exercise(client: Client, word: str) -> dict[str, Any]:
     assert not passage.is_error and passage.structured_content["passage"]["citation"] == citation  # type: ignore[index]
     similar = await client.call_tool("similar_passages", {"passage_id": citation["passage_id"], "k": 2})
     assert not similar.is_error
+    # The passage asked about is named by its id, not sent back whole as the query.
+    assert similar.structured_content["query"] == citation["passage_id"]  # type: ignore[index]
     ids = [p["citation"]["passage_id"] for p in similar.structured_content["passages"]]  # type: ignore[index]
     assert citation["passage_id"] not in ids
     return result

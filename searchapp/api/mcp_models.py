@@ -48,7 +48,7 @@ class Passage(BaseModel):
 
 
 class SearchResult(BaseModel):
-    query: str
+    query: str = Field(..., description="the query searched for; for similar_passages, the passage id given")
     mode: str
     weak_match: bool = Field(..., description="even the best passage matches poorly")
     notices: list[str]

@@ -166,11 +166,13 @@ def build_mcp(
             link=original_link(f"{base}/api", hit.doc_id, page) if base else None,
         )
 
-    def result(response: SearchResponse) -> SearchResult:
+    def result(response: SearchResponse, *, asked: str | None = None) -> SearchResult:
+        """The answer; `asked`: what to echo as its query instead of the core's (for a similar
+        search the core's is the whole source passage, text the assistant already has)."""
         response = told_if_empty(response)
         return fitted(
             SearchResult(
-                query=response.query,
+                query=response.query if asked is None else asked,
                 mode=response.mode,
                 weak_match=response.weak_match,
                 notices=list(response.notices),
@@ -246,7 +248,8 @@ def build_mcp(
             reader = context().library_for(who())
             fields = {"like": passage_id, "k": checked_k(k), "mode": mode}
             with _passage_named(passage_id):  # nothing else in this request names a document
-                return result(reader.find(search_request(reader, fields, listing=MCP_LISTING)))
+                found = reader.find(search_request(reader, fields, listing=MCP_LISTING))
+            return result(found, asked=passage_id)
 
     return MCPServer(
         name="searchapp",
