@@ -69,3 +69,13 @@ def test_a_two_line_header_and_page_numbers_are_dropped() -> None:
     texts = [f"Journal of Examples\n{n}\n{body}\n{n + 100}" for n, body in enumerate(BODIES, start=1)]
     out = drop_running_lines(pages_of(texts))
     assert [s.text for s in out] == list(BODIES)
+
+
+def test_the_rows_of_a_numeric_table_stay() -> None:
+    """Rows of numbers share one shape from page to page ("2001 222,817 42.3%"); only a bare
+    page number among lines without letters is a running line (found by review)."""
+    rows = [f"{2001 + i} {222_817 + 1_000 * i:,} {42.3 + i:.1f}%" for i in range(5)]
+    captions = ["Revenue", "Costs", "Staff", "Offices", "Clients", "Taxes"]
+    texts = ["\n".join(rows) + f"\n{caption} by year\n- {n} -" for n, caption in enumerate(captions, 1)]
+    out = [s.text for s in drop_running_lines(pages_of(texts))]
+    assert out == ["\n".join(rows) + f"\n{caption} by year" for caption in captions], out

@@ -8,7 +8,8 @@ usual frequency one (Underwood's HathiTrust header.py looks for lines repeated n
 tops of pages), kept conservative: a document of at least 4 pages with text, and a line
 (at most 200 characters) that is the first, or the last, line of at least half of them
 and of 3 or more, compared with digit runs and white space normalised (so "Page 3 of
-12" and "Page 4 of 12" are one line). Both born-digital and OCR'd pages go through it;
+12" and "Page 4 of 12" are one line; a line without letters only as a bare page number,
+so the rows of a numeric table stay). Both born-digital and OCR'd pages go through it;
 a page keeps its line when it has nothing else.
 """
 
@@ -29,6 +30,7 @@ MAX_LINE_CHARS = 200
 _ROUNDS = 2
 
 _DIGITS_RE = re.compile(r"\d+")
+_PAGE_NUMBER_RE = re.compile(r"[-–—|\s]*\d{1,4}[-–—|\s]*")
 
 
 def drop_running_lines(sections: list[Section]) -> list[Section]:
@@ -79,10 +81,17 @@ def _last_index(lines: list[str]) -> int | None:
 
 
 def _key(lines: list[str], index: int | None) -> str:
-    """The line at `index` with digit runs and white space normalised; "" for none."""
+    """The line at `index` with digit runs and white space normalised; "" for none.
+
+    A line without letters is a running line only as a bare page number ("12", "- 3 -"):
+    rows of a numeric table ("2001 222,817 42.3%") share one shape from page to page.
+    """
     if index is None or len(lines[index]) > MAX_LINE_CHARS:
         return ""
-    return " ".join(_DIGITS_RE.sub("0", lines[index]).split()).casefold()
+    line = lines[index]
+    if not any(ch.isalpha() for ch in line) and not _PAGE_NUMBER_RE.fullmatch(line.strip()):
+        return ""
+    return " ".join(_DIGITS_RE.sub("0", line).split()).casefold()
 
 
 def _has_other_text(lines: list[str], index: int) -> bool:
