@@ -163,3 +163,22 @@ def test_class_words_that_only_contain_nav_are_content() -> None:
 </body></html>"""
     text = all_text(extract(page, "p.html", LIMITS))
     assert "Navy blue canvas" in text and "Earlier studies" in text
+
+
+def test_sections_and_headings_named_like_navigation_are_content() -> None:
+    """An API's "Pagination" section, a manual's "Navigation" chapter: generators take ids
+    from titles (found by review)."""
+    page = b"""<html><body><main><article><h1>Components</h1><p>Every component.</p>
+<h2 id="pagination">Pagination</h2><p>Use the pagination component for long lists.</p>
+<section id="breadcrumb"><h2>Breadcrumb</h2><p>Indicate the current page location.</p></section>
+<div id="navigation"><h3>Navigation</h3><p>Menus lead from page to page.</p></div>
+</article></main>
+<section id="navigation"><h2>Keyboard</h2><p>Tab moves between fields.</p></section>
+<div class="pager"><a href="1">1</a> <a href="2">2</a> <a href="3">Next</a></div>
+</body></html>"""
+    doc = extract(page, "components.html", LIMITS)
+    text = all_text(doc)
+    for kept in ("long lists", "current page location", "Menus lead", "Tab moves"):
+        assert kept in text, (kept, text)
+    assert "Pagination" in {s.heading.split(" > ")[-1] for s in doc.sections}, [s.heading for s in doc.sections]
+    assert "Next" not in text  # the pager is still navigation

@@ -5,7 +5,8 @@ Up: … [Index]" line in div.header (6.x) or div.nav-panel (7.x), DocBook div.na
 div.navfooter, old Sphinx div.related, Confluence #breadcrumb-section and #breadcrumbs.
 The words follow Mozilla Readability's unlikely-candidate patterns (breadcrumbs, pagination,
 pager, header, related) and trafilatura's navigation ones, but each class word is compared
-whole, not as a substring: "canvas-navy" or "related-work" are content.
+whole, not as a substring: "canvas-navy" or "related-work" are content. A heading or a
+section is never navigation, whatever its id, nor is a block that holds one, or prose.
 """
 
 from __future__ import annotations
@@ -30,9 +31,18 @@ _MAYBE_NAV_WORDS = frozenset({"header", "related"})
 _MAX_NAV_LINE_CHARS = 400
 _MIN_LINK_SHARE = 0.5
 
-# Never dropped, nor anything that holds them: the page's content.
-_CONTENT_TAGS = frozenset({"html", "body", "main", "article"})
+# Never dropped, nor anything that holds them: the page's content. Headings and sections
+# take their ids from their titles (Sphinx's <section id="pagination">, a Markdown
+# <h2 id="navigation">): an API's "Pagination" section is content.
+_PAGE_TAGS = frozenset({"html", "body", "main", "article"})
+_HEADINGS = frozenset(f"h{n}" for n in range(1, 7))
+_CONTENT_TAGS = _PAGE_TAGS | _HEADINGS | {"section"}
 _TITLE_TAGS = frozenset({"h1", "h2"})
+# Text outside links and headings beyond this (letters and digits) is prose, not a
+# navigation block; beside a heading, a sentence is ("<h3>Navigation</h3>" over a list
+# of links is a side menu; over a paragraph, a chapter).
+_MAX_NAV_PROSE_CHARS = 400
+_MAX_PROSE_BESIDE_HEADING = 20
 
 
 def is_navigation_block(tag: Any) -> bool:
@@ -62,12 +72,22 @@ def _words(tag: Any) -> set[str]:
 
 
 def _holds_content(tag: Any) -> bool:
-    from bs4.element import Tag
+    """A page element (main, article, a section) inside, prose, or a heading over prose."""
+    from bs4.element import Comment, NavigableString, Tag
 
+    prose, heading = 0, False
     for inner in tag.descendants:
-        if isinstance(inner, Tag) and (inner.name in _CONTENT_TAGS or inner.get("role") == "main"):
-            return True
-    return False
+        if isinstance(inner, Tag):
+            if inner.name in _PAGE_TAGS or inner.name == "section" or inner.get("role") == "main":
+                return True
+            heading = heading or inner.name in _HEADINGS
+        elif (
+            isinstance(inner, NavigableString)
+            and not isinstance(inner, Comment)
+            and not _inside(inner, tag, {"a", *_HEADINGS})
+        ):
+            prose += sum(char.isalnum() for char in inner)
+    return prose > _MAX_NAV_PROSE_CHARS or (heading and prose > _MAX_PROSE_BESIDE_HEADING)
 
 
 def _is_link_line(tag: Any) -> bool:
@@ -77,7 +97,7 @@ def _is_link_line(tag: Any) -> bool:
     total = linked = 0
     for inner in tag.descendants:
         if isinstance(inner, Tag):
-            if inner.name in _TITLE_TAGS or inner.name in _CONTENT_TAGS:
+            if inner.name in _TITLE_TAGS or inner.name in _PAGE_TAGS:
                 return False
             continue
         if not isinstance(inner, NavigableString) or isinstance(inner, Comment):
@@ -87,16 +107,16 @@ def _is_link_line(tag: Any) -> bool:
         total += count
         if total > _MAX_NAV_LINE_CHARS:
             return False
-        if _inside_link(inner, tag):
+        if _inside(inner, tag, {"a"}):
             linked += count
     return linked >= total * _MIN_LINK_SHARE
 
 
-def _inside_link(node: Any, block: Any) -> bool:
-    """Whether `node` is inside an <a> that is inside `block`."""
+def _inside(node: Any, block: Any, names: set[str]) -> bool:
+    """Whether `node` is inside an element named in `names` that is inside `block`."""
     parent = node.parent
     while parent is not None and parent is not block:
-        if parent.name == "a":
+        if parent.name in names:
             return True
         parent = parent.parent
     return False
