@@ -128,6 +128,27 @@ def test_the_mass_delete_guard_holds_the_deletions_and_lets_the_rest_through() -
     assert sorted(a.old_name for a in held.held) == [f"team/f{i}.md" for i in range(4, 10)]
     assert held.forget == (FileState("team", "f1.md", 10, 1).key,)  # renamed; held files' records stay
     assert "hold delete team/f4.md (mass-delete guard)" in held.describe()
+    # The gone files' records are marked held; marked, a hold outlasts the share.
+    marked = {r.path for r in held.records if r.held}
+    assert marked == {f"f{i}.md" for i in range(4, 10)}
+    listing = Listing(tuple(ListedFile(p, 10, 1) for p in [*keep, "f4.md"]))  # f4.md is back
+    states = {p: FileState("team", p, 10, 1, doc_id=d, held=p in marked) for p, d in stored.items()}
+    catalog_entries = {d: CatalogEntry(n, "md") for d, n in catalog.items()}
+    back = plan_sync(
+        SPEC,
+        listing,
+        hashes={},
+        waiting={},
+        stored=states,
+        catalog=catalog_entries,
+        elsewhere={},
+        namespaces={"team/"},
+    )
+    assert len(back.held) == 5 and back.mass_delete  # 5 of 10 is not over the share: held all the same
+    assert "held since a sync" in back.blocked
+    assert [r for r in back.records if r.path == "f4.md"] == [
+        FileState("team", "f4.md", 10, 1, doc_id=stored["f4.md"])
+    ]
 
 
 # ------------------------------------------------------------------ with a real library
@@ -176,8 +197,22 @@ def test_a_missing_root_removes_nothing_and_an_80_percent_delete_waits_for_a_con
         assert all(hash_library.originals.has(d) for d in ids)
         again = sources.sync("team")[0]  # still held, and nothing else to do
         assert again.outcome == "blocked" and again.counts["held"] == 8 and not again.plan.actions
+        # New files do not dilute the hold under the share (8 of 21 would pass it).
+        for i in range(10):
+            write(root / f"later{i}.md", f"# Later {i}\n\n" + prose(random.Random(20 + i), 40))
+            backdate(root / f"later{i}.md", random.Random(20 + i))
+        grown = sources.sync("team")[0]
+        assert grown.outcome == "blocked" and grown.counts["held"] == 8 and grown.counts["new"] == 10
+        diluted = sources.sync("team")[0]
+        assert diluted.outcome == "blocked" and diluted.counts["held"] == 8, diluted.summary()
+        assert "8 of the 21 documents" in diluted.message
+        assert "held since a sync that would have removed more than 50%" in diluted.message
+        assert all(hash_library.originals.has(d) for d in ids)
         report = sources.sync("team", allow_mass_delete=True)[0]
-        assert report.outcome == "ok" and report.counts["deleted"] == 8 and len(hash_library.documents()) == 3
+        assert (
+            report.outcome == "ok" and report.counts["deleted"] == 8 and len(hash_library.documents()) == 13
+        )
+        assert not any(s.held for s in sources.state.files("team").values())
         gone = ids - {r.doc_id for r in hash_library.documents()}
         assert not any(hash_library.originals.has(d) for d in gone)  # originals leave with them
 

@@ -62,7 +62,11 @@ def add(
         float, typer.Option(help="Seconds between polls of shares and buckets (0: 60).", min=0)
     ] = 0.0,
     max_delete_share: Annotated[
-        float, typer.Option(help="A sync removing more of the source's documents than this is blocked.")
+        float,
+        typer.Option(
+            help="A sync that would remove more of the source's documents than this holds those "
+            "deletions until --allow-mass-delete confirms them."
+        ),
     ] = 0.5,
     endpoint_url: Annotated[
         str, typer.Option(envvar="SEARCHAPP_S3_ENDPOINT_URL", help="An S3-compatible service (MinIO...).")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from searchapp.ingest.extract import EXTENSIONS
@@ -201,17 +201,23 @@ def plan_sync(
     retagged = retags(spec, here, sorted(released), catalog, labels)
     held: list[Action] = []
     blocked = ""
-    if deletes and len(deletes) > spec.max_delete_share * max(len(owned), 1) and not allow_mass_delete:
+    gone_states = [s for path, s in stored.items() if path not in paths.records]
+    # A hold lasts until confirmed: new files must not dilute it under the share.
+    sticky = {s.doc_id for s in gone_states if s.held}
+    over = len(deletes) > spec.max_delete_share * max(len(owned), 1)
+    if deletes and not allow_mass_delete and (over or any(d.doc_id in sticky for d in deletes)):
+        why = "more than" if over else "held since a sync that would have removed more than"
         blocked = (
             f"this sync would remove {len(deletes)} of the {len(owned)} documents of source {spec.name!r} "
-            f"(more than {spec.max_delete_share:.0%}); those deletions wait for a confirmation "
+            f"({why} {spec.max_delete_share:.0%}); those deletions wait for a confirmation "
             "(other changes go ahead). If the files were really deleted, sync again with "
             "--allow-mass-delete (or 'Remove them anyway' on the Sources page)"
         )
         held, deletes = deletes, []
-    kept = {action.doc_id for action in held}  # their gone files' records stay: the next sync holds them too
+    kept = {action.doc_id for action in held}  # their gone files' records stay, marked held
     changed = [s for path, s in sorted(paths.records.items()) if stored.get(path) != s]
-    gone = [s.key for path, s in stored.items() if path not in paths.records and s.doc_id not in kept]
+    changed += [replace(s, held=True) for s in gone_states if s.doc_id in kept and not s.held]
+    gone = [s.key for s in gone_states if s.doc_id not in kept]
     return SyncPlan(
         source=spec.name,
         actions=(*deletes, *moves, *ingests, *retagged),
@@ -247,6 +253,8 @@ def _decide_paths(
     for listed in listing.files:
         path = listed.path
         state = stored.get(path)
+        if state is not None and state.held:  # back: no deletion of it is held any more
+            state = replace(state, held=False)
         if path in waiting:
             if waiting[path] == STILL_WRITING:
                 out.deferred.append(path)

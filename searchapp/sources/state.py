@@ -53,7 +53,9 @@ class FileState:
     `doc_id` is the document the file holds in the library ("" when none: its only
     version failed). `failed_doc` and `error` describe the newest version that could not
     be ingested (its bytes' hash, and why); an older version stays in `doc_id`.
-    `retry` is set when that failure may pass by itself (a timeout, a full disk).
+    `retry` is set when that failure may pass by itself (a timeout, a full disk). `held`
+    marks a file that is gone while the mass-delete guard holds its document's deletion:
+    every later sync holds it too, until a confirmed sync, or the file is back.
     """
 
     source: str
@@ -65,6 +67,7 @@ class FileState:
     failed_doc: str = ""
     error: str = ""
     retry: bool = False
+    held: bool = False
 
     @property
     def fingerprint(self) -> tuple[int, int, str]:
@@ -95,6 +98,7 @@ class FileState:
             failed_doc=str(data.get("failed_doc", "")),
             error=str(data.get("error", "")),
             retry=bool(data.get("retry", False)),
+            held=bool(data.get("held", False)),
         )
 
 
