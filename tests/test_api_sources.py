@@ -159,3 +159,28 @@ def test_server_paths_stay_out_of_messages_for_a_caller_who_does_not_see_everyth
     admin = client.post("/v1/sources/hr/sync", headers=auth["admin"]).json()
     assert str(root) in admin["message"]
     assert str(root) in _names(client, auth["admin"])["hr"]["status"]["message"]
+
+
+def test_an_s3_sources_bucket_endpoint_and_key_stay_out_of_what_a_restricted_caller_reads() -> None:
+    """s3errors names the bucket bare, objects as bucket/key, and the access key it sent."""
+    from searchapp.sources.redact import redact
+
+    spec = SourceSpec.create("hr", "s3://acme-hr-private/docs", endpoint_url="http://10.0.0.5:9000")
+    status = {
+        "location": spec.location,
+        "endpoint_url": spec.endpoint_url,
+        "message": "access denied for bucket 'acme-hr-private' of source 'hr' at http://10.0.0.5:9000: "
+        "got AccessDenied with access key id 'AKIA...WXYZ' (from env)",
+        "errors": [["a.pdf", "FileNotFoundError: acme-hr-private/docs/a.pdf"]],
+        "other": "acme-hr-private-archive is another bucket; /srv/share2 another folder",
+    }
+    shown = redact(status, spec)
+    flat = str(shown)
+    for secret in ("acme-hr-private'", "acme-hr-private/", "10.0.0.5", "AKIA", "from env"):
+        assert secret not in flat, (secret, flat)
+    assert shown["location"] == shown["endpoint_url"] == ""
+    assert "access denied for bucket" in shown["message"] and "acme-hr-private-archive" in shown["other"]
+    folder = SourceSpec.create("x", "/srv/share")
+    assert redact("no /srv/share/a; /srv/share2/b; /srv/share.", folder) == (
+        "no (the source's folder)/a; /srv/share2/b; (the source's folder)."
+    )

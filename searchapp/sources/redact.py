@@ -1,6 +1,6 @@
 """What a caller who does not see everything may read of a source: no server paths.
 
-A source's folder, bucket and endpoint are the server's business (docs/deployment.md:
+A source's folder, bucket, endpoint and access key are the server's business (docs/deployment.md:
 "the server paths and endpoints only a caller who sees everything"). They also turn up
 inside messages: a missing folder's sync says where it looked, an unreadable folder's
 error names its absolute path. `redact` puts a stand-in in their place, in every string
@@ -10,6 +10,7 @@ of a report or a status, for the front ends to show a restricted caller.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from searchapp.sources.spec import SourceSpec
@@ -19,20 +20,29 @@ BUCKET = "(the source's bucket)"
 ENDPOINT = "(the source's endpoint)"
 
 
+KEY = "(an access key)"
+# `searchapp.sources.s3errors` names the key it sent: "access key id 'AKIA...WXYZ' (from env)".
+_ACCESS_KEY_RE = re.compile(r"access key id '[^']*'(?: \(from [^)]*\))?")
+
+
 def _stand_ins(spec: SourceSpec) -> list[tuple[str, str]]:
     pairs = [(spec.location, BUCKET if spec.kind == "s3" else FOLDER)]
     if spec.kind == "directory":
         real = os.path.realpath(spec.location)  # an error may name the folder a link leads to
         if real != spec.location:
             pairs.append((real, FOLDER))
+    else:  # errors name the bucket bare ('acme-hr'), or an object as bucket/key
+        pairs.append((spec.location.removeprefix("s3://").split("/", 1)[0], BUCKET))
     if spec.endpoint_url:
         pairs.append((spec.endpoint_url, ENDPOINT))
     return sorted((p for p in pairs if p[0]), key=lambda pair: -len(pair[0]))  # the longest first
 
 
 def redact_text(text: str, spec: SourceSpec) -> str:
+    text = _ACCESS_KEY_RE.sub(KEY, text)
     for secret, stand_in in _stand_ins(spec):
-        text = text.replace(secret, stand_in)
+        # Whole names only: the folder /srv/share is not the start of /srv/share2.
+        text = re.sub(rf"(?<![\w.-]){re.escape(secret)}(?![\w-]|\.[\w-])", stand_in, text)
     return text
 
 
