@@ -753,6 +753,44 @@ def test_a_file_two_sources_hold_carries_both_their_tags_and_is_seen_by_both_the
         assert sources.sync("handbook")[0].plan.actions == ()
 
 
+@pytest.mark.parametrize("first", ["hr", "public"])
+def test_a_file_an_open_and_a_restricted_source_hold_is_open_whichever_synced_first(
+    hash_library: Library, tmp_path: Path, first: str
+) -> None:
+    """A source without groups opens its files to everyone: beside a restricted source's
+    copy too, and the restriction comes back when the open copy goes (found by review)."""
+    policy = document_bytes("md", random.Random(f"policy-{first}"))
+    for folder in ("hr", "public"):
+        write(tmp_path / folder / "policy.md", policy)
+        write(
+            tmp_path / folder / f"own-{folder}.md", document_bytes("md", random.Random(f"{folder}-{first}"))
+        )
+        for path in (tmp_path / folder).iterdir():
+            backdate(path, random.Random(14))
+    with Sources(hash_library, workers=1) as sources:
+        sources.add(SourceSpec.create("hr", tmp_path / "hr", groups=["hr"]))
+        sources.add(SourceSpec.create("public", tmp_path / "public"))
+        for name in (first, *({"hr", "public"} - {first})):
+            sources.sync(name)
+        shared = next(r for r in hash_library.documents() if r.source.endswith("/policy.md"))
+        assert hash_library.document(shared.doc_id).groups == ()
+        assert all(s.plan.actions == () for s in sources.sync())
+        (tmp_path / "public" / "policy.md").unlink()
+        sources.sync("public")
+        assert hash_library.document(shared.doc_id).groups == ("hr",)
+        write(tmp_path / "public" / "policy.md", policy)
+        backdate(tmp_path / "public" / "policy.md", random.Random(15))
+        sources.sync("public")
+        assert hash_library.document(shared.doc_id).groups == ()
+        # A restriction set by hand on what only the open source holds stays.
+        own = hash_library.document("public/own-public.md")
+        hash_library.update_groups(own.doc_id, ["legal"])
+        sources.sync()
+        assert hash_library.document(own.doc_id).groups == ("legal",)
+        assert sources.remove("public") == 1  # own-public.md; the shared one stays, hr's alone
+        assert hash_library.document(shared.doc_id).groups == ("hr",)
+
+
 def test_a_file_name_that_is_not_utf8_is_ingested_synced_and_deleted_like_any_other(
     hash_library: Library, tmp_path: Path
 ) -> None:

@@ -343,7 +343,9 @@ class SyncActionOut(BaseModel):
     replaces: str
     retype: bool
     tags: list[str] = Field(description="retag: the tags the document gets (it keeps its own)")
-    groups: list[str] = Field(description="retag: the groups the document is restricted to (none: unchanged)")
+    groups: list[str] | None = Field(
+        description="retag: the groups the document is restricted to ([]: none; null: unchanged)"
+    )
 
 
 class ProblemOut(BaseModel):

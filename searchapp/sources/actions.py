@@ -26,8 +26,8 @@ class Action:
     ingest: read `path` and store it as `name` (`replaces`: the version of that name it
     replaces). move: `old_name` becomes `name` (`retype`: the new name is another file
     type, so the document is read again from its kept original). delete: `old_name` goes.
-    retag: the document of `name` gets `tags` (it keeps the tags it has) and, when
-    `groups` is not empty, those groups (`searchapp.sources.labels`).
+    retag: the document of `name` gets `tags` (it keeps the tags it has) and, unless
+    `groups` is None, exactly those groups (() for none: `searchapp.sources.labels`).
     """
 
     kind: ActionKind
@@ -39,7 +39,7 @@ class Action:
     replaces: str = ""
     retype: bool = False
     tags: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
+    groups: tuple[str, ...] | None = None
 
     def describe(self) -> str:
         if self.kind == "ingest":

@@ -6,10 +6,11 @@ two shares is one document held by two sources:
 - **tags**: every source that holds a document adds its tags (tags given by hand stay),
   so a tag filter of either source finds it;
 - **groups** (who may see it): the union of the groups of the sources that hold it, since
-  each of them says its groups may read that file. A source without groups restricts
-  nothing and leaves a document's groups as they are (as an upload without groups does),
-  so the union is set only when every source holding the document has groups. A source
-  that stops holding a document takes its groups back out.
+  each of them says its groups may read that file. A source without groups opens its
+  documents to everyone, so a document it holds beside a restricted source is
+  unrestricted; a document only sources without groups hold keeps its groups as they are
+  (set by hand, perhaps), as an upload without groups does. When a source stops holding
+  a document (or is removed), the groups are those of the sources still holding it.
 
 Pure: `retags` returns the plan's ``retag`` actions.
 """
@@ -35,15 +36,28 @@ class Labels:
         return cls(spec.tags, spec.groups)
 
 
-def union_groups(holders: Sequence[Sequence[str]]) -> tuple[str, ...]:
-    """The groups a document held by sources with these groups should have; () leaves its
-    groups as they are (no holder, or one holder without groups)."""
-    if not holders or any(not groups for groups in holders):
+def union_groups(holders: Sequence[Sequence[str]]) -> tuple[str, ...] | None:
+    """The groups a document held by sources with these groups should have.
+
+    Every holder restricted: the union of their groups. A holder without groups opens
+    its documents to everyone, so beside a restricted one the document is unrestricted
+    (()). No holder with groups, or none at all: None, its groups stay as they are (set
+    by hand, perhaps).
+    """
+    if not any(holders):
+        return None
+    if not all(holders):
         return ()
     out: list[str] = []
     for groups in holders:
         out += [g for g in groups if g not in out]
     return tuple(out)
+
+
+def _changed(groups: tuple[str, ...] | None, entry: CatalogEntry) -> tuple[str, ...] | None:
+    if groups is None or set(groups) == set(entry.groups):
+        return None
+    return groups
 
 
 def retags(
@@ -66,17 +80,15 @@ def retags(
         if entry is None:  # ingested by this sync, with this source's labels
             continue
         tags = tuple(t for t in spec.tags if t not in entry.tags)
-        groups = union_groups([spec.groups, *(o.groups for o in others.get(doc_id, ()))])
-        groups = groups if set(groups) != set(entry.groups) else ()
-        if tags or groups:
+        groups = _changed(union_groups([spec.groups, *(o.groups for o in others.get(doc_id, ()))]), entry)
+        if tags or groups is not None:
             actions.append(Action("retag", doc_id, name=name, tags=tags, groups=groups))
-    if spec.groups:  # what this source no longer holds loses the groups it gave
-        for doc_id in sorted(released):
-            entry = catalog.get(doc_id)
-            held_by = others.get(doc_id, ())
-            if entry is None or not held_by:
-                continue  # deleted by this sync
-            groups = union_groups([o.groups for o in held_by])
-            if groups and set(groups) != set(entry.groups):
-                actions.append(Action("retag", doc_id, name=entry.source, groups=groups))
+    for doc_id in sorted(released):  # what this source no longer holds: the others' groups
+        entry = catalog.get(doc_id)
+        held_by = others.get(doc_id, ())
+        if entry is None or not held_by:
+            continue  # deleted by this sync
+        groups = _changed(union_groups([o.groups for o in held_by]), entry)
+        if groups is not None:
+            actions.append(Action("retag", doc_id, name=entry.source, groups=groups))
     return actions

@@ -135,13 +135,13 @@ class Sources:
                 else:
                     self.library.delete_by_id(record.doc_id)
                     removed += 1
-            if spec.groups:  # what other sources hold too is seen by their groups only
-                for doc_id, held_by in holders.items():
-                    groups = union_groups([others[h.source].groups for h in held_by if h.source in others])
-                    if groups and any(h.source == name for h in held_by):
-                        kept = self.library.find_by_id(doc_id)
-                        if kept is not None and set(kept.groups) != set(groups):
-                            self.library.update_groups(doc_id, groups)
+            for doc_id, held_by in holders.items():  # what others hold too: their groups now
+                still = [others[h.source].groups for h in held_by if h.source in others]
+                groups = union_groups(still) if still else None
+                if groups is not None and any(h.source == name for h in held_by):
+                    kept = self.library.find_by_id(doc_id)
+                    if kept is not None and set(kept.groups) != set(groups):
+                        self.library.update_groups(doc_id, groups)
         self.state.delete_source(name)
         return removed
 

@@ -227,7 +227,11 @@ class Syncer:
                     if tagged is not None and not set(action.tags) <= set(tagged.tags):
                         added = (t for t in action.tags if t not in tagged.tags)
                         self.library.update_tags(action.doc_id, (*tagged.tags, *added))
-                    if tagged is not None and action.groups and set(action.groups) != set(tagged.groups):
+                    if (
+                        tagged is not None
+                        and action.groups is not None
+                        and set(action.groups) != set(tagged.groups)
+                    ):
                         self.library.update_groups(action.doc_id, action.groups)
             retyped = [a.doc_id for a in plan.of_kind("move") if a.retype]
             if retyped:
