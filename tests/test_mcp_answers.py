@@ -104,3 +104,17 @@ def test_the_most_passages_a_tool_takes_arrive_over_http_however_long(long_serve
     ):
         refused = call(long_server, tool, arguments)
         assert refused.is_error and "k must be an integer from 1 to 50" in refused.content[0].text
+
+
+def test_a_long_query_is_echoed_short_and_short_passages_get_no_cut_notice() -> None:
+    """A pasted page as the query was echoed whole beside the passages, past the event limit
+    that cutting passages was meant to keep to; and a cut notice came with nothing cut
+    (found by review)."""
+    from searchapp.api.mcp_models import ECHO_CHARS, Citation, Passage, SearchResult, echoed, fitted
+
+    page = "walrus " * 100_000
+    assert len(echoed(page)) == ECHO_CHARS and echoed(page).endswith("…") and echoed("walrus") == "walrus"
+    citation = Citation(document="a.md", doc_id="a" * 64, page=None, heading="", passage_id="a" * 64 + ":0")
+    short = [Passage(rank=i, score=0.5, text="short", citation=citation) for i in range(1, 51)]
+    answer = SearchResult(query=page, mode="dense", weak_match=False, notices=[], passages=short)
+    assert fitted(answer).notices == []

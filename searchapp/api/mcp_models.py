@@ -93,6 +93,14 @@ def wire_bytes(answer: BaseModel) -> int:
     return len(structured) + len(pydantic_core.to_json(text))
 
 
+ECHO_CHARS = 2_000  # a query echoed back: enough to recognise it, never the answer's bulk
+
+
+def echoed(query: str) -> str:
+    """The query as an answer repeats it: a long one (a pasted page) cut, ending in …."""
+    return query if len(query) <= ECHO_CHARS else query[: ECHO_CHARS - 1] + "…"
+
+
 def fitted(answer: Answer) -> Answer:
     """`answer`, its passages' (or neighbours') texts cut short where it would not fit."""
     size = wire_bytes(answer)
@@ -105,6 +113,8 @@ def fitted(answer: Answer) -> Answer:
         cap = max(MIN_CHARS, math.floor(cap * ANSWER_BYTES / size * 0.95))
         cut = _with_texts(answer, [t if len(t) <= cap else t[: cap - 1] + "…" for t in texts])
         size = wire_bytes(cut)
+    if cut is answer:  # every text was short already: nothing was cut
+        return answer
     what = "passage" if isinstance(answer, SearchResult) else "neighbouring passage"
     notice = (
         f"each {what}'s text is cut to {cap} characters (ending in …) to fit one answer; "

@@ -63,6 +63,7 @@ from searchapp.api.mcp_models import (
     PassageWithContext,
     SearchResult,
     StoredText,
+    echoed,
     fitted,
 )
 from searchapp.api.oidc import OidcVerifier
@@ -172,7 +173,7 @@ def build_mcp(
         response = told_if_empty(response)
         return fitted(
             SearchResult(
-                query=response.query if asked is None else asked,
+                query=echoed(response.query if asked is None else asked),
                 mode=response.mode,
                 weak_match=response.weak_match,
                 notices=list(response.notices),
