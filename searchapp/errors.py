@@ -78,6 +78,10 @@ class DocumentNotFoundError(SearchAppError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class AmbiguousDocumentError(DocumentNotFoundError):
+    """An id prefix that several documents start with: not one document."""
+
+
 class SourceError(SearchAppError, ValueError):
     """A source (a synced folder or bucket) is unknown, badly given, or cannot be reached."""
 

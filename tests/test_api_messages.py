@@ -57,3 +57,19 @@ def test_every_route_with_a_body_lists_413(api: Any) -> None:
     assert with_body
     for path, method, operation in with_body:
         assert "413" in operation["responses"], (method, path)
+
+
+def test_an_id_prefix_several_documents_share_is_called_ambiguous_not_missing(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight hex digits that two documents start with (found by review: a 404 "no document")."""
+    from searchapp.errors import AmbiguousDocumentError
+    from searchapp.library.view import LibraryView
+
+    def ambiguous(self: Any, ref: str) -> Any:
+        raise AmbiguousDocumentError(f"{ref!r} matches 2 documents; give more of the id")
+
+    monkeypatch.setattr(LibraryView, "document", ambiguous)
+    client, auth = api
+    answer = client.get("/v1/documents/abcd1234", headers=auth)
+    assert answer.status_code == 404 and "matches 2 documents" in answer.json()["detail"], answer.text

@@ -68,7 +68,7 @@ from searchapp.api.mcp_models import (
 )
 from searchapp.api.oidc import OidcVerifier
 from searchapp.api.searching import MCP_LISTING, search_request, told_if_empty
-from searchapp.errors import AuthError, DocumentNotFoundError, SearchAppError
+from searchapp.errors import AmbiguousDocumentError, AuthError, DocumentNotFoundError, SearchAppError
 from searchapp.types import Hit, SearchResponse, StoredPassage
 
 logger = logging.getLogger(__name__)
@@ -307,12 +307,9 @@ def _passage_named(ref: str) -> Iterator[None]:
     the colon) as what it is to the assistant: an unknown passage id, and where to get one."""
     try:
         yield
+    except AmbiguousDocumentError as exc:  # a short document id that several documents start with
+        raise DocumentNotFoundError(f"the passage id {ref!r} is ambiguous ({exc}); {PASSAGE_IDS}") from exc
     except DocumentNotFoundError as exc:
-        reason = str(exc)
-        if "matches" in reason:  # a short document id that several documents start with
-            raise DocumentNotFoundError(
-                f"the passage id {ref!r} is ambiguous ({reason}); {PASSAGE_IDS}"
-            ) from exc
         raise DocumentNotFoundError(f"no passage has the id {ref!r}; {PASSAGE_IDS}") from exc
 
 

@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from searchapp.errors import DocumentNotFoundError, QueryError
+from searchapp.errors import AmbiguousDocumentError, DocumentNotFoundError, QueryError
 from searchapp.filters import SearchFilters
 from searchapp.request import SearchRequest
 from searchapp.types import DocumentRecord, SearchResponse
@@ -45,7 +45,7 @@ def find_document(records: Sequence[DocumentRecord], ref: str) -> DocumentRecord
         if len(prefixed) == 1:
             return prefixed[0]
         if len(prefixed) > 1:
-            raise DocumentNotFoundError(f"{ref!r} matches {len(prefixed)} documents; give more of the id")
+            raise AmbiguousDocumentError(f"{ref!r} matches {len(prefixed)} documents; give more of the id")
     raise DocumentNotFoundError(f"no document named or with id {ref!r}; `searchapp docs` lists them")
 
 

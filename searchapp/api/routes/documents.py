@@ -19,7 +19,7 @@ from searchapp.api.callers import Caller
 from searchapp.api.deps import ERRORS, NOT_FOUND, Ctx, Reader, Writer, api_base, original_link
 from searchapp.api.errors import ApiError
 from searchapp.api.models import DeletedOut, DocumentListOut, DocumentOut, ErrorOut, JobOut, RetagIn
-from searchapp.errors import DocumentNotFoundError, QueryError
+from searchapp.errors import AmbiguousDocumentError, DocumentNotFoundError, QueryError
 from searchapp.ingest.types import SourceFile
 from searchapp.library.view import LibraryView
 from searchapp.sources import Sources
@@ -75,6 +75,8 @@ def settled(library: LibraryView, ref: str) -> DocumentRecord:
         raise DocumentNotFoundError(unknown)
     try:
         return library.document(ref)
+    except AmbiguousDocumentError:  # "matches 2 documents; give more of the id": as it is
+        raise
     except DocumentNotFoundError:  # its own message names the command line's `searchapp docs`
         raise DocumentNotFoundError(unknown) from None
 
