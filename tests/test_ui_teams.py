@@ -11,6 +11,7 @@ and each user sees only their team's documents, and of those only what their gro
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -394,27 +395,40 @@ def test_deleting_in_one_team_keeps_the_other_teams_original(tmp_path: Path) -> 
         assert beta.original(record.doc_id) == data
 
 
-def test_the_sources_page_shows_server_paths_only_to_who_manages_sources(
+def test_the_sources_page_shows_server_paths_and_the_mass_delete_button_only_to_who_manages_sources(
     jar: CookieJar, tmp_path: Path
 ) -> None:
-    """As in the API: a member sees a source and why its sync stopped, not where it lives."""
+    """As in the API: a member sees a source and why its sync stopped, not where it lives,
+    and cannot confirm a mass delete (the API refuses that to members too)."""
     from searchapp.sources import SourceSpec
 
     folder = tmp_path / "legal-share"
     folder.mkdir()
-    (folder / "a.txt").write_text("Refunds are paid on Mondays.")
+    for name in ("a.txt", "b.txt"):
+        (folder / name).write_text(f"Refunds of kind {name} are paid on Mondays.")
+        os.utime(folder / name, (time.time() - 60, time.time() - 60))
     settings = resources.load_settings().with_overrides(collection="team-alpha")
     team_sources = resources.get_sources(settings)
     team_sources.add(SourceSpec.create("legal", folder))
-    folder.rename(tmp_path / "unmounted")
-    assert team_sources.sync("legal")[0].outcome == "blocked"
+    assert team_sources.sync("legal")[0].counts["new"] == 2
+    for path in folder.iterdir():
+        path.unlink()
+    assert team_sources.sync("legal")[0].counts["held"] == 2
 
     def page(at: AppTest) -> str:
         _run(at, "sources")
         return " ".join(plain(str(e.value)) for e in [*at.markdown, *at.warning])
 
-    member = page(_app(user("ada@alpha.example", groups=["legal"]), GROUP_SECRETS))
-    assert "legal" in member and "does not exist" in member, member
-    assert str(tmp_path) not in member and "(the source's folder)" in member
-    manager = page(_app(user("boss@alpha.example"), GROUP_SECRETS))
-    assert str(folder) in manager
+    member = _app(user("ada@alpha.example", groups=["legal"]), GROUP_SECRETS)
+    assert "would remove 2 of the 2" in page(member)
+    assert not [b for b in member.button if b.key == "sync_anyway_legal"]
+    manager = _app(user("boss@alpha.example"), GROUP_SECRETS)
+    page(manager)
+    assert [b for b in manager.button if b.key == "sync_anyway_legal"]
+
+    folder.rename(tmp_path / "unmounted")
+    assert team_sources.sync("legal")[0].outcome == "blocked"
+    shown = page(_app(user("ada@alpha.example", groups=["legal"]), GROUP_SECRETS))
+    assert "legal" in shown and "does not exist" in shown, shown
+    assert str(tmp_path) not in shown and "(the source's folder)" in shown
+    assert str(folder) in page(_app(user("boss@alpha.example"), GROUP_SECRETS))

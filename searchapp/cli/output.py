@@ -77,7 +77,7 @@ def print_ingest_report(report: IngestReport) -> None:
     typer.echo(report.summary(), err=True)
 
 
-MODE_NAMES = {"adaptive": "adaptive", "dense": "semantic", "keyword": "keyword", "hybrid": "hybrid"}
+MODE_LABELS = {"adaptive": "adaptive", "dense": "semantic", "keyword": "keyword", "hybrid": "hybrid"}
 
 
 def passage_ref(hit: Hit) -> str:
@@ -87,7 +87,7 @@ def passage_ref(hit: Hit) -> str:
 
 def hit_details(hit: Hit, mode: str) -> str:
     """How the hit got its score: 'hybrid score · cosine 0.612 · semantic #1 · keyword #3 (BM25 7.21)'."""
-    parts = [f"{MODE_NAMES.get(mode, mode)} score"]
+    parts = [f"{MODE_LABELS.get(mode, mode)} score"]
     if hit.cosine is not None:
         parts.append(f"cosine {hit.cosine:.3f}")
     if hit.dense_rank is not None and mode != "dense":

@@ -95,7 +95,8 @@ def _source(sources: Sources, info: SourceInfo, *, manage: bool) -> None:
                 )
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
             sync_now = st.button("Sync now", key=f"sync_{key}", icon=":material/sync:")
-            mass = status.outcome == "blocked" and "--allow-mass-delete" in status.message
+            # Only who manages sources may confirm (the API refuses the others too).
+            mass = manage and status.outcome == "blocked" and "--allow-mass-delete" in status.message
             anyway = mass and st.button(
                 "Remove them anyway", key=f"sync_anyway_{key}", icon=":material/delete_sweep:"
             )
