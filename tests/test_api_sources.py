@@ -184,3 +184,23 @@ def test_an_s3_sources_bucket_endpoint_and_key_stay_out_of_what_a_restricted_cal
     assert redact("no /srv/share/a; /srv/share2/b; /srv/share.", folder) == (
         "no (the source's folder)/a; /srv/share2/b; (the source's folder)."
     )
+
+
+def test_a_sync_report_names_no_document_the_caller_cannot_see(
+    api: Any, hash_library: Library, tmp_path: Path
+) -> None:
+    """The open copy of an hr file goes: the document is hr's alone again, and the sales
+    writer who synced the open share is not told its name or groups (found by review)."""
+    client, auth, _ = api
+    for folder in ("hr-share", "open-share"):
+        write(tmp_path / folder / "policy.md", "# Policy\n\nsalary review dates for every team")
+        backdate(tmp_path / folder / "policy.md", random.Random(5))
+    with Sources(hash_library, workers=1) as sources:
+        sources.add(SourceSpec.create("hrdocs", tmp_path / "hr-share", groups=["hr"]))
+        sources.add(SourceSpec.create("open", tmp_path / "open-share"))
+        sources.sync()
+    (tmp_path / "open-share" / "policy.md").unlink()
+    report = client.post("/v1/sources/open/sync", headers=auth["sales_writer"]).json()
+    assert report["outcome"] == "ok" and report["counts"]["retagged"] == 1, report
+    assert report["actions"] == [] and "hrdocs" not in str(report)
+    assert hash_library.document("hrdocs/policy.md").groups == ("hr",)

@@ -67,4 +67,13 @@ def sync_source(
             raise ApiError(404, "not_found", f"no source named {name!r}; GET /api/v1/sources lists them")
         (report,) = sources.sync(name, dry_run=dry_run, allow_mass_delete=allow_mass_delete)
     data = report.to_dict()
-    return data if caller.sees_everything else redact(data, found.spec)
+    if caller.sees_everything:
+        return data
+    # A retag can be of a document this caller does not see (one a restricted source let
+    # go, now only another source's): its name and groups are not for this caller.
+    view = ctx.library_for(caller)
+    data["actions"] = [
+        a for a in data["actions"] if a["kind"] != "retag" or view.find_by_id(a["doc_id"]) is not None
+    ]
+    shown: dict[str, Any] = redact(data, found.spec)
+    return shown
