@@ -787,7 +787,31 @@ def test_a_file_an_open_and_a_restricted_source_hold_is_open_whichever_synced_fi
         hash_library.update_groups(own.doc_id, ["legal"])
         sources.sync()
         assert hash_library.document(own.doc_id).groups == ("legal",)
+        # ... and a restricted source that starts holding it does not open it (found by review).
+        write(tmp_path / "hr" / "copy.md", hash_library.original(own.doc_id))
+        backdate(tmp_path / "hr" / "copy.md", random.Random(16))
+        sources.sync("hr")
+        assert hash_library.document(own.doc_id).groups == ("legal",)
+        (tmp_path / "hr" / "copy.md").unlink()
+        sources.sync("hr")
         assert sources.remove("public") == 1  # own-public.md; the shared one stays, hr's alone
+        assert hash_library.document(shared.doc_id).groups == ("hr",)
+
+
+def test_removing_an_open_source_but_keeping_its_documents_restricts_what_others_hold(
+    hash_library: Library, tmp_path: Path
+) -> None:
+    policy = document_bytes("md", random.Random("keep-policy"))
+    for folder in ("hr", "public"):
+        write(tmp_path / folder / "policy.md", policy)
+        backdate(tmp_path / folder / "policy.md", random.Random(17))
+    with Sources(hash_library, workers=1) as sources:
+        sources.add(SourceSpec.create("hr", tmp_path / "hr", groups=["hr"]))
+        sources.add(SourceSpec.create("public", tmp_path / "public"))
+        sources.sync()
+        (shared,) = hash_library.documents()
+        assert shared.groups == ()
+        assert sources.remove("public", keep_documents=True) == 0
         assert hash_library.document(shared.doc_id).groups == ("hr",)
 
 

@@ -8,8 +8,9 @@ two shares is one document held by two sources:
 - **groups** (who may see it): the union of the groups of the sources that hold it, since
   each of them says its groups may read that file. A source without groups opens its
   documents to everyone, so a document it holds beside a restricted source is
-  unrestricted; a document only sources without groups hold keeps its groups as they are
-  (set by hand, perhaps), as an upload without groups does. When a source stops holding
+  unrestricted (unless a person restricted it otherwise: a restricted source that starts
+  holding it never opens it); a document only sources without groups hold keeps its
+  groups as they are (set by hand, perhaps), as an upload without groups does. When a source stops holding
   a document (or is removed), the groups are those of the sources still holding it.
 
 Pure: `retags` returns the plan's ``retag`` actions.
@@ -36,22 +37,24 @@ class Labels:
         return cls(spec.tags, spec.groups)
 
 
-def union_groups(holders: Sequence[Sequence[str]]) -> tuple[str, ...] | None:
-    """The groups a document held by sources with these groups should have.
+def union_groups(holders: Sequence[Sequence[str]], current: Sequence[str] = ()) -> tuple[str, ...] | None:
+    """The groups a document held by sources with these groups should have, given its
+    `current` groups.
 
     Every holder restricted: the union of their groups. A holder without groups opens
     its documents to everyone, so beside a restricted one the document is unrestricted
-    (()). No holder with groups, or none at all: None, its groups stay as they are (set
-    by hand, perhaps).
+    (()), unless its current groups are not the restricted holders' own (set by hand:
+    a restricted source starting to hold it must not open it). No holder with groups, or
+    none at all: None, its groups stay as they are.
     """
     if not any(holders):
         return None
-    if not all(holders):
-        return ()
     out: list[str] = []
     for groups in holders:
         out += [g for g in groups if g not in out]
-    return tuple(out)
+    if all(holders):
+        return tuple(out)
+    return () if set(current) <= set(out) else None
 
 
 def _changed(groups: tuple[str, ...] | None, entry: CatalogEntry) -> tuple[str, ...] | None:
@@ -80,7 +83,8 @@ def retags(
         if entry is None:  # ingested by this sync, with this source's labels
             continue
         tags = tuple(t for t in spec.tags if t not in entry.tags)
-        groups = _changed(union_groups([spec.groups, *(o.groups for o in others.get(doc_id, ()))]), entry)
+        holders = [spec.groups, *(o.groups for o in others.get(doc_id, ()))]
+        groups = _changed(union_groups(holders, entry.groups), entry)
         if tags or groups is not None:
             actions.append(Action("retag", doc_id, name=name, tags=tags, groups=groups))
     for doc_id in sorted(released):  # what this source no longer holds: the others' groups
@@ -88,7 +92,7 @@ def retags(
         held_by = others.get(doc_id, ())
         if entry is None or not held_by:
             continue  # deleted by this sync
-        groups = _changed(union_groups([o.groups for o in held_by]), entry)
+        groups = _changed(union_groups([o.groups for o in held_by], entry.groups), entry)
         if groups is not None:
             actions.append(Action("retag", doc_id, name=entry.source, groups=groups))
     return actions

@@ -119,9 +119,9 @@ class Sources:
         (they then stay as ordinary documents). Returns how many documents were removed."""
         spec = self.state.spec(name)
         removed = 0
+        others = {s.name: s for s in self.state.specs() if s.name != name}
+        holders = self.state.holders()
         if not keep_documents:
-            others = {s.name: s for s in self.state.specs() if s.name != name}
-            holders = self.state.holders()
             for record in self.library.documents(include_pending=True):
                 if not record.source.startswith(spec.prefix):
                     continue
@@ -135,13 +135,14 @@ class Sources:
                 else:
                     self.library.delete_by_id(record.doc_id)
                     removed += 1
-            for doc_id, held_by in holders.items():  # what others hold too: their groups now
-                still = [others[h.source].groups for h in held_by if h.source in others]
-                groups = union_groups(still) if still else None
-                if groups is not None and any(h.source == name for h in held_by):
-                    kept = self.library.find_by_id(doc_id)
-                    if kept is not None and set(kept.groups) != set(groups):
-                        self.library.update_groups(doc_id, groups)
+        for doc_id, held_by in holders.items():  # what others hold too: their groups now
+            still = [others[h.source].groups for h in held_by if h.source in others]
+            if not still or not any(h.source == name for h in held_by):
+                continue
+            kept = self.library.find_by_id(doc_id)
+            groups = union_groups(still, kept.groups) if kept is not None else None
+            if kept is not None and groups is not None and set(kept.groups) != set(groups):
+                self.library.update_groups(doc_id, groups)
         self.state.delete_source(name)
         return removed
 
