@@ -190,17 +190,33 @@ def test_a_sync_report_names_no_document_the_caller_cannot_see(
     api: Any, hash_library: Library, tmp_path: Path
 ) -> None:
     """The open copy of an hr file goes: the document is hr's alone again, and the sales
-    writer who synced the open share is not told its name or groups (found by review)."""
+    writer who synced the open share is not told its name or groups, in a dry run either,
+    nor where it moved (found by the reviews)."""
     client, auth, _ = api
-    for folder in ("hr-share", "open-share"):
-        write(tmp_path / folder / "policy.md", "# Policy\n\nsalary review dates for every team")
-        backdate(tmp_path / folder / "policy.md", random.Random(5))
+    files = {
+        "hr-share": ("policy.md", "salaries.md"),
+        "open-share": ("policy.md",),
+        "a-share": ("salaries.md",),
+    }
+    for folder, names in files.items():
+        for name in names:
+            write(tmp_path / folder / name, f"# {name}\n\nsalary review dates and bands for every team")
+            backdate(tmp_path / folder / name, random.Random(5))
     with Sources(hash_library, workers=1) as sources:
         sources.add(SourceSpec.create("hrdocs", tmp_path / "hr-share", groups=["hr"]))
         sources.add(SourceSpec.create("open", tmp_path / "open-share"))
+        sources.add(SourceSpec.create("aopen", tmp_path / "a-share"))  # sorts first: it names its copy
         sources.sync()
+    assert hash_library.document("aopen/salaries.md").groups == ()
+    assert hash_library.document("hrdocs/policy.md").groups == ()
     (tmp_path / "open-share" / "policy.md").unlink()
-    report = client.post("/v1/sources/open/sync", headers=auth["sales_writer"]).json()
-    assert report["outcome"] == "ok" and report["counts"]["retagged"] == 1, report
-    assert report["actions"] == [] and "hrdocs" not in str(report)
+    (tmp_path / "a-share" / "salaries.md").unlink()
+    for name, counts in (("open", {"retagged": 1}), ("aopen", {"retagged": 1, "moved": 1})):
+        for dry in ({"dry_run": "true"}, {}):
+            report = client.post(f"/v1/sources/{name}/sync", params=dry, headers=auth["sales_writer"]).json()
+            assert {k: report["counts"][k] for k in counts} == counts, report
+            assert report["actions"] == [] and "hrdocs" not in str(report) and "'hr'" not in str(report), (
+                report
+            )
     assert hash_library.document("hrdocs/policy.md").groups == ("hr",)
+    assert hash_library.document("hrdocs/salaries.md").groups == ("hr",)

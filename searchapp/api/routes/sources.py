@@ -69,11 +69,22 @@ def sync_source(
     data = report.to_dict()
     if caller.sees_everything:
         return data
-    # A retag can be of a document this caller does not see (one a restricted source let
-    # go, now only another source's): its name and groups are not for this caller.
     view = ctx.library_for(caller)
-    data["actions"] = [
-        a for a in data["actions"] if a["kind"] != "retag" or view.find_by_id(a["doc_id"]) is not None
-    ]
-    shown: dict[str, Any] = redact(data, found.spec)
-    return shown
+    # A move or a retag can be of a document this caller does not see, or will not once
+    # the sync is made (a dry run): one a restricted source still holds when this source
+    # lets it go. Its name and groups are not for this caller; the counts stay.
+    hidden = {
+        a["doc_id"]
+        for a in data["actions"]
+        if a["kind"] == "retag" and a["groups"] is not None and not can_see(a["groups"], caller.visibility)
+    }
+
+    def shown(action: dict[str, Any]) -> bool:
+        if action["kind"] in ("ingest", "delete"):  # this source's own new and gone names
+            return True
+        return action["doc_id"] not in hidden and view.find_by_id(action["doc_id"]) is not None
+
+    data["actions"] = [a for a in data["actions"] if shown(a)]
+    data["held"] = [a for a in data["held"] if view.find_by_id(a["doc_id"]) is not None]
+    out: dict[str, Any] = redact(data, found.spec)
+    return out
