@@ -181,9 +181,19 @@ def test_an_s3_sources_bucket_endpoint_and_key_stay_out_of_what_a_restricted_cal
     assert shown["location"] == shown["endpoint_url"] == ""
     assert "access denied for bucket" in shown["message"] and "acme-hr-private-archive" in shown["other"]
     folder = SourceSpec.create("x", "/srv/share")
-    assert redact("no /srv/share/a; /srv/share2/b; /srv/share.", folder) == (
+    assert redact({"message": "no /srv/share/a; /srv/share2/b; /srv/share."}, folder)["message"] == (
         "no (the source's folder)/a; /srv/share2/b; (the source's folder)."
     )
+    # Found by the second review: a trailing '/', AWS's virtual-hosted URLs, and a source
+    # named after its bucket (its name is not a secret, and names are not messages).
+    slashed = SourceSpec.create("hr", "s3://acme-hr/docs/", endpoint_url="http://minio.internal:9000/")
+    message = 'URL: "http://minio.internal:9000/acme-hr?list-type=2"; https://acme-hr.s3.amazonaws.com/docs'
+    assert "minio" not in str(redact({"message": message}, slashed))
+    assert "acme-hr" not in str(redact({"message": message}, slashed))
+    same = SourceSpec.create("team-docs", "s3://team-docs")
+    data = {"name": "team-docs", "message": "cannot list bucket 'team-docs' of source 'team-docs'"}
+    assert redact(data, same) == {**data}
+    assert redact({"name": "acme-hr", "tags": ["acme-hr"]}, spec) == {"name": "acme-hr", "tags": ["acme-hr"]}
 
 
 def test_a_sync_report_names_no_document_the_caller_cannot_see(

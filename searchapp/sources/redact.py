@@ -25,6 +25,11 @@ KEY = "(an access key)"
 _ACCESS_KEY_RE = re.compile(r"access key id '[^']*'(?: \(from [^)]*\))?")
 
 
+# The fields that carry free text (messages, errors): names, tags and groups are left as
+# they are, even one that happens to equal a bucket's name.
+TEXT_FIELDS = frozenset({"message", "detail", "errors", "failures", "problems"})
+
+
 def _stand_ins(spec: SourceSpec) -> list[tuple[str, str]]:
     pairs = [(spec.location, BUCKET if spec.kind == "s3" else FOLDER)]
     if spec.kind == "directory":
@@ -32,29 +37,40 @@ def _stand_ins(spec: SourceSpec) -> list[tuple[str, str]]:
         if real != spec.location:
             pairs.append((real, FOLDER))
     else:  # errors name the bucket bare ('acme-hr'), or an object as bucket/key
-        pairs.append((spec.location.removeprefix("s3://").split("/", 1)[0], BUCKET))
+        bucket = spec.location.removeprefix("s3://").split("/", 1)[0]
+        if bucket != spec.name:  # a source named after its bucket tells the caller nothing new
+            pairs.append((bucket, BUCKET))
     if spec.endpoint_url:
         pairs.append((spec.endpoint_url, ENDPOINT))
-    return sorted((p for p in pairs if p[0]), key=lambda pair: -len(pair[0]))  # the longest first
+    cleaned = [(secret.rstrip("/"), stand_in) for secret, stand_in in pairs]
+    return sorted((p for p in cleaned if p[0]), key=lambda pair: -len(pair[0]))  # the longest first
+
+
+def _whole(name: str) -> re.Pattern[str]:
+    """`name` where it is whole: the folder /srv/share is not the start of /srv/share2, the
+    bucket acme is not the start of acme-2 (but is in acme.s3.amazonaws.com)."""
+    before = r"(?<![\w.-])" if re.match(r"\w", name) else ""
+    after = r"(?![\w-]|\.(?!s3[.-])[\w-])" if re.search(r"\w$", name) else ""
+    return re.compile(before + re.escape(name) + after)
 
 
 def redact_text(text: str, spec: SourceSpec) -> str:
     text = _ACCESS_KEY_RE.sub(KEY, text)
     for secret, stand_in in _stand_ins(spec):
-        # Whole names only: the folder /srv/share is not the start of /srv/share2.
-        text = re.sub(rf"(?<![\w.-]){re.escape(secret)}(?![\w-]|\.[\w-])", stand_in, text)
+        text = _whole(secret).sub(stand_in, text)
     return text
 
 
-def redact(data: Any, spec: SourceSpec) -> Any:
-    """`data` (a report's or a status's dict, lists and strings in it) with the source's
-    folder, bucket and endpoint replaced, and its `location` and `endpoint_url` blanked."""
+def redact(data: Any, spec: SourceSpec, *, text: bool = False) -> Any:
+    """`data` (a report's or a status's dict) with the source's folder, bucket, endpoint and
+    access key replaced in its free-text fields (`TEXT_FIELDS`), and its `location` and
+    `endpoint_url` blanked."""
     if isinstance(data, str):
-        return redact_text(data, spec)
+        return redact_text(data, spec) if text else data
     if isinstance(data, (list, tuple)):
-        return type(data)(redact(item, spec) for item in data)
+        return type(data)(redact(item, spec, text=text) for item in data)
     if isinstance(data, dict):
-        out = {key: redact(value, spec) for key, value in data.items()}
+        out = {key: redact(value, spec, text=text or key in TEXT_FIELDS) for key, value in data.items()}
         for key in ("location", "endpoint_url"):
             if key in out:
                 out[key] = ""
