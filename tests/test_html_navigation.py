@@ -182,3 +182,20 @@ def test_sections_and_headings_named_like_navigation_are_content() -> None:
         assert kept in text, (kept, text)
     assert "Pagination" in {s.heading.split(" > ")[-1] for s in doc.sections}, [s.heading for s in doc.sections]
     assert "Next" not in text  # the pager is still navigation
+
+
+def test_a_menu_with_a_script_is_navigation_and_an_old_style_section_is_content() -> None:
+    """A script inside a menu is not prose, and docutils' <div class="section" id="navigation">
+    is a section (found by the second review)."""
+    script = "var menu = document.querySelectorAll('li'); " * 30
+    page = f"""<html><body>
+<div id="navigation"><ul><li><a href="/">Home</a></li><li><a href="/p">Products catalogue</a></li></ul>
+<script>{script}</script></div>
+<div class="section" id="navigation"><h2>Navigation</h2><ul><li><a href="a.html">Getting around</a></li></ul>
+</div>
+<p>The page body explains the product.</p>
+</body></html>""".encode()
+    doc = extract(page, "p.html", LIMITS)
+    text = all_text(doc)
+    assert "Products catalogue" not in text and "The page body explains" in text
+    assert "Getting around" in text and "Navigation" in {s.heading.split(" > ")[-1] for s in doc.sections}

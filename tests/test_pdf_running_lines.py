@@ -79,3 +79,10 @@ def test_the_rows_of_a_numeric_table_stay() -> None:
     texts = ["\n".join(rows) + f"\n{caption} by year\n- {n} -" for n, caption in enumerate(captions, 1)]
     out = [s.text for s in drop_running_lines(pages_of(texts))]
     assert out == ["\n".join(rows) + f"\n{caption} by year" for caption in captions], out
+
+
+@pytest.mark.parametrize("footer", ["{n} / 6", "[{n}]", "({n})", "{n}.", "· {n} ·"])
+def test_letterless_page_number_footers_are_dropped(footer: str) -> None:
+    """Found by the second review: only digits with dashes counted as a bare page number."""
+    texts = [f"{body}\n{footer.format(n=n)}" for n, body in enumerate(BODIES, start=1)]
+    assert [s.text for s in drop_running_lines(pages_of(texts))] == list(BODIES)

@@ -11,6 +11,7 @@ section is never navigation, whatever its id, nor is a block that holds one, or 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 # Words that name navigation and nothing else: such an element is dropped.
@@ -43,12 +44,14 @@ _TITLE_TAGS = frozenset({"h1", "h2"})
 # of links is a side menu; over a paragraph, a chapter).
 _MAX_NAV_PROSE_CHARS = 400
 _MAX_PROSE_BESIDE_HEADING = 20
+# Text that is never prose: links, headings, and what extraction skips (scripts, styles).
+_NOT_PROSE = frozenset({"a", *_HEADINGS, "script", "style", "noscript", "template", "svg"})
 
 
 def is_navigation_block(tag: Any) -> bool:
     """Whether `tag` is navigation by its class or id words (see the module's note)."""
     words = _words(tag)
-    if not words or tag.name in _CONTENT_TAGS:
+    if not words or tag.name in _CONTENT_TAGS or _is_section(tag):
         return False
     if words & _NAV_WORDS:
         return not _holds_content(tag)
@@ -78,16 +81,24 @@ def _holds_content(tag: Any) -> bool:
     prose, heading = 0, False
     for inner in tag.descendants:
         if isinstance(inner, Tag):
-            if inner.name in _PAGE_TAGS or inner.name == "section" or inner.get("role") == "main":
+            if inner.name in _PAGE_TAGS or _is_section(inner) or inner.get("role") == "main":
                 return True
             heading = heading or inner.name in _HEADINGS
         elif (
             isinstance(inner, NavigableString)
             and not isinstance(inner, Comment)
-            and not _inside(inner, tag, {"a", *_HEADINGS})
+            and not _inside(inner, tag, _NOT_PROSE)
         ):
             prose += sum(char.isalnum() for char in inner)
-    return prose > _MAX_NAV_PROSE_CHARS or (heading and prose > _MAX_PROSE_BESIDE_HEADING)
+            if prose > _MAX_NAV_PROSE_CHARS:
+                return True
+    return heading and prose > _MAX_PROSE_BESIDE_HEADING
+
+
+def _is_section(tag: Any) -> bool:
+    """<section>, or docutils' and DocBook's older <div class="section">."""
+    classes = tag.get("class") or ()
+    return bool(tag.name == "section" or (tag.name == "div" and "section" in classes))
 
 
 def _is_link_line(tag: Any) -> bool:
@@ -112,7 +123,7 @@ def _is_link_line(tag: Any) -> bool:
     return linked >= total * _MIN_LINK_SHARE
 
 
-def _inside(node: Any, block: Any, names: set[str]) -> bool:
+def _inside(node: Any, block: Any, names: Collection[str]) -> bool:
     """Whether `node` is inside an element named in `names` that is inside `block`."""
     parent = node.parent
     while parent is not None and parent is not block:

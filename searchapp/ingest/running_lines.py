@@ -30,7 +30,8 @@ MAX_LINE_CHARS = 200
 _ROUNDS = 2
 
 _DIGITS_RE = re.compile(r"\d+")
-_PAGE_NUMBER_RE = re.compile(r"[-–—|\s]*\d{1,4}[-–—|\s]*")
+# A page number alone: "12", "- 3 -", "3 / 12", "[3]", "(3)", "3.", "· 3 ·".
+_PAGE_NUMBER_RE = re.compile(r"[^\w%]*\d{1,4}(?:\s*/\s*\d{1,4})?[^\w%]*")
 
 
 def drop_running_lines(sections: list[Section]) -> list[Section]:
