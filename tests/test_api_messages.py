@@ -73,3 +73,17 @@ def test_an_id_prefix_several_documents_share_is_called_ambiguous_not_missing(
     client, auth = api
     answer = client.get("/v1/documents/abcd1234", headers=auth)
     assert answer.status_code == 404 and "matches 2 documents" in answer.json()["detail"], answer.text
+
+
+def test_find_document_raises_ambiguous_for_a_shared_prefix_only() -> None:
+    from searchapp.errors import AmbiguousDocumentError, DocumentNotFoundError
+    from searchapp.library.finding import find_document
+    from searchapp.types import DocumentRecord
+
+    records = [DocumentRecord("abcd1234" + c * 56, f"{c}.txt", "txt", c, 1, 1, 0) for c in ("e", "f")]
+    with pytest.raises(AmbiguousDocumentError, match="matches 2 documents"):
+        find_document(records, "abcd1234")
+    with pytest.raises(DocumentNotFoundError) as missing:
+        find_document(records, "ffff0000")
+    assert not isinstance(missing.value, AmbiguousDocumentError)
+    assert find_document(records, "abcd1234e").source == "e.txt"
