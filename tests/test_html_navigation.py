@@ -180,7 +180,9 @@ def test_sections_and_headings_named_like_navigation_are_content() -> None:
     text = all_text(doc)
     for kept in ("long lists", "current page location", "Menus lead", "Tab moves"):
         assert kept in text, (kept, text)
-    assert "Pagination" in {s.heading.split(" > ")[-1] for s in doc.sections}, [s.heading for s in doc.sections]
+    assert "Pagination" in {s.heading.split(" > ")[-1] for s in doc.sections}, [
+        s.heading for s in doc.sections
+    ]
     assert "Next" not in text  # the pager is still navigation
 
 
