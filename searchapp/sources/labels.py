@@ -57,8 +57,10 @@ def union_groups(holders: Sequence[Sequence[str]], current: Sequence[str] = ()) 
     return () if set(current) <= set(out) else None
 
 
-def _changed(groups: tuple[str, ...] | None, entry: CatalogEntry) -> tuple[str, ...] | None:
-    if groups is None or set(groups) == set(entry.groups):
+def regroup(holders: Sequence[Sequence[str]], current: Sequence[str]) -> tuple[str, ...] | None:
+    """The groups to give a document its holders' groups call for; None when they stay."""
+    groups = union_groups(holders, current)
+    if groups is None or set(groups) == set(current):
         return None
     return groups
 
@@ -84,7 +86,7 @@ def retags(
             continue
         tags = tuple(t for t in spec.tags if t not in entry.tags)
         holders = [spec.groups, *(o.groups for o in others.get(doc_id, ()))]
-        groups = _changed(union_groups(holders, entry.groups), entry)
+        groups = regroup(holders, entry.groups)
         if tags or groups is not None:
             actions.append(Action("retag", doc_id, name=name, tags=tags, groups=groups))
     for doc_id in sorted(released):  # what this source no longer holds: the others' groups
@@ -92,7 +94,7 @@ def retags(
         held_by = others.get(doc_id, ())
         if entry is None or not held_by:
             continue  # deleted by this sync
-        groups = _changed(union_groups([o.groups for o in held_by], entry.groups), entry)
+        groups = regroup([o.groups for o in held_by], entry.groups)
         if groups is not None:
             actions.append(Action("retag", doc_id, name=entry.source, groups=groups))
     return actions

@@ -23,7 +23,7 @@ from searchapp.errors import SourceError
 from searchapp.ingest.pipeline import Ingestor
 from searchapp.library import Library
 from searchapp.progress import ProgressCallback
-from searchapp.sources.labels import union_groups
+from searchapp.sources.labels import regroup
 from searchapp.sources.plan import SyncPlan
 from searchapp.sources.report import SyncReport
 from searchapp.sources.spec import SourceSpec, clean_groups, exact_pattern, path_key
@@ -140,8 +140,8 @@ class Sources:
             if not still or not any(h.source == name for h in held_by):
                 continue
             kept = self.library.find_by_id(doc_id)
-            groups = union_groups(still, kept.groups) if kept is not None else None
-            if kept is not None and groups is not None and set(kept.groups) != set(groups):
+            groups = regroup(still, kept.groups) if kept is not None else None
+            if groups is not None:
                 self.library.update_groups(doc_id, groups)
         self.state.delete_source(name)
         return removed

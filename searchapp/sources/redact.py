@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
 from searchapp.sources.spec import SourceSpec
@@ -54,23 +55,35 @@ def _whole(name: str) -> re.Pattern[str]:
     return re.compile(before + re.escape(name) + after)
 
 
-def redact_text(text: str, spec: SourceSpec) -> str:
-    text = _ACCESS_KEY_RE.sub(KEY, text)
-    for secret, stand_in in _stand_ins(spec):
-        text = _whole(secret).sub(stand_in, text)
-    return text
+def redactor(spec: SourceSpec) -> Callable[[str], str]:
+    """A function that redacts one text of `spec`'s (the names resolved and compiled once)."""
+    patterns = [(_whole(secret), stand_in) for secret, stand_in in _stand_ins(spec)]
+
+    def redact_text(text: str) -> str:
+        text = _ACCESS_KEY_RE.sub(KEY, text)
+        for pattern, stand_in in patterns:
+            text = pattern.sub(stand_in, text)
+        return text
+
+    return redact_text
 
 
-def redact(data: Any, spec: SourceSpec, *, text: bool = False) -> Any:
+def redact(data: Any, spec: SourceSpec) -> Any:
     """`data` (a report's or a status's dict) with the source's folder, bucket, endpoint and
     access key replaced in its free-text fields (`TEXT_FIELDS`), and its `location` and
     `endpoint_url` blanked."""
+    return _redacted(data, redactor(spec), text=False)
+
+
+def _redacted(data: Any, redact_text: Callable[[str], str], *, text: bool) -> Any:
     if isinstance(data, str):
-        return redact_text(data, spec) if text else data
+        return redact_text(data) if text else data
     if isinstance(data, (list, tuple)):
-        return type(data)(redact(item, spec, text=text) for item in data)
+        return type(data)(_redacted(item, redact_text, text=text) for item in data)
     if isinstance(data, dict):
-        out = {key: redact(value, spec, text=text or key in TEXT_FIELDS) for key, value in data.items()}
+        out = {
+            key: _redacted(value, redact_text, text=text or key in TEXT_FIELDS) for key, value in data.items()
+        }
         for key in ("location", "endpoint_url"):
             if key in out:
                 out[key] = ""

@@ -69,7 +69,7 @@ def sync_source(
     data = report.to_dict()
     if caller.sees_everything:
         return data
-    view = ctx.library_for(caller)
+    visible = {r.doc_id for r in ctx.library_for(caller).documents()}  # the catalog read once
     # A move or a retag can be of a document this caller does not see, or will not once
     # the sync is made (a dry run): one a restricted source still holds when this source
     # lets it go. Its name and groups are not for this caller; the counts stay.
@@ -82,9 +82,9 @@ def sync_source(
     def shown(action: dict[str, Any]) -> bool:
         if action["kind"] in ("ingest", "delete"):  # this source's own new and gone names
             return True
-        return action["doc_id"] not in hidden and view.find_by_id(action["doc_id"]) is not None
+        return action["doc_id"] not in hidden and action["doc_id"] in visible
 
     data["actions"] = [a for a in data["actions"] if shown(a)]
-    data["held"] = [a for a in data["held"] if view.find_by_id(a["doc_id"]) is not None]
+    data["held"] = [a for a in data["held"] if a["doc_id"] in visible]
     out: dict[str, Any] = redact(data, found.spec)
     return out

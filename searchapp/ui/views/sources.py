@@ -21,7 +21,7 @@ import streamlit as st
 from searchapp.access.visibility import can_see
 from searchapp.errors import SearchAppError
 from searchapp.sources import SourceInfo, Sources, SourceSpec
-from searchapp.sources.redact import redact_text
+from searchapp.sources.redact import redactor
 from searchapp.ui.context import library_or_stop, sources_or_stop
 from searchapp.ui.feedback import show_error
 from searchapp.ui.groups import groups_input, groups_label
@@ -63,7 +63,7 @@ def _source(sources: Sources, info: SourceInfo, *, manage: bool) -> None:
     key = spec.name
     with st.container(border=True, key=f"source_{key}"):
         # The server's paths are for those who manage sources (as in the API).
-        shown = (lambda text: text) if manage else (lambda text: redact_text(text, spec))
+        shown = (lambda text: text) if manage else redactor(spec)
         st.markdown(f"**{escape_markdown(spec.name)}**" + (f" · {one_line(spec.location)}" if manage else ""))
         details = [
             f"tags: {', '.join(spec.tags)}" if spec.tags else "",
@@ -142,9 +142,10 @@ def _sync(sources: Sources, spec: SourceSpec, *, allow_mass_delete: bool = False
             box.update(label=f"Sync of {spec.name} stopped", state="error")
             show_error(exc)
             return
-        summary = report.summary() if manage else redact_text(report.summary(), spec)
+        shown = (lambda text: text) if manage else redactor(spec)
+        summary = shown(report.summary())
         box.update(label=summary, state="complete" if report.outcome == "ok" else "error", expanded=False)
-    failures = [(f.path, f.detail if manage else redact_text(f.detail, spec)) for f in report.failures[:20]]
+    failures = [(f.path, shown(f.detail)) for f in report.failures[:20]]
     st.session_state[FLASH_KEY] = ("synced", (report.outcome == "ok", summary, failures))
     st.rerun()
 
