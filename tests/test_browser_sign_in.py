@@ -146,6 +146,9 @@ def search(page: Any, query: str) -> None:
         " && c.querySelector('a[href*=\"/searchapp/download/\"]')); }",
         timeout=120_000,
     )
+    # The first card can be whole while the run still draws the others: under load `ask`'s
+    # settle may look before the run has begun (CI saw one card of two).
+    settle(page)
 
 
 def result_names(page: Any) -> set[str]:
